@@ -1,0 +1,80 @@
+# partnerhub — the two set-up commands are `make demo` and `make test`.
+# Everything else here is what they are made of.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+PYTEST_ARGS ?=
+
+.PHONY: help venv lock infra-up infra-down infra-status up down env-file demo \
+        test lint format typecheck schemas unit integration clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+venv: $(INSTALLED) ## create .venv and install the pinned dependencies
+$(INSTALLED): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "installing Python dependencies (pinned in constraints.txt) into $(VENV)"
+	@$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test,dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+lock: ## re-pin constraints.txt from a fresh resolution of pyproject.toml
+	@rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	@.lock-venv/bin/pip install -q --disable-pip-version-check -e '.[test,dev]'
+	@{ sed -n '1,2p' constraints.txt; .lock-venv/bin/pip freeze --exclude-editable | grep -v '^partnerhub'; } > constraints.new
+	@mv constraints.new constraints.txt && rm -rf .lock-venv && echo "constraints.txt updated"
+
+infra-up: venv ## start Kafka and FerretDB on 127.0.0.1 (fetched and built on first use)
+	@deploy/local/infra.sh up
+
+infra-down: ## stop exactly the Kafka and FerretDB processes infra-up started
+	@deploy/local/infra.sh down
+
+infra-status: ## say whether the local infrastructure runs
+	@deploy/local/infra.sh status
+
+env-file: venv
+	@$(PY) -m shared.access init-env .env
+
+up: env-file infra-up ## infrastructure plus every service, in the background (logs in .local/logs)
+	@deploy/local/services.sh up
+
+down: ## stop the services and the infrastructure that `make up` started
+	@deploy/local/services.sh down
+	@deploy/local/infra.sh down
+
+demo: up ## the main job on the embedded default (see README)
+	@echo ""
+	@echo "partnerhub: the infrastructure (and every service built so far) is up."
+	@echo "The simulated partner programme that checks itself is not built yet (issue 7);"
+	@echo "until then this target stops here. Stop everything with: make down"
+
+lint: venv ## ruff lint and format check
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+
+format: venv ## apply ruff's formatting and safe fixes
+	@$(VENV)/bin/ruff check --fix .
+	@$(VENV)/bin/ruff format .
+
+typecheck: venv ## mypy, strict
+	@$(VENV)/bin/mypy
+
+schemas: venv ## regenerate docs/events/*.schema.json from the event models
+	@$(PY) -m shared.schemas write
+
+unit: venv ## unit tests only (no infrastructure)
+	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test: lint typecheck ## the whole suite: lint, types, unit, integration (starts and stops the infrastructure)
+	@deploy/local/with-infra.sh $(PY) -m pytest $(PYTEST_ARGS)
+
+clean: ## remove local state (data, logs) and the virtual environment
+	@deploy/local/services.sh down || true
+	@deploy/local/infra.sh down || true
+	rm -rf .local $(VENV)

@@ -1,0 +1,55 @@
+// Command ferretdb runs FerretDB v1 (a MongoDB wire-protocol server) with
+// SQLite storage, for partnerhub's local infrastructure.
+//
+// The upstream binary built with `go install` panics at start-up because its
+// version file is missing, so we embed the library package instead.
+package main
+
+import (
+	"context"
+	"flag"
+	"log"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
+	dataDir := flag.String("data-dir", "", "directory for the SQLite databases (required)")
+	logLevel := flag.String("log-level", "error", "debug, info, warn or error (info logs every connection)")
+	flag.Parse()
+	if *dataDir == "" {
+		log.Fatal("-data-dir is required")
+	}
+	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
+		log.Fatal(err)
+	}
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		log.Fatalf("-log-level: %v", err)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	f, err := ferretdb.New(&ferretdb.Config{
+		Logger:    logger,
+		Listener:  ferretdb.ListenerConfig{TCP: *listen},
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + *dataDir + "/",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	log.Printf("ferretdb listening on %s, data in %s", *listen, *dataDir)
+	if err := f.Run(ctx); err != nil {
+		log.Fatal(err)
+	}
+}

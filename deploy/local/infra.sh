@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# The embedded default infrastructure: a single-node Apache Kafka broker
+# (KRaft) and FerretDB (MongoDB wire protocol, SQLite storage) as plain
+# processes on 127.0.0.1, no Docker.
+#
+#   infra.sh fetch   resolve the Kafka jars (Maven) and build FerretDB (Go), cached
+#   infra.sh up      start both (fetching first if needed); returns when both accept connections
+#   infra.sh down    stop exactly the processes `up` started (by their recorded pids)
+#   infra.sh status  say what runs
+#
+# Cached downloads and builds live in $PARTNERHUB_CACHE (~/.cache/partnerhub),
+# so a second clone on the same machine starts in seconds. Data, logs and pid
+# files live in $PARTNERHUB_STATE (<repo>/.local, git-ignored).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+
+KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka/pom.xml")
+FERRETDB_VERSION=$(sed -n 's:^require github.com/FerretDB/FerretDB \(v[0-9.]*\)$:\1:p' "$here/ferretdb/go.mod")
+CACHE=${PARTNERHUB_CACHE:-$HOME/.cache/partnerhub}
+STATE=${PARTNERHUB_STATE:-$repo/.local}
+KAFKA_PORT=${PARTNERHUB_KAFKA_PORT:-9092}
+KAFKA_CONTROLLER_PORT=${PARTNERHUB_KAFKA_CONTROLLER_PORT:-9093}
+MONGO_PORT=${PARTNERHUB_MONGO_PORT:-27017}
+TOPIC_PARTITIONS=${PARTNERHUB_TOPIC_PARTITIONS:-6}
+KAFKA_HEAP=${PARTNERHUB_KAFKA_HEAP:-512m}
+PYTHON=${PYTHON:-$repo/.venv/bin/python}
+
+kafka_lib="$CACHE/kafka-$KAFKA_VERSION/lib"
+# The binary's cache key includes a hash of our Go program, so a change to it rebuilds.
+ferretdb_bin="$CACHE/ferretdb-$FERRETDB_VERSION-$(cat "$here/ferretdb/main.go" "$here/ferretdb/go.sum" | cksum | cut -d' ' -f1)/ferretdb"
+pids="$STATE/pids"
+logs="$STATE/logs"
+
+log() { printf '[infra] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+fetch_kafka() {
+  [ -f "$kafka_lib/.complete" ] && return 0
+  command -v mvn >/dev/null || die "Maven (mvn) is needed to fetch Apache Kafka $KAFKA_VERSION"
+  command -v java >/dev/null || die "Java 17+ is needed to run Apache Kafka $KAFKA_VERSION"
+  log "fetching Apache Kafka $KAFKA_VERSION and its dependencies with Maven (first run only)"
+  local tmp="$kafka_lib.tmp.$$"
+  rm -rf "$tmp"
+  mvn -q -B -Dstyle.color=never -f "$here/kafka/pom.xml" dependency:copy-dependencies -DoutputDirectory="$tmp" >&2
+  touch "$tmp/.complete"
+  rm -rf "$kafka_lib"
+  mkdir -p "$(dirname "$kafka_lib")"
+  mv "$tmp" "$kafka_lib"
+}
+
+fetch_ferretdb() {
+  [ -x "$ferretdb_bin" ] && return 0
+  command -v go >/dev/null || die "Go is needed to build FerretDB $FERRETDB_VERSION"
+  log "building FerretDB $FERRETDB_VERSION (embedded, SQLite storage) with Go (first run only, about a minute)"
+  mkdir -p "$(dirname "$ferretdb_bin")"
+  (cd "$here/ferretdb" && go build -trimpath -o "$ferretdb_bin.tmp.$$" .) >&2
+  mv "$ferretdb_bin.tmp.$$" "$ferretdb_bin"
+}
+
+alive() { # alive NAME -> 0 if the recorded pid runs
+  local f="$pids/$1.pid"
+  [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null
+}
+
+port_open() { # port_open PORT
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+wait_port() { # wait_port NAME PORT SECONDS
+  local name=$1 port=$2 deadline=$((SECONDS + $3))
+  until port_open "$port"; do
+    alive "$name" || { tail -n 30 "$logs/$name.log" >&2 || true; die "$name exited during start-up (log: $logs/$name.log)"; }
+    [ $SECONDS -lt $deadline ] || die "$name did not accept connections on 127.0.0.1:$port within $3 s (log: $logs/$name.log)"
+    sleep 0.3
+  done
+}
+
+start_kafka() {
+  if alive kafka; then log "kafka already running (pid $(cat "$pids/kafka.pid"))"; return 0; fi
+  port_open "$KAFKA_PORT" && die "127.0.0.1:$KAFKA_PORT is taken by another process; stop it or set PARTNERHUB_KAFKA_PORT"
+  local data="$STATE/kafka" conf="$STATE/kafka/server.properties"
+  mkdir -p "$data/logs"
+  sed -e "s|@LOG_DIR@|$data/logs|" -e "s|@PARTITIONS@|$TOPIC_PARTITIONS|" \
+      -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+      "$here/kafka/server.properties.in" > "$conf"
+  local java_opts=(-Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -Djava.awt.headless=true
+                   -Dlog4j2.configurationFile="$here/kafka/log4j2.properties")
+  if [ ! -f "$data/logs/meta.properties" ]; then
+    local cluster_id
+    cluster_id=$(java -cp "$kafka_lib/*" "${java_opts[@]}" kafka.tools.StorageTool random-uuid)
+    java -cp "$kafka_lib/*" "${java_opts[@]}" kafka.tools.StorageTool format --standalone \
+      -t "$cluster_id" -c "$conf" >"$logs/kafka-format.log" 2>&1 \
+      || { cat "$logs/kafka-format.log" >&2; die "formatting Kafka storage failed"; }
+  fi
+  log "starting Apache Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT"
+  setsid nohup java -cp "$kafka_lib/*" "${java_opts[@]}" kafka.Kafka "$conf" \
+    >"$logs/kafka.log" 2>&1 < /dev/null &
+  echo $! > "$pids/kafka.pid"
+}
+
+start_ferretdb() {
+  if alive ferretdb; then log "ferretdb already running (pid $(cat "$pids/ferretdb.pid"))"; return 0; fi
+  port_open "$MONGO_PORT" && die "127.0.0.1:$MONGO_PORT is taken by another process; stop it or set PARTNERHUB_MONGO_PORT"
+  mkdir -p "$STATE/ferretdb"
+  log "starting FerretDB $FERRETDB_VERSION on 127.0.0.1:$MONGO_PORT"
+  setsid nohup "$ferretdb_bin" -listen "127.0.0.1:$MONGO_PORT" -data-dir "$STATE/ferretdb" -log-level "${PARTNERHUB_FERRETDB_LOG_LEVEL:-error}" \
+    >"$logs/ferretdb.log" 2>&1 < /dev/null &
+  echo $! > "$pids/ferretdb.pid"
+}
+
+stop() { # stop NAME: TERM, wait, then KILL; only the recorded pid
+  local name=$1 f="$pids/$1.pid" pid
+  [ -f "$f" ] || return 0
+  pid=$(cat "$f")
+  if kill -0 "$pid" 2>/dev/null; then
+    log "stopping $name (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "$name did not stop within 30 s; killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  rm -f "$f"
+}
+
+cmd_up() {
+  mkdir -p "$pids" "$logs"
+  fetch_kafka
+  fetch_ferretdb
+  start_kafka
+  start_ferretdb
+  wait_port ferretdb "$MONGO_PORT" 60
+  wait_port kafka "$KAFKA_PORT" 120
+  [ -x "$PYTHON" ] || die "$PYTHON not found: run 'make venv' first"
+  # Creates the topics of SPEC §2 and their .dlq twins, and waits until the
+  # broker serves metadata and MongoDB answers a ping.
+  (cd "$repo" && KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT" MONGODB_URL="mongodb://127.0.0.1:$MONGO_PORT" \
+    TOPIC_PARTITIONS="$TOPIC_PARTITIONS" "$PYTHON" -m shared.infra ready --create-topics) \
+    || die "infrastructure started but did not become ready (logs: $logs)"
+  log "ready: Kafka 127.0.0.1:$KAFKA_PORT, MongoDB protocol (FerretDB) 127.0.0.1:$MONGO_PORT; data and logs under $STATE"
+}
+
+cmd_down() {
+  stop kafka
+  stop ferretdb
+}
+
+cmd_status() {
+  local name
+  for name in kafka ferretdb; do
+    if alive "$name"; then echo "$name: running (pid $(cat "$pids/$name.pid"))"; else echo "$name: stopped"; fi
+  done
+}
+
+case "${1:-}" in
+  fetch) fetch_kafka; fetch_ferretdb ;;
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  *) echo "usage: $0 fetch|up|down|status" >&2; exit 2 ;;
+esac

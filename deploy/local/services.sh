@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The services as background processes on 127.0.0.1, for `make up` / `make down`.
+#
+#   services.sh up      start every service that exists (services/<name>/__main__.py),
+#                       return once each answers GET /healthz
+#   services.sh down    stop exactly the processes `up` started (by recorded pid)
+#   services.sh status
+#
+# Each service gets the admin key from .env (API_KEYS), the local Kafka and
+# FerretDB, its own MongoDB database and its port from SPEC §7. Logs go to
+# .local/logs/<service>.log.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+STATE=${PARTNERHUB_STATE:-$repo/.local}
+PYTHON=${PYTHON:-$repo/.venv/bin/python}
+pids="$STATE/pids"
+logs="$STATE/logs"
+
+# SPEC §7 ports, in start order.
+SERVICES=(onboarding:8001 enablement:8002 incentives:8003 reporting:8004)
+
+log() { printf '[services] %s\n' "$*" >&2; }
+
+alive() { local f="$pids/$1.pid"; [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; }
+
+admin_key() {
+  sed -n 's/^PARTNERHUB_ADMIN_KEY=//p' "$repo/.env" 2>/dev/null | tail -n 1
+}
+
+cmd_up() {
+  mkdir -p "$pids" "$logs"
+  local key started=() entry name port
+  key=$(admin_key)
+  [ -n "$key" ] || { log "error: no PARTNERHUB_ADMIN_KEY in $repo/.env (make env-file writes one)"; exit 1; }
+  for entry in "${SERVICES[@]}"; do
+    name=${entry%%:*} port=${entry##*:}
+    [ -f "$repo/services/$name/__main__.py" ] || continue
+    if alive "$name"; then log "$name already running (pid $(cat "$pids/$name.pid"))"; continue; fi
+    log "starting $name on 127.0.0.1:$port"
+    (cd "$repo" && API_KEYS="${API_KEYS:-$key=admin}" HTTP_PORT="$port" \
+      KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}" \
+      MONGODB_URL="${MONGODB_URL:-mongodb://127.0.0.1:27017}" \
+      setsid nohup "$PYTHON" -m "services.$name" >"$logs/$name.log" 2>&1 < /dev/null &
+      echo $! > "$pids/$name.pid")
+    started+=("$name:$port")
+  done
+  if [ ${#started[@]} -eq 0 ]; then
+    log "no service to start (none of services/*/__main__.py exists yet, or all already run)"
+    return 0
+  fi
+  for entry in "${started[@]}"; do
+    name=${entry%%:*} port=${entry##*:}
+    local deadline=$((SECONDS + 60))
+    until curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
+      alive "$name" || { tail -n 30 "$logs/$name.log" >&2; log "error: $name exited during start-up (log: $logs/$name.log)"; exit 1; }
+      [ $SECONDS -lt $deadline ] || { log "error: $name did not answer /healthz within 60 s (log: $logs/$name.log)"; exit 1; }
+      sleep 0.3
+    done
+    log "$name ready: http://127.0.0.1:$port/docs"
+  done
+  log "admin key: PARTNERHUB_ADMIN_KEY in $repo/.env"
+}
+
+cmd_down() {
+  local entry name f pid
+  for entry in "${SERVICES[@]}"; do
+    name=${entry%%:*} f="$pids/$name.pid"
+    [ -f "$f" ] || continue
+    pid=$(cat "$f")
+    if kill -0 "$pid" 2>/dev/null; then
+      log "stopping $name (pid $pid)"
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+      kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$f"
+  done
+}
+
+cmd_status() {
+  local entry name
+  for entry in "${SERVICES[@]}"; do
+    name=${entry%%:*}
+    if alive "$name"; then echo "$name: running (pid $(cat "$pids/$name.pid"))"; else echo "$name: stopped"; fi
+  done
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac

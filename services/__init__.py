@@ -1,0 +1,1 @@
+"""The four partnerhub services; each runs as ``python -m services.<name>``."""

@@ -1,0 +1,2 @@
+"""Enablement: courses, training completions, certifications, sales materials,
+co-marketing (MDF) requests and partner feedback; publishes on ``enablement.v1``."""

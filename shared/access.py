@@ -1,0 +1,188 @@
+"""HTTP access control of SPEC §8, the same in every service.
+
+Every endpoint except ``/healthz``, ``/readyz`` and ``/metrics`` needs
+``Authorization: Bearer <key>``. Keys come from ``API_KEYS`` (comma-separated
+``key=role``) and, for keys mounted as a secret, from the file named by
+``API_KEYS_FILE`` (one ``key=role`` a line, ``#`` comments). Roles:
+
+- ``admin``: everything;
+- ``channel_manager``: every read and every command;
+- ``partner:<partner_id>``: reads that partner's own data only; anything else 403.
+
+A service calls :func:`install` once with its settings, then declares on each
+route what it needs with the dependencies below::
+
+    @app.post("/things", dependencies=[StaffAccess])
+    @app.get("/partners/{partner_id}", dependencies=[PartnerReadAccess])
+
+Keys are held only as SHA-256 digests, looked up by digest.
+
+``python -m shared.access init-env .env`` writes a random admin key into a
+local ``.env`` file on first use (``make up`` and ``make demo`` call it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, HTTPException, Request, status
+
+from shared.settings import Settings
+
+ADMIN = "admin"
+CHANNEL_MANAGER = "channel_manager"
+PARTNER_PREFIX = "partner:"
+ADMIN_KEY_VARIABLE = "PARTNERHUB_ADMIN_KEY"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the role their key carries."""
+
+    role: str
+    partner_id: str | None = None
+
+    @property
+    def is_partner(self) -> bool:
+        return self.partner_id is not None
+
+    def may_read_partner(self, partner_id: str) -> bool:
+        return not self.is_partner or self.partner_id == partner_id
+
+
+def _parse_role(role: str) -> Principal:
+    if role in (ADMIN, CHANNEL_MANAGER):
+        return Principal(role)
+    if role.startswith(PARTNER_PREFIX) and len(role) > len(PARTNER_PREFIX):
+        return Principal(role, partner_id=role[len(PARTNER_PREFIX) :])
+    raise ValueError(f"unknown role {role!r}: use admin, channel_manager or partner:<partner_id>")
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def parse_api_keys(entries: list[str], origin: str) -> dict[str, Principal]:
+    """``key=role`` entries → digest → principal. Errors name the entry, never the key."""
+    keys: dict[str, Principal] = {}
+    for number, entry in enumerate(entries, start=1):
+        entry = entry.strip()
+        if not entry or entry.startswith("#"):
+            continue
+        key, separator, role = entry.partition("=")
+        if not separator or not key.strip():
+            raise ValueError(f"{origin} entry {number}: expected key=role")
+        try:
+            keys[_digest(key.strip())] = _parse_role(role.strip())
+        except ValueError as exc:
+            raise ValueError(f"{origin} entry {number}: {exc}") from None
+    return keys
+
+
+def load_api_keys(settings: Settings) -> dict[str, Principal]:
+    """Keys from ``API_KEYS`` and from ``API_KEYS_FILE`` when set."""
+    keys = parse_api_keys(settings.api_keys.get_secret_value().split(","), "API_KEYS")
+    if settings.api_keys_file is not None:
+        try:
+            lines = settings.api_keys_file.read_text().splitlines()
+        except OSError as exc:
+            raise ValueError(f"API_KEYS_FILE {settings.api_keys_file}: {exc.strerror}") from None
+        keys.update(parse_api_keys(lines, f"API_KEYS_FILE {settings.api_keys_file}"))
+    return keys
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Give ``app`` the keys its access dependencies check."""
+    app.state.api_keys = load_api_keys(settings)
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+async def authenticated(request: Request) -> Principal:
+    """The caller's principal, or 401."""
+    header = request.headers.get("authorization")
+    if not header:
+        raise _unauthorized("missing Authorization: Bearer <key> header")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise _unauthorized("the Authorization header must be 'Bearer <key>'")
+    keys: dict[str, Principal] = getattr(request.app.state, "api_keys", {})
+    principal = keys.get(_digest(key.strip()))
+    if principal is None:
+        raise _unauthorized("unknown API key")
+    return principal
+
+
+Authenticated = Annotated[Principal, Depends(authenticated)]
+
+
+async def staff(principal: Authenticated) -> Principal:
+    """Admin or channel manager: any command, any read. Partner keys get 403."""
+    if principal.is_partner:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail="a partner key may only read its own partner's data",
+        )
+    return principal
+
+
+async def admin(principal: Authenticated) -> Principal:
+    if principal.role != ADMIN:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this needs an admin key")
+    return principal
+
+
+async def partner_reader(partner_id: str, principal: Authenticated) -> Principal:
+    """Reads of one partner's data (the route has a ``{partner_id}`` path parameter)."""
+    if not principal.may_read_partner(partner_id):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"this key reads only partner {principal.partner_id}'s data",
+        )
+    return principal
+
+
+#: Route dependencies: commands and cross-partner reads; admin only; one partner's data.
+StaffAccess = Depends(staff)
+AdminAccess = Depends(admin)
+PartnerReadAccess = Depends(partner_reader)
+
+
+def ensure_env_file(path: Path) -> tuple[str, bool]:
+    """Return the admin key kept in ``path``, creating one on first use (mode 0600)."""
+    lines = path.read_text().splitlines() if path.exists() else []
+    for line in lines:
+        name, _, value = line.partition("=")
+        if name.strip() == ADMIN_KEY_VARIABLE and value.strip():
+            return value.strip(), False
+    key = secrets.token_urlsafe(32)
+    lines.append(f"{ADMIN_KEY_VARIABLE}={key}")
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
+    return key, True
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[0] != "init-env":
+        print("usage: python -m shared.access init-env PATH", file=sys.stderr)
+        return 2
+    path = Path(argv[1])
+    _, created = ensure_env_file(path)
+    verb = "created a random admin key in" if created else "admin key kept in"
+    print(
+        f"{verb} {path.resolve()} ({ADMIN_KEY_VARIABLE}); send it as 'Authorization: Bearer <key>'"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,632 @@
+"""The event contract of SPEC §2: the CloudEvents 1.0 envelope and one model per event type.
+
+Every Kafka message value is a CloudEvent in structured JSON mode. Money is a
+``Decimal`` in Python and a JSON string on the wire; a float is rejected, never
+rounded. Payload models accept fields beyond those fixed by the SPEC (they are
+kept), so producers can add information without breaking consumers.
+
+Reading: :func:`parse_event` turns message bytes into a typed :class:`CloudEvent`
+or raises :class:`InvalidEvent` whose ``reason`` says which of the SPEC's four
+kinds of bad input it is and whose message names the offending field.
+
+Writing: :func:`new_event` wraps a payload in an envelope (type, subject and
+topic follow from the payload); :meth:`CloudEvent.to_bytes` serialises it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from itertools import pairwise
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, cast
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from shared import topics
+from shared.currencies import ISO_4217
+
+# --------------------------------------------------------------------------- scalars
+
+_DECIMAL_TEXT = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def _decimal_from_text(value: object, what: str) -> Decimal:
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"{what} must be a finite decimal")
+        return value
+    if isinstance(value, bool | float | int):
+        raise ValueError(
+            f'{what} must be a JSON string holding a decimal such as "1234.50", '
+            f"not a {type(value).__name__}"
+        )
+    if not isinstance(value, str):
+        raise ValueError(f'{what} must be a string holding a decimal such as "1234.50"')
+    text = value.strip()
+    if not _DECIMAL_TEXT.match(text):
+        raise ValueError(f'{what} must be a plain decimal such as "1234.50", got {value!r}')
+    try:
+        return Decimal(text)
+    except InvalidOperation as exc:  # pragma: no cover - the pattern already excludes these
+        raise ValueError(f"{what} is not a decimal: {value!r}") from exc
+
+
+def _money(value: object) -> Decimal:
+    return _decimal_from_text(value, "money")
+
+
+def _rate(value: object) -> Decimal:
+    rate = _decimal_from_text(value, "rate")
+    if not Decimal(0) <= rate <= Decimal(1):
+        raise ValueError(f"rate must be between 0 and 1, got {value!r}")
+    return rate
+
+
+_MONEY_SCHEMA = {
+    "type": "string",
+    "pattern": _DECIMAL_TEXT.pattern,
+    "description": 'A decimal amount as a string, e.g. "1234.50"; never a JSON number.',
+}
+
+#: An amount of money: ``Decimal`` in Python, a decimal string in JSON.
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_money),
+    PlainSerializer(str, return_type=str, when_used="always"),
+    WithJsonSchema(_MONEY_SCHEMA),
+]
+#: Money that cannot be negative (deal amounts, bracket thresholds, caps, targets).
+NonNegativeMoney = Annotated[Money, Field(ge=0)]
+
+#: A rate in [0, 1] such as a commission bracket's: a decimal string in JSON.
+Rate = Annotated[
+    Decimal,
+    BeforeValidator(_rate),
+    PlainSerializer(str, return_type=str, when_used="always"),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^(0(\.\d+)?|1(\.0+)?)$",
+            "description": 'A rate between 0 and 1 as a decimal string, e.g. "0.12".',
+        }
+    ),
+]
+
+
+def _currency(value: object) -> str:
+    if not isinstance(value, str) or value not in ISO_4217:
+        raise ValueError(f"currency must be an ISO 4217 code such as USD or EUR, got {value!r}")
+    return value
+
+
+#: An ISO 4217 currency code.
+Currency = Annotated[
+    str,
+    BeforeValidator(_currency),
+    WithJsonSchema({"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217 code"}),
+]
+
+#: A commission period: a year (``2026``), a quarter (``2026-Q4``) or a month (``2026-11``).
+PERIOD_PATTERN = r"^\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$"
+PeriodLabel = Annotated[str, Field(pattern=PERIOD_PATTERN)]
+
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+class Tier(StrEnum):
+    REGISTERED = "registered"
+    SILVER = "silver"
+    GOLD = "gold"
+    PLATINUM = "platinum"
+
+
+class PlanPeriod(StrEnum):
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
+class CommissionStatus(StrEnum):
+    """A deal's status under SPEC §5 rule 2 (first match wins, in this order)."""
+
+    NO_CONTRACT = "no_contract"
+    TERMINATED = "terminated"
+    CURRENCY_MISMATCH = "currency_mismatch"
+    CLAWED_BACK = "clawed_back"
+    COMMISSIONABLE = "commissionable"
+
+
+class Recommendation(StrEnum):
+    APPROVE = "approve"
+    REVIEW = "review"
+    REJECT = "reject"
+
+
+# --------------------------------------------------------------------------- payloads
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+    )
+
+
+class Payload(_Model):
+    """The ``data`` of an event. Every payload names the partner it is about."""
+
+    event_type: ClassVar[str]
+    kafka_topic: ClassVar[str]
+
+    partner_id: NonEmpty
+
+
+class Bracket(_Model):
+    """A graduated commission bracket: revenue from ``from`` upwards earns ``rate``."""
+
+    from_: NonNegativeMoney = Field(alias="from")
+    rate: Rate
+
+
+class CommissionPlan(_Model):
+    period: PlanPeriod
+    brackets: list[Bracket] = Field(min_length=1)
+    certification_bonus_rate: Rate
+    registered_deal_bonus_rate: Rate
+    period_cap: NonNegativeMoney | None = None
+    clawback_days: int = Field(ge=0)
+    target_amount: NonNegativeMoney | None = None
+    target_bonus: NonNegativeMoney | None = None
+
+    @field_validator("brackets")
+    @classmethod
+    def _brackets_sorted_from_zero(cls, brackets: list[Bracket]) -> list[Bracket]:
+        if brackets[0].from_ != 0:
+            raise ValueError('the first bracket must start at "0"')
+        for previous, current in pairwise(brackets):
+            if current.from_ <= previous.from_:
+                raise ValueError("brackets must be sorted by strictly increasing 'from'")
+        return brackets
+
+
+class Contract(_Model):
+    contract_id: NonEmpty
+    start_date: date
+    end_date: date
+    currency: Currency
+    tier: Tier
+    commission_plan: CommissionPlan
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> Contract:
+        if self.end_date < self.start_date:
+            raise ValueError("end_date must not be before start_date")
+        return self
+
+
+class Scorecard(_Model):
+    """The five selection criteria of SPEC §4, each scored 0–5."""
+
+    customer_base: int = Field(ge=0, le=5)
+    sales_network: int = Field(ge=0, le=5)
+    expertise: int = Field(ge=0, le=5)
+    track_record: int = Field(ge=0, le=5)
+    fit: int = Field(ge=0, le=5)
+
+
+class _PartnerProfile(Payload):
+    name: NonEmpty
+    partner_type: NonEmpty
+    region: NonEmpty
+    industry: NonEmpty
+
+
+class PartnerApplied(_PartnerProfile):
+    event_type = "PartnerApplied"
+    kafka_topic = topics.PARTNERS
+
+    application_id: NonEmpty
+    contact_email: NonEmpty
+    scorecard: Scorecard
+    score: float = Field(ge=0, le=100)
+    recommendation: Recommendation
+    applied_at: AwareDatetime
+
+
+class PartnerApproved(Payload):
+    event_type = "PartnerApproved"
+    kafka_topic = topics.PARTNERS
+
+    application_id: NonEmpty
+    approved_at: AwareDatetime
+
+
+class PartnerRejected(Payload):
+    event_type = "PartnerRejected"
+    kafka_topic = topics.PARTNERS
+
+    application_id: NonEmpty
+    rejected_at: AwareDatetime
+    reason: NonEmpty
+
+
+class PartnerSigned(_PartnerProfile):
+    event_type = "PartnerSigned"
+    kafka_topic = topics.PARTNERS
+
+    contract: Contract
+
+
+class ContractRenewed(_PartnerProfile):
+    event_type = "ContractRenewed"
+    kafka_topic = topics.PARTNERS
+
+    contract: Contract
+
+
+class PartnerTierChanged(Payload):
+    event_type = "PartnerTierChanged"
+    kafka_topic = topics.PARTNERS
+
+    tier: Tier
+    effective_date: date
+    reason: str | None = None
+
+
+class PartnerTerminated(Payload):
+    event_type = "PartnerTerminated"
+    kafka_topic = topics.PARTNERS
+
+    effective_date: date
+    reason: NonEmpty
+
+
+class DealRegistered(Payload):
+    event_type = "DealRegistered"
+    kafka_topic = topics.DEALS
+
+    registration_id: NonEmpty
+    deal_id: NonEmpty
+    customer: NonEmpty
+    product_line: NonEmpty
+    expected_amount: NonNegativeMoney
+    registered_at: AwareDatetime
+
+
+class DealRegistrationApproved(Payload):
+    event_type = "DealRegistrationApproved"
+    kafka_topic = topics.DEALS
+
+    registration_id: NonEmpty
+    deal_id: NonEmpty
+    approved_at: AwareDatetime
+
+
+class DealRegistrationRejected(Payload):
+    event_type = "DealRegistrationRejected"
+    kafka_topic = topics.DEALS
+
+    registration_id: NonEmpty
+    deal_id: NonEmpty
+    rejected_at: AwareDatetime
+    reason: NonEmpty
+
+
+class DealClosed(Payload):
+    event_type = "DealClosed"
+    kafka_topic = topics.DEALS
+
+    deal_id: NonEmpty
+    customer: NonEmpty
+    product_line: NonEmpty
+    amount: NonNegativeMoney
+    currency: Currency
+    closed_at: AwareDatetime
+
+
+class DealCancelled(Payload):
+    event_type = "DealCancelled"
+    kafka_topic = topics.DEALS
+
+    deal_id: NonEmpty
+    cancelled_at: AwareDatetime
+    reason: NonEmpty
+
+
+class TrainingCompleted(Payload):
+    event_type = "TrainingCompleted"
+    kafka_topic = topics.ENABLEMENT
+
+    learner_id: NonEmpty
+    course_id: NonEmpty
+    completed_at: AwareDatetime
+    score: int = Field(ge=0, le=100)
+
+
+class CertificationAwarded(Payload):
+    event_type = "CertificationAwarded"
+    kafka_topic = topics.ENABLEMENT
+
+    learner_id: NonEmpty
+    certification_id: NonEmpty
+    product_line: NonEmpty
+    awarded_at: AwareDatetime
+    expires_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _expires_after_award(self) -> CertificationAwarded:
+        if self.expires_at <= self.awarded_at:
+            raise ValueError("expires_at must be after awarded_at")
+        return self
+
+
+class PartnerFeedbackSubmitted(Payload):
+    event_type = "PartnerFeedbackSubmitted"
+    kafka_topic = topics.ENABLEMENT
+
+    feedback_id: NonEmpty
+    rating: int = Field(ge=1, le=5)
+    topic_: NonEmpty = Field(alias="topic")
+    text: str = ""
+    submitted_at: AwareDatetime
+
+
+class MdfRequested(Payload):
+    event_type = "MdfRequested"
+    kafka_topic = topics.ENABLEMENT
+
+    request_id: NonEmpty
+    campaign: NonEmpty
+    amount: NonNegativeMoney
+    currency: Currency
+    requested_at: AwareDatetime
+
+
+class MdfApproved(Payload):
+    event_type = "MdfApproved"
+    kafka_topic = topics.ENABLEMENT
+
+    request_id: NonEmpty
+    amount: NonNegativeMoney
+    currency: Currency
+    approved_at: AwareDatetime
+
+
+class MdfRejected(Payload):
+    event_type = "MdfRejected"
+    kafka_topic = topics.ENABLEMENT
+
+    request_id: NonEmpty
+    rejected_at: AwareDatetime
+    reason: NonEmpty
+
+
+class CommissionCalculated(Payload):
+    """One revision of one deal's commission (SPEC §5); the highest revision stands."""
+
+    event_type = "CommissionCalculated"
+    kafka_topic = topics.INCENTIVES
+
+    deal_id: NonEmpty
+    period: PeriodLabel
+    currency: Currency
+    amount: NonNegativeMoney
+    status: CommissionStatus
+    base: Money
+    uplift: Money
+    commission: Money
+    target_bonus: Money
+    delta: Money
+    revision: int = Field(ge=1)
+    closed_at: AwareDatetime | None = None
+
+
+class CarriedAdjustment(_Model):
+    period: PeriodLabel
+    amount: Money
+
+
+class PayoutSettled(Payload):
+    event_type = "PayoutSettled"
+    kafka_topic = topics.INCENTIVES
+
+    settlement_id: NonEmpty
+    period: PeriodLabel
+    currency: Currency
+    amount_paid: Money
+    carried_adjustments: list[CarriedAdjustment] = Field(default_factory=list)
+    settled_at: AwareDatetime
+
+
+PAYLOAD_TYPES: tuple[type[Payload], ...] = (
+    PartnerApplied,
+    PartnerApproved,
+    PartnerRejected,
+    PartnerSigned,
+    ContractRenewed,
+    PartnerTierChanged,
+    PartnerTerminated,
+    DealRegistered,
+    DealClosed,
+    DealCancelled,
+    DealRegistrationApproved,
+    DealRegistrationRejected,
+    TrainingCompleted,
+    CertificationAwarded,
+    PartnerFeedbackSubmitted,
+    MdfRequested,
+    MdfApproved,
+    MdfRejected,
+    CommissionCalculated,
+    PayoutSettled,
+)
+
+#: Event type name (the CloudEvent ``type``) → payload model.
+PAYLOADS: dict[str, type[Payload]] = {p.event_type: p for p in PAYLOAD_TYPES}
+
+# --------------------------------------------------------------------------- envelope
+
+CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
+
+P = TypeVar("P", bound=Payload)
+
+
+class Envelope(_Model):
+    """The CloudEvents 1.0 attributes of SPEC §2, with ``data`` not yet interpreted."""
+
+    specversion: Literal["1.0"]
+    id: NonEmpty
+    source: NonEmpty
+    type: NonEmpty
+    time: AwareDatetime
+    subject: NonEmpty
+    datacontenttype: str | None = None
+    data: dict[str, Any]
+
+
+class CloudEvent(Envelope, Generic[P]):
+    """A CloudEvent whose ``data`` is a validated payload."""
+
+    data: P  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _subject_is_the_partner(self) -> CloudEvent[P]:
+        if self.subject != self.data.partner_id:
+            raise ValueError(
+                f"subject {self.subject!r} must equal data.partner_id {self.data.partner_id!r}"
+            )
+        return self
+
+    @property
+    def topic(self) -> str:
+        return self.data.kafka_topic
+
+    @property
+    def key(self) -> bytes:
+        """The Kafka message key: the partner id, so one partner's events stay ordered."""
+        return self.subject.encode()
+
+    def to_bytes(self) -> bytes:
+        """The message value: JSON, nulls in ``data`` kept (``period_cap: null`` means no cap)."""
+        unset = {"datacontenttype"} if self.datacontenttype is None else None
+        return self.model_dump_json(exclude=unset).encode()
+
+
+def new_event(
+    data: P,
+    *,
+    source: str,
+    time: datetime | None = None,
+    event_id: str | None = None,
+) -> CloudEvent[P]:
+    """Wrap ``data`` in a CloudEvent; type, subject and topic follow from the payload."""
+    event_model = cast("type[CloudEvent[P]]", CloudEvent[type(data)])  # type: ignore[misc]
+    return event_model(
+        specversion="1.0",
+        id=event_id or str(uuid.uuid4()),
+        source=source,
+        type=data.event_type,
+        time=time or datetime.now(UTC),
+        subject=data.partner_id,
+        datacontenttype="application/json",
+        data=data,
+    )
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class InvalidReason(StrEnum):
+    """The kinds of bad input SPEC §2 names; each dead-letters with its reason."""
+
+    NOT_JSON = "not_json"
+    NOT_CLOUDEVENT = "not_cloudevent"
+    UNKNOWN_TYPE = "unknown_type"
+    INVALID_DATA = "invalid_data"
+
+
+class InvalidEvent(ValueError):
+    """A message that is not a valid event of the contract: a permanent failure."""
+
+    def __init__(self, reason: InvalidReason, message: str) -> None:
+        super().__init__(f"{reason.value}: {message}")
+        self.reason = reason
+        self.message = message
+
+
+def describe_errors(error: ValidationError, prefix: str = "") -> str:
+    """One line naming each bad field, e.g. ``data.amount: money must be a JSON string …``."""
+    parts = []
+    for item in error.errors(include_url=False):
+        location = ".".join(str(part) for part in item["loc"])
+        where = f"{prefix}{location}" if location else prefix.rstrip(".") or "event"
+        message = item["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+def parse_event(raw: bytes | str, *, topic: str | None = None) -> CloudEvent[Payload]:
+    """Validate a message value as an event of the contract.
+
+    With ``topic``, an event of a known type that does not belong on that topic
+    is refused as ``unknown_type`` there. Raises :class:`InvalidEvent`.
+    """
+    try:
+        document = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidEvent(InvalidReason.NOT_JSON, f"the message is not JSON ({exc})") from exc
+    if not isinstance(document, dict):
+        raise InvalidEvent(
+            InvalidReason.NOT_CLOUDEVENT,
+            f"a CloudEvent is a JSON object, got {type(document).__name__}",
+        )
+    try:
+        envelope = Envelope.model_validate(document)
+    except ValidationError as exc:
+        raise InvalidEvent(InvalidReason.NOT_CLOUDEVENT, describe_errors(exc)) from exc
+    payload_type = PAYLOADS.get(envelope.type)
+    if payload_type is None:
+        raise InvalidEvent(
+            InvalidReason.UNKNOWN_TYPE, f"type: unknown event type {envelope.type!r}"
+        )
+    if topic is not None and payload_type.kafka_topic != topic:
+        raise InvalidEvent(
+            InvalidReason.UNKNOWN_TYPE,
+            f"type: {envelope.type} belongs on {payload_type.kafka_topic}, not on {topic}",
+        )
+    try:
+        return CloudEvent[payload_type].model_validate(document)  # type: ignore[valid-type]
+    except ValidationError as exc:
+        raise InvalidEvent(InvalidReason.INVALID_DATA, describe_errors(exc)) from exc
+
+
+def event_json_schema(payload_type: type[Payload]) -> dict[str, Any]:
+    """The JSON Schema of a whole CloudEvent of one type, for producers to validate against."""
+    model = CloudEvent[payload_type]  # type: ignore[valid-type]
+    schema = model.model_json_schema(mode="validation")
+    schema["title"] = payload_type.event_type
+    schema["properties"]["type"] = {"const": payload_type.event_type, "type": "string"}
+    schema["description"] = (
+        f"A CloudEvents 1.0 event (structured JSON mode) of type {payload_type.event_type}, "
+        f"published on the Kafka topic {payload_type.kafka_topic} with the partner id as key. "
+        "`subject` equals `data.partner_id`."
+    )
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema

@@ -1,0 +1,108 @@
+"""Readiness of the infrastructure and creation of the contract's topics.
+
+``python -m shared.infra ready [--create-topics] [--timeout S]`` waits until
+the Kafka broker serves metadata and the MongoDB-protocol server answers a
+ping, creating the topics of SPEC §2 and their ``.dlq`` twins first when asked
+(``TOPIC_PARTITIONS`` partitions each, 6 by default). Topics are created
+explicitly, never by broker auto-creation. ``make infra-up`` runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
+
+from shared.messaging import kafka_client_options
+from shared.mongo import make_mongo_client, ping
+from shared.settings import Settings
+from shared.topics import ALL_TOPICS
+
+_TOPIC_ALREADY_EXISTS = 36
+
+
+async def ensure_topics(settings: Settings, topics: tuple[str, ...] = ALL_TOPICS) -> list[str]:
+    """Create the missing ones of ``topics``; return the names created."""
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in topics if t not in existing]
+        if not missing:
+            return []
+        response = await admin.create_topics(
+            [
+                NewTopic(t, num_partitions=settings.topic_partitions, replication_factor=1)
+                for t in missing
+            ]
+        )
+        failures = [
+            f"{name}: {rest[0] if rest and rest[0] else f'error code {code}'}"
+            for name, code, *rest in response.topic_errors
+            if code not in (0, _TOPIC_ALREADY_EXISTS)
+        ]
+        if failures:
+            raise RuntimeError("could not create topics: " + "; ".join(failures))
+        return missing
+    finally:
+        await admin.close()
+
+
+async def _kafka_answers(settings: Settings) -> None:
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings), request_timeout_ms=5000)
+    try:
+        await admin.start()
+        await admin.list_topics()
+    finally:
+        await admin.close()
+
+
+async def wait_ready(settings: Settings, *, create_topics: bool, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    last_error: Exception | None = None
+    while True:
+        try:
+            await _kafka_answers(settings)
+            break
+        except (KafkaError, OSError) as exc:
+            last_error = exc
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"Kafka at {settings.kafka_bootstrap_servers} not ready after {seconds:.0f} s: {last_error}"
+            )
+        await asyncio.sleep(0.5)
+    if create_topics:
+        created = await ensure_topics(settings)
+        if created:
+            print(f"created topics: {', '.join(created)}", file=sys.stderr)
+    client = make_mongo_client(settings, serverSelectionTimeoutMS=2000)
+    try:
+        while not await ping(client):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"MongoDB not answering after {seconds:.0f} s")
+            await asyncio.sleep(0.5)
+    finally:
+        await client.close()
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.infra")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ready = sub.add_parser("ready", help="wait for Kafka and MongoDB, optionally create topics")
+    ready.add_argument("--create-topics", action="store_true")
+    ready.add_argument("--timeout", type=float, default=120.0)
+    args = parser.parse_args(argv)
+    try:
+        asyncio.run(wait_ready(Settings(), create_topics=args.create_topics, seconds=args.timeout))
+    except (TimeoutError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

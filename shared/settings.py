@@ -1,0 +1,99 @@
+"""Settings from the environment (SPEC §8), the same way in every service.
+
+Every setting has a local default so ``python -m services.<name>`` runs against
+the embedded infrastructure with nothing set. A bad value fails at start-up
+with an error naming the environment variable.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
+class Settings(BaseSettings):
+    """Configuration of one service process. Field ``x`` is read from ``X``."""
+
+    model_config = SettingsConfigDict(
+        env_file=None,  # the Makefile passes .env explicitly; twelve-factor: env only
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    service_name: str = Field(
+        default="partnerhub", description="name in logs, metrics, DLQ headers"
+    )
+
+    kafka_bootstrap_servers: str = "localhost:9092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] | None = (
+        Field(
+            default=None,
+            description="default: SASL_SSL when a SASL mechanism and a CA file are given, "
+            "SASL_PLAINTEXT with a mechanism only, SSL with a CA file only, else PLAINTEXT",
+        )
+    )
+    kafka_sasl_mechanism: SaslMechanism | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    topic_partitions: int = Field(default=6, ge=1, le=1000)
+
+    mongodb_url: SecretStr = SecretStr("mongodb://localhost:27017")
+    mongodb_database: str = Field(default="partnerhub", min_length=1)
+
+    api_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description="comma-separated key=role; roles admin, channel_manager, partner:<id>",
+    )
+    api_keys_file: Path | None = Field(
+        default=None, description="a file of key=role lines (a mounted secret), read too"
+    )
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=1, le=65535)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _servers_given(cls, value: str) -> str:
+        servers = [s.strip() for s in value.split(",") if s.strip()]
+        if not servers or any(":" not in s for s in servers):
+            raise ValueError("must be host:port[,host:port…]")
+        return ",".join(servers)
+
+    @cached_property
+    def effective_security_protocol(self) -> str:
+        if self.kafka_security_protocol:
+            return self.kafka_security_protocol
+        tls = self.kafka_ssl_cafile is not None
+        if self.kafka_sasl_mechanism:
+            return "SASL_SSL" if tls else "SASL_PLAINTEXT"
+        return "SSL" if tls else "PLAINTEXT"
+
+
+def service_settings(service_name: str, http_port: int) -> Settings:
+    """Settings of one service: its name and default port, overridable by the environment.
+
+    ``MONGODB_DATABASE`` defaults to ``partnerhub_<service>`` because each
+    service owns its own database (ARCHITECTURE.md).
+    """
+    defaults = Settings()
+    overrides: dict[str, object] = {}
+    if "service_name" not in defaults.model_fields_set:
+        overrides["service_name"] = service_name
+    if "http_port" not in defaults.model_fields_set:
+        overrides["http_port"] = http_port
+    if "mongodb_database" not in defaults.model_fields_set:
+        overrides["mongodb_database"] = f"partnerhub_{service_name}"
+    return defaults.model_copy(update=overrides)

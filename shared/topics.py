@@ -1,0 +1,22 @@
+"""Kafka topic names of the event contract (SPEC §2) and their dead-letter twins."""
+
+from __future__ import annotations
+
+PARTNERS = "partners.v1"
+DEALS = "deals.v1"
+ENABLEMENT = "enablement.v1"
+INCENTIVES = "incentives.v1"
+
+#: The topics of SPEC §2, in the order the lifecycle feeds them.
+EVENT_TOPICS: tuple[str, ...] = (PARTNERS, DEALS, ENABLEMENT, INCENTIVES)
+
+DLQ_SUFFIX = ".dlq"
+
+
+def dead_letter_topic(topic: str) -> str:
+    """The topic where messages from ``topic`` that could not be processed go."""
+    return topic + DLQ_SUFFIX
+
+
+#: Every topic the platform uses, dead-letter twins included.
+ALL_TOPICS: tuple[str, ...] = EVENT_TOPICS + tuple(dead_letter_topic(t) for t in EVENT_TOPICS)

@@ -1,0 +1,89 @@
+"""The infrastructure the services stand on: topics as the contract says, a working store."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared import topics
+from shared.idempotency import ProcessedEvents
+from shared.infra import ensure_topics
+from shared.messaging import kafka_client_options
+from shared.mongo import Document, make_mongo_client, ping
+from shared.settings import Settings
+
+
+async def test_every_topic_and_its_dead_letter_twin_exists_with_its_partitions(
+    settings: Settings,
+) -> None:
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings))
+    await admin.start()
+    try:
+        described = {t["topic"]: t for t in await admin.describe_topics(list(topics.ALL_TOPICS))}
+    finally:
+        await admin.close()
+    assert set(described) == set(topics.ALL_TOPICS)
+    for name, topic in described.items():
+        assert topic["error_code"] == 0, name
+        assert len(topic["partitions"]) == settings.topic_partitions, name
+    assert await ensure_topics(settings) == [], "creating topics twice is harmless"
+
+
+async def test_plain_producer_and_consumer(
+    settings: Settings, producer: AIOKafkaProducer, unique: str
+) -> None:
+    metadata = await producer.send_and_wait(topics.PARTNERS, b"ping", key=f"K-{unique}".encode())
+    consumer = AIOKafkaConsumer(**kafka_client_options(settings), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partition = TopicPartition(topics.PARTNERS, metadata.partition)
+        consumer.assign([partition])
+        consumer.seek(partition, metadata.offset)
+        record = await asyncio.wait_for(consumer.getone(), 15)
+    finally:
+        await consumer.stop()
+    assert (record.key, record.value) == (f"K-{unique}".encode(), b"ping")
+
+
+async def test_one_partners_events_share_a_partition(
+    producer: AIOKafkaProducer, unique: str
+) -> None:
+    key = f"P-{unique}".encode()
+    partitions = {
+        (await producer.send_and_wait(topics.DEALS, b"x", key=key)).partition for _ in range(5)
+    }
+    assert len(partitions) == 1
+
+
+async def test_mongodb_insert_find_and_ping(
+    settings: Settings, database: AsyncDatabase[Document]
+) -> None:
+    client = make_mongo_client(settings)
+    try:
+        assert await ping(client)
+    finally:
+        await client.close()
+    await database["things"].insert_one({"_id": "a", "amount": "10.50"})
+    assert await database["things"].find_one({"_id": "a"}) == {"_id": "a", "amount": "10.50"}
+
+
+async def test_processed_event_ids(database: AsyncDatabase[Document]) -> None:
+    processed = ProcessedEvents(database["processed_events"])
+    assert await processed.unseen(["e1", "e2"]) == {"e1", "e2"}
+    await processed.record(["e1"])
+    await processed.record(["e1", "e1"])
+    assert await processed.unseen(["e1", "e2", "e3"]) == {"e2", "e3"}
+    assert await processed.unseen([]) == set()
+    assert await database["processed_events"].count_documents({}) == 1
+
+
+async def test_unreachable_mongodb_is_not_ready() -> None:
+    settings = Settings(mongodb_url="mongodb://127.0.0.1:1")  # type: ignore[arg-type]
+    client = make_mongo_client(settings, serverSelectionTimeoutMS=300)
+    try:
+        assert not await ping(client)
+    finally:
+        await client.close()

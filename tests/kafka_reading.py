@@ -1,0 +1,45 @@
+"""Reading a topic back with a plain aiokafka consumer, as an outside observer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from shared.messaging import kafka_client_options
+from shared.settings import Settings
+
+
+async def first_record(
+    settings: Settings, topic: str, matches: Callable[[Any], bool], seconds: float = 30.0
+) -> Any:
+    """The first record on ``topic`` (from the beginning) for which ``matches`` is true."""
+    partitions = [TopicPartition(topic, p) for p in await partition_ids(settings, topic)]
+    consumer = AIOKafkaConsumer(**kafka_client_options(settings), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        async with asyncio.timeout(seconds):
+            while True:
+                batch = await consumer.getmany(timeout_ms=500)
+                for records in batch.values():
+                    for record in records:
+                        if matches(record):
+                            return record
+    finally:
+        await consumer.stop()
+
+
+async def partition_ids(settings: Settings, topic: str) -> list[int]:
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings))
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    assert described["error_code"] == 0, f"topic {topic}: error {described['error_code']}"
+    return sorted(p["partition"] for p in described["partitions"])

@@ -1,0 +1,66 @@
+"""The import boundaries of ARCHITECTURE.md, executable.
+
+- a service never imports another service;
+- ``shared`` imports no service;
+- a ``domain.py`` imports no I/O library (Kafka, MongoDB, HTTP, sockets, files, the clock's owners).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "__init__.py").exists())
+IO_LIBRARIES = {
+    "aiokafka", "faststream", "pymongo", "motor", "bson", "fastapi", "starlette", "uvicorn",
+    "httpx", "requests", "socket", "asyncio", "subprocess", "prometheus_client", "shared.messaging",
+    "shared.mongo", "shared.idempotency", "shared.infra", "shared.observability", "shared.access",
+}  # fmt: skip
+
+
+def imports_of(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _under(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+def test_there_are_four_services() -> None:
+    assert SERVICES == ["enablement", "incentives", "onboarding", "reporting"]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_services_do_not_import_each_other(service: str) -> None:
+    others = [f"services.{s}" for s in SERVICES if s != service]
+    for path in (ROOT / "services" / service).rglob("*.py"):
+        bad = {n for n in imports_of(path) for o in others if _under(n, o)}
+        assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+def test_shared_imports_no_service() -> None:
+    for path in (ROOT / "shared").rglob("*.py"):
+        bad = {n for n in imports_of(path) if _under(n, "services")}
+        assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+def test_domain_modules_import_no_io() -> None:
+    for path in (ROOT / "services").glob("*/domain.py"):
+        bad = {n for n in imports_of(path) for lib in IO_LIBRARIES if _under(n, lib)}
+        assert not bad, f"{path.relative_to(ROOT)} imports I/O: {sorted(bad)}"
+
+
+def test_the_checker_sees_imports(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("import pymongo\nfrom services.reporting import app\nfrom . import x\n")
+    assert imports_of(sample) == {"pymongo", "services.reporting", "services.reporting.app"}

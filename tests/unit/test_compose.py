@@ -1,0 +1,41 @@
+"""docker-compose.yml cannot run here (no Docker engine), so its shape is checked instead."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC_PORTS = {"onboarding": 8001, "enablement": 8002, "incentives": 8003, "reporting": 8004}
+
+
+def _compose() -> dict[str, Any]:
+    document = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert isinstance(document, dict)
+    return document
+
+
+def test_infrastructure_and_every_service_are_there() -> None:
+    services = _compose()["services"]
+    assert {"kafka", "mongodb", "prometheus", *SPEC_PORTS} <= set(services)
+    assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+
+
+def test_services_use_the_project_image_with_their_own_command_port_and_database() -> None:
+    services = _compose()["services"]
+    for name, port in SPEC_PORTS.items():
+        service = services[name]
+        assert service["build"] == "."
+        assert service["command"] == ["python", "-m", f"services.{name}"]
+        assert service["ports"] == [f"{port}:8000"]
+        assert service["environment"]["MONGODB_DATABASE"] == f"partnerhub_{name}"
+        assert service["environment"]["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+        assert "API_KEYS" in service["environment"]
+
+
+def test_the_dockerfile_runs_as_non_root() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "USER 10001" in dockerfile
+    assert dockerfile.count("FROM ") == 2
