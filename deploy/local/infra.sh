@@ -43,7 +43,10 @@ fetch_kafka() {
   log "fetching Apache Kafka $KAFKA_VERSION and its dependencies with Maven (first run only)"
   local tmp="$kafka_lib.tmp.$$"
   rm -rf "$tmp"
-  mvn -q -B -Dstyle.color=never -f "$here/kafka/pom.xml" dependency:copy-dependencies -DoutputDirectory="$tmp" >&2
+  mkdir -p "$logs"
+  mvn -B -Dstyle.color=never -f "$here/kafka/pom.xml" dependency:copy-dependencies \
+    -DoutputDirectory="$tmp" >"$logs/kafka-fetch.log" 2>&1 \
+    || { tail -n 40 "$logs/kafka-fetch.log" >&2; die "Maven could not fetch Apache Kafka (log: $logs/kafka-fetch.log)"; }
   touch "$tmp/.complete"
   rm -rf "$kafka_lib"
   mkdir -p "$(dirname "$kafka_lib")"
