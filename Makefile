@@ -11,7 +11,7 @@ INSTALLED := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cks
 PYTEST_ARGS ?=
 
 .PHONY: help venv lock infra-up infra-down infra-status up down env-file demo \
-        test lint format typecheck schemas unit integration clean
+        test lint format typecheck schemas unit integration clean bench-engine
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -73,6 +73,10 @@ unit: venv ## unit tests only (no infrastructure)
 
 test: lint typecheck ## the whole suite: lint, types, unit, integration (starts and stops the infrastructure)
 	@deploy/local/with-infra.sh $(PY) -m pytest $(PYTEST_ARGS)
+
+BENCH_ARGS ?=
+bench-engine: venv ## throughput of the pure commission engine (BENCH_ARGS="--partners N --deals M")
+	@$(PY) -m bench.engine $(BENCH_ARGS)
 
 clean: ## remove local state (data, logs) and the virtual environment
 	@deploy/local/services.sh down || true

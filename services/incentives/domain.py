@@ -1,0 +1,693 @@
+"""The commission engine of SPEC §5 and the deal-registration rule of SPEC §6, pure.
+
+No Kafka, no MongoDB, no clock: everything here is a function of the facts it
+is given, so the same events give the same results whatever their order or
+duplication.
+
+**Commissions.** A :class:`PartnerBook` holds what is known about one partner
+(contracts, terminations, deals, cancellations, certifications, registration
+decisions). Each fact is merged so that merging is commutative and idempotent:
+a deal keeps its version with the greatest (CloudEvent ``time``, ``id``); a
+cancellation keeps the earliest ``cancelled_at``; a termination keeps the
+earliest ``effective_date``; certifications are a set; a registration keeps its
+decision with the greatest (``time``, ``id``). :meth:`PartnerBook.results`
+computes every deal's :class:`DealResult` with its breakdown.
+
+Incremental: merging a fact marks only the positions it can change as stale
+(the deal's place in its period and every later place in that period, since
+``cum`` and the cap run forward); :meth:`PartnerBook.settle` recomputes from
+the first stale place of each touched period and returns the deals whose
+result changed. A new contract re-sorts every deal into its period.
+
+**Registrations.** :func:`decide_registrations` decides one (customer,
+product line)'s registrations in (``registered_at``, ``registration_id``)
+order: rejected with ``channel_conflict`` when another partner holds an
+approved registration registered within the previous 90 days, else approved.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from shared import events
+from shared.events import CommissionStatus, PlanPeriod
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0")
+ZERO_CENTS = Decimal("0.00")
+CONFLICT_WINDOW = timedelta(days=90)
+
+#: A fact's version: the CloudEvent ``time`` and ``id``; the greatest stands.
+Version = tuple[datetime, str]
+
+
+def to_cents(amount: Decimal) -> Decimal:
+    """Round to cents, half-even (SPEC §5 rule 7)."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+def utc_date(instant: datetime) -> date:
+    return instant.astimezone(UTC).date()
+
+
+def period_label(instant: datetime, period: PlanPeriod) -> str:
+    """The calendar period of ``instant`` in UTC: ``2026``, ``2026-Q4`` or ``2026-11``."""
+    day = utc_date(instant)
+    if period is PlanPeriod.YEAR:
+        return f"{day.year}"
+    if period is PlanPeriod.QUARTER:
+        return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+    return f"{day.year}-{day.month:02d}"
+
+
+# --------------------------------------------------------------------------- facts
+
+
+@dataclass(frozen=True, slots=True)
+class Bracket:
+    start: Decimal
+    rate: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    period: PlanPeriod
+    brackets: tuple[Bracket, ...]
+    certification_bonus_rate: Decimal
+    registered_deal_bonus_rate: Decimal
+    period_cap: Decimal | None
+    clawback_days: int
+    target_amount: Decimal | None
+    target_bonus: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class ContractTerms:
+    contract_id: str
+    start_date: date
+    end_date: date
+    currency: str
+    plan: Plan
+    version: Version
+
+    def governs(self, day: date) -> bool:
+        return self.start_date <= day <= self.end_date
+
+
+@dataclass(frozen=True, slots=True)
+class Deal:
+    deal_id: str
+    amount: Decimal
+    currency: str
+    product_line: str
+    closed_at: datetime
+    version: Version
+    day: date = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "day", utc_date(self.closed_at))
+
+
+@dataclass(frozen=True, slots=True)
+class Certification:
+    product_line: str
+    awarded_at: datetime
+    expires_at: datetime
+
+    def valid_at(self, instant: datetime) -> bool:
+        return self.awarded_at <= instant < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationDecision:
+    registration_id: str
+    deal_id: str
+    approved: bool
+    decided_at: datetime
+    version: Version
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, slots=True)
+class BracketPortion:
+    """The part of a deal's amount that fell in one bracket, and what it earned."""
+
+    start: Decimal
+    end: Decimal | None
+    amount: Decimal
+    rate: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class DealResult:
+    """One deal's commission with everything needed to explain it."""
+
+    deal_id: str
+    period: str
+    currency: str
+    amount: Decimal
+    closed_at: datetime
+    status: CommissionStatus
+    reason: str
+    contract_id: str | None = None
+    base: Decimal = ZERO
+    uplift: Decimal = ZERO
+    commission: Decimal = ZERO
+    target_bonus: Decimal = ZERO
+    cum_before: Decimal = ZERO
+    portions: tuple[BracketPortion, ...] = ()
+    uplift_reasons: tuple[str, ...] = ()
+    cap_reduction: Decimal = ZERO
+
+    @property
+    def payout(self) -> Decimal:
+        return self.commission + self.target_bonus
+
+    def same_outcome(self, other: DealResult) -> bool:
+        """Equal in every field a CommissionCalculated carries (explanations aside)."""
+        return (
+            self.period == other.period
+            and self.currency == other.currency
+            and self.amount == other.amount
+            and self.closed_at == other.closed_at
+            and self.status == other.status
+            and self.base == other.base
+            and self.uplift == other.uplift
+            and self.commission == other.commission
+            and self.target_bonus == other.target_bonus
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """A published (or to be published) revision of one deal's result."""
+
+    result: DealResult
+    revision: int
+    delta: Decimal
+
+
+def next_revision(previous: Revision | None, result: DealResult) -> Revision | None:
+    """The revision to publish for ``result``, or None when nothing a reader sees changed."""
+    if previous is None:
+        return Revision(result, 1, result.payout)
+    if previous.result.same_outcome(result):
+        return None
+    return Revision(result, previous.revision + 1, result.payout - previous.result.payout)
+
+
+# --------------------------------------------------------------------------- the engine
+
+
+def graduated_base(
+    brackets: tuple[Bracket, ...], cum: Decimal, amount: Decimal
+) -> tuple[Decimal, tuple[BracketPortion, ...]]:
+    """The unrounded base of [cum, cum + amount) over graduated brackets (rule 5)."""
+    high = cum + amount
+    base = ZERO
+    portions: list[BracketPortion] = []
+    last = len(brackets) - 1
+    for index, bracket in enumerate(brackets):
+        if bracket.start >= high:
+            break
+        end = brackets[index + 1].start if index < last else None
+        if end is not None and end <= cum:
+            continue
+        part = (high if end is None or high < end else end) - (
+            cum if cum > bracket.start else bracket.start
+        )
+        base += part * bracket.rate
+        portions.append(BracketPortion(bracket.start, end, part, bracket.rate))
+    return base, tuple(portions)
+
+
+@dataclass(slots=True)
+class _Running:
+    """What the deals before a place in a period add up to."""
+
+    cum: Decimal = ZERO
+    earned: Decimal = ZERO
+    bonus_given: bool = False
+
+
+SortKey = tuple[datetime, str]
+
+
+@dataclass(slots=True)
+class _Period:
+    keys: list[SortKey] = field(default_factory=list)
+    results: list[DealResult] = field(default_factory=list)
+    after: list[_Running] = field(default_factory=list)
+    stale_from: int | None = None
+
+    def mark(self, index: int) -> None:
+        """Make ``index`` and every later place stale."""
+        if self.stale_from is None or index < self.stale_from:
+            self.stale_from = index
+
+
+class PartnerBook:
+    """Everything known about one partner, and the commissions that follow from it."""
+
+    def __init__(self, partner_id: str) -> None:
+        self.partner_id = partner_id
+        self.contracts: dict[str, ContractTerms] = {}
+        self.terminated_from: date | None = None
+        self.deals: dict[str, Deal] = {}
+        self.cancellations: dict[str, datetime] = {}
+        self.certifications: set[Certification] = set()
+        self.registrations: dict[str, RegistrationDecision] = {}
+        self._approved_at: dict[str, datetime] = {}
+        self._periods: dict[str, _Period] = {}
+        self._place: dict[str, tuple[str, SortKey]] = {}
+        self._contracts_by_start: list[ContractTerms] = []
+        self._changed: set[str] = set()
+        self._stale: set[str] = set()
+        self._resort = False
+
+    # ----------------------------------------------------------------- merging facts
+
+    def add_contract(self, contract: ContractTerms) -> bool:
+        known = self.contracts.get(contract.contract_id)
+        if known is not None and known.version >= contract.version:
+            return False
+        self.contracts[contract.contract_id] = contract
+        self._contracts_by_start = sorted(
+            self.contracts.values(), key=lambda c: (c.start_date, c.contract_id), reverse=True
+        )
+        self._resort = True
+        return True
+
+    def add_termination(self, effective_date: date) -> bool:
+        if self.terminated_from is not None and self.terminated_from <= effective_date:
+            return False
+        self.terminated_from = effective_date
+        for deal in self.deals.values():
+            if deal.day >= effective_date:
+                self._mark_deal(deal.deal_id)
+        return True
+
+    def add_deal(self, deal: Deal) -> bool:
+        known = self.deals.get(deal.deal_id)
+        if known is not None and known.version >= deal.version:
+            return False
+        if known is not None:
+            self._unplace(deal.deal_id)
+        self.deals[deal.deal_id] = deal
+        self._place_deal(deal)
+        return True
+
+    def add_cancellation(self, deal_id: str, cancelled_at: datetime) -> bool:
+        known = self.cancellations.get(deal_id)
+        if known is not None and known <= cancelled_at:
+            return False
+        self.cancellations[deal_id] = cancelled_at
+        self._mark_deal(deal_id)
+        return True
+
+    def add_certification(self, certification: Certification) -> bool:
+        if certification in self.certifications:
+            return False
+        self.certifications.add(certification)
+        for deal in self.deals.values():
+            if deal.product_line == certification.product_line and certification.valid_at(
+                deal.closed_at
+            ):
+                self._mark_deal(deal.deal_id)
+        return True
+
+    def add_registration_decision(self, decision: RegistrationDecision) -> bool:
+        known = self.registrations.get(decision.registration_id)
+        if known is not None and known.version >= decision.version:
+            return False
+        self.registrations[decision.registration_id] = decision
+        deal_ids = {decision.deal_id} | ({known.deal_id} if known else set())
+        for deal_id in deal_ids:
+            approvals = [
+                r.decided_at
+                for r in self.registrations.values()
+                if r.deal_id == deal_id and r.approved
+            ]
+            if approvals:
+                self._approved_at[deal_id] = min(approvals)
+            else:
+                self._approved_at.pop(deal_id, None)
+            self._mark_deal(deal_id)
+        return True
+
+    # ----------------------------------------------------------------- computing
+
+    def settle(self) -> dict[str, DealResult]:
+        """Recompute what merged facts made stale; return the deals whose result changed."""
+        if self._resort:
+            self._resort = False
+            previous = self.results()
+            self._periods.clear()
+            self._place.clear()
+            self._stale.clear()
+            for deal in self.deals.values():
+                self._place_deal(deal)
+            self._recompute()
+            changed = {
+                deal_id: result
+                for deal_id, result in self.results().items()
+                if deal_id not in previous or not previous[deal_id].same_outcome(result)
+            }
+        else:
+            changed = {}
+            for deal_id in self._recompute():
+                result = self.result(deal_id)
+                if result is not None:
+                    changed[deal_id] = result
+        self._changed.clear()
+        return changed
+
+    def results(self) -> dict[str, DealResult]:
+        return {
+            result.deal_id: result for period in self._periods.values() for result in period.results
+        }
+
+    def result(self, deal_id: str) -> DealResult | None:
+        place = self._place.get(deal_id)
+        if place is None:
+            return None
+        label, key = place
+        period = self._periods[label]
+        return period.results[bisect.bisect_left(period.keys, key)]
+
+    def governing_contract(self, day: date) -> ContractTerms | None:
+        """Rule 1: the contract covering ``day`` with the latest start date."""
+        for contract in self._contracts_by_start:
+            if contract.governs(day):
+                return contract
+        return None
+
+    # ----------------------------------------------------------------- internals
+
+    def _period_of(self, deal: Deal) -> str:
+        contract = self.governing_contract(deal.day)
+        return period_label(
+            deal.closed_at, contract.plan.period if contract else PlanPeriod.QUARTER
+        )
+
+    def _place_deal(self, deal: Deal) -> None:
+        label = self._period_of(deal)
+        key = (deal.closed_at, deal.deal_id)
+        period = self._periods.setdefault(label, _Period())
+        index = bisect.bisect_left(period.keys, key)
+        period.keys.insert(index, key)
+        period.results.insert(index, _placeholder(deal, label))
+        period.after.insert(index, _Running())
+        period.mark(index)
+        self._stale.add(label)
+        self._place[deal.deal_id] = (label, key)
+        self._changed.add(deal.deal_id)
+
+    def _unplace(self, deal_id: str) -> None:
+        label, key = self._place.pop(deal_id)
+        period = self._periods[label]
+        index = bisect.bisect_left(period.keys, key)
+        del period.keys[index], period.results[index], period.after[index]
+        period.mark(index)
+        self._stale.add(label)
+        if not period.keys:
+            del self._periods[label]
+            self._stale.discard(label)
+
+    def _mark_deal(self, deal_id: str) -> None:
+        place = self._place.get(deal_id)
+        if place is None:
+            return
+        label, key = place
+        period = self._periods[label]
+        period.mark(bisect.bisect_left(period.keys, key))
+        self._stale.add(label)
+
+    def _recompute(self) -> set[str]:
+        changed = set(self._changed)
+        stale, self._stale = self._stale, set()
+        for label in stale:
+            period = self._periods[label]
+            start = period.stale_from
+            if start is None:
+                continue
+            period.stale_from = None
+            running = _Running()
+            if start > 0:
+                before = period.after[start - 1]
+                running = _Running(before.cum, before.earned, before.bonus_given)
+            for index in range(start, len(period.keys)):
+                deal = self.deals[period.keys[index][1]]
+                result = self._compute(deal, label, running)
+                if not result.same_outcome(period.results[index]):
+                    changed.add(deal.deal_id)
+                period.results[index] = result
+                period.after[index] = _Running(running.cum, running.earned, running.bonus_given)
+        return {deal_id for deal_id in changed if deal_id in self._place}
+
+    def _status(self, deal: Deal, contract: ContractTerms | None) -> tuple[CommissionStatus, str]:
+        """Rule 2, first match wins."""
+        day = deal.day
+        if contract is None:
+            return CommissionStatus.NO_CONTRACT, f"no contract covers {day}"
+        if self.terminated_from is not None and self.terminated_from <= day:
+            return CommissionStatus.TERMINATED, f"partner terminated from {self.terminated_from}"
+        if deal.currency != contract.currency:
+            return (
+                CommissionStatus.CURRENCY_MISMATCH,
+                f"deal in {deal.currency}, contract {contract.contract_id} in {contract.currency}",
+            )
+        cancelled_at = self.cancellations.get(deal.deal_id)
+        if cancelled_at is not None:
+            window = timedelta(days=contract.plan.clawback_days)
+            if cancelled_at - deal.closed_at <= window:
+                return (
+                    CommissionStatus.CLAWED_BACK,
+                    f"cancelled {cancelled_at.isoformat()}, within the "
+                    f"{contract.plan.clawback_days}-day clawback window",
+                )
+            return (
+                CommissionStatus.COMMISSIONABLE,
+                f"contract {contract.contract_id}; cancelled after the clawback window",
+            )
+        return CommissionStatus.COMMISSIONABLE, f"contract {contract.contract_id}"
+
+    def _compute(self, deal: Deal, label: str, running: _Running) -> DealResult:
+        contract = self.governing_contract(deal.day)
+        status, reason = self._status(deal, contract)
+        if status is not CommissionStatus.COMMISSIONABLE or contract is None:
+            return DealResult(
+                deal_id=deal.deal_id,
+                period=label,
+                currency=deal.currency,
+                amount=deal.amount,
+                closed_at=deal.closed_at,
+                status=status,
+                reason=reason,
+                contract_id=contract.contract_id if contract else None,
+                cum_before=running.cum,
+            )
+        plan = contract.plan
+        raw_base, portions = graduated_base(plan.brackets, running.cum, deal.amount)
+        reasons: tuple[str, ...] = ()
+        bonus_rate = ZERO
+        if plan.certification_bonus_rate and any(
+            c.product_line == deal.product_line and c.valid_at(deal.closed_at)
+            for c in self.certifications
+        ):
+            bonus_rate += plan.certification_bonus_rate
+            reasons += (f"certified for {deal.product_line}",)
+        approved_at = self._approved_at.get(deal.deal_id)
+        if (
+            plan.registered_deal_bonus_rate
+            and approved_at is not None
+            and approved_at <= deal.closed_at
+        ):
+            bonus_rate += plan.registered_deal_bonus_rate
+            reasons += ("registered deal",)
+        base = to_cents(raw_base)
+        uplift = to_cents(deal.amount * bonus_rate) if bonus_rate else ZERO_CENTS
+        commission = base + uplift
+        cap_reduction = ZERO
+        if plan.period_cap is not None:
+            left = max(ZERO, plan.period_cap - running.earned)
+            if commission > left:
+                cap_reduction = commission - left
+                commission = left
+        bonus = ZERO
+        cum_before = running.cum
+        reached = cum_before + deal.amount
+        if (
+            not running.bonus_given
+            and plan.target_amount is not None
+            and plan.target_bonus is not None
+            and reached >= plan.target_amount
+        ):
+            bonus = plan.target_bonus
+            running.bonus_given = True
+        running.cum = reached
+        running.earned += commission
+        return DealResult(
+            deal_id=deal.deal_id,
+            period=label,
+            currency=deal.currency,
+            amount=deal.amount,
+            closed_at=deal.closed_at,
+            status=status,
+            reason=reason,
+            contract_id=contract.contract_id,
+            base=base,
+            uplift=uplift,
+            commission=commission,
+            target_bonus=bonus,
+            cum_before=cum_before,
+            portions=portions,
+            uplift_reasons=reasons,
+            cap_reduction=cap_reduction,
+        )
+
+
+def _placeholder(deal: Deal, label: str) -> DealResult:
+    """Stands in a place until the place is computed; never equal to a computed result."""
+    return DealResult(
+        deal_id=deal.deal_id,
+        period=label,
+        currency="",
+        amount=deal.amount,
+        closed_at=deal.closed_at,
+        status=CommissionStatus.NO_CONTRACT,
+        reason="not computed yet",
+    )
+
+
+# --------------------------------------------------------------------------- registrations
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    registration_id: str
+    deal_id: str
+    partner_id: str
+    customer: str
+    product_line: str
+    registered_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    registration: Registration
+    approved: bool
+    reason: str | None = None
+
+
+def decide_registrations(registrations: Iterable[Registration]) -> Iterator[Decision]:
+    """SPEC §6: each registration's decision, in (``registered_at``, ``registration_id``) order.
+
+    Only registrations for the same (customer, product_line) conflict.
+    """
+    approved: dict[tuple[str, str], list[Registration]] = {}
+    ordered = sorted(
+        {r.registration_id: r for r in registrations}.values(),
+        key=lambda r: (r.registered_at, r.registration_id),
+    )
+    for registration in ordered:
+        holders = approved.setdefault((registration.customer, registration.product_line), [])
+        conflict = any(
+            other.partner_id != registration.partner_id
+            and registration.registered_at - other.registered_at <= CONFLICT_WINDOW
+            for other in holders
+        )
+        if conflict:
+            yield Decision(registration, approved=False, reason="channel_conflict")
+        else:
+            holders.append(registration)
+            yield Decision(registration, approved=True)
+
+
+# --------------------------------------------------------------------------- from events
+
+
+def contract_terms(contract: events.Contract, version: Version) -> ContractTerms:
+    plan = contract.commission_plan
+    return ContractTerms(
+        contract_id=contract.contract_id,
+        start_date=contract.start_date,
+        end_date=contract.end_date,
+        currency=contract.currency,
+        plan=Plan(
+            period=plan.period,
+            brackets=tuple(Bracket(b.from_, b.rate) for b in plan.brackets),
+            certification_bonus_rate=plan.certification_bonus_rate,
+            registered_deal_bonus_rate=plan.registered_deal_bonus_rate,
+            period_cap=plan.period_cap,
+            clawback_days=plan.clawback_days,
+            target_amount=plan.target_amount,
+            target_bonus=plan.target_bonus,
+        ),
+        version=version,
+    )
+
+
+def apply_event(book: PartnerBook, event: events.CloudEvent[events.Payload]) -> bool:
+    """Merge one event of the contract into ``book``; False when it changes nothing.
+
+    Events that do not bear on commissions (applications, tier changes,
+    registrations themselves, training, MDF, …) change nothing.
+    """
+    data = event.data
+    version = (event.time, event.id)
+    if isinstance(data, events.PartnerSigned | events.ContractRenewed):
+        return book.add_contract(contract_terms(data.contract, version))
+    if isinstance(data, events.PartnerTerminated):
+        return book.add_termination(data.effective_date)
+    if isinstance(data, events.DealClosed):
+        return book.add_deal(
+            Deal(
+                deal_id=data.deal_id,
+                amount=data.amount,
+                currency=data.currency,
+                product_line=data.product_line,
+                closed_at=data.closed_at,
+                version=version,
+            )
+        )
+    if isinstance(data, events.DealCancelled):
+        return book.add_cancellation(data.deal_id, data.cancelled_at)
+    if isinstance(data, events.CertificationAwarded):
+        return book.add_certification(
+            Certification(data.product_line, data.awarded_at, data.expires_at)
+        )
+    if isinstance(data, events.DealRegistrationApproved):
+        return book.add_registration_decision(
+            RegistrationDecision(
+                data.registration_id, data.deal_id, True, data.approved_at, version
+            )
+        )
+    if isinstance(data, events.DealRegistrationRejected):
+        return book.add_registration_decision(
+            RegistrationDecision(
+                data.registration_id, data.deal_id, False, data.rejected_at, version
+            )
+        )
+    return False
+
+
+#: The event types that bear on commissions.
+COMMISSION_INPUTS = frozenset(
+    {
+        "PartnerSigned",
+        "ContractRenewed",
+        "PartnerTerminated",
+        "DealClosed",
+        "DealCancelled",
+        "CertificationAwarded",
+        "DealRegistrationApproved",
+        "DealRegistrationRejected",
+    }
+)
