@@ -1,0 +1,898 @@
+"""Partner education and partner support (SPEC §1), pure.
+
+No Kafka, no MongoDB, no HTTP, no clock: every instant is an argument, so the
+same facts give the same answers whatever their order or duplication.
+
+**Courses and passing.** A :class:`Course` has a ``passing_score`` (default
+70). A :class:`Completion` (a TrainingCompleted, from the platform's API or an
+external LMS) *passes* when its course is known and ``score ≥ passing_score``.
+A completion of a course not defined yet is still recorded; it passes or not
+once the course is defined, and awards are recomputed then.
+
+**Certification awards.** :func:`certification_awards` is a pure function of
+(certification definition, one learner's passing completions). It walks the
+completions of the certification's required courses in (``completed_at``,
+``course_id``) order, duplicates removed, in *cycles*:
+
+1. the first cycle starts at the beginning of time with no course passed;
+2. each passing completion at or after the cycle's start marks its course
+   passed in the cycle; completions before the cycle's start are ignored;
+3. when every required course is passed in the cycle, the certification is
+   awarded at the completion that finished the set: ``awarded_at`` = its
+   ``completed_at`` (in UTC), ``expires_at`` = ``awarded_at`` +
+   ``validity_days``;
+4. the next cycle starts at that expiry with no course passed: a learner
+   re-certifies by passing every required course again at or after the
+   expiry (completions during a validity window neither renew nor count
+   towards the next cycle).
+
+An award is identified by (``partner_id``, ``learner_id``,
+``certification_id``, ``awarded_at``) (:attr:`Award.key`), so recomputing
+never duplicates one. Because the walk depends only on the *set* of
+completions, the awards are the same for any arrival order or duplication.
+
+**Published awards are never withdrawn.** A late completion (one dated before
+completions already seen) can move an award earlier in the ideal computation,
+but a CertificationAwarded already on Kafka stays. :func:`awards_to_publish`
+therefore runs the same walk with the published awards as fixed points: a
+published award closes the cycle it falls in and blocks new awards until its
+expiry, and a candidate award whose validity window would overlap a later
+published award is dropped in favour of the published one. A late completion
+can thus only add awards for cycles not yet awarded. Limitation, stated
+plainly: the *published* set equals :func:`certification_awards` of all the
+completions whenever no late completion would have moved an award already
+published (in particular when completions arrive in ``completed_at`` order);
+otherwise the published award keeps its original date. Published awards
+never overlap one another.
+
+**Partners.** :class:`PartnerStanding` is what enablement knows of a partner
+from ``partners.v1``, merged order-independently (contracts and tier changes
+are sets; the earliest termination stands). :func:`require_active_partner`
+raises :class:`UnknownPartner` (HTTP 404) or :class:`PartnerNotActive` (HTTP
+409), each with its reason.
+
+**Sales materials.** :func:`visible_materials` filters by product line and by
+the tiers a material allows.
+
+**MDF (co-marketing funds).** One programme currency: an :class:`MdfBudget`
+gives a quarterly amount per tier in its ``currency`` (by default USD:
+registered 0, silver 10 000, gold 25 000, platinum 50 000). A request in any
+other currency is rejected with reason ``currency_mismatch``. The remaining
+budget of a partner for a calendar quarter (UTC) is its tier's budget minus the
+amounts of its requests approved in that quarter (a request belongs to the
+quarter of its ``requested_at``; its tier is the partner's tier on that day).
+A request beyond the remaining budget is rejected with reason ``over_budget``,
+both when it is submitted and again when it is approved (another approval may
+have used the budget in between). A request goes ``requested`` → ``approved``
+| ``rejected``; deciding a decided request raises :class:`MdfAlreadyDecided`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+
+from shared.events import (
+    CertificationAwarded,
+    ContractRenewed,
+    MdfApproved,
+    MdfRejected,
+    MdfRequested,
+    PartnerApplied,
+    PartnerApproved,
+    PartnerFeedbackSubmitted,
+    PartnerRejected,
+    PartnerSigned,
+    PartnerTerminated,
+    PartnerTierChanged,
+    Payload,
+    Tier,
+    TrainingCompleted,
+)
+
+DEFAULT_PASSING_SCORE = 70
+
+#: A fact's version: the CloudEvent ``time`` and ``id``; breaks ties between facts of one day.
+Version = tuple[datetime, str]
+
+#: The identity of a learner: learners are numbered by their partner.
+LearnerKey = tuple[str, str]
+
+#: The identity of an award: (partner_id, learner_id, certification_id, awarded_at).
+AwardKey = tuple[str, str, str, datetime]
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class EnablementError(Exception):
+    """A command the rules refuse; ``reason`` says why in words a person can act on."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UnknownPartner(EnablementError):
+    """No partners.v1 event has named this partner (HTTP: 404)."""
+
+
+class PartnerNotActive(EnablementError):
+    """The partner is known but may not act: terminated, rejected or not approved (HTTP: 409)."""
+
+
+class MdfAlreadyDecided(EnablementError):
+    """An MDF request that is already approved or rejected cannot be decided again (HTTP: 409)."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _require_text(value: str, what: str) -> None:
+    if not value.strip():
+        raise ValueError(f"{what} must not be empty")
+
+
+def _require_aware(instant: datetime, what: str) -> datetime:
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError(f"{what} must carry a UTC offset")
+    return instant.astimezone(UTC)
+
+
+def _require_score(value: int, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+        raise ValueError(f"{what} must be an integer from 0 to 100, got {value!r}")
+
+
+def utc_date(instant: datetime) -> date:
+    return instant.astimezone(UTC).date()
+
+
+def quarter_of(instant: datetime) -> str:
+    """The calendar quarter of ``instant`` in UTC, e.g. ``2026-Q4``."""
+    day = utc_date(instant)
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+
+# --------------------------------------------------------------------------- courses
+
+
+@dataclass(frozen=True, slots=True)
+class Course:
+    course_id: str
+    title: str
+    product_line: str
+    passing_score: int = DEFAULT_PASSING_SCORE
+
+    def __post_init__(self) -> None:
+        _require_text(self.course_id, "course_id")
+        _require_text(self.title, "title")
+        _require_text(self.product_line, "product_line")
+        _require_score(self.passing_score, "passing_score")
+
+
+@dataclass(frozen=True, slots=True)
+class CertificationDefinition:
+    certification_id: str
+    product_line: str
+    required_courses: frozenset[str]
+    validity_days: int
+
+    def __post_init__(self) -> None:
+        _require_text(self.certification_id, "certification_id")
+        _require_text(self.product_line, "product_line")
+        if not self.required_courses:
+            raise ValueError("required_courses must name at least one course")
+        for course_id in self.required_courses:
+            _require_text(course_id, "required_courses")
+        if isinstance(self.validity_days, bool) or self.validity_days < 1:
+            raise ValueError(f"validity_days must be at least 1, got {self.validity_days!r}")
+
+    @property
+    def validity(self) -> timedelta:
+        return timedelta(days=self.validity_days)
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A learner's completion of a course, whatever its source; ``completed_at`` is kept in UTC."""
+
+    partner_id: str
+    learner_id: str
+    course_id: str
+    completed_at: datetime
+    score: int
+
+    def __post_init__(self) -> None:
+        _require_text(self.partner_id, "partner_id")
+        _require_text(self.learner_id, "learner_id")
+        _require_text(self.course_id, "course_id")
+        _require_score(self.score, "score")
+        object.__setattr__(self, "completed_at", _require_aware(self.completed_at, "completed_at"))
+
+    @property
+    def learner(self) -> LearnerKey:
+        return (self.partner_id, self.learner_id)
+
+    @classmethod
+    def from_event(cls, event: TrainingCompleted) -> Completion:
+        return cls(
+            partner_id=event.partner_id,
+            learner_id=event.learner_id,
+            course_id=event.course_id,
+            completed_at=event.completed_at,
+            score=event.score,
+        )
+
+    def to_event(self) -> TrainingCompleted:
+        return TrainingCompleted(
+            partner_id=self.partner_id,
+            learner_id=self.learner_id,
+            course_id=self.course_id,
+            completed_at=self.completed_at,
+            score=self.score,
+        )
+
+
+def passes(completion: Completion, course: Course | None) -> bool:
+    """A completion passes when its course is known and ``score ≥ passing_score``."""
+    if course is None:
+        return False
+    if course.course_id != completion.course_id:
+        raise ValueError(
+            f"completion of course {completion.course_id!r} judged against course "
+            f"{course.course_id!r}"
+        )
+    return completion.score >= course.passing_score
+
+
+def passing_completions(
+    completions: Iterable[Completion], courses: Mapping[str, Course]
+) -> frozenset[Completion]:
+    """The completions that pass under the courses known now (unknown courses do not pass)."""
+    return frozenset(c for c in completions if passes(c, courses.get(c.course_id)))
+
+
+# --------------------------------------------------------------------------- awards
+
+
+@dataclass(frozen=True, slots=True)
+class Award:
+    """A certification held by a learner from ``awarded_at`` until (excluding) ``expires_at``."""
+
+    partner_id: str
+    learner_id: str
+    certification_id: str
+    product_line: str
+    awarded_at: datetime
+    expires_at: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "awarded_at", _require_aware(self.awarded_at, "awarded_at"))
+        object.__setattr__(self, "expires_at", _require_aware(self.expires_at, "expires_at"))
+        if self.expires_at <= self.awarded_at:
+            raise ValueError("expires_at must be after awarded_at")
+
+    @property
+    def key(self) -> AwardKey:
+        return (self.partner_id, self.learner_id, self.certification_id, self.awarded_at)
+
+    @property
+    def learner(self) -> LearnerKey:
+        return (self.partner_id, self.learner_id)
+
+    def valid_at(self, instant: datetime) -> bool:
+        return self.awarded_at <= instant < self.expires_at
+
+    @classmethod
+    def from_event(cls, event: CertificationAwarded) -> Award:
+        return cls(
+            partner_id=event.partner_id,
+            learner_id=event.learner_id,
+            certification_id=event.certification_id,
+            product_line=event.product_line,
+            awarded_at=event.awarded_at,
+            expires_at=event.expires_at,
+        )
+
+    def to_event(self) -> CertificationAwarded:
+        return CertificationAwarded(
+            partner_id=self.partner_id,
+            learner_id=self.learner_id,
+            certification_id=self.certification_id,
+            product_line=self.product_line,
+            awarded_at=self.awarded_at,
+            expires_at=self.expires_at,
+        )
+
+
+def _walk(
+    certification: CertificationDefinition,
+    passing: Iterable[Completion],
+    published: Iterable[Award],
+) -> tuple[Award, ...]:
+    """The cycle walk of the module docstring; ``published`` awards are fixed points."""
+    required = certification.required_courses
+    relevant = [c for c in passing if c.course_id in required]
+    learners = {c.learner for c in relevant}
+    if not learners:
+        return ()
+    if len(learners) > 1:
+        raise ValueError(f"completions of several learners given together: {sorted(learners)}")
+    (learner,) = learners
+    partner_id, learner_id = learner
+    steps = sorted({(c.completed_at, c.course_id) for c in relevant})
+    fixed = sorted(
+        {
+            a
+            for a in published
+            if a.learner == learner and a.certification_id == certification.certification_id
+        },
+        key=lambda a: (a.awarded_at, a.expires_at),
+    )
+
+    awards: list[Award] = []
+    next_fixed = 0
+    cycle_start: datetime | None = None
+    passed: set[str] = set()
+    for completed_at, course_id in steps:
+        # A published award dated at or before this completion closes the cycle it falls in.
+        while next_fixed < len(fixed) and fixed[next_fixed].awarded_at <= completed_at:
+            expiry = fixed[next_fixed].expires_at
+            cycle_start = expiry if cycle_start is None else max(cycle_start, expiry)
+            passed = set()
+            next_fixed += 1
+        if cycle_start is not None and completed_at < cycle_start:
+            continue
+        passed.add(course_id)
+        if passed != required:
+            continue
+        expires_at = completed_at + certification.validity
+        passed = set()
+        if next_fixed < len(fixed) and fixed[next_fixed].awarded_at < expires_at:
+            # A later published award covers this cycle: it stands, this candidate does not.
+            cycle_start = fixed[next_fixed].awarded_at
+            continue
+        awards.append(
+            Award(
+                partner_id=partner_id,
+                learner_id=learner_id,
+                certification_id=certification.certification_id,
+                product_line=certification.product_line,
+                awarded_at=completed_at,
+                expires_at=expires_at,
+            )
+        )
+        cycle_start = expires_at
+    return tuple(awards)
+
+
+def certification_awards(
+    certification: CertificationDefinition, passing: Iterable[Completion]
+) -> tuple[Award, ...]:
+    """Every award of ``certification`` earned by one learner's passing completions, in order.
+
+    ``passing`` must be completions of one learner that pass (see
+    :func:`passing_completions`); completions of courses the certification
+    does not require are ignored. A pure function of the *set* of completions.
+    """
+    return _walk(certification, passing, ())
+
+
+def awards_to_publish(
+    certification: CertificationDefinition,
+    passing: Iterable[Completion],
+    published: Iterable[Award],
+) -> tuple[Award, ...]:
+    """The awards of ``certification`` earned by one learner and not published yet.
+
+    Published awards stand as they are (never withdrawn or moved); a new award
+    never overlaps one. Published awards of other learners or certifications
+    are ignored, so a learner's whole list may be passed.
+    """
+    published = tuple(published)
+    known = {a.key for a in published}
+    return tuple(a for a in _walk(certification, passing, published) if a.key not in known)
+
+
+def awards_due(
+    certifications: Iterable[CertificationDefinition],
+    courses: Mapping[str, Course],
+    completions: Iterable[Completion],
+    published: Iterable[Award],
+) -> tuple[Award, ...]:
+    """For one learner: every award not yet published, over all certifications.
+
+    Call it when one of the learner's completions arrives, or for every learner
+    concerned when a course or certification definition arrives. Ordered by
+    (``awarded_at``, ``certification_id``).
+    """
+    passing = passing_completions(completions, courses)
+    published = tuple(published)
+    due = [
+        award
+        for certification in sorted(certifications, key=lambda c: c.certification_id)
+        for award in awards_to_publish(certification, passing, published)
+    ]
+    return tuple(sorted(due, key=lambda a: (a.awarded_at, a.certification_id)))
+
+
+# --------------------------------------------------------------------------- partners
+
+
+class PartnerStatus(StrEnum):
+    APPLIED = "applied"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    ACTIVE = "active"
+    TERMINATED = "terminated"
+
+
+@dataclass(frozen=True, slots=True)
+class ContractTier:
+    """The part of a contract enablement needs: its period and tier."""
+
+    contract_id: str
+    start_date: date
+    end_date: date
+    tier: Tier
+    version: Version
+
+    def governs(self, day: date) -> bool:
+        return self.start_date <= day <= self.end_date
+
+
+@dataclass(frozen=True, slots=True)
+class TierChange:
+    effective_date: date
+    tier: Tier
+    version: Version
+
+
+@dataclass(frozen=True, slots=True)
+class Termination:
+    effective_date: date
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerStanding:
+    """What enablement knows of one partner from partners.v1, merged order-independently.
+
+    Every ``with_*`` returns a new standing; merging the same facts in any order
+    or more than once gives an equal standing. A contract id keeps its version
+    with the greatest (``time``, ``id``); the earliest termination stands.
+    """
+
+    partner_id: str
+    applied: bool = False
+    approved: bool = False
+    rejected: bool = False
+    contracts: frozenset[ContractTier] = field(default_factory=frozenset)
+    tier_changes: frozenset[TierChange] = field(default_factory=frozenset)
+    termination: Termination | None = None
+
+    def with_application(self) -> PartnerStanding:
+        return replace(self, applied=True)
+
+    def with_approval(self) -> PartnerStanding:
+        return replace(self, approved=True)
+
+    def with_rejection(self) -> PartnerStanding:
+        return replace(self, rejected=True)
+
+    def with_contract(self, contract: ContractTier) -> PartnerStanding:
+        same = [c for c in self.contracts if c.contract_id == contract.contract_id]
+        if any((c.version, repr(c)) >= (contract.version, repr(contract)) for c in same):
+            return self
+        others = frozenset(c for c in self.contracts if c.contract_id != contract.contract_id)
+        return replace(self, contracts=others | {contract})
+
+    def with_tier_change(self, change: TierChange) -> PartnerStanding:
+        return replace(self, tier_changes=self.tier_changes | {change})
+
+    def with_termination(self, termination: Termination) -> PartnerStanding:
+        current = self.termination
+        if current is not None and (current.effective_date, current.reason) <= (
+            termination.effective_date,
+            termination.reason,
+        ):
+            return self
+        return replace(self, termination=termination)
+
+    def with_event(self, event: Payload, version: Version) -> PartnerStanding:
+        """Merge one partners.v1 payload; payloads of other partners or types are refused."""
+        if event.partner_id != self.partner_id:
+            raise ValueError(
+                f"event of partner {event.partner_id!r} merged into {self.partner_id!r}"
+            )
+        if isinstance(event, PartnerApplied):
+            return self.with_application()
+        if isinstance(event, PartnerApproved):
+            return self.with_approval()
+        if isinstance(event, PartnerRejected):
+            return self.with_rejection()
+        if isinstance(event, PartnerSigned | ContractRenewed):
+            contract = event.contract
+            return self.with_contract(
+                ContractTier(
+                    contract_id=contract.contract_id,
+                    start_date=contract.start_date,
+                    end_date=contract.end_date,
+                    tier=contract.tier,
+                    version=version,
+                )
+            )
+        if isinstance(event, PartnerTierChanged):
+            return self.with_tier_change(TierChange(event.effective_date, event.tier, version))
+        if isinstance(event, PartnerTerminated):
+            return self.with_termination(Termination(event.effective_date, event.reason))
+        raise ValueError(f"{event.event_type} is not a partners.v1 event enablement knows")
+
+    def is_terminated_on(self, day: date) -> bool:
+        return self.termination is not None and self.termination.effective_date <= day
+
+    def status_on(self, day: date) -> PartnerStatus:
+        if self.is_terminated_on(day):
+            return PartnerStatus.TERMINATED
+        if self.contracts:
+            return PartnerStatus.ACTIVE
+        if self.approved:
+            return PartnerStatus.APPROVED
+        if self.rejected:
+            return PartnerStatus.REJECTED
+        return PartnerStatus.APPLIED
+
+    def tier_on(self, day: date) -> Tier | None:
+        """The tier on ``day``: None without a contract in force; else the latest of the
+        governing contract's tier (from its start) and tier changes effective by then."""
+        governing = [c for c in self.contracts if c.governs(day)]
+        if not governing:
+            return None
+        candidates = [(c.start_date, c.version, c.tier) for c in governing]
+        candidates += [
+            (t.effective_date, t.version, t.tier)
+            for t in self.tier_changes
+            if t.effective_date <= day
+        ]
+        return max(candidates)[2]
+
+
+def require_active_partner(
+    standing: PartnerStanding | None, partner_id: str, on: date
+) -> PartnerStanding:
+    """The partner's standing if it may act on ``on``; else :class:`UnknownPartner` or
+    :class:`PartnerNotActive` with the reason."""
+    if standing is None:
+        raise UnknownPartner(f"partner {partner_id} is not known")
+    if standing.partner_id != partner_id:
+        raise ValueError(f"standing of {standing.partner_id!r} given for {partner_id!r}")
+    status = standing.status_on(on)
+    if status is PartnerStatus.TERMINATED:
+        assert standing.termination is not None
+        raise PartnerNotActive(
+            f"partner {partner_id} was terminated effective "
+            f"{standing.termination.effective_date.isoformat()}: {standing.termination.reason}"
+        )
+    if status is PartnerStatus.REJECTED:
+        raise PartnerNotActive(f"partner {partner_id}'s application was rejected")
+    if status is PartnerStatus.APPLIED:
+        raise PartnerNotActive(f"partner {partner_id} has applied but is not approved yet")
+    return standing
+
+
+# --------------------------------------------------------------------------- sales materials
+
+ALL_TIERS: frozenset[Tier] = frozenset(Tier)
+
+
+@dataclass(frozen=True, slots=True)
+class SalesMaterial:
+    material_id: str
+    title: str
+    product_line: str
+    kind: str
+    url: str
+    tiers: frozenset[Tier] = ALL_TIERS
+
+    def __post_init__(self) -> None:
+        for name in ("material_id", "title", "product_line", "kind", "url"):
+            _require_text(getattr(self, name), name)
+        if not self.tiers:
+            raise ValueError("tiers must allow at least one tier")
+
+    def visible_to(self, tier: Tier | None) -> bool:
+        """Visible to a partner of ``tier``; ``None`` (a channel manager) sees everything."""
+        return tier is None or tier in self.tiers
+
+
+def visible_materials(
+    materials: Iterable[SalesMaterial], product_line: str | None, tier: Tier | None
+) -> list[SalesMaterial]:
+    """The materials of ``product_line`` (all when None) that ``tier`` may see (all when None),
+    ordered by (product line, title, material id)."""
+    return sorted(
+        (
+            m
+            for m in materials
+            if (product_line is None or m.product_line == product_line) and m.visible_to(tier)
+        ),
+        key=lambda m: (m.product_line, m.title, m.material_id),
+    )
+
+
+# --------------------------------------------------------------------------- feedback
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    feedback_id: str
+    partner_id: str
+    rating: int
+    topic: str
+    text: str
+    submitted_at: datetime
+
+    def __post_init__(self) -> None:
+        _require_text(self.feedback_id, "feedback_id")
+        _require_text(self.partner_id, "partner_id")
+        _require_text(self.topic, "topic")
+        if isinstance(self.rating, bool) or not isinstance(self.rating, int):
+            raise ValueError(f"rating must be an integer from 1 to 5, got {self.rating!r}")
+        if not 1 <= self.rating <= 5:
+            raise ValueError(f"rating must be from 1 to 5, got {self.rating}")
+        object.__setattr__(self, "submitted_at", _require_aware(self.submitted_at, "submitted_at"))
+
+    def to_event(self) -> PartnerFeedbackSubmitted:
+        return PartnerFeedbackSubmitted.model_validate(
+            {
+                "partner_id": self.partner_id,
+                "feedback_id": self.feedback_id,
+                "rating": self.rating,
+                "topic": self.topic,
+                "text": self.text,
+                "submitted_at": self.submitted_at,
+            }
+        )
+
+
+def average_rating(feedback: Iterable[Feedback]) -> Decimal | None:
+    """The mean rating to two decimals, or None without feedback."""
+    ratings = [f.rating for f in feedback]
+    if not ratings:
+        return None
+    return (Decimal(sum(ratings)) / Decimal(len(ratings))).quantize(Decimal("0.01"))
+
+
+# --------------------------------------------------------------------------- MDF
+
+DEFAULT_MDF_CURRENCY = "USD"
+DEFAULT_MDF_QUARTERLY: Mapping[Tier, Decimal] = {
+    Tier.REGISTERED: Decimal("0"),
+    Tier.SILVER: Decimal("10000"),
+    Tier.GOLD: Decimal("25000"),
+    Tier.PLATINUM: Decimal("50000"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MdfBudget:
+    """The quarterly co-marketing budget of each tier, in one programme currency.
+
+    A tier missing from ``quarterly`` has no budget (0).
+    """
+
+    currency: str = DEFAULT_MDF_CURRENCY
+    quarterly: Mapping[Tier, Decimal] = field(default_factory=lambda: dict(DEFAULT_MDF_QUARTERLY))
+
+    def __post_init__(self) -> None:
+        if len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isupper():
+            raise ValueError(
+                f"currency must be an ISO 4217 code such as USD, got {self.currency!r}"
+            )
+        for tier, amount in self.quarterly.items():
+            if not amount.is_finite() or amount < 0:
+                raise ValueError(f"the {tier} budget must be a non-negative amount, got {amount}")
+
+    def for_tier(self, tier: Tier) -> Decimal:
+        return self.quarterly.get(tier, Decimal("0"))
+
+    @classmethod
+    def parse(cls, currency: str, text: str) -> MdfBudget:
+        """A budget from a setting such as ``registered=0,silver=10000,gold=25000``."""
+        quarterly: dict[Tier, Decimal] = {}
+        for item in text.split(","):
+            if not item.strip():
+                continue
+            name, sep, amount = item.partition("=")
+            if not sep:
+                raise ValueError(f"MDF budget item {item.strip()!r} is not tier=amount")
+            try:
+                tier = Tier(name.strip().lower())
+            except ValueError as exc:
+                raise ValueError(f"MDF budget names an unknown tier {name.strip()!r}") from exc
+            try:
+                quarterly[tier] = Decimal(amount.strip())
+            except InvalidOperation as exc:
+                raise ValueError(
+                    f"MDF budget of {tier}: {amount.strip()!r} is not a decimal"
+                ) from exc
+        return cls(currency=currency, quarterly=quarterly)
+
+
+class MdfStatus(StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class MdfRequest:
+    """A partner's request for co-marketing funds and its decision."""
+
+    request_id: str
+    partner_id: str
+    campaign: str
+    amount: Decimal
+    currency: str
+    requested_at: datetime
+    status: MdfStatus = MdfStatus.REQUESTED
+    decided_at: datetime | None = None
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        _require_text(self.request_id, "request_id")
+        _require_text(self.partner_id, "partner_id")
+        _require_text(self.campaign, "campaign")
+        if not self.amount.is_finite() or self.amount <= 0:
+            raise ValueError(f"amount must be a positive amount, got {self.amount}")
+        object.__setattr__(self, "requested_at", _require_aware(self.requested_at, "requested_at"))
+        if self.decided_at is not None:
+            object.__setattr__(self, "decided_at", _require_aware(self.decided_at, "decided_at"))
+        if (self.status is MdfStatus.REQUESTED) != (self.decided_at is None):
+            raise ValueError("a request has a decided_at exactly when it is decided")
+        if (self.status is MdfStatus.REJECTED) != (self.reason is not None):
+            raise ValueError("a request has a reason exactly when it is rejected")
+
+    @property
+    def quarter(self) -> str:
+        """The calendar quarter whose budget the request draws on."""
+        return quarter_of(self.requested_at)
+
+    def ensure_undecided(self, action: str) -> None:
+        if self.status is not MdfStatus.REQUESTED:
+            raise MdfAlreadyDecided(
+                f"MDF request {self.request_id} cannot be {action}: it is already {self.status}"
+            )
+
+    def approve(self, at: datetime) -> MdfRequest:
+        """The request approved at ``at`` (no budget check: see :func:`approve_mdf_request`)."""
+        self.ensure_undecided("approved")
+        return replace(self, status=MdfStatus.APPROVED, decided_at=at)
+
+    def reject(self, at: datetime, reason: str) -> MdfRequest:
+        self.ensure_undecided("rejected")
+        _require_text(reason, "reason")
+        return replace(self, status=MdfStatus.REJECTED, decided_at=at, reason=reason)
+
+    def requested_event(self) -> MdfRequested:
+        return MdfRequested(
+            partner_id=self.partner_id,
+            request_id=self.request_id,
+            campaign=self.campaign,
+            amount=self.amount,
+            currency=self.currency,
+            requested_at=self.requested_at,
+        )
+
+    def decision_event(self) -> MdfApproved | MdfRejected:
+        if self.status is MdfStatus.APPROVED and self.decided_at is not None:
+            return MdfApproved(
+                partner_id=self.partner_id,
+                request_id=self.request_id,
+                amount=self.amount,
+                currency=self.currency,
+                approved_at=self.decided_at,
+            )
+        if self.status is MdfStatus.REJECTED and self.decided_at is not None:
+            return MdfRejected(
+                partner_id=self.partner_id,
+                request_id=self.request_id,
+                rejected_at=self.decided_at,
+                reason=self.reason or "",
+            )
+        raise ValueError(f"MDF request {self.request_id} is not decided yet")
+
+
+def remaining_mdf_budget(
+    partner_id: str,
+    quarter: str,
+    tier: Tier,
+    budget: MdfBudget,
+    requests: Iterable[MdfRequest],
+) -> Decimal:
+    """The tier's quarterly budget minus the partner's approved requests of ``quarter``."""
+    used = sum(
+        (
+            r.amount
+            for r in {r.request_id: r for r in requests}.values()
+            if r.partner_id == partner_id
+            and r.status is MdfStatus.APPROVED
+            and r.quarter == quarter
+        ),
+        Decimal("0"),
+    )
+    return budget.for_tier(tier) - used
+
+
+def mdf_refusal(
+    request: MdfRequest,
+    standing: PartnerStanding,
+    budget: MdfBudget,
+    requests: Iterable[MdfRequest],
+) -> str | None:
+    """Why the budget rules refuse ``request`` (``currency_mismatch``, ``no_contract``,
+    ``over_budget``), or None when it fits. The request itself never counts as used."""
+    if request.currency != budget.currency:
+        return (
+            f"currency_mismatch: MDF budgets are in {budget.currency}, "
+            f"the request is in {request.currency}"
+        )
+    day = utc_date(request.requested_at)
+    tier = standing.tier_on(day)
+    if tier is None:
+        return f"no_contract: partner {request.partner_id} has no contract in force on {day}"
+    others = (r for r in requests if r.request_id != request.request_id)
+    remaining = remaining_mdf_budget(request.partner_id, request.quarter, tier, budget, others)
+    if request.amount > remaining:
+        return (
+            f"over_budget: {request.amount} {request.currency} requested but partner "
+            f"{request.partner_id} has {max(remaining, Decimal('0'))} {budget.currency} left "
+            f"of its {tier} budget of {budget.for_tier(tier)} {budget.currency} "
+            f"for {request.quarter}"
+        )
+    return None
+
+
+def submit_mdf_request(
+    request: MdfRequest,
+    standing: PartnerStanding | None,
+    budget: MdfBudget,
+    requests: Iterable[MdfRequest],
+) -> MdfRequest:
+    """A new request, already rejected (dated ``requested_at``) when the budget rules refuse it.
+
+    Raises :class:`UnknownPartner` / :class:`PartnerNotActive` for a partner
+    that may not ask. ``requests`` are the partner's other requests.
+    """
+    if request.status is not MdfStatus.REQUESTED:
+        raise MdfAlreadyDecided(f"MDF request {request.request_id} is already {request.status}")
+    active = require_active_partner(standing, request.partner_id, utc_date(request.requested_at))
+    refusal = mdf_refusal(request, active, budget, requests)
+    if refusal is not None:
+        return request.reject(request.requested_at, refusal)
+    return request
+
+
+def approve_mdf_request(
+    request: MdfRequest,
+    at: datetime,
+    standing: PartnerStanding | None,
+    budget: MdfBudget,
+    requests: Iterable[MdfRequest],
+) -> MdfRequest:
+    """The request approved at ``at``, or rejected with the reason when it no longer fits.
+
+    Raises :class:`MdfAlreadyDecided` when it is decided already, and
+    :class:`UnknownPartner` / :class:`PartnerNotActive` when the partner may
+    not act on the day of ``at``.
+    """
+    request.ensure_undecided("approved")
+    active = require_active_partner(standing, request.partner_id, utc_date(at))
+    refusal = mdf_refusal(request, active, budget, requests)
+    if refusal is not None:
+        return request.reject(at, refusal)
+    return request.approve(at)
