@@ -8,6 +8,7 @@ options from :func:`kafka_client_options`.
 
 from __future__ import annotations
 
+import logging
 import ssl
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -111,6 +112,8 @@ def make_broker(settings: Settings, **options: Any) -> KafkaBroker:
         "enable_idempotence": True,
         "allow_auto_create_topics": False,
         "graceful_timeout": 15.0,
+        # FastStream logs every message at the broker's level: keep that out of INFO.
+        "log_level": logging.DEBUG,
     }
     defaults.update(options)
     return KafkaBroker(settings.kafka_bootstrap_servers, **defaults)

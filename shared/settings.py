@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     kafka_ssl_certfile: Path | None = None
     kafka_ssl_keyfile: Path | None = None
     topic_partitions: int = Field(default=6, ge=1, le=1000)
+    consumer_group: str | None = Field(
+        default=None, description="Kafka consumer group; default: the service name"
+    )
+    consumer_batch_size: int = Field(default=500, ge=1, le=10_000)
 
     mongodb_url: SecretStr = SecretStr("mongodb://localhost:27017")
     mongodb_database: str = Field(default="partnerhub", min_length=1)

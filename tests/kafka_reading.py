@@ -43,3 +43,33 @@ async def partition_ids(settings: Settings, topic: str) -> list[int]:
         await admin.close()
     assert described["error_code"] == 0, f"topic {topic}: error {described['error_code']}"
     return sorted(p["partition"] for p in described["partitions"])
+
+
+async def collect(
+    settings: Settings,
+    topic: str,
+    matches: Callable[[Any], bool],
+    done: Callable[[list[Any]], bool],
+    seconds: float = 60.0,
+) -> list[Any]:
+    """Records on ``topic`` (from the beginning) that ``matches``, read until ``done`` says so.
+
+    Raises TimeoutError with what was collected when ``done`` never holds.
+    """
+    partitions = [TopicPartition(topic, p) for p in await partition_ids(settings, topic)]
+    consumer = AIOKafkaConsumer(**kafka_client_options(settings), enable_auto_commit=False)
+    await consumer.start()
+    found: list[Any] = []
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        deadline = asyncio.get_running_loop().time() + seconds
+        while not done(found):
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{len(found)} matching records on {topic}, condition not met")
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                found.extend(r for r in records if matches(r))
+        return found
+    finally:
+        await consumer.stop()

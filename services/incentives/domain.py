@@ -566,6 +566,34 @@ def _placeholder(deal: Deal, label: str) -> DealResult:
     )
 
 
+def with_plan(book: PartnerBook, plan: Plan) -> PartnerBook:
+    """A copy of ``book`` in which every contract pays by ``plan``: the plan simulator."""
+    draft = PartnerBook(book.partner_id)
+    for contract in book.contracts.values():
+        draft.add_contract(
+            ContractTerms(
+                contract.contract_id,
+                contract.start_date,
+                contract.end_date,
+                contract.currency,
+                plan,
+                contract.version,
+            )
+        )
+    if book.terminated_from is not None:
+        draft.add_termination(book.terminated_from)
+    for deal in book.deals.values():
+        draft.add_deal(deal)
+    for deal_id, cancelled_at in book.cancellations.items():
+        draft.add_cancellation(deal_id, cancelled_at)
+    for certification in book.certifications:
+        draft.add_certification(certification)
+    for decision in book.registrations.values():
+        draft.add_registration_decision(decision)
+    draft.settle()
+    return draft
+
+
 # --------------------------------------------------------------------------- registrations
 
 
@@ -613,23 +641,26 @@ def decide_registrations(registrations: Iterable[Registration]) -> Iterator[Deci
 # --------------------------------------------------------------------------- from events
 
 
+def plan_terms(plan: events.CommissionPlan) -> Plan:
+    return Plan(
+        period=plan.period,
+        brackets=tuple(Bracket(b.from_, b.rate) for b in plan.brackets),
+        certification_bonus_rate=plan.certification_bonus_rate,
+        registered_deal_bonus_rate=plan.registered_deal_bonus_rate,
+        period_cap=plan.period_cap,
+        clawback_days=plan.clawback_days,
+        target_amount=plan.target_amount,
+        target_bonus=plan.target_bonus,
+    )
+
+
 def contract_terms(contract: events.Contract, version: Version) -> ContractTerms:
-    plan = contract.commission_plan
     return ContractTerms(
         contract_id=contract.contract_id,
         start_date=contract.start_date,
         end_date=contract.end_date,
         currency=contract.currency,
-        plan=Plan(
-            period=plan.period,
-            brackets=tuple(Bracket(b.from_, b.rate) for b in plan.brackets),
-            certification_bonus_rate=plan.certification_bonus_rate,
-            registered_deal_bonus_rate=plan.registered_deal_bonus_rate,
-            period_cap=plan.period_cap,
-            clawback_days=plan.clawback_days,
-            target_amount=plan.target_amount,
-            target_bonus=plan.target_bonus,
-        ),
+        plan=plan_terms(contract.commission_plan),
         version=version,
     )
 

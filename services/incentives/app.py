@@ -1,0 +1,249 @@
+"""Incentives wiring: the Kafka subscriber, the HTTP routes, start-up and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from decimal import Decimal
+from typing import Any
+
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from fastapi import FastAPI, HTTPException, Query
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+from pydantic import BaseModel, Field
+
+from services.incentives.domain import DealResult, PartnerBook, plan_terms, with_plan
+from services.incentives.handlers import Incentives
+from services.incentives.store import IncentivesStore, PartnerLedger, encode_result
+from shared import access, topics
+from shared.consuming import records_of, validate_batch
+from shared.events import CommissionPlan, PeriodLabel
+from shared.failpoints import failpoint
+from shared.messaging import make_broker
+from shared.metrics import BATCH_SECONDS, BATCH_SIZE
+from shared.mongo import make_mongo_client, service_database
+from shared.service import service_app
+from shared.settings import Settings
+
+log = logging.getLogger("partnerhub.incentives")
+TRANSIENT_BACKOFF_SECONDS = 1.0
+
+
+class SimulationRequest(BaseModel):
+    plan: CommissionPlan = Field(description="the draft commission plan, as in a contract")
+    partner_ids: list[str] = Field(min_length=1, max_length=1000)
+    period: PeriodLabel
+
+
+def _line(result: DealResult) -> dict[str, Any]:
+    return {
+        **encode_result(result),
+        "cum_before": str(result.cum_before),
+        "portions": [
+            {
+                "from": str(p.start),
+                "to": None if p.end is None else str(p.end),
+                "amount": str(p.amount),
+                "rate": str(p.rate),
+            }
+            for p in result.portions
+        ],
+        "uplift_reasons": list(result.uplift_reasons),
+        "cap_reduction": str(result.cap_reduction),
+    }
+
+
+def _totals(results: list[DealResult]) -> dict[str, str]:
+    commissionable = [r for r in results if r.status.value == "commissionable"]
+    return {
+        "revenue": str(sum((r.amount for r in commissionable), Decimal(0))),
+        "commission": str(sum((r.commission for r in results), Decimal(0))),
+        "target_bonus": str(sum((r.target_bonus for r in results), Decimal(0))),
+    }
+
+
+def _period_results(book: PartnerBook, period: str) -> list[DealResult]:
+    return sorted(
+        (r for r in book.results().values() if r.period == period),
+        key=lambda r: (r.closed_at, r.deal_id),
+    )
+
+
+def create_app(settings: Settings) -> FastAPI:
+    broker = make_broker(settings)
+    mongo = make_mongo_client(settings)
+    store = IncentivesStore(service_database(mongo, settings))
+    incentives = Incentives(store, broker, settings.service_name)
+
+    @broker.subscriber(
+        topics.PARTNERS,
+        topics.DEALS,
+        topics.ENABLEMENT,
+        group_id=settings.consumer_group or settings.service_name,
+        batch=True,
+        max_records=settings.consumer_batch_size,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        # Partition k of every topic lands on the same replica (same partition
+        # counts, same key hashing), so one partner's events meet in one place.
+        partition_assignment_strategy=(RangePartitionAssignor,),
+        title="incentives-events",
+        description="Contracts, deals, cancellations, registrations and certifications in; "
+        "CommissionCalculated and registration decisions out.",
+    )
+    async def on_events(message: KafkaMessage) -> None:
+        records = records_of(message.raw_message)
+        BATCH_SIZE.labels(settings.service_name).observe(len(records))
+        with BATCH_SECONDS.labels(settings.service_name).time():
+            try:
+                batch = await validate_batch(records, broker=broker, service=settings.service_name)
+                await incentives.handle(batch)
+                failpoint("incentives_before_commit")
+            except Exception:
+                log.exception("batch failed; it will be delivered again")
+                await asyncio.sleep(TRANSIENT_BACKOFF_SECONDS)
+                raise
+
+    # For the AsyncAPI document: what incentives publishes.
+    broker.publisher(
+        topics.INCENTIVES,
+        title="CommissionCalculated",
+        description="One revision of one deal's commission",
+    )
+    broker.publisher(
+        topics.DEALS,
+        title="DealRegistrationDecision",
+        description="DealRegistrationApproved / DealRegistrationRejected",
+    )
+
+    async def startup() -> None:
+        await store.create_indexes()
+        await incentives.publish_pending()
+
+    app = service_app(
+        settings,
+        title="partnerhub incentives",
+        description="Deal registration and the commission engine (SPEC §5, §6).",
+        broker=broker,
+        mongo=mongo,
+        on_startup=startup,
+    )
+
+    async def _ledger_for(partner_id: str) -> PartnerLedger:
+        ledger = await store.load_ledger(partner_id)
+        if ledger is None:
+            raise HTTPException(404, detail=f"no commission data for partner {partner_id}")
+        return ledger
+
+    @app.get(
+        "/commissions/{deal_id}",
+        tags=["commissions"],
+        summary="A deal's commission with its breakdown and revisions",
+    )
+    async def commission(deal_id: str, principal: access.Authenticated) -> dict[str, Any]:
+        ledger = await store.ledger_of_deal(deal_id)
+        if ledger is None:
+            raise HTTPException(404, detail=f"no commission for deal {deal_id}")
+        if not principal.may_read_partner(ledger.partner_id):
+            raise HTTPException(
+                403, detail=f"this key reads only partner {principal.partner_id}'s data"
+            )
+        result = ledger.book.result(deal_id)
+        revision = ledger.published[deal_id]
+        return {
+            "partner_id": ledger.partner_id,
+            **_line(result if result is not None else revision.result),
+            "revision": revision.revision,
+            "history": ledger.history.get(deal_id, []),
+        }
+
+    @app.get(
+        "/partners/{partner_id}/commissions",
+        tags=["commissions"],
+        summary="A partner's current commission lines, optionally for one period",
+        dependencies=[access.PartnerReadAccess],
+    )
+    async def partner_commissions(
+        partner_id: str,
+        period: str | None = Query(default=None, pattern=r"^\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$"),
+    ) -> dict[str, Any]:
+        ledger = await _ledger_for(partner_id)
+        results = sorted(
+            (r for r in ledger.book.results().values() if period is None or r.period == period),
+            key=lambda r: (r.period, r.closed_at, r.deal_id),
+        )
+        return {
+            "partner_id": partner_id,
+            "period": period,
+            "lines": [
+                {
+                    **_line(r),
+                    "revision": ledger.published[r.deal_id].revision
+                    if r.deal_id in ledger.published
+                    else None,
+                }
+                for r in results
+            ],
+            **_totals(results),
+        }
+
+    @app.get(
+        "/registrations/{registration_id}",
+        tags=["registrations"],
+        summary="A deal registration and its decision",
+    )
+    async def registration(registration_id: str, principal: access.Authenticated) -> dict[str, Any]:
+        found = await store.registration(registration_id)
+        if found is None:
+            raise HTTPException(404, detail=f"no registration {registration_id}")
+        registered, decision = found
+        if not principal.may_read_partner(registered["partner_id"]):
+            raise HTTPException(
+                403, detail=f"this key reads only partner {principal.partner_id}'s data"
+            )
+        return {
+            **registered,
+            "status": "pending"
+            if decision is None
+            else ("approved" if decision["approved"] else "rejected"),
+            "reason": None if decision is None else decision.get("reason"),
+            "decided_at": None if decision is None else decision.get("decided_at"),
+        }
+
+    @app.post(
+        "/simulations",
+        tags=["commissions"],
+        summary="What a draft plan would have paid, beside what was paid (publishes nothing)",
+        dependencies=[access.StaffAccess],
+    )
+    async def simulate(request: SimulationRequest) -> dict[str, Any]:
+        draft = plan_terms(request.plan)
+        partners: list[dict[str, Any]] = []
+        for partner_id in request.partner_ids:
+            ledger = await store.load_ledger(partner_id)
+            if ledger is None:
+                partners.append(
+                    {"partner_id": partner_id, "error": "no commission data for this partner"}
+                )
+                continue
+            actual = _period_results(ledger.book, request.period)
+            in_period = {r.deal_id for r in actual}
+            simulated = sorted(
+                (
+                    r
+                    for r in with_plan(ledger.book, draft).results().values()
+                    if r.deal_id in in_period
+                ),
+                key=lambda r: (r.closed_at, r.deal_id),
+            )
+            partners.append(
+                {
+                    "partner_id": partner_id,
+                    "actual": {"lines": [_line(r) for r in actual], **_totals(actual)},
+                    "simulated": {"lines": [_line(r) for r in simulated], **_totals(simulated)},
+                }
+            )
+        return {"period": request.period, "partners": partners}
+
+    return app

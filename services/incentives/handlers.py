@@ -1,0 +1,329 @@
+"""What incentives does with a batch of events: the engine's results, stored and published once.
+
+For each batch (after :func:`shared.consuming.validate_batch`):
+
+1. **Registrations** (DealRegistered): merged into the registration book of
+   their (customer, product line); :func:`decide_registrations` decides the
+   whole book again; a registration whose decision is new or different gets a
+   DealRegistrationApproved / DealRegistrationRejected (a *correction* when it
+   replaces an earlier decision: same ``registration_id``, a later CloudEvent
+   ``time``, so the latest decision stands for every reader).
+2. **Commissions** (contracts, terminations, deals, cancellations,
+   certifications, registration decisions): merged into each partner's book;
+   every deal whose result changed gets a new CommissionCalculated revision.
+3. Each book is written back with its new outbox entries in **one
+   single-document write**, conditional on the version read (another replica
+   that wrote first makes this one reload and redo that partner).
+4. The outbox entries are published, awaited, then removed from the documents.
+5. Only then does the subscriber commit the batch's offsets.
+
+A crash before (3) redoes the batch from Kafka and finds the same results; a
+crash between (3) and (4) leaves the entries in the outbox, published at the
+next start; a crash between (4) and (5) merges the redelivered events again,
+which changes nothing, and the outbox is empty. A revision's CloudEvent id is
+derived from (partner, deal, revision), so an entry published twice is the
+same event twice, and readers de-duplicate on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+
+from services.incentives.domain import (
+    COMMISSION_INPUTS,
+    PartnerBook,
+    Registration,
+    Revision,
+    apply_event,
+    decide_registrations,
+    next_revision,
+)
+from services.incentives.store import (
+    PARTNERS,
+    REGISTRATIONS,
+    IncentivesStore,
+    OutboxEntry,
+    PartnerLedger,
+    RegistrationBook,
+    registration_key,
+)
+from shared import events
+from shared.consuming import Consumed
+from shared.events import CLOUDEVENTS_CONTENT_TYPE, new_event
+from shared.failpoints import failpoint
+from shared.metrics import EVENTS_CONSUMED, EVENTS_PUBLISHED, OUTBOX_BACKLOG, WRITE_CONFLICTS
+
+log = logging.getLogger("partnerhub.incentives")
+
+SOURCE = "/partnerhub/incentives"
+_IDS = uuid.UUID("6f1d0c8e-6d5e-4c83-9b0e-3f5a2b8d7c10")
+MAX_ATTEMPTS = 20
+
+
+def event_id(*parts: str) -> str:
+    """A deterministic CloudEvent id, so a re-published event is the same event."""
+    return str(uuid.uuid5(_IDS, "/".join(parts)))
+
+
+def commission_event(
+    partner_id: str, revision: Revision, now: datetime
+) -> events.CloudEvent[events.CommissionCalculated]:
+    result = revision.result
+    data = events.CommissionCalculated(
+        partner_id=partner_id,
+        deal_id=result.deal_id,
+        period=result.period,
+        currency=result.currency,
+        amount=result.amount,
+        status=result.status,
+        base=result.base,
+        uplift=result.uplift,
+        commission=result.commission,
+        target_bonus=result.target_bonus,
+        delta=revision.delta,
+        revision=revision.revision,
+        closed_at=result.closed_at,
+        reason=result.reason,
+    )
+    return new_event(
+        data,
+        source=SOURCE,
+        time=now,
+        event_id=event_id(
+            "CommissionCalculated", partner_id, result.deal_id, str(revision.revision)
+        ),
+    )
+
+
+def _entry(event: events.CloudEvent[Any]) -> OutboxEntry:
+    return OutboxEntry(event.id, event.topic, event.subject, event.to_bytes().decode())
+
+
+class Incentives:
+    """The service's use cases over its store and broker."""
+
+    def __init__(
+        self,
+        store: IncentivesStore,
+        broker: KafkaBroker,
+        service: str = "incentives",
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.broker = broker
+        self.service = service
+        self.clock = clock
+
+    # ----------------------------------------------------------------- batches
+
+    async def handle(self, batch: list[Consumed]) -> None:
+        registrations = [c.event for c in batch if c.event.type == "DealRegistered"]
+        commission_inputs = [c.event for c in batch if c.event.type in COMMISSION_INPUTS]
+        for consumed in batch:
+            relevant = (
+                consumed.event.type == "DealRegistered" or consumed.event.type in COMMISSION_INPUTS
+            )
+            EVENTS_CONSUMED.labels(
+                self.service,
+                consumed.record.topic,
+                consumed.event.type,
+                "processed" if relevant else "ignored",
+            ).inc()
+        if registrations:
+            await self._decide_registrations(registrations)
+        if commission_inputs:
+            await self._calculate_commissions(commission_inputs)
+
+    async def _calculate_commissions(self, inputs: list[events.CloudEvent[events.Payload]]) -> None:
+        by_partner: dict[str, list[events.CloudEvent[events.Payload]]] = defaultdict(list)
+        for event in inputs:
+            by_partner[event.subject].append(event)
+        pending = set(by_partner)
+        for _attempt in range(MAX_ATTEMPTS):
+            ledgers = await self.store.load_ledgers(pending)
+            now = self.clock()
+            changed = [
+                ledger
+                for ledger in ledgers.values()
+                if self._merge(ledger, by_partner[ledger.partner_id], now)
+            ]
+            lost = await self.store.save_ledgers(changed)
+            if lost:
+                WRITE_CONFLICTS.labels(self.service, PARTNERS).inc(len(lost))
+            if changed:
+                failpoint("incentives_after_store")
+            await self._publish_outbox(
+                PARTNERS,
+                {pid: ledger.outbox for pid, ledger in ledgers.items() if pid not in lost},
+            )
+            pending = lost
+            if not pending:
+                return
+        raise RuntimeError(f"partners {sorted(pending)} kept changing under us; retrying the batch")
+
+    def _merge(
+        self,
+        ledger: PartnerLedger,
+        inputs: Iterable[events.CloudEvent[events.Payload]],
+        now: datetime,
+    ) -> bool:
+        """Merge ``inputs``; queue a revision for every deal whose result changed."""
+        merged = False
+        for event in inputs:
+            merged |= apply_event(ledger.book, event)
+        if not merged:
+            return False
+        for deal_id, result in sorted(ledger.book.settle().items()):
+            revision = next_revision(ledger.published.get(deal_id), result)
+            if revision is None:
+                continue
+            calculated = commission_event(ledger.partner_id, revision, now)
+            ledger.published[deal_id] = revision
+            ledger.history.setdefault(deal_id, []).append(
+                {
+                    "revision": revision.revision,
+                    "status": result.status.value,
+                    "commission": str(result.commission),
+                    "target_bonus": str(result.target_bonus),
+                    "delta": str(revision.delta),
+                    "event_id": calculated.id,
+                    "calculated_at": now.isoformat(),
+                }
+            )
+            ledger.outbox.append(_entry(calculated))
+        return True
+
+    async def _decide_registrations(self, inputs: list[events.CloudEvent[events.Payload]]) -> None:
+        by_key: dict[str, list[Registration]] = defaultdict(list)
+        for event in inputs:
+            data = event.data
+            assert isinstance(data, events.DealRegistered)
+            by_key[registration_key(data.customer, data.product_line)].append(
+                Registration(
+                    registration_id=data.registration_id,
+                    deal_id=data.deal_id,
+                    partner_id=data.partner_id,
+                    customer=data.customer,
+                    product_line=data.product_line,
+                    registered_at=data.registered_at,
+                )
+            )
+        pending = set(by_key)
+        for _attempt in range(MAX_ATTEMPTS):
+            books = await self.store.load_registration_books(pending)
+            now = self.clock()
+            changed = [b for b in books.values() if self._decide(b, by_key[b.key], now)]
+            lost = await self.store.save_registration_books(changed)
+            if lost:
+                WRITE_CONFLICTS.labels(self.service, REGISTRATIONS).inc(len(lost))
+            await self._publish_outbox(
+                REGISTRATIONS, {b.key: b.outbox for b in books.values() if b.key not in lost}
+            )
+            pending = lost
+            if not pending:
+                return
+        raise RuntimeError("registration books kept changing under us; retrying the batch")
+
+    def _decide(self, book: RegistrationBook, new: list[Registration], now: datetime) -> bool:
+        added = False
+        for registration in new:
+            if registration.registration_id not in book.registrations:
+                book.registrations[registration.registration_id] = registration
+                added = True
+        if not added:
+            return False
+        for decision in decide_registrations(book.registrations.values()):
+            r = decision.registration
+            previous = book.decisions.get(r.registration_id)
+            if previous is not None and previous["approved"] == decision.approved:
+                continue
+            number = 1 if previous is None else int(previous["number"]) + 1
+            eid = event_id("RegistrationDecision", r.registration_id, str(number))
+            data: events.Payload
+            if decision.approved:
+                data = events.DealRegistrationApproved(
+                    partner_id=r.partner_id,
+                    registration_id=r.registration_id,
+                    deal_id=r.deal_id,
+                    approved_at=r.registered_at,
+                )
+            else:
+                data = events.DealRegistrationRejected(
+                    partner_id=r.partner_id,
+                    registration_id=r.registration_id,
+                    deal_id=r.deal_id,
+                    rejected_at=r.registered_at,
+                    reason=decision.reason or "channel_conflict",
+                )
+            event = new_event(data, source=SOURCE, time=now, event_id=eid)
+            book.decisions[r.registration_id] = {
+                "registration_id": r.registration_id,
+                "approved": decision.approved,
+                "reason": decision.reason,
+                "number": number,
+                "event_id": eid,
+                "decided_at": now.isoformat(),
+            }
+            book.outbox.append(_entry(event))
+        return True
+
+    # ----------------------------------------------------------------- the outbox
+
+    async def _publish_outbox(
+        self, collection: str, outboxes: dict[str, list[OutboxEntry]]
+    ) -> None:
+        entries = [(doc_id, e) for doc_id, outbox in outboxes.items() for e in outbox]
+        if not entries:
+            return
+        OUTBOX_BACKLOG.labels(self.service).inc(len(entries))
+        confirmations = []
+        for _doc_id, entry in entries:
+            confirmations.append(
+                await self.broker.publish(
+                    entry.value.encode(),
+                    entry.topic,
+                    key=entry.key.encode(),
+                    headers={"content-type": CLOUDEVENTS_CONTENT_TYPE},
+                    no_confirm=True,
+                )
+            )
+        await asyncio.gather(*confirmations)
+        failpoint("incentives_after_publish")
+        for _doc_id, entry in entries:
+            EVENTS_PUBLISHED.labels(self.service, entry.topic, _event_type(entry)).inc()
+        await self.store.forget_outbox(collection, outboxes)
+        OUTBOX_BACKLOG.labels(self.service).dec(len(entries))
+        for outbox in outboxes.values():
+            outbox.clear()
+
+    async def publish_pending(self) -> int:
+        """Publish what a crash left in the outboxes (run at start-up, before consuming)."""
+        count = 0
+        for collection in (PARTNERS, REGISTRATIONS):
+            pending = await self.store.pending_outbox(collection)
+            count += sum(len(v) for v in pending.values())
+            await self._publish_outbox(collection, pending)
+        if count:
+            log.info("published %d outbox events left by an earlier run", count)
+        return count
+
+
+def _event_type(entry: OutboxEntry) -> str:
+    # The type sits near the start of the serialised envelope; avoid parsing the whole event.
+    marker = '"type":"'
+    start = entry.value.find(marker)
+    if start < 0:
+        return ""
+    start += len(marker)
+    return entry.value[start : entry.value.find('"', start)]
+
+
+__all__ = ["Incentives", "PartnerBook", "event_id"]

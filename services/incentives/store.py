@@ -1,0 +1,466 @@
+"""Incentives' MongoDB persistence: one document per partner, one per (customer, product line).
+
+A partner's document holds the facts its commissions follow from, the last
+revision published for each deal (with the history), and an **outbox** of
+CloudEvents stored but not yet acknowledged by Kafka. Facts, revisions and
+outbox change in one single-document write, guarded by a ``version`` field
+(optimistic concurrency): that write is the commit point of a batch, so a
+crash before it changes nothing and a crash after it leaves the events in the
+outbox for the next start (or the next batch touching the partner) to
+publish. A registration book document does the same for deal registrations.
+
+Everything is plain BSON: money as decimal strings, instants as ISO 8601
+strings (exact to the microsecond, unlike BSON dates), so MongoDB and FerretDB
+store the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from pymongo import ASCENDING, ReplaceOne, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+from services.incentives.domain import (
+    Bracket,
+    Certification,
+    ContractTerms,
+    DealResult,
+    PartnerBook,
+    Plan,
+    Registration,
+    RegistrationDecision,
+    Revision,
+)
+from services.incentives.domain import Deal as DealFact
+from shared.events import CommissionStatus, PlanPeriod
+from shared.mongo import Document
+
+PARTNERS = "partner_books"
+REGISTRATIONS = "registration_books"
+DUPLICATE_KEY = 11000
+
+
+@dataclass(slots=True)
+class OutboxEntry:
+    id: str
+    topic: str
+    key: str
+    value: str
+
+
+@dataclass(slots=True)
+class PartnerLedger:
+    """A partner's book with what was published from it: the unit of one atomic write."""
+
+    partner_id: str
+    version: int
+    book: PartnerBook
+    published: dict[str, Revision] = field(default_factory=dict)
+    history: dict[str, list[Document]] = field(default_factory=dict)
+    outbox: list[OutboxEntry] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RegistrationBook:
+    """The registrations for one (customer, product line), and the decisions published."""
+
+    key: str
+    version: int
+    registrations: dict[str, Registration] = field(default_factory=dict)
+    decisions: dict[str, Document] = field(default_factory=dict)
+    outbox: list[OutboxEntry] = field(default_factory=list)
+
+
+def registration_key(customer: str, product_line: str) -> str:
+    return f"{customer}\x1f{product_line}"
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def _version(value: tuple[datetime, str]) -> list[str]:
+    return [value[0].isoformat(), value[1]]
+
+
+def _unversion(value: list[str]) -> tuple[datetime, str]:
+    return datetime.fromisoformat(value[0]), value[1]
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _unmoney(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def encode_result(result: DealResult) -> Document:
+    return {
+        "deal_id": result.deal_id,
+        "period": result.period,
+        "currency": result.currency,
+        "amount": str(result.amount),
+        "closed_at": result.closed_at.isoformat(),
+        "status": result.status.value,
+        "reason": result.reason,
+        "contract_id": result.contract_id,
+        "base": str(result.base),
+        "uplift": str(result.uplift),
+        "commission": str(result.commission),
+        "target_bonus": str(result.target_bonus),
+    }
+
+
+def decode_result(doc: Mapping[str, Any]) -> DealResult:
+    return DealResult(
+        deal_id=doc["deal_id"],
+        period=doc["period"],
+        currency=doc["currency"],
+        amount=Decimal(doc["amount"]),
+        closed_at=datetime.fromisoformat(doc["closed_at"]),
+        status=CommissionStatus(doc["status"]),
+        reason=doc["reason"],
+        contract_id=doc.get("contract_id"),
+        base=Decimal(doc["base"]),
+        uplift=Decimal(doc["uplift"]),
+        commission=Decimal(doc["commission"]),
+        target_bonus=Decimal(doc["target_bonus"]),
+    )
+
+
+def _encode_contract(c: ContractTerms) -> Document:
+    plan = c.plan
+    return {
+        "contract_id": c.contract_id,
+        "start_date": c.start_date.isoformat(),
+        "end_date": c.end_date.isoformat(),
+        "currency": c.currency,
+        "version": _version(c.version),
+        "plan": {
+            "period": plan.period.value,
+            "brackets": [{"from": str(b.start), "rate": str(b.rate)} for b in plan.brackets],
+            "certification_bonus_rate": str(plan.certification_bonus_rate),
+            "registered_deal_bonus_rate": str(plan.registered_deal_bonus_rate),
+            "period_cap": _money(plan.period_cap),
+            "clawback_days": plan.clawback_days,
+            "target_amount": _money(plan.target_amount),
+            "target_bonus": _money(plan.target_bonus),
+        },
+    }
+
+
+def _decode_contract(doc: Mapping[str, Any]) -> ContractTerms:
+    plan = doc["plan"]
+    return ContractTerms(
+        contract_id=doc["contract_id"],
+        start_date=date.fromisoformat(doc["start_date"]),
+        end_date=date.fromisoformat(doc["end_date"]),
+        currency=doc["currency"],
+        version=_unversion(doc["version"]),
+        plan=Plan(
+            period=PlanPeriod(plan["period"]),
+            brackets=tuple(
+                Bracket(Decimal(b["from"]), Decimal(b["rate"])) for b in plan["brackets"]
+            ),
+            certification_bonus_rate=Decimal(plan["certification_bonus_rate"]),
+            registered_deal_bonus_rate=Decimal(plan["registered_deal_bonus_rate"]),
+            period_cap=_unmoney(plan["period_cap"]),
+            clawback_days=int(plan["clawback_days"]),
+            target_amount=_unmoney(plan["target_amount"]),
+            target_bonus=_unmoney(plan["target_bonus"]),
+        ),
+    )
+
+
+def _encode_outbox(entries: Iterable[OutboxEntry]) -> list[Document]:
+    return [{"id": e.id, "topic": e.topic, "key": e.key, "value": e.value} for e in entries]
+
+
+def _decode_outbox(docs: Iterable[Mapping[str, Any]]) -> list[OutboxEntry]:
+    return [OutboxEntry(d["id"], d["topic"], d["key"], d["value"]) for d in docs]
+
+
+def encode_ledger(ledger: PartnerLedger, version: int) -> Document:
+    book = ledger.book
+    return {
+        "_id": ledger.partner_id,
+        "version": version,
+        "contracts": [_encode_contract(c) for c in book.contracts.values()],
+        "terminated_from": book.terminated_from.isoformat() if book.terminated_from else None,
+        "deals": [
+            {
+                "deal_id": d.deal_id,
+                "amount": str(d.amount),
+                "currency": d.currency,
+                "product_line": d.product_line,
+                "closed_at": d.closed_at.isoformat(),
+                "version": _version(d.version),
+            }
+            for d in book.deals.values()
+        ],
+        "cancellations": [
+            {"deal_id": deal_id, "cancelled_at": at.isoformat()}
+            for deal_id, at in book.cancellations.items()
+        ],
+        "certifications": [
+            {
+                "product_line": c.product_line,
+                "awarded_at": c.awarded_at.isoformat(),
+                "expires_at": c.expires_at.isoformat(),
+            }
+            for c in sorted(book.certifications, key=lambda c: (c.product_line, c.awarded_at))
+        ],
+        "registrations": [
+            {
+                "registration_id": r.registration_id,
+                "deal_id": r.deal_id,
+                "approved": r.approved,
+                "decided_at": r.decided_at.isoformat(),
+                "version": _version(r.version),
+            }
+            for r in book.registrations.values()
+        ],
+        "published": [
+            {
+                **encode_result(revision.result),
+                "revision": revision.revision,
+                "delta": str(revision.delta),
+                "history": ledger.history.get(deal_id, []),
+            }
+            for deal_id, revision in ledger.published.items()
+        ],
+        "outbox": _encode_outbox(ledger.outbox),
+    }
+
+
+def decode_ledger(doc: Mapping[str, Any]) -> PartnerLedger:
+    book = PartnerBook(doc["_id"])
+    for contract in doc.get("contracts", []):
+        book.add_contract(_decode_contract(contract))
+    if doc.get("terminated_from"):
+        book.add_termination(date.fromisoformat(doc["terminated_from"]))
+    for d in doc.get("deals", []):
+        book.add_deal(
+            DealFact(
+                deal_id=d["deal_id"],
+                amount=Decimal(d["amount"]),
+                currency=d["currency"],
+                product_line=d["product_line"],
+                closed_at=datetime.fromisoformat(d["closed_at"]),
+                version=_unversion(d["version"]),
+            )
+        )
+    for c in doc.get("cancellations", []):
+        book.add_cancellation(c["deal_id"], datetime.fromisoformat(c["cancelled_at"]))
+    for c in doc.get("certifications", []):
+        book.add_certification(
+            Certification(
+                c["product_line"],
+                datetime.fromisoformat(c["awarded_at"]),
+                datetime.fromisoformat(c["expires_at"]),
+            )
+        )
+    for r in doc.get("registrations", []):
+        book.add_registration_decision(
+            RegistrationDecision(
+                r["registration_id"],
+                r["deal_id"],
+                bool(r["approved"]),
+                datetime.fromisoformat(r["decided_at"]),
+                _unversion(r["version"]),
+            )
+        )
+    book.settle()
+    published = {
+        p["deal_id"]: Revision(decode_result(p), int(p["revision"]), Decimal(p["delta"]))
+        for p in doc.get("published", [])
+    }
+    history = {p["deal_id"]: list(p.get("history", [])) for p in doc.get("published", [])}
+    return PartnerLedger(
+        partner_id=doc["_id"],
+        version=int(doc["version"]),
+        book=book,
+        published=published,
+        history=history,
+        outbox=_decode_outbox(doc.get("outbox", [])),
+    )
+
+
+def encode_registration_book(book: RegistrationBook, version: int) -> Document:
+    return {
+        "_id": book.key,
+        "version": version,
+        "registrations": [
+            {
+                "registration_id": r.registration_id,
+                "deal_id": r.deal_id,
+                "partner_id": r.partner_id,
+                "customer": r.customer,
+                "product_line": r.product_line,
+                "registered_at": r.registered_at.isoformat(),
+            }
+            for r in book.registrations.values()
+        ],
+        "decisions": list(book.decisions.values()),
+        "outbox": _encode_outbox(book.outbox),
+    }
+
+
+def decode_registration_book(doc: Mapping[str, Any]) -> RegistrationBook:
+    return RegistrationBook(
+        key=doc["_id"],
+        version=int(doc["version"]),
+        registrations={
+            r["registration_id"]: Registration(
+                registration_id=r["registration_id"],
+                deal_id=r["deal_id"],
+                partner_id=r["partner_id"],
+                customer=r["customer"],
+                product_line=r["product_line"],
+                registered_at=datetime.fromisoformat(r["registered_at"]),
+            )
+            for r in doc.get("registrations", [])
+        },
+        decisions={d["registration_id"]: dict(d) for d in doc.get("decisions", [])},
+        outbox=_decode_outbox(doc.get("outbox", [])),
+    )
+
+
+# --------------------------------------------------------------------------- the store
+
+
+class IncentivesStore:
+    def __init__(self, database: AsyncDatabase[Document]) -> None:
+        self.partners = database[PARTNERS]
+        self.registrations = database[REGISTRATIONS]
+
+    async def create_indexes(self) -> None:
+        """One index per query path (the ``_id`` lookups need none)."""
+        await self.partners.create_index([("published.deal_id", ASCENDING)], name="by_deal")
+        await self.partners.create_index([("outbox.id", ASCENDING)], name="by_outbox_entry")
+        await self.registrations.create_index(
+            [("registrations.registration_id", ASCENDING)], name="by_registration"
+        )
+        await self.registrations.create_index([("outbox.id", ASCENDING)], name="by_outbox_entry")
+
+    async def load_ledgers(self, partner_ids: Iterable[str]) -> dict[str, PartnerLedger]:
+        ids = sorted(set(partner_ids))
+        found = {
+            doc["_id"]: decode_ledger(doc)
+            async for doc in self.partners.find({"_id": {"$in": ids}})
+        }
+        for partner_id in ids:
+            found.setdefault(partner_id, PartnerLedger(partner_id, 0, PartnerBook(partner_id)))
+        return found
+
+    async def load_ledger(self, partner_id: str) -> PartnerLedger | None:
+        doc = await self.partners.find_one({"_id": partner_id})
+        return decode_ledger(doc) if doc else None
+
+    async def ledger_of_deal(self, deal_id: str) -> PartnerLedger | None:
+        doc = await self.partners.find_one({"published.deal_id": deal_id})
+        return decode_ledger(doc) if doc else None
+
+    async def save_ledgers(self, ledgers: Iterable[PartnerLedger]) -> set[str]:
+        """Write each ledger if nobody wrote it since it was read; return the ids that lost."""
+        ledgers = list(ledgers)
+        operations = [
+            ReplaceOne(
+                {"_id": ledger.partner_id, "version": ledger.version},
+                encode_ledger(ledger, ledger.version + 1),
+                upsert=True,
+            )
+            for ledger in ledgers
+        ]
+        lost = await _write_if_unchanged(
+            self.partners, operations, [ledger.partner_id for ledger in ledgers]
+        )
+        for ledger in ledgers:
+            if ledger.partner_id not in lost:
+                ledger.version += 1
+        return lost
+
+    async def load_registration_books(self, keys: Iterable[str]) -> dict[str, RegistrationBook]:
+        wanted = sorted(set(keys))
+        found = {
+            doc["_id"]: decode_registration_book(doc)
+            async for doc in self.registrations.find({"_id": {"$in": wanted}})
+        }
+        for key in wanted:
+            found.setdefault(key, RegistrationBook(key, 0))
+        return found
+
+    async def save_registration_books(self, books: Iterable[RegistrationBook]) -> set[str]:
+        books = list(books)
+        operations = [
+            ReplaceOne(
+                {"_id": book.key, "version": book.version},
+                encode_registration_book(book, book.version + 1),
+                upsert=True,
+            )
+            for book in books
+        ]
+        lost = await _write_if_unchanged(self.registrations, operations, [b.key for b in books])
+        for book in books:
+            if book.key not in lost:
+                book.version += 1
+        return lost
+
+    async def registration(self, registration_id: str) -> tuple[Document, Document | None] | None:
+        doc = await self.registrations.find_one({"registrations.registration_id": registration_id})
+        if doc is None:
+            return None
+        registration = next(
+            r for r in doc["registrations"] if r["registration_id"] == registration_id
+        )
+        decision = next(
+            (d for d in doc.get("decisions", []) if d["registration_id"] == registration_id), None
+        )
+        return registration, decision
+
+    async def forget_outbox(self, collection: str, sent: Mapping[str, list[OutboxEntry]]) -> None:
+        """Remove entries Kafka acknowledged; entries added since are kept.
+
+        ``$pullAll`` with the exact entries (not ``$pull`` with a condition,
+        which FerretDB v1 accepts but does not apply).
+        """
+        operations = [
+            UpdateOne({"_id": doc_id}, {"$pullAll": {"outbox": _encode_outbox(entries)}})
+            for doc_id, entries in sent.items()
+            if entries
+        ]
+        if operations:
+            await self.partners.database[collection].bulk_write(operations, ordered=False)
+
+    async def pending_outbox(self, collection: str) -> dict[str, list[OutboxEntry]]:
+        """Every entry not yet acknowledged, by document: what a crash left behind."""
+        pending: dict[str, list[OutboxEntry]] = {}
+        async for doc in self.partners.database[collection].find(
+            {"outbox.id": {"$exists": True}}, {"outbox": 1}
+        ):
+            if doc.get("outbox"):
+                pending[doc["_id"]] = _decode_outbox(doc["outbox"])
+        return pending
+
+
+async def _write_if_unchanged(
+    collection: Any, operations: list[ReplaceOne[Document]], ids: list[str]
+) -> set[str]:
+    if not operations:
+        return set()
+    try:
+        await collection.bulk_write(operations, ordered=False)
+    except BulkWriteError as error:
+        lost = set()
+        for failure in error.details.get("writeErrors", []):
+            if failure.get("code") != DUPLICATE_KEY:
+                raise
+            lost.add(ids[failure["index"]])
+        return lost
+    return set()

@@ -1,0 +1,65 @@
+"""What every consumer does with a batch before its own rules: validate, dead-letter, count.
+
+A message that is not an event of the contract (not JSON, not a CloudEvent,
+an unknown type, invalid data) is a permanent failure: its original bytes go
+to ``<topic>.dlq`` with headers saying why (awaited, so committing past it
+loses nothing) and the batch carries on without it. Anything else that goes
+wrong (MongoDB or Kafka unavailable) is transient: the handler raises, the
+subscriber (``AckPolicy.NACK_ON_ERROR``) seeks back, and the batch is
+delivered again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+
+from shared.events import CloudEvent, InvalidEvent, Payload, parse_event
+from shared.messaging import ConsumedRecord, dead_letter
+from shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
+
+log = logging.getLogger("partnerhub.consuming")
+
+
+@dataclass(frozen=True, slots=True)
+class Consumed:
+    """A valid event and the Kafka record it came in."""
+
+    record: Any
+    event: CloudEvent[Payload]
+
+
+def records_of(raw: Any) -> tuple[ConsumedRecord, ...]:
+    """The records of a FastStream Kafka message: one, or a tuple for a batch subscriber."""
+    return tuple(raw) if isinstance(raw, tuple | list) else (raw,)
+
+
+async def validate_batch(
+    records: Iterable[ConsumedRecord], *, broker: KafkaBroker, service: str
+) -> list[Consumed]:
+    """The valid events of ``records`` in order; the invalid ones dead-lettered."""
+    valid: list[Consumed] = []
+    for record in records:
+        try:
+            event = parse_event(record.value or b"", topic=record.topic)
+        except InvalidEvent as invalid:
+            await dead_letter(
+                broker, record, error=str(invalid), reason=invalid.reason.value, service=service
+            )
+            DEAD_LETTERS.labels(service, record.topic, invalid.reason.value).inc()
+            EVENTS_CONSUMED.labels(service, record.topic, "", "dead_lettered").inc()
+            log.warning(
+                "dead-lettered a message from %s[%s]@%s: %s",
+                record.topic,
+                record.partition,
+                record.offset,
+                invalid,
+                extra={"reason": invalid.reason.value},
+            )
+            continue
+        valid.append(Consumed(record, event))
+    return valid

@@ -1,0 +1,43 @@
+"""Prometheus metrics every service shares (conventional names, base units)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS_CONSUMED = Counter(
+    "partnerhub_events_consumed_total",
+    "Kafka messages consumed, by event type and outcome (processed, duplicate, dead_lettered)",
+    ["service", "topic", "type", "outcome"],
+)
+EVENTS_PUBLISHED = Counter(
+    "partnerhub_events_published_total",
+    "CloudEvents published to Kafka, by topic and event type",
+    ["service", "topic", "type"],
+)
+DEAD_LETTERS = Counter(
+    "partnerhub_dead_letters_total",
+    "Messages sent to a dead-letter topic, by original topic and reason",
+    ["service", "topic", "reason"],
+)
+BATCH_SECONDS = Histogram(
+    "partnerhub_batch_processing_seconds",
+    "Time to process one consumed batch, from receipt to the state written and events published",
+    ["service"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+BATCH_SIZE = Histogram(
+    "partnerhub_batch_size_messages",
+    "Messages in one consumed batch",
+    ["service"],
+    buckets=(1, 5, 10, 50, 100, 250, 500, 1000, 2500),
+)
+OUTBOX_BACKLOG = Gauge(
+    "partnerhub_outbox_backlog_events",
+    "Events stored for publishing but not yet acknowledged by Kafka",
+    ["service"],
+)
+WRITE_CONFLICTS = Counter(
+    "partnerhub_write_conflicts_total",
+    "Optimistic-concurrency conflicts (another replica wrote the same document first); retried",
+    ["service", "collection"],
+)

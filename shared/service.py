@@ -1,0 +1,102 @@
+"""The shape every service process has: one FastAPI app, one Kafka broker, one MongoDB client.
+
+:func:`service_app` builds the FastAPI application with what SPEC §7 and §8
+ask of every service: API-key access control, ``/healthz``, ``/readyz``
+(Kafka and MongoDB answer), ``/metrics``, the OpenAPI document at ``/docs``
+and the AsyncAPI document of its subscribers and publishers at
+``/asyncapi.json``. The lifespan starts the broker (and with it the
+subscribers) after the service's own start-up work (indexes, recovery), and
+on shutdown stops consuming, lets the batch in hand finish, and closes the
+clients.
+
+:func:`serve` runs it with uvicorn on ``HTTP_HOST:HTTP_PORT``.
+
+The documentation routes (``/docs``, ``/openapi.json``, ``/asyncapi.json``)
+need no key: they describe the API and hold no data.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
+from pymongo import AsyncMongoClient
+
+from shared import access
+from shared.mongo import Document, ping
+from shared.observability import ReadinessCheck, configure_logging, operational_routes
+from shared.settings import Settings
+
+log = logging.getLogger("partnerhub.service")
+
+StartupStep = Callable[[], Awaitable[None]]
+
+
+def service_app(
+    settings: Settings,
+    *,
+    title: str,
+    description: str,
+    broker: KafkaBroker,
+    mongo: AsyncMongoClient[Document],
+    on_startup: StartupStep | None = None,
+    on_shutdown: StartupStep | None = None,
+    extra_checks: Mapping[str, ReadinessCheck] | None = None,
+) -> FastAPI:
+    async def kafka_ready() -> bool:
+        try:
+            return await broker.ping(timeout=2.0)
+        except Exception:
+            return False
+
+    async def mongodb_ready() -> bool:
+        return await ping(mongo)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log.info("starting %s", settings.service_name)
+        await broker.connect()
+        if on_startup is not None:
+            await on_startup()
+        await broker.start()
+        log.info("%s ready on %s:%s", settings.service_name, settings.http_host, settings.http_port)
+        try:
+            yield
+        finally:
+            log.info("stopping %s: finishing the batch in hand", settings.service_name)
+            await broker.stop()
+            if on_shutdown is not None:
+                await on_shutdown()
+            await mongo.close()
+
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    access.install(app, settings)
+    app.include_router(
+        operational_routes({"kafka": kafka_ready, "mongodb": mongodb_ready, **(extra_checks or {})})
+    )
+    asyncapi = AsyncAPI(broker, title=f"{title} events", version="0.1.0", description=description)
+
+    @app.get("/asyncapi.json", tags=["operations"], summary="AsyncAPI document of the events")
+    async def asyncapi_document() -> Any:
+        return asyncapi.to_specification().to_jsonable()
+
+    return app
+
+
+def serve(app: FastAPI, settings: Settings) -> None:
+    """Run ``app`` until SIGTERM/SIGINT; uvicorn then runs the lifespan's shutdown."""
+    configure_logging(settings)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )
