@@ -119,7 +119,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     async def startup() -> None:
         await store.create_indexes()
-        await incentives.publish_pending()
+        await incentives.outbox.publish_pending()
 
     app = service_app(
         settings,

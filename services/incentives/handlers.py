@@ -27,19 +27,16 @@ same event twice, and readers de-duplicate on it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
 
 from faststream.kafka import KafkaBroker
 
 from services.incentives.domain import (
     COMMISSION_INPUTS,
-    PartnerBook,
     Registration,
     Revision,
     apply_event,
@@ -50,16 +47,16 @@ from services.incentives.store import (
     PARTNERS,
     REGISTRATIONS,
     IncentivesStore,
-    OutboxEntry,
     PartnerLedger,
     RegistrationBook,
     registration_key,
 )
 from shared import events
 from shared.consuming import Consumed
-from shared.events import CLOUDEVENTS_CONTENT_TYPE, new_event
+from shared.events import new_event
 from shared.failpoints import failpoint
-from shared.metrics import EVENTS_CONSUMED, EVENTS_PUBLISHED, OUTBOX_BACKLOG, WRITE_CONFLICTS
+from shared.metrics import EVENTS_CONSUMED, WRITE_CONFLICTS
+from shared.outbox import Outbox, OutboxEntry
 
 log = logging.getLogger("partnerhub.incentives")
 
@@ -103,10 +100,6 @@ def commission_event(
     )
 
 
-def _entry(event: events.CloudEvent[Any]) -> OutboxEntry:
-    return OutboxEntry(event.id, event.topic, event.subject, event.to_bytes().decode())
-
-
 class Incentives:
     """The service's use cases over its store and broker."""
 
@@ -118,9 +111,9 @@ class Incentives:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
-        self.broker = broker
         self.service = service
         self.clock = clock
+        self.outbox = Outbox(broker, service, [store.partners, store.registrations])
 
     # ----------------------------------------------------------------- batches
 
@@ -198,7 +191,7 @@ class Incentives:
                     "calculated_at": now.isoformat(),
                 }
             )
-            ledger.outbox.append(_entry(calculated))
+            ledger.outbox.append(OutboxEntry.of(calculated))
         return True
 
     async def _decide_registrations(self, inputs: list[events.CloudEvent[events.Payload]]) -> None:
@@ -272,7 +265,7 @@ class Incentives:
                 "event_id": eid,
                 "decided_at": now.isoformat(),
             }
-            book.outbox.append(_entry(event))
+            book.outbox.append(OutboxEntry.of(event))
         return True
 
     # ----------------------------------------------------------------- the outbox
@@ -280,50 +273,6 @@ class Incentives:
     async def _publish_outbox(
         self, collection: str, outboxes: dict[str, list[OutboxEntry]]
     ) -> None:
-        entries = [(doc_id, e) for doc_id, outbox in outboxes.items() for e in outbox]
-        if not entries:
-            return
-        OUTBOX_BACKLOG.labels(self.service).inc(len(entries))
-        confirmations = []
-        for _doc_id, entry in entries:
-            confirmations.append(
-                await self.broker.publish(
-                    entry.value.encode(),
-                    entry.topic,
-                    key=entry.key.encode(),
-                    headers={"content-type": CLOUDEVENTS_CONTENT_TYPE},
-                    no_confirm=True,
-                )
-            )
-        await asyncio.gather(*confirmations)
-        failpoint("incentives_after_publish")
-        for _doc_id, entry in entries:
-            EVENTS_PUBLISHED.labels(self.service, entry.topic, _event_type(entry)).inc()
-        await self.store.forget_outbox(collection, outboxes)
-        OUTBOX_BACKLOG.labels(self.service).dec(len(entries))
-        for outbox in outboxes.values():
-            outbox.clear()
-
-    async def publish_pending(self) -> int:
-        """Publish what a crash left in the outboxes (run at start-up, before consuming)."""
-        count = 0
-        for collection in (PARTNERS, REGISTRATIONS):
-            pending = await self.store.pending_outbox(collection)
-            count += sum(len(v) for v in pending.values())
-            await self._publish_outbox(collection, pending)
-        if count:
-            log.info("published %d outbox events left by an earlier run", count)
-        return count
-
-
-def _event_type(entry: OutboxEntry) -> str:
-    # The type sits near the start of the serialised envelope; avoid parsing the whole event.
-    marker = '"type":"'
-    start = entry.value.find(marker)
-    if start < 0:
-        return ""
-    start += len(marker)
-    return entry.value[start : entry.value.find('"', start)]
-
-
-__all__ = ["Incentives", "PartnerBook", "event_id"]
+        await self.outbox.publish(self.outbox.collections[collection], outboxes)
+        for entries in outboxes.values():
+            entries.clear()

@@ -22,7 +22,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from pymongo import ASCENDING, ReplaceOne, UpdateOne
+from pymongo import ASCENDING, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
@@ -40,18 +40,11 @@ from services.incentives.domain import (
 from services.incentives.domain import Deal as DealFact
 from shared.events import CommissionStatus, PlanPeriod
 from shared.mongo import Document
+from shared.outbox import OutboxEntry, decode_entries, encode_entries
 
 PARTNERS = "partner_books"
 REGISTRATIONS = "registration_books"
 DUPLICATE_KEY = 11000
-
-
-@dataclass(slots=True)
-class OutboxEntry:
-    id: str
-    topic: str
-    key: str
-    value: str
 
 
 @dataclass(slots=True)
@@ -178,14 +171,6 @@ def _decode_contract(doc: Mapping[str, Any]) -> ContractTerms:
     )
 
 
-def _encode_outbox(entries: Iterable[OutboxEntry]) -> list[Document]:
-    return [{"id": e.id, "topic": e.topic, "key": e.key, "value": e.value} for e in entries]
-
-
-def _decode_outbox(docs: Iterable[Mapping[str, Any]]) -> list[OutboxEntry]:
-    return [OutboxEntry(d["id"], d["topic"], d["key"], d["value"]) for d in docs]
-
-
 def encode_ledger(ledger: PartnerLedger, version: int) -> Document:
     book = ledger.book
     return {
@@ -235,7 +220,7 @@ def encode_ledger(ledger: PartnerLedger, version: int) -> Document:
             }
             for deal_id, revision in ledger.published.items()
         ],
-        "outbox": _encode_outbox(ledger.outbox),
+        "outbox": encode_entries(ledger.outbox),
     }
 
 
@@ -288,7 +273,7 @@ def decode_ledger(doc: Mapping[str, Any]) -> PartnerLedger:
         book=book,
         published=published,
         history=history,
-        outbox=_decode_outbox(doc.get("outbox", [])),
+        outbox=decode_entries(doc.get("outbox", [])),
     )
 
 
@@ -308,7 +293,7 @@ def encode_registration_book(book: RegistrationBook, version: int) -> Document:
             for r in book.registrations.values()
         ],
         "decisions": list(book.decisions.values()),
-        "outbox": _encode_outbox(book.outbox),
+        "outbox": encode_entries(book.outbox),
     }
 
 
@@ -328,7 +313,7 @@ def decode_registration_book(doc: Mapping[str, Any]) -> RegistrationBook:
             for r in doc.get("registrations", [])
         },
         decisions={d["registration_id"]: dict(d) for d in doc.get("decisions", [])},
-        outbox=_decode_outbox(doc.get("outbox", [])),
+        outbox=decode_entries(doc.get("outbox", [])),
     )
 
 
@@ -423,30 +408,6 @@ class IncentivesStore:
             (d for d in doc.get("decisions", []) if d["registration_id"] == registration_id), None
         )
         return registration, decision
-
-    async def forget_outbox(self, collection: str, sent: Mapping[str, list[OutboxEntry]]) -> None:
-        """Remove entries Kafka acknowledged; entries added since are kept.
-
-        ``$pullAll`` with the exact entries (not ``$pull`` with a condition,
-        which FerretDB v1 accepts but does not apply).
-        """
-        operations = [
-            UpdateOne({"_id": doc_id}, {"$pullAll": {"outbox": _encode_outbox(entries)}})
-            for doc_id, entries in sent.items()
-            if entries
-        ]
-        if operations:
-            await self.partners.database[collection].bulk_write(operations, ordered=False)
-
-    async def pending_outbox(self, collection: str) -> dict[str, list[OutboxEntry]]:
-        """Every entry not yet acknowledged, by document: what a crash left behind."""
-        pending: dict[str, list[OutboxEntry]] = {}
-        async for doc in self.partners.database[collection].find(
-            {"outbox.id": {"$exists": True}}, {"outbox": 1}
-        ):
-            if doc.get("outbox"):
-                pending[doc["_id"]] = _decode_outbox(doc["outbox"])
-        return pending
 
 
 async def _write_if_unchanged(
