@@ -73,9 +73,15 @@ ReadinessCheck = Callable[[], Awaitable[bool]]
 
 
 def operational_routes(
-    checks: Mapping[str, ReadinessCheck], registry: CollectorRegistry = REGISTRY
+    checks: Mapping[str, ReadinessCheck],
+    registry: CollectorRegistry = REGISTRY,
+    details: Mapping[str, Callable[[], Awaitable[Any]]] | None = None,
 ) -> APIRouter:
-    """``/healthz``, ``/readyz`` and ``/metrics``; ``checks`` name what readiness needs."""
+    """``/healthz``, ``/readyz`` and ``/metrics``; ``checks`` name what readiness needs.
+
+    ``details`` add informative figures to ``/readyz`` (an outbox backlog, say)
+    without deciding readiness; one that fails shows as null.
+    """
     router = APIRouter(tags=["operations"])
 
     @router.get("/healthz", summary="The process is alive")
@@ -89,6 +95,11 @@ def operational_routes(
         body: dict[str, object] = {"status": "not ready" if failing else "ready", "checks": results}
         if failing:
             body["failing"] = failing
+        for name, figure in (details or {}).items():
+            try:
+                body[name] = await figure()
+            except Exception:
+                body[name] = None
         return JSONResponse(body, status_code=503 if failing else 200)
 
     @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

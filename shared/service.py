@@ -17,8 +17,9 @@ need no key: they describe the API and hold no data.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -48,7 +49,12 @@ def service_app(
     on_startup: StartupStep | None = None,
     on_shutdown: StartupStep | None = None,
     extra_checks: Mapping[str, ReadinessCheck] | None = None,
+    readiness_details: Mapping[str, Callable[[], Awaitable[Any]]] | None = None,
+    background: Sequence[Callable[[], Awaitable[None]]] = (),
 ) -> FastAPI:
+    """The service's FastAPI app; ``background`` coroutines run while it serves (e.g. an
+    outbox relay) and are cancelled at shutdown."""
+
     async def kafka_ready() -> bool:
         try:
             return await broker.ping(timeout=2.0)
@@ -65,11 +71,15 @@ def service_app(
         if on_startup is not None:
             await on_startup()
         await broker.start()
+        tasks = [asyncio.create_task(run()) for run in background]
         log.info("%s ready on %s:%s", settings.service_name, settings.http_host, settings.http_port)
         try:
             yield
         finally:
             log.info("stopping %s: finishing the batch in hand", settings.service_name)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await broker.stop()
             if on_shutdown is not None:
                 await on_shutdown()
@@ -78,7 +88,10 @@ def service_app(
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     access.install(app, settings)
     app.include_router(
-        operational_routes({"kafka": kafka_ready, "mongodb": mongodb_ready, **(extra_checks or {})})
+        operational_routes(
+            {"kafka": kafka_ready, "mongodb": mongodb_ready, **(extra_checks or {})},
+            details=readiness_details,
+        )
     )
     asyncapi = AsyncAPI(broker, title=f"{title} events", version="0.1.0", description=description)
 
