@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -50,7 +50,7 @@ def service_app(
     on_shutdown: StartupStep | None = None,
     extra_checks: Mapping[str, ReadinessCheck] | None = None,
     readiness_details: Mapping[str, Callable[[], Awaitable[Any]]] | None = None,
-    background: Sequence[Callable[[], Awaitable[None]]] = (),
+    background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
 ) -> FastAPI:
     """The service's FastAPI app; ``background`` coroutines run while it serves (e.g. an
     outbox relay) and are cancelled at shutdown."""
@@ -71,7 +71,7 @@ def service_app(
         if on_startup is not None:
             await on_startup()
         await broker.start()
-        tasks = [asyncio.create_task(run()) for run in background]
+        tasks: list[asyncio.Task[None]] = [asyncio.create_task(run()) for run in background]
         log.info("%s ready on %s:%s", settings.service_name, settings.http_host, settings.http_port)
         try:
             yield
