@@ -8,10 +8,13 @@ transactions, no change streams.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, ReplaceOne
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from shared.settings import Settings
 
@@ -49,3 +52,45 @@ async def ping(client: AsyncMongoClient[Document]) -> bool:
     except Exception:
         return False
     return True
+
+
+async def replace_if_unchanged(
+    collection: AsyncCollection[Document], writes: list[tuple[Document, int]]
+) -> set[Any]:
+    """Optimistic concurrency: write each ``(document, version read)`` only if the stored
+    document still has that version (0: it did not exist); return the ``_id``s that lost.
+
+    Each ``document`` carries its new ``version``. Existing documents are
+    replaced with ``{_id, version}`` as the filter and no upsert, so a lost race
+    is a silent no-op rather than an error; new ones are inserted one by one,
+    a duplicate key meaning another writer created it first. A read-back of
+    a per-call token then says which writes won. This avoids duplicate-key
+    errors inside bulk writes, which FerretDB v1 neither reports per
+    operation nor continues past.
+    """
+    if not writes:
+        return set()
+    token = uuid.uuid4().hex
+    lost: set[Any] = set()
+    existing = [(doc, read) for doc, read in writes if read > 0]
+    for doc, _ in writes:
+        if not any(doc is d for d, _ in existing):
+            try:
+                await collection.insert_one({**doc, "write_token": token})
+            except DuplicateKeyError:
+                lost.add(doc["_id"])
+    if existing:
+        await collection.bulk_write(
+            [
+                ReplaceOne({"_id": doc["_id"], "version": read}, {**doc, "write_token": token})
+                for doc, read in existing
+            ],
+            ordered=False,
+        )
+        ids = [doc["_id"] for doc, _ in existing]
+        won = {
+            d["_id"]
+            async for d in collection.find({"_id": {"$in": ids}, "write_token": token}, {"_id": 1})
+        }
+        lost.update(i for i in ids if i not in won)
+    return lost

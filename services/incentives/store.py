@@ -22,9 +22,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from pymongo import ASCENDING, ReplaceOne
+from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
 
 from services.incentives.domain import (
     Bracket,
@@ -39,12 +38,11 @@ from services.incentives.domain import (
 )
 from services.incentives.domain import Deal as DealFact
 from shared.events import CommissionStatus, PlanPeriod
-from shared.mongo import Document
+from shared.mongo import Document, replace_if_unchanged
 from shared.outbox import OutboxEntry, decode_entries, encode_entries
 
 PARTNERS = "partner_books"
 REGISTRATIONS = "registration_books"
-DUPLICATE_KEY = 11000
 
 
 @dataclass(slots=True)
@@ -355,16 +353,9 @@ class IncentivesStore:
     async def save_ledgers(self, ledgers: Iterable[PartnerLedger]) -> set[str]:
         """Write each ledger if nobody wrote it since it was read; return the ids that lost."""
         ledgers = list(ledgers)
-        operations = [
-            ReplaceOne(
-                {"_id": ledger.partner_id, "version": ledger.version},
-                encode_ledger(ledger, ledger.version + 1),
-                upsert=True,
-            )
-            for ledger in ledgers
-        ]
-        lost = await _write_if_unchanged(
-            self.partners, operations, [ledger.partner_id for ledger in ledgers]
+        lost = await replace_if_unchanged(
+            self.partners,
+            [(encode_ledger(ledger, ledger.version + 1), ledger.version) for ledger in ledgers],
         )
         for ledger in ledgers:
             if ledger.partner_id not in lost:
@@ -383,15 +374,10 @@ class IncentivesStore:
 
     async def save_registration_books(self, books: Iterable[RegistrationBook]) -> set[str]:
         books = list(books)
-        operations = [
-            ReplaceOne(
-                {"_id": book.key, "version": book.version},
-                encode_registration_book(book, book.version + 1),
-                upsert=True,
-            )
-            for book in books
-        ]
-        lost = await _write_if_unchanged(self.registrations, operations, [b.key for b in books])
+        lost = await replace_if_unchanged(
+            self.registrations,
+            [(encode_registration_book(b, b.version + 1), b.version) for b in books],
+        )
         for book in books:
             if book.key not in lost:
                 book.version += 1
@@ -408,20 +394,3 @@ class IncentivesStore:
             (d for d in doc.get("decisions", []) if d["registration_id"] == registration_id), None
         )
         return registration, decision
-
-
-async def _write_if_unchanged(
-    collection: Any, operations: list[ReplaceOne[Document]], ids: list[str]
-) -> set[str]:
-    if not operations:
-        return set()
-    try:
-        await collection.bulk_write(operations, ordered=False)
-    except BulkWriteError as error:
-        lost = set()
-        for failure in error.details.get("writeErrors", []):
-            if failure.get("code") != DUPLICATE_KEY:
-                raise
-            lost.add(ids[failure["index"]])
-        return lost
-    return set()

@@ -87,3 +87,28 @@ async def test_unreachable_mongodb_is_not_ready() -> None:
         assert not await ping(client)
     finally:
         await client.close()
+
+
+async def test_replace_if_unchanged_lets_exactly_one_writer_win(
+    database: AsyncDatabase[Document],
+) -> None:
+    from shared.mongo import replace_if_unchanged
+
+    things = database["things"]
+    assert await replace_if_unchanged(things, [({"_id": "a", "version": 1, "x": 1}, 0)]) == set()
+    # Two writers read version 1 (and one writer creates "b" twice): only the first of each wins.
+    lost = await replace_if_unchanged(
+        things, [({"_id": "a", "version": 2, "x": 2}, 1), ({"_id": "b", "version": 1, "x": 1}, 0)]
+    )
+    assert lost == set()
+    lost = await replace_if_unchanged(
+        things,
+        [
+            ({"_id": "a", "version": 2, "x": 3}, 1),
+            ({"_id": "b", "version": 1, "x": 9}, 0),
+            ({"_id": "c", "version": 1}, 0),
+        ],
+    )
+    assert lost == {"a", "b"}
+    stored = {d["_id"]: (d["version"], d.get("x")) async for d in things.find({})}
+    assert stored == {"a": (2, 2), "b": (1, 1), "c": (1, None)}
