@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
-from shared.mongo import Document
+from shared.mongo import Document, bulk_write_chunked
 
 COLLECTION = "processed_events"
 
@@ -47,4 +47,4 @@ class ProcessedEvents:
             for event_id in set(event_ids)
         ]
         if operations:
-            await self._collection.bulk_write(operations, ordered=False)
+            await bulk_write_chunked(self._collection, operations)

@@ -106,3 +106,16 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main(sys.argv[1:]))
+
+
+async def partition_ids(settings: Settings, topic: str) -> list[int]:
+    """The partition numbers of ``topic``, as the broker describes it."""
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings))
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    if described["error_code"] != 0:
+        raise RuntimeError(f"topic {topic}: error code {described['error_code']}")
+    return sorted(p["partition"] for p in described["partitions"])

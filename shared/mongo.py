@@ -9,6 +9,7 @@ transactions, no change streams.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from pymongo import AsyncMongoClient, ReplaceOne
@@ -54,6 +55,19 @@ async def ping(client: AsyncMongoClient[Document]) -> bool:
     return True
 
 
+#: FerretDB v1 (embedded, SQLite) hangs on an update command of 100 or more operations
+#: that update existing documents; bulk writes go in chunks well below that.
+BULK_CHUNK = 50
+
+
+async def bulk_write_chunked(
+    collection: AsyncCollection[Document], operations: Sequence[Any]
+) -> None:
+    """``bulk_write(ordered=False)`` in chunks of :data:`BULK_CHUNK` operations."""
+    for start in range(0, len(operations), BULK_CHUNK):
+        await collection.bulk_write(list(operations[start : start + BULK_CHUNK]), ordered=False)
+
+
 async def replace_if_unchanged(
     collection: AsyncCollection[Document], writes: list[tuple[Document, int]]
 ) -> set[Any]:
@@ -80,12 +94,12 @@ async def replace_if_unchanged(
             except DuplicateKeyError:
                 lost.add(doc["_id"])
     if existing:
-        await collection.bulk_write(
+        await bulk_write_chunked(
+            collection,
             [
                 ReplaceOne({"_id": doc["_id"], "version": read}, {**doc, "write_token": token})
                 for doc, read in existing
             ],
-            ordered=False,
         )
         ids = [doc["_id"] for doc, _ in existing]
         won = {

@@ -29,7 +29,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from shared.events import CLOUDEVENTS_CONTENT_TYPE, CloudEvent
 from shared.failpoints import failpoint
 from shared.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG
-from shared.mongo import Document
+from shared.mongo import Document, bulk_write_chunked
 
 log = logging.getLogger("partnerhub.outbox")
 FIELD = "outbox"
@@ -95,13 +95,13 @@ class Outbox:
         failpoint(f"{self.service}_after_publish")
         for _, entry in entries:
             EVENTS_PUBLISHED.labels(self.service, entry.topic, entry.type).inc()
-        await collection.bulk_write(
+        await bulk_write_chunked(
+            collection,
             [
                 UpdateOne({"_id": doc_id}, {"$pullAll": {FIELD: encode_entries(outbox)}})
                 for doc_id, outbox in outboxes.items()
                 if outbox
             ],
-            ordered=False,
         )
         return len(entries)
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
+from shared.infra import partition_ids
 from shared.messaging import kafka_client_options
 from shared.settings import Settings
 
@@ -32,17 +32,6 @@ async def first_record(
                             return record
     finally:
         await consumer.stop()
-
-
-async def partition_ids(settings: Settings, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(**kafka_client_options(settings))
-    await admin.start()
-    try:
-        (described,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    assert described["error_code"] == 0, f"topic {topic}: error {described['error_code']}"
-    return sorted(p["partition"] for p in described["partitions"])
 
 
 async def collect(

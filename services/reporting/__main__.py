@@ -1,0 +1,17 @@
+"""``python -m services.reporting`` serves the read API on HTTP_PORT (default 8004);
+``python -m services.reporting rebuild`` rebuilds the read models from Kafka."""
+
+import sys
+
+from shared.settings import service_settings
+
+settings = service_settings("reporting", 8004)
+if sys.argv[1:2] == ["rebuild"]:
+    from services.reporting.rebuild import main
+
+    raise SystemExit(main(sys.argv[2:], settings))
+
+from services.reporting.app import create_app  # noqa: E402
+from shared.service import serve  # noqa: E402
+
+serve(create_app(settings), settings)

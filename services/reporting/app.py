@@ -1,0 +1,430 @@
+"""Reporting wiring: the subscriber over every topic and the read API of SPEC §7."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from fastapi import FastAPI, HTTPException, Path, Query
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+
+from services.reporting.domain import (
+    current,
+    current_line,
+    governing_contract,
+    health,
+    money,
+    period_bounds,
+    period_of,
+    period_totals,
+    sort_lines,
+    target_for,
+    utc_text,
+)
+from services.reporting.handlers import Projector
+from services.reporting.store import Generation, generation_state
+from shared import access, topics
+from shared.consuming import records_of, validate_batch
+from shared.events import PERIOD_PATTERN
+from shared.messaging import make_broker
+from shared.metrics import BATCH_SECONDS, BATCH_SIZE
+from shared.mongo import Document, make_mongo_client, service_database
+from shared.service import service_app
+from shared.settings import Settings
+
+log = logging.getLogger("partnerhub.reporting")
+TRANSIENT_BACKOFF_SECONDS = 1.0
+PeriodQuery = Query(pattern=PERIOD_PATTERN, description="2026, 2026-Q4 or 2026-11")
+
+
+def _cursor(last_id: str) -> str:
+    return base64.urlsafe_b64encode(last_id.encode()).decode()
+
+
+def _after(cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    try:
+        return base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise HTTPException(422, detail="cursor: not a cursor this API returned") from None
+
+
+def create_app(settings: Settings) -> FastAPI:
+    broker = make_broker(settings)
+    mongo = make_mongo_client(settings)
+    database = service_database(mongo, settings)
+    projector = Projector(database, settings.service_name)
+
+    @broker.subscriber(
+        topics.PARTNERS,
+        topics.DEALS,
+        topics.ENABLEMENT,
+        topics.INCENTIVES,
+        group_id=settings.consumer_group or settings.service_name,
+        batch=True,
+        max_records=settings.consumer_batch_size,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        partition_assignment_strategy=(RangePartitionAssignor,),
+        title="reporting-events",
+        description="Every event of the contract, projected into the read models.",
+    )
+    async def on_events(message: KafkaMessage) -> None:
+        records = records_of(message.raw_message)
+        BATCH_SIZE.labels(settings.service_name).observe(len(records))
+        with BATCH_SECONDS.labels(settings.service_name).time():
+            try:
+                batch = await validate_batch(records, broker=broker, service=settings.service_name)
+                await projector.handle(batch)
+            except Exception:
+                log.exception("batch failed; it will be delivered again")
+                await asyncio.sleep(TRANSIENT_BACKOFF_SECONDS)
+                raise
+
+    async def active() -> Generation:
+        return Generation(database, (await generation_state(database)).active)
+
+    async def startup() -> None:
+        for generation in await projector.generations():
+            await generation.create_indexes()
+
+    app = service_app(
+        settings,
+        title="partnerhub reporting",
+        description="Read models of the partner programme: partner 360, statements, "
+        "leaderboards, health and the programme summary (SPEC §7).",
+        broker=broker,
+        mongo=mongo,
+        on_startup=startup,
+    )
+
+    async def partner_document(generation: Generation, partner_id: str) -> Document:
+        doc = await generation["partners"].find_one({"_id": partner_id})
+        if doc is None:
+            raise HTTPException(404, detail=f"unknown partner {partner_id}")
+        return doc
+
+    async def partner_360(generation: Generation, docs: list[Document]) -> list[dict[str, Any]]:
+        """SPEC §7's partner view for each document, with a constant number of queries."""
+        ids = [d["_id"] for d in docs]
+        now = utc_text(datetime.now(UTC))
+        certifications: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        async for c in (
+            generation["certifications"].find({"partner_id": {"$in": ids}}).sort("awarded_at", 1)
+        ):
+            certifications[c["partner_id"]].append(
+                {
+                    "learner_id": c["learner_id"],
+                    "certification_id": c["certification_id"],
+                    "product_line": c["product_line"],
+                    "awarded_at": c["awarded_at"],
+                    "expires_at": c["expires_at"],
+                    "valid": c["awarded_at"] <= now < c["expires_at"],
+                }
+            )
+        trainings = Counter(
+            [
+                t["partner_id"]
+                async for t in generation["trainings"].find(
+                    {"partner_id": {"$in": ids}}, {"partner_id": 1}
+                )
+            ]
+        )
+        deals = Counter(
+            [
+                d["partner_id"]
+                async for d in generation["deals"].find(
+                    {"partner_id": {"$in": ids}, "versions": {"$exists": True}}, {"partner_id": 1}
+                )
+            ]
+        )
+        totals: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+        async for t in generation["period_totals"].find({"partner_id": {"$in": ids}}):
+            for field in ("revenue", "commission", "bonus"):
+                totals[t["partner_id"]][field] += Decimal(t[field])
+        out = []
+        for doc in docs:
+            view = doc.get("view", {})
+            pid = doc["_id"]
+            out.append(
+                {
+                    "partner_id": pid,
+                    "name": view.get("name"),
+                    "status": view.get("status"),
+                    "partner_type": view.get("partner_type"),
+                    "region": view.get("region"),
+                    "industry": view.get("industry"),
+                    "tier": view.get("tier"),
+                    "contract": view.get("contract"),
+                    "certifications": certifications.get(pid, []),
+                    "trainings_completed": trainings.get(pid, 0),
+                    "deals_closed": deals.get(pid, 0),
+                    "revenue_total": money(totals[pid]["revenue"]),
+                    "commission_total": money(totals[pid]["commission"]),
+                    "bonus_total": money(totals[pid]["bonus"]),
+                }
+            )
+        return out
+
+    @app.get(
+        "/partners/{partner_id}",
+        tags=["partners"],
+        summary="Partner 360",
+        dependencies=[access.PartnerReadAccess],
+    )
+    async def partner(partner_id: str) -> dict[str, Any]:
+        generation = await active()
+        return (await partner_360(generation, [await partner_document(generation, partner_id)]))[0]
+
+    @app.get(
+        "/partners",
+        tags=["partners"],
+        summary="Partners, filtered, a page at a time",
+        dependencies=[access.StaffAccess],
+    )
+    async def partners(
+        status: Literal["applied", "approved", "rejected", "active", "terminated"] | None = None,
+        tier: Literal["registered", "silver", "gold", "platinum"] | None = None,
+        region: str | None = None,
+        industry: str | None = None,
+        limit: int = Query(default=50, ge=1, le=500),
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        generation = await active()
+        query: dict[str, Any] = {}
+        for field, value in (
+            ("status", status),
+            ("tier", tier),
+            ("region", region),
+            ("industry", industry),
+        ):
+            if value is not None:
+                query[f"view.{field}"] = value
+        after = _after(cursor)
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        docs = [d async for d in generation["partners"].find(query).sort("_id", 1).limit(limit + 1)]
+        page, more = docs[:limit], len(docs) > limit
+        return {
+            "items": await partner_360(generation, page),
+            "next_cursor": _cursor(page[-1]["_id"]) if more else None,
+        }
+
+    @app.get(
+        "/partners/{partner_id}/statements/{period}",
+        tags=["statements"],
+        summary="A partner's commission statement for one period",
+        dependencies=[access.PartnerReadAccess],
+    )
+    async def statement(
+        partner_id: str, period: str = Path(pattern=PERIOD_PATTERN, description="2026-Q4, …")
+    ) -> dict[str, Any]:
+        generation = await active()
+        partner_doc = await generation["partners"].find_one({"_id": partner_id})
+        lines = [
+            line
+            async for doc in generation["lines"].find({"partner_id": partner_id})
+            if (line := current_line(partner_id, doc.get("revisions", {}))) is not None
+            and line.period == period
+        ]
+        if partner_doc is None and not lines:
+            raise HTTPException(404, detail=f"unknown partner {partner_id}")
+        contracts = (partner_doc or {}).get("contracts", [])
+        target = target_for(contracts, period)
+        totals = period_totals(partner_id, period, lines, target)
+        contract = governing_contract(contracts, period_bounds(period)[1])
+        return {
+            "partner_id": partner_id,
+            "period": period,
+            "currency": totals.currency or (contract or {}).get("currency"),
+            "lines": [line.as_json() for line in sort_lines(lines)],
+            "revenue": money(totals.revenue),
+            "commission_total": money(totals.commission),
+            "bonus_total": money(totals.bonus),
+            "payout_total": money(totals.payout),
+            "target": money(target),
+            "attainment": None if totals.attainment is None else str(totals.attainment),
+        }
+
+    @app.get(
+        "/leaderboard",
+        tags=["leaderboard"],
+        summary="Partners ranked for a period",
+        dependencies=[access.StaffAccess],
+    )
+    async def leaderboard(
+        period: str = PeriodQuery,
+        by: Literal["revenue", "commission", "attainment"] = "revenue",
+        limit: int = Query(default=10, ge=1, le=1000),
+    ) -> dict[str, Any]:
+        generation = await active()
+        query: dict[str, Any] = {"period": period}
+        if by == "attainment":
+            query["attainment_sort"] = {"$gte": 0}
+        docs = (
+            generation["period_totals"]
+            .find(query)
+            .sort([(f"{by}_sort", -1), ("partner_id", 1)])
+            .limit(limit)
+        )
+        entries = []
+        async for rank, doc in _enumerate(docs):
+            entries.append(
+                {
+                    "rank": rank,
+                    "partner_id": doc["partner_id"],
+                    "name": doc.get("name"),
+                    "value": doc[by],
+                    "currency": None if by == "attainment" else doc.get("currency"),
+                }
+            )
+        return {"period": period, "by": by, "entries": entries}
+
+    @app.get(
+        "/partners/{partner_id}/health",
+        tags=["partners"],
+        summary="Partner health score with its factors (formula in the README)",
+        dependencies=[access.PartnerReadAccess],
+    )
+    async def partner_health(partner_id: str, as_of: datetime | None = None) -> dict[str, Any]:
+        generation = await active()
+        doc = await partner_document(generation, partner_id)
+        moment = (as_of or datetime.now(UTC)).astimezone(UTC)
+        day = moment.date()
+        contract = governing_contract(doc.get("contracts", []), day)
+        period = period_of(day, contract["commission_plan"]["period"] if contract else "quarter")
+        totals = await generation["period_totals"].find_one({"_id": f"{partner_id}|{period}"})
+        attainment = Decimal(totals["attainment"]) if totals and totals.get("attainment") else None
+        if attainment is None and target_for(doc.get("contracts", []), period):
+            attainment = Decimal(0)  # a target and no revenue yet
+        now = utc_text(moment)
+        last_deal = None
+        async for deal in generation["deals"].find(
+            {"partner_id": partner_id, "versions": {"$exists": True}}
+        ):
+            closed_at = current(deal["versions"])["closed_at"]
+            if (
+                closed_at <= now
+                and not deal.get("cancelled_at")
+                and (last_deal is None or closed_at > last_deal)
+            ):
+                last_deal = closed_at
+        days = (
+            None
+            if last_deal is None
+            else (
+                moment - datetime.strptime(last_deal, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+            ).days
+        )
+        valid = await generation["certifications"].count_documents(
+            {"partner_id": partner_id, "awarded_at": {"$lte": now}, "expires_at": {"$gt": now}}
+        )
+        ratings = [
+            f["rating"]
+            async for f in generation["feedback"].find(
+                {"partner_id": partner_id, "submitted_at": {"$lte": now}}
+            )
+        ]
+        average = (
+            (Decimal(sum(ratings)) / len(ratings)).quantize(Decimal("0.01")) if ratings else None
+        )
+        result = health(
+            attainment=attainment,
+            days_since_last_deal=days,
+            valid_certifications=valid,
+            average_rating=average,
+        )
+        return {
+            "partner_id": partner_id,
+            "as_of": moment.isoformat(),
+            "period": period,
+            "score": str(result.score),
+            "at_risk": result.at_risk,
+            "factors": result.factors,
+        }
+
+    @app.get(
+        "/programme/summary",
+        tags=["programme"],
+        summary="The programme at a glance",
+        dependencies=[access.StaffAccess],
+    )
+    async def programme_summary(
+        period: str | None = Query(default=None, pattern=PERIOD_PATTERN),
+    ) -> dict[str, Any]:
+        generation = await active()
+        by_status: Counter[str] = Counter()
+        by_tier: Counter[str] = Counter()
+        async for doc in generation["partners"].find({}, {"view.status": 1, "view.tier": 1}):
+            view = doc.get("view", {})
+            by_status[view.get("status") or "applied"] += 1
+            if view.get("tier"):
+                by_tier[view["tier"]] += 1
+        totals_query: dict[str, Any] = {} if period is None else {"period": period}
+        revenue: dict[str, Decimal] = defaultdict(Decimal)
+        commission: dict[str, Decimal] = defaultdict(Decimal)
+        bonus: dict[str, Decimal] = defaultdict(Decimal)
+        async for t in generation["period_totals"].find(totals_query):
+            currency = t.get("currency") or "?"
+            revenue[currency] += Decimal(t["revenue"])
+            commission[currency] += Decimal(t["commission"])
+            bonus[currency] += Decimal(t["bonus"])
+        window: dict[str, Any] = {}
+        if period is not None:
+            first, last = period_bounds(period)
+            window = {"$gte": f"{first.isoformat()}T", "$lt": f"{last.isoformat()}U"}
+        trainings = await generation["trainings"].count_documents(
+            {"completed_at": window} if window else {}
+        )
+        certifications = await generation["certifications"].count_documents(
+            {"awarded_at": window} if window else {}
+        )
+        open_mdf: dict[str, Decimal] = defaultdict(Decimal)
+        open_count = 0
+        async for m in generation["mdf"].find({"status_rank": 1}):
+            if "amount" in m:
+                open_mdf[m["currency"]] += Decimal(m["amount"])
+                open_count += 1
+        ratings = [
+            f["rating"]
+            async for f in generation["feedback"].find({"submitted_at": window} if window else {})
+        ]
+        return {
+            "period": period,
+            "partners": {
+                "total": sum(by_status.values()),
+                "by_status": dict(by_status),
+                "by_tier": dict(by_tier),
+            },
+            "revenue": {c: money(v) for c, v in sorted(revenue.items())},
+            "commission": {c: money(v) for c, v in sorted(commission.items())},
+            "bonus": {c: money(v) for c, v in sorted(bonus.items())},
+            "training_completions": trainings,
+            "certifications_awarded": certifications,
+            "open_mdf": {
+                "requests": open_count,
+                "amount": {c: money(v) for c, v in sorted(open_mdf.items())},
+            },
+            "average_feedback_rating": str(
+                (Decimal(sum(ratings)) / len(ratings)).quantize(Decimal("0.01"))
+            )
+            if ratings
+            else None,
+        }
+
+    return app
+
+
+async def _enumerate(cursor: Any) -> Any:
+    rank = 0
+    async for doc in cursor:
+        rank += 1
+        yield rank, doc

@@ -1,0 +1,313 @@
+"""From events to read models: the commuting upserts of a batch, then the derived documents.
+
+:func:`writes_for` maps each event to upserts (see ``store.py`` for why they
+commute). :func:`derive` then recomputes, for the partners a batch touched,
+the documents that are functions of those facts: each partner's ``view``
+(current profile, status, tier, contract) and its ``period_totals``. Derived
+documents are written with plain ``$set``: recomputing them is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from pymongo import UpdateOne
+
+from services.reporting.domain import (
+    STATUS_OF_RANK,
+    STATUS_RANK,
+    Line,
+    current,
+    current_contracts,
+    current_line,
+    money,
+    period_totals,
+    revision_key,
+    target_for,
+    utc_text,
+    version_key,
+)
+from services.reporting.store import Generation, Writes
+from shared import events
+from shared.events import CloudEvent, Payload
+from shared.mongo import bulk_write_chunked
+
+log = logging.getLogger("partnerhub.reporting")
+
+
+def _profile(data: Any) -> dict[str, Any]:
+    return {
+        "name": data.name,
+        "partner_type": data.partner_type,
+        "region": data.region,
+        "industry": data.industry,
+    }
+
+
+def writes_for(batch: Iterable[CloudEvent[Payload]]) -> Writes:
+    writes = Writes()
+    for event in batch:
+        _project(writes, event)
+    return writes
+
+
+def _project(writes: Writes, event: CloudEvent[Payload]) -> None:
+    data = event.data
+    partner = data.partner_id
+    v = version_key(event.time, event.id)
+    if isinstance(data, events.PartnerApplied):
+        profile = {**_profile(data), "contact_email": data.contact_email}
+        writes.add(
+            "partners",
+            partner,
+            {
+                "$set": {f"profiles.{v}": profile, "application_id": data.application_id},
+                "$max": {"status_rank": STATUS_RANK["applied"]},
+            },
+        )
+    elif isinstance(data, events.PartnerApproved):
+        writes.add("partners", partner, {"$max": {"status_rank": STATUS_RANK["approved"]}})
+    elif isinstance(data, events.PartnerRejected):
+        writes.add("partners", partner, {"$max": {"status_rank": STATUS_RANK["rejected"]}})
+    elif isinstance(data, events.PartnerSigned | events.ContractRenewed):
+        contract = data.contract.model_dump(mode="json")
+        writes.add(
+            "partners",
+            partner,
+            {
+                "$set": {f"profiles.{v}": _profile(data), f"tiers.{v}": data.contract.tier.value},
+                "$max": {"status_rank": STATUS_RANK["active"]},
+                "$addToSet": {"contracts": {**contract, "v": v}},
+            },
+        )
+    elif isinstance(data, events.PartnerTierChanged):
+        writes.add("partners", partner, {"$set": {f"tiers.{v}": data.tier.value}})
+    elif isinstance(data, events.PartnerTerminated):
+        writes.add(
+            "partners",
+            partner,
+            {
+                "$max": {"status_rank": STATUS_RANK["terminated"]},
+                "$min": {"terminated_from": data.effective_date.isoformat()},
+            },
+        )
+    elif isinstance(data, events.DealClosed):
+        writes.add(
+            "deals",
+            data.deal_id,
+            {
+                "$setOnInsert": {"partner_id": partner},
+                "$set": {
+                    f"versions.{v}": {
+                        "amount": str(data.amount),
+                        "currency": data.currency,
+                        "closed_at": utc_text(data.closed_at),
+                        "product_line": data.product_line,
+                        "customer": data.customer,
+                    }
+                },
+            },
+        )
+        return
+    elif isinstance(data, events.DealCancelled):
+        writes.add(
+            "deals",
+            data.deal_id,
+            {
+                "$setOnInsert": {"partner_id": partner},
+                "$min": {"cancelled_at": utc_text(data.cancelled_at)},
+            },
+        )
+        return
+    elif isinstance(data, events.TrainingCompleted):
+        completed = utc_text(data.completed_at)
+        writes.add(
+            "trainings",
+            f"{partner}|{data.learner_id}|{data.course_id}|{completed}",
+            {
+                "$setOnInsert": {
+                    "partner_id": partner,
+                    "learner_id": data.learner_id,
+                    "course_id": data.course_id,
+                    "completed_at": completed,
+                    "score": data.score,
+                }
+            },
+        )
+        return
+    elif isinstance(data, events.CertificationAwarded):
+        awarded = utc_text(data.awarded_at)
+        writes.add(
+            "certifications",
+            f"{partner}|{data.learner_id}|{data.certification_id}|{awarded}",
+            {
+                "$setOnInsert": {
+                    "partner_id": partner,
+                    "learner_id": data.learner_id,
+                    "certification_id": data.certification_id,
+                    "product_line": data.product_line,
+                    "awarded_at": awarded,
+                    "expires_at": utc_text(data.expires_at),
+                }
+            },
+        )
+        return
+    elif isinstance(data, events.PartnerFeedbackSubmitted):
+        writes.add(
+            "feedback",
+            data.feedback_id,
+            {
+                "$setOnInsert": {
+                    "partner_id": partner,
+                    "rating": data.rating,
+                    "topic": data.topic_,
+                    "submitted_at": utc_text(data.submitted_at),
+                }
+            },
+        )
+        return
+    elif isinstance(data, events.MdfRequested):
+        writes.add(
+            "mdf",
+            data.request_id,
+            {
+                "$setOnInsert": {"partner_id": partner},
+                "$set": {
+                    "campaign": data.campaign,
+                    "amount": str(data.amount),
+                    "currency": data.currency,
+                    "requested_at": utc_text(data.requested_at),
+                },
+                "$max": {"status_rank": 1},
+            },
+        )
+        return
+    elif isinstance(data, events.MdfApproved):
+        writes.add(
+            "mdf",
+            data.request_id,
+            {
+                "$setOnInsert": {"partner_id": partner},
+                "$set": {
+                    "approved_amount": str(data.amount),
+                    "approved_at": utc_text(data.approved_at),
+                },
+                "$max": {"status_rank": 2},
+            },
+        )
+        return
+    elif isinstance(data, events.MdfRejected):
+        writes.add(
+            "mdf",
+            data.request_id,
+            {
+                "$setOnInsert": {"partner_id": partner},
+                "$set": {"rejected_at": utc_text(data.rejected_at), "reason": data.reason},
+                "$max": {"status_rank": 3},
+            },
+        )
+        return
+    elif isinstance(data, events.CommissionCalculated):
+        writes.add(
+            "lines",
+            data.deal_id,
+            {
+                "$setOnInsert": {"partner_id": partner},
+                "$set": {
+                    f"revisions.{revision_key(data.revision)}": {
+                        "deal_id": data.deal_id,
+                        "period": data.period,
+                        "currency": data.currency,
+                        "amount": str(data.amount),
+                        "status": data.status.value,
+                        "base": str(data.base),
+                        "uplift": str(data.uplift),
+                        "commission": str(data.commission),
+                        "target_bonus": str(data.target_bonus),
+                        "closed_at": utc_text(data.closed_at) if data.closed_at else None,
+                    }
+                },
+                "$max": {"revision": data.revision},
+            },
+        )
+    else:
+        return  # registrations, payouts: not in these read models
+    writes.partners.add(partner)
+
+
+def partner_view(doc: dict[str, Any]) -> dict[str, Any]:
+    """The current profile, status, tier and latest contract from a partner's facts."""
+    profile = current(doc.get("profiles")) or {}
+    contracts = current_contracts(doc.get("contracts", []))
+    latest = max(contracts, key=lambda c: (c["start_date"], c["contract_id"]), default=None)
+    if latest is not None:
+        latest = {k: value for k, value in latest.items() if k != "v"}
+    return {
+        "name": profile.get("name"),
+        "partner_type": profile.get("partner_type"),
+        "region": profile.get("region"),
+        "industry": profile.get("industry"),
+        "status": STATUS_OF_RANK.get(int(doc.get("status_rank", 0)), "applied"),
+        "tier": current(doc.get("tiers")),
+        "contract": latest,
+        "terminated_from": doc.get("terminated_from"),
+    }
+
+
+async def derive(generation: Generation, partner_ids: list[str]) -> None:
+    """Recompute the partners' ``view`` and their ``period_totals`` from their facts."""
+    partners = {
+        d["_id"]: d async for d in generation["partners"].find({"_id": {"$in": partner_ids}})
+    }
+    views = {pid: partner_view(doc) for pid, doc in partners.items()}
+    if views:
+        await bulk_write_chunked(
+            generation["partners"],
+            [UpdateOne({"_id": pid}, {"$set": {"view": view}}) for pid, view in views.items()],
+        )
+    lines: dict[tuple[str, str], list[Line]] = defaultdict(list)
+    async for doc in generation["lines"].find({"partner_id": {"$in": partner_ids}}):
+        line = current_line(doc["partner_id"], doc.get("revisions", {}))
+        if line is not None:
+            lines[(line.partner_id, line.period)].append(line)
+    wanted: dict[str, dict[str, Any]] = {}
+    for (pid, period), period_lines in lines.items():
+        contracts = partners.get(pid, {}).get("contracts", [])
+        totals = period_totals(pid, period, period_lines, target_for(contracts, period))
+        attainment = totals.attainment
+        wanted[f"{pid}|{period}"] = {
+            "partner_id": pid,
+            "period": period,
+            "name": views.get(pid, {}).get("name"),
+            "currency": totals.currency,
+            "revenue": money(totals.revenue),
+            "commission": money(totals.commission),
+            "bonus": money(totals.bonus),
+            "payout": money(totals.payout),
+            "deals": totals.deals,
+            "target": money(totals.target),
+            "attainment": None if attainment is None else str(attainment),
+            "revenue_sort": float(totals.revenue),
+            "commission_sort": float(totals.commission),
+            "attainment_sort": -1.0 if attainment is None else float(attainment),
+        }
+    existing = [
+        d["_id"]
+        async for d in generation["period_totals"].find(
+            {"partner_id": {"$in": partner_ids}}, {"_id": 1}
+        )
+    ]
+    stale = [doc_id for doc_id in existing if doc_id not in wanted]
+    if stale:
+        await generation["period_totals"].delete_many({"_id": {"$in": stale}})
+    if wanted:
+        await bulk_write_chunked(
+            generation["period_totals"],
+            [
+                UpdateOne({"_id": doc_id}, {"$set": doc}, upsert=True)
+                for doc_id, doc in wanted.items()
+            ],
+        )

@@ -1,0 +1,154 @@
+"""Reporting's read models in MongoDB, and the writes that build them.
+
+**Every write commutes.** Each consumed event becomes upserts built only from
+``$setOnInsert``, ``$set`` of a key that names the event's version (whose
+content never changes), ``$max`` and ``$min``. Applying the same events in
+any order, any number of times, leaves the same documents: exactly-once
+effect and order independence with single-document atomic writes and no
+conditions that can fail (FerretDB v1 stops a bulk write at the first
+failed condition). The current value of a thing is the entry under the
+greatest version key (see ``domain.current``).
+
+Collections (per *generation*, ``g<N>_<name>``, so a rebuild fills fresh ones
+while readers keep using the active ones):
+
+- ``partners``: lifecycle facts per partner, plus ``view``, the current
+  profile, status, tier and contract derived from those facts;
+- ``lines``: one document per deal with every CommissionCalculated revision;
+- ``period_totals``: per partner and period, derived from ``lines``;
+- ``deals``: DealClosed versions and the earliest cancellation per deal;
+- ``trainings``, ``certifications``, ``feedback``, ``mdf``: facts keyed by
+  their natural identity.
+
+``meta`` (not per generation) says which generation is active and which is
+being built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.mongo import Document, bulk_write_chunked
+
+COLLECTIONS = (
+    "partners",
+    "lines",
+    "period_totals",
+    "deals",
+    "trainings",
+    "certifications",
+    "feedback",
+    "mdf",
+)
+META = "meta"
+GENERATIONS = "generations"
+FIRST_GENERATION = "g1"
+
+INDEXES: dict[str, list[tuple[str, list[tuple[str, int]]]]] = {
+    "partners": [
+        ("by_status", [("view.status", ASCENDING), ("_id", ASCENDING)]),
+        ("by_tier", [("view.tier", ASCENDING), ("_id", ASCENDING)]),
+        ("by_region", [("view.region", ASCENDING), ("_id", ASCENDING)]),
+        ("by_industry", [("view.industry", ASCENDING), ("_id", ASCENDING)]),
+    ],
+    "lines": [("by_partner", [("partner_id", ASCENDING)])],
+    "period_totals": [
+        ("by_partner", [("partner_id", ASCENDING)]),
+        ("by_revenue", [("period", ASCENDING), ("revenue_sort", DESCENDING)]),
+        ("by_commission", [("period", ASCENDING), ("commission_sort", DESCENDING)]),
+        ("by_attainment", [("period", ASCENDING), ("attainment_sort", DESCENDING)]),
+    ],
+    "deals": [("by_partner", [("partner_id", ASCENDING)])],
+    "trainings": [
+        ("by_partner", [("partner_id", ASCENDING)]),
+        ("by_day", [("completed_at", ASCENDING)]),
+    ],
+    "certifications": [
+        ("by_partner", [("partner_id", ASCENDING)]),
+        ("by_day", [("awarded_at", ASCENDING)]),
+    ],
+    "feedback": [("by_partner", [("partner_id", ASCENDING)])],
+    "mdf": [
+        ("by_partner", [("partner_id", ASCENDING)]),
+        ("by_status", [("status_rank", ASCENDING)]),
+    ],
+}
+
+
+@dataclass
+class Writes:
+    """The upserts of one batch, by collection, and what they touched."""
+
+    by_collection: dict[str, list[UpdateOne]] = field(default_factory=dict)
+    partners: set[str] = field(default_factory=set)
+
+    def add(self, collection: str, doc_id: Any, update: Document) -> None:
+        self.by_collection.setdefault(collection, []).append(
+            UpdateOne({"_id": doc_id}, update, upsert=True)
+        )
+
+    def __len__(self) -> int:
+        return sum(len(ops) for ops in self.by_collection.values())
+
+
+class Generation:
+    """The collections of one generation of the read models."""
+
+    def __init__(self, database: AsyncDatabase[Document], name: str) -> None:
+        self.name = name
+        self.database = database
+
+    def __getitem__(self, collection: str) -> AsyncCollection[Document]:
+        return self.database[f"{self.name}_{collection}"]
+
+    async def create_indexes(self) -> None:
+        for collection, indexes in INDEXES.items():
+            for name, keys in indexes:
+                await self[collection].create_index(keys, name=name)
+
+    async def apply(self, writes: Writes) -> None:
+        """One unordered bulk write per collection touched."""
+        for collection, operations in writes.by_collection.items():
+            if operations:
+                await bulk_write_chunked(self[collection], operations)
+
+    async def drop(self) -> None:
+        for collection in COLLECTIONS:
+            await self[collection].drop()
+
+    async def snapshot(self) -> dict[str, list[Document]]:
+        """Every document of every collection, sorted: for comparing generations."""
+        return {
+            collection: [doc async for doc in self[collection].find({}).sort("_id", ASCENDING)]
+            for collection in COLLECTIONS
+        }
+
+
+@dataclass(frozen=True)
+class GenerationState:
+    active: str
+    building: str | None
+
+
+async def generation_state(database: AsyncDatabase[Document]) -> GenerationState:
+    doc = await database[META].find_one({"_id": GENERATIONS})
+    if doc is None:
+        return GenerationState(FIRST_GENERATION, None)
+    return GenerationState(doc.get("active", FIRST_GENERATION), doc.get("building"))
+
+
+async def set_generation_state(database: AsyncDatabase[Document], state: GenerationState) -> None:
+    await database[META].update_one(
+        {"_id": GENERATIONS},
+        {"$set": {"active": state.active, "building": state.building}},
+        upsert=True,
+    )
+
+
+def next_generation(name: str) -> str:
+    return f"g{int(name[1:]) + 1}"

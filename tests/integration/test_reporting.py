@@ -1,0 +1,465 @@
+"""Reporting over real Kafka and FerretDB: SPEC §5's worked example, as reporting serves it.
+
+CommissionCalculated revisions are published by a plain Kafka client (as
+incentives would), shuffled and duplicated, with the partner and enablement
+events around them. Partner ids and event ids are fixed: a second run on
+the same broker publishes the same events again, which changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from pymongo import AsyncMongoClient
+
+from services.reporting.store import Generation
+from shared import topics
+from shared.settings import Settings
+from tests.event_examples import CONTRACT, PROFILE, envelope
+from tests.service_process import ROOT, ServiceProcess
+
+P = "P-100"
+PERIOD = "2026-Q4"
+CLOSED = {"D-1": "2026-10-05", "D-2": "2026-10-20", "D-3": "2026-11-10", "D-4": "2026-12-01"}
+AMOUNT = {"D-1": "80000.00", "D-2": "50000.00", "D-3": "200000.00", "D-4": "10000.00"}
+
+# (deal, revision, status, base, uplift, commission, target_bonus, delta): what incentives
+# publishes for the worked example in its natural order, then after D-2's cancellation.
+REVISIONS = [
+    ("D-1", 1, "commissionable", "8000.00", "0.00", "8000.00", "0", "8000.00"),
+    ("D-2", 1, "commissionable", "5600.00", "0.00", "5600.00", "0", "5600.00"),
+    ("D-3", 1, "commissionable", "26400.00", "4000.00", "30400.00", "5000", "35400.00"),
+    ("D-4", 1, "commissionable", "1500.00", "100.00", "1600.00", "0", "1600.00"),
+    ("D-2", 2, "clawed_back", "0", "0", "0", "0", "-5600.00"),
+    ("D-3", 2, "commissionable", "24500.00", "4000.00", "28500.00", "0", "-6900.00"),
+]
+
+EXPECTED_STATEMENT = {
+    "partner_id": P,
+    "period": PERIOD,
+    "currency": "USD",
+    "lines": [
+        {
+            "deal_id": "D-1",
+            "closed_at": "2026-10-05T12:00:00.000000Z",
+            "amount": "80000.00",
+            "status": "commissionable",
+            "base": "8000.00",
+            "uplift": "0.00",
+            "commission": "8000.00",
+            "target_bonus": "0.00",
+            "revision": 1,
+        },
+        {
+            "deal_id": "D-2",
+            "closed_at": "2026-10-20T12:00:00.000000Z",
+            "amount": "50000.00",
+            "status": "clawed_back",
+            "base": "0.00",
+            "uplift": "0.00",
+            "commission": "0.00",
+            "target_bonus": "0.00",
+            "revision": 2,
+        },
+        {
+            "deal_id": "D-3",
+            "closed_at": "2026-11-10T12:00:00.000000Z",
+            "amount": "200000.00",
+            "status": "commissionable",
+            "base": "24500.00",
+            "uplift": "4000.00",
+            "commission": "28500.00",
+            "target_bonus": "0.00",
+            "revision": 2,
+        },
+        {
+            "deal_id": "D-4",
+            "closed_at": "2026-12-01T12:00:00.000000Z",
+            "amount": "10000.00",
+            "status": "commissionable",
+            "base": "1500.00",
+            "uplift": "100.00",
+            "commission": "1600.00",
+            "target_bonus": "0.00",
+            "revision": 1,
+        },
+    ],
+    "revenue": "290000.00",
+    "commission_total": "38100.00",
+    "bonus_total": "0.00",
+    "payout_total": "38100.00",
+    "target": "300000.00",
+    "attainment": "0.9667",
+}
+
+# A period only this test writes, for an exact leaderboard.
+BOARD_PERIOD = "2019-Q3"
+BOARD = {"P-100": "120000.00", "P-200": "250000.00", "P-300": "90000.50"}
+
+
+def _calculated(
+    partner: str,
+    deal: str,
+    revision: int,
+    period: str,
+    amount: str,
+    status: str,
+    base: str,
+    uplift: str,
+    commission: str,
+    bonus: str,
+    delta: str,
+    closed: str,
+) -> dict[str, Any]:
+    return envelope(
+        "CommissionCalculated",
+        {
+            "partner_id": partner,
+            "deal_id": deal,
+            "period": period,
+            "currency": "USD",
+            "amount": amount,
+            "status": status,
+            "base": base,
+            "uplift": uplift,
+            "commission": commission,
+            "target_bonus": bonus,
+            "delta": delta,
+            "revision": revision,
+            "closed_at": f"{closed}T12:00:00Z",
+        },
+        id=f"reporting-test/{partner}/{deal}/{revision}",
+    )
+
+
+def events() -> list[tuple[str, dict[str, Any]]]:
+    out: list[tuple[str, dict[str, Any]]] = [
+        (
+            topics.PARTNERS,
+            envelope(
+                "PartnerSigned",
+                {"partner_id": P, **PROFILE, "contract": CONTRACT},
+                id="reporting-test/P-100/signed",
+            ),
+        ),
+        (
+            topics.ENABLEMENT,
+            envelope(
+                "TrainingCompleted",
+                {
+                    "partner_id": P,
+                    "learner_id": "L-1",
+                    "course_id": "CLOUD-101",
+                    "completed_at": "2026-10-20T15:00:00Z",
+                    "score": 88,
+                },
+                id="reporting-test/P-100/t1",
+            ),
+        ),
+        (
+            topics.ENABLEMENT,
+            envelope(
+                "TrainingCompleted",
+                {
+                    "partner_id": P,
+                    "learner_id": "L-1",
+                    "course_id": "CLOUD-201",
+                    "completed_at": "2026-10-28T15:00:00Z",
+                    "score": 91,
+                },
+                id="reporting-test/P-100/t2",
+            ),
+        ),
+        (
+            topics.ENABLEMENT,
+            envelope(
+                "CertificationAwarded",
+                {
+                    "partner_id": P,
+                    "learner_id": "L-1",
+                    "certification_id": "CERT-CLOUD",
+                    "product_line": "cloud",
+                    "awarded_at": "2026-11-01T00:00:00Z",
+                    "expires_at": "2027-11-01T00:00:00Z",
+                },
+                id="reporting-test/P-100/cert",
+            ),
+        ),
+        (
+            topics.ENABLEMENT,
+            envelope(
+                "PartnerFeedbackSubmitted",
+                {
+                    "partner_id": P,
+                    "feedback_id": "reporting-test-F1",
+                    "rating": 4,
+                    "topic": "training",
+                    "text": "",
+                    "submitted_at": "2026-11-03T10:00:00Z",
+                },
+                id="reporting-test/P-100/f1",
+            ),
+        ),
+        (
+            topics.DEALS,
+            envelope(
+                "DealClosed",
+                {
+                    "partner_id": P,
+                    "deal_id": "D-4",
+                    "customer": "Globex",
+                    "product_line": "security",
+                    "amount": "10000.00",
+                    "currency": "USD",
+                    "closed_at": "2026-12-01T12:00:00Z",
+                },
+                id="reporting-test/P-100/d4",
+            ),
+        ),
+    ]
+    for deal, revision, status, base, uplift, commission, bonus, delta in REVISIONS:
+        out.append(
+            (
+                topics.INCENTIVES,
+                _calculated(
+                    P,
+                    deal,
+                    revision,
+                    PERIOD,
+                    AMOUNT[deal],
+                    status,
+                    base,
+                    uplift,
+                    commission,
+                    bonus,
+                    delta,
+                    CLOSED[deal],
+                ),
+            )
+        )
+    for partner, revenue in BOARD.items():
+        out.append(
+            (
+                topics.INCENTIVES,
+                _calculated(
+                    partner,
+                    f"{partner}-Q3-2019",
+                    1,
+                    BOARD_PERIOD,
+                    revenue,
+                    "commissionable",
+                    "0.00",
+                    "0.00",
+                    "0.00",
+                    "0",
+                    "0.00",
+                    "2019-08-01",
+                ),
+            )
+        )
+        if partner != P:
+            out.append(
+                (
+                    topics.PARTNERS,
+                    envelope(
+                        "PartnerSigned",
+                        {
+                            "partner_id": partner,
+                            **PROFILE,
+                            "name": f"Partner {partner}",
+                            "contract": {**CONTRACT, "contract_id": f"C-{partner}"},
+                        },
+                        id=f"reporting-test/{partner}/signed",
+                    ),
+                )
+            )
+    return out
+
+
+@pytest.fixture
+def reporting(settings: Settings, unique: str) -> Iterator[ServiceProcess]:
+    process = ServiceProcess(
+        "reporting",
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+            "MONGODB_URL": settings.mongodb_url.get_secret_value(),
+            "MONGODB_DATABASE": f"test_reporting_{unique}",
+            "CONSUMER_GROUP": f"reporting-{unique}",
+        },
+    ).start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+async def publish_shuffled(producer: AIOKafkaProducer) -> None:
+    items = events()
+    rng = random.Random(11)
+    shuffled = rng.sample(items, len(items)) + rng.sample(items, 6)  # and a few duplicates
+    for topic, event in shuffled:
+        await producer.send(topic, json.dumps(event).encode(), key=event["subject"].encode())
+    await producer.flush()
+
+
+async def eventually(check: Any, seconds: float = 60) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def test_statement_and_leaderboard_are_exact(
+    producer: AIOKafkaProducer, reporting: ServiceProcess
+) -> None:
+    await publish_shuffled(producer)
+
+    def statement_matches() -> None:
+        response = reporting.get(f"/partners/{P}/statements/{PERIOD}")
+        assert response.status_code == 200, response.text
+        assert response.json() == EXPECTED_STATEMENT
+
+    await eventually(statement_matches)
+
+    def board_matches() -> None:
+        board = reporting.get("/leaderboard", period=BOARD_PERIOD, by="revenue", limit=10).json()
+        assert board["entries"] == [
+            {
+                "rank": 1,
+                "partner_id": "P-200",
+                "name": "Partner P-200",
+                "value": "250000.00",
+                "currency": "USD",
+            },
+            {
+                "rank": 2,
+                "partner_id": "P-100",
+                "name": PROFILE["name"],
+                "value": "120000.00",
+                "currency": "USD",
+            },
+            {
+                "rank": 3,
+                "partner_id": "P-300",
+                "name": "Partner P-300",
+                "value": "90000.50",
+                "currency": "USD",
+            },
+        ]
+
+    await eventually(board_matches)
+    quarter = reporting.get("/leaderboard", period=PERIOD, by="commission", limit=1000).json()
+    ours = next(e for e in quarter["entries"] if e["partner_id"] == P)
+    assert ours["value"] == "38100.00"
+    assert [e["rank"] for e in quarter["entries"]] == list(range(1, len(quarter["entries"]) + 1))
+    values = [float(e["value"]) for e in quarter["entries"]]
+    assert values == sorted(values, reverse=True)
+
+    partner = reporting.get(f"/partners/{P}").json()
+    assert partner["status"] == "active"
+    assert partner["tier"] == "gold"
+    assert partner["contract"]["contract_id"] == CONTRACT["contract_id"]
+    assert partner["trainings_completed"] == 2
+    assert partner["deals_closed"] == 1
+    assert [c["certification_id"] for c in partner["certifications"]] == ["CERT-CLOUD"]
+    assert (partner["revenue_total"], partner["commission_total"], partner["bonus_total"]) == (
+        "410000.00",  # 290 000 in 2026-Q4 and 120 000 in the leaderboard's quarter
+        "38100.00",
+        "0.00",
+    )
+    health = reporting.get(f"/partners/{P}/health", as_of="2026-12-16T00:00:00Z").json()
+    assert health["period"] == PERIOD
+    assert health["factors"]["attainment"]["value"] == "0.9667"
+    assert health["factors"]["activity"]["days_since_last_deal"] == 14
+    assert health["factors"]["certifications"]["valid"] == 1
+    assert health["factors"]["feedback"]["average_rating"] == "4.00"
+    # 40 × 0.9667 + 25 × (1 − 14/90) + 10 + 15 × 3/4 = 38.668 + 21.111 + 10 + 11.25
+    assert health["score"] == "81.0"
+    assert health["at_risk"] is False
+
+    summary = reporting.get("/programme/summary", period=PERIOD).json()
+    assert summary["partners"]["by_status"]["active"] >= 3
+    assert summary["training_completions"] >= 2
+    assert float(summary["revenue"]["USD"]) >= 290000
+
+    page = reporting.get("/partners", status="active", limit=2).json()
+    assert len(page["items"]) == 2
+    assert page["next_cursor"]
+    following = reporting.get(
+        "/partners", status="active", limit=2, cursor=page["next_cursor"]
+    ).json()
+    assert {i["partner_id"] for i in page["items"]}.isdisjoint(
+        {i["partner_id"] for i in following["items"]}
+    )
+
+    assert reporting.get(f"/partners/{P}/statements/2026-Q5").status_code == 422
+    assert reporting.get("/partners/P-nobody").status_code == 404
+
+
+async def test_rebuild_gives_the_same_read_models_without_downtime(
+    settings: Settings, producer: AIOKafkaProducer, reporting: ServiceProcess, unique: str
+) -> None:
+    await publish_shuffled(producer)
+
+    def statement_matches() -> None:
+        assert reporting.get(f"/partners/{P}/statements/{PERIOD}").json() == EXPECTED_STATEMENT
+
+    await eventually(statement_matches)
+    env = {**os.environ, **reporting.env}
+    rebuild = subprocess.Popen(
+        [sys.executable, "-m", "services.reporting", "rebuild", "--keep-old", "--settle", "1"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    # The read API keeps answering, with the same numbers, while the rebuild runs.
+    while rebuild.poll() is None:
+        assert reporting.get(f"/partners/{P}/statements/{PERIOD}").json() == EXPECTED_STATEMENT
+        await asyncio.sleep(0.2)
+    output = rebuild.stdout.read() if rebuild.stdout else ""
+    assert rebuild.returncode == 0, output
+    assert "switched readers to generation g2" in output
+    assert "replayed" in output
+
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongodb_url.get_secret_value()
+    )
+    try:
+        database = client[f"test_reporting_{unique}"]
+
+        async def generations_equal() -> None:
+            old, new = (
+                await Generation(database, "g1").snapshot(),
+                await Generation(database, "g2").snapshot(),
+            )
+            for collection in old:
+                assert new[collection] == old[collection], collection
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                await generations_equal()
+                break
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(1)
+    finally:
+        await client.close()
+    statement_matches()
