@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from services.reporting.domain import (
+    current,
+    current_line,
+    governing_contract,
+    health,
+    money,
+    period_bounds,
+    period_totals,
+    revision_key,
+    target_for,
+    utc_text,
+    version_key,
+)
+from tests.event_examples import CONTRACT
+
+
+@pytest.mark.parametrize(
+    ("label", "first", "last"),
+    [
+        ("2026", date(2026, 1, 1), date(2026, 12, 31)),
+        ("2026-Q1", date(2026, 1, 1), date(2026, 3, 31)),
+        ("2026-Q4", date(2026, 10, 1), date(2026, 12, 31)),
+        ("2028-02", date(2028, 2, 1), date(2028, 2, 29)),
+        ("2026-12", date(2026, 12, 1), date(2026, 12, 31)),
+    ],
+)
+def test_period_bounds(label: str, first: date, last: date) -> None:
+    assert period_bounds(label) == (first, last)
+
+
+def test_money_has_two_decimals_half_even() -> None:
+    assert [money(Decimal(x)) for x in ("0", "1.005", "1.015", "290000")] == [
+        "0.00",
+        "1.00",
+        "1.02",
+        "290000.00",
+    ]
+    assert money(None) is None
+
+
+def test_version_keys_order_by_time_then_id_and_have_no_dots() -> None:
+    t = datetime(2026, 10, 5, 12, tzinfo=UTC)
+    later_zone = datetime(2026, 10, 5, 14, 0, 0, 1, tzinfo=timezone(timedelta(hours=2)))
+    keys = [version_key(t, "b.1"), version_key(t, "a$2"), version_key(later_zone, "a")]
+    assert sorted(keys) == [keys[1], keys[0], keys[2]]
+    assert not any("." in k or "$" in k for k in keys)
+    assert current({keys[0]: "x", keys[2]: "latest", keys[1]: "y"}) == "latest"
+    assert utc_text(later_zone) == "2026-10-05T12:00:00.000001Z"
+
+
+def test_the_highest_revision_stands() -> None:
+    revisions = {
+        revision_key(10): {
+            "deal_id": "D",
+            "period": "2026-Q4",
+            "currency": "USD",
+            "amount": "1",
+            "status": "commissionable",
+            "base": "1",
+            "uplift": "0",
+            "commission": "1",
+            "target_bonus": "0",
+        },
+        revision_key(9): {
+            "deal_id": "D",
+            "period": "2026-Q3",
+            "currency": "USD",
+            "amount": "1",
+            "status": "clawed_back",
+            "base": "0",
+            "uplift": "0",
+            "commission": "0",
+            "target_bonus": "0",
+        },
+    }
+    line = current_line("P", revisions)
+    assert line is not None
+    assert (line.revision, line.period, line.status) == (10, "2026-Q4", "commissionable")
+
+
+def test_targets_follow_the_governing_contract_and_its_plan_period() -> None:
+    contracts = [{**CONTRACT, "v": "1"}]
+    assert target_for(contracts, "2026-Q4") == Decimal("300000")
+    assert target_for(contracts, "2026-11") is None, "a quarterly target is not a monthly one"
+    assert target_for(contracts, "2025-Q4") is None
+    renewed = {**CONTRACT, "contract_id": "C-2", "start_date": "2026-11-01", "v": "2"}
+    chosen = governing_contract([*contracts, renewed], date(2026, 12, 1))
+    assert chosen is not None
+    assert chosen["contract_id"] == "C-2"
+
+
+def test_period_totals_count_revenue_of_commissionable_deals_only() -> None:
+    line = current_line
+    lines = [
+        line(
+            "P",
+            {
+                revision_key(1): {
+                    "deal_id": "A",
+                    "period": "Q",
+                    "currency": "USD",
+                    "amount": "100",
+                    "status": "commissionable",
+                    "base": "10",
+                    "uplift": "1",
+                    "commission": "11",
+                    "target_bonus": "5",
+                }
+            },
+        ),
+        line(
+            "P",
+            {
+                revision_key(2): {
+                    "deal_id": "B",
+                    "period": "Q",
+                    "currency": "USD",
+                    "amount": "50",
+                    "status": "clawed_back",
+                    "base": "0",
+                    "uplift": "0",
+                    "commission": "0",
+                    "target_bonus": "0",
+                }
+            },
+        ),
+    ]
+    totals = period_totals("P", "Q", [x for x in lines if x], Decimal(300))
+    assert (totals.revenue, totals.commission, totals.bonus, totals.payout) == (
+        Decimal(100),
+        Decimal(11),
+        Decimal(5),
+        Decimal(16),
+    )
+    assert totals.attainment == Decimal("0.3333")
+
+
+def test_health_formula() -> None:
+    best = health(
+        attainment=Decimal("1.2"),
+        days_since_last_deal=0,
+        valid_certifications=3,
+        average_rating=Decimal(5),
+    )
+    assert (best.score, best.at_risk) == (Decimal("100.0"), False)
+    worst = health(
+        attainment=Decimal(0),
+        days_since_last_deal=None,
+        valid_certifications=0,
+        average_rating=Decimal(1),
+    )
+    assert (worst.score, worst.at_risk) == (Decimal("0.0"), True)
+    unknown = health(
+        attainment=None, days_since_last_deal=None, valid_certifications=0, average_rating=None
+    )
+    assert unknown.score == Decimal("27.5")  # 20 (no target) + 0 + 0 + 7.5 (no feedback)
+    assert unknown.at_risk
+    edge = health(
+        attainment=Decimal("0.5"),
+        days_since_last_deal=45,
+        valid_certifications=0,
+        average_rating=Decimal(3),
+    )
+    assert edge.score == Decimal("40.0")  # 20 + 12.5 + 0 + 7.5: exactly 40 is not at risk
+    assert not edge.at_risk
