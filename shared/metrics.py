@@ -41,3 +41,29 @@ WRITE_CONFLICTS = Counter(
     "Optimistic-concurrency conflicts (another replica wrote the same document first); retried",
     ["service", "collection"],
 )
+HTTP_REQUESTS = Counter(
+    "partnerhub_http_requests_total",
+    "HTTP requests served, by route template, method and status code",
+    ["service", "route", "method", "status"],
+)
+HTTP_SECONDS = Histogram(
+    "partnerhub_http_request_duration_seconds",
+    "Time to answer an HTTP request, by route template and method",
+    ["service", "route", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+CONSUMER_LAG = Gauge(
+    "partnerhub_consumer_lag_messages",
+    "Messages on a topic partition not yet consumed by the service's group",
+    ["service", "topic", "partition"],
+)
+BUSINESS_REVENUE = Gauge(
+    "partnerhub_revenue",
+    "Commissionable revenue in the read models, by currency and period (reporting)",
+    ["currency", "period"],
+)
+BUSINESS_COMMISSION = Gauge(
+    "partnerhub_commission",
+    "Commission plus target bonus in the read models, by currency and period (reporting)",
+    ["currency", "period"],
+)
