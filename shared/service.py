@@ -19,17 +19,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from pymongo import AsyncMongoClient
 
 from shared import access
+from shared.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from shared.mongo import Document, ping
 from shared.observability import ReadinessCheck, configure_logging, operational_routes
 from shared.settings import Settings
@@ -87,6 +89,24 @@ def service_app(
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     access.install(app, settings)
+
+    @app.middleware("http")
+    async def measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            route = getattr(request.scope.get("route"), "path", "unmatched")
+            HTTP_REQUESTS.labels(settings.service_name, route, request.method, str(status)).inc()
+            HTTP_SECONDS.labels(settings.service_name, route, request.method).observe(
+                time.perf_counter() - started
+            )
+
     app.include_router(
         operational_routes(
             {"kafka": kafka_ready, "mongodb": mongodb_ready, **(extra_checks or {})},

@@ -20,6 +20,7 @@ from shared import access, topics
 from shared.consuming import records_of, validate_batch
 from shared.events import CommissionPlan, PeriodLabel
 from shared.failpoints import failpoint
+from shared.lag import report_lag
 from shared.messaging import make_broker
 from shared.metrics import BATCH_SECONDS, BATCH_SIZE
 from shared.mongo import make_mongo_client, service_database
@@ -121,6 +122,9 @@ def create_app(settings: Settings) -> FastAPI:
         await store.create_indexes()
         await incentives.outbox.publish_pending()
 
+    group = settings.consumer_group or settings.service_name
+    consumed = (topics.PARTNERS, topics.DEALS, topics.ENABLEMENT)
+
     app = service_app(
         settings,
         title="partnerhub incentives",
@@ -128,6 +132,7 @@ def create_app(settings: Settings) -> FastAPI:
         broker=broker,
         mongo=mongo,
         on_startup=startup,
+        background=[lambda: report_lag(settings, group, consumed)],
     )
 
     async def _ledger_for(partner_id: str) -> PartnerLedger:

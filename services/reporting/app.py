@@ -33,8 +33,9 @@ from services.reporting.store import Generation, generation_state
 from shared import access, topics
 from shared.consuming import records_of, validate_batch
 from shared.events import PERIOD_PATTERN
+from shared.lag import report_lag
 from shared.messaging import make_broker
-from shared.metrics import BATCH_SECONDS, BATCH_SIZE
+from shared.metrics import BATCH_SECONDS, BATCH_SIZE, BUSINESS_COMMISSION, BUSINESS_REVENUE
 from shared.mongo import Document, make_mongo_client, service_database
 from shared.service import service_app
 from shared.settings import Settings
@@ -96,6 +97,30 @@ def create_app(settings: Settings) -> FastAPI:
         for generation in await projector.generations():
             await generation.create_indexes()
 
+    group = settings.consumer_group or settings.service_name
+    consumed = (topics.PARTNERS, topics.DEALS, topics.ENABLEMENT, topics.INCENTIVES)
+
+    async def business_gauges() -> None:
+        """Revenue and commission per currency and period, from the period totals."""
+        while True:
+            try:
+                revenue: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+                payout: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+                async for t in (await active())["period_totals"].find(
+                    {}, {"currency": 1, "period": 1, "revenue": 1, "payout": 1}
+                ):
+                    key = (t.get("currency") or "?", t["period"])
+                    revenue[key] += Decimal(t["revenue"])
+                    payout[key] += Decimal(t["payout"])
+                for (currency, period), value in revenue.items():
+                    BUSINESS_REVENUE.labels(currency, period).set(float(value))
+                    BUSINESS_COMMISSION.labels(currency, period).set(
+                        float(payout[(currency, period)])
+                    )
+            except Exception as exc:
+                log.warning("could not refresh business gauges: %s", exc)
+            await asyncio.sleep(30)
+
     app = service_app(
         settings,
         title="partnerhub reporting",
@@ -104,6 +129,7 @@ def create_app(settings: Settings) -> FastAPI:
         broker=broker,
         mongo=mongo,
         on_startup=startup,
+        background=[lambda: report_lag(settings, group, consumed), business_gauges],
     )
 
     async def partner_document(generation: Generation, partner_id: str) -> Document:

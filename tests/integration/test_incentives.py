@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from decimal import Decimal
@@ -14,7 +15,7 @@ from shared import topics
 from shared.settings import Settings
 from tests.event_examples import CONTRACT, PROFILE, envelope
 from tests.kafka_reading import collect, first_record
-from tests.service_process import ServiceProcess
+from tests.service_process import ServiceProcess, httpx
 from tests.worked_example import TOTALS, WorkedExample
 
 
@@ -292,3 +293,25 @@ async def test_two_replicas_give_exactly_the_results_of_one(
     finally:
         first.stop()
         second.stop()
+
+
+async def test_metrics_show_http_traffic_and_consumer_lag(service: ServiceProcess) -> None:
+    assert service.get("/partners/P-none/commissions").status_code == 404
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        text = httpx.get(f"{service.url}/metrics", timeout=5).text
+        if (
+            "partnerhub_consumer_lag_messages{" in text
+            or asyncio.get_running_loop().time() > deadline
+        ):
+            break
+        await asyncio.sleep(1)
+    assert (
+        'partnerhub_http_requests_total{method="GET",route="/partners/{partner_id}/commissions",service="incentives",status="404"} 1.0'
+        in text
+    )
+    assert (
+        'partnerhub_consumer_lag_messages{partition="0",service="incentives",topic="deals.v1"}'
+        in text
+    )
+    assert "partnerhub_batch_processing_seconds_bucket" in text
