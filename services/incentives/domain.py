@@ -161,9 +161,16 @@ class DealResult:
     commission: Decimal = ZERO
     target_bonus: Decimal = ZERO
     cum_before: Decimal = ZERO
-    portions: tuple[BracketPortion, ...] = ()
+    brackets: tuple[Bracket, ...] = ()
     uplift_reasons: tuple[str, ...] = ()
     cap_reduction: Decimal = ZERO
+
+    @property
+    def portions(self) -> tuple[BracketPortion, ...]:
+        """How the base splits across the brackets (computed when asked, not on the hot path)."""
+        return (
+            graduated_base(self.brackets, self.cum_before, self.amount)[1] if self.brackets else ()
+        )
 
     @property
     def payout(self) -> Decimal:
@@ -205,6 +212,22 @@ def next_revision(previous: Revision | None, result: DealResult) -> Revision | N
 # --------------------------------------------------------------------------- the engine
 
 
+def graduated_amount(brackets: tuple[Bracket, ...], cum: Decimal, amount: Decimal) -> Decimal:
+    """The unrounded base of [cum, cum + amount) over graduated brackets (rule 5)."""
+    high = cum + amount
+    base = ZERO
+    last = len(brackets) - 1
+    for index, bracket in enumerate(brackets):
+        start = bracket.start
+        if start >= high:
+            break
+        end = brackets[index + 1].start if index < last else high
+        if end <= cum:
+            continue
+        base += ((high if high < end else end) - (cum if cum > start else start)) * bracket.rate
+    return base
+
+
 def graduated_base(
     brackets: tuple[Bracket, ...], cum: Decimal, amount: Decimal
 ) -> tuple[Decimal, tuple[BracketPortion, ...]]:
@@ -242,7 +265,8 @@ SortKey = tuple[datetime, str]
 @dataclass(slots=True)
 class _Period:
     keys: list[SortKey] = field(default_factory=list)
-    results: list[DealResult] = field(default_factory=list)
+    #: None stands in a place until the place is computed.
+    results: list[DealResult | None] = field(default_factory=list)
     after: list[_Running] = field(default_factory=list)
     stale_from: int | None = None
 
@@ -370,7 +394,10 @@ class PartnerBook:
 
     def results(self) -> dict[str, DealResult]:
         return {
-            result.deal_id: result for period in self._periods.values() for result in period.results
+            result.deal_id: result
+            for period in self._periods.values()
+            for result in period.results
+            if result is not None
         }
 
     def result(self, deal_id: str) -> DealResult | None:
@@ -402,7 +429,7 @@ class PartnerBook:
         period = self._periods.setdefault(label, _Period())
         index = bisect.bisect_left(period.keys, key)
         period.keys.insert(index, key)
-        period.results.insert(index, _placeholder(deal, label))
+        period.results.insert(index, None)
         period.after.insert(index, _Running())
         period.mark(index)
         self._stale.add(label)
@@ -445,7 +472,8 @@ class PartnerBook:
             for index in range(start, len(period.keys)):
                 deal = self.deals[period.keys[index][1]]
                 result = self._compute(deal, label, running)
-                if not result.same_outcome(period.results[index]):
+                previous = period.results[index]
+                if previous is None or not result.same_outcome(previous):
                     changed.add(deal.deal_id)
                 period.results[index] = result
                 period.after[index] = _Running(running.cum, running.earned, running.bonus_given)
@@ -494,7 +522,7 @@ class PartnerBook:
                 cum_before=running.cum,
             )
         plan = contract.plan
-        raw_base, portions = graduated_base(plan.brackets, running.cum, deal.amount)
+        raw_base = graduated_amount(plan.brackets, running.cum, deal.amount)
         reasons: tuple[str, ...] = ()
         bonus_rate = ZERO
         if plan.certification_bonus_rate and any(
@@ -547,23 +575,10 @@ class PartnerBook:
             commission=commission,
             target_bonus=bonus,
             cum_before=cum_before,
-            portions=portions,
+            brackets=plan.brackets,
             uplift_reasons=reasons,
             cap_reduction=cap_reduction,
         )
-
-
-def _placeholder(deal: Deal, label: str) -> DealResult:
-    """Stands in a place until the place is computed; never equal to a computed result."""
-    return DealResult(
-        deal_id=deal.deal_id,
-        period=label,
-        currency="",
-        amount=deal.amount,
-        closed_at=deal.closed_at,
-        status=CommissionStatus.NO_CONTRACT,
-        reason="not computed yet",
-    )
 
 
 def with_plan(book: PartnerBook, plan: Plan) -> PartnerBook:
@@ -673,11 +688,7 @@ def apply_event(book: PartnerBook, event: events.CloudEvent[events.Payload]) -> 
     """
     data = event.data
     version = (event.time, event.id)
-    if isinstance(data, events.PartnerSigned | events.ContractRenewed):
-        return book.add_contract(contract_terms(data.contract, version))
-    if isinstance(data, events.PartnerTerminated):
-        return book.add_termination(data.effective_date)
-    if isinstance(data, events.DealClosed):
+    if isinstance(data, events.DealClosed):  # the commonest first
         return book.add_deal(
             Deal(
                 deal_id=data.deal_id,
@@ -690,6 +701,10 @@ def apply_event(book: PartnerBook, event: events.CloudEvent[events.Payload]) -> 
         )
     if isinstance(data, events.DealCancelled):
         return book.add_cancellation(data.deal_id, data.cancelled_at)
+    if isinstance(data, events.PartnerSigned | events.ContractRenewed):
+        return book.add_contract(contract_terms(data.contract, version))
+    if isinstance(data, events.PartnerTerminated):
+        return book.add_termination(data.effective_date)
     if isinstance(data, events.CertificationAwarded):
         return book.add_certification(
             Certification(data.product_line, data.awarded_at, data.expires_at)
