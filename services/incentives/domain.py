@@ -267,7 +267,8 @@ class _Period:
     keys: list[SortKey] = field(default_factory=list)
     #: None stands in a place until the place is computed.
     results: list[DealResult | None] = field(default_factory=list)
-    after: list[_Running] = field(default_factory=list)
+    #: (cum, earned, bonus_given) after each place: where a recomputation resumes.
+    after: list[tuple[Decimal, Decimal, bool]] = field(default_factory=list)
     stale_from: int | None = None
 
     def mark(self, index: int) -> None:
@@ -430,7 +431,7 @@ class PartnerBook:
         index = bisect.bisect_left(period.keys, key)
         period.keys.insert(index, key)
         period.results.insert(index, None)
-        period.after.insert(index, _Running())
+        period.after.insert(index, (ZERO, ZERO, False))
         period.mark(index)
         self._stale.add(label)
         self._place[deal.deal_id] = (label, key)
@@ -465,10 +466,7 @@ class PartnerBook:
             if start is None:
                 continue
             period.stale_from = None
-            running = _Running()
-            if start > 0:
-                before = period.after[start - 1]
-                running = _Running(before.cum, before.earned, before.bonus_given)
+            running = _Running(*period.after[start - 1]) if start > 0 else _Running()
             for index in range(start, len(period.keys)):
                 deal = self.deals[period.keys[index][1]]
                 result = self._compute(deal, label, running)
@@ -476,7 +474,7 @@ class PartnerBook:
                 if previous is None or not result.same_outcome(previous):
                     changed.add(deal.deal_id)
                 period.results[index] = result
-                period.after[index] = _Running(running.cum, running.earned, running.bonus_given)
+                period.after[index] = (running.cum, running.earned, running.bonus_given)
         return {deal_id for deal_id in changed if deal_id in self._place}
 
     def _status(self, deal: Deal, contract: ContractTerms | None) -> tuple[CommissionStatus, str]:
