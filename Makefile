@@ -11,7 +11,7 @@ INSTALLED := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cks
 PYTEST_ARGS ?=
 
 .PHONY: help venv lock infra-up infra-down infra-status up down env-file demo \
-        test lint format typecheck schemas unit integration clean bench-engine
+        test lint format typecheck schemas unit integration clean bench-engine bench ops-check
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -78,7 +78,13 @@ BENCH_ARGS ?=
 bench-engine: venv ## throughput of the pure commission engine (BENCH_ARGS="--partners N --deals M")
 	@$(PY) -m bench.engine $(BENCH_ARGS)
 
+bench: venv ## end-to-end benchmark against the raw Kafka/MongoDB ceilings (BENCH_ARGS="--deals N …")
+	@deploy/local/with-infra.sh $(PY) -m bench.pipeline $(BENCH_ARGS)
+
 clean: ## remove local state (data, logs) and the virtual environment
 	@deploy/local/services.sh down || true
 	@deploy/local/infra.sh down || true
 	rm -rf .local $(VENV)
+
+ops-check: ## Prometheus rules and their tests, the k8s overlays rendered and validated, checkov (installs its tools once)
+	@deploy/check.sh

@@ -38,8 +38,8 @@ from shared.service import tune_gc
 QUARTER_START = datetime(2026, 10, 1, tzinfo=UTC)
 
 
-def build(partners: int, deals: int, seed: int) -> tuple[list[CloudEvent[Payload]], int]:
-    rng = random.Random(seed)
+def bench_contract(contract_id: str) -> Contract:
+    """The contract every benchmark partner signs: quarterly brackets, a cap and a target."""
     plan = CommissionPlan(
         period=PlanPeriod.QUARTER,
         brackets=[
@@ -54,18 +54,23 @@ def build(partners: int, deals: int, seed: int) -> tuple[list[CloudEvent[Payload
         target_amount=Decimal("300000"),
         target_bonus=Decimal("5000"),
     )
+    return Contract(
+        contract_id=contract_id,
+        start_date=date(2026, 1, 1),
+        end_date=date(2027, 12, 31),
+        currency="USD",
+        tier=Tier.GOLD,
+        commission_plan=plan,
+    )
+
+
+def build(partners: int, deals: int, seed: int) -> tuple[list[CloudEvent[Payload]], int]:
+    rng = random.Random(seed)
     stream: list[CloudEvent[Payload]] = []
     deal_count = 0
     for p in range(partners):
         partner = f"P-{p:05d}"
-        contract = Contract(
-            contract_id=f"C-{p}",
-            start_date=date(2026, 1, 1),
-            end_date=date(2027, 12, 31),
-            currency="USD",
-            tier=Tier.GOLD,
-            commission_plan=plan,
-        )
+        contract = bench_contract(f"C-{p}")
         stream.append(
             new_event(
                 PartnerSigned(

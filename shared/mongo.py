@@ -33,6 +33,9 @@ def make_mongo_client(settings: Settings, **options: Any) -> AsyncMongoClient[Do
         "appname": settings.service_name,
         "tz_aware": True,
         "serverSelectionTimeoutMS": 10_000,
+        # An operation that takes this long is stuck (FerretDB v1 can wedge a
+        # database): fail it, so the batch is retried instead of hanging.
+        "socketTimeoutMS": 60_000,
         "w": "majority",
     }
     defaults.update(options)

@@ -12,10 +12,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from shared import topics
+from shared.processes import ServiceProcess, httpx
 from shared.settings import Settings
 from tests.event_examples import CONTRACT, PROFILE, envelope
 from tests.kafka_reading import collect, first_record
-from tests.service_process import ServiceProcess, httpx
 from tests.worked_example import TOTALS, WorkedExample
 
 

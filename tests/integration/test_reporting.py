@@ -9,10 +9,10 @@ the same broker publishes the same events again, which changes nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -24,9 +24,9 @@ from pymongo import AsyncMongoClient
 
 from services.reporting.store import Generation
 from shared import topics
+from shared.processes import ROOT, ServiceProcess
 from shared.settings import Settings
 from tests.event_examples import CONTRACT, PROFILE, envelope
-from tests.service_process import ROOT, ServiceProcess
 
 P = "P-100"
 PERIOD = "2026-Q4"
@@ -420,19 +420,25 @@ async def test_rebuild_gives_the_same_read_models_without_downtime(
 
     await eventually(statement_matches)
     env = {**os.environ, **reporting.env}
-    rebuild = subprocess.Popen(
-        [sys.executable, "-m", "services.reporting", "rebuild", "--keep-old", "--settle", "1"],
+    rebuild = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.reporting",
+        "rebuild",
+        "--keep-old",
+        "--settle",
+        "1",
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     # The read API keeps answering, with the same numbers, while the rebuild runs.
-    while rebuild.poll() is None:
+    while rebuild.returncode is None:
         assert reporting.get(f"/partners/{P}/statements/{PERIOD}").json() == EXPECTED_STATEMENT
-        await asyncio.sleep(0.2)
-    output = rebuild.stdout.read() if rebuild.stdout else ""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(rebuild.wait(), 0.2)
+    output = (await rebuild.stdout.read()).decode() if rebuild.stdout else ""
     assert rebuild.returncode == 0, output
     assert "switched readers to generation g2" in output
     assert "replayed" in output

@@ -1,4 +1,5 @@
-"""Running a service as the real process it is (``python -m services.<name>``) for a test."""
+"""Running a service as the real process it is (``python -m services.<name>``), for the
+integration tests and the benchmarks: each with its own database, consumer group and port."""
 
 from __future__ import annotations
 

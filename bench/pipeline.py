@@ -1,0 +1,359 @@
+"""End-to-end benchmark (``make bench``): the pipeline against the raw Kafka and MongoDB ceilings.
+
+In one run, on the local infrastructure:
+
+1. **Raw ceilings.** A plain aiokafka producer → consumer round trip of the
+   same DealClosed messages with no processing (messages/s), and a plain
+   PyMongo async bulk upsert of documents shaped like the read models
+   (documents/s, in bulk writes of the size the services use).
+2. **Pipeline throughput.** Incentives and reporting run as processes with
+   their own databases and consumer groups (started here, caught up with the
+   topics first); contracts for ``--partners`` partners, then ``--deals``
+   DealClosed from a plain producer, timed until reporting's read model holds
+   a commission line for every deal: sustained deals/s.
+3. **Latency** at a steady ``--rate`` deals/s for ``--seconds``: from produce
+   to the deal's line being visible in reporting's read model, p50/p95/p99.
+4. The ratios of the pipeline to the slower raw ceiling.
+
+    python -m bench.pipeline [--partners 1000] [--deals 100000] [--rate 1000] [--seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from pymongo import AsyncMongoClient, UpdateOne
+
+from bench.engine import bench_contract
+from shared import events, topics
+from shared.events import CLOUDEVENTS_CONTENT_TYPE, new_event
+from shared.infra import partition_ids
+from shared.lag import consumer_lag
+from shared.messaging import kafka_client_options
+from shared.mongo import BULK_CHUNK
+from shared.processes import ServiceProcess
+from shared.settings import Settings
+
+HEADERS = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())]
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def deal_message(run: str, partner: str, n: int, closed_at: datetime) -> tuple[str, bytes, bytes]:
+    event = new_event(
+        events.DealClosed(
+            partner_id=partner,
+            deal_id=f"{run}-D{n}",
+            customer=f"customer {n % 997}",
+            product_line=("cloud", "security", "data")[n % 3],
+            amount=Decimal(1000 + (n * 7919) % 50000),
+            currency="USD",
+            closed_at=closed_at,
+        ),
+        source="/bench",
+    )
+    return event.data.deal_id, event.key, event.to_bytes()
+
+
+async def raw_kafka(settings: Settings, count: int, run: str) -> float:
+    """Messages/s of a produce → consume round trip with no processing."""
+    topic = topics.DEALS
+    messages = [
+        deal_message(run, f"RAW-{run}-{n % 100}", n, datetime(2026, 10, 1, tzinfo=UTC))
+        for n in range(count)
+    ]
+    partitions = [TopicPartition(topic, p) for p in await partition_ids(settings, topic)]
+    consumer = AIOKafkaConsumer(
+        **kafka_client_options(settings), enable_auto_commit=False, max_poll_records=2000
+    )
+    producer = AIOKafkaProducer(
+        **kafka_client_options(settings), acks="all", linger_ms=5, max_batch_size=256 * 1024
+    )
+    await consumer.start()
+    await producer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_end(*partitions)
+        for tp in partitions:
+            await consumer.position(tp)
+        marker = f"{run}-D".encode()
+        started = time.perf_counter()
+        for _, key, value in messages:
+            await producer.send(topic, value, key=key, headers=HEADERS)
+        await producer.flush()
+        seen = 0
+        while seen < count:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            seen += sum(1 for records in batch.values() for r in records if marker in r.value)
+        return count / (time.perf_counter() - started)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+async def raw_mongo(settings: Settings, count: int, run: str) -> float:
+    """Documents/s of bulk upserts shaped like reporting's statement lines."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongodb_url.get_secret_value()
+    )
+    collection = client[f"bench_raw_{run}"]["lines"]
+    operations = [
+        UpdateOne(
+            {"_id": f"{run}-D{n}"},
+            {
+                "$setOnInsert": {"partner_id": f"P-{n % 1000}"},
+                "$set": {
+                    "revisions.r000000001": {
+                        "deal_id": f"{run}-D{n}",
+                        "period": "2026-Q4",
+                        "currency": "USD",
+                        "amount": "1234.00",
+                        "status": "commissionable",
+                        "base": "123.40",
+                        "uplift": "0.00",
+                        "commission": "123.40",
+                        "target_bonus": "0",
+                        "closed_at": "2026-10-01T00:00:00.000000Z",
+                    }
+                },
+                "$max": {"revision": 1},
+            },
+            upsert=True,
+        )
+        for n in range(count)
+    ]
+    try:
+        started = time.perf_counter()
+        for start in range(0, count, BULK_CHUNK):
+            await collection.bulk_write(operations[start : start + BULK_CHUNK], ordered=False)
+        return count / (time.perf_counter() - started)
+    finally:
+        await client.drop_database(f"bench_raw_{run}")
+        await client.close()
+
+
+@contextmanager
+def services(settings: Settings, run: str) -> Iterator[dict[str, ServiceProcess]]:
+    common = {
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "MONGODB_URL": settings.mongodb_url.get_secret_value(),
+        "LOG_LEVEL": "WARNING",
+    }
+    started = {
+        name: ServiceProcess(
+            name,
+            {
+                **common,
+                "MONGODB_DATABASE": f"bench_{name}_{run}",
+                "CONSUMER_GROUP": f"bench-{name}-{run}",
+            },
+        ).start(timeout=120)
+        for name in ("incentives", "reporting")
+    }
+    try:
+        yield started
+    finally:
+        for process in started.values():
+            process.stop()
+
+
+async def wait_caught_up(settings: Settings, run: str, seconds: float = 600) -> None:
+    groups = {
+        f"bench-incentives-{run}": (topics.PARTNERS, topics.DEALS, topics.ENABLEMENT),
+        f"bench-reporting-{run}": (
+            topics.PARTNERS,
+            topics.DEALS,
+            topics.ENABLEMENT,
+            topics.INCENTIVES,
+        ),
+    }
+    deadline = time.monotonic() + seconds
+    while True:
+        lags = {g: sum((await consumer_lag(settings, g, t)).values()) for g, t in groups.items()}
+        if all(v == 0 for v in lags.values()):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"services did not catch up: {lags}")
+        await asyncio.sleep(1)
+
+
+async def lines_seen(
+    client: AsyncMongoClient[dict[str, Any]], run: str, partners: list[str]
+) -> set[str]:
+    lines = client[f"bench_reporting_{run}"]["g1_lines"]
+    return {d["_id"] async for d in lines.find({"partner_id": {"$in": partners}}, {"_id": 1})}
+
+
+async def pipeline(
+    settings: Settings, args: argparse.Namespace, run: str
+) -> tuple[float, list[float]]:
+    partners = [f"B-{run}-{p:04d}" for p in range(args.partners)]
+    producer = AIOKafkaProducer(
+        **kafka_client_options(settings), acks="all", linger_ms=5, max_batch_size=256 * 1024
+    )
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongodb_url.get_secret_value()
+    )
+    await producer.start()
+    try:
+        with services(settings, run):
+            say("  services started; letting them catch up with the topics")
+            await wait_caught_up(settings, run)
+            for partner in partners:
+                signed = new_event(
+                    events.PartnerSigned(
+                        partner_id=partner,
+                        name=partner,
+                        partner_type="reseller",
+                        region="EMEA",
+                        industry="IT",
+                        contract=bench_contract(f"{partner}-C"),
+                    ),
+                    source="/bench",
+                )
+                await producer.send(
+                    topics.PARTNERS, signed.to_bytes(), key=signed.key, headers=HEADERS
+                )
+            await producer.flush()
+            await wait_caught_up(settings, run)
+
+            say(
+                f"  pipeline throughput: {args.deals:,} DealClosed across {len(partners):,} partners"
+            )
+            start_day = datetime(2026, 10, 1, tzinfo=UTC)
+            messages = [
+                deal_message(run, partners[n % len(partners)], n, start_day + timedelta(minutes=n))
+                for n in range(args.deals)
+            ]
+            started = time.perf_counter()
+            for _, key, value in messages:
+                await producer.send(topics.DEALS, value, key=key, headers=HEADERS)
+            await producer.flush()
+            last_report = started
+            while True:
+                seen = len(await lines_seen(client, run, partners))
+                now = time.perf_counter()
+                if seen >= args.deals:
+                    break
+                if now - last_report > 5:
+                    say(f"    {seen:,}/{args.deals:,} deals visible after {now - started:.0f} s")
+                    last_report = now
+                if now - started > args.timeout:
+                    raise TimeoutError(
+                        f"only {seen} of {args.deals} deals visible after {args.timeout} s"
+                    )
+                await asyncio.sleep(0.2)
+            throughput = args.deals / (time.perf_counter() - started)
+
+            say(f"  latency at {args.rate} deals/s for {args.seconds} s")
+            total = args.rate * args.seconds
+            sent_at: dict[str, float] = {}
+            seen_at: dict[str, float] = {}
+            done = asyncio.Event()
+
+            async def watch() -> None:
+                while not done.is_set() or len(seen_at) < len(sent_at):
+                    visible = await lines_seen(client, run, partners)
+                    moment = time.perf_counter()
+                    for deal_id in visible:
+                        if deal_id in sent_at and deal_id not in seen_at:
+                            seen_at[deal_id] = moment
+                    if done.is_set() and time.perf_counter() - last_sent > 60:
+                        return
+                    await asyncio.sleep(0.02)
+
+            last_sent = time.perf_counter()
+            watcher = asyncio.create_task(watch())
+            begin = time.perf_counter()
+            for n in range(total):
+                due = begin + n / args.rate
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                deal_id, key, value = deal_message(
+                    f"{run}L",
+                    partners[n % len(partners)],
+                    n,
+                    start_day + timedelta(days=40, seconds=n),
+                )
+                sent_at[deal_id] = time.perf_counter()
+                await producer.send(topics.DEALS, value, key=key, headers=HEADERS)
+                last_sent = time.perf_counter()
+            await producer.flush()
+            done.set()
+            await watcher
+            latencies = sorted(seen_at[d] - sent_at[d] for d in seen_at)
+            if len(latencies) < total:
+                say(
+                    f"    {total - len(latencies)} of {total} deals not seen within 60 s of the last send"
+                )
+            return throughput, latencies
+    finally:
+        await producer.stop()
+        for name in ("incentives", "reporting"):
+            await client.drop_database(f"bench_{name}_{run}")
+        await client.close()
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    settings = Settings()
+    run = uuid.uuid4().hex[:8]
+    say(f"partnerhub benchmark on {os.cpu_count()} cores, Kafka {settings.kafka_bootstrap_servers}")
+    say(f"1. raw ceilings ({args.raw:,} messages / documents)")
+    kafka = await raw_kafka(settings, args.raw, run)
+    say(f"   Kafka produce → consume round trip: {kafka:,.0f} messages/s")
+    mongo = await raw_mongo(settings, args.raw, run)
+    say(f"   MongoDB-protocol bulk upserts (chunks of {BULK_CHUNK}): {mongo:,.0f} documents/s")
+    say("2./3. pipeline (incentives + reporting as processes)")
+    throughput, latencies = await pipeline(settings, args, run)
+    ceiling = min(kafka, mongo)
+    say("")
+    say("RESULTS")
+    say(f"  raw Kafka round trip      {kafka:>12,.0f} messages/s")
+    say(f"  raw MongoDB bulk upsert   {mongo:>12,.0f} documents/s")
+    say(
+        f"  pipeline throughput       {throughput:>12,.0f} deals/s   ({100 * throughput / ceiling:.0f} % of the slower ceiling)"
+    )
+    say(
+        f"  latency at {args.rate}/s        p50 {1000 * percentile(latencies, 50):,.0f} ms   "
+        f"p95 {1000 * percentile(latencies, 95):,.0f} ms   p99 {1000 * percentile(latencies, 99):,.0f} ms   "
+        f"(mean {1000 * statistics.fmean(latencies) if latencies else float('nan'):,.0f} ms, {len(latencies)} deals)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.pipeline", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--partners", type=int, default=1000)
+    parser.add_argument("--deals", type=int, default=100_000)
+    parser.add_argument("--rate", type=int, default=1000, help="deals/s for the latency run")
+    parser.add_argument("--seconds", type=int, default=30, help="length of the latency run")
+    parser.add_argument(
+        "--raw", type=int, default=50_000, help="messages and documents for the raw ceilings"
+    )
+    parser.add_argument("--timeout", type=float, default=1800)
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
