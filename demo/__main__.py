@@ -44,6 +44,16 @@ CONSUMERS = {
 }
 
 
+def service_url(name: str) -> str:
+    """``DEMO_URL_<SERVICE>`` or the SPEC §7 local port."""
+    return os.environ.get(f"DEMO_URL_{name.upper()}", f"http://127.0.0.1:{SERVICES[name]}")
+
+
+def consumer_group(name: str) -> str:
+    """``DEMO_GROUP_<SERVICE>`` or the service's default group (its name)."""
+    return os.environ.get(f"DEMO_GROUP_{name.upper()}", name)
+
+
 def say(text: str = "") -> None:
     print(text, flush=True)
 
@@ -335,6 +345,17 @@ async def drive(platform: Platform, scenario: sim.Scenario) -> list[CloudEvent[A
     say(
         f"8. {len(scenario.feedback)} feedback entries and {len(scenario.mdf)} co-marketing requests (enablement HTTP)"
     )
+    # Enablement learns of partners from partners.v1: wait until it knows them all.
+    deadline = time.monotonic() + 120
+    for applicant in active:
+        while (
+            await platform.http["enablement"].get(f"/partners/{applicant.partner_id}/standing")
+        ).status_code != 200:
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"enablement has not seen partner {applicant.partner_id} after 120 s"
+                )
+            await asyncio.sleep(0.5)
     for i, rating, topic in scenario.feedback:
         partner = scenario.applicants[i].partner_id
         await platform.post(
@@ -551,8 +572,8 @@ async def main_async(args: argparse.Namespace) -> int:
     scenario = sim.build(args.partners, args.deals, args.seed, run)
     headers = {"Authorization": f"Bearer {key}"}
     http = {
-        name: httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30)
-        for name, port in SERVICES.items()
+        name: httpx.AsyncClient(base_url=service_url(name), headers=headers, timeout=30)
+        for name in SERVICES
     }
     producer = AIOKafkaProducer(
         **kafka_client_options(settings), acks="all", enable_idempotence=True, linger_ms=5
@@ -583,10 +604,8 @@ async def main_async(args: argparse.Namespace) -> int:
         await report(platform, scenario, expected)
         say()
         say("URLS TO EXPLORE (send the admin key from .env as 'Authorization: Bearer …')")
-        for name, port in SERVICES.items():
-            say(
-                f"  {name:<11} http://127.0.0.1:{port}/docs   metrics http://127.0.0.1:{port}/metrics"
-            )
+        for name in SERVICES:
+            say(f"  {name:<11} {service_url(name)}/docs   metrics {service_url(name)}/metrics")
         say()
         lines = sum(len(s.lines) for s in expected.values())
         if problems:
