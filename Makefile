@@ -48,11 +48,10 @@ down: ## stop the services and the infrastructure that `make up` started
 	@deploy/local/services.sh down
 	@deploy/local/infra.sh down
 
-demo: up ## the main job on the embedded default (see README)
-	@echo ""
-	@echo "partnerhub: the infrastructure (and every service built so far) is up."
-	@echo "The simulated partner programme that checks itself is not built yet (issue 7);"
-	@echo "until then this target stops here. Stop everything with: make down"
+DEMO_ARGS ?=
+demo: up ## the main job: a simulated quarter through the running platform, self-checked (DEMO_ARGS="--partners N --deals M --seed S")
+	@$(PY) -m demo $(DEMO_ARGS)
+	@echo "The platform keeps running for you to explore; stop it with: make down"
 
 lint: venv ## ruff lint and format check
 	@$(VENV)/bin/ruff check .

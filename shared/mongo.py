@@ -8,6 +8,7 @@ transactions, no change streams.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -71,6 +72,27 @@ async def bulk_write_chunked(
         await collection.bulk_write(list(operations[start : start + BULK_CHUNK]), ordered=False)
 
 
+_WRITE_LOCKS: dict[tuple[str, str], asyncio.Lock] = {}
+
+
+def write_lock(collection: AsyncCollection[Document]) -> asyncio.Lock:
+    """The lock a process's writers of one collection take turns with.
+
+    FerretDB v1 applies an update as a read of the document and then a write
+    of the whole document, not atomically: an outbox clean-up (``$pullAll``)
+    racing a command's conditional replace can write back the document as it
+    was before the command. Within a process, writers of a collection that
+    may touch the same document hold this lock (``replace_if_unchanged`` and
+    the outbox do); across processes, the services partition their documents
+    (one partner's events go to one consumer).
+    """
+    key = (collection.database.name, collection.name)
+    lock = _WRITE_LOCKS.get(key)
+    if lock is None:
+        lock = _WRITE_LOCKS[key] = asyncio.Lock()
+    return lock
+
+
 async def replace_if_unchanged(
     collection: AsyncCollection[Document], writes: list[tuple[Document, int]]
 ) -> set[Any]:
@@ -87,6 +109,13 @@ async def replace_if_unchanged(
     """
     if not writes:
         return set()
+    async with write_lock(collection):
+        return await _replace_if_unchanged(collection, writes)
+
+
+async def _replace_if_unchanged(
+    collection: AsyncCollection[Document], writes: list[tuple[Document, int]]
+) -> set[Any]:
     token = uuid.uuid4().hex
     lost: set[Any] = set()
     existing = [(doc, read) for doc, read in writes if read > 0]

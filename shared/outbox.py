@@ -29,7 +29,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from shared.events import CLOUDEVENTS_CONTENT_TYPE, CloudEvent
 from shared.failpoints import failpoint
 from shared.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG
-from shared.mongo import Document, bulk_write_chunked
+from shared.mongo import Document, bulk_write_chunked, write_lock
 
 log = logging.getLogger("partnerhub.outbox")
 FIELD = "outbox"
@@ -95,14 +95,15 @@ class Outbox:
         failpoint(f"{self.service}_after_publish")
         for _, entry in entries:
             EVENTS_PUBLISHED.labels(self.service, entry.topic, entry.type).inc()
-        await bulk_write_chunked(
-            collection,
-            [
-                UpdateOne({"_id": doc_id}, {"$pullAll": {FIELD: encode_entries(outbox)}})
-                for doc_id, outbox in outboxes.items()
-                if outbox
-            ],
-        )
+        async with write_lock(collection):
+            await bulk_write_chunked(
+                collection,
+                [
+                    UpdateOne({"_id": doc_id}, {"$pullAll": {FIELD: encode_entries(outbox)}})
+                    for doc_id, outbox in outboxes.items()
+                    if outbox
+                ],
+            )
         return len(entries)
 
     async def pending(self) -> dict[str, dict[Any, list[OutboxEntry]]]:
