@@ -585,7 +585,11 @@ async def main_async(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         for name in SERVICES:
-            response = await http[name].get("/readyz")
+            deadline = time.monotonic() + 90
+            while (
+                response := await http[name].get("/readyz")
+            ).status_code != 200 and time.monotonic() < deadline:
+                await asyncio.sleep(1)
             if response.status_code != 200:
                 raise SystemExit(
                     f"{name} is not ready: {response.text} (start everything with `make up`)"

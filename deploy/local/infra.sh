@@ -98,9 +98,9 @@ start_kafka() {
       || { cat "$logs/kafka-format.log" >&2; die "formatting Kafka storage failed"; }
   fi
   log "starting Apache Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT"
-  setsid nohup java -cp "$kafka_lib/*" "${java_opts[@]}" kafka.Kafka "$conf" \
-    >"$logs/kafka.log" 2>&1 < /dev/null &
-  echo $! > "$pids/kafka.pid"
+  : > "$logs/kafka.log"
+  python3 "$here/spawn.py" "$logs/kafka.log" java -cp "$kafka_lib/*" "${java_opts[@]}" kafka.Kafka "$conf" \
+    > "$pids/kafka.pid"
 }
 
 start_ferretdb() {
@@ -108,9 +108,9 @@ start_ferretdb() {
   port_open "$MONGO_PORT" && die "127.0.0.1:$MONGO_PORT is taken by another process; stop it or set PARTNERHUB_MONGO_PORT"
   mkdir -p "$STATE/ferretdb"
   log "starting FerretDB $FERRETDB_VERSION on 127.0.0.1:$MONGO_PORT"
-  setsid nohup "$ferretdb_bin" -listen "127.0.0.1:$MONGO_PORT" -data-dir "$STATE/ferretdb" -log-level "${PARTNERHUB_FERRETDB_LOG_LEVEL:-error}" \
-    >"$logs/ferretdb.log" 2>&1 < /dev/null &
-  echo $! > "$pids/ferretdb.pid"
+  : > "$logs/ferretdb.log"
+  python3 "$here/spawn.py" "$logs/ferretdb.log" "$ferretdb_bin" -listen "127.0.0.1:$MONGO_PORT" \
+    -data-dir "$STATE/ferretdb" -log-level "${PARTNERHUB_FERRETDB_LOG_LEVEL:-error}" > "$pids/ferretdb.pid"
 }
 
 stop() { # stop NAME: TERM, wait, then KILL; only the recorded pid

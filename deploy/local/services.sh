@@ -2,7 +2,7 @@
 # The services as background processes on 127.0.0.1, for `make up` / `make down`.
 #
 #   services.sh up      start every service that exists (services/<name>/__main__.py),
-#                       return once each answers GET /healthz
+#                       return once each answers GET /readyz (Kafka and MongoDB reachable)
 #   services.sh down    stop exactly the processes `up` started (by recorded pid)
 #   services.sh status
 #
@@ -38,11 +38,15 @@ cmd_up() {
     [ -f "$repo/services/$name/__main__.py" ] || continue
     if alive "$name"; then log "$name already running (pid $(cat "$pids/$name.pid"))"; continue; fi
     log "starting $name on 127.0.0.1:$port"
+    if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
+      log "error: something else already answers on 127.0.0.1:$port; stop it first"
+      exit 1
+    fi
+    : > "$logs/$name.log"
     (cd "$repo" && API_KEYS="${API_KEYS:-$key=admin}" HTTP_PORT="$port" \
       KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}" \
       MONGODB_URL="${MONGODB_URL:-mongodb://127.0.0.1:27017}" \
-      setsid nohup "$PYTHON" -m "services.$name" >"$logs/$name.log" 2>&1 < /dev/null &
-      echo $! > "$pids/$name.pid")
+      "$PYTHON" "$here/spawn.py" "$logs/$name.log" "$PYTHON" -m "services.$name" > "$pids/$name.pid")
     started+=("$name:$port")
   done
   if [ ${#started[@]} -eq 0 ]; then
@@ -51,10 +55,10 @@ cmd_up() {
   fi
   for entry in "${started[@]}"; do
     name=${entry%%:*} port=${entry##*:}
-    local deadline=$((SECONDS + 60))
-    until curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
+    local deadline=$((SECONDS + 90))
+    until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do
       alive "$name" || { tail -n 30 "$logs/$name.log" >&2; log "error: $name exited during start-up (log: $logs/$name.log)"; exit 1; }
-      [ $SECONDS -lt $deadline ] || { log "error: $name did not answer /healthz within 60 s (log: $logs/$name.log)"; exit 1; }
+      [ $SECONDS -lt $deadline ] || { log "error: $name was not ready (/readyz) within 90 s (log: $logs/$name.log)"; exit 1; }
       sleep 0.3
     done
     log "$name ready: http://127.0.0.1:$port/docs"
