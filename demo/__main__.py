@@ -586,10 +586,10 @@ async def main_async(args: argparse.Namespace) -> int:
     try:
         for name in SERVICES:
             deadline = time.monotonic() + 90
-            while (
-                response := await http[name].get("/readyz")
-            ).status_code != 200 and time.monotonic() < deadline:
-                await asyncio.sleep(1)
+            response = await http[name].get("/readyz")
+            while response.status_code != 200 and time.monotonic() < deadline:
+                await asyncio.sleep(1)  # a poll of another process: no event to wait on
+                response = await http[name].get("/readyz")
             if response.status_code != 200:
                 raise SystemExit(
                     f"{name} is not ready: {response.text} (start everything with `make up`)"

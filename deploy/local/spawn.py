@@ -11,6 +11,10 @@ import sys
 log_path, *command = sys.argv[1:]
 with open(log_path, "ab") as log:
     process = subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        command,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
     )
 print(process.pid)
