@@ -21,7 +21,7 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
 	dataDir := flag.String("data-dir", "", "directory for the SQLite databases (required)")
 	logLevel := flag.String("log-level", "error", "debug, info, warn or error (info logs every connection)")
-	txlock := flag.String("txlock", "immediate", "SQLite transaction mode: deferred or immediate")
+	txlock := flag.String("txlock", "deferred", "SQLite transaction mode: deferred or immediate")
 	flag.Parse()
 	if *dataDir == "" {
 		log.Fatal("-data-dir is required")
