@@ -86,6 +86,8 @@ async def rebuild(
         total = sum(ends[tp] - starts[tp] for tp in partitions)
         await consumer.seek_to_beginning(*partitions)
         remaining = {tp for tp in partitions if ends[tp] > starts[tp]}
+        projected_to = {tp: starts[tp] for tp in partitions}
+        idle = dict.fromkeys(partitions, 0)
         done = 0
         started = time.monotonic()
         last_report = 0.0
@@ -100,9 +102,20 @@ async def rebuild(
                 )
                 await project_into(target, writes_for(c.event for c in valid))
                 done += len(records)
+            # Done with a partition once a record at or past its noted end offset has
+            # been *projected* (not merely fetched); an empty stretch with the
+            # position past the end (a gap in offsets) counts after three polls.
+            for tp, rs in batches.items():
+                if rs:
+                    projected_to[tp] = max(projected_to[tp], rs[-1].offset + 1)
+                    idle[tp] = 0
             for tp in list(remaining):
-                if await consumer.position(tp) >= ends[tp]:
+                if projected_to[tp] >= ends[tp]:
                     remaining.discard(tp)
+                elif not batches.get(tp):
+                    idle[tp] += 1
+                    if idle[tp] >= 3 and await consumer.position(tp) >= ends[tp]:
+                        remaining.discard(tp)
             if time.monotonic() - last_report > 2 or not remaining:
                 last_report = time.monotonic()
                 rate = done / max(time.monotonic() - started, 1e-9)
