@@ -59,6 +59,7 @@ async def rebuild(
     consumer = AIOKafkaConsumer(
         **kafka_client_options(settings),
         enable_auto_commit=False,
+        auto_offset_reset="earliest",
         max_poll_records=settings.consumer_batch_size,
     )
     try:
@@ -84,7 +85,10 @@ async def rebuild(
         ends = await consumer.end_offsets(partitions)
         starts = await consumer.beginning_offsets(partitions)
         total = sum(ends[tp] - starts[tp] for tp in partitions)
-        await consumer.seek_to_beginning(*partitions)
+        # Explicit offsets: a seek_to_beginning after the offset look-ups above can be
+        # overtaken by the fetcher's own reset, and the replay then starts at the end.
+        for tp in partitions:
+            consumer.seek(tp, starts[tp])
         remaining = {tp for tp in partitions if ends[tp] > starts[tp]}
         projected_to = {tp: starts[tp] for tp in partitions}
         idle = dict.fromkeys(partitions, 0)

@@ -433,12 +433,22 @@ async def test_rebuild_gives_the_same_read_models_without_downtime(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
+    lines: list[str] = []
+
+    async def read_output() -> None:
+        assert rebuild.stdout is not None
+        async for line in rebuild.stdout:
+            lines.append(line.decode())
+
+    reader = asyncio.create_task(read_output())
     # The read API keeps answering, with the same numbers, while the rebuild runs.
     while rebuild.returncode is None:
-        assert reporting.get(f"/partners/{P}/statements/{PERIOD}").json() == EXPECTED_STATEMENT
+        served = reporting.get(f"/partners/{P}/statements/{PERIOD}").json()
+        assert served == EXPECTED_STATEMENT, "".join(lines)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(rebuild.wait(), 0.2)
-    output = (await rebuild.stdout.read()).decode() if rebuild.stdout else ""
+    await reader
+    output = "".join(lines)
     assert rebuild.returncode == 0, output
     assert "switched readers to generation g2" in output
     assert "replayed" in output
