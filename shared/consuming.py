@@ -11,16 +11,18 @@ delivered again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from faststream.kafka import KafkaBroker
 
 from shared.events import CloudEvent, InvalidEvent, Payload, parse_event
+from shared.failpoints import failpoint
 from shared.messaging import ConsumedRecord, dead_letter
-from shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
+from shared.metrics import BATCH_SECONDS, BATCH_SIZE, DEAD_LETTERS, EVENTS_CONSUMED
 
 log = logging.getLogger("partnerhub.consuming")
 
@@ -63,3 +65,32 @@ async def validate_batch(
             continue
         valid.append(Consumed(record, event))
     return valid
+
+
+TRANSIENT_BACKOFF_SECONDS = 1.0
+
+
+async def consume(
+    raw: Any,
+    *,
+    broker: KafkaBroker,
+    service: str,
+    handle: Callable[[list[Consumed]], Awaitable[None]],
+) -> None:
+    """One consumed batch, the same way in every service.
+
+    Counts and times it, dead-letters bad input, runs the service's
+    ``handle`` on the valid events; any other failure is transient: log it,
+    pause, and raise, so the subscriber (``AckPolicy.NACK_ON_ERROR``) seeks
+    back and the batch is delivered again.
+    """
+    records = records_of(raw)
+    BATCH_SIZE.labels(service).observe(len(records))
+    with BATCH_SECONDS.labels(service).time():
+        try:
+            await handle(await validate_batch(records, broker=broker, service=service))
+            failpoint(f"{service}_before_commit")
+        except Exception:
+            log.exception("batch failed; it will be delivered again")
+            await asyncio.sleep(TRANSIENT_BACKOFF_SECONDS)
+            raise

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -47,18 +46,15 @@ from services.enablement.store import (
     encode_course,
 )
 from shared import access, topics
-from shared.consuming import records_of, validate_batch
+from shared.consuming import consume
 from shared.events import Tier
-from shared.failpoints import failpoint
 from shared.lag import report_lag
 from shared.messaging import make_broker
-from shared.metrics import BATCH_SECONDS, BATCH_SIZE
 from shared.mongo import make_mongo_client, service_database
 from shared.service import service_app
 from shared.settings import Settings
 
 log = logging.getLogger("partnerhub.enablement")
-TRANSIENT_BACKOFF_SECONDS = 1.0
 
 IdempotencyKey = Annotated[
     str | None,
@@ -100,17 +96,12 @@ def create_app(settings: Settings, budget: MdfBudget | None = None) -> FastAPI:
         "(this API or an external LMS), in; CertificationAwarded out.",
     )
     async def on_events(message: KafkaMessage) -> None:
-        records = records_of(message.raw_message)
-        BATCH_SIZE.labels(settings.service_name).observe(len(records))
-        with BATCH_SECONDS.labels(settings.service_name).time():
-            try:
-                batch = await validate_batch(records, broker=broker, service=settings.service_name)
-                await enablement.handle(batch)
-                failpoint("enablement_before_commit")
-            except Exception:
-                log.exception("batch failed; it will be delivered again")
-                await asyncio.sleep(TRANSIENT_BACKOFF_SECONDS)
-                raise
+        await consume(
+            message.raw_message,
+            broker=broker,
+            service=settings.service_name,
+            handle=enablement.handle,
+        )
 
     # For the AsyncAPI document: what enablement publishes.
     broker.publisher(

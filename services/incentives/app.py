@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from decimal import Decimal
 from typing import Any
@@ -17,18 +16,15 @@ from services.incentives.domain import DealResult, PartnerBook, plan_terms, with
 from services.incentives.handlers import Incentives
 from services.incentives.store import IncentivesStore, PartnerLedger, encode_result
 from shared import access, topics
-from shared.consuming import records_of, validate_batch
+from shared.consuming import consume
 from shared.events import CommissionPlan, PeriodLabel
-from shared.failpoints import failpoint
 from shared.lag import report_lag
 from shared.messaging import make_broker
-from shared.metrics import BATCH_SECONDS, BATCH_SIZE
 from shared.mongo import make_mongo_client, service_database
 from shared.service import service_app
 from shared.settings import Settings
 
 log = logging.getLogger("partnerhub.incentives")
-TRANSIENT_BACKOFF_SECONDS = 1.0
 
 
 class SimulationRequest(BaseModel):
@@ -94,17 +90,12 @@ def create_app(settings: Settings) -> FastAPI:
         "CommissionCalculated and registration decisions out.",
     )
     async def on_events(message: KafkaMessage) -> None:
-        records = records_of(message.raw_message)
-        BATCH_SIZE.labels(settings.service_name).observe(len(records))
-        with BATCH_SECONDS.labels(settings.service_name).time():
-            try:
-                batch = await validate_batch(records, broker=broker, service=settings.service_name)
-                await incentives.handle(batch)
-                failpoint("incentives_before_commit")
-            except Exception:
-                log.exception("batch failed; it will be delivered again")
-                await asyncio.sleep(TRANSIENT_BACKOFF_SECONDS)
-                raise
+        await consume(
+            message.raw_message,
+            broker=broker,
+            service=settings.service_name,
+            handle=incentives.handle,
+        )
 
     # For the AsyncAPI document: what incentives publishes.
     broker.publisher(

@@ -31,17 +31,16 @@ from services.reporting.domain import (
 from services.reporting.handlers import Projector
 from services.reporting.store import Generation, generation_state
 from shared import access, topics
-from shared.consuming import records_of, validate_batch
+from shared.consuming import consume
 from shared.events import PERIOD_PATTERN
 from shared.lag import report_lag
 from shared.messaging import make_broker
-from shared.metrics import BATCH_SECONDS, BATCH_SIZE, BUSINESS_COMMISSION, BUSINESS_REVENUE
+from shared.metrics import BUSINESS_COMMISSION, BUSINESS_REVENUE
 from shared.mongo import Document, make_mongo_client, service_database
 from shared.service import service_app
 from shared.settings import Settings
 
 log = logging.getLogger("partnerhub.reporting")
-TRANSIENT_BACKOFF_SECONDS = 1.0
 PeriodQuery = Query(pattern=PERIOD_PATTERN, description="2026, 2026-Q4 or 2026-11")
 
 
@@ -79,16 +78,12 @@ def create_app(settings: Settings) -> FastAPI:
         description="Every event of the contract, projected into the read models.",
     )
     async def on_events(message: KafkaMessage) -> None:
-        records = records_of(message.raw_message)
-        BATCH_SIZE.labels(settings.service_name).observe(len(records))
-        with BATCH_SECONDS.labels(settings.service_name).time():
-            try:
-                batch = await validate_batch(records, broker=broker, service=settings.service_name)
-                await projector.handle(batch)
-            except Exception:
-                log.exception("batch failed; it will be delivered again")
-                await asyncio.sleep(TRANSIENT_BACKOFF_SECONDS)
-                raise
+        await consume(
+            message.raw_message,
+            broker=broker,
+            service=settings.service_name,
+            handle=projector.handle,
+        )
 
     async def active() -> Generation:
         return Generation(database, (await generation_state(database)).active)
