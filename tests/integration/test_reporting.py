@@ -25,6 +25,7 @@ from pymongo import AsyncMongoClient
 from services.reporting.store import Generation
 from shared import topics
 from shared.processes import ROOT, ServiceProcess
+from shared.lag import consumer_lag
 from shared.settings import Settings
 from tests.event_examples import CONTRACT, PROFILE, envelope
 
@@ -467,6 +468,14 @@ async def test_rebuild_gives_the_same_read_models_without_downtime(
             for collection in old:
                 assert new[collection] == old[collection], collection
 
+        # The live generation is complete once the live service has caught up with
+        # every topic (it may still be replaying other tests' history).
+        group = reporting.env["CONSUMER_GROUP"]
+        consumed = (topics.PARTNERS, topics.DEALS, topics.ENABLEMENT, topics.INCENTIVES)
+        deadline = time.monotonic() + 300
+        while sum((await consumer_lag(settings, group, consumed)).values()) > 0:
+            assert time.monotonic() < deadline, "the live reporting service did not catch up"
+            await asyncio.sleep(1)
         deadline = time.monotonic() + 30
         while True:
             try:
