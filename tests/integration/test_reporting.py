@@ -24,8 +24,8 @@ from pymongo import AsyncMongoClient
 
 from services.reporting.store import Generation
 from shared import topics
-from shared.processes import ROOT, ServiceProcess
 from shared.lag import consumer_lag
+from shared.processes import ROOT, ServiceProcess
 from shared.settings import Settings
 from tests.event_examples import CONTRACT, PROFILE, envelope
 
