@@ -7,6 +7,8 @@
 #   infra.sh up      start both (fetching first if needed); returns when both accept connections
 #   infra.sh down    stop exactly the processes `up` started (by their recorded pids)
 #   infra.sh status  say what runs
+#   infra.sh stop  kafka|ferretdb   stop one of them (fault tests: a broker or store outage)
+#   infra.sh start kafka|ferretdb   start it again on its data; returns when it serves again
 #
 # Cached downloads and builds live in $PARTNERHUB_CACHE (~/.cache/partnerhub),
 # so a second clone on the same machine starts in seconds. Data, logs and pid
@@ -146,6 +148,27 @@ cmd_up() {
   log "ready: Kafka 127.0.0.1:$KAFKA_PORT, MongoDB protocol (FerretDB) 127.0.0.1:$MONGO_PORT; data and logs under $STATE"
 }
 
+component() { # component NAME: refuse anything but the two we run
+  case "${1:-}" in
+    kafka|ferretdb) ;;
+    *) echo "usage: $0 stop|start kafka|ferretdb" >&2; exit 2 ;;
+  esac
+}
+
+cmd_start() { # start one component again (after `stop NAME`) and wait until it serves
+  component "${1:-}"
+  mkdir -p "$pids" "$logs"
+  if [ "$1" = kafka ]; then
+    fetch_kafka; start_kafka; wait_port kafka "$KAFKA_PORT" 120
+  else
+    fetch_ferretdb; start_ferretdb; wait_port ferretdb "$MONGO_PORT" 60
+  fi
+  [ -x "$PYTHON" ] || die "$PYTHON not found: run 'make venv' first"
+  (cd "$repo" && KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT" MONGODB_URL="mongodb://127.0.0.1:$MONGO_PORT" \
+    "$PYTHON" -m shared.infra ready) || die "$1 started but the infrastructure did not become ready (logs: $logs)"
+  log "$1 serves again"
+}
+
 cmd_down() {
   stop kafka
   stop ferretdb
@@ -163,5 +186,7 @@ case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
-  *) echo "usage: $0 fetch|up|down|status" >&2; exit 2 ;;
+  stop) component "${2:-}"; stop "$2" ;;
+  start) cmd_start "${2:-}" ;;
+  *) echo "usage: $0 fetch|up|down|status|stop NAME|start NAME" >&2; exit 2 ;;
 esac

@@ -35,6 +35,7 @@ from shared.outbox import Outbox
 from shared.processes import ServiceProcess, httpx
 from shared.settings import Settings
 from tests.event_examples import CONTRACT
+from tests.infra_control import outage, require_local_infrastructure
 from tests.kafka_reading import collect
 
 SUFFIX = uuid.uuid4().hex[:10]
@@ -763,6 +764,60 @@ async def test_sigkill_right_after_the_answers_loses_no_event_and_duplicates_non
             f"\n{len(counts)} commands answered 2xx before SIGKILL; after the restart "
             f"{len(counts)} distinct events on Kafka in {sum(counts.values())} records "
             f"({outbox_recoveries(process)} published from the outbox at restart)"
+        )
+        assert httpx.get(f"{process.url}/readyz").json()["outbox_backlog"] == 0
+    finally:
+        process.stop()
+        await drop(settings, database)
+
+
+async def test_kafka_stopped_mid_commands_loses_no_event_and_duplicates_none(
+    settings: Settings,
+) -> None:
+    """The real broker is stopped while commands arrive, then started again.
+
+    Every command answers 2xx while Kafka is down; once the broker is back,
+    every acknowledged command's event is on partners.v1 exactly once.
+    """
+    require_local_infrastructure(settings)
+    database = f"test_onboarding_outage_{uuid.uuid4().hex[:10]}"
+    process = ServiceProcess("onboarding", onboarding_env(settings, database))
+    acknowledged: dict[str, list[str]] = {}  # partner id → event ids of 2xx answers
+
+    def command(n: int) -> None:
+        answer = process.post("/applications", application(name=f"Outage {n}"))
+        assert answer.status_code == 201, answer.text
+        partner_id = answer.json()["partner_id"]
+        acknowledged[partner_id] = [answer.json()["event_id"]]
+        if n % 2 == 0:
+            approved = process.post(
+                f"/applications/{answer.json()['application_id']}/approve", None
+            )
+            assert approved.status_code == 200, approved.text
+            acknowledged[partner_id].append(approved.json()["event_id"])
+
+    try:
+        process.start()
+        command(0)  # one before the outage, published normally
+        await arrived(settings, next(iter(acknowledged)), 2)
+        with outage("kafka"):
+            for n in range(1, 13):
+                command(n)
+            during = httpx.get(f"{process.url}/readyz", timeout=30).json()
+            assert during["outbox_backlog"] == 18, during
+        found = await asyncio.gather(
+            *(settled(settings, p, len(ids)) for p, ids in acknowledged.items())
+        )
+        counts: Counter[str] = Counter()
+        for (partner_id, event_ids), records in zip(acknowledged.items(), found, strict=True):
+            assert list(by_id(records)) == event_ids, partner_id
+            counts.update(json.loads(r.value)["id"] for r in records)
+        assert len(counts) == sum(len(ids) for ids in acknowledged.values()) == 20
+        assert max(counts.values()) == 1, "an event published twice"
+        print(
+            f"\n12 commands answered 2xx while Kafka was down (outbox backlog "
+            f"{during['outbox_backlog']} events); after the restart {len(counts)} distinct events "
+            f"on Kafka in {sum(counts.values())} records"
         )
         assert httpx.get(f"{process.url}/readyz").json()["outbox_backlog"] == 0
     finally:
