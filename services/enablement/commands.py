@@ -6,12 +6,12 @@ answer given (the document's ``answers``). Then the outbox is published
 (awaited; if Kafka does not answer, the background relay publishes it later)
 and the answer is returned.
 
-**Idempotency.** A command sent again with the same ``Idempotency-Key`` finds
-its remembered answer in the document it changed and returns it unchanged
-(with the ``Idempotent-Replayed: true`` header) without writing or publishing
-anything. The key is remembered as a digest of (path, key) together with a
-fingerprint of the body: the same key with a different body is refused with
-422. Where a command creates a new item (a material, a feedback, an MDF
+**Idempotency** (:mod:`shared.commands`). A command sent again with the same
+``Idempotency-Key`` finds its remembered answer in the document it changed and
+returns it unchanged (with the ``Idempotent-Replayed: true`` header) without
+writing or publishing anything; the same key with a different body is refused
+with 422. A document keeps its answers as a list, each naming its key's
+digest. Where a command creates a new item (a material, a feedback, an MDF
 request) the item's id is derived from the key's digest, so two concurrent
 deliveries of one command meet on the same id. Only successful answers are
 remembered; a refused command changed nothing and may be retried.
@@ -22,11 +22,8 @@ the ``version`` field: the loser reloads and decides again.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
@@ -73,6 +70,9 @@ from services.enablement.store import (
     encode_material,
     encode_mdf_request,
 )
+from shared.commands import Answer as Answer
+from shared.commands import CommandKey as CommandKey
+from shared.commands import InvalidField as InvalidField
 from shared.events import Currency, Money, Tier, new_event
 from shared.outbox import OutboxEntry, encode_entries
 
@@ -148,75 +148,12 @@ class MdfRejectionBody(_Body):
 # --------------------------------------------------------------------------- answers
 
 
-class InvalidField(Exception):
-    """A request the rules refuse because of one field (HTTP 422, naming the field)."""
-
-    def __init__(self, location: tuple[str, ...], message: str) -> None:
-        super().__init__(f"{'.'.join(location)}: {message}")
-        self.location = location
-        self.message = message
-
-
 class Conflict(EnablementError):
     """The command contradicts what is stored (HTTP 409)."""
 
 
 class NotFound(Exception):
     """The named thing does not exist (HTTP 404)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    status: int
-    body: dict[str, Any]
-    replayed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class CommandKey:
-    """An Idempotency-Key as remembered: a digest of (path, key) and the body's fingerprint."""
-
-    digest: str
-    fingerprint: str
-
-    @classmethod
-    def of(cls, key: str | None, path: str, body: BaseModel | None) -> CommandKey | None:
-        if key is None:
-            return None
-        canonical = json.dumps(
-            None if body is None else body.model_dump(mode="json"), sort_keys=True
-        )
-        return cls(
-            digest=hashlib.sha256(f"{path}\n{key}".encode()).hexdigest(),
-            fingerprint=hashlib.sha256(canonical.encode()).hexdigest(),
-        )
-
-    @property
-    def derived_id(self) -> str:
-        """The id of what the command creates: the same for every delivery of the command."""
-        return str(uuid.uuid5(uuid.NAMESPACE_OID, self.digest))
-
-    def remember(self, answer: Answer) -> dict[str, Any]:
-        return {
-            "key": self.digest,
-            "fingerprint": self.fingerprint,
-            "status": answer.status,
-            "body": answer.body,
-        }
-
-    def replay(self, remembered: Mapping[str, Any]) -> Answer:
-        if remembered["fingerprint"] != self.fingerprint:
-            raise InvalidField(
-                ("header", "Idempotency-Key"),
-                "this key was already used for a different request",
-            )
-        return Answer(int(remembered["status"]), dict(remembered["body"]), replayed=True)
-
-    def find(self, answers: Iterable[Mapping[str, Any]]) -> Answer | None:
-        for remembered in answers:
-            if remembered["key"] == self.digest:
-                return self.replay(remembered)
-        return None
 
 
 def _course_view(course: Course) -> dict[str, Any]:

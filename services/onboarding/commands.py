@@ -7,14 +7,15 @@ the relay poked to publish the event (:mod:`services.onboarding.relay`): an
 answer never waits for Kafka, and an event stored is published eventually,
 whatever happens to the process afterwards.
 
-**Idempotency.** A command sent again with the same ``Idempotency-Key`` finds
-its answer in the document it changed and gets it back unchanged (with the
-``Idempotent-Replayed: true`` header), without writing or publishing anything.
-The key is remembered as the SHA-256 of (path, key), with a fingerprint of the
-body: the same key with a different body answers 422. An application has no
-document yet, so its partner id is derived from the key's digest: a retry, or
-a concurrent second delivery, meets the first one's document. Only successful
-answers are remembered: a refused command changed nothing and may be retried.
+**Idempotency** (:mod:`shared.commands`). A command sent again with the same
+``Idempotency-Key`` finds its answer in the document it changed and gets it
+back unchanged (with the ``Idempotent-Replayed: true`` header), without
+writing or publishing anything; the same key with a different body answers
+422. A partner keeps its answers in a map from the key's digest. An
+application has no document yet, so its partner id is derived from the key's
+digest: a retry, or a concurrent second delivery, meets the first one's
+document. Only successful answers are remembered: a refused command changed
+nothing and may be retried.
 
 **Events.** A CloudEvent id is derived from (partner id, document version of
 the write that stored it): unique, and the same however often the entry is
@@ -25,11 +26,9 @@ click) race on the ``version`` field; the loser reloads and decides again.
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -38,10 +37,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from services.onboarding.configuration import OnboardingRules
 from services.onboarding.domain import InvalidCommand, PartnerProfile, PartnerRecord
 from services.onboarding.store import PARTNERS, OnboardingStore, StoredPartner, encode_contract
+from shared import commands
+from shared.commands import Answer as Answer
+from shared.commands import InvalidField as InvalidField
 from shared.events import Contract, Payload, Scorecard, Tier, new_event
 from shared.failpoints import failpoint
 from shared.metrics import WRITE_CONFLICTS
-from shared.mongo import Document
 
 SOURCE = "/partnerhub/onboarding"
 _IDS = uuid.UUID("220dfe35-b122-4066-b218-b9f94d3938dc")
@@ -112,15 +113,6 @@ class TerminationBody(_Body):
 # --------------------------------------------------------------------------- answers
 
 
-class InvalidField(Exception):
-    """A request the rules refuse because of one field (HTTP 422, naming the field)."""
-
-    def __init__(self, location: tuple[str, ...], message: str) -> None:
-        super().__init__(f"{'.'.join(location)}: {message}")
-        self.location = location
-        self.message = message
-
-
 class NotFound(Exception):
     """The named application or partner does not exist (HTTP 404)."""
 
@@ -134,49 +126,14 @@ def fields_under(*location: str) -> Iterator[None]:
         raise InvalidField((*location, exc.field), exc.reason) from None
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
-    status: int
-    body: dict[str, Any]
-    replayed: bool = False
+class CommandKey(commands.CommandKey):
+    """An Idempotency-Key (:mod:`shared.commands`); an application's partner id derives from it."""
 
-
-@dataclass(frozen=True, slots=True)
-class CommandKey:
-    """An Idempotency-Key as remembered: a digest of (path, key) and the body's fingerprint."""
-
-    digest: str
-    fingerprint: str
-
-    @classmethod
-    def of(cls, key: str | None, path: str, body: BaseModel | None) -> CommandKey | None:
-        if key is None:
-            return None
-        canonical = json.dumps(
-            None if body is None else body.model_dump(mode="json", by_alias=True), sort_keys=True
-        )
-        return cls(
-            digest=hashlib.sha256(f"{path}\n{key}".encode()).hexdigest(),
-            fingerprint=hashlib.sha256(canonical.encode()).hexdigest(),
-        )
+    __slots__ = ()
 
     def partner_suffix(self, attempt: int) -> str:
         """The id suffix of the partner an application creates: the same for every delivery."""
         return hashlib.sha256(f"{self.digest}/{attempt}".encode()).hexdigest()[:10]
-
-    def remember(self, answer: Answer) -> Document:
-        return {"fingerprint": self.fingerprint, "status": answer.status, "body": answer.body}
-
-    def find(self, answers: Mapping[str, Mapping[str, Any]]) -> Answer | None:
-        """The first answer to this key, if one was given; 422 if the body differs."""
-        remembered = answers.get(self.digest)
-        if remembered is None:
-            return None
-        if remembered["fingerprint"] != self.fingerprint:
-            raise InvalidField(
-                ("header", "Idempotency-Key"), "this key was already used for a different request"
-            )
-        return Answer(int(remembered["status"]), dict(remembered["body"]), replayed=True)
 
 
 # --------------------------------------------------------------------------- views
@@ -274,7 +231,10 @@ class Onboarding:
             for _race in range(2):
                 existing = await self.store.load(partner_id)
                 if existing is not None:
-                    if key is not None and (replayed := key.find(existing.answers)) is not None:
+                    if (
+                        key is not None
+                        and (replayed := key.find_by_digest(existing.answers)) is not None
+                    ):
                         return replayed
                     break  # another application holds this id: try the next one
                 now = self.clock()
@@ -432,7 +392,7 @@ class Onboarding:
             partner = await locate()
             if partner is None:
                 raise NotFound(f"{what} does not exist")
-            if key is not None and (replayed := key.find(partner.answers)) is not None:
+            if key is not None and (replayed := key.find_by_digest(partner.answers)) is not None:
                 return replayed
             now = self.clock()
             payload, body = step(partner.record, now)
@@ -462,7 +422,7 @@ class Onboarding:
         partner.add_event(event)
         answer = Answer(status, {**body, "event_id": event.id})
         if key is not None:
-            partner.answers[key.digest] = key.remember(answer)
+            partner.answers[key.digest] = key.remember_by_digest(answer)
         return answer
 
     def _committed(self) -> None:
