@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
@@ -22,6 +23,10 @@ func main() {
 	dataDir := flag.String("data-dir", "", "directory for the SQLite databases (required)")
 	logLevel := flag.String("log-level", "error", "debug, info, warn or error (info logs every connection)")
 	txlock := flag.String("txlock", "deferred", "SQLite transaction mode: deferred or immediate")
+	synchronous := flag.String("synchronous", "normal",
+		"SQLite synchronous pragma: normal (WAL: no fsync per commit; durable across process crashes) or full")
+	indexIDsEvery := flag.Duration("index-ids", time.Second,
+		"how often to add the _id lookup index FerretDB's SQLite tables lack (0: never; see idindex.go)")
 	flag.Parse()
 	if *dataDir == "" {
 		log.Fatal("-data-dir is required")
@@ -40,7 +45,7 @@ func main() {
 		Logger:    logger,
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + *dataDir + "/?_txlock=" + *txlock,
+		SQLiteURL: "file:" + *dataDir + "/?_txlock=" + *txlock + "&_pragma=synchronous(" + *synchronous + ")",
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -48,6 +53,10 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+
+	if *indexIDsEvery > 0 {
+		go indexIDs(ctx, *dataDir, *indexIDsEvery, logger)
+	}
 
 	log.Printf("ferretdb listening on %s, data in %s", *listen, *dataDir)
 	if err := f.Run(ctx); err != nil {
