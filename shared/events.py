@@ -453,6 +453,24 @@ class PayoutSettled(Payload):
     amount_paid: Money
     carried_adjustments: list[CarriedAdjustment] = Field(default_factory=list)
     settled_at: AwareDatetime
+    # Beyond the SPEC's fields (optional, so other producers may omit them):
+    period_amount: Money | None = Field(
+        default=None,
+        description="the part of amount_paid from the period's own total; "
+        "absent: amount_paid minus the carried adjustments",
+    )
+    unrecovered: list[CarriedAdjustment] = Field(
+        default_factory=list,
+        description="negative adjustments not netted in this payout (no negative payments); "
+        "they stay pending against their period",
+    )
+    rerun: bool = Field(default=False, description="a re-run paying only the difference")
+
+    def own_amount(self) -> Decimal:
+        """``period_amount``, or what it must be when a producer left it out."""
+        if self.period_amount is not None:
+            return self.period_amount
+        return self.amount_paid - sum((a.amount for a in self.carried_adjustments), Decimal(0))
 
 
 PAYLOAD_TYPES: tuple[type[Payload], ...] = (

@@ -97,6 +97,16 @@ class WorkedExample:
             out.append(Message(topic, p.encode(), json.dumps(event).encode(), event))
         return out
 
+    def later_deal(self, n: int, day: str, amount: str, line: str) -> Message:
+        """A DealClosed beyond the example (``D-<n>``), sent after all of it."""
+        event = envelope(
+            "DealClosed",
+            self._closed(n, day, amount, line),
+            time=datetime(2027, 2, 1, tzinfo=UTC).isoformat(),
+            source="/tests/worked-example",
+        )
+        return Message(topics.DEALS, self.partner_id.encode(), json.dumps(event).encode(), event)
+
     def _closed(self, n: int, day: str, amount: str, line: str) -> dict[str, Any]:
         return {
             "partner_id": self.partner_id,

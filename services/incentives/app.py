@@ -8,12 +8,20 @@ from typing import Any
 
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from fastapi import FastAPI, HTTPException, Query
+from fastapi.responses import JSONResponse
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.incentives.domain import DealResult, PartnerBook, plan_terms, with_plan
+from services.incentives.domain import DealResult, PartnerBook, plan_terms, to_cents, with_plan
 from services.incentives.handlers import Incentives
+from services.incentives.payouts import (
+    Refused,
+    Settlements,
+    UnknownPartners,
+    period_totals,
+)
 from services.incentives.store import IncentivesStore, PartnerLedger, encode_result
 from shared import access, topics
 from shared.consuming import consume
@@ -23,6 +31,7 @@ from shared.messaging import make_broker
 from shared.mongo import make_mongo_client, service_database
 from shared.service import service_app
 from shared.settings import Settings
+from shared.settlement import pending_adjustments
 
 log = logging.getLogger("partnerhub.incentives")
 
@@ -31,6 +40,38 @@ class SimulationRequest(BaseModel):
     plan: CommissionPlan = Field(description="the draft commission plan, as in a contract")
     partner_ids: list[str] = Field(min_length=1, max_length=1000)
     period: PeriodLabel
+
+
+class SettlementSettings(BaseSettings):
+    """How settlements pay (from the environment)."""
+
+    model_config = SettingsConfigDict(env_prefix="SETTLEMENT_", extra="ignore")
+
+    allow_negative: bool = Field(
+        default=False,
+        description="pay negative amounts when clawbacks exceed what is payable; "
+        "by default the rest carries forward to the next settlement",
+    )
+
+
+class SettlementRequest(BaseModel):
+    period: PeriodLabel = Field(description="the period to settle, e.g. 2026-Q4 or 2026-11")
+    partner_ids: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=10_000,
+        description="the partners to settle; null: every partner not yet settled for the period",
+    )
+    settlement_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._:-]{1,100}$",
+        description="give one to make the request safe to retry: partners already settled "
+        "under it answer what was recorded and are not paid twice",
+    )
+    rerun: bool = Field(
+        default=False, description="settle an already settled period again, paying the difference"
+    )
+    dry_run: bool = Field(default=False, description="compute what would be paid; record nothing")
 
 
 def _line(result: DealResult) -> dict[str, Any]:
@@ -54,9 +95,9 @@ def _line(result: DealResult) -> dict[str, Any]:
 def _totals(results: list[DealResult]) -> dict[str, str]:
     commissionable = [r for r in results if r.status.value == "commissionable"]
     return {
-        "revenue": str(sum((r.amount for r in commissionable), Decimal(0))),
-        "commission": str(sum((r.commission for r in results), Decimal(0))),
-        "target_bonus": str(sum((r.target_bonus for r in results), Decimal(0))),
+        "revenue": str(to_cents(sum((r.amount for r in commissionable), Decimal(0)))),
+        "commission": str(to_cents(sum((r.commission for r in results), Decimal(0)))),
+        "target_bonus": str(to_cents(sum((r.target_bonus for r in results), Decimal(0)))),
     }
 
 
@@ -72,6 +113,12 @@ def create_app(settings: Settings) -> FastAPI:
     mongo = make_mongo_client(settings)
     store = IncentivesStore(service_database(mongo, settings))
     incentives = Incentives(store, broker, settings.service_name)
+    settlements = Settlements(
+        store,
+        incentives.outbox,
+        allow_negative=SettlementSettings().allow_negative,
+        service=settings.service_name,
+    )
 
     @broker.subscriber(
         topics.PARTNERS,
@@ -102,6 +149,11 @@ def create_app(settings: Settings) -> FastAPI:
         topics.INCENTIVES,
         title="CommissionCalculated",
         description="One revision of one deal's commission",
+    )
+    broker.publisher(
+        topics.INCENTIVES,
+        title="PayoutSettled",
+        description="One partner's payout for a settled period, with carried adjustments",
     )
     broker.publisher(
         topics.DEALS,
@@ -205,6 +257,97 @@ def create_app(settings: Settings) -> FastAPI:
             else ("approved" if decision["approved"] else "rejected"),
             "reason": None if decision is None else decision.get("reason"),
             "decided_at": None if decision is None else decision.get("decided_at"),
+        }
+
+    @app.post(
+        "/settlements",
+        tags=["settlements"],
+        summary="Settle a period: pay each partner what is payable now, carry later changes",
+        dependencies=[access.StaffAccess],
+        status_code=201,
+        responses={
+            200: {"description": "a dry run, or nothing new to record"},
+            404: {"description": "an unknown partner id"},
+            409: {"description": "the period is already settled for a partner (nothing settled)"},
+        },
+    )
+    async def settle_period(request: SettlementRequest) -> Any:
+        try:
+            settlement_id, settled_at, outcomes = await settlements.run(
+                request.period,
+                request.partner_ids,
+                settlement_id=request.settlement_id,
+                rerun=request.rerun,
+                dry_run=request.dry_run,
+            )
+        except UnknownPartners as unknown:
+            raise HTTPException(404, detail=str(unknown)) from unknown
+        except Refused as refused:
+            return JSONResponse(
+                status_code=409,
+                content={
+                    "detail": str(refused),
+                    "refused": [
+                        {
+                            "partner_id": pid,
+                            "period": r.period,
+                            "settled_by": r.settlement_ids,
+                        }
+                        for pid, r in sorted(refused.refusals.items())
+                    ],
+                },
+            )
+        paid = [o for o in outcomes if o.settlement is not None]
+        new = [o for o in paid if not o.replayed]
+        total: dict[str, Decimal] = {}
+        for o in paid:
+            assert o.settlement is not None
+            total[o.settlement.currency] = (
+                total.get(o.settlement.currency, Decimal("0.00")) + o.settlement.amount_paid
+            )
+        body = {
+            "settlement_id": settlement_id,
+            "period": request.period,
+            "settled_at": settled_at.isoformat(),
+            "dry_run": request.dry_run,
+            "payouts": [o.as_json() for o in paid],
+            "skipped": [o.as_json() for o in outcomes if o.settlement is None],
+            "totals": {currency: str(amount) for currency, amount in sorted(total.items())},
+        }
+        return JSONResponse(status_code=201 if new and not request.dry_run else 200, content=body)
+
+    @app.get(
+        "/partners/{partner_id}/settlements",
+        tags=["settlements"],
+        summary="A partner's settlements and what is pending against settled periods",
+        dependencies=[access.PartnerReadAccess],
+    )
+    async def partner_settlements(partner_id: str) -> dict[str, Any]:
+        ledger = await _ledger_for(partner_id)
+        currencies = sorted({s.currency for s in ledger.settlements})
+        return {
+            "partner_id": partner_id,
+            "settlements": [
+                {
+                    "settlement_id": s.settlement_id,
+                    "period": s.period,
+                    "currency": s.currency,
+                    "amount_paid": str(s.amount_paid),
+                    "period_amount": str(s.period_amount),
+                    "carried_adjustments": [{"period": p, "amount": str(a)} for p, a in s.carried],
+                    "unrecovered": [{"period": p, "amount": str(a)} for p, a in s.unrecovered],
+                    "settled_at": s.settled_at.isoformat(),
+                    "rerun": s.rerun,
+                }
+                for s in sorted(ledger.settlements, key=lambda s: (s.settled_at, s.settlement_id))
+            ],
+            "pending_adjustments": [
+                {"period": p, "currency": c, "amount": str(a)}
+                for c in currencies
+                for p, a in pending_adjustments(
+                    period_totals(ledger, c), ledger.settlements, c
+                ).items()
+            ],
         }
 
     @app.post(

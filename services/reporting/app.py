@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import csv
+import io
 import logging
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
@@ -12,6 +14,7 @@ from typing import Any, Literal
 
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from fastapi import FastAPI, HTTPException, Path, Query
+from fastapi.responses import Response
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 
@@ -23,7 +26,9 @@ from services.reporting.domain import (
     money,
     period_bounds,
     period_of,
+    period_payments,
     period_totals,
+    settlement_of,
     sort_lines,
     target_for,
     utc_text,
@@ -42,6 +47,22 @@ from shared.settings import Settings
 
 log = logging.getLogger("partnerhub.reporting")
 PeriodQuery = Query(pattern=PERIOD_PATTERN, description="2026, 2026-Q4 or 2026-11")
+
+
+#: The finance export's columns; money with two decimals, a point, no grouping.
+CSV_COLUMNS = (
+    "settlement_id",
+    "partner_id",
+    "partner_name",
+    "period",
+    "currency",
+    "period_amount",
+    "carried_adjustments",
+    "carried_total",
+    "amount_paid",
+    "unrecovered",
+    "settled_at",
+)
 
 
 def _cursor(last_id: str) -> str:
@@ -262,10 +283,23 @@ def create_app(settings: Settings) -> FastAPI:
         target = target_for(contracts, period)
         totals = period_totals(partner_id, period, lines, target)
         contract = governing_contract(contracts, period_bounds(period)[1])
+        currency = totals.currency or (contract or {}).get("currency")
+        settlements = [
+            settlement_of(doc)
+            async for doc in generation["payouts"].find({"partner_id": partner_id})
+        ]
+        payment = next(
+            (
+                p
+                for p in period_payments({(period, currency or ""): totals.payout}, settlements)
+                if p.period == period and p.currency == (currency or "")
+            ),
+            None,
+        )
         return {
             "partner_id": partner_id,
             "period": period,
-            "currency": totals.currency or (contract or {}).get("currency"),
+            "currency": currency,
             "lines": [line.as_json() for line in sort_lines(lines)],
             "revenue": money(totals.revenue),
             "commission_total": money(totals.commission),
@@ -273,7 +307,95 @@ def create_app(settings: Settings) -> FastAPI:
             "payout_total": money(totals.payout),
             "target": money(target),
             "attainment": None if totals.attainment is None else str(totals.attainment),
+            "settled": payment is not None and payment.settled,
+            "paid": money(payment.paid if payment else Decimal(0)),
+            "pending_adjustment": money(payment.pending_adjustment if payment else Decimal(0)),
         }
+
+    @app.get(
+        "/partners/{partner_id}/payouts",
+        tags=["payouts"],
+        summary="A partner's settlements, and per period: current total, paid, pending adjustment",
+        dependencies=[access.PartnerReadAccess],
+    )
+    async def payouts(partner_id: str) -> dict[str, Any]:
+        generation = await active()
+        docs = sorted(
+            [
+                {"carried_adjustments": [], "unrecovered": [], **doc}  # FerretDB drops empty arrays
+                async for doc in generation["payouts"].find({"partner_id": partner_id}, {"_id": 0})
+            ],
+            key=lambda d: (d["settled_at"], d["settlement_id"]),
+        )
+        totals: dict[tuple[str, str], Decimal] = {}
+        async for t in generation["period_totals"].find({"partner_id": partner_id}):
+            if t.get("currency"):
+                totals[(t["period"], t["currency"])] = Decimal(t["payout"])
+        if (
+            not docs
+            and not totals
+            and await generation["partners"].find_one({"_id": partner_id}, {"_id": 1}) is None
+        ):
+            raise HTTPException(404, detail=f"unknown partner {partner_id}")
+        periods = period_payments(totals, [settlement_of(d) for d in docs])
+        pending: dict[str, Decimal] = defaultdict(Decimal)
+        for p in periods:
+            pending[p.currency] += p.pending_adjustment
+        return {
+            "partner_id": partner_id,
+            "payouts": docs,
+            "periods": [p.as_json() for p in periods],
+            "pending_adjustments": {c: money(a) for c, a in sorted(pending.items())},
+        }
+
+    @app.get(
+        "/settlements/{settlement_id}/export.csv",
+        tags=["payouts"],
+        summary="A settlement for finance: one CSV row per partner",
+        dependencies=[access.StaffAccess],
+        response_class=Response,
+        responses={200: {"content": {"text/csv": {}}}},
+    )
+    async def settlement_csv(settlement_id: str) -> Response:
+        generation = await active()
+        docs = [doc async for doc in generation["payouts"].find({"settlement_id": settlement_id})]
+        if not docs:
+            raise HTTPException(404, detail=f"no settlement {settlement_id}")
+        docs.sort(key=lambda d: d["partner_id"])
+        names = {
+            d["_id"]: (d.get("view") or {}).get("name")
+            async for d in generation["partners"].find(
+                {"_id": {"$in": [d["partner_id"] for d in docs]}}, {"view.name": 1}
+            )
+        }
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(CSV_COLUMNS)
+        for d in docs:
+            carried_adjustments = d.get("carried_adjustments", [])  # FerretDB drops empty arrays
+            carried = [Decimal(a["amount"]) for a in carried_adjustments]
+            writer.writerow(
+                [
+                    d["settlement_id"],
+                    d["partner_id"],
+                    names.get(d["partner_id"]) or "",
+                    d["period"],
+                    d["currency"],
+                    d["period_amount"],
+                    "; ".join(f"{a['period']} {a['amount']}" for a in carried_adjustments),
+                    money(sum(carried, Decimal(0))),
+                    d["amount_paid"],
+                    "; ".join(f"{a['period']} {a['amount']}" for a in d.get("unrecovered", [])),
+                    d["settled_at"],
+                ]
+            )
+        return Response(
+            out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="settlement-{settlement_id}.csv"'
+            },
+        )
 
     @app.get(
         "/leaderboard",

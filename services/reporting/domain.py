@@ -24,6 +24,9 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from shared import events
+from shared.settlement import Settlement, accounted, period_order
+
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
 AT_RISK_BELOW = Decimal(40)
@@ -295,3 +298,94 @@ def health(
             },
         },
     )
+
+
+# --------------------------------------------------------------------------- payouts
+
+
+def payout_document(data: events.PayoutSettled) -> dict[str, Any]:
+    """A PayoutSettled as stored in ``payouts`` (money as strings with two decimals)."""
+    return {
+        "settlement_id": data.settlement_id,
+        "partner_id": data.partner_id,
+        "period": data.period,
+        "currency": data.currency,
+        "amount_paid": money(data.amount_paid),
+        "period_amount": money(data.own_amount()),
+        "carried_adjustments": [
+            {"period": a.period, "amount": money(a.amount)} for a in data.carried_adjustments
+        ],
+        "unrecovered": [{"period": a.period, "amount": money(a.amount)} for a in data.unrecovered],
+        "settled_at": utc_text(data.settled_at),
+        "rerun": data.rerun,
+    }
+
+
+def settlement_of(doc: Mapping[str, Any]) -> Settlement:
+    return Settlement(
+        settlement_id=doc["settlement_id"],
+        period=doc["period"],
+        currency=doc["currency"],
+        amount_paid=Decimal(doc["amount_paid"]),
+        period_amount=Decimal(doc["period_amount"]),
+        # .get: FerretDB v1 does not store an empty array given in $setOnInsert.
+        carried=tuple(
+            (a["period"], Decimal(a["amount"])) for a in doc.get("carried_adjustments", [])
+        ),
+        settled_at=datetime.fromisoformat(doc["settled_at"]),
+        unrecovered=tuple((a["period"], Decimal(a["amount"])) for a in doc.get("unrecovered", [])),
+        rerun=bool(doc.get("rerun", False)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodPayment:
+    """One period of one partner: what it totals now, what was paid for it, what is pending."""
+
+    period: str
+    currency: str
+    current_total: Decimal
+    paid: Decimal
+    settled: bool
+
+    @property
+    def pending_adjustment(self) -> Decimal:
+        """The difference the next settlement pays (zero for a period never settled)."""
+        return self.current_total - self.paid if self.settled else ZERO
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "period": self.period,
+            "currency": self.currency,
+            "current_total": money(self.current_total),
+            "paid": money(self.paid),
+            "settled": self.settled,
+            "pending_adjustment": money(self.pending_adjustment),
+        }
+
+
+def period_payments(
+    totals: Mapping[tuple[str, str], Decimal], settlements: Iterable[Settlement]
+) -> list[PeriodPayment]:
+    """Every (period, currency) with a total or a payment, in period order.
+
+    ``totals``: the current payout total (commission + target bonus) per
+    (period, currency). Paid is what settlements took of the period, its own
+    payments and the adjustments carried for it (``shared.settlement``).
+    """
+    settlements = list(settlements)
+    keys = set(totals) | {(s.period, s.currency) for s in settlements}
+    for s in settlements:
+        keys |= {(period, s.currency) for period, _ in s.carried}
+    paid = {c: accounted(settlements, c) for c in {currency for _, currency in keys}}
+    settled = {(s.period, s.currency) for s in settlements}
+    return [
+        PeriodPayment(
+            period=period,
+            currency=currency,
+            current_total=totals.get((period, currency), ZERO),
+            paid=paid[currency].get(period, ZERO),
+            settled=(period, currency) in settled,
+        )
+        for period, currency in sorted(keys, key=lambda k: (period_order(k[0]), k[1]))
+    ]

@@ -24,6 +24,7 @@ from services.reporting.domain import (
     current_contracts,
     current_line,
     money,
+    payout_document,
     period_totals,
     revision_key,
     target_for,
@@ -233,8 +234,15 @@ def _project(writes: Writes, event: CloudEvent[Payload]) -> None:
                 "$max": {"revision": data.revision},
             },
         )
+    elif isinstance(data, events.PayoutSettled):
+        writes.add(
+            "payouts",
+            f"{data.settlement_id}|{partner}",
+            {"$setOnInsert": payout_document(data)},
+        )
+        return  # paid and pending amounts are computed when read
     else:
-        return  # registrations, payouts: not in these read models
+        return  # registrations: not in these read models
     writes.partners.add(partner)
 
 

@@ -18,7 +18,9 @@ while readers keep using the active ones):
 - ``period_totals``: per partner and period, derived from ``lines``;
 - ``deals``: DealClosed versions and the earliest cancellation per deal;
 - ``trainings``, ``certifications``, ``feedback``, ``mdf``: facts keyed by
-  their natural identity.
+  their natural identity;
+- ``payouts``: one document per (settlement, partner), from PayoutSettled
+  (its content never changes, so ``$setOnInsert`` alone).
 
 ``meta`` (not per generation) says which generation is active and which is
 being built.
@@ -44,6 +46,7 @@ COLLECTIONS = (
     "certifications",
     "feedback",
     "mdf",
+    "payouts",
 )
 META = "meta"
 GENERATIONS = "generations"
@@ -76,6 +79,10 @@ INDEXES: dict[str, list[tuple[str, list[tuple[str, int]]]]] = {
     "mdf": [
         ("by_partner", [("partner_id", ASCENDING)]),
         ("by_status", [("status_rank", ASCENDING)]),
+    ],
+    "payouts": [
+        ("by_partner", [("partner_id", ASCENDING)]),
+        ("by_settlement", [("settlement_id", ASCENDING), ("partner_id", ASCENDING)]),
     ],
 }
 
