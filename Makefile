@@ -29,10 +29,10 @@ lock: ## re-pin constraints.txt from a fresh resolution of pyproject.toml
 	@{ sed -n '1,2p' constraints.txt; .lock-venv/bin/pip freeze --exclude-editable | grep -v '^partnerhub'; } > constraints.new
 	@mv constraints.new constraints.txt && rm -rf .lock-venv && echo "constraints.txt updated"
 
-infra-up: venv ## start Kafka and FerretDB on 127.0.0.1 (fetched and built on first use)
+infra-up: venv ## start Kafka, FerretDB and Prometheus on 127.0.0.1 (fetched and built on first use)
 	@deploy/local/infra.sh up
 
-infra-down: ## stop exactly the Kafka and FerretDB processes infra-up started
+infra-down: ## stop exactly the Kafka, FerretDB and Prometheus processes infra-up started
 	@deploy/local/infra.sh down
 
 infra-status: ## say whether the local infrastructure runs

@@ -72,7 +72,7 @@ def _from_testcontainers() -> Iterator[Infrastructure]:
 
 def _from_local_infrastructure() -> Iterator[Infrastructure]:
     status = subprocess.run([str(INFRA), "status"], capture_output=True, text=True, check=False)
-    already_running = status.stdout.count(": running") == 2
+    already_running = all(f"{name}: running" in status.stdout for name in ("kafka", "ferretdb"))
     if not already_running:
         started = subprocess.run([str(INFRA), "up"], text=True, check=False)
         if started.returncode != 0:

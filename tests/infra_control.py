@@ -33,7 +33,7 @@ def require_local_infrastructure(settings: Settings) -> None:
     status = subprocess.run([str(INFRA), "status"], capture_output=True, text=True, check=False)
     kafka, mongo = _local_endpoints()
     ours = (
-        status.stdout.count(": running") == 2
+        all(f"{name}: running" in status.stdout for name in ("kafka", "ferretdb"))
         and settings.kafka_bootstrap_servers == kafka
         and settings.mongodb_url.get_secret_value().rstrip("/") == mongo
     )

@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # The embedded default infrastructure: a single-node Apache Kafka broker
-# (KRaft) and FerretDB (MongoDB wire protocol, SQLite storage) as plain
-# processes on 127.0.0.1, no Docker.
+# (KRaft), FerretDB (MongoDB wire protocol, SQLite storage) and Prometheus
+# (scraping the services, with the alert rules) as plain processes on
+# 127.0.0.1, no Docker.
 #
 #   infra.sh fetch   resolve the Kafka jars (Maven) and build FerretDB (Go), cached
-#   infra.sh up      start both (fetching first if needed); returns when both accept connections
+#   infra.sh up      start all three (fetching first if needed); returns when they serve
 #   infra.sh down    stop exactly the processes `up` started (by their recorded pids)
 #   infra.sh status  say what runs
-#   infra.sh stop  kafka|ferretdb   stop one of them (fault tests: a broker or store outage)
-#   infra.sh start kafka|ferretdb   start it again on its data; returns when it serves again
+#   infra.sh stop  kafka|ferretdb|prometheus   stop one (fault tests: a broker or store outage)
+#   infra.sh start kafka|ferretdb|prometheus   start it again on its data; returns when it serves
+#
+# Prometheus is Debian's `prometheus` package (the binary on PATH); without it
+# `up` says so and starts the other two.
 #
 # Cached downloads and builds live in $PARTNERHUB_CACHE (~/.cache/partnerhub),
 # so a second clone on the same machine starts in seconds. Data, logs and pid
@@ -25,6 +29,7 @@ STATE=${PARTNERHUB_STATE:-$repo/.local}
 KAFKA_PORT=${PARTNERHUB_KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=${PARTNERHUB_KAFKA_CONTROLLER_PORT:-9093}
 MONGO_PORT=${PARTNERHUB_MONGO_PORT:-27017}
+PROMETHEUS_PORT=${PARTNERHUB_PROMETHEUS_PORT:-9090}
 TOPIC_PARTITIONS=${PARTNERHUB_TOPIC_PARTITIONS:-6}
 KAFKA_HEAP=${PARTNERHUB_KAFKA_HEAP:-512m}
 PYTHON=${PYTHON:-$repo/.venv/bin/python}
@@ -115,6 +120,46 @@ start_ferretdb() {
     -data-dir "$STATE/ferretdb" -log-level "${PARTNERHUB_FERRETDB_LOG_LEVEL:-error}" > "$pids/ferretdb.pid"
 }
 
+prometheus_targets="$STATE/prometheus/targets"
+
+start_prometheus() {
+  if alive prometheus; then log "prometheus already running (pid $(cat "$pids/prometheus.pid"))"; return 0; fi
+  if ! command -v prometheus >/dev/null; then
+    log "Prometheus not found on PATH (Debian package 'prometheus'): starting without it"
+    return 0
+  fi
+  port_open "$PROMETHEUS_PORT" && die "127.0.0.1:$PROMETHEUS_PORT is taken by another process; stop it or set PARTNERHUB_PROMETHEUS_PORT"
+  mkdir -p "$prometheus_targets" "$STATE/prometheus/data"
+  sed -e "s|@TARGETS@|$prometheus_targets|g" -e "s|@ALERTS@|$repo/deploy/prometheus/alerts.yml|" \
+    "$here/prometheus/prometheus.yml.in" > "$STATE/prometheus/prometheus.yml"
+  # The services `make up` runs, on their default ports.
+  cat > "$prometheus_targets/local.json" <<JSON
+[
+  {"targets": ["127.0.0.1:8001"], "labels": {"service": "onboarding"}},
+  {"targets": ["127.0.0.1:8002"], "labels": {"service": "enablement"}},
+  {"targets": ["127.0.0.1:8003"], "labels": {"service": "incentives"}},
+  {"targets": ["127.0.0.1:8004"], "labels": {"service": "reporting"}}
+]
+JSON
+  log "starting Prometheus on 127.0.0.1:$PROMETHEUS_PORT (targets: $prometheus_targets/*.json)"
+  : > "$logs/prometheus.log"
+  python3 "$here/spawn.py" "$logs/prometheus.log" prometheus \
+    --config.file="$STATE/prometheus/prometheus.yml" --storage.tsdb.path="$STATE/prometheus/data" \
+    --storage.tsdb.retention.time=2d --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" \
+    > "$pids/prometheus.pid"
+}
+
+wait_prometheus() {
+  [ -f "$pids/prometheus.pid" ] || return 0
+  wait_port prometheus "$PROMETHEUS_PORT" 60
+  local deadline=$((SECONDS + 60))
+  until curl -fsS "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" >/dev/null 2>&1; do
+    alive prometheus || { tail -n 30 "$logs/prometheus.log" >&2; die "prometheus exited during start-up"; }
+    [ $SECONDS -lt $deadline ] || die "prometheus not ready within 60 s (log: $logs/prometheus.log)"
+    sleep 0.5
+  done
+}
+
 stop() { # stop NAME: TERM, wait, then KILL; only the recorded pid
   local name=$1 f="$pids/$1.pid" pid
   [ -f "$f" ] || return 0
@@ -137,32 +182,36 @@ cmd_up() {
   fetch_ferretdb
   start_kafka
   start_ferretdb
+  start_prometheus
   wait_port ferretdb "$MONGO_PORT" 60
   wait_port kafka "$KAFKA_PORT" 120
+  wait_prometheus
   [ -x "$PYTHON" ] || die "$PYTHON not found: run 'make venv' first"
   # Creates the topics of SPEC §2 and their .dlq twins, and waits until the
   # broker serves metadata and MongoDB answers a ping.
   (cd "$repo" && KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT" MONGODB_URL="mongodb://127.0.0.1:$MONGO_PORT" \
     TOPIC_PARTITIONS="$TOPIC_PARTITIONS" "$PYTHON" -m shared.infra ready --create-topics) \
     || die "infrastructure started but did not become ready (logs: $logs)"
-  log "ready: Kafka 127.0.0.1:$KAFKA_PORT, MongoDB protocol (FerretDB) 127.0.0.1:$MONGO_PORT; data and logs under $STATE"
+  local with_prometheus=""
+  alive prometheus && with_prometheus=", Prometheus http://127.0.0.1:$PROMETHEUS_PORT"
+  log "ready: Kafka 127.0.0.1:$KAFKA_PORT, MongoDB protocol (FerretDB) 127.0.0.1:$MONGO_PORT$with_prometheus; data and logs under $STATE"
 }
 
 component() { # component NAME: refuse anything but the two we run
   case "${1:-}" in
-    kafka|ferretdb) ;;
-    *) echo "usage: $0 stop|start kafka|ferretdb" >&2; exit 2 ;;
+    kafka|ferretdb|prometheus) ;;
+    *) echo "usage: $0 stop|start kafka|ferretdb|prometheus" >&2; exit 2 ;;
   esac
 }
 
 cmd_start() { # start one component again (after `stop NAME`) and wait until it serves
   component "${1:-}"
   mkdir -p "$pids" "$logs"
-  if [ "$1" = kafka ]; then
-    fetch_kafka; start_kafka; wait_port kafka "$KAFKA_PORT" 120
-  else
-    fetch_ferretdb; start_ferretdb; wait_port ferretdb "$MONGO_PORT" 60
-  fi
+  case "$1" in
+    kafka) fetch_kafka; start_kafka; wait_port kafka "$KAFKA_PORT" 120 ;;
+    ferretdb) fetch_ferretdb; start_ferretdb; wait_port ferretdb "$MONGO_PORT" 60 ;;
+    prometheus) start_prometheus; wait_prometheus; log "prometheus serves again"; return 0 ;;
+  esac
   [ -x "$PYTHON" ] || die "$PYTHON not found: run 'make venv' first"
   (cd "$repo" && KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT" MONGODB_URL="mongodb://127.0.0.1:$MONGO_PORT" \
     "$PYTHON" -m shared.infra ready) || die "$1 started but the infrastructure did not become ready (logs: $logs)"
@@ -170,13 +219,14 @@ cmd_start() { # start one component again (after `stop NAME`) and wait until it 
 }
 
 cmd_down() {
+  stop prometheus
   stop kafka
   stop ferretdb
 }
 
 cmd_status() {
   local name
-  for name in kafka ferretdb; do
+  for name in kafka ferretdb prometheus; do
     if alive "$name"; then echo "$name: running (pid $(cat "$pids/$name.pid"))"; else echo "$name: stopped"; fi
   done
 }

@@ -14,7 +14,7 @@ if [ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ] && [ -n "${MONGODB_URL:-}" ]; then
 fi
 
 started=0
-if [ "$("$here/infra.sh" status | grep -c ': running')" != 2 ]; then
+if [ "$("$here/infra.sh" status | grep -cE '^(kafka|ferretdb): running')" != 2 ]; then
   started=1
   trap '"$here/infra.sh" down' EXIT
   "$here/infra.sh" up || exit 1
