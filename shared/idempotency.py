@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
-from shared.mongo import Document, bulk_write_chunked
+from shared.mongo import Document, bulk_write_chunked, find_by_ids
 
 COLLECTION = "processed_events"
 
@@ -33,10 +33,7 @@ class ProcessedEvents:
         wanted = set(event_ids)
         if not wanted:
             return set()
-        seen = {
-            doc["_id"]
-            async for doc in self._collection.find({"_id": {"$in": sorted(wanted)}}, {"_id": 1})
-        }
+        seen = set(await find_by_ids(self._collection, sorted(wanted), {"_id": 1}))
         return wanted - seen
 
     async def record(self, event_ids: Iterable[str]) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+import weakref
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pymongo import AsyncMongoClient, ReplaceOne
@@ -57,6 +58,49 @@ async def ping(client: AsyncMongoClient[Document]) -> bool:
     except Exception:
         return False
     return True
+
+
+_FERRETDB: weakref.WeakKeyDictionary[AsyncMongoClient[Document], bool] = weakref.WeakKeyDictionary()
+
+
+async def is_ferretdb(collection: AsyncCollection[Document]) -> bool:
+    """Whether the server is FerretDB (its ``buildInfo`` says so); asked once per client."""
+    client = collection.database.client
+    known = _FERRETDB.get(client)
+    if known is None:
+        info = await client.admin.command("buildInfo")
+        known = _FERRETDB[client] = "ferretdbVersion" in info
+    return known
+
+
+#: Lookups by ``_id`` in flight at once in :func:`find_by_ids`.
+LOOKUP_CONCURRENCY = 16
+
+
+async def find_by_ids(
+    collection: AsyncCollection[Document],
+    ids: Iterable[Any],
+    projection: Document | None = None,
+) -> dict[Any, Document]:
+    """The documents with these ``_id``s that exist, by ``_id``: one indexed lookup each.
+
+    FerretDB v1 uses an index only for a filter that is exactly one ``_id``
+    equality; ``{"_id": {"$in": ids}}`` decodes every document of the
+    collection. A few concurrent single lookups cost a fraction of that once
+    a collection holds more than a few hundred documents (and little more
+    than one round trip on MongoDB).
+    """
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return {}
+    gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
+
+    async def one(doc_id: Any) -> Document | None:
+        async with gate:
+            return await collection.find_one({"_id": doc_id}, projection)
+
+    found = await asyncio.gather(*(one(doc_id) for doc_id in wanted))
+    return {doc["_id"]: doc for doc in found if doc is not None}
 
 
 #: FerretDB v1 (embedded, SQLite) hangs on an update command of 100 or more operations
@@ -125,18 +169,29 @@ async def _replace_if_unchanged(
                 await collection.insert_one({**doc, "write_token": token})
             except DuplicateKeyError:
                 lost.add(doc["_id"])
-    if existing:
-        await bulk_write_chunked(
-            collection,
-            [
-                ReplaceOne({"_id": doc["_id"], "version": read}, {**doc, "write_token": token})
-                for doc, read in existing
-            ],
-        )
-        ids = [doc["_id"] for doc, _ in existing]
-        won = {
-            d["_id"]
-            async for d in collection.find({"_id": {"$in": ids}, "write_token": token}, {"_id": 1})
-        }
-        lost.update(i for i in ids if i not in won)
+    if not existing:
+        return lost
+    ids = [doc["_id"] for doc, _ in existing]
+    if await is_ferretdb(collection):
+        # A filter of _id and version would make FerretDB decode the whole
+        # collection for every replace. Its conditional update is a read and
+        # a whole-document write anyway, not atomic; so read the versions by
+        # _id and replace by _id. The write lock held here orders this
+        # process's writers; across replicas the token read-back below still
+        # tells who won.
+        current = await find_by_ids(collection, ids, {"version": 1})
+        replaces = [
+            ReplaceOne({"_id": doc["_id"]}, {**doc, "write_token": token})
+            for doc, read in existing
+            if current.get(doc["_id"], {}).get("version") == read
+        ]
+    else:
+        replaces = [
+            ReplaceOne({"_id": doc["_id"], "version": read}, {**doc, "write_token": token})
+            for doc, read in existing
+        ]
+    if replaces:
+        await bulk_write_chunked(collection, replaces)
+    written = await find_by_ids(collection, ids, {"write_token": 1})
+    lost.update(i for i in ids if written.get(i, {}).get("write_token") != token)
     return lost

@@ -53,7 +53,7 @@ from services.enablement.domain import (
     TierChange,
 )
 from shared.events import Tier
-from shared.mongo import Document, replace_if_unchanged
+from shared.mongo import Document, find_by_ids, replace_if_unchanged
 from shared.outbox import OutboxEntry, decode_entries, encode_entries
 
 CATALOGUE = "catalogue"
@@ -477,8 +477,8 @@ class EnablementStore:
     async def load_learners(self, keys: Iterable[tuple[str, str]]) -> dict[str, Learner]:
         wanted = {learner_key(p, learner): (p, learner) for p, learner in keys}
         found = {
-            doc["_id"]: decode_learner(doc)
-            async for doc in self.learners.find({"_id": {"$in": sorted(wanted)}})
+            doc_id: decode_learner(doc)
+            for doc_id, doc in (await find_by_ids(self.learners, sorted(wanted))).items()
         }
         for key, (partner_id, learner_id) in wanted.items():
             found.setdefault(key, Learner(partner_id, learner_id))
@@ -533,8 +533,8 @@ class EnablementStore:
     async def load_standings(self, partner_ids: Iterable[str]) -> dict[str, StandingRecord]:
         ids = sorted(set(partner_ids))
         found = {
-            doc["_id"]: decode_standing(doc)
-            async for doc in self.partners.find({"_id": {"$in": ids}})
+            doc_id: decode_standing(doc)
+            for doc_id, doc in (await find_by_ids(self.partners, ids)).items()
         }
         for partner_id in ids:
             found.setdefault(partner_id, StandingRecord(PartnerStanding(partner_id)))

@@ -38,7 +38,7 @@ from services.incentives.domain import (
 )
 from services.incentives.domain import Deal as DealFact
 from shared.events import CommissionStatus, PlanPeriod
-from shared.mongo import Document, replace_if_unchanged
+from shared.mongo import Document, find_by_ids, replace_if_unchanged
 from shared.outbox import OutboxEntry, decode_entries, encode_entries
 from shared.settlement import Settlement
 
@@ -367,8 +367,8 @@ class IncentivesStore:
     async def load_ledgers(self, partner_ids: Iterable[str]) -> dict[str, PartnerLedger]:
         ids = sorted(set(partner_ids))
         found = {
-            doc["_id"]: decode_ledger(doc)
-            async for doc in self.partners.find({"_id": {"$in": ids}})
+            doc_id: decode_ledger(doc)
+            for doc_id, doc in (await find_by_ids(self.partners, ids)).items()
         }
         for partner_id in ids:
             found.setdefault(partner_id, PartnerLedger(partner_id, 0, PartnerBook(partner_id)))
@@ -401,8 +401,8 @@ class IncentivesStore:
     async def load_registration_books(self, keys: Iterable[str]) -> dict[str, RegistrationBook]:
         wanted = sorted(set(keys))
         found = {
-            doc["_id"]: decode_registration_book(doc)
-            async for doc in self.registrations.find({"_id": {"$in": wanted}})
+            doc_id: decode_registration_book(doc)
+            for doc_id, doc in (await find_by_ids(self.registrations, wanted)).items()
         }
         for key in wanted:
             found.setdefault(key, RegistrationBook(key, 0))
