@@ -20,7 +20,7 @@ from faststream.middlewares import AckPolicy
 
 from services.reporting.domain import (
     current,
-    current_line,
+    current_lines,
     governing_contract,
     health,
     money,
@@ -273,9 +273,10 @@ def create_app(settings: Settings) -> FastAPI:
         partner_doc = await generation["partners"].find_one({"_id": partner_id})
         lines = [
             line
-            async for doc in generation["lines"].find({"partner_id": partner_id})
-            if (line := current_line(partner_id, doc.get("revisions", {}))) is not None
-            and line.period == period
+            for line in current_lines(
+                partner_id, await generation["lines"].find_one({"_id": partner_id})
+            )
+            if line.period == period
         ]
         if partner_doc is None and not lines:
             raise HTTPException(404, detail=f"unknown partner {partner_id}")

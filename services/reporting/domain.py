@@ -57,6 +57,34 @@ def instant_key(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
+def deal_key(deal_id: str) -> str:
+    """A deal id as a field name: no ``.`` (a path separator), no leading ``$``; reversible."""
+    return deal_id.replace("%", "%25").replace(".", "%2E").replace("$", "%24")
+
+
+def current_lines(partner_id: str, doc: Mapping[str, Any] | None) -> list[Line]:
+    """Every deal's current line from a partner's ``lines`` document."""
+    if not doc:
+        return []
+    return [
+        line
+        for revisions in doc.get("deals", {}).values()
+        if (line := current_line(partner_id, revisions)) is not None
+    ]
+
+
+def superseded_periods(doc: Mapping[str, Any] | None, current: Iterable[Line]) -> set[str]:
+    """Periods some revision of the partner's deals named that no current line is in."""
+    if not doc:
+        return set()
+    named = {
+        revision.get("period")
+        for revisions in doc.get("deals", {}).values()
+        for revision in revisions.values()
+    }
+    return {p for p in named if p} - {line.period for line in current}
+
+
 def revision_key(revision: int) -> str:
     return f"r{revision:09d}"
 

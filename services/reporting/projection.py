@@ -22,11 +22,13 @@ from services.reporting.domain import (
     Line,
     current,
     current_contracts,
-    current_line,
+    current_lines,
+    deal_key,
     money,
     payout_document,
     period_totals,
     revision_key,
+    superseded_periods,
     target_for,
     utc_text,
     version_key,
@@ -34,7 +36,7 @@ from services.reporting.domain import (
 from services.reporting.store import Generation, Writes
 from shared import events
 from shared.events import CloudEvent, Payload
-from shared.mongo import bulk_write_chunked
+from shared.mongo import bulk_write_chunked, find_by_ids
 
 log = logging.getLogger("partnerhub.reporting")
 
@@ -214,11 +216,10 @@ def _project(writes: Writes, event: CloudEvent[Payload]) -> None:
     elif isinstance(data, events.CommissionCalculated):
         writes.add(
             "lines",
-            data.deal_id,
+            partner,
             {
-                "$setOnInsert": {"partner_id": partner},
                 "$set": {
-                    f"revisions.{revision_key(data.revision)}": {
+                    f"deals.{deal_key(data.deal_id)}.{revision_key(data.revision)}": {
                         "deal_id": data.deal_id,
                         "period": data.period,
                         "currency": data.currency,
@@ -231,7 +232,6 @@ def _project(writes: Writes, event: CloudEvent[Payload]) -> None:
                         "closed_at": utc_text(data.closed_at) if data.closed_at else None,
                     }
                 },
-                "$max": {"revision": data.revision},
             },
         )
     elif isinstance(data, events.PayoutSettled):
@@ -266,51 +266,50 @@ def partner_view(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 async def derive(generation: Generation, partner_ids: list[str]) -> None:
-    """Recompute the partners' ``view`` and their ``period_totals`` from their facts."""
-    partners = {
-        d["_id"]: d async for d in generation["partners"].find({"_id": {"$in": partner_ids}})
-    }
+    """Recompute the partners' ``view`` and their ``period_totals`` from their facts.
+
+    Every read and write here is by ``_id`` (see ``shared.mongo.find_by_ids``).
+    """
+    partners = await find_by_ids(generation["partners"], partner_ids)
     views = {pid: partner_view(doc) for pid, doc in partners.items()}
     if views:
         await bulk_write_chunked(
             generation["partners"],
             [UpdateOne({"_id": pid}, {"$set": {"view": view}}) for pid, view in views.items()],
         )
-    lines: dict[tuple[str, str], list[Line]] = defaultdict(list)
-    async for doc in generation["lines"].find({"partner_id": {"$in": partner_ids}}):
-        line = current_line(doc["partner_id"], doc.get("revisions", {}))
-        if line is not None:
-            lines[(line.partner_id, line.period)].append(line)
+    line_docs = await find_by_ids(generation["lines"], partner_ids)
     wanted: dict[str, dict[str, Any]] = {}
-    for (pid, period), period_lines in lines.items():
-        contracts = partners.get(pid, {}).get("contracts", [])
-        totals = period_totals(pid, period, period_lines, target_for(contracts, period))
-        attainment = totals.attainment
-        wanted[f"{pid}|{period}"] = {
-            "partner_id": pid,
-            "period": period,
-            "name": views.get(pid, {}).get("name"),
-            "currency": totals.currency,
-            "revenue": money(totals.revenue),
-            "commission": money(totals.commission),
-            "bonus": money(totals.bonus),
-            "payout": money(totals.payout),
-            "deals": totals.deals,
-            "target": money(totals.target),
-            "attainment": None if attainment is None else str(attainment),
-            "revenue_sort": float(totals.revenue),
-            "commission_sort": float(totals.commission),
-            "attainment_sort": -1.0 if attainment is None else float(attainment),
-        }
-    existing = [
-        d["_id"]
-        async for d in generation["period_totals"].find(
-            {"partner_id": {"$in": partner_ids}}, {"_id": 1}
+    stale: list[str] = []
+    for pid in partner_ids:
+        current = current_lines(pid, line_docs.get(pid))
+        by_period: dict[str, list[Line]] = defaultdict(list)
+        for line in current:
+            by_period[line.period].append(line)
+        stale.extend(
+            f"{pid}|{period}" for period in superseded_periods(line_docs.get(pid), current)
         )
-    ]
-    stale = [doc_id for doc_id in existing if doc_id not in wanted]
-    if stale:
-        await generation["period_totals"].delete_many({"_id": {"$in": stale}})
+        for period, period_lines in by_period.items():
+            contracts = partners.get(pid, {}).get("contracts", [])
+            totals = period_totals(pid, period, period_lines, target_for(contracts, period))
+            attainment = totals.attainment
+            wanted[f"{pid}|{period}"] = {
+                "partner_id": pid,
+                "period": period,
+                "name": views.get(pid, {}).get("name"),
+                "currency": totals.currency,
+                "revenue": money(totals.revenue),
+                "commission": money(totals.commission),
+                "bonus": money(totals.bonus),
+                "payout": money(totals.payout),
+                "deals": totals.deals,
+                "target": money(totals.target),
+                "attainment": None if attainment is None else str(attainment),
+                "revenue_sort": float(totals.revenue),
+                "commission_sort": float(totals.commission),
+                "attainment_sort": -1.0 if attainment is None else float(attainment),
+            }
+    for doc_id in stale:  # a deal moved to another period: one delete by _id each
+        await generation["period_totals"].delete_one({"_id": doc_id})
     if wanted:
         await bulk_write_chunked(
             generation["period_totals"],

@@ -14,7 +14,10 @@ while readers keep using the active ones):
 
 - ``partners``: lifecycle facts per partner, plus ``view``, the current
   profile, status, tier and contract derived from those facts;
-- ``lines``: one document per deal with every CommissionCalculated revision;
+- ``lines``: one document per partner holding, per deal, every
+  CommissionCalculated revision (``deals.<deal key>.<revision key>``): the
+  statements and the period totals of a partner are one lookup by ``_id``,
+  the only lookup FerretDB v1 serves from an index;
 - ``period_totals``: per partner and period, derived from ``lines``;
 - ``deals``: DealClosed versions and the earliest cancellation per deal;
 - ``trainings``, ``certifications``, ``feedback``, ``mdf``: facts keyed by
@@ -59,7 +62,6 @@ INDEXES: dict[str, list[tuple[str, list[tuple[str, int]]]]] = {
         ("by_region", [("view.region", ASCENDING), ("_id", ASCENDING)]),
         ("by_industry", [("view.industry", ASCENDING), ("_id", ASCENDING)]),
     ],
-    "lines": [("by_partner", [("partner_id", ASCENDING)])],
     "period_totals": [
         ("by_partner", [("partner_id", ASCENDING)]),
         ("by_revenue", [("period", ASCENDING), ("revenue_sort", DESCENDING)]),
@@ -87,20 +89,73 @@ INDEXES: dict[str, list[tuple[str, list[tuple[str, int]]]]] = {
 }
 
 
+def _overlap(a: str, b: str) -> bool:
+    """Whether two update paths touch the same field (equal, or one inside the other)."""
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
+
+
+def _merge(into: Document, update: Document) -> bool:
+    """Fold ``update`` into ``into`` when the result equals applying both in turn.
+
+    ``$set``/``$setOnInsert`` keep the later value, ``$max``/``$min`` the
+    greater/lesser, ``$addToSet`` collects ``$each``. Refused (False, nothing
+    changed) when a path of ``update`` overlaps a path of ``into`` under a
+    different operator or a different spelling, which MongoDB rejects in one
+    update.
+    """
+    for op, fields in update.items():
+        for path in fields:
+            for other_op, other_fields in into.items():
+                for other in other_fields:
+                    same = op == other_op and path == other
+                    if not same and _overlap(path, other):
+                        return False
+    for op, fields in update.items():
+        target = into.setdefault(op, {})
+        for path, value in fields.items():
+            if path not in target or op in ("$set", "$setOnInsert"):
+                if op == "$addToSet":
+                    target[path] = {"$each": [value]}
+                else:
+                    target[path] = value
+            elif op == "$max":
+                target[path] = max(target[path], value)
+            elif op == "$min":
+                target[path] = min(target[path], value)
+            elif op == "$addToSet":
+                target[path]["$each"].append(value)
+    return True
+
+
 @dataclass
 class Writes:
-    """The upserts of one batch, by collection, and what they touched."""
+    """The upserts of one batch, by collection and document, and what they touched.
 
-    by_collection: dict[str, list[UpdateOne]] = field(default_factory=dict)
+    Updates of one document are folded into one where that is the same as
+    applying them in turn (see :func:`_merge`): a batch writes each document
+    it touches about once.
+    """
+
+    by_collection: dict[str, dict[Any, list[Document]]] = field(default_factory=dict)
     partners: set[str] = field(default_factory=set)
 
     def add(self, collection: str, doc_id: Any, update: Document) -> None:
-        self.by_collection.setdefault(collection, []).append(
+        updates = self.by_collection.setdefault(collection, {}).setdefault(doc_id, [])
+        if not updates or not _merge(updates[-1], update):
+            updates.append({})
+            _merge(updates[-1], update)
+
+    def operations(self, collection: str) -> list[UpdateOne]:
+        return [
             UpdateOne({"_id": doc_id}, update, upsert=True)
-        )
+            for doc_id, updates in self.by_collection.get(collection, {}).items()
+            for update in updates
+        ]
 
     def __len__(self) -> int:
-        return sum(len(ops) for ops in self.by_collection.values())
+        return sum(
+            len(updates) for docs in self.by_collection.values() for updates in docs.values()
+        )
 
 
 class Generation:
@@ -120,7 +175,8 @@ class Generation:
 
     async def apply(self, writes: Writes) -> None:
         """One unordered bulk write per collection touched."""
-        for collection, operations in writes.by_collection.items():
+        for collection in writes.by_collection:
+            operations = writes.operations(collection)
             if operations:
                 await bulk_write_chunked(self[collection], operations)
 

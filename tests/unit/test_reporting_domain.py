@@ -170,3 +170,43 @@ def test_health_formula() -> None:
     )
     assert edge.score == Decimal("40.0")  # 20 + 12.5 + 0 + 7.5: exactly 40 is not at risk
     assert not edge.at_risk
+
+
+def test_a_batch_writes_each_document_about_once() -> None:
+    from services.reporting.store import Writes
+
+    writes = Writes()
+    writes.add("lines", "P", {"$set": {"deals.D-1.r000000001": {"x": 1}}})
+    writes.add("lines", "P", {"$set": {"deals.D-1.r000000002": {"x": 2}}})
+    writes.add("partners", "P", {"$max": {"status_rank": 1}, "$set": {"profiles.v1": {}}})
+    writes.add("partners", "P", {"$max": {"status_rank": 4}, "$addToSet": {"contracts": "c1"}})
+    writes.add("partners", "P", {"$max": {"status_rank": 2}, "$addToSet": {"contracts": "c2"}})
+    writes.add("partners", "P", {"$min": {"terminated_from": "2027-01-01"}})
+    writes.add("partners", "P", {"$min": {"terminated_from": "2026-12-01"}})
+    assert len(writes) == 2
+    [lines] = writes.operations("lines")
+    assert lines._doc == {
+        "$set": {"deals.D-1.r000000001": {"x": 1}, "deals.D-1.r000000002": {"x": 2}}
+    }
+    [partners] = writes.operations("partners")
+    assert partners._doc == {
+        "$max": {"status_rank": 4},
+        "$set": {"profiles.v1": {}},
+        "$addToSet": {"contracts": {"$each": ["c1", "c2"]}},
+        "$min": {"terminated_from": "2026-12-01"},
+    }
+
+
+def test_updates_that_would_conflict_in_one_command_stay_apart() -> None:
+    from services.reporting.store import Writes
+
+    writes = Writes()
+    writes.add("partners", "P", {"$set": {"view": {"name": "A"}}})
+    writes.add("partners", "P", {"$set": {"view.name": "B"}})  # a path inside another
+    writes.add("partners", "P", {"$max": {"rank": 1}})
+    writes.add("partners", "P", {"$min": {"rank": 0}})  # the same path, another operator
+    assert [op._doc for op in writes.operations("partners")] == [
+        {"$set": {"view": {"name": "A"}}},
+        {"$set": {"view.name": "B"}, "$max": {"rank": 1}},
+        {"$min": {"rank": 0}},
+    ]
