@@ -26,12 +26,14 @@ import os
 import statistics
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import httpx2 as httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pymongo import AsyncMongoClient, UpdateOne
 
@@ -41,7 +43,7 @@ from shared.events import CLOUDEVENTS_CONTENT_TYPE, new_event
 from shared.infra import partition_ids
 from shared.lag import consumer_lag
 from shared.messaging import kafka_client_options
-from shared.mongo import BULK_CHUNK
+from shared.mongo import BULK_CHUNK, find_by_ids
 from shared.processes import ServiceProcess
 from shared.settings import Settings
 
@@ -190,11 +192,21 @@ async def wait_caught_up(settings: Settings, run: str, seconds: float = 600) -> 
         await asyncio.sleep(1)
 
 
-async def lines_seen(
+async def deals_visible(
     client: AsyncMongoClient[dict[str, Any]], run: str, partners: list[str]
 ) -> set[str]:
-    lines = client[f"bench_reporting_{run}"]["g1_lines"]
-    return {d["_id"] async for d in lines.find({"partner_id": {"$in": partners}}, {"_id": 1})}
+    """Deal ids with a commission line in reporting's read model (one lookup per partner)."""
+    docs = await find_by_ids(client[f"bench_reporting_{run}"]["g1_lines"], partners)
+    return {
+        revision["deal_id"]
+        for doc in docs.values()
+        for revisions in doc.get("deals", {}).values()
+        for revision in revisions.values()
+    }
+
+
+def quarter_of(instant: datetime) -> str:
+    return f"{instant.year}-Q{(instant.month - 1) // 3 + 1}"
 
 
 async def pipeline(
@@ -209,7 +221,7 @@ async def pipeline(
     )
     await producer.start()
     try:
-        with services(settings, run):
+        with services(settings, run) as running:
             say("  services started; letting them catch up with the topics")
             await wait_caught_up(settings, run)
             for partner in partners:
@@ -244,7 +256,7 @@ async def pipeline(
             await producer.flush()
             last_report = started
             while True:
-                seen = len(await lines_seen(client, run, partners))
+                seen = len(await deals_visible(client, run, partners))
                 now = time.perf_counter()
                 if seen >= args.deals:
                     break
@@ -255,25 +267,48 @@ async def pipeline(
                     raise TimeoutError(
                         f"only {seen} of {args.deals} deals visible after {args.timeout} s"
                     )
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(1)
             throughput = args.deals / (time.perf_counter() - started)
 
-            say(f"  latency at {args.rate} deals/s for {args.seconds} s")
+            say(
+                f"  latency at {args.rate} deals/s for {args.seconds} s "
+                f"(every {args.sample}th deal watched through the read API)"
+            )
             total = args.rate * args.seconds
             sent_at: dict[str, float] = {}
             seen_at: dict[str, float] = {}
+            pending: dict[tuple[str, str], set[str]] = defaultdict(set)  # (partner, period)
             done = asyncio.Event()
+            reads = httpx.AsyncClient(
+                base_url=running["reporting"].url,
+                headers={"Authorization": f"Bearer {running['reporting'].admin_key}"},
+                timeout=10,
+            )
+
+            async def look(partner: str, period: str) -> None:
+                answer = await reads.get(f"/partners/{partner}/statements/{period}")
+                moment = time.perf_counter()
+                if answer.status_code != 200:
+                    return
+                for line in answer.json()["lines"]:
+                    deal_id = line["deal_id"]
+                    if deal_id in pending[(partner, period)]:
+                        pending[(partner, period)].discard(deal_id)
+                        seen_at[deal_id] = moment
+
+            gate = asyncio.Semaphore(16)
+
+            async def gated(key: tuple[str, str]) -> None:
+                async with gate:
+                    await look(*key)
 
             async def watch() -> None:
                 while not done.is_set() or len(seen_at) < len(sent_at):
-                    visible = await lines_seen(client, run, partners)
-                    moment = time.perf_counter()
-                    for deal_id in visible:
-                        if deal_id in sent_at and deal_id not in seen_at:
-                            seen_at[deal_id] = moment
+                    waiting = [key for key, deals in pending.items() if deals]
+                    await asyncio.gather(*(gated(key) for key in waiting))
                     if done.is_set() and time.perf_counter() - last_sent > 60:
                         return
-                    await asyncio.sleep(0.02)
+                    await asyncio.sleep(0.005)
 
             last_sent = time.perf_counter()
             watcher = asyncio.create_task(watch())
@@ -283,22 +318,23 @@ async def pipeline(
                 delay = due - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                deal_id, key, value = deal_message(
-                    f"{run}L",
-                    partners[n % len(partners)],
-                    n,
-                    start_day + timedelta(days=40, seconds=n),
-                )
-                sent_at[deal_id] = time.perf_counter()
+                partner = partners[n % len(partners)]
+                closed_at = start_day + timedelta(days=40, seconds=n)
+                deal_id, key, value = deal_message(f"{run}L", partner, n, closed_at)
                 await producer.send(topics.DEALS, value, key=key, headers=HEADERS)
+                if n % args.sample == 0:
+                    sent_at[deal_id] = time.perf_counter()
+                    pending[(partner, quarter_of(closed_at))].add(deal_id)
                 last_sent = time.perf_counter()
             await producer.flush()
             done.set()
             await watcher
+            await reads.aclose()
             latencies = sorted(seen_at[d] - sent_at[d] for d in seen_at)
-            if len(latencies) < total:
+            if len(latencies) < len(sent_at):
                 say(
-                    f"    {total - len(latencies)} of {total} deals not seen within 60 s of the last send"
+                    f"    {len(sent_at) - len(latencies)} of {len(sent_at)} watched deals "
+                    "not seen within 60 s of the last send"
                 )
             return throughput, latencies
     finally:
@@ -350,6 +386,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=30, help="length of the latency run")
     parser.add_argument(
         "--raw", type=int, default=50_000, help="messages and documents for the raw ceilings"
+    )
+    parser.add_argument(
+        "--sample", type=int, default=10, help="watch every Nth deal of the latency run"
     )
     parser.add_argument("--timeout", type=float, default=1800)
     asyncio.run(main_async(parser.parse_args()))
