@@ -215,7 +215,9 @@ def build(partners: int, deals: int, seed: int, run: str) -> Scenario:
         deal = Deal(
             applicant=i,
             deal_id=f"{run}-D{d:05d}",
-            customer=f"Customer {rng.randrange(deals // 3 + 1)}",
+            # Customers of this run only: registrations from an earlier run on the
+            # same broker would otherwise conflict with this run's (SPEC §6).
+            customer=f"Customer {rng.randrange(deals // 3 + 1)} {run}",
             product_line=PRODUCT_LINES[rng.randrange(len(PRODUCT_LINES))],
             amount=Decimal(rng.randrange(2_000_00, 60_000_00)) / 100,
             currency=currency,

@@ -2,8 +2,11 @@
 
 CommissionCalculated revisions are published by a plain Kafka client (as
 incentives would), shuffled and duplicated, with the partner and enablement
-events around them. Partner ids and event ids are fixed: a second run on
-the same broker publishes the same events again, which changes nothing.
+events around them. The worked example's partner and deals get ids of their
+own each run: an incentives service of another test reading the same broker
+would otherwise publish its own revisions of these deals. The leaderboard's
+partners (no deals, so no incentives revisions) keep fixed ids and event ids:
+a second run publishes the same events again, which changes nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import os
 import random
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,20 +33,22 @@ from shared.processes import ROOT, ServiceProcess
 from shared.settings import Settings
 from tests.event_examples import CONTRACT, PROFILE, envelope
 
-P = "P-100"
+RUN = uuid.uuid4().hex[:8]
+P = f"P-100-{RUN}"
+D1, D2, D3, D4 = (f"D-{n}-{RUN}" for n in range(1, 5))
 PERIOD = "2026-Q4"
-CLOSED = {"D-1": "2026-10-05", "D-2": "2026-10-20", "D-3": "2026-11-10", "D-4": "2026-12-01"}
-AMOUNT = {"D-1": "80000.00", "D-2": "50000.00", "D-3": "200000.00", "D-4": "10000.00"}
+CLOSED = {D1: "2026-10-05", D2: "2026-10-20", D3: "2026-11-10", D4: "2026-12-01"}
+AMOUNT = {D1: "80000.00", D2: "50000.00", D3: "200000.00", D4: "10000.00"}
 
 # (deal, revision, status, base, uplift, commission, target_bonus, delta): what incentives
 # publishes for the worked example in its natural order, then after D-2's cancellation.
 REVISIONS = [
-    ("D-1", 1, "commissionable", "8000.00", "0.00", "8000.00", "0", "8000.00"),
-    ("D-2", 1, "commissionable", "5600.00", "0.00", "5600.00", "0", "5600.00"),
-    ("D-3", 1, "commissionable", "26400.00", "4000.00", "30400.00", "5000", "35400.00"),
-    ("D-4", 1, "commissionable", "1500.00", "100.00", "1600.00", "0", "1600.00"),
-    ("D-2", 2, "clawed_back", "0", "0", "0", "0", "-5600.00"),
-    ("D-3", 2, "commissionable", "24500.00", "4000.00", "28500.00", "0", "-6900.00"),
+    (D1, 1, "commissionable", "8000.00", "0.00", "8000.00", "0", "8000.00"),
+    (D2, 1, "commissionable", "5600.00", "0.00", "5600.00", "0", "5600.00"),
+    (D3, 1, "commissionable", "26400.00", "4000.00", "30400.00", "5000", "35400.00"),
+    (D4, 1, "commissionable", "1500.00", "100.00", "1600.00", "0", "1600.00"),
+    (D2, 2, "clawed_back", "0", "0", "0", "0", "-5600.00"),
+    (D3, 2, "commissionable", "24500.00", "4000.00", "28500.00", "0", "-6900.00"),
 ]
 
 EXPECTED_STATEMENT = {
@@ -51,7 +57,7 @@ EXPECTED_STATEMENT = {
     "currency": "USD",
     "lines": [
         {
-            "deal_id": "D-1",
+            "deal_id": D1,
             "closed_at": "2026-10-05T12:00:00.000000Z",
             "amount": "80000.00",
             "status": "commissionable",
@@ -62,7 +68,7 @@ EXPECTED_STATEMENT = {
             "revision": 1,
         },
         {
-            "deal_id": "D-2",
+            "deal_id": D2,
             "closed_at": "2026-10-20T12:00:00.000000Z",
             "amount": "50000.00",
             "status": "clawed_back",
@@ -73,7 +79,7 @@ EXPECTED_STATEMENT = {
             "revision": 2,
         },
         {
-            "deal_id": "D-3",
+            "deal_id": D3,
             "closed_at": "2026-11-10T12:00:00.000000Z",
             "amount": "200000.00",
             "status": "commissionable",
@@ -84,7 +90,7 @@ EXPECTED_STATEMENT = {
             "revision": 2,
         },
         {
-            "deal_id": "D-4",
+            "deal_id": D4,
             "closed_at": "2026-12-01T12:00:00.000000Z",
             "amount": "10000.00",
             "status": "commissionable",
@@ -101,11 +107,14 @@ EXPECTED_STATEMENT = {
     "payout_total": "38100.00",
     "target": "300000.00",
     "attainment": "0.9667",
+    "settled": False,
+    "paid": "0.00",
+    "pending_adjustment": "0.00",
 }
 
 # A period only this test writes, for an exact leaderboard.
-BOARD_PERIOD = "2019-Q3"
-BOARD = {"P-100": "120000.00", "P-200": "250000.00", "P-300": "90000.50"}
+BOARD_PERIOD = "2019-Q2"
+BOARD = {"P-400": "120000.00", "P-200": "250000.00", "P-300": "90000.50"}
 
 
 def _calculated(
@@ -150,7 +159,7 @@ def events() -> list[tuple[str, dict[str, Any]]]:
             envelope(
                 "PartnerSigned",
                 {"partner_id": P, **PROFILE, "contract": CONTRACT},
-                id="reporting-test/P-100/signed",
+                id=f"reporting-test/{P}/signed",
             ),
         ),
         (
@@ -164,7 +173,7 @@ def events() -> list[tuple[str, dict[str, Any]]]:
                     "completed_at": "2026-10-20T15:00:00Z",
                     "score": 88,
                 },
-                id="reporting-test/P-100/t1",
+                id=f"reporting-test/{P}/t1",
             ),
         ),
         (
@@ -178,7 +187,7 @@ def events() -> list[tuple[str, dict[str, Any]]]:
                     "completed_at": "2026-10-28T15:00:00Z",
                     "score": 91,
                 },
-                id="reporting-test/P-100/t2",
+                id=f"reporting-test/{P}/t2",
             ),
         ),
         (
@@ -193,7 +202,7 @@ def events() -> list[tuple[str, dict[str, Any]]]:
                     "awarded_at": "2026-11-01T00:00:00Z",
                     "expires_at": "2027-11-01T00:00:00Z",
                 },
-                id="reporting-test/P-100/cert",
+                id=f"reporting-test/{P}/cert",
             ),
         ),
         (
@@ -202,13 +211,13 @@ def events() -> list[tuple[str, dict[str, Any]]]:
                 "PartnerFeedbackSubmitted",
                 {
                     "partner_id": P,
-                    "feedback_id": "reporting-test-F1",
+                    "feedback_id": f"reporting-test-F1-{RUN}",
                     "rating": 4,
                     "topic": "training",
                     "text": "",
                     "submitted_at": "2026-11-03T10:00:00Z",
                 },
-                id="reporting-test/P-100/f1",
+                id=f"reporting-test/{P}/f1",
             ),
         ),
         (
@@ -217,14 +226,14 @@ def events() -> list[tuple[str, dict[str, Any]]]:
                 "DealClosed",
                 {
                     "partner_id": P,
-                    "deal_id": "D-4",
+                    "deal_id": D4,
                     "customer": "Globex",
                     "product_line": "security",
                     "amount": "10000.00",
                     "currency": "USD",
                     "closed_at": "2026-12-01T12:00:00Z",
                 },
-                id="reporting-test/P-100/d4",
+                id=f"reporting-test/{P}/d4",
             ),
         ),
     ]
@@ -254,7 +263,7 @@ def events() -> list[tuple[str, dict[str, Any]]]:
                 topics.INCENTIVES,
                 _calculated(
                     partner,
-                    f"{partner}-Q3-2019",
+                    f"{partner}-Q2-2019",
                     1,
                     BOARD_PERIOD,
                     revenue,
@@ -264,26 +273,25 @@ def events() -> list[tuple[str, dict[str, Any]]]:
                     "0.00",
                     "0",
                     "0.00",
-                    "2019-08-01",
+                    "2019-05-01",
                 ),
             )
         )
-        if partner != P:
-            out.append(
-                (
-                    topics.PARTNERS,
-                    envelope(
-                        "PartnerSigned",
-                        {
-                            "partner_id": partner,
-                            **PROFILE,
-                            "name": f"Partner {partner}",
-                            "contract": {**CONTRACT, "contract_id": f"C-{partner}"},
-                        },
-                        id=f"reporting-test/{partner}/signed",
-                    ),
-                )
+        out.append(
+            (
+                topics.PARTNERS,
+                envelope(
+                    "PartnerSigned",
+                    {
+                        "partner_id": partner,
+                        **PROFILE,
+                        "name": f"Partner {partner}",
+                        "contract": {**CONTRACT, "contract_id": f"C-{partner}"},
+                    },
+                    id=f"reporting-test/{partner}/signed",
+                ),
             )
+        )
     return out
 
 
@@ -348,8 +356,8 @@ async def test_statement_and_leaderboard_are_exact(
             },
             {
                 "rank": 2,
-                "partner_id": "P-100",
-                "name": PROFILE["name"],
+                "partner_id": "P-400",
+                "name": "Partner P-400",
                 "value": "120000.00",
                 "currency": "USD",
             },
@@ -378,7 +386,7 @@ async def test_statement_and_leaderboard_are_exact(
     assert partner["deals_closed"] == 1
     assert [c["certification_id"] for c in partner["certifications"]] == ["CERT-CLOUD"]
     assert (partner["revenue_total"], partner["commission_total"], partner["bonus_total"]) == (
-        "410000.00",  # 290 000 in 2026-Q4 and 120 000 in the leaderboard's quarter
+        "290000.00",  # the worked example's quarter (the leaderboard's partners are others)
         "38100.00",
         "0.00",
     )
