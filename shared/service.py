@@ -32,6 +32,7 @@ from faststream.specification import AsyncAPI
 from pymongo import AsyncMongoClient
 
 from shared import access
+from shared.body_limit import BodyLimit
 from shared.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from shared.mongo import Document, ping
 from shared.observability import ReadinessCheck, configure_logging, operational_routes
@@ -90,6 +91,7 @@ def service_app(
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     access.install(app, settings)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 
     @app.middleware("http")
     async def measure(
