@@ -28,6 +28,10 @@ CACHE=${PARTNERHUB_CACHE:-$HOME/.cache/partnerhub}
 STATE=${PARTNERHUB_STATE:-$repo/.local}
 KAFKA_PORT=${PARTNERHUB_KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=${PARTNERHUB_KAFKA_CONTROLLER_PORT:-9093}
+# A SASL_PLAINTEXT listener with SCRAM, and its one user (local, 127.0.0.1 only).
+KAFKA_SASL_PORT=${PARTNERHUB_KAFKA_SASL_PORT:-9094}
+KAFKA_SCRAM_USER=${PARTNERHUB_KAFKA_SCRAM_USER:-partnerhub}
+KAFKA_SCRAM_PASSWORD=${PARTNERHUB_KAFKA_SCRAM_PASSWORD:-partnerhub-local}
 MONGO_PORT=${PARTNERHUB_MONGO_PORT:-27017}
 PROMETHEUS_PORT=${PARTNERHUB_PROMETHEUS_PORT:-9090}
 TOPIC_PARTITIONS=${PARTNERHUB_TOPIC_PARTITIONS:-6}
@@ -94,6 +98,7 @@ start_kafka() {
   mkdir -p "$data/logs"
   sed -e "s|@LOG_DIR@|$data/logs|" -e "s|@PARTITIONS@|$TOPIC_PARTITIONS|" \
       -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+      -e "s|@SASL_PORT@|$KAFKA_SASL_PORT|g" \
       "$here/kafka/server.properties.in" > "$conf"
   local java_opts=(-Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -Djava.awt.headless=true
                    -Dlog4j2.configurationFile="$here/kafka/log4j2.properties")
@@ -108,6 +113,16 @@ start_kafka() {
   : > "$logs/kafka.log"
   python3 "$here/spawn.py" "$logs/kafka.log" java -cp "$kafka_lib/*" "${java_opts[@]}" kafka.Kafka "$conf" \
     > "$pids/kafka.pid"
+}
+
+add_scram_user() { # the SCRAM user of the SASL listener (idempotent; one mechanism a request)
+  local mechanism
+  for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+    java -cp "$kafka_lib/*" -Dlog4j2.configurationFile="$here/kafka/log4j2.properties" kafka.admin.ConfigCommand \
+      --bootstrap-server "127.0.0.1:$KAFKA_PORT" --alter --entity-type users --entity-name "$KAFKA_SCRAM_USER" \
+      --add-config "$mechanism=[password=$KAFKA_SCRAM_PASSWORD]" >"$logs/kafka-scram.log" 2>&1 \
+      || { cat "$logs/kafka-scram.log" >&2; die "could not create the Kafka SCRAM user ($mechanism)"; }
+  done
 }
 
 start_ferretdb() {
@@ -192,9 +207,10 @@ cmd_up() {
   (cd "$repo" && KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT" MONGODB_URL="mongodb://127.0.0.1:$MONGO_PORT" \
     TOPIC_PARTITIONS="$TOPIC_PARTITIONS" "$PYTHON" -m shared.infra ready --create-topics) \
     || die "infrastructure started but did not become ready (logs: $logs)"
+  add_scram_user
   local with_prometheus=""
   alive prometheus && with_prometheus=", Prometheus http://127.0.0.1:$PROMETHEUS_PORT"
-  log "ready: Kafka 127.0.0.1:$KAFKA_PORT, MongoDB protocol (FerretDB) 127.0.0.1:$MONGO_PORT$with_prometheus; data and logs under $STATE"
+  log "ready: Kafka 127.0.0.1:$KAFKA_PORT (SCRAM: $KAFKA_SASL_PORT), MongoDB protocol (FerretDB) 127.0.0.1:$MONGO_PORT$with_prometheus; data and logs under $STATE"
 }
 
 component() { # component NAME: refuse anything but the two we run
@@ -215,6 +231,7 @@ cmd_start() { # start one component again (after `stop NAME`) and wait until it 
   [ -x "$PYTHON" ] || die "$PYTHON not found: run 'make venv' first"
   (cd "$repo" && KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT" MONGODB_URL="mongodb://127.0.0.1:$MONGO_PORT" \
     "$PYTHON" -m shared.infra ready) || die "$1 started but the infrastructure did not become ready (logs: $logs)"
+  [ "$1" = kafka ] && add_scram_user
   log "$1 serves again"
 }
 
