@@ -40,7 +40,7 @@ from pymongo import AsyncMongoClient, UpdateOne
 from bench.engine import bench_contract
 from shared import events, topics
 from shared.events import CLOUDEVENTS_CONTENT_TYPE, new_event
-from shared.infra import partition_ids
+from shared.infra import partition_ids, start_group_at_end
 from shared.lag import consumer_lag
 from shared.messaging import kafka_client_options
 from shared.mongo import BULK_CHUNK, find_by_ids
@@ -147,30 +147,6 @@ async def raw_mongo(settings: Settings, count: int, run: str) -> float:
         await client.close()
 
 
-async def _start_at_end(settings: Settings, run: str) -> None:
-    consumed = {
-        "incentives": [topics.PARTNERS, topics.DEALS, topics.ENABLEMENT],
-        "reporting": [topics.PARTNERS, topics.DEALS, topics.ENABLEMENT, topics.INCENTIVES],
-    }
-    for name, topic_names in consumed.items():
-        consumer = AIOKafkaConsumer(
-            **kafka_client_options(settings),
-            group_id=f"bench-{name}-{run}",
-            enable_auto_commit=False,
-        )
-        await consumer.start()
-        try:
-            partitions = [
-                TopicPartition(topic, p)
-                for topic in topic_names
-                for p in await partition_ids(settings, topic)
-            ]
-            consumer.assign(partitions)
-            await consumer.commit(await consumer.end_offsets(partitions))
-        finally:
-            await consumer.stop()
-
-
 @contextmanager
 def services(settings: Settings, run: str) -> Iterator[dict[str, ServiceProcess]]:
     common = {
@@ -247,7 +223,14 @@ async def pipeline(
     try:
         # The benchmark measures its own events: the groups start at the topics' end,
         # whatever history the broker holds.
-        await _start_at_end(settings, run)
+        await start_group_at_end(
+            settings, f"bench-incentives-{run}", [topics.PARTNERS, topics.DEALS, topics.ENABLEMENT]
+        )
+        await start_group_at_end(
+            settings,
+            f"bench-reporting-{run}",
+            [topics.PARTNERS, topics.DEALS, topics.ENABLEMENT, topics.INCENTIVES],
+        )
         with services(settings, run) as running:
             say("  services started; letting them catch up with the topics")
             await wait_caught_up(settings, run)

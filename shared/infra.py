@@ -14,6 +14,7 @@ import asyncio
 import sys
 import time
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
@@ -119,3 +120,26 @@ async def partition_ids(settings: Settings, topic: str) -> list[int]:
     if described["error_code"] != 0:
         raise RuntimeError(f"topic {topic}: error code {described['error_code']}")
     return sorted(p["partition"] for p in described["partitions"])
+
+
+async def start_group_at_end(settings: Settings, group: str, topics: list[str]) -> None:
+    """Commit the topics' current end offsets for ``group``: its consumers skip the history.
+
+    For a consumer group that must see only what is published from now on (a
+    benchmark, a fault test on a broker others have filled). A group that has
+    already committed offsets is moved to the end too.
+    """
+    consumer = AIOKafkaConsumer(
+        **kafka_client_options(settings), group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in await partition_ids(settings, topic)
+        ]
+        consumer.assign(partitions)
+        await consumer.commit(await consumer.end_offsets(partitions))
+    finally:
+        await consumer.stop()

@@ -62,26 +62,3 @@ async def collect(
         return found
     finally:
         await consumer.stop()
-
-
-async def start_group_at_end(settings: Settings, group: str, topic_names: list[str]) -> None:
-    """Commit the current end offsets for ``group``: a service of that group skips the history.
-
-    Tests that must see only their own events (a fault test on a broker that
-    other tests and runs have filled) start their services this way.
-    """
-    consumer = AIOKafkaConsumer(
-        **kafka_client_options(settings), group_id=group, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topic_names
-            for p in await partition_ids(settings, topic)
-        ]
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        await consumer.commit({tp: offset for tp, offset in ends.items()})
-    finally:
-        await consumer.stop()

@@ -17,7 +17,9 @@ while readers keep using the active ones):
 - ``lines``: one document per partner holding, per deal, every
   CommissionCalculated revision (``deals.<deal key>.<revision key>``): the
   statements and the period totals of a partner are one lookup by ``_id``,
-  the only lookup FerretDB v1 serves from an index;
+  the only lookup FerretDB v1 serves from an index (a revision takes about
+  300 bytes: the 16 MB document limit allows some 50 000 revisions per
+  partner);
 - ``period_totals``: per partner and period, derived from ``lines``;
 - ``deals``: DealClosed versions and the earliest cancellation per deal;
 - ``trainings``, ``certifications``, ``feedback``, ``mdf``: facts keyed by

@@ -28,11 +28,11 @@ from pymongo import AsyncMongoClient
 
 from services.reporting.store import Generation
 from shared import topics
+from shared.infra import start_group_at_end
 from shared.lag import consumer_lag
 from shared.processes import ROOT, ServiceProcess
 from shared.settings import Settings
 from tests.event_examples import CONTRACT, PROFILE, envelope
-from tests.kafka_reading import start_group_at_end
 
 RUN = uuid.uuid4().hex[:8]
 P = f"P-100-{RUN}"

@@ -39,13 +39,14 @@ from demo.__main__ import compare
 from demo.reference import expected_statements
 from shared import topics
 from shared.events import CLOUDEVENTS_CONTENT_TYPE, CloudEvent, Payload, parse_event
+from shared.infra import start_group_at_end
 from shared.messaging import DLQ_ORIGINAL_OFFSET, DLQ_ORIGINAL_PARTITION, DLQ_SERVICE
 from shared.mongo import make_mongo_client
 from shared.processes import ServiceProcess, httpx
 from shared.settings import Settings
 from tests.event_examples import CONTRACT, PROFILE
 from tests.infra_control import require_local_infrastructure, start, stop
-from tests.kafka_reading import collect, start_group_at_end
+from tests.kafka_reading import collect
 
 EVENTS = int(os.environ.get("FAULT_EVENTS", "20000"))
 POISON = int(os.environ.get("FAULT_POISON", "1000"))
