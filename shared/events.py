@@ -122,7 +122,7 @@ Currency = Annotated[
 ]
 
 #: A commission period: a year (``2026``), a quarter (``2026-Q4``) or a month (``2026-11``).
-PERIOD_PATTERN = r"^\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$"
+PERIOD_PATTERN = r"^[1-9]\d{3}(-Q[1-4]|-(0[1-9]|1[0-2]))?$"  # years 1000-9999
 PeriodLabel = Annotated[str, Field(pattern=PERIOD_PATTERN)]
 
 NonEmpty = Annotated[str, Field(min_length=1)]

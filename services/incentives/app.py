@@ -25,7 +25,7 @@ from services.incentives.payouts import (
 from services.incentives.store import IncentivesStore, PartnerLedger, encode_result
 from shared import access, topics
 from shared.consuming import consume
-from shared.events import CommissionPlan, PeriodLabel
+from shared.events import PERIOD_PATTERN, CommissionPlan, PeriodLabel
 from shared.lag import report_lag
 from shared.messaging import make_broker
 from shared.mongo import make_mongo_client, service_database
@@ -214,7 +214,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     async def partner_commissions(
         partner_id: str,
-        period: str | None = Query(default=None, pattern=r"^\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$"),
+        period: str | None = Query(default=None, pattern=PERIOD_PATTERN),
     ) -> dict[str, Any]:
         ledger = await _ledger_for(partner_id)
         results = sorted(
