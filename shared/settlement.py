@@ -36,6 +36,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 ZERO = Decimal("0.00")
 
@@ -61,6 +62,39 @@ class Settlement:
                 f"settlement {self.settlement_id}: amount_paid {self.amount_paid} is not "
                 f"period_amount {self.period_amount} plus the carried adjustments ({netted})"
             )
+
+
+def to_document(s: Settlement) -> dict[str, Any]:
+    """A settlement as JSON and BSON carry it: PayoutSettled's field names, money as strings."""
+    return {
+        "settlement_id": s.settlement_id,
+        "period": s.period,
+        "currency": s.currency,
+        "amount_paid": str(s.amount_paid),
+        "period_amount": str(s.period_amount),
+        "carried_adjustments": [{"period": p, "amount": str(a)} for p, a in s.carried],
+        "unrecovered": [{"period": p, "amount": str(a)} for p, a in s.unrecovered],
+        "settled_at": s.settled_at.isoformat(),
+        "rerun": s.rerun,
+    }
+
+
+def from_document(doc: Mapping[str, Any]) -> Settlement:
+    """The inverse of :func:`to_document`; a missing list is empty (FerretDB v1 drops empty
+    arrays given in ``$setOnInsert``)."""
+    return Settlement(
+        settlement_id=doc["settlement_id"],
+        period=doc["period"],
+        currency=doc["currency"],
+        amount_paid=Decimal(doc["amount_paid"]),
+        period_amount=Decimal(doc["period_amount"]),
+        carried=tuple(
+            (a["period"], Decimal(a["amount"])) for a in doc.get("carried_adjustments", [])
+        ),
+        settled_at=datetime.fromisoformat(doc["settled_at"]),
+        unrecovered=tuple((a["period"], Decimal(a["amount"])) for a in doc.get("unrecovered", [])),
+        rerun=bool(doc.get("rerun", False)),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from shared.messaging import make_broker
 from shared.mongo import make_mongo_client, service_database
 from shared.service import service_app
 from shared.settings import Settings
-from shared.settlement import pending_adjustments
+from shared.settlement import pending_adjustments, to_document
 
 log = logging.getLogger("partnerhub.incentives")
 
@@ -328,17 +328,7 @@ def create_app(settings: Settings) -> FastAPI:
         return {
             "partner_id": partner_id,
             "settlements": [
-                {
-                    "settlement_id": s.settlement_id,
-                    "period": s.period,
-                    "currency": s.currency,
-                    "amount_paid": str(s.amount_paid),
-                    "period_amount": str(s.period_amount),
-                    "carried_adjustments": [{"period": p, "amount": str(a)} for p, a in s.carried],
-                    "unrecovered": [{"period": p, "amount": str(a)} for p, a in s.unrecovered],
-                    "settled_at": s.settled_at.isoformat(),
-                    "rerun": s.rerun,
-                }
+                to_document(s)
                 for s in sorted(ledger.settlements, key=lambda s: (s.settled_at, s.settlement_id))
             ],
             "pending_adjustments": [

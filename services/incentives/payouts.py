@@ -38,6 +38,7 @@ from shared.settlement import (
     Settlement,
     pending_adjustments,
     settle,
+    to_document,
 )
 
 
@@ -95,18 +96,9 @@ class PartnerOutcome:
     def as_json(self) -> dict[str, Any]:
         if self.settlement is None:
             return {"partner_id": self.partner_id, "skipped": self.skipped}
-        s = self.settlement
         return {
             "partner_id": self.partner_id,
-            "settlement_id": s.settlement_id,
-            "period": s.period,
-            "currency": s.currency,
-            "amount_paid": str(s.amount_paid),
-            "period_amount": str(s.period_amount),
-            "carried_adjustments": [{"period": p, "amount": str(a)} for p, a in s.carried],
-            "unrecovered": [{"period": p, "amount": str(a)} for p, a in s.unrecovered],
-            "settled_at": s.settled_at.isoformat(),
-            "rerun": s.rerun,
+            **to_document(self.settlement),
             "event_id": self.event_id,
             "replayed": self.replayed,
             "pending_after": {p: str(a) for p, a in self.pending_after.items()},

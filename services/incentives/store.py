@@ -40,7 +40,7 @@ from services.incentives.domain import Deal as DealFact
 from shared.events import CommissionStatus, PlanPeriod
 from shared.mongo import Document, find_by_ids, replace_if_unchanged
 from shared.outbox import OutboxEntry, decode_entries, encode_entries
-from shared.settlement import Settlement
+from shared.settlement import Settlement, from_document, to_document
 
 PARTNERS = "partner_books"
 REGISTRATIONS = "registration_books"
@@ -124,34 +124,6 @@ def decode_result(doc: Mapping[str, Any]) -> DealResult:
         uplift=Decimal(doc["uplift"]),
         commission=Decimal(doc["commission"]),
         target_bonus=Decimal(doc["target_bonus"]),
-    )
-
-
-def encode_settlement(s: Settlement) -> Document:
-    return {
-        "settlement_id": s.settlement_id,
-        "period": s.period,
-        "currency": s.currency,
-        "amount_paid": str(s.amount_paid),
-        "period_amount": str(s.period_amount),
-        "carried": [{"period": p, "amount": str(a)} for p, a in s.carried],
-        "unrecovered": [{"period": p, "amount": str(a)} for p, a in s.unrecovered],
-        "settled_at": s.settled_at.isoformat(),
-        "rerun": s.rerun,
-    }
-
-
-def decode_settlement(doc: Mapping[str, Any]) -> Settlement:
-    return Settlement(
-        settlement_id=doc["settlement_id"],
-        period=doc["period"],
-        currency=doc["currency"],
-        amount_paid=Decimal(doc["amount_paid"]),
-        period_amount=Decimal(doc["period_amount"]),
-        carried=tuple((c["period"], Decimal(c["amount"])) for c in doc.get("carried", [])),
-        settled_at=datetime.fromisoformat(doc["settled_at"]),
-        unrecovered=tuple((c["period"], Decimal(c["amount"])) for c in doc.get("unrecovered", [])),
-        rerun=bool(doc.get("rerun", False)),
     )
 
 
@@ -248,7 +220,7 @@ def encode_ledger(ledger: PartnerLedger, version: int) -> Document:
             }
             for deal_id, revision in ledger.published.items()
         ],
-        "settlements": [encode_settlement(x) for x in ledger.settlements],
+        "settlements": [to_document(x) for x in ledger.settlements],
         "outbox": encode_entries(ledger.outbox),
     }
 
@@ -303,7 +275,7 @@ def decode_ledger(doc: Mapping[str, Any]) -> PartnerLedger:
         published=published,
         history=history,
         outbox=decode_entries(doc.get("outbox", [])),
-        settlements=[decode_settlement(x) for x in doc.get("settlements", [])],
+        settlements=[from_document(x) for x in doc.get("settlements", [])],
     )
 
 

@@ -28,7 +28,6 @@ from services.reporting.domain import (
     period_of,
     period_payments,
     period_totals,
-    settlement_of,
     sort_lines,
     target_for,
     utc_text,
@@ -44,6 +43,7 @@ from shared.metrics import BUSINESS_COMMISSION, BUSINESS_REVENUE
 from shared.mongo import Document, make_mongo_client, service_database
 from shared.service import service_app
 from shared.settings import Settings
+from shared.settlement import from_document
 
 log = logging.getLogger("partnerhub.reporting")
 PeriodQuery = Query(pattern=PERIOD_PATTERN, description="2026, 2026-Q4 or 2026-11")
@@ -286,7 +286,7 @@ def create_app(settings: Settings) -> FastAPI:
         contract = governing_contract(contracts, period_bounds(period)[1])
         currency = totals.currency or (contract or {}).get("currency")
         settlements = [
-            settlement_of(doc)
+            from_document(doc)
             async for doc in generation["payouts"].find({"partner_id": partner_id})
         ]
         payment = next(
@@ -338,7 +338,7 @@ def create_app(settings: Settings) -> FastAPI:
             and await generation["partners"].find_one({"_id": partner_id}, {"_id": 1}) is None
         ):
             raise HTTPException(404, detail=f"unknown partner {partner_id}")
-        periods = period_payments(totals, [settlement_of(d) for d in docs])
+        periods = period_payments(totals, [from_document(d) for d in docs])
         pending: dict[str, Decimal] = defaultdict(Decimal)
         for p in periods:
             pending[p.currency] += p.pending_adjustment

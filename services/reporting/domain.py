@@ -349,23 +349,6 @@ def payout_document(data: events.PayoutSettled) -> dict[str, Any]:
     }
 
 
-def settlement_of(doc: Mapping[str, Any]) -> Settlement:
-    return Settlement(
-        settlement_id=doc["settlement_id"],
-        period=doc["period"],
-        currency=doc["currency"],
-        amount_paid=Decimal(doc["amount_paid"]),
-        period_amount=Decimal(doc["period_amount"]),
-        # .get: FerretDB v1 does not store an empty array given in $setOnInsert.
-        carried=tuple(
-            (a["period"], Decimal(a["amount"])) for a in doc.get("carried_adjustments", [])
-        ),
-        settled_at=datetime.fromisoformat(doc["settled_at"]),
-        unrecovered=tuple((a["period"], Decimal(a["amount"])) for a in doc.get("unrecovered", [])),
-        rerun=bool(doc.get("rerun", False)),
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class PeriodPayment:
     """One period of one partner: what it totals now, what was paid for it, what is pending."""

@@ -235,3 +235,15 @@ def test_reporting_shows_current_total_paid_and_pending_per_period() -> None:
         "-9500.00",
     )
     assert (after["2027-Q1"]["paid"], after["2027-Q1"]["pending_adjustment"]) == ("3000.00", "0.00")
+
+
+def test_a_settlement_document_round_trips_and_tolerates_dropped_empty_lists() -> None:
+    from shared.settlement import from_document, to_document
+
+    history = [recorded(settle("2026-Q4", "USD", {"2026-Q4": D("50600.00")}, []), "S-1")]
+    q1 = recorded(settle("2027-Q1", "USD", {"2026-Q4": D("38100.00")}, history), "S-2")
+    assert from_document(to_document(q1)) == q1
+    document = to_document(history[0])
+    assert document["carried_adjustments"] == []
+    del document["carried_adjustments"], document["unrecovered"]  # as FerretDB stores them
+    assert from_document(document) == history[0]
