@@ -21,6 +21,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from shared import topics
+from shared.infra import start_group_at_end
 from shared.mongo import make_mongo_client
 from shared.processes import ServiceProcess
 from shared.settings import Settings
@@ -46,6 +47,15 @@ def reporting_process(settings: Settings, unique: str) -> ServiceProcess:
 async def services(
     settings: Settings, unique: str
 ) -> AsyncIterator[tuple[ServiceProcess, ServiceProcess]]:
+    # Both see this test's events only, whatever history the broker holds.
+    await start_group_at_end(
+        settings, f"incentives-{unique}", [topics.PARTNERS, topics.DEALS, topics.ENABLEMENT]
+    )
+    await start_group_at_end(
+        settings,
+        f"reporting-{unique}",
+        [topics.PARTNERS, topics.DEALS, topics.ENABLEMENT, topics.INCENTIVES],
+    )
     engine = incentives(
         settings, unique, API_KEYS="test-admin-key=admin,test-partner-key=partner:P-x"
     ).start()
