@@ -132,7 +132,7 @@ start_ferretdb() {
   log "starting FerretDB $FERRETDB_VERSION on 127.0.0.1:$MONGO_PORT"
   : > "$logs/ferretdb.log"
   python3 "$here/spawn.py" "$logs/ferretdb.log" "$ferretdb_bin" -listen "127.0.0.1:$MONGO_PORT" \
-    -data-dir "$STATE/ferretdb" -log-level "${PARTNERHUB_FERRETDB_LOG_LEVEL:-error}" > "$pids/ferretdb.pid"
+    -data-dir "$STATE/ferretdb" -log-level "${PARTNERHUB_FERRETDB_LOG_LEVEL:-error}" ${PARTNERHUB_FERRETDB_DEBUG_ADDR:+-debug-addr "$PARTNERHUB_FERRETDB_DEBUG_ADDR"} > "$pids/ferretdb.pid"
 }
 
 prometheus_targets="$STATE/prometheus/targets"

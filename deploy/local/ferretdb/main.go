@@ -10,6 +10,8 @@ import (
 	"flag"
 	"log"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // served only with -debug-addr
 	"os"
 	"os/signal"
 	"syscall"
@@ -27,6 +29,7 @@ func main() {
 		"SQLite synchronous pragma: normal (WAL: no fsync per commit; durable across process crashes) or full")
 	indexIDsEvery := flag.Duration("index-ids", time.Second,
 		"how often to add the _id lookup index FerretDB's SQLite tables lack (0: never; see idindex.go)")
+	debugAddr := flag.String("debug-addr", "", "serve Go's pprof profiles on this address (empty: off)")
 	flag.Parse()
 	if *dataDir == "" {
 		log.Fatal("-data-dir is required")
@@ -53,6 +56,10 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+
+	if *debugAddr != "" {
+		go func() { log.Print(http.ListenAndServe(*debugAddr, nil)) }()
+	}
 
 	if *indexIDsEvery > 0 {
 		go indexIDs(ctx, *dataDir, *indexIDsEvery, logger)
