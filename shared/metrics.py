@@ -67,3 +67,9 @@ BUSINESS_COMMISSION = Gauge(
     "Commission plus target bonus in the read models, by currency and period (reporting)",
     ["currency", "period"],
 )
+MONGODB_COMMAND_SECONDS = Histogram(
+    "partnerhub_mongodb_command_duration_seconds",
+    "Time the MongoDB-protocol server took to answer a command, by command and collection",
+    ["service", "command", "collection", "outcome"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
+)

@@ -14,14 +14,49 @@ import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pymongo import AsyncMongoClient, ReplaceOne
+from pymongo import AsyncMongoClient, ReplaceOne, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from shared.metrics import MONGODB_COMMAND_SECONDS
 from shared.settings import Settings
 
 Document = dict[str, Any]
+
+
+class CommandMetrics(monitoring.CommandListener):
+    """Times every command into ``partnerhub_mongodb_command_duration_seconds``.
+
+    By command and collection, so an operator (or a profile) sees which
+    reads and writes the server spends its time on.
+    """
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self._collections: dict[tuple[Any, int], str] = {}
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        name = "collection" if event.command_name == "getMore" else event.command_name
+        target = event.command.get(name)
+        if isinstance(target, str):
+            self._collections[(event.connection_id, event.request_id)] = target
+
+    def _observe(
+        self,
+        event: monitoring.CommandSucceededEvent | monitoring.CommandFailedEvent,
+        outcome: str,
+    ) -> None:
+        collection = self._collections.pop((event.connection_id, event.request_id), "")
+        MONGODB_COMMAND_SECONDS.labels(
+            self.service, event.command_name, collection, outcome
+        ).observe(event.duration_micros / 1e6)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        self._observe(event, "ok")
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        self._observe(event, "failed")
 
 
 def make_mongo_client(settings: Settings, **options: Any) -> AsyncMongoClient[Document]:
@@ -39,6 +74,7 @@ def make_mongo_client(settings: Settings, **options: Any) -> AsyncMongoClient[Do
         # database): fail it, so the batch is retried instead of hanging.
         "socketTimeoutMS": 60_000,
         "w": "majority",
+        "event_listeners": [CommandMetrics(settings.service_name)],
     }
     defaults.update(options)
     return AsyncMongoClient(settings.mongodb_url.get_secret_value(), **defaults)
