@@ -75,9 +75,18 @@ class Outbox:
         self._lock = asyncio.Lock()
 
     async def publish(
-        self, collection: AsyncCollection[Document], outboxes: Mapping[Any, list[OutboxEntry]]
+        self,
+        collection: AsyncCollection[Document],
+        outboxes: Mapping[Any, list[OutboxEntry]],
+        *,
+        remove: bool = True,
     ) -> int:
-        """Publish each document's entries (awaited), then remove them from the documents."""
+        """Publish each document's entries (awaited), then remove them from the documents.
+
+        With ``remove=False`` the caller removes them later (:meth:`remove`, or
+        by writing the document again without them): until then a crash
+        leaves them to be published once more, as the same events.
+        """
         entries = [(doc_id, e) for doc_id, outbox in outboxes.items() for e in outbox]
         if not entries:
             return 0
@@ -95,6 +104,14 @@ class Outbox:
         failpoint(f"{self.service}_after_publish")
         for _, entry in entries:
             EVENTS_PUBLISHED.labels(self.service, entry.topic, entry.type).inc()
+        if remove:
+            await self.remove(collection, outboxes)
+        return len(entries)
+
+    async def remove(
+        self, collection: AsyncCollection[Document], outboxes: Mapping[Any, list[OutboxEntry]]
+    ) -> None:
+        """Remove published entries from their documents (``$pullAll`` of the exact entries)."""
         async with write_lock(collection):
             await bulk_write_chunked(
                 collection,
@@ -104,7 +121,6 @@ class Outbox:
                     if outbox
                 ],
             )
-        return len(entries)
 
     async def pending(self) -> dict[str, dict[Any, list[OutboxEntry]]]:
         """Every entry not yet acknowledged, by collection and document."""

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.incentives.domain import DealResult, PartnerBook, plan_terms, to_cents, with_plan
-from services.incentives.handlers import Incentives
+from services.incentives.handlers import LEDGER_CACHE_DEALS, Incentives
 from services.incentives.payouts import (
     Refused,
     Settlements,
@@ -51,6 +51,19 @@ class SettlementSettings(BaseSettings):
         default=False,
         description="pay negative amounts when clawbacks exceed what is payable; "
         "by default the rest carries forward to the next settlement",
+    )
+
+
+class CacheSettings(BaseSettings):
+    """How much of the partners' ledgers stays in memory (from the environment)."""
+
+    model_config = SettingsConfigDict(env_prefix="LEDGER_CACHE_", extra="ignore")
+
+    deals: int = Field(
+        default=LEDGER_CACHE_DEALS,
+        ge=0,
+        description="deals whose partners' ledgers stay in memory between batches "
+        "(about 3.3 KB each; 0: read every ledger from MongoDB each time)",
     )
 
 
@@ -112,7 +125,7 @@ def create_app(settings: Settings) -> FastAPI:
     broker = make_broker(settings)
     mongo = make_mongo_client(settings)
     store = IncentivesStore(service_database(mongo, settings))
-    incentives = Incentives(store, broker, settings.service_name)
+    incentives = Incentives(store, broker, settings.service_name, cache_deals=CacheSettings().deals)
     settlements = Settlements(
         store,
         incentives.outbox,
@@ -175,7 +188,10 @@ def create_app(settings: Settings) -> FastAPI:
         broker=broker,
         mongo=mongo,
         on_startup=startup,
-        background=[lambda: report_lag(settings, group, consumed)],
+        background=[
+            lambda: report_lag(settings, group, consumed),
+            incentives.keep_removing_published,
+        ],
     )
 
     async def _ledger_for(partner_id: str) -> PartnerLedger:

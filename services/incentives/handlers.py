@@ -14,22 +14,38 @@ For each batch (after :func:`shared.consuming.validate_batch`):
 3. Each book is written back with its new outbox entries in **one
    single-document write**, conditional on the version read (another replica
    that wrote first makes this one reload and redo that partner).
-4. The outbox entries are published, awaited, then removed from the documents.
+4. The outbox entries are published and awaited.
 5. Only then does the subscriber commit the batch's offsets.
 
 A crash before (3) redoes the batch from Kafka and finds the same results; a
 crash between (3) and (4) leaves the entries in the outbox, published at the
 next start; a crash between (4) and (5) merges the redelivered events again,
-which changes nothing, and the outbox is empty. A revision's CloudEvent id is
-derived from (partner, deal, revision), so an entry published twice is the
-same event twice, and readers de-duplicate on it.
+which changes nothing. A revision's CloudEvent id is derived from (partner,
+deal, revision), so an entry published twice is the same event twice, and
+readers de-duplicate on it.
+
+Two things keep a partner's document from being read and rewritten more than
+a batch needs (FerretDB applies every update as a read and a whole-document
+write, so each costs as much as the document is large):
+
+- **Ledgers stay in memory** between batches (:class:`LedgerCache`, least
+  recently used first out, ``LEDGER_CACHE_DEALS`` deals at most). The write in (3) still checks the version the
+  ledger was read at; a ledger that lost (another replica, or a settlement,
+  wrote the partner since) is dropped and read again.
+- **Published entries leave the document lazily**: the next write of the
+  document (3) leaves them out; a document not written again within
+  :data:`REMOVE_AFTER_SECONDS` has them removed by :meth:`Incentives.remove_published`.
+  Until then, a crash leaves them to be published once more at the next
+  start, as the same events.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
@@ -63,6 +79,10 @@ log = logging.getLogger("partnerhub.incentives")
 SOURCE = "/partnerhub/incentives"
 _IDS = uuid.UUID("6f1d0c8e-6d5e-4c83-9b0e-3f5a2b8d7c10")
 MAX_ATTEMPTS = 20
+#: Deals whose partners' ledgers stay in memory between batches (about 3.3 KB each).
+LEDGER_CACHE_DEALS = 100_000
+#: A published entry still in a document not written since is removed after this long.
+REMOVE_AFTER_SECONDS = 2.0
 
 
 def event_id(*parts: str) -> str:
@@ -100,6 +120,48 @@ def commission_event(
     )
 
 
+class LedgerCache:
+    """The ledgers of the partners seen last, as stored at the version they carry.
+
+    Bounded by the deals the ledgers hold (memory grows with them), least
+    recently used out first; 0 keeps nothing.
+    """
+
+    def __init__(self, deals: int = LEDGER_CACHE_DEALS) -> None:
+        self.budget = deals
+        self.deals = 0
+        self._ledgers: OrderedDict[str, tuple[PartnerLedger, int]] = OrderedDict()
+
+    def get(self, partner_id: str) -> PartnerLedger | None:
+        entry = self._ledgers.get(partner_id)
+        if entry is None:
+            return None
+        self._ledgers.move_to_end(partner_id)
+        return entry[0]
+
+    def put(self, ledger: PartnerLedger) -> None:
+        """Remember ``ledger`` (again, after it changed: its size is counted anew)."""
+        self.forget([ledger.partner_id])
+        size = max(1, len(ledger.book.deals))
+        self._ledgers[ledger.partner_id] = (ledger, size)
+        self.deals += size
+        while self.deals > self.budget and self._ledgers:
+            _, (_, evicted) = self._ledgers.popitem(last=False)
+            self.deals -= evicted
+
+    def forget(self, partner_ids: Iterable[str]) -> None:
+        for partner_id in partner_ids:
+            entry = self._ledgers.pop(partner_id, None)
+            if entry is not None:
+                self.deals -= entry[1]
+
+    def __contains__(self, partner_id: str) -> bool:
+        return partner_id in self._ledgers
+
+    def __len__(self) -> int:
+        return len(self._ledgers)
+
+
 class Incentives:
     """The service's use cases over its store and broker."""
 
@@ -109,11 +171,15 @@ class Incentives:
         broker: KafkaBroker,
         service: str = "incentives",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        cache_deals: int = LEDGER_CACHE_DEALS,
     ) -> None:
         self.store = store
         self.service = service
         self.clock = clock
         self.outbox = Outbox(broker, service, [store.partners, store.registrations])
+        self.ledgers = LedgerCache(cache_deals)
+        # Published entries still stored in a partner's document: (since, entries).
+        self._unremoved: dict[str, tuple[float, list[OutboxEntry]]] = {}
 
     # ----------------------------------------------------------------- batches
 
@@ -141,26 +207,89 @@ class Incentives:
             by_partner[event.subject].append(event)
         pending = set(by_partner)
         for _attempt in range(MAX_ATTEMPTS):
-            ledgers = await self.store.load_ledgers(pending)
+            ledgers = await self._ledgers_of(pending)
             now = self.clock()
-            changed = [
-                ledger
-                for ledger in ledgers.values()
-                if self._merge(ledger, by_partner[ledger.partner_id], now)
-            ]
-            lost = await self.store.save_ledgers(changed)
+            try:
+                changed = [
+                    ledger
+                    for ledger in ledgers.values()
+                    if self._merge(ledger, by_partner[ledger.partner_id], now)
+                ]
+                lost = await self.store.save_ledgers(changed)
+            except BaseException:
+                # Merged in memory, perhaps not stored: read them again next time.
+                self.ledgers.forget(pending)
+                raise
+            self.ledgers.forget(lost)
             if lost:
                 WRITE_CONFLICTS.labels(self.service, PARTNERS).inc(len(lost))
+            for ledger in changed:
+                if ledger.partner_id not in lost:
+                    self.ledgers.put(ledger)  # its size changed
+                    # Written without the entries published before: nothing left to remove.
+                    self._unremoved.pop(ledger.partner_id, None)
             if changed:
                 failpoint("incentives_after_store")
-            await self._publish_outbox(
-                PARTNERS,
-                {pid: ledger.outbox for pid, ledger in ledgers.items() if pid not in lost},
-            )
+            outboxes = {pid: ledger.outbox for pid, ledger in ledgers.items() if pid not in lost}
+            await self.outbox.publish(self.store.partners, outboxes, remove=False)
+            moment = time.monotonic()
+            for pid, entries in outboxes.items():
+                if entries:
+                    since, unremoved = self._unremoved.get(pid, (moment, []))
+                    self._unremoved[pid] = (since, unremoved + entries)
+                    # The stored document keeps them until its next write; the
+                    # ledger in memory is what that write will store.
+                    ledgers[pid].outbox = []
             pending = lost
             if not pending:
                 return
         raise RuntimeError(f"partners {sorted(pending)} kept changing under us; retrying the batch")
+
+    async def _ledgers_of(self, partner_ids: set[str]) -> dict[str, PartnerLedger]:
+        """The partners' ledgers: from memory, or read (and remembered) when not there."""
+        found: dict[str, PartnerLedger] = {}
+        missing: list[str] = []
+        for pid in partner_ids:
+            ledger = self.ledgers.get(pid)
+            if ledger is None:
+                missing.append(pid)
+            else:
+                found[pid] = ledger
+        for pid, ledger in (await self.store.load_ledgers(missing)).items():
+            published = {e.id for e in self._unremoved.get(pid, (0.0, []))[1]}
+            if published:
+                ledger.outbox = [e for e in ledger.outbox if e.id not in published]
+            self.ledgers.put(ledger)
+            found[pid] = ledger
+        return found
+
+    async def remove_published(self, older_than: float = REMOVE_AFTER_SECONDS) -> int:
+        """Remove the published entries still stored in documents not written for a while."""
+        cutoff = time.monotonic() - older_than
+        due = {pid: entries for pid, (since, entries) in self._unremoved.items() if since <= cutoff}
+        if not due:
+            return 0
+        for pid in due:
+            del self._unremoved[pid]
+        try:
+            await self.outbox.remove(self.store.partners, due)
+        except BaseException:
+            for pid, entries in due.items():  # try again next time
+                since, later = self._unremoved.get(pid, (cutoff, []))
+                self._unremoved[pid] = (min(since, cutoff), entries + later)
+            raise
+        return sum(len(entries) for entries in due.values())
+
+    async def keep_removing_published(self, interval: float = 1.0) -> None:
+        """:meth:`remove_published` every ``interval`` seconds until cancelled."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.remove_published()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("removing published outbox entries: %s; retrying", exc)
 
     def _merge(
         self,
