@@ -12,16 +12,30 @@ publish. A registration book document does the same for deal registrations.
 Everything is plain BSON: money as decimal strings, instants as ISO 8601
 strings (exact to the microsecond, unlike BSON dates), so MongoDB and FerretDB
 store the same thing.
+
+A ledger's facts, revisions and settlements, which no query looks inside,
+are stored as one zlib-compressed JSON text in a binary field (``state``:
+``zlib.decompress`` and ``json.loads`` give them back); beside it only what
+is queried: ``version``, ``deal_ids`` (a deal's partner, for
+``GET /commissions/{id}``) and ``outbox``. FerretDB decodes a stored document
+field by field on every read and update, at about 0.1 ms per kilobyte of
+nested fields on this machine; the same content compressed costs about a
+tenth of that (and an eighth of the disk writes). Documents written in the
+earlier layout (those fields at the top level) are read as well, and
+rewritten in this one at their next write.
 """
 
 from __future__ import annotations
 
+import json
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from bson import Binary
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -43,6 +57,8 @@ from shared.outbox import OutboxEntry, decode_entries, encode_entries
 from shared.settlement import Settlement, from_document, to_document
 
 PARTNERS = "partner_books"
+#: zlib level of a ledger's stored state: the fastest (a 100-deal ledger takes well under 1 ms).
+STATE_COMPRESSION = 1
 REGISTRATIONS = "registration_books"
 
 
@@ -172,10 +188,19 @@ def _decode_contract(doc: Mapping[str, Any]) -> ContractTerms:
 
 
 def encode_ledger(ledger: PartnerLedger, version: int) -> Document:
-    book = ledger.book
+    text = json.dumps(_ledger_state(ledger), separators=(",", ":"), ensure_ascii=False)
     return {
         "_id": ledger.partner_id,
         "version": version,
+        "deal_ids": list(ledger.published),
+        "state": Binary(zlib.compress(text.encode(), STATE_COMPRESSION)),
+        "outbox": encode_entries(ledger.outbox),
+    }
+
+
+def _ledger_state(ledger: PartnerLedger) -> Document:
+    book = ledger.book
+    return {
         "contracts": [_encode_contract(c) for c in book.contracts.values()],
         "terminated_from": book.terminated_from.isoformat() if book.terminated_from else None,
         "deals": [
@@ -221,12 +246,13 @@ def encode_ledger(ledger: PartnerLedger, version: int) -> Document:
             for deal_id, revision in ledger.published.items()
         ],
         "settlements": [to_document(x) for x in ledger.settlements],
-        "outbox": encode_entries(ledger.outbox),
     }
 
 
-def decode_ledger(doc: Mapping[str, Any]) -> PartnerLedger:
-    book = PartnerBook(doc["_id"])
+def decode_ledger(stored: Mapping[str, Any]) -> PartnerLedger:
+    # The earlier layout kept the state's fields at the top level.
+    doc = json.loads(zlib.decompress(stored["state"])) if "state" in stored else stored
+    book = PartnerBook(stored["_id"])
     for contract in doc.get("contracts", []):
         book.add_contract(_decode_contract(contract))
     if doc.get("terminated_from"):
@@ -269,12 +295,12 @@ def decode_ledger(doc: Mapping[str, Any]) -> PartnerLedger:
     }
     history = {p["deal_id"]: list(p.get("history", [])) for p in doc.get("published", [])}
     return PartnerLedger(
-        partner_id=doc["_id"],
-        version=int(doc["version"]),
+        partner_id=stored["_id"],
+        version=int(stored["version"]),
         book=book,
         published=published,
         history=history,
-        outbox=decode_entries(doc.get("outbox", [])),
+        outbox=decode_entries(stored.get("outbox", [])),
         settlements=[from_document(x) for x in doc.get("settlements", [])],
     )
 
@@ -329,6 +355,8 @@ class IncentivesStore:
 
     async def create_indexes(self) -> None:
         """One index per query path (the ``_id`` lookups need none)."""
+        await self.partners.create_index([("deal_ids", ASCENDING)], name="by_deal_id")
+        # For ledgers still in the earlier layout (see the module's docstring).
         await self.partners.create_index([("published.deal_id", ASCENDING)], name="by_deal")
         await self.partners.create_index([("outbox.id", ASCENDING)], name="by_outbox_entry")
         await self.registrations.create_index(
@@ -355,7 +383,9 @@ class IncentivesStore:
         return decode_ledger(doc) if doc else None
 
     async def ledger_of_deal(self, deal_id: str) -> PartnerLedger | None:
-        doc = await self.partners.find_one({"published.deal_id": deal_id})
+        doc = await self.partners.find_one({"deal_ids": deal_id})
+        if doc is None:  # a ledger not rewritten since the earlier layout
+            doc = await self.partners.find_one({"published.deal_id": deal_id})
         return decode_ledger(doc) if doc else None
 
     async def save_ledgers(self, ledgers: Iterable[PartnerLedger]) -> set[str]:

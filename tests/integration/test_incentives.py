@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from services.incentives.store import PARTNERS, decode_ledger
 from shared import topics
+from shared.infra import start_group_at_end
+from shared.mongo import make_mongo_client
 from shared.processes import ServiceProcess, httpx
 from shared.settings import Settings
 from tests.event_examples import CONTRACT, PROFILE, envelope
@@ -32,8 +35,16 @@ def incentives(settings: Settings, unique: str, **env: str) -> ServiceProcess:
     )
 
 
+async def from_now_on(settings: Settings, unique: str) -> None:
+    """The test's consumer group skips whatever history the broker holds (see start_group_at_end)."""
+    await start_group_at_end(
+        settings, f"incentives-{unique}", [topics.PARTNERS, topics.DEALS, topics.ENABLEMENT]
+    )
+
+
 @pytest.fixture
-def service(settings: Settings, unique: str) -> Iterator[ServiceProcess]:
+async def service(settings: Settings, unique: str) -> AsyncIterator[ServiceProcess]:
+    await from_now_on(settings, unique)
     process = incentives(settings, unique).start()
     try:
         yield process
@@ -150,6 +161,32 @@ async def test_worked_example_in_reverse_order(
     assert Decimal(simulated["simulated"]["commission"]) == Decimal("18600.00")
 
 
+async def test_published_entries_leave_the_stored_ledger_and_its_state_is_compact(
+    settings: Settings, producer: AIOKafkaProducer, service: ServiceProcess, unique: str
+) -> None:
+    """The outbox is emptied lazily (by the next write, or after a short while); the ledger's
+    facts and revisions are one compressed field beside the queried ones."""
+    example = WorkedExample(f"P-{unique}", unique)
+    await publish(producer, example.messages())
+    await wait_for_worked_example(settings, example)
+    client = make_mongo_client(settings)
+    try:
+        ledgers = client[f"test_incentives_{unique}"][PARTNERS]
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            stored = await ledgers.find_one({"_id": example.partner_id})
+            assert stored is not None
+            if not stored["outbox"] or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        assert stored["outbox"] == [], "published entries are removed from the document"
+        assert set(stored) == {"_id", "version", "deal_ids", "state", "outbox", "write_token"}
+        assert sorted(stored["deal_ids"]) == sorted(example.expected_final())
+        assert decode_ledger(stored).book.results().keys() == example.expected_final().keys()
+    finally:
+        await client.close()
+
+
 async def test_bad_input_is_dead_lettered_and_the_consumer_keeps_going(
     settings: Settings, producer: AIOKafkaProducer, service: ServiceProcess, unique: str
 ) -> None:
@@ -259,6 +296,7 @@ async def test_a_crash_at_any_step_loses_nothing_and_counts_nothing_twice(
 ) -> None:
     env = {"PARTNERHUB_FAILPOINTS": failpoint, "PARTNERHUB_FAILPOINT_DIR": str(tmp_path)}
     process = incentives(settings, unique, **env)
+    await from_now_on(settings, unique)
     example = WorkedExample(f"P-{unique}", unique)
     await publish(producer, example.messages())
     process.start(wait_ready=False)
@@ -277,6 +315,7 @@ async def test_a_crash_at_any_step_loses_nothing_and_counts_nothing_twice(
 async def test_two_replicas_give_exactly_the_results_of_one(
     settings: Settings, producer: AIOKafkaProducer, unique: str
 ) -> None:
+    await from_now_on(settings, unique)
     first = incentives(settings, unique).start()
     second = incentives(settings, unique).start()
     try:
@@ -295,15 +334,18 @@ async def test_two_replicas_give_exactly_the_results_of_one(
         second.stop()
 
 
-async def test_metrics_show_http_traffic_and_consumer_lag(service: ServiceProcess) -> None:
+async def test_metrics_show_http_traffic_and_consumer_lag(
+    service: ServiceProcess, producer: AIOKafkaProducer, unique: str
+) -> None:
     assert service.get("/partners/P-none/commissions").status_code == 404
+    await publish(producer, WorkedExample(f"P-{unique}", unique).messages()[:1])
     deadline = asyncio.get_running_loop().time() + 30
     while True:
         text = httpx.get(f"{service.url}/metrics", timeout=5).text
         if (
             "partnerhub_consumer_lag_messages{" in text
-            or asyncio.get_running_loop().time() > deadline
-        ):
+            and "partnerhub_batch_processing_seconds_bucket" in text
+        ) or asyncio.get_running_loop().time() > deadline:
             break
         await asyncio.sleep(1)
     assert (

@@ -1,0 +1,119 @@
+"""Incentives' stored ledger: what is written is what is read back, in both layouts."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from services.incentives.domain import PartnerBook, apply_event, next_revision
+from services.incentives.handlers import LedgerCache, commission_event
+from services.incentives.store import PartnerLedger, decode_ledger, encode_ledger
+from shared.outbox import OutboxEntry
+from tests.unit.test_commission_engine import P, cancelled, closed, signed
+
+NOW = datetime(2027, 2, 1, tzinfo=UTC)
+
+
+def a_ledger() -> PartnerLedger:
+    book = PartnerBook(P)
+    for event in (
+        signed(),
+        closed("D-1", "2027-01-10", "40000.00"),
+        closed("D-2", "2027-01-20", "80000.00"),
+        cancelled("D-1", "2027-01-25"),
+    ):
+        apply_event(book, event)
+    ledger = PartnerLedger(P, 3, book)
+    for deal_id, result in sorted(book.settle().items()):
+        revision = next_revision(None, result)
+        assert revision is not None
+        ledger.published[deal_id] = revision
+        event = commission_event(P, revision, NOW)
+        ledger.history[deal_id] = [{"revision": revision.revision, "event_id": event.id}]
+        ledger.outbox.append(OutboxEntry.of(event))
+    return ledger
+
+
+def same(a: PartnerLedger, b: PartnerLedger) -> None:
+    assert (a.partner_id, a.version) == (b.partner_id, b.version)
+    assert a.book.results() == b.book.results()
+    assert a.book.contracts == b.book.contracts
+    assert a.book.cancellations == b.book.cancellations
+    # A published revision keeps its outcome, not the bracket breakdown (recomputed from facts).
+    assert a.published.keys() == b.published.keys()
+    for deal_id, revision in a.published.items():
+        back = b.published[deal_id]
+        assert (back.revision, back.delta) == (revision.revision, revision.delta)
+        assert back.result.same_outcome(revision.result)
+    assert a.history == b.history
+    assert a.outbox == b.outbox
+    assert a.settlements == b.settlements
+
+
+def test_a_ledger_reads_back_as_written() -> None:
+    ledger = a_ledger()
+    stored = encode_ledger(ledger, 3)
+    assert set(stored) == {"_id", "version", "deal_ids", "state", "outbox"}
+    assert sorted(stored["deal_ids"]) == ["D-1", "D-2"]
+    assert isinstance(stored["state"], bytes)
+    back = decode_ledger(stored)
+    same(ledger, back)
+    cancelled_line = back.book.result("D-1")
+    assert cancelled_line is not None
+    assert cancelled_line.commission == Decimal("0.00")
+
+
+def test_a_ledger_in_the_earlier_layout_is_read_too() -> None:
+    ledger = a_ledger()
+    stored = encode_ledger(ledger, 3)
+    earlier = {
+        "_id": stored["_id"],
+        "version": stored["version"],
+        "outbox": stored["outbox"],
+        **json.loads(zlib.decompress(stored["state"])),
+    }
+    same(ledger, decode_ledger(earlier))
+
+
+def ledger_with(partner_id: str, deals: int) -> PartnerLedger:
+    book = PartnerBook(partner_id)
+    for n in range(deals):
+        apply_event(book, closed(f"{partner_id}-D{n}", "2027-01-10", "100.00"))
+    return PartnerLedger(partner_id, 1, book)
+
+
+def test_the_ledger_cache_keeps_the_most_recent_within_its_deal_budget() -> None:
+    cache = LedgerCache(deals=10)
+    a, b, c = ledger_with("A", 4), ledger_with("B", 4), ledger_with("C", 4)
+    cache.put(a)
+    cache.put(b)
+    assert cache.get("A") is a  # A is now the most recently used
+    cache.put(c)  # 12 deals > 10: B, the least recently used, goes
+    assert "B" not in cache
+    assert cache.get("A") is a
+    assert cache.get("C") is c
+    assert cache.deals == 8
+
+
+def test_the_ledger_cache_counts_a_ledger_again_when_it_grew() -> None:
+    cache = LedgerCache(deals=10)
+    a, b = ledger_with("A", 2), ledger_with("B", 2)
+    cache.put(a)
+    cache.put(b)
+    for n in range(7):
+        apply_event(a.book, closed(f"A-late-{n}", "2027-01-11", "100.00"))
+    cache.put(a)  # now 9 deals: with B's 2, over the budget; B was used least recently
+    assert "B" not in cache
+    assert cache.deals == 9
+    cache.forget(["A"])
+    assert cache.deals == 0
+    assert len(cache) == 0
+
+
+def test_a_ledger_cache_of_no_deals_keeps_nothing() -> None:
+    cache = LedgerCache(deals=0)
+    cache.put(ledger_with("A", 1))
+    assert cache.get("A") is None
+    assert cache.deals == 0
