@@ -18,6 +18,7 @@ module turns those facts into what the read API serves.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -73,12 +74,25 @@ def current_lines(partner_id: str, doc: Mapping[str, Any] | None) -> list[Line]:
     ]
 
 
+def revision_fields(stored: Mapping[str, Any] | str) -> Mapping[str, Any]:
+    """A stored CommissionCalculated revision's fields.
+
+    Stored as JSON text (FerretDB reads one string far faster than a nested
+    document); documents written before that hold the fields themselves.
+    """
+    return json.loads(stored) if isinstance(stored, str) else stored
+
+
+def revision_text(fields: Mapping[str, Any]) -> str:
+    return json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
+
+
 def superseded_periods(doc: Mapping[str, Any] | None, current: Iterable[Line]) -> set[str]:
     """Periods some revision of the partner's deals named that no current line is in."""
     if not doc:
         return set()
     named = {
-        revision.get("period")
+        revision_fields(revision).get("period")
         for revisions in doc.get("deals", {}).values()
         for revision in revisions.values()
     }
@@ -213,12 +227,12 @@ class Line:
         }
 
 
-def current_line(partner_id: str, revisions: Mapping[str, Mapping[str, Any]]) -> Line | None:
+def current_line(partner_id: str, revisions: Mapping[str, Mapping[str, Any] | str]) -> Line | None:
     """The line of a deal's highest revision (SPEC §2: revisions 1, 2, …; the highest stands)."""
     if not revisions:
         return None
     key = max(revisions)
-    return Line.from_revision(partner_id, int(key[1:]), revisions[key])
+    return Line.from_revision(partner_id, int(key[1:]), revision_fields(revisions[key]))
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,6 @@ class Projector:
 
 async def project_into(generation: Generation, writes: Writes) -> None:
     """The batch's upserts (one bulk write per collection), then the derived documents."""
-    await generation.apply(writes)
+    lines = await generation.apply(writes)
     if writes.partners:
-        await derive(generation, sorted(writes.partners))
+        await derive(generation, sorted(writes.partners), lines)

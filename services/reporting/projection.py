@@ -28,6 +28,7 @@ from services.reporting.domain import (
     payout_document,
     period_totals,
     revision_key,
+    revision_text,
     superseded_periods,
     target_for,
     utc_text,
@@ -36,7 +37,7 @@ from services.reporting.domain import (
 from services.reporting.store import Generation, Writes
 from shared import events
 from shared.events import CloudEvent, Payload
-from shared.mongo import bulk_write_chunked, find_by_ids
+from shared.mongo import Document, bulk_write_chunked, find_by_ids
 
 log = logging.getLogger("partnerhub.reporting")
 
@@ -219,18 +220,20 @@ def _project(writes: Writes, event: CloudEvent[Payload]) -> None:
             partner,
             {
                 "$set": {
-                    f"deals.{deal_key(data.deal_id)}.{revision_key(data.revision)}": {
-                        "deal_id": data.deal_id,
-                        "period": data.period,
-                        "currency": data.currency,
-                        "amount": str(data.amount),
-                        "status": data.status.value,
-                        "base": str(data.base),
-                        "uplift": str(data.uplift),
-                        "commission": str(data.commission),
-                        "target_bonus": str(data.target_bonus),
-                        "closed_at": utc_text(data.closed_at) if data.closed_at else None,
-                    }
+                    f"deals.{deal_key(data.deal_id)}.{revision_key(data.revision)}": revision_text(
+                        {
+                            "deal_id": data.deal_id,
+                            "period": data.period,
+                            "currency": data.currency,
+                            "amount": str(data.amount),
+                            "status": data.status.value,
+                            "base": str(data.base),
+                            "uplift": str(data.uplift),
+                            "commission": str(data.commission),
+                            "target_bonus": str(data.target_bonus),
+                            "closed_at": utc_text(data.closed_at) if data.closed_at else None,
+                        }
+                    )
                 },
             },
         )
@@ -265,19 +268,29 @@ def partner_view(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def derive(generation: Generation, partner_ids: list[str]) -> None:
+async def derive(
+    generation: Generation, partner_ids: list[str], lines: dict[Any, Document] | None = None
+) -> None:
     """Recompute the partners' ``view`` and their ``period_totals`` from their facts.
 
-    Every read and write here is by ``_id`` (see ``shared.mongo.find_by_ids``).
+    ``lines``: ``lines`` documents as this batch left them (the others are
+    read). Every read and write here is by ``_id`` (see
+    ``shared.mongo.find_by_ids``).
     """
     partners = await find_by_ids(generation["partners"], partner_ids)
     views = {pid: partner_view(doc) for pid, doc in partners.items()}
-    if views:
-        await bulk_write_chunked(
-            generation["partners"],
-            [UpdateOne({"_id": pid}, {"$set": {"view": view}}) for pid, view in views.items()],
-        )
-    line_docs = await find_by_ids(generation["lines"], partner_ids)
+    # Only the views that changed: a deal's commission leaves the partner's view as it was,
+    # and every update costs FerretDB a read and a whole-document write.
+    stale_views = [
+        UpdateOne({"_id": pid}, {"$set": {"view": view}})
+        for pid, view in views.items()
+        if partners[pid].get("view") != view
+    ]
+    if stale_views:
+        await bulk_write_chunked(generation["partners"], stale_views)
+    line_docs = dict(lines or {})
+    unread = [pid for pid in partner_ids if pid not in line_docs]
+    line_docs.update(await find_by_ids(generation["lines"], unread))
     wanted: dict[str, dict[str, Any]] = {}
     stale: list[str] = []
     for pid in partner_ids:

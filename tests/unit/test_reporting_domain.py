@@ -13,7 +13,10 @@ from services.reporting.domain import (
     money,
     period_bounds,
     period_totals,
+    revision_fields,
     revision_key,
+    revision_text,
+    superseded_periods,
     target_for,
     utc_text,
     version_key,
@@ -83,6 +86,13 @@ def test_the_highest_revision_stands() -> None:
     line = current_line("P", revisions)
     assert line is not None
     assert (line.revision, line.period, line.status) == (10, "2026-Q4", "commissionable")
+    # As stored now: each revision's fields as JSON text (read models written before hold
+    # the fields themselves, as above); both give the same line.
+    stored = {key: revision_text(fields) for key, fields in revisions.items()}
+    assert all(isinstance(text, str) for text in stored.values())
+    assert current_line("P", stored) == line
+    assert superseded_periods({"deals": {"D": stored}}, [line]) == {"2026-Q3"}
+    assert revision_fields(stored[revision_key(9)]) == revisions[revision_key(9)]
 
 
 def test_targets_follow_the_governing_contract_and_its_plan_period() -> None:
