@@ -188,6 +188,7 @@ def create_app(settings: Settings) -> FastAPI:
         broker=broker,
         mongo=mongo,
         on_startup=startup,
+        on_shutdown=incentives.remove_all_published,
         background=[
             lambda: report_lag(settings, group, consumed),
             incentives.keep_removing_published,

@@ -34,9 +34,9 @@ write, so each costs as much as the document is large):
   wrote the partner since) is dropped and read again.
 - **Published entries leave the document lazily**: the next write of the
   document (3) leaves them out; a document not written again within
-  :data:`REMOVE_AFTER_SECONDS` has them removed by :meth:`Incentives.remove_published`.
-  Until then, a crash leaves them to be published once more at the next
-  start, as the same events.
+  :data:`REMOVE_AFTER_SECONDS` (or at shutdown) has them removed by
+  :meth:`Incentives.remove_published`. Until then, a crash leaves them to be
+  published once more at the next start, as the same events.
 """
 
 from __future__ import annotations
@@ -81,8 +81,9 @@ _IDS = uuid.UUID("6f1d0c8e-6d5e-4c83-9b0e-3f5a2b8d7c10")
 MAX_ATTEMPTS = 20
 #: Deals whose partners' ledgers stay in memory between batches (about 3.3 KB each).
 LEDGER_CACHE_DEALS = 100_000
-#: A published entry still in a document not written since is removed after this long.
-REMOVE_AFTER_SECONDS = 2.0
+#: A published entry still in a document not written since is removed after this long
+#: (a partner busier than that has its document written again first, which removes it).
+REMOVE_AFTER_SECONDS = 30.0
 
 
 def event_id(*parts: str) -> str:
@@ -279,6 +280,15 @@ class Incentives:
                 self._unremoved[pid] = (min(since, cutoff), entries + later)
             raise
         return sum(len(entries) for entries in due.values())
+
+    async def remove_all_published(self) -> None:
+        """At shutdown, once the last batch is done: a restart then publishes nothing twice."""
+        try:
+            removed = await self.remove_published(older_than=0)
+        except Exception as exc:
+            log.warning("removing published outbox entries at shutdown: %s", exc)
+        else:
+            log.info("removed %d published outbox entries at shutdown", removed)
 
     async def keep_removing_published(self, interval: float = 1.0) -> None:
         """:meth:`remove_published` every ``interval`` seconds until cancelled."""
