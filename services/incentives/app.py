@@ -314,6 +314,13 @@ def create_app(settings: Settings) -> FastAPI:
                     ],
                 },
             )
+        finally:
+            # The settlement wrote these partners' ledgers: the consumer reads them again
+            # (its next write would otherwise lose to the settlement's, and be retried).
+            if request.partner_ids is None:
+                incentives.ledgers.clear()
+            else:
+                incentives.ledgers.forget(request.partner_ids)
         paid = [o for o in outcomes if o.settlement is not None]
         new = [o for o in paid if not o.replayed]
         total: dict[str, Decimal] = {}

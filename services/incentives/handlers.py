@@ -28,10 +28,11 @@ Two things keep a partner's document from being read and rewritten more than
 a batch needs (FerretDB applies every update as a read and a whole-document
 write, so each costs as much as the document is large):
 
-- **Ledgers stay in memory** between batches (:class:`LedgerCache`, least
-  recently used first out, ``LEDGER_CACHE_DEALS`` deals at most). The write in (3) still checks the version the
-  ledger was read at; a ledger that lost (another replica, or a settlement,
-  wrote the partner since) is dropped and read again.
+- **Ledgers stay in memory** between batches (:class:`shared.cache.BoundedCache`,
+  least recently used first out, ``LEDGER_CACHE_DEALS`` deals at most). The write
+  in (3) still checks the version the ledger was read at; a ledger that lost
+  (another replica, or a settlement, wrote the partner since) is dropped and
+  read again. A settlement in this process drops the ledgers it wrote.
 - **Published entries leave the document lazily**: the next write of the
   document (3) leaves them out; a document not written again within
   :data:`REMOVE_AFTER_SECONDS` (or at shutdown) has them removed by
@@ -45,7 +46,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
@@ -68,6 +69,7 @@ from services.incentives.store import (
     registration_key,
 )
 from shared import events
+from shared.cache import BoundedCache
 from shared.consuming import Consumed
 from shared.events import new_event
 from shared.failpoints import failpoint
@@ -121,48 +123,6 @@ def commission_event(
     )
 
 
-class LedgerCache:
-    """The ledgers of the partners seen last, as stored at the version they carry.
-
-    Bounded by the deals the ledgers hold (memory grows with them), least
-    recently used out first; 0 keeps nothing.
-    """
-
-    def __init__(self, deals: int = LEDGER_CACHE_DEALS) -> None:
-        self.budget = deals
-        self.deals = 0
-        self._ledgers: OrderedDict[str, tuple[PartnerLedger, int]] = OrderedDict()
-
-    def get(self, partner_id: str) -> PartnerLedger | None:
-        entry = self._ledgers.get(partner_id)
-        if entry is None:
-            return None
-        self._ledgers.move_to_end(partner_id)
-        return entry[0]
-
-    def put(self, ledger: PartnerLedger) -> None:
-        """Remember ``ledger`` (again, after it changed: its size is counted anew)."""
-        self.forget([ledger.partner_id])
-        size = max(1, len(ledger.book.deals))
-        self._ledgers[ledger.partner_id] = (ledger, size)
-        self.deals += size
-        while self.deals > self.budget and self._ledgers:
-            _, (_, evicted) = self._ledgers.popitem(last=False)
-            self.deals -= evicted
-
-    def forget(self, partner_ids: Iterable[str]) -> None:
-        for partner_id in partner_ids:
-            entry = self._ledgers.pop(partner_id, None)
-            if entry is not None:
-                self.deals -= entry[1]
-
-    def __contains__(self, partner_id: str) -> bool:
-        return partner_id in self._ledgers
-
-    def __len__(self) -> int:
-        return len(self._ledgers)
-
-
 class Incentives:
     """The service's use cases over its store and broker."""
 
@@ -178,7 +138,8 @@ class Incentives:
         self.service = service
         self.clock = clock
         self.outbox = Outbox(broker, service, [store.partners, store.registrations])
-        self.ledgers = LedgerCache(cache_deals)
+        # Bounded by the deals the ledgers hold (their memory grows with them).
+        self.ledgers: BoundedCache[str, PartnerLedger] = BoundedCache(cache_deals)
         # Published entries still stored in a partner's document: (since, entries).
         self._unremoved: dict[str, tuple[float, list[OutboxEntry]]] = {}
 
@@ -226,7 +187,7 @@ class Incentives:
                 WRITE_CONFLICTS.labels(self.service, PARTNERS).inc(len(lost))
             for ledger in changed:
                 if ledger.partner_id not in lost:
-                    self.ledgers.put(ledger)  # its size changed
+                    self.ledgers.put(ledger.partner_id, ledger, len(ledger.book.deals))
                     # Written without the entries published before: nothing left to remove.
                     self._unremoved.pop(ledger.partner_id, None)
             if changed:
@@ -260,7 +221,7 @@ class Incentives:
             published = {e.id for e in self._unremoved.get(pid, (0.0, []))[1]}
             if published:
                 ledger.outbox = [e for e in ledger.outbox if e.id not in published]
-            self.ledgers.put(ledger)
+            self.ledgers.put(pid, ledger, len(ledger.book.deals))
             found[pid] = ledger
         return found
 

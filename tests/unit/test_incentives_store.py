@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from services.incentives.domain import PartnerBook, apply_event, next_revision
-from services.incentives.handlers import LedgerCache, commission_event
+from services.incentives.handlers import commission_event
 from services.incentives.store import PartnerLedger, decode_ledger, encode_ledger
+from shared.cache import BoundedCache
 from shared.outbox import OutboxEntry
 from tests.unit.test_commission_engine import P, cancelled, closed, signed
 
@@ -77,43 +78,32 @@ def test_a_ledger_in_the_earlier_layout_is_read_too() -> None:
     same(ledger, decode_ledger(earlier))
 
 
-def ledger_with(partner_id: str, deals: int) -> PartnerLedger:
-    book = PartnerBook(partner_id)
-    for n in range(deals):
-        apply_event(book, closed(f"{partner_id}-D{n}", "2027-01-10", "100.00"))
-    return PartnerLedger(partner_id, 1, book)
-
-
-def test_the_ledger_cache_keeps_the_most_recent_within_its_deal_budget() -> None:
-    cache = LedgerCache(deals=10)
-    a, b, c = ledger_with("A", 4), ledger_with("B", 4), ledger_with("C", 4)
-    cache.put(a)
-    cache.put(b)
-    assert cache.get("A") is a  # A is now the most recently used
-    cache.put(c)  # 12 deals > 10: B, the least recently used, goes
+def test_the_cache_keeps_the_most_recent_within_its_budget() -> None:
+    cache: BoundedCache[str, str] = BoundedCache(10)
+    cache.put("A", "a", 4)
+    cache.put("B", "b", 4)
+    assert cache.get("A") == "a"  # A is now the most recently used
+    cache.put("C", "c", 4)  # 12 > 10: B, the least recently used, goes
     assert "B" not in cache
-    assert cache.get("A") is a
-    assert cache.get("C") is c
-    assert cache.deals == 8
+    assert (cache.get("A"), cache.get("C"), cache.size) == ("a", "c", 8)
 
 
-def test_the_ledger_cache_counts_a_ledger_again_when_it_grew() -> None:
-    cache = LedgerCache(deals=10)
-    a, b = ledger_with("A", 2), ledger_with("B", 2)
-    cache.put(a)
-    cache.put(b)
-    for n in range(7):
-        apply_event(a.book, closed(f"A-late-{n}", "2027-01-11", "100.00"))
-    cache.put(a)  # now 9 deals: with B's 2, over the budget; B was used least recently
+def test_the_cache_counts_a_value_again_when_it_grew() -> None:
+    cache: BoundedCache[str, str] = BoundedCache(10)
+    cache.put("A", "a", 2)
+    cache.put("B", "b", 2)
+    cache.put("A", "a, grown", 9)  # with B's 2, over the budget; B was used least recently
     assert "B" not in cache
-    assert cache.deals == 9
+    assert (cache.get("A"), cache.size) == ("a, grown", 9)
     cache.forget(["A"])
-    assert cache.deals == 0
-    assert len(cache) == 0
+    assert (len(cache), cache.size) == (0, 0)
+    cache.put("A", "a", 1)
+    cache.clear()  # what a settlement of every partner does to incentives' ledgers
+    assert (len(cache), cache.size) == (0, 0)
 
 
-def test_a_ledger_cache_of_no_deals_keeps_nothing() -> None:
-    cache = LedgerCache(deals=0)
-    cache.put(ledger_with("A", 1))
+def test_a_cache_of_no_budget_keeps_nothing() -> None:
+    cache: BoundedCache[str, str] = BoundedCache(0)
+    cache.put("A", "a", 1)
     assert cache.get("A") is None
-    assert cache.deals == 0
+    assert cache.size == 0
