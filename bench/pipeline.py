@@ -41,7 +41,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pymongo import AsyncMongoClient, UpdateOne
 
 from bench.engine import bench_contract
-from services.reporting.domain import revision_fields, revision_text
+from services.reporting.domain import line_revisions, revision_fields, revision_text
 from shared import events, topics
 from shared.events import CLOUDEVENTS_CONTENT_TYPE, new_event
 from shared.infra import partition_ids, start_group_at_end
@@ -223,7 +223,7 @@ async def deals_visible(
     return {
         revision_fields(revision)["deal_id"]
         for doc in docs.values()
-        for revisions in doc.get("deals", {}).values()
+        for revisions in line_revisions(doc).values()
         for revision in revisions.values()
     }
 
@@ -333,19 +333,37 @@ async def pipeline(
                         pending[(partner, period)].discard(deal_id)
                         seen_at[deal_id] = moment
 
-            gate = asyncio.Semaphore(16)
+            # The watching is a reader like any other, within a budget: at most
+            # --reads statement reads a second, in turn over the statements with a
+            # watched deal not yet seen (each is read every pending/--reads seconds).
+            # Polling every waiting statement without pause would, once the
+            # pipeline falls behind, load the database more than the pipeline does.
+            interval = 1 / args.reads
+            looked: dict[tuple[str, str], float] = {}
+            reading: set[tuple[str, str]] = set()
+            in_flight: set[asyncio.Task[None]] = set()
 
-            async def gated(key: tuple[str, str]) -> None:
-                async with gate:
+            async def read(key: tuple[str, str]) -> None:
+                try:
                     await look(*key)
+                finally:
+                    reading.discard(key)
 
             async def watch() -> None:
                 while not done.is_set() or len(seen_at) < len(sent_at):
-                    waiting = [key for key, deals in pending.items() if deals]
-                    await asyncio.gather(*(gated(key) for key in waiting))
                     if done.is_set() and time.perf_counter() - last_sent > 60:
-                        return
-                    await asyncio.sleep(0.005)
+                        break
+                    waiting = [k for k, deals in pending.items() if deals and k not in reading]
+                    if waiting and len(reading) < 8:
+                        key = min(waiting, key=lambda k: looked.get(k, 0.0))
+                        looked[key] = time.perf_counter()
+                        reading.add(key)
+                        task = asyncio.create_task(read(key))
+                        in_flight.add(task)
+                        task.add_done_callback(in_flight.discard)
+                    await asyncio.sleep(interval)
+                for task in list(in_flight):
+                    task.cancel()
 
             last_sent = time.perf_counter()
             watcher = asyncio.create_task(watch())
@@ -428,6 +446,9 @@ def main() -> None:
         "--sample", type=int, default=10, help="watch every Nth deal of the latency run"
     )
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument(
+        "--reads", type=float, default=50, help="statement reads per second while watching"
+    )
     parser.add_argument(
         "--batch-size",
         type=int,

@@ -19,6 +19,7 @@ module turns those facts into what the read API serves.
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -63,13 +64,26 @@ def deal_key(deal_id: str) -> str:
     return deal_id.replace("%", "%25").replace(".", "%2E").replace("$", "%24")
 
 
+def line_revisions(doc: Mapping[str, Any] | None) -> Mapping[str, Mapping[str, Any]]:
+    """A partner's ``lines`` document as deal key → revision key → revision (text or fields).
+
+    Stored as zlib-compressed JSON in ``state``; documents of the earlier
+    layout keep the mapping itself in ``deals``.
+    """
+    if not doc:
+        return {}
+    if "state" in doc:
+        revisions: dict[str, dict[str, Any]] = json.loads(zlib.decompress(doc["state"]))
+        return revisions
+    deals: Mapping[str, Mapping[str, Any]] = doc.get("deals", {})
+    return deals
+
+
 def current_lines(partner_id: str, doc: Mapping[str, Any] | None) -> list[Line]:
     """Every deal's current line from a partner's ``lines`` document."""
-    if not doc:
-        return []
     return [
         line
-        for revisions in doc.get("deals", {}).values()
+        for revisions in line_revisions(doc).values()
         if (line := current_line(partner_id, revisions)) is not None
     ]
 
@@ -89,11 +103,9 @@ def revision_text(fields: Mapping[str, Any]) -> str:
 
 def superseded_periods(doc: Mapping[str, Any] | None, current: Iterable[Line]) -> set[str]:
     """Periods some revision of the partner's deals named that no current line is in."""
-    if not doc:
-        return set()
     named = {
         revision_fields(revision).get("period")
-        for revisions in doc.get("deals", {}).values()
+        for revisions in line_revisions(doc).values()
         for revision in revisions.values()
     }
     return {p for p in named if p} - {line.period for line in current}

@@ -9,18 +9,27 @@ conditions that can fail (FerretDB v1 stops a bulk write at the first
 failed condition). The current value of a thing is the entry under the
 greatest version key (see ``domain.current``).
 
+The ``lines`` are the exception that keeps the property: a partner's
+revisions are merged in memory (a set union, so still any order, any number
+of times) and written whole, compressed, conditional on the document's
+``version`` (:meth:`Generation.merge_lines`); a writer that loses reads the
+document again and merges once more.
+
 Collections (per *generation*, ``g<N>_<name>``, so a rebuild fills fresh ones
 while readers keep using the active ones):
 
 - ``partners``: lifecycle facts per partner, plus ``view``, the current
   profile, status, tier and contract derived from those facts;
 - ``lines``: one document per partner holding, per deal, every
-  CommissionCalculated revision (``deals.<deal key>.<revision key>``, the
-  revision's fields as JSON text: FerretDB reads one string about five times
-  faster than the same fields as a nested document): the statements and the
-  period totals of a partner are one lookup by ``_id``, the only lookup
-  FerretDB v1 serves from an index (a revision takes about 300 bytes: the
-  16 MB document limit allows some 50 000 revisions per partner);
+  CommissionCalculated revision: deal key → revision key → the revision's
+  fields as JSON text, the whole mapping zlib-compressed JSON in ``state``
+  (``domain.line_revisions`` reads it, and the earlier layout of a ``deals``
+  field with the same mapping). FerretDB decodes a stored document field by
+  field on every read and update, so the compressed form costs a fraction of
+  the nested one. The statements and the period totals of a partner are one
+  lookup by ``_id``, the only lookup FerretDB v1 serves from an index (a
+  revision takes about 300 bytes before compression: the 16 MB document
+  limit allows well over 50 000 revisions per partner);
 - ``period_totals``: per partner and period, derived from ``lines``;
 - ``deals``: DealClosed versions and the earliest cancellation per deal;
 - ``trainings``, ``certifications``, ``feedback``, ``mdf``: facts keyed by
@@ -34,15 +43,19 @@ being built.
 
 from __future__ import annotations
 
-import asyncio
+import json
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
+from bson import Binary
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.mongo import LOOKUP_CONCURRENCY, Document, bulk_write_chunked
+from services.reporting.domain import line_revisions, revision_fields
+from shared.cache import BoundedCache
+from shared.mongo import Document, bulk_write_chunked, find_by_ids, replace_if_unchanged
 
 COLLECTIONS = (
     "partners",
@@ -91,6 +104,70 @@ INDEXES: dict[str, list[tuple[str, list[tuple[str, int]]]]] = {
         ("by_settlement", [("settlement_id", ASCENDING), ("partner_id", ASCENDING)]),
     ],
 }
+
+
+MAX_ATTEMPTS = 20
+#: Revisions whose partners' lines stay in memory between batches, per generation.
+LINES_CACHE_REVISIONS = 200_000
+#: zlib level of a lines document's stored state.
+STATE_COMPRESSION = 1
+
+
+@dataclass(slots=True)
+class PartnerLines:
+    """A partner's CommissionCalculated revisions (as JSON text) by deal and revision key."""
+
+    partner_id: str
+    version: int
+    deals: dict[str, dict[str, Any]]
+    revisions: int = 0
+
+    def __post_init__(self) -> None:
+        self.revisions = sum(len(revisions) for revisions in self.deals.values())
+
+    def add(self, revisions: list[tuple[str, str, str]]) -> bool:
+        """Add revisions (deal key, revision key, text); whether any was new."""
+        new = False
+        for deal, revision, text in revisions:
+            known = self.deals.setdefault(deal, {})
+            if revision not in known:
+                known[revision] = text
+                self.revisions += 1
+                new = True
+        return new
+
+
+def encode_lines(lines: PartnerLines, version: int) -> Document:
+    text = json.dumps(lines.deals, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    return {
+        "_id": lines.partner_id,
+        "version": version,
+        "state": Binary(zlib.compress(text.encode(), STATE_COMPRESSION)),
+    }
+
+
+def decode_lines(doc: Document) -> PartnerLines:
+    deals = {deal: dict(revisions) for deal, revisions in line_revisions(doc).items()}
+    return PartnerLines(doc["_id"], int(doc["version"]), deals)
+
+
+_LINES_CACHES: dict[tuple[str, str], BoundedCache[str, PartnerLines]] = {}
+
+
+def lines_cache(database: str, generation: str) -> BoundedCache[str, PartnerLines]:
+    """The process's cache of one generation's lines (every write still checks the version)."""
+    key = (database, generation)
+    cache = _LINES_CACHES.get(key)
+    if cache is None:
+        cache = _LINES_CACHES[key] = BoundedCache(LINES_CACHE_REVISIONS)
+    return cache
+
+
+def configure_lines_cache(revisions: int) -> None:
+    """Set the budget of the lines caches (``LINES_CACHE_REVISIONS``); drops what they hold."""
+    global LINES_CACHE_REVISIONS
+    LINES_CACHE_REVISIONS = revisions
+    _LINES_CACHES.clear()
 
 
 def _overlap(a: str, b: str) -> bool:
@@ -178,51 +255,120 @@ class Generation:
                 await self[collection].create_index(keys, name=name)
 
     async def apply(self, writes: Writes) -> dict[Any, Document]:
-        """One unordered bulk write per collection touched; ``lines`` returned as written.
+        """One unordered bulk write per collection touched; ``lines`` merged and returned.
 
-        Each ``lines`` document is upserted with ``findAndModify``, which
-        answers with the document after the update: :func:`derive` needs
-        every touched partner's lines, and this saves reading them again
-        (on FerretDB every read decodes the whole document).
+        The ``lines`` documents are not upserted but merged (:meth:`merge_lines`),
+        and returned as written (``{"deals": …}``): :func:`derive` needs every
+        touched partner's lines and does not read them again.
         """
         written: dict[Any, Document] = {}
         for collection, docs in writes.by_collection.items():
             if collection == "lines":
-                written = await self._upsert_returning(self[collection], docs)
+                written = await self.merge_lines(docs)
                 continue
             operations = writes.operations(collection)
             if operations:
                 await bulk_write_chunked(self[collection], operations)
         return written
 
+    async def merge_lines(self, updates: dict[Any, list[Document]]) -> dict[Any, Document]:
+        """Add the revisions of ``updates`` (``$set`` of ``deals.<deal>.<revision>``) to the
+        partners' lines: each document rewritten once, conditional on its version.
+
+        A revision's content never changes, so adding is a set union: applying
+        the same revisions in any order, any number of times, by any number of
+        writers, gives the same document. The union is computed here, on the
+        lines as cached or read, and written whole and compressed (FerretDB
+        reads a compressed document in a fraction of the time of the same
+        revisions as fields); a writer that lost to another reads the
+        document again and adds its revisions to it.
+        """
+        added: dict[str, list[tuple[str, str, str]]] = {}
+        for partner_id, partner_updates in updates.items():
+            for update in partner_updates:
+                for path, text in update.get("$set", {}).items():
+                    _, deal, revision = path.split(".")
+                    added.setdefault(partner_id, []).append((deal, revision, text))
+        collection = self["lines"]
+        cache = lines_cache(self.database.name, self.name)
+        written: dict[Any, Document] = {}
+        pending = set(added)
+        for _attempt in range(MAX_ATTEMPTS):
+            lines = await self._lines_of(collection, cache, pending)
+            try:
+                changed = [pl for pid, pl in lines.items() if pl.add(added[pid])]
+                lost = await replace_if_unchanged(
+                    collection, [(encode_lines(pl, pl.version + 1), pl.version) for pl in changed]
+                )
+            except BaseException:
+                cache.forget(pending)  # merged in memory, perhaps not stored
+                raise
+            cache.forget(lost)
+            for pl in changed:
+                if pl.partner_id not in lost:
+                    pl.version += 1
+                    cache.put(pl.partner_id, pl, pl.revisions)
+            written.update(
+                {
+                    pid: {"_id": pid, "deals": pl.deals}
+                    for pid, pl in lines.items()
+                    if pid not in lost
+                }
+            )
+            pending = lost
+            if not pending:
+                return written
+        raise RuntimeError(f"lines of {sorted(pending)} kept changing under us; retrying the batch")
+
     @staticmethod
-    async def _upsert_returning(
-        collection: AsyncCollection[Document], docs: dict[Any, list[Document]]
-    ) -> dict[Any, Document]:
-        gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
-
-        async def one(doc_id: Any, updates: list[Document]) -> Document | None:
-            async with gate:
-                doc = None
-                for update in updates:
-                    doc = await collection.find_one_and_update(
-                        {"_id": doc_id}, update, upsert=True, return_document=ReturnDocument.AFTER
-                    )
-                return doc
-
-        found = await asyncio.gather(*(one(doc_id, updates) for doc_id, updates in docs.items()))
-        return {doc["_id"]: doc for doc in found if doc is not None}
+    async def _lines_of(
+        collection: AsyncCollection[Document],
+        cache: BoundedCache[str, PartnerLines],
+        partner_ids: set[str],
+    ) -> dict[str, PartnerLines]:
+        found: dict[str, PartnerLines] = {}
+        for pid in partner_ids:
+            cached = cache.get(pid)
+            if cached is not None:
+                found[pid] = cached
+        missing = [pid for pid in partner_ids if pid not in found]
+        for pid, doc in (await find_by_ids(collection, missing)).items():
+            if "version" not in doc:
+                # Written by upserts (the earlier layout): number it, so that
+                # the conditional write below can replace it.
+                await collection.update_one({"_id": pid}, {"$set": {"version": 1}})
+                doc["version"] = 1
+            found[pid] = decode_lines(doc)
+            cache.put(pid, found[pid], found[pid].revisions)
+        for pid in missing:
+            found.setdefault(pid, PartnerLines(pid, 0, {}))
+        return found
 
     async def drop(self) -> None:
         for collection in COLLECTIONS:
             await self[collection].drop()
 
     async def snapshot(self) -> dict[str, list[Document]]:
-        """Every document of every collection, sorted: for comparing generations."""
-        return {
+        """Every document of every collection, sorted: for comparing generations.
+
+        A ``lines`` document is given by its content (the revisions), not by
+        how many writes made it (``version``) or which was last.
+        """
+        found = {
             collection: [doc async for doc in self[collection].find({}).sort("_id", ASCENDING)]
             for collection in COLLECTIONS
         }
+        found["lines"] = [
+            {
+                "_id": doc["_id"],
+                "deals": {
+                    deal: {key: revision_fields(value) for key, value in revisions.items()}
+                    for deal, revisions in line_revisions(doc).items()
+                },
+            }
+            for doc in found["lines"]
+        ]
+        return found
 
 
 @dataclass(frozen=True)
