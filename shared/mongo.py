@@ -109,6 +109,24 @@ async def is_ferretdb(collection: AsyncCollection[Document]) -> bool:
     return known
 
 
+async def create_lookup_indexes(
+    collection: AsyncCollection[Document], indexes: Sequence[tuple[str, list[tuple[str, int]]]]
+) -> bool:
+    """Create non-unique indexes (name, keys) that serve queries; not on FerretDB v1.
+
+    FerretDB v1 (SQLite) answers every filter other than one ``_id``
+    equality by decoding the whole collection, indexed or not, while each
+    index still costs every write a parse of the whole document. Unique
+    indexes, which constrain what may be written, are not created here.
+    Returns whether the indexes were created.
+    """
+    if await is_ferretdb(collection):
+        return False
+    for name, keys in indexes:
+        await collection.create_index(keys, name=name)
+    return True
+
+
 #: Lookups by ``_id`` in flight at once in :func:`find_by_ids`.
 LOOKUP_CONCURRENCY = 16
 

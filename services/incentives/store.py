@@ -52,7 +52,7 @@ from services.incentives.domain import (
 )
 from services.incentives.domain import Deal as DealFact
 from shared.events import CommissionStatus, PlanPeriod
-from shared.mongo import Document, find_by_ids, replace_if_unchanged
+from shared.mongo import Document, create_lookup_indexes, find_by_ids, replace_if_unchanged
 from shared.outbox import OutboxEntry, decode_entries, encode_entries
 from shared.settlement import Settlement, from_document, to_document
 
@@ -354,15 +354,23 @@ class IncentivesStore:
         self.registrations = database[REGISTRATIONS]
 
     async def create_indexes(self) -> None:
-        """One index per query path (the ``_id`` lookups need none)."""
-        await self.partners.create_index([("deal_ids", ASCENDING)], name="by_deal_id")
-        # For ledgers still in the earlier layout (see the module's docstring).
-        await self.partners.create_index([("published.deal_id", ASCENDING)], name="by_deal")
-        await self.partners.create_index([("outbox.id", ASCENDING)], name="by_outbox_entry")
-        await self.registrations.create_index(
-            [("registrations.registration_id", ASCENDING)], name="by_registration"
+        """One index per query path (the ``_id`` lookups need none); see create_lookup_indexes."""
+        await create_lookup_indexes(
+            self.partners,
+            [
+                ("by_deal_id", [("deal_ids", ASCENDING)]),
+                # For ledgers still in the earlier layout (see the module's docstring).
+                ("by_deal", [("published.deal_id", ASCENDING)]),
+                ("by_outbox_entry", [("outbox.id", ASCENDING)]),
+            ],
         )
-        await self.registrations.create_index([("outbox.id", ASCENDING)], name="by_outbox_entry")
+        await create_lookup_indexes(
+            self.registrations,
+            [
+                ("by_registration", [("registrations.registration_id", ASCENDING)]),
+                ("by_outbox_entry", [("outbox.id", ASCENDING)]),
+            ],
+        )
 
     async def load_ledgers(self, partner_ids: Iterable[str]) -> dict[str, PartnerLedger]:
         ids = sorted(set(partner_ids))

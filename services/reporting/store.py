@@ -55,7 +55,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.reporting.domain import line_revisions, revision_fields
 from shared.cache import BoundedCache
-from shared.mongo import Document, bulk_write_chunked, find_by_ids, replace_if_unchanged
+from shared.mongo import (
+    Document,
+    bulk_write_chunked,
+    create_lookup_indexes,
+    find_by_ids,
+    replace_if_unchanged,
+)
 
 COLLECTIONS = (
     "partners",
@@ -250,9 +256,9 @@ class Generation:
         return self.database[f"{self.name}_{collection}"]
 
     async def create_indexes(self) -> None:
+        """The read API's query paths (see ``shared.mongo.create_lookup_indexes``)."""
         for collection, indexes in INDEXES.items():
-            for name, keys in indexes:
-                await self[collection].create_index(keys, name=name)
+            await create_lookup_indexes(self[collection], indexes)
 
     async def apply(self, writes: Writes) -> dict[Any, Document]:
         """One unordered bulk write per collection touched; ``lines`` merged and returned.
