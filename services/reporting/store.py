@@ -132,15 +132,23 @@ class PartnerLines:
         self.revisions = sum(len(revisions) for revisions in self.deals.values())
 
     def add(self, revisions: list[tuple[str, str, str]]) -> bool:
-        """Add revisions (deal key, revision key, text); whether any was new."""
-        new = False
+        """Set revisions (deal key, revision key, text), in the order consumed; whether any
+        changed.
+
+        A revision's content does not change, so setting it again changes
+        nothing. Should two producers ever publish different contents under
+        one revision, the one consumed last stands, as ``$set`` did: a
+        rebuild, which consumes in the same order, then agrees.
+        """
+        changed = False
         for deal, revision, text in revisions:
             known = self.deals.setdefault(deal, {})
-            if revision not in known:
+            if known.get(revision) != text:
+                if revision not in known:
+                    self.revisions += 1
                 known[revision] = text
-                self.revisions += 1
-                new = True
-        return new
+                changed = True
+        return changed
 
 
 def encode_lines(lines: PartnerLines, version: int) -> Document:
@@ -283,7 +291,8 @@ class Generation:
 
         A revision's content never changes, so adding is a set union: applying
         the same revisions in any order, any number of times, by any number of
-        writers, gives the same document. The union is computed here, on the
+        writers, gives the same document (see :meth:`PartnerLines.add` for
+        contents that differ). The union is computed here, on the
         lines as cached or read, and written whole and compressed (FerretDB
         reads a compressed document in a fraction of the time of the same
         revisions as fields); a writer that lost to another reads the

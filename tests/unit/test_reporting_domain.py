@@ -10,6 +10,7 @@ from services.reporting.domain import (
     current_line,
     governing_contract,
     health,
+    line_revisions,
     money,
     period_bounds,
     period_totals,
@@ -21,6 +22,7 @@ from services.reporting.domain import (
     utc_text,
     version_key,
 )
+from services.reporting.store import PartnerLines, decode_lines, encode_lines
 from tests.event_examples import CONTRACT
 
 
@@ -220,3 +222,24 @@ def test_updates_that_would_conflict_in_one_command_stay_apart() -> None:
         {"$set": {"view.name": "B"}, "$max": {"rank": 1}},
         {"$min": {"rank": 0}},
     ]
+
+
+def test_partner_lines_merge_and_round_trip() -> None:
+    lines = PartnerLines("P", 0, {})
+    assert lines.add([("D-1", revision_key(1), "a"), ("D-2", revision_key(1), "b")])
+    assert not lines.add([("D-1", revision_key(1), "a")]), "the same revision again: no change"
+    assert lines.add([("D-1", revision_key(2), "c")])
+    # Two contents under one revision (two producers): the one consumed last stands.
+    assert lines.add([("D-2", revision_key(1), "b2")])
+    assert lines.deals == {
+        "D-1": {revision_key(1): "a", revision_key(2): "c"},
+        "D-2": {revision_key(1): "b2"},
+    }
+    assert lines.revisions == 3
+    stored = encode_lines(lines, 4)
+    assert set(stored) == {"_id", "version", "state"}
+    back = decode_lines(stored)
+    assert (back.partner_id, back.version, back.deals, back.revisions) == ("P", 4, lines.deals, 3)
+    assert line_revisions(stored) == lines.deals
+    # The earlier layout: the same mapping as a field of the document.
+    assert line_revisions({"_id": "P", "deals": lines.deals}) == lines.deals
