@@ -177,9 +177,9 @@ def test_the_dashboard_has_a_datasource_variable_that_every_query_uses() -> None
             assert target["datasource"] == reference, panel["title"]
 
 
-def test_the_dashboard_has_a_row_per_service_and_a_business_row() -> None:
+def test_the_dashboard_has_a_row_per_service_a_business_row_and_a_storage_row() -> None:
     rows = [p["title"] for p in _dashboard()["panels"] if p["type"] == "row"]
-    assert [r.split(" ")[0] for r in rows] == [*SERVICES, "Business"]
+    assert [r.split(" ")[0] for r in rows] == [*SERVICES, "Business", "Storage"]
     exprs = " ".join(
         t["expr"] for p in _panels(_dashboard()["panels"]) for t in p.get("targets", [])
     )
@@ -190,6 +190,8 @@ def test_the_dashboard_has_a_row_per_service_and_a_business_row() -> None:
         assert f'partnerhub_http_requests_total{{service="{service}"' in exprs
     assert "partnerhub_revenue" in exprs
     assert "partnerhub_commission" in exprs
+    assert "partnerhub_mongodb_command_duration_seconds_sum" in exprs
+    assert "partnerhub_mongodb_command_duration_seconds_bucket" in exprs
 
 
 # --- Kubernetes ----------------------------------------------------------------
