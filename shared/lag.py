@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -12,6 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from shared.infra import partition_ids
 from shared.messaging import kafka_client_options
 from shared.metrics import CONSUMER_LAG
+from shared.periodic import every
 from shared.settings import Settings
 
 log = logging.getLogger("partnerhub.lag")
@@ -46,14 +46,9 @@ async def report_lag(
     settings: Settings, group: str, topics: Sequence[str], interval: float = 10.0
 ) -> None:
     """Keep ``partnerhub_consumer_lag_messages`` current until cancelled."""
-    while True:
-        try:
-            for (topic, partition), messages in (
-                await consumer_lag(settings, group, topics)
-            ).items():
-                CONSUMER_LAG.labels(settings.service_name, topic, str(partition)).set(messages)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("could not measure consumer lag: %s", exc)
-        await asyncio.sleep(interval)
+
+    async def measure() -> None:
+        for (topic, partition), messages in (await consumer_lag(settings, group, topics)).items():
+            CONSUMER_LAG.labels(settings.service_name, topic, str(partition)).set(messages)
+
+    await every(interval, measure, what="could not measure consumer lag", log=log, immediately=True)

@@ -30,6 +30,7 @@ from shared.events import CLOUDEVENTS_CONTENT_TYPE, CloudEvent
 from shared.failpoints import failpoint
 from shared.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG
 from shared.mongo import Document, bulk_write_chunked, write_lock
+from shared.periodic import every
 
 log = logging.getLogger("partnerhub.outbox")
 FIELD = "outbox"
@@ -151,11 +152,4 @@ class Outbox:
 
     async def relay(self, interval: float = 2.0) -> None:
         """Keep publishing what is left behind until cancelled (Kafka may come back later)."""
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.publish_pending()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("outbox relay: %s; retrying in %.0f s", exc, interval)
+        await every(interval, self.publish_pending, what="outbox relay", log=log)

@@ -42,7 +42,6 @@ write, so each costs as much as the document is large):
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
@@ -75,6 +74,7 @@ from shared.events import new_event
 from shared.failpoints import failpoint
 from shared.metrics import EVENTS_CONSUMED, WRITE_CONFLICTS
 from shared.outbox import Outbox, OutboxEntry
+from shared.periodic import every
 
 log = logging.getLogger("partnerhub.incentives")
 
@@ -253,14 +253,9 @@ class Incentives:
 
     async def keep_removing_published(self, interval: float = 1.0) -> None:
         """:meth:`remove_published` every ``interval`` seconds until cancelled."""
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.remove_published()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("removing published outbox entries: %s; retrying", exc)
+        await every(
+            interval, self.remove_published, what="removing published outbox entries", log=log
+        )
 
     def _merge(
         self,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import csv
 import io
@@ -48,6 +47,7 @@ from shared.lag import report_lag
 from shared.messaging import make_broker
 from shared.metrics import BUSINESS_COMMISSION, BUSINESS_REVENUE
 from shared.mongo import Document, make_mongo_client, service_database
+from shared.periodic import every
 from shared.service import service_app
 from shared.settings import Settings
 from shared.settlement import from_document
@@ -137,26 +137,28 @@ def create_app(settings: Settings) -> FastAPI:
     group = settings.consumer_group or settings.service_name
     consumed = (topics.PARTNERS, topics.DEALS, topics.ENABLEMENT, topics.INCENTIVES)
 
-    async def business_gauges() -> None:
+    async def refresh_business_gauges() -> None:
         """Revenue and commission per currency and period, from the period totals."""
-        while True:
-            try:
-                revenue: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-                payout: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-                async for t in (await active())["period_totals"].find(
-                    {}, {"currency": 1, "period": 1, "revenue": 1, "payout": 1}
-                ):
-                    key = (t.get("currency") or "?", t["period"])
-                    revenue[key] += Decimal(t["revenue"])
-                    payout[key] += Decimal(t["payout"])
-                for (currency, period), value in revenue.items():
-                    BUSINESS_REVENUE.labels(currency, period).set(float(value))
-                    BUSINESS_COMMISSION.labels(currency, period).set(
-                        float(payout[(currency, period)])
-                    )
-            except Exception as exc:
-                log.warning("could not refresh business gauges: %s", exc)
-            await asyncio.sleep(30)
+        revenue: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        payout: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        async for t in (await active())["period_totals"].find(
+            {}, {"currency": 1, "period": 1, "revenue": 1, "payout": 1}
+        ):
+            key = (t.get("currency") or "?", t["period"])
+            revenue[key] += Decimal(t["revenue"])
+            payout[key] += Decimal(t["payout"])
+        for (currency, period), value in revenue.items():
+            BUSINESS_REVENUE.labels(currency, period).set(float(value))
+            BUSINESS_COMMISSION.labels(currency, period).set(float(payout[(currency, period)]))
+
+    async def business_gauges() -> None:
+        await every(
+            30,
+            refresh_business_gauges,
+            what="could not refresh business gauges",
+            log=log,
+            immediately=True,
+        )
 
     app = service_app(
         settings,
