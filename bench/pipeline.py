@@ -179,7 +179,7 @@ def services(
                 "CONSUMER_GROUP": f"bench-{name}-{run}",
             },
         ).start(timeout=120)
-        for name in ("incentives", "reporting")
+        for name in PIPELINE
     }
     try:
         yield started
@@ -188,10 +188,7 @@ def services(
             process.stop()
 
 
-GROUP_TOPICS = {
-    "incentives": (topics.PARTNERS, topics.DEALS, topics.ENABLEMENT),
-    "reporting": (topics.PARTNERS, topics.DEALS, topics.ENABLEMENT, topics.INCENTIVES),
-}
+PIPELINE = ("incentives", "reporting")
 
 
 async def group_lags(settings: Settings, run: str) -> dict[str, int]:
@@ -199,8 +196,10 @@ async def group_lags(settings: Settings, run: str) -> dict[str, int]:
     published): a progress reading from Kafka alone, which loads neither service nor database.
     Incentives is read first, so reporting at 0 afterwards has what incentives published."""
     return {
-        name: sum((await consumer_lag(settings, f"bench-{name}-{run}", names)).values())
-        for name, names in GROUP_TOPICS.items()
+        name: sum(
+            (await consumer_lag(settings, f"bench-{name}-{run}", topics.CONSUMED[name])).values()
+        )
+        for name in PIPELINE
     }
 
 
@@ -246,14 +245,8 @@ async def pipeline(
     try:
         # The benchmark measures its own events: the groups start at the topics' end,
         # whatever history the broker holds.
-        await start_group_at_end(
-            settings, f"bench-incentives-{run}", [topics.PARTNERS, topics.DEALS, topics.ENABLEMENT]
-        )
-        await start_group_at_end(
-            settings,
-            f"bench-reporting-{run}",
-            [topics.PARTNERS, topics.DEALS, topics.ENABLEMENT, topics.INCENTIVES],
-        )
+        for name in PIPELINE:
+            await start_group_at_end(settings, f"bench-{name}-{run}", topics.CONSUMED[name])
         with services(settings, run, args.batch_size) as running:
             say("  services started; letting them catch up with the topics")
             await wait_caught_up(settings, run)

@@ -37,11 +37,6 @@ from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = {"onboarding": 8001, "enablement": 8002, "incentives": 8003, "reporting": 8004}
-CONSUMERS = {
-    "enablement": (topics.PARTNERS, topics.ENABLEMENT),
-    "incentives": (topics.PARTNERS, topics.DEALS, topics.ENABLEMENT),
-    "reporting": (topics.PARTNERS, topics.DEALS, topics.ENABLEMENT, topics.INCENTIVES),
-}
 
 
 def service_url(name: str) -> str:
@@ -108,7 +103,7 @@ class Platform:
 async def progress(platform: Platform, stop: asyncio.Event) -> None:
     while not stop.is_set():
         lags = []
-        for group, consumed in CONSUMERS.items():
+        for group, consumed in topics.CONSUMED.items():
             try:
                 lags.append(
                     f"{group} {sum((await consumer_lag(platform.settings, group, consumed)).values())}"

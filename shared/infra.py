@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import sys
 import time
+from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -122,7 +123,7 @@ async def partition_ids(settings: Settings, topic: str) -> list[int]:
     return sorted(p["partition"] for p in described["partitions"])
 
 
-async def start_group_at_end(settings: Settings, group: str, topics: list[str]) -> None:
+async def start_group_at_end(settings: Settings, group: str, topics: Sequence[str]) -> None:
     """Commit the topics' current end offsets for ``group``: its consumers skip the history.
 
     For a consumer group that must see only what is published from now on (a

@@ -10,6 +10,13 @@ INCENTIVES = "incentives.v1"
 #: The topics of SPEC §2, in the order the lifecycle feeds them.
 EVENT_TOPICS: tuple[str, ...] = (PARTNERS, DEALS, ENABLEMENT, INCENTIVES)
 
+#: The topics each consuming service subscribes to (its consumer group's topics).
+CONSUMED: dict[str, tuple[str, ...]] = {
+    "enablement": (PARTNERS, ENABLEMENT),
+    "incentives": (PARTNERS, DEALS, ENABLEMENT),
+    "reporting": EVENT_TOPICS,
+}
+
 DLQ_SUFFIX = ".dlq"
 
 

@@ -84,8 +84,7 @@ def create_app(settings: Settings, budget: MdfBudget | None = None) -> FastAPI:
     commands = Commands(store, enablement, budget or MdfBudget())
 
     @broker.subscriber(
-        topics.PARTNERS,
-        topics.ENABLEMENT,
+        *topics.CONSUMED["enablement"],
         group_id=settings.consumer_group or settings.service_name,
         batch=True,
         max_records=settings.consumer_batch_size,
@@ -117,7 +116,7 @@ def create_app(settings: Settings, budget: MdfBudget | None = None) -> FastAPI:
         enablement.catalogue_changed.set()  # settle what a crash may have left stale
 
     group = settings.consumer_group or settings.service_name
-    consumed = (topics.PARTNERS, topics.ENABLEMENT)
+    consumed = topics.CONSUMED["enablement"]
     app = service_app(
         settings,
         title="partnerhub enablement",

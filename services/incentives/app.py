@@ -134,9 +134,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
 
     @broker.subscriber(
-        topics.PARTNERS,
-        topics.DEALS,
-        topics.ENABLEMENT,
+        *topics.CONSUMED["incentives"],
         group_id=settings.consumer_group or settings.service_name,
         batch=True,
         max_records=settings.consumer_batch_size,
@@ -179,7 +177,7 @@ def create_app(settings: Settings) -> FastAPI:
         await incentives.outbox.publish_pending()
 
     group = settings.consumer_group or settings.service_name
-    consumed = (topics.PARTNERS, topics.DEALS, topics.ENABLEMENT)
+    consumed = topics.CONSUMED["incentives"]
 
     app = service_app(
         settings,

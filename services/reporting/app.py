@@ -106,10 +106,7 @@ def create_app(settings: Settings) -> FastAPI:
     projector = Projector(database, settings.service_name)
 
     @broker.subscriber(
-        topics.PARTNERS,
-        topics.DEALS,
-        topics.ENABLEMENT,
-        topics.INCENTIVES,
+        *topics.CONSUMED["reporting"],
         group_id=settings.consumer_group or settings.service_name,
         batch=True,
         max_records=settings.consumer_batch_size,
@@ -135,7 +132,7 @@ def create_app(settings: Settings) -> FastAPI:
             await generation.create_indexes()
 
     group = settings.consumer_group or settings.service_name
-    consumed = (topics.PARTNERS, topics.DEALS, topics.ENABLEMENT, topics.INCENTIVES)
+    consumed = topics.CONSUMED["reporting"]
 
     async def refresh_business_gauges() -> None:
         """Revenue and commission per currency and period, from the period totals."""

@@ -43,7 +43,7 @@ from shared.messaging import kafka_client_options, make_broker
 from shared.mongo import make_mongo_client, service_database
 from shared.settings import Settings
 
-REPLAYED = (topics.PARTNERS, topics.DEALS, topics.ENABLEMENT, topics.INCENTIVES)
+REPLAYED = topics.CONSUMED["reporting"]
 
 
 async def rebuild(

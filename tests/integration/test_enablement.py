@@ -40,7 +40,7 @@ MANAGER_KEY = f"manager-key-{SUFFIX}"
 BUDGETS = "registered=0,silver=500,gold=1000,platinum=5000"
 
 TODAY = datetime.now(UTC).date()
-CONSUMED = (topics.PARTNERS, topics.ENABLEMENT)
+CONSUMED = topics.CONSUMED["enablement"]
 
 
 # --------------------------------------------------------------------------- fixtures

@@ -38,9 +38,7 @@ def incentives(settings: Settings, unique: str, **env: str) -> ServiceProcess:
 
 async def from_now_on(settings: Settings, unique: str) -> None:
     """The test's consumer group skips whatever history the broker holds (see start_group_at_end)."""
-    await start_group_at_end(
-        settings, f"incentives-{unique}", [topics.PARTNERS, topics.DEALS, topics.ENABLEMENT]
-    )
+    await start_group_at_end(settings, f"incentives-{unique}", topics.CONSUMED["incentives"])
 
 
 @pytest.fixture

@@ -321,11 +321,7 @@ def reporting(settings: Settings, unique: str) -> Iterator[ServiceProcess]:
 @pytest.fixture
 async def reporting_from_now(settings: Settings, unique: str) -> AsyncIterator[ServiceProcess]:
     """A reporting service that skips the topics' history: it sees this test's events only."""
-    await start_group_at_end(
-        settings,
-        f"reporting-{unique}",
-        [topics.PARTNERS, topics.DEALS, topics.ENABLEMENT, topics.INCENTIVES],
-    )
+    await start_group_at_end(settings, f"reporting-{unique}", topics.CONSUMED["reporting"])
     process = reporting_process(settings, unique).start()
     try:
         yield process
@@ -454,9 +450,8 @@ async def test_rebuild_gives_the_same_read_models_without_downtime(
     # catch up with every topic first (it may be replaying other tests' history),
     # so that the generation kept for comparison is complete.
     group = reporting.env["CONSUMER_GROUP"]
-    consumed = (topics.PARTNERS, topics.DEALS, topics.ENABLEMENT, topics.INCENTIVES)
     deadline = time.monotonic() + 300
-    while sum((await consumer_lag(settings, group, consumed)).values()) > 0:
+    while sum((await consumer_lag(settings, group, topics.CONSUMED["reporting"])).values()) > 0:
         assert time.monotonic() < deadline, "the live reporting service did not catch up"
         await asyncio.sleep(1)
     env = {**os.environ, **reporting.env}

@@ -48,14 +48,8 @@ async def services(
     settings: Settings, unique: str
 ) -> AsyncIterator[tuple[ServiceProcess, ServiceProcess]]:
     # Both see this test's events only, whatever history the broker holds.
-    await start_group_at_end(
-        settings, f"incentives-{unique}", [topics.PARTNERS, topics.DEALS, topics.ENABLEMENT]
-    )
-    await start_group_at_end(
-        settings,
-        f"reporting-{unique}",
-        [topics.PARTNERS, topics.DEALS, topics.ENABLEMENT, topics.INCENTIVES],
-    )
+    for name in ("incentives", "reporting"):
+        await start_group_at_end(settings, f"{name}-{unique}", topics.CONSUMED[name])
     engine = incentives(
         settings, unique, API_KEYS="test-admin-key=admin,test-partner-key=partner:P-x"
     ).start()

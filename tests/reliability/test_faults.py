@@ -271,12 +271,8 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
         "MONGODB_URL": settings.mongodb_url.get_secret_value(),
         "LOG_LEVEL": "INFO",
     }
-    consumed = {
-        "incentives": [topics.PARTNERS, topics.DEALS, topics.ENABLEMENT],
-        "reporting": [topics.PARTNERS, topics.DEALS, topics.ENABLEMENT, topics.INCENTIVES],
-    }
-    for name, topic_names in consumed.items():  # only this test's events, not the history
-        await start_group_at_end(settings, f"faults-{name}-{run}", topic_names)
+    for name in ("incentives", "reporting"):  # only this test's events, not the history
+        await start_group_at_end(settings, f"faults-{name}-{run}", topics.CONSUMED[name])
     made = {
         name: ServiceProcess(
             name,

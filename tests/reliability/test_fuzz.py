@@ -25,11 +25,6 @@ from shared.settings import Settings
 
 EXAMPLES = os.environ.get("FUZZ_EXAMPLES", "25")
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
-CONSUMED = {
-    "enablement": [topics.ENABLEMENT, topics.PARTNERS],
-    "incentives": [topics.PARTNERS, topics.DEALS, topics.ENABLEMENT],
-    "reporting": [topics.PARTNERS, topics.DEALS, topics.ENABLEMENT, topics.INCENTIVES],
-}
 
 
 @pytest.mark.parametrize("service", ["onboarding", "enablement", "incentives", "reporting"])
@@ -38,8 +33,8 @@ async def test_no_request_gets_a_server_error(
 ) -> None:
     suffix = uuid.uuid4().hex[:10]
     group = f"fuzz-{service}-{suffix}"
-    if service in CONSUMED:  # the fuzzer's requests, not the broker's history
-        await start_group_at_end(settings, group, CONSUMED[service])
+    if service in topics.CONSUMED:  # the fuzzer's requests, not the broker's history
+        await start_group_at_end(settings, group, topics.CONSUMED[service])
     database = f"test_fuzz_{service}_{suffix}"
     process = ServiceProcess(
         service,
