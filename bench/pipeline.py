@@ -41,6 +41,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pymongo import AsyncMongoClient, UpdateOne
 
 from bench.engine import bench_contract
+from bench.profile import Profile, infra_pids
 from services.reporting.domain import line_revisions, revision_fields, revision_text
 from shared import events, topics
 from shared.events import CLOUDEVENTS_CONTENT_TYPE, new_event
@@ -276,6 +277,15 @@ async def pipeline(
                 deal_message(run, partners[n % len(partners)], n, start_day + timedelta(minutes=n))
                 for n in range(args.deals)
             ]
+            profile = Profile(
+                {
+                    **{name: p.process.pid for name, p in running.items() if p.process},
+                    **infra_pids(),
+                    "benchmark": os.getpid(),
+                },
+                {name: p.url for name, p in running.items()},
+            )
+            await profile.start()
             started = time.perf_counter()
             for _, key, value in messages:
                 await producer.send(topics.DEALS, value, key=key, headers=HEADERS)
@@ -299,6 +309,8 @@ async def pipeline(
                     raise TimeoutError(f"not done after {args.timeout} s: {lags}")
                 await asyncio.sleep(0.5)
             throughput = args.deals / (now - started)
+            for line in await profile.report(time.perf_counter() - started):
+                say(line)
 
             say(
                 f"  latency at {args.rate} deals/s for {args.seconds} s "
