@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     consumer_group: str | None = Field(
         default=None, description="Kafka consumer group; default: the service name"
     )
-    consumer_batch_size: int = Field(default=2000, ge=1, le=10_000)
+    consumer_batch_size: int = Field(default=10_000, ge=1, le=50_000)
 
     mongodb_url: SecretStr = SecretStr("mongodb://localhost:27017")
     mongodb_database: str = Field(default="partnerhub", min_length=1)
