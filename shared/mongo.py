@@ -14,10 +14,10 @@ import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pymongo import AsyncMongoClient, ReplaceOne, monitoring
+from pymongo import AsyncMongoClient, ReplaceOne, UpdateOne, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.metrics import MONGODB_COMMAND_SECONDS
 from shared.settings import Settings
@@ -168,6 +168,89 @@ async def bulk_write_chunked(
     """``bulk_write(ordered=False)`` in chunks of :data:`BULK_CHUNK` operations."""
     for start in range(0, len(operations), BULK_CHUNK):
         await collection.bulk_write(list(operations[start : start + BULK_CHUNK]), ordered=False)
+
+
+#: Documents per insert command in :func:`upsert_new`.
+INSERT_CHUNK = 500
+DUPLICATE_KEY = 11000
+_INSERTABLE = ("$setOnInsert", "$set", "$max", "$min", "$addToSet")
+
+
+def as_inserted(doc_id: Any, update: Document) -> Document | None:
+    """The document an upsert of ``update`` creates where none exists; None when that is
+    not certain.
+
+    ``$setOnInsert``, ``$set``, ``$max`` and ``$min`` set their paths (dotted
+    paths nest); ``$addToSet`` with ``$each`` stores the distinct values.
+    None for any other operator, for paths that overlap, and for empty
+    arrays or documents, which FerretDB v1 does not store through an upsert.
+    """
+    doc: Document = {"_id": doc_id}
+    for op, fields in update.items():
+        if op not in _INSERTABLE:
+            return None
+        for path, value in fields.items():
+            if op == "$addToSet":
+                if not isinstance(value, dict) or set(value) != {"$each"}:
+                    return None
+                value = list({_key(v): v for v in value["$each"]}.values())
+            if _empty(value):
+                return None
+            *parents, leaf = path.split(".")
+            node = doc
+            for name in parents:
+                node = node.setdefault(name, {})
+                if not isinstance(node, dict):
+                    return None
+            if leaf in node:
+                return None
+            node[leaf] = value
+    return doc
+
+
+def _key(value: Any) -> Any:
+    return repr(sorted(value.items())) if isinstance(value, dict) else repr(value)
+
+
+def _empty(value: Any) -> bool:
+    if isinstance(value, list | dict):
+        values = value.values() if isinstance(value, dict) else value
+        return not value or any(_empty(v) for v in values)
+    return False
+
+
+async def upsert_new(
+    collection: AsyncCollection[Document], updates: Sequence[tuple[Any, Document]]
+) -> int:
+    """Upserts ``(_id, update)`` expected to create their documents: inserted many at a time,
+    and upserted only where the document already exists; returns how many were upserted.
+
+    FerretDB v1 applies each upsert in a transaction of its own, but inserts
+    a command's documents in one, and reports each duplicate ``_id`` of an
+    unordered insert in its place; the duplicates then get the upsert
+    itself, which gives the same document as on MongoDB. Updates whose
+    created document is not certain (:func:`as_inserted`) are upserted.
+    """
+    inserts: list[tuple[Document, UpdateOne]] = []
+    upserts: list[UpdateOne] = []
+    for doc_id, update in updates:
+        upsert = UpdateOne({"_id": doc_id}, update, upsert=True)
+        doc = as_inserted(doc_id, update)
+        if doc is None:
+            upserts.append(upsert)
+        else:
+            inserts.append((doc, upsert))
+    for start in range(0, len(inserts), INSERT_CHUNK):
+        chunk = inserts[start : start + INSERT_CHUNK]
+        try:
+            await collection.insert_many([doc for doc, _ in chunk], ordered=False)
+        except BulkWriteError as failed:
+            errors = failed.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors) or not errors:
+                raise
+            upserts.extend(chunk[e["index"]][1] for e in errors)
+    await bulk_write_chunked(collection, upserts)
+    return len(upserts)
 
 
 _WRITE_LOCKS: dict[tuple[str, str], asyncio.Lock] = {}

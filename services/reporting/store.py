@@ -61,6 +61,7 @@ from shared.mongo import (
     create_lookup_indexes,
     find_by_ids,
     replace_if_unchanged,
+    upsert_new,
 )
 
 COLLECTIONS = (
@@ -112,6 +113,9 @@ INDEXES: dict[str, list[tuple[str, list[tuple[str, int]]]]] = {
 }
 
 
+#: Collections whose documents a batch mostly creates (one per deal, training, …): their
+#: upserts go through ``shared.mongo.upsert_new``, which inserts many in one command.
+MOSTLY_NEW = frozenset({"deals", "trainings", "certifications", "feedback", "mdf", "payouts"})
 MAX_ATTEMPTS = 20
 #: Revisions whose partners' lines stay in memory between batches, per generation.
 LINES_CACHE_REVISIONS = 200_000
@@ -279,6 +283,12 @@ class Generation:
         for collection, docs in writes.by_collection.items():
             if collection == "lines":
                 written = await self.merge_lines(docs)
+                continue
+            if collection in MOSTLY_NEW:
+                await upsert_new(
+                    self[collection],
+                    [(doc_id, update) for doc_id, updates in docs.items() for update in updates],
+                )
                 continue
             operations = writes.operations(collection)
             if operations:

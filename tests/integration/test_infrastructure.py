@@ -6,13 +6,14 @@ import asyncio
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared import topics
 from shared.idempotency import ProcessedEvents
 from shared.infra import ensure_topics
 from shared.messaging import kafka_client_options
-from shared.mongo import Document, make_mongo_client, ping
+from shared.mongo import Document, make_mongo_client, ping, upsert_new
 from shared.settings import Settings
 
 
@@ -112,3 +113,39 @@ async def test_replace_if_unchanged_lets_exactly_one_writer_win(
     assert lost == {"a", "b"}
     stored = {d["_id"]: (d["version"], d.get("x")) async for d in things.find({})}
     assert stored == {"a": (2, 2), "b": (1, 1), "c": (1, None)}
+
+
+async def test_upsert_new_inserts_new_documents_and_upserts_the_rest(
+    database: AsyncDatabase[Document],
+) -> None:
+    """The documents match what the upserts alone would give: compared with a twin
+    collection written by plain upserts."""
+    things, twin = database["things"], database["things_by_upsert"]
+    existing: list[tuple[str, Document]] = [
+        ("a", {"$set": {"versions.v1": "x"}, "$setOnInsert": {"partner_id": "P"}})
+    ]
+    batch: list[tuple[str, Document]] = [
+        ("a", {"$set": {"versions.v2": "y"}, "$setOnInsert": {"partner_id": "P"}}),  # exists
+        ("b", {"$set": {"versions.v1": "z"}, "$setOnInsert": {"partner_id": "P"}}),
+        ("b", {"$min": {"cancelled_at": "2026-11-01"}}),  # a second update of a new document
+        ("c", {"$setOnInsert": {"partner_id": "P", "empty": []}}),  # not certain: upserted
+        ("d", {"$max": {"rank": 2}, "$addToSet": {"tags": {"$each": ["t", "u", "t"]}}}),
+        ("e", {"$inc": {"n": 1}}),  # not an insertable operator: upserted
+    ]
+    await upsert_new(things, existing)
+    await twin.bulk_write([UpdateOne({"_id": i}, u, upsert=True) for i, u in existing])
+
+    upserted = await upsert_new(things, batch)
+
+    await twin.bulk_write([UpdateOne({"_id": i}, u, upsert=True) for i, u in batch])
+    ours = [doc async for doc in things.find({}).sort("_id", 1)]
+    theirs = [doc async for doc in twin.find({}).sort("_id", 1)]
+    assert ours == theirs
+    assert [d["_id"] for d in ours] == ["a", "b", "c", "d", "e"]
+    assert ours[1] == {
+        "_id": "b",
+        "partner_id": "P",
+        "versions": {"v1": "z"},
+        "cancelled_at": "2026-11-01",
+    }
+    assert upserted == 4, "a and b's second update (duplicates), c and e (not insertable)"
