@@ -15,7 +15,9 @@ In one run, on the local infrastructure:
    reporting's read model (a commission line for every deal): sustained
    deals/s.
 3. **Latency** at a steady ``--rate`` deals/s for ``--seconds``: from produce
-   to the deal's line being visible in reporting's read model, p50/p95/p99.
+   to the deal's line being visible in reporting's read API, p50/p95/p99, for
+   every deal of ``--watch`` partners (their statements read in turn, within
+   ``--reads`` reads a second).
 4. The ratios of the pipeline to the slower raw ceiling.
 
     python -m bench.pipeline [--partners 1000] [--deals 100000] [--rate 1000] [--seconds 30]
@@ -277,15 +279,19 @@ async def pipeline(
                 deal_message(run, partners[n % len(partners)], n, start_day + timedelta(minutes=n))
                 for n in range(args.deals)
             ]
-            profile = Profile(
-                {
-                    **{name: p.process.pid for name, p in running.items() if p.process},
-                    **infra_pids(),
-                    "benchmark": os.getpid(),
-                },
-                {name: p.url for name, p in running.items()},
-            )
-            await profile.start()
+
+            def profile() -> Profile:
+                return Profile(
+                    {
+                        **{name: p.process.pid for name, p in running.items() if p.process},
+                        **infra_pids(),
+                        "benchmark": os.getpid(),
+                    },
+                    {name: p.url for name, p in running.items()},
+                )
+
+            throughput_profile = profile()
+            await throughput_profile.start()
             started = time.perf_counter()
             for _, key, value in messages:
                 await producer.send(topics.DEALS, value, key=key, headers=HEADERS)
@@ -309,12 +315,16 @@ async def pipeline(
                     raise TimeoutError(f"not done after {args.timeout} s: {lags}")
                 await asyncio.sleep(0.5)
             throughput = args.deals / (now - started)
-            for line in await profile.report(time.perf_counter() - started):
+            for line in await throughput_profile.report(time.perf_counter() - started):
                 say(line)
 
+            # A few partners' deals, all of them: the watcher's reads then come back to each
+            # statement often (its resolution), whatever the number of partners.
+            watched = set(partners[: max(1, min(args.watch, len(partners)))])
             say(
                 f"  latency at {args.rate} deals/s for {args.seconds} s "
-                f"(every {args.sample}th deal watched through the read API)"
+                f"(every deal of {len(watched)} partners watched through the read API, "
+                f"each statement read every ~{1000 * len(watched) / args.reads:.0f} ms)"
             )
             total = args.rate * args.seconds
             sent_at: dict[str, float] = {}
@@ -370,9 +380,22 @@ async def pipeline(
                 for task in list(in_flight):
                     task.cancel()
 
+            async def progress() -> None:
+                while True:
+                    await asyncio.sleep(5)
+                    lags = await group_lags(settings, run)
+                    waiting = ", ".join(f"{name} {lag:,}" for name, lag in lags.items())
+                    say(
+                        f"    after {time.perf_counter() - begin:.0f} s: {len(seen_at)} of "
+                        f"{len(sent_at)} watched deals seen; messages not yet done: {waiting}"
+                    )
+
+            latency_profile = profile()
+            await latency_profile.start()
             last_sent = time.perf_counter()
             watcher = asyncio.create_task(watch())
             begin = time.perf_counter()
+            reporter = asyncio.create_task(progress())
             for n in range(total):
                 due = begin + n / args.rate
                 delay = due - time.perf_counter()
@@ -382,13 +405,16 @@ async def pipeline(
                 closed_at = start_day + timedelta(days=40, seconds=n)
                 deal_id, key, value = deal_message(f"{run}L", partner, n, closed_at)
                 await producer.send(topics.DEALS, value, key=key, headers=HEADERS)
-                if n % args.sample == 0:
+                if partner in watched:
                     sent_at[deal_id] = time.perf_counter()
                     pending[(partner, quarter_of(closed_at))].add(deal_id)
                 last_sent = time.perf_counter()
             await producer.flush()
             done.set()
             await watcher
+            reporter.cancel()
+            for line in await latency_profile.report(time.perf_counter() - begin):
+                say(line)
             await reads.aclose()
             latencies = sorted(seen_at[d] - sent_at[d] for d in seen_at)
             if len(latencies) < len(sent_at):
@@ -448,11 +474,14 @@ def main() -> None:
         "--raw", type=int, default=50_000, help="messages and documents for the raw ceilings"
     )
     parser.add_argument(
-        "--sample", type=int, default=10, help="watch every Nth deal of the latency run"
+        "--watch",
+        type=int,
+        default=5,
+        help="partners whose every deal of the latency run is watched",
     )
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument(
-        "--reads", type=float, default=50, help="statement reads per second while watching"
+        "--reads", type=float, default=100, help="statement reads per second while watching"
     )
     parser.add_argument(
         "--batch-size",
