@@ -240,17 +240,33 @@ async def upsert_new(
             upserts.append(upsert)
         else:
             inserts.append((doc, upsert))
-    for start in range(0, len(inserts), INSERT_CHUNK):
-        chunk = inserts[start : start + INSERT_CHUNK]
-        try:
-            await collection.insert_many([doc for doc, _ in chunk], ordered=False)
-        except BulkWriteError as failed:
-            errors = failed.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors) or not errors:
-                raise
-            upserts.extend(chunk[e["index"]][1] for e in errors)
+    duplicates = await _insert_skipping_duplicates(collection, [doc for doc, _ in inserts])
+    upserts.extend(inserts[i][1] for i in duplicates)
     await bulk_write_chunked(collection, upserts)
     return len(upserts)
+
+
+async def insert_new(collection: AsyncCollection[Document], docs: Sequence[Document]) -> int:
+    """Insert the documents whose ``_id`` is not there yet, many per command; leave the
+    others as they are. Returns how many were inserted."""
+    return len(docs) - len(await _insert_skipping_duplicates(collection, docs))
+
+
+async def _insert_skipping_duplicates(
+    collection: AsyncCollection[Document], docs: Sequence[Document]
+) -> list[int]:
+    """Unordered inserts in chunks of :data:`INSERT_CHUNK`; the indexes (in ``docs``) of
+    the documents whose ``_id`` existed. Any other write error is raised."""
+    duplicates: list[int] = []
+    for start in range(0, len(docs), INSERT_CHUNK):
+        try:
+            await collection.insert_many(list(docs[start : start + INSERT_CHUNK]), ordered=False)
+        except BulkWriteError as failed:
+            errors = failed.details.get("writeErrors", [])
+            if not errors or any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            duplicates.extend(start + e["index"] for e in errors)
+    return duplicates
 
 
 _WRITE_LOCKS: dict[tuple[str, str], asyncio.Lock] = {}

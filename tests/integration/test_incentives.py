@@ -11,15 +11,23 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from pymongo.asynchronous.database import AsyncDatabase
 
-from services.incentives.store import PARTNERS, decode_ledger
+from services.incentives.store import (
+    DEAL_PARTNERS,
+    PARTNERS,
+    IncentivesStore,
+    decode_ledger,
+    encode_ledger,
+)
 from shared import topics
 from shared.infra import start_group_at_end
-from shared.mongo import make_mongo_client
+from shared.mongo import Document, make_mongo_client
 from shared.processes import ServiceProcess, httpx
 from shared.settings import Settings
 from tests.event_examples import CONTRACT, PROFILE, envelope
 from tests.kafka_reading import collect, first_record
+from tests.unit.test_incentives_store import a_ledger
 from tests.worked_example import TOTALS, WorkedExample
 
 
@@ -178,9 +186,14 @@ async def test_published_entries_leave_the_stored_ledger_and_its_state_is_compac
         )
         assert stored is not None
         assert stored["outbox"] == [], "published entries are removed from the document"
-        assert set(stored) == {"_id", "version", "deal_ids", "state", "outbox", "write_token"}
-        assert sorted(stored["deal_ids"]) == sorted(example.expected_final())
+        assert set(stored) == {"_id", "version", "indexed", "state", "outbox", "write_token"}
+        assert stored["indexed"] is True
         assert decode_ledger(stored).book.results().keys() == example.expected_final().keys()
+        index = client[f"test_incentives_{unique}"][DEAL_PARTNERS]
+        assert {
+            doc["_id"]: doc["partner_id"]
+            async for doc in index.find({"partner_id": example.partner_id})
+        } == dict.fromkeys(example.expected_final(), example.partner_id)
     finally:
         await client.close()
 
@@ -355,3 +368,34 @@ async def test_metrics_show_http_traffic_and_consumer_lag(
         in text
     )
     assert "partnerhub_batch_processing_seconds_bucket" in text
+
+
+async def test_a_deal_finds_its_ledger_by_the_index_and_in_earlier_layouts(
+    database: AsyncDatabase[Document],
+) -> None:
+    store = IncentivesStore(database)
+    ledger = a_ledger()  # publishes D-1 and D-2
+    stored = encode_ledger(ledger, 1)
+    del stored["indexed"]
+    # The layout before deal_partners: a deal_ids array, nothing in the index.
+    await database[PARTNERS].insert_one({**stored, "deal_ids": ["D-1", "D-2"]})
+
+    found = await store.ledger_of_deal("D-1")
+    assert found is not None, "found by the earlier deal_ids"
+    assert (found.partner_id, found.indexed) == (ledger.partner_id, set())
+    # Its next write indexes every deal it published, before the ledger says so.
+    assert await store.save_ledgers([found]) == set()
+    assert {d["_id"]: d["partner_id"] async for d in database[DEAL_PARTNERS].find({})} == {
+        "D-1": ledger.partner_id,
+        "D-2": ledger.partner_id,
+    }
+    rewritten = await database[PARTNERS].find_one({"_id": ledger.partner_id})
+    assert rewritten is not None
+    assert (rewritten["indexed"], "deal_ids" in rewritten) == (True, False)
+    again = await store.ledger_of_deal("D-2")
+    assert again is not None
+    assert again.indexed == {"D-1", "D-2"}
+    assert await store.index_deals([again]) == 0, "nothing new to index"
+    again.indexed.clear()  # as if a batch were consumed again: the entries stay as they are
+    assert await store.index_deals([again]) == 0
+    assert await store.ledger_of_deal("D-none") is None

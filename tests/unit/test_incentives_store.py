@@ -1,4 +1,4 @@
-"""Incentives' stored ledger: what is written is what is read back, in both layouts."""
+"""Incentives' stored ledger: what is written is what is read back, in every layout."""
 
 from __future__ import annotations
 
@@ -56,11 +56,15 @@ def same(a: PartnerLedger, b: PartnerLedger) -> None:
 def test_a_ledger_reads_back_as_written() -> None:
     ledger = a_ledger()
     stored = encode_ledger(ledger, 3)
-    assert set(stored) == {"_id", "version", "deal_ids", "state", "outbox"}
-    assert sorted(stored["deal_ids"]) == ["D-1", "D-2"]
+    assert set(stored) == {"_id", "version", "state", "outbox", "indexed"}
+    assert stored["indexed"] is False, "D-1 and D-2 are not in deal_partners yet"
     assert isinstance(stored["state"], bytes)
     back = decode_ledger(stored)
     same(ledger, back)
+    assert back.indexed == set()
+    ledger.indexed = {"D-1", "D-2"}
+    indexed = decode_ledger(encode_ledger(ledger, 4))
+    assert indexed.indexed == {"D-1", "D-2"}, "an indexed ledger's published deals are"
     cancelled_line = back.book.result("D-1")
     assert cancelled_line is not None
     assert cancelled_line.commission == Decimal("0.00")
@@ -76,6 +80,12 @@ def test_a_ledger_in_the_earlier_layout_is_read_too() -> None:
         **json.loads(zlib.decompress(stored["state"])),
     }
     same(ledger, decode_ledger(earlier))
+    # The layout before deal_partners: a deal_ids array beside the state, not indexed.
+    with_ids = {**stored, "deal_ids": ["D-1", "D-2"]}
+    del with_ids["indexed"]
+    back = decode_ledger(with_ids)
+    same(ledger, back)
+    assert back.indexed == set()
 
 
 def test_the_cache_keeps_the_most_recent_within_its_budget() -> None:
