@@ -170,7 +170,7 @@ async def bulk_write_chunked(
         await collection.bulk_write(list(operations[start : start + BULK_CHUNK]), ordered=False)
 
 
-#: Documents per insert command in :func:`upsert_new`.
+#: Documents per insert command in :func:`upsert_new` and :func:`insert_new`.
 INSERT_CHUNK = 500
 DUPLICATE_KEY = 11000
 _INSERTABLE = ("$setOnInsert", "$set", "$max", "$min", "$addToSet")
@@ -193,7 +193,8 @@ def as_inserted(doc_id: Any, update: Document) -> Document | None:
             if op == "$addToSet":
                 if not isinstance(value, dict) or set(value) != {"$each"}:
                     return None
-                value = list({_key(v): v for v in value["$each"]}.values())
+                # Equal as MongoDB compares them here: same fields in the same order.
+                value = list({repr(v): v for v in value["$each"]}.values())
             if _empty(value):
                 return None
             *parents, leaf = path.split(".")
@@ -206,10 +207,6 @@ def as_inserted(doc_id: Any, update: Document) -> Document | None:
                 return None
             node[leaf] = value
     return doc
-
-
-def _key(value: Any) -> Any:
-    return repr(sorted(value.items())) if isinstance(value, dict) else repr(value)
 
 
 def _empty(value: Any) -> bool:
