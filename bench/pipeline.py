@@ -33,7 +33,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -413,6 +413,8 @@ async def pipeline(
             done.set()
             await watcher
             reporter.cancel()
+            with suppress(asyncio.CancelledError):
+                await reporter
             for line in await latency_profile.report(time.perf_counter() - begin):
                 say(line)
             await reads.aclose()
