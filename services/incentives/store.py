@@ -427,6 +427,7 @@ class IncentivesStore:
         """Put the ledgers' published deals not yet indexed into ``deal_partners``; returns
         how many were new there. An entry that exists already (a batch consumed again)
         is left as it is: a deal's partner does not change."""
+        ledgers = list(ledgers)
         entries = [
             {"_id": deal_id, "partner_id": ledger.partner_id}
             for ledger in ledgers
