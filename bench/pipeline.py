@@ -81,8 +81,11 @@ def deal_message(run: str, partner: str, n: int, closed_at: datetime) -> tuple[s
 async def raw_kafka(settings: Settings, count: int, run: str) -> float:
     """Messages/s of a produce → consume round trip with no processing."""
     topic = topics.DEALS
+    # Deal ids of their own ("<run>R-D<n>"): the same ids under other partners than the
+    # pipeline run's would be conflicting facts for every reader of the topic.
+    raw_run = f"{run}R"
     messages = [
-        deal_message(run, f"RAW-{run}-{n % 100}", n, datetime(2026, 10, 1, tzinfo=UTC))
+        deal_message(raw_run, f"RAW-{run}-{n % 100}", n, datetime(2026, 10, 1, tzinfo=UTC))
         for n in range(count)
     ]
     partitions = [TopicPartition(topic, p) for p in await partition_ids(settings, topic)]
@@ -99,7 +102,7 @@ async def raw_kafka(settings: Settings, count: int, run: str) -> float:
         await consumer.seek_to_end(*partitions)
         for tp in partitions:
             await consumer.position(tp)
-        marker = f"{run}-D".encode()
+        marker = f"{raw_run}-D".encode()
         started = time.perf_counter()
         for _, key, value in messages:
             await producer.send(topic, value, key=key, headers=HEADERS)
