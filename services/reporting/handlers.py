@@ -38,4 +38,5 @@ async def project_into(generation: Generation, writes: Writes) -> None:
     """The batch's upserts (one bulk write per collection), then the derived documents."""
     lines = await generation.apply(writes)
     if writes.partners:
-        await derive(generation, sorted(writes.partners), lines)
+        lifecycle = set(writes.by_collection.get("partners", {}))
+        await derive(generation, sorted(writes.partners), lines, lifecycle)

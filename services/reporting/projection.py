@@ -34,7 +34,7 @@ from services.reporting.domain import (
     utc_text,
     version_key,
 )
-from services.reporting.store import Generation, Writes
+from services.reporting.store import Generation, Writes, decode_terms, encode_terms
 from shared import events
 from shared.events import CloudEvent, Payload
 from shared.mongo import Document, bulk_write_chunked, find_by_ids
@@ -268,16 +268,40 @@ def partner_view(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def partner_terms(doc: Document | None) -> dict[str, Any]:
+    """What the period totals take from a partner's facts: its current name and its
+    contracts (in a fixed order, so equal facts give equal terms)."""
+    doc = doc or {}
+    return {
+        "name": partner_view(doc)["name"],
+        "contracts": sorted(doc.get("contracts", []), key=lambda c: (c["contract_id"], c["v"])),
+    }
+
+
 async def derive(
-    generation: Generation, partner_ids: list[str], lines: dict[Any, Document] | None = None
+    generation: Generation,
+    partner_ids: list[str],
+    lines: dict[Any, Document] | None = None,
+    lifecycle: set[str] | None = None,
 ) -> None:
-    """Recompute the partners' ``view`` and their ``period_totals`` from their facts.
+    """Recompute the partners' ``view``, ``terms`` and ``period_totals`` from their facts.
 
     ``lines``: ``lines`` documents as this batch left them (the others are
-    read). Every read and write here is by ``_id`` (see
-    ``shared.mongo.find_by_ids``).
+    read). ``lifecycle``: the partners whose lifecycle facts the batch
+    changed (default: all of them). Only those partners' documents are read
+    (and those without ``terms`` yet, such as a generation written before
+    ``terms`` existed): for the others the period totals need only the
+    small ``terms`` document, where FerretDB decodes the partner's nested
+    profile, contracts and view at three times the cost. Every read and
+    write here is by ``_id`` (see ``shared.mongo.find_by_ids``).
     """
-    partners = await find_by_ids(generation["partners"], partner_ids)
+    changed = set(partner_ids) if lifecycle is None else lifecycle & set(partner_ids)
+    stored_terms = {
+        pid: decode_terms(doc)
+        for pid, doc in (await find_by_ids(generation["terms"], partner_ids)).items()
+    }
+    to_read = [pid for pid in partner_ids if pid in changed or pid not in stored_terms]
+    partners = await find_by_ids(generation["partners"], to_read)
     views = {pid: partner_view(doc) for pid, doc in partners.items()}
     # Only the views that changed: a deal's commission leaves the partner's view as it was,
     # and every update costs FerretDB a read and a whole-document write.
@@ -288,6 +312,16 @@ async def derive(
     ]
     if stale_views:
         await bulk_write_chunked(generation["partners"], stale_views)
+    terms = dict(stored_terms)
+    stale_terms = []
+    for pid in to_read:
+        terms[pid] = partner_terms(partners.get(pid))
+        if stored_terms.get(pid) != terms[pid]:
+            stale_terms.append(
+                UpdateOne({"_id": pid}, {"$set": encode_terms(terms[pid])}, upsert=True)
+            )
+    if stale_terms:
+        await bulk_write_chunked(generation["terms"], stale_terms)
     line_docs = dict(lines or {})
     unread = [pid for pid in partner_ids if pid not in line_docs]
     line_docs.update(await find_by_ids(generation["lines"], unread))
@@ -302,13 +336,13 @@ async def derive(
             f"{pid}|{period}" for period in superseded_periods(line_docs.get(pid), current)
         )
         for period, period_lines in by_period.items():
-            contracts = partners.get(pid, {}).get("contracts", [])
+            contracts = terms[pid]["contracts"]
             totals = period_totals(pid, period, period_lines, target_for(contracts, period))
             attainment = totals.attainment
             wanted[f"{pid}|{period}"] = {
                 "partner_id": pid,
                 "period": period,
-                "name": views.get(pid, {}).get("name"),
+                "name": terms[pid]["name"],
                 "currency": totals.currency,
                 "revenue": money(totals.revenue),
                 "commission": money(totals.commission),

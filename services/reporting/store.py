@@ -20,6 +20,9 @@ while readers keep using the active ones):
 
 - ``partners``: lifecycle facts per partner, plus ``view``, the current
   profile, status, tier and contract derived from those facts;
+- ``terms``: per partner, what the period totals take from those facts (its
+  name and contracts), derived like ``view`` but small and compressed, so
+  a batch of commissions reads it instead of the partner's document;
 - ``lines``: one document per partner holding, per deal, every
   CommissionCalculated revision: deal key → revision key → the revision's
   fields as JSON text, the whole mapping zlib-compressed JSON in ``state``
@@ -66,6 +69,7 @@ from shared.mongo import (
 
 COLLECTIONS = (
     "partners",
+    "terms",
     "lines",
     "period_totals",
     "deals",
@@ -162,6 +166,18 @@ def encode_lines(lines: PartnerLines, version: int) -> Document:
         "version": version,
         "state": Binary(zlib.compress(text.encode(), STATE_COMPRESSION)),
     }
+
+
+def encode_terms(terms: Document) -> Document:
+    """A partner's ``terms`` (see ``projection.partner_terms``) as stored: one compressed
+    JSON field, sorted, so equal terms are equal bytes."""
+    text = json.dumps(terms, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    return {"state": Binary(zlib.compress(text.encode(), STATE_COMPRESSION))}
+
+
+def decode_terms(doc: Document) -> Document:
+    terms: Document = json.loads(zlib.decompress(doc["state"]))
+    return terms
 
 
 def decode_lines(doc: Document) -> PartnerLines:

@@ -25,11 +25,16 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
-from services.reporting.store import Generation
+from services.reporting.handlers import project_into
+from services.reporting.projection import partner_terms, writes_for
+from services.reporting.store import Generation, decode_terms
 from shared import topics
+from shared.events import parse_event
 from shared.infra import start_group_at_end
 from shared.lag import consumer_lag
+from shared.mongo import Document
 from shared.processes import ROOT, ServiceProcess
 from shared.settings import Settings
 from tests.event_examples import CONTRACT, PROFILE, envelope
@@ -514,3 +519,49 @@ async def test_rebuild_gives_the_same_read_models_without_downtime(
     finally:
         await client.close()
     statement_matches()
+
+
+async def test_period_totals_take_the_partners_terms_and_write_them_where_missing(
+    database: AsyncDatabase[Document],
+) -> None:
+    """A batch of commissions reads the partner's small ``terms``, not its profile; a
+    generation written before ``terms`` existed gets them at its next batch."""
+    generation = Generation(database, "g1")
+    partner = "P-terms"
+
+    def batch(*raw: dict[str, Any]) -> Any:
+        return writes_for(parse_event(json.dumps(event)) for event in raw)
+
+    signed = envelope("PartnerSigned", {"partner_id": partner, **PROFILE, "contract": CONTRACT})
+    await project_into(generation, batch(signed))
+    profile = await generation["partners"].find_one({"_id": partner})
+    terms = await generation["terms"].find_one({"_id": partner})
+    assert terms is not None, "written with the view"
+    assert decode_terms(terms) == partner_terms(profile)
+    await generation["terms"].delete_one({"_id": partner})  # as before terms existed
+
+    line = _calculated(
+        partner,
+        D1,
+        1,
+        PERIOD,
+        "80000.00",
+        "commissionable",
+        "8000.00",
+        "0.00",
+        "8000.00",
+        "0",
+        "8000.00",
+        "2026-10-05",
+    )
+    await project_into(generation, batch(line))
+    again = await generation["terms"].find_one({"_id": partner})
+    assert again is not None, "written again from the partner's document"
+    assert decode_terms(again) == partner_terms(profile)
+    totals = await generation["period_totals"].find_one({"_id": f"{partner}|{PERIOD}"})
+    assert totals is not None
+    assert (totals["name"], totals["target"], totals["revenue"]) == (
+        PROFILE["name"],
+        "300000.00",
+        "80000.00",
+    )

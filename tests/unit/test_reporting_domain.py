@@ -22,7 +22,14 @@ from services.reporting.domain import (
     utc_text,
     version_key,
 )
-from services.reporting.store import PartnerLines, decode_lines, encode_lines
+from services.reporting.projection import partner_terms
+from services.reporting.store import (
+    PartnerLines,
+    decode_lines,
+    decode_terms,
+    encode_lines,
+    encode_terms,
+)
 from tests.event_examples import CONTRACT
 
 
@@ -243,3 +250,15 @@ def test_partner_lines_merge_and_round_trip() -> None:
     assert line_revisions(stored) == lines.deals
     # The earlier layout: the same mapping as a field of the document.
     assert line_revisions({"_id": "P", "deals": lines.deals}) == lines.deals
+
+
+def test_partner_terms_are_the_name_and_contracts_in_a_fixed_order() -> None:
+    first = {**CONTRACT, "contract_id": "C-2", "v": "v2"}
+    second = {**CONTRACT, "contract_id": "C-1", "v": "v9"}
+    doc = {"profiles": {"v1": {"name": "Old"}, "v3": {"name": "New"}}, "contracts": [first, second]}
+    swapped = {**doc, "contracts": [second, first]}
+    terms = partner_terms(doc)
+    assert terms == {"name": "New", "contracts": [second, first]}
+    assert encode_terms(partner_terms(swapped)) == encode_terms(terms), "same facts, same bytes"
+    assert decode_terms(encode_terms(terms)) == terms
+    assert partner_terms(None) == {"name": None, "contracts": []}
