@@ -11,7 +11,7 @@ INSTALLED := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cks
 PYTEST_ARGS ?=
 
 .PHONY: help venv lock infra-up infra-down infra-status up down env-file demo \
-        test lint format typecheck schemas unit integration clean bench-engine bench ops-check
+        test go-test lint format typecheck schemas unit integration clean bench-engine bench ops-check
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -70,7 +70,10 @@ schemas: venv ## regenerate docs/events/*.schema.json from the event models
 unit: venv ## unit tests only (no infrastructure)
 	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-test: lint typecheck ## the whole suite: lint, types, unit, integration (starts and stops the infrastructure)
+go-test: ## the Go tests of the local FerretDB program (deploy/local/ferretdb)
+	@cd deploy/local/ferretdb && go vet . && go test -count=1 .
+
+test: lint typecheck go-test ## the whole suite: lint, types, unit, integration (starts and stops the infrastructure)
 	@deploy/local/with-infra.sh $(PY) -m pytest $(PYTEST_ARGS)
 
 BENCH_ARGS ?=

@@ -39,8 +39,8 @@ KAFKA_HEAP=${PARTNERHUB_KAFKA_HEAP:-512m}
 PYTHON=${PYTHON:-$repo/.venv/bin/python}
 
 kafka_lib="$CACHE/kafka-$KAFKA_VERSION/lib"
-# The binary's cache key includes a hash of our Go program, so a change to it rebuilds.
-ferretdb_bin="$CACHE/ferretdb-$FERRETDB_VERSION-$(cat "$here/ferretdb/main.go" "$here/ferretdb/go.sum" | cksum | cut -d' ' -f1)/ferretdb"
+# The binary's cache key includes a hash of our Go program (every file), so a change to it rebuilds.
+ferretdb_bin="$CACHE/ferretdb-$FERRETDB_VERSION-$(cat "$here"/ferretdb/*.go "$here/ferretdb/go.sum" | cksum | cut -d' ' -f1)/ferretdb"
 pids="$STATE/pids"
 logs="$STATE/logs"
 
