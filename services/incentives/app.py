@@ -63,7 +63,7 @@ class CacheSettings(BaseSettings):
         default=LEDGER_CACHE_DEALS,
         ge=0,
         description="deals whose partners' ledgers stay in memory between batches "
-        "(about 3.3 KB each; 0: read every ledger from MongoDB each time)",
+        "(about 4.5 KB each; 0: read every ledger from MongoDB each time)",
     )
 
 

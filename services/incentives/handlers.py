@@ -81,7 +81,7 @@ log = logging.getLogger("partnerhub.incentives")
 SOURCE = "/partnerhub/incentives"
 _IDS = uuid.UUID("6f1d0c8e-6d5e-4c83-9b0e-3f5a2b8d7c10")
 MAX_ATTEMPTS = 20
-#: Deals whose partners' ledgers stay in memory between batches (about 3.3 KB each).
+#: Deals whose partners' ledgers stay in memory between batches (about 4.5 KB each).
 LEDGER_CACHE_DEALS = 100_000
 #: A published entry still in a document not written since is removed after this long
 #: (a partner busier than that has its document written again first, which removes it).

@@ -7,9 +7,18 @@ import zlib
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
+
+import services.incentives.store as store
 from services.incentives.domain import PartnerBook, apply_event, next_revision
 from services.incentives.handlers import commission_event
-from services.incentives.store import PartnerLedger, decode_ledger, encode_ledger
+from services.incentives.store import (
+    PartnerLedger,
+    _ledger_state,
+    decode_ledger,
+    encode_ledger,
+    ledger_text,
+)
 from shared.cache import BoundedCache
 from shared.outbox import OutboxEntry
 from tests.unit.test_commission_engine import P, cancelled, closed, signed
@@ -86,6 +95,46 @@ def test_a_ledger_in_the_earlier_layout_is_read_too() -> None:
     back = decode_ledger(with_ids)
     same(ledger, back)
     assert back.indexed == set()
+
+
+def test_the_state_text_is_the_state_and_follows_every_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ledger_text keeps each deal's and revision's text; a change must show, a repeat not cost."""
+    ledger = a_ledger()
+    assert json.loads(ledger_text(ledger)) == _ledger_state(ledger)
+
+    encodes: list[str] = []
+    for name in ("_deal_doc", "_published_doc"):
+        original = getattr(store, name)
+
+        def counted(*args: object, _original=original, _name=name) -> object:
+            encodes.append(_name)
+            return _original(*args)
+
+        monkeypatch.setattr(store, name, counted)
+    text = ledger_text(ledger)
+    assert encodes == [], "nothing changed, nothing encoded again"
+    assert json.loads(text) == _ledger_state(ledger)
+
+    # A new deal, a new revision of an old one (with its history grown), a cancellation.
+    apply_event(ledger.book, closed("D-3", "2027-01-28", "10000.00"))
+    apply_event(ledger.book, cancelled("D-2", "2027-01-30"))
+    results = ledger.book.settle()
+    for deal_id in ("D-2", "D-3"):
+        revision = next_revision(ledger.published.get(deal_id), results[deal_id])
+        assert revision is not None
+        ledger.published[deal_id] = revision
+        ledger.history.setdefault(deal_id, []).append({"revision": revision.revision})
+    # History appended to without a new revision changes the text too.
+    ledger.history["D-1"].append({"revision": 1, "note": "appended"})
+    encodes.clear()
+    text = ledger_text(ledger)
+    assert sorted(encodes) == ["_deal_doc"] + ["_published_doc"] * 3
+    assert json.loads(text) == _ledger_state(ledger)
+    back = decode_ledger(encode_ledger(ledger, 4))
+    assert back.published["D-2"].revision == 2
+    assert back.history["D-1"][-1] == {"revision": 1, "note": "appended"}
 
 
 def test_the_cache_keeps_the_most_recent_within_its_budget() -> None:
