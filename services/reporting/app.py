@@ -94,7 +94,8 @@ class CacheSettings(BaseSettings):
         default=LINES_CACHE_REVISIONS,
         ge=0,
         description="commission revisions whose partners' lines stay in memory between "
-        "batches, per generation (about 0.5 KB each; 0: read every lines document each time)",
+        "batches, per generation (about 0.5 KB each), and the lines parsed from the last "
+        "half that many (about 1.2 KB each); 0: read and parse every lines document each time",
     )
 
 

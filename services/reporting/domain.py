@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import lru_cache
 from typing import Any
 
 from shared import events
@@ -104,7 +105,7 @@ def revision_text(fields: Mapping[str, Any]) -> str:
 def superseded_periods(doc: Mapping[str, Any] | None, current: Iterable[Line]) -> set[str]:
     """Periods some revision of the partner's deals named that no current line is in."""
     named = {
-        revision_fields(revision).get("period")
+        _period_of_text(revision) if isinstance(revision, str) else revision.get("period")
         for revisions in line_revisions(doc).values()
         for revision in revisions.values()
     }
@@ -193,7 +194,7 @@ def target_for(contracts: Iterable[Mapping[str, Any]], period: str) -> Decimal |
 # --------------------------------------------------------------------------- statements
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Line:
     deal_id: str
     partner_id: str
@@ -244,7 +245,32 @@ def current_line(partner_id: str, revisions: Mapping[str, Mapping[str, Any] | st
     if not revisions:
         return None
     key = max(revisions)
-    return Line.from_revision(partner_id, int(key[1:]), revision_fields(revisions[key]))
+    stored = revisions[key]
+    if isinstance(stored, str):
+        return _line_of_text(partner_id, key, stored)
+    return Line.from_revision(partner_id, int(key[1:]), stored)
+
+
+def _parse_line(partner_id: str, key: str, text: str) -> Line:
+    return Line.from_revision(partner_id, int(key[1:]), json.loads(text))
+
+
+def _parse_period(text: str) -> str | None:
+    period: str | None = json.loads(text).get("period")
+    return period
+
+
+# A partner's lines are derived again at every batch that touches it, from the same
+# texts: the most recently parsed are kept (about 1.2 KB each; Line is immutable).
+_line_of_text = lru_cache(maxsize=100_000)(_parse_line)
+_period_of_text = lru_cache(maxsize=100_000)(_parse_period)
+
+
+def configure_parsed_revisions(revisions: int) -> None:
+    """Keep the lines and periods parsed from the last ``revisions`` texts (0: none)."""
+    global _line_of_text, _period_of_text
+    _line_of_text = lru_cache(maxsize=revisions)(_parse_line)
+    _period_of_text = lru_cache(maxsize=revisions)(_parse_period)
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.reporting.domain import line_revisions, revision_fields
+from services.reporting.domain import configure_parsed_revisions, line_revisions, revision_fields
 from shared.cache import BoundedCache
 from shared.mongo import (
     Document,
@@ -198,9 +198,14 @@ def lines_cache(database: str, generation: str) -> BoundedCache[str, PartnerLine
 
 
 def configure_lines_cache(revisions: int) -> None:
-    """Set the budget of the lines caches (``LINES_CACHE_REVISIONS``); drops what they hold."""
+    """Set the budget of the lines caches (``LINES_CACHE_REVISIONS``); drops what they hold.
+
+    The lines parsed from the most recent half of that many revision texts
+    are kept too (:func:`domain.configure_parsed_revisions`).
+    """
     global LINES_CACHE_REVISIONS
     LINES_CACHE_REVISIONS = revisions
+    configure_parsed_revisions(revisions // 2)
     _LINES_CACHES.clear()
 
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from services.reporting.domain import (
+    configure_parsed_revisions,
     current,
     current_line,
     governing_contract,
@@ -102,6 +103,18 @@ def test_the_highest_revision_stands() -> None:
     assert current_line("P", stored) == line
     assert superseded_periods({"deals": {"D": stored}}, [line]) == {"2026-Q3"}
     assert revision_fields(stored[revision_key(9)]) == revisions[revision_key(9)]
+    # Parsed lines are kept by text: the same text under another partner or revision key
+    # is another line, and keeping none gives the same lines.
+    assert current_line("P", stored) == line
+    other = current_line("Q", {revision_key(11): stored[revision_key(10)]})
+    assert other is not None
+    assert (other.partner_id, other.revision) == ("Q", 11)
+    try:
+        configure_parsed_revisions(0)
+        assert current_line("P", stored) == line
+        assert superseded_periods({"deals": {"D": stored}}, [line]) == {"2026-Q3"}
+    finally:
+        configure_parsed_revisions(100_000)
 
 
 def test_targets_follow_the_governing_contract_and_its_plan_period() -> None:
