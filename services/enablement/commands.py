@@ -74,7 +74,7 @@ from shared.commands import Answer as Answer
 from shared.commands import CommandKey as CommandKey
 from shared.commands import InvalidField as InvalidField
 from shared.events import Currency, Money, Tier, new_event
-from shared.outbox import OutboxEntry, encode_entries
+from shared.outbox import OutboxEntry, encode_outbox
 
 MAX_ATTEMPTS = 20
 #: How far a completion may lie in the future (clocks of an LMS and ours differ a little).
@@ -388,7 +388,7 @@ class Commands:
             "text": feedback.text,
             "submitted_at": now.isoformat(),
             "answers": [] if key is None else [key.remember(answer)],
-            "outbox": encode_entries(entries),
+            **encode_outbox(entries),
         }
         if await self.store.insert_new(self.store.feedback, doc):
             await self.enablement.publish_soon(FEEDBACK, {feedback_id: entries})

@@ -54,7 +54,7 @@ from services.enablement.domain import (
 )
 from shared.events import Tier
 from shared.mongo import Document, find_by_ids, replace_if_unchanged
-from shared.outbox import OutboxEntry, decode_entries, encode_entries
+from shared.outbox import OutboxEntry, decode_outbox, encode_outbox
 
 CATALOGUE = "catalogue"
 LEARNERS = "learners"
@@ -199,7 +199,7 @@ def encode_learner(learner: Learner, version: int) -> Document:
         ],
         "awards": [encode_award(a) for a in learner.awards],
         "answers": learner.answers,
-        "outbox": encode_entries(learner.outbox),
+        **encode_outbox(learner.outbox),
     }
 
 
@@ -232,7 +232,7 @@ def decode_learner(doc: Mapping[str, Any]) -> Learner:
             for a in doc.get("awards", [])
         ],
         answers=list(doc.get("answers", [])),
-        outbox=decode_entries(doc.get("outbox", [])),
+        outbox=decode_outbox(doc),
     )
 
 
@@ -373,7 +373,7 @@ def encode_ledger(ledger: MdfLedger, version: int) -> Document:
         "quarter": ledger.quarter,
         "requests": [encode_mdf_request(r) for r in ledger.requests.values()],
         "answers": ledger.answers,
-        "outbox": encode_entries(ledger.outbox),
+        **encode_outbox(ledger.outbox),
     }
 
 
@@ -384,7 +384,7 @@ def decode_ledger(doc: Mapping[str, Any]) -> MdfLedger:
         version=int(doc["version"]),
         requests={r["request_id"]: decode_mdf_request(r) for r in doc.get("requests", [])},
         answers=list(doc.get("answers", [])),
-        outbox=decode_entries(doc.get("outbox", [])),
+        outbox=decode_outbox(doc),
     )
 
 
@@ -607,7 +607,9 @@ class EnablementStore:
     async def feedback_of(self, partner_id: str, limit: int) -> list[Document]:
         return [
             doc
-            async for doc in self.feedback.find({"partner_id": partner_id}, {"outbox": 0})
+            async for doc in self.feedback.find(
+                {"partner_id": partner_id}, {"outbox": 0, "outbox_events": 0}
+            )
             .sort("submitted_at", -1)
             .limit(limit)
         ]

@@ -68,7 +68,7 @@ from shared.mongo import (
     insert_new,
     replace_if_unchanged,
 )
-from shared.outbox import OutboxEntry, decode_entries, encode_entries
+from shared.outbox import OutboxEntry, decode_outbox, encode_outbox
 from shared.settlement import Settlement, from_document, to_document
 
 PARTNERS = "partner_books"
@@ -215,7 +215,7 @@ def encode_ledger(ledger: PartnerLedger, version: int) -> Document:
         "_id": ledger.partner_id,
         "version": version,
         "state": Binary(zlib.compress(ledger_text(ledger).encode(), STATE_COMPRESSION)),
-        "outbox": encode_entries(ledger.outbox),
+        **encode_outbox(ledger.outbox),
         "indexed": ledger.indexed >= ledger.published.keys(),
     }
 
@@ -369,7 +369,7 @@ def decode_ledger(stored: Mapping[str, Any]) -> PartnerLedger:
         book=book,
         published=published,
         history=history,
-        outbox=decode_entries(stored.get("outbox", [])),
+        outbox=decode_outbox(stored),
         settlements=[from_document(x) for x in doc.get("settlements", [])],
         # Earlier layouts: not known to be indexed, so the next write indexes every deal.
         indexed=set(published) if stored.get("indexed") else set(),
@@ -392,7 +392,7 @@ def encode_registration_book(book: RegistrationBook, version: int) -> Document:
             for r in book.registrations.values()
         ],
         "decisions": list(book.decisions.values()),
-        "outbox": encode_entries(book.outbox),
+        **encode_outbox(book.outbox),
     }
 
 
@@ -412,7 +412,7 @@ def decode_registration_book(doc: Mapping[str, Any]) -> RegistrationBook:
             for r in doc.get("registrations", [])
         },
         decisions={d["registration_id"]: dict(d) for d in doc.get("decisions", [])},
-        outbox=decode_entries(doc.get("outbox", [])),
+        outbox=decode_outbox(doc),
     )
 
 

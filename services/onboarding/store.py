@@ -46,7 +46,7 @@ from services.onboarding.domain import (
 )
 from shared.events import CloudEvent, Contract, Recommendation, Scorecard, Tier
 from shared.mongo import Document, replace_if_unchanged
-from shared.outbox import OutboxEntry, decode_entries, encode_entries
+from shared.outbox import OutboxEntry, decode_outbox, encode_outbox
 
 PARTNERS = "partners"
 
@@ -170,7 +170,7 @@ def encode_partner(stored: StoredPartner, version: int) -> Document:
         "record": encode_record(record),
         "events": stored.events,
         "answers": stored.answers,
-        "outbox": encode_entries(stored.outbox),
+        **encode_outbox(stored.outbox),
     }
 
 
@@ -180,7 +180,7 @@ def decode_partner(doc: Mapping[str, Any]) -> StoredPartner:
         version=int(doc["version"]),
         events=list(doc.get("events", [])),
         answers=dict(doc.get("answers", {})),
-        outbox=decode_entries(doc.get("outbox", [])),
+        outbox=decode_outbox(doc),
     )
 
 
@@ -203,7 +203,7 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
 # --------------------------------------------------------------------------- the store
 
 #: Listings leave out what only commands need.
-_LISTING = {"answers": 0, "outbox": 0}
+_LISTING = {"answers": 0, "outbox": 0, "outbox_events": 0}
 
 
 @dataclass(frozen=True, slots=True)

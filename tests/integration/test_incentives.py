@@ -23,6 +23,7 @@ from services.incentives.store import (
 from shared import topics
 from shared.infra import start_group_at_end
 from shared.mongo import Document, make_mongo_client
+from shared.outbox import decode_outbox
 from shared.processes import ServiceProcess, httpx
 from shared.settings import Settings
 from tests.event_examples import CONTRACT, PROFILE, envelope
@@ -186,7 +187,16 @@ async def test_published_entries_leave_the_stored_ledger_and_its_state_is_compac
         )
         assert stored is not None
         assert stored["outbox"] == [], "published entries are removed from the document"
-        assert set(stored) == {"_id", "version", "indexed", "state", "outbox", "write_token"}
+        assert decode_outbox(stored) == []
+        assert set(stored) == {
+            "_id",
+            "version",
+            "indexed",
+            "state",
+            "outbox",
+            "outbox_events",
+            "write_token",
+        }
         assert stored["indexed"] is True
         assert decode_ledger(stored).book.results().keys() == example.expected_final().keys()
         index = client[f"test_incentives_{unique}"][DEAL_PARTNERS]

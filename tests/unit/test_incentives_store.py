@@ -65,7 +65,8 @@ def same(a: PartnerLedger, b: PartnerLedger) -> None:
 def test_a_ledger_reads_back_as_written() -> None:
     ledger = a_ledger()
     stored = encode_ledger(ledger, 3)
-    assert set(stored) == {"_id", "version", "state", "outbox", "indexed"}
+    assert set(stored) == {"_id", "version", "state", "outbox", "outbox_events", "indexed"}
+    assert stored["outbox"] == [{"id": e.id} for e in ledger.outbox]
     assert stored["indexed"] is False, "D-1 and D-2 are not in deal_partners yet"
     assert isinstance(stored["state"], bytes)
     back = decode_ledger(stored)
@@ -85,7 +86,11 @@ def test_a_ledger_in_the_earlier_layout_is_read_too() -> None:
     earlier = {
         "_id": stored["_id"],
         "version": stored["version"],
-        "outbox": stored["outbox"],
+        # The outbox before outbox_events: every entry's fields in its element.
+        "outbox": [
+            {"id": e.id, "type": e.type, "topic": e.topic, "key": e.key, "value": e.value}
+            for e in ledger.outbox
+        ],
         **json.loads(zlib.decompress(stored["state"])),
     }
     same(ledger, decode_ledger(earlier))
