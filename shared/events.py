@@ -15,7 +15,6 @@ topic follow from the payload); :meth:`CloudEvent.to_bytes` serialises it.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from datetime import UTC, date, datetime
@@ -36,6 +35,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import from_json
 
 from shared import topics
 from shared.currencies import ISO_4217
@@ -607,32 +607,40 @@ def parse_event(raw: bytes | str, *, topic: str | None = None) -> CloudEvent[Pay
     is refused as ``unknown_type`` there. Raises :class:`InvalidEvent`.
     """
     try:
-        document = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        document = from_json(raw)
+    except ValueError as exc:
         raise InvalidEvent(InvalidReason.NOT_JSON, f"the message is not JSON ({exc})") from exc
     if not isinstance(document, dict):
         raise InvalidEvent(
             InvalidReason.NOT_CLOUDEVENT,
             f"a CloudEvent is a JSON object, got {type(document).__name__}",
         )
-    try:
-        envelope = Envelope.model_validate(document)
-    except ValidationError as exc:
-        raise InvalidEvent(InvalidReason.NOT_CLOUDEVENT, describe_errors(exc)) from exc
-    payload_type = PAYLOADS.get(envelope.type)
+    kind = document.get("type")
+    payload_type = PAYLOADS.get(kind) if isinstance(kind, str) else None
+    if payload_type is not None and (topic is None or payload_type.kafka_topic == topic):
+        # One validation of the whole event; the envelope alone only to say what was wrong.
+        try:
+            return CloudEvent[payload_type].model_validate(document)  # type: ignore[valid-type]
+        except ValidationError as exc:
+            _envelope(document)
+            raise InvalidEvent(InvalidReason.INVALID_DATA, describe_errors(exc)) from exc
+    envelope = _envelope(document)
     if payload_type is None:
         raise InvalidEvent(
             InvalidReason.UNKNOWN_TYPE, f"type: unknown event type {envelope.type!r}"
         )
-    if topic is not None and payload_type.kafka_topic != topic:
-        raise InvalidEvent(
-            InvalidReason.UNKNOWN_TYPE,
-            f"type: {envelope.type} belongs on {payload_type.kafka_topic}, not on {topic}",
-        )
+    raise InvalidEvent(
+        InvalidReason.UNKNOWN_TYPE,
+        f"type: {envelope.type} belongs on {payload_type.kafka_topic}, not on {topic}",
+    )
+
+
+def _envelope(document: dict[str, Any]) -> Envelope:
+    """The CloudEvents attributes, or :class:`InvalidEvent` (``not_cloudevent``) naming the bad."""
     try:
-        return CloudEvent[payload_type].model_validate(document)  # type: ignore[valid-type]
+        return Envelope.model_validate(document)
     except ValidationError as exc:
-        raise InvalidEvent(InvalidReason.INVALID_DATA, describe_errors(exc)) from exc
+        raise InvalidEvent(InvalidReason.NOT_CLOUDEVENT, describe_errors(exc)) from exc
 
 
 def event_json_schema(payload_type: type[Payload]) -> dict[str, Any]:
