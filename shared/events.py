@@ -547,6 +547,18 @@ class CloudEvent(Envelope, Generic[P]):
         return self.model_dump_json(exclude=unset).encode()
 
 
+_EVENT_MODELS: dict[type[Payload], type[CloudEvent[Any]]] = {}
+
+
+def event_model(payload_type: type[Payload]) -> type[CloudEvent[Any]]:
+    """``CloudEvent[payload_type]``, looked up once per type (pydantic works out a cache key
+    at every subscription, which showed in the services' profiles)."""
+    model = _EVENT_MODELS.get(payload_type)
+    if model is None:
+        model = _EVENT_MODELS[payload_type] = CloudEvent[payload_type]  # type: ignore[valid-type]
+    return model
+
+
 def new_event(
     data: P,
     *,
@@ -555,8 +567,8 @@ def new_event(
     event_id: str | None = None,
 ) -> CloudEvent[P]:
     """Wrap ``data`` in a CloudEvent; type, subject and topic follow from the payload."""
-    event_model = cast("type[CloudEvent[P]]", CloudEvent[type(data)])  # type: ignore[misc]
-    return event_model(
+    model = cast("type[CloudEvent[P]]", event_model(type(data)))
+    return model(
         specversion="1.0",
         id=event_id or str(uuid.uuid4()),
         source=source,
@@ -620,7 +632,7 @@ def parse_event(raw: bytes | str, *, topic: str | None = None) -> CloudEvent[Pay
     if payload_type is not None and (topic is None or payload_type.kafka_topic == topic):
         # One validation of the whole event; the envelope alone only to say what was wrong.
         try:
-            return CloudEvent[payload_type].model_validate(document)  # type: ignore[valid-type]
+            return event_model(payload_type).model_validate(document)
         except ValidationError as exc:
             _envelope(document)
             raise InvalidEvent(InvalidReason.INVALID_DATA, describe_errors(exc)) from exc
