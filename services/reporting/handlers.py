@@ -35,8 +35,10 @@ class Projector:
 
 
 async def project_into(generation: Generation, writes: Writes) -> None:
-    """The batch's upserts (one bulk write per collection), then the derived documents."""
-    lines = await generation.apply(writes)
+    """The batch's upserts (one bulk write per collection), then its partners' lines and
+    the derived documents."""
+    await generation.apply(writes)
     if writes.partners:
         lifecycle = set(writes.by_collection.get("partners", {}))
+        lines = writes.by_collection.get("lines", {})
         await derive(generation, sorted(writes.partners), lines, lifecycle)

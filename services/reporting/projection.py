@@ -34,7 +34,7 @@ from services.reporting.domain import (
     utc_text,
     version_key,
 )
-from services.reporting.store import Generation, Writes, decode_terms, encode_terms
+from services.reporting.store import Generation, Writes
 from shared import events
 from shared.events import CloudEvent, Payload
 from shared.mongo import Document, bulk_write_chunked, find_by_ids
@@ -281,26 +281,32 @@ def partner_terms(doc: Document | None) -> dict[str, Any]:
 async def derive(
     generation: Generation,
     partner_ids: list[str],
-    lines: dict[Any, Document] | None = None,
+    line_updates: dict[Any, list[Document]] | None = None,
     lifecycle: set[str] | None = None,
 ) -> None:
-    """Recompute the partners' ``view``, ``terms`` and ``period_totals`` from their facts.
+    """Merge the batch's commission revisions into the partners' ``lines`` and recompute
+    their ``view`` and ``period_totals`` from their facts.
 
-    ``lines``: ``lines`` documents as this batch left them (the others are
-    read). ``lifecycle``: the partners whose lifecycle facts the batch
-    changed (default: all of them). Only those partners' documents are read
-    (and those without ``terms`` yet, such as a generation written before
-    ``terms`` existed): for the others the period totals need only the
-    small ``terms`` document, where FerretDB decodes the partner's nested
-    profile, contracts and view at three times the cost. Every read and
-    write here is by ``_id`` (see ``shared.mongo.find_by_ids``).
+    ``line_updates``: the batch's ``lines`` updates (see :meth:`Generation.merge_lines`).
+    ``lifecycle``: the partners whose lifecycle facts the batch changed
+    (default: all of them). Only those partners' documents are read (and
+    those of partners whose lines do not hold their ``terms`` yet, such as
+    a generation written before terms were kept there): the period totals
+    take the partner's name and contracts from the ``terms`` its lines
+    document carries, which every batch reads or has in memory anyway,
+    where FerretDB decodes the partner's nested profile, contracts and view
+    at three times the cost. Every read and write here is by ``_id`` (see
+    ``shared.mongo.find_by_ids``).
     """
+    line_updates = line_updates or {}
     changed = set(partner_ids) if lifecycle is None else lifecycle & set(partner_ids)
-    stored_terms = {
-        pid: decode_terms(doc)
-        for pid, doc in (await find_by_ids(generation["terms"], partner_ids)).items()
-    }
-    to_read = [pid for pid in partner_ids if pid in changed or pid not in stored_terms]
+    known = await generation.lines_of(partner_ids)
+    with_lines = {pid for pid, pl in known.items() if pl.version > 0 or pid in line_updates}
+    to_read = [
+        pid
+        for pid in partner_ids
+        if pid in changed or (pid in with_lines and known[pid].terms is None)
+    ]
     partners = await find_by_ids(generation["partners"], to_read)
     views = {pid: partner_view(doc) for pid, doc in partners.items()}
     # Only the views that changed: a deal's commission leaves the partner's view as it was,
@@ -312,37 +318,32 @@ async def derive(
     ]
     if stale_views:
         await bulk_write_chunked(generation["partners"], stale_views)
-    terms = dict(stored_terms)
-    stale_terms = []
-    for pid in to_read:
-        terms[pid] = partner_terms(partners.get(pid))
-        if stored_terms.get(pid) != terms[pid]:
-            stale_terms.append(
-                UpdateOne({"_id": pid}, {"$set": encode_terms(terms[pid])}, upsert=True)
-            )
-    if stale_terms:
-        await bulk_write_chunked(generation["terms"], stale_terms)
-    line_docs = dict(lines or {})
-    unread = [pid for pid in partner_ids if pid not in line_docs]
-    line_docs.update(await find_by_ids(generation["lines"], unread))
+    # Terms go only where there are lines: a partner's first commission reads them.
+    new_terms = {pid: partner_terms(partners.get(pid)) for pid in to_read if pid in with_lines}
+    lines = {
+        **known,
+        **await generation.merge_lines(line_updates, new_terms, known),
+    }
     wanted: dict[str, dict[str, Any]] = {}
     stale: list[str] = []
     for pid in partner_ids:
-        current = current_lines(pid, line_docs.get(pid))
+        pl = lines[pid]
+        if pid not in with_lines or pl.terms is None:
+            continue  # no commissions: no totals
+        doc = {"_id": pid, "deals": pl.deals}
+        current = current_lines(pid, doc)
         by_period: dict[str, list[Line]] = defaultdict(list)
         for line in current:
             by_period[line.period].append(line)
-        stale.extend(
-            f"{pid}|{period}" for period in superseded_periods(line_docs.get(pid), current)
-        )
+        stale.extend(f"{pid}|{period}" for period in superseded_periods(doc, current))
         for period, period_lines in by_period.items():
-            contracts = terms[pid]["contracts"]
+            contracts = pl.terms["contracts"]
             totals = period_totals(pid, period, period_lines, target_for(contracts, period))
             attainment = totals.attainment
             wanted[f"{pid}|{period}"] = {
                 "partner_id": pid,
                 "period": period,
-                "name": terms[pid]["name"],
+                "name": pl.terms["name"],
                 "currency": totals.currency,
                 "revenue": money(totals.revenue),
                 "commission": money(totals.commission),

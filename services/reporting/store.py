@@ -20,14 +20,14 @@ while readers keep using the active ones):
 
 - ``partners``: lifecycle facts per partner, plus ``view``, the current
   profile, status, tier and contract derived from those facts;
-- ``terms``: per partner, what the period totals take from those facts (its
-  name and contracts), derived like ``view`` but small and compressed, so
-  a batch of commissions reads it instead of the partner's document;
 - ``lines``: one document per partner holding, per deal, every
   CommissionCalculated revision: deal key → revision key → the revision's
   fields as JSON text, the whole mapping zlib-compressed JSON in ``state``
   (``domain.line_revisions`` reads it, and the earlier layout of a ``deals``
-  field with the same mapping). FerretDB decodes a stored document field by
+  field with the same mapping); beside it, ``terms``: what the period totals
+  take from the partner's facts (its name and contracts), derived like
+  ``view`` but small and compressed, so that a batch of commissions reads
+  nothing but the lines it writes anyway. FerretDB decodes a stored document field by
   field on every read and update, so the compressed form costs a fraction of
   the nested one. The statements and the period totals of a partner are one
   lookup by ``_id``, the only lookup FerretDB v1 serves from an index (a
@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +70,8 @@ from shared.mongo import (
 
 COLLECTIONS = (
     "partners",
+    # Terms were kept in a collection of their own before they moved into ``lines``;
+    # nothing writes it any more, and it goes with its generation.
     "terms",
     "lines",
     "period_totals",
@@ -135,6 +138,9 @@ class PartnerLines:
     version: int
     deals: dict[str, dict[str, Any]]
     revisions: int = 0
+    #: What the period totals take from the partner's facts (``projection.partner_terms``);
+    #: None in a document written before they were kept here.
+    terms: Document | None = None
 
     def __post_init__(self) -> None:
         self.revisions = sum(len(revisions) for revisions in self.deals.values())
@@ -159,30 +165,45 @@ class PartnerLines:
         return changed
 
 
+def _merge_into(
+    lines: PartnerLines, revisions: list[tuple[str, str, str]], terms: Document | None
+) -> bool:
+    """Add the revisions and set the terms (None: keep them); whether anything changed."""
+    changed = lines.add(revisions)
+    if terms is not None and lines.terms != terms:
+        lines.terms = terms
+        changed = True
+    return changed
+
+
 def encode_lines(lines: PartnerLines, version: int) -> Document:
     text = json.dumps(lines.deals, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    return {
+    doc = {
         "_id": lines.partner_id,
         "version": version,
         "state": Binary(zlib.compress(text.encode(), STATE_COMPRESSION)),
     }
+    if lines.terms is not None:
+        doc["terms"] = encode_terms(lines.terms)
+    return doc
 
 
-def encode_terms(terms: Document) -> Document:
-    """A partner's ``terms`` (see ``projection.partner_terms``) as stored: one compressed
-    JSON field, sorted, so equal terms are equal bytes."""
+def encode_terms(terms: Document) -> Binary:
+    """A partner's ``terms`` (see ``projection.partner_terms``) as stored: compressed JSON,
+    sorted, so equal terms are equal bytes."""
     text = json.dumps(terms, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    return {"state": Binary(zlib.compress(text.encode(), STATE_COMPRESSION))}
+    return Binary(zlib.compress(text.encode(), STATE_COMPRESSION))
 
 
-def decode_terms(doc: Document) -> Document:
-    terms: Document = json.loads(zlib.decompress(doc["state"]))
+def decode_terms(stored: bytes) -> Document:
+    terms: Document = json.loads(zlib.decompress(stored))
     return terms
 
 
 def decode_lines(doc: Document) -> PartnerLines:
     deals = {deal: dict(revisions) for deal, revisions in line_revisions(doc).items()}
-    return PartnerLines(doc["_id"], int(doc["version"]), deals)
+    terms = decode_terms(doc["terms"]) if doc.get("terms") else None
+    return PartnerLines(doc["_id"], int(doc["version"]), deals, terms=terms)
 
 
 _LINES_CACHES: dict[tuple[str, str], BoundedCache[str, PartnerLines]] = {}
@@ -293,17 +314,11 @@ class Generation:
         for collection, indexes in INDEXES.items():
             await create_lookup_indexes(self[collection], indexes)
 
-    async def apply(self, writes: Writes) -> dict[Any, Document]:
-        """One unordered bulk write per collection touched; ``lines`` merged and returned.
-
-        The ``lines`` documents are not upserted but merged (:meth:`merge_lines`),
-        and returned as written (``{"deals": …}``): :func:`derive` needs every
-        touched partner's lines and does not read them again.
-        """
-        written: dict[Any, Document] = {}
+    async def apply(self, writes: Writes) -> None:
+        """One unordered bulk write per collection touched, but ``lines``: those are merged
+        by :meth:`merge_lines`, with the partners' terms (``projection.derive``)."""
         for collection, docs in writes.by_collection.items():
             if collection == "lines":
-                written = await self.merge_lines(docs)
                 continue
             if collection in MOSTLY_NEW:
                 await upsert_new(
@@ -314,20 +329,32 @@ class Generation:
             operations = writes.operations(collection)
             if operations:
                 await bulk_write_chunked(self[collection], operations)
-        return written
 
-    async def merge_lines(self, updates: dict[Any, list[Document]]) -> dict[Any, Document]:
+    async def lines_of(self, partner_ids: Iterable[str]) -> dict[str, PartnerLines]:
+        """The partners' lines as cached or stored (version 0 and no deals: none stored)."""
+        cache = lines_cache(self.database.name, self.name)
+        return await self._lines_of(self["lines"], cache, set(partner_ids))
+
+    async def merge_lines(
+        self,
+        updates: dict[Any, list[Document]],
+        terms: Mapping[str, Document] | None = None,
+        known: Mapping[str, PartnerLines] | None = None,
+    ) -> dict[str, PartnerLines]:
         """Add the revisions of ``updates`` (``$set`` of ``deals.<deal>.<revision>``) to the
-        partners' lines: each document rewritten once, conditional on its version.
+        partners' lines, and set their ``terms``: each document rewritten once, conditional
+        on its version, and only if something changed. Returns the lines as written.
 
         A revision's content never changes, so adding is a set union: applying
         the same revisions in any order, any number of times, by any number of
         writers, gives the same document (see :meth:`PartnerLines.add` for
         contents that differ). The union is computed here, on the
-        lines as cached or read, and written whole and compressed (FerretDB
-        reads a compressed document in a fraction of the time of the same
-        revisions as fields); a writer that lost to another reads the
-        document again and adds its revisions to it.
+        lines as cached or read (``known``: as just read), and written whole
+        and compressed (FerretDB reads a compressed document in a fraction of
+        the time of the same revisions as fields); a writer that lost to
+        another reads the document again and adds its revisions to it. Terms
+        are derived from the partner's facts, so setting them again is
+        idempotent too.
         """
         added: dict[str, list[tuple[str, str, str]]] = {}
         for partner_id, partner_updates in updates.items():
@@ -335,14 +362,22 @@ class Generation:
                 for path, text in update.get("$set", {}).items():
                     _, deal, revision = path.split(".")
                     added.setdefault(partner_id, []).append((deal, revision, text))
+        terms = terms or {}
         collection = self["lines"]
         cache = lines_cache(self.database.name, self.name)
-        written: dict[Any, Document] = {}
-        pending = set(added)
-        for _attempt in range(MAX_ATTEMPTS):
-            lines = await self._lines_of(collection, cache, pending)
+        written: dict[str, PartnerLines] = {}
+        pending = set(added) | set(terms)
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt == 0 and known is not None and pending <= known.keys():
+                lines = {pid: known[pid] for pid in pending}
+            else:
+                lines = await self._lines_of(collection, cache, pending)
             try:
-                changed = [pl for pid, pl in lines.items() if pl.add(added[pid])]
+                changed = [
+                    pl
+                    for pid, pl in lines.items()
+                    if _merge_into(pl, added.get(pid, []), terms.get(pid))
+                ]
                 lost = await replace_if_unchanged(
                     collection, [(encode_lines(pl, pl.version + 1), pl.version) for pl in changed]
                 )
@@ -354,13 +389,7 @@ class Generation:
                 if pl.partner_id not in lost:
                     pl.version += 1
                     cache.put(pl.partner_id, pl, pl.revisions)
-            written.update(
-                {
-                    pid: {"_id": pid, "deals": pl.deals}
-                    for pid, pl in lines.items()
-                    if pid not in lost
-                }
-            )
+            written.update({pid: pl for pid, pl in lines.items() if pid not in lost})
             pending = lost
             if not pending:
                 return written
@@ -397,8 +426,8 @@ class Generation:
     async def snapshot(self) -> dict[str, list[Document]]:
         """Every document of every collection, sorted: for comparing generations.
 
-        A ``lines`` document is given by its content (the revisions), not by
-        how many writes made it (``version``) or which was last.
+        A ``lines`` document is given by its content (the revisions and the
+        terms), not by how many writes made it (``version``) or which was last.
         """
         found = {
             collection: [doc async for doc in self[collection].find({}).sort("_id", ASCENDING)]
@@ -411,6 +440,7 @@ class Generation:
                     deal: {key: revision_fields(value) for key, value in revisions.items()}
                     for deal, revisions in line_revisions(doc).items()
                 },
+                "terms": decode_terms(doc["terms"]) if doc.get("terms") else None,
             }
             for doc in found["lines"]
         ]

@@ -24,17 +24,22 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.reporting.handlers import project_into
 from services.reporting.projection import partner_terms, writes_for
-from services.reporting.store import Generation, decode_terms
+from services.reporting.store import (
+    LINES_CACHE_REVISIONS,
+    Generation,
+    configure_lines_cache,
+    decode_terms,
+)
 from shared import topics
 from shared.events import parse_event
 from shared.infra import start_group_at_end
 from shared.lag import consumer_lag
-from shared.mongo import Document
+from shared.mongo import Document, make_mongo_client
 from shared.processes import ROOT, ServiceProcess
 from shared.settings import Settings
 from tests.event_examples import CONTRACT, PROFILE, envelope
@@ -521,47 +526,116 @@ async def test_rebuild_gives_the_same_read_models_without_downtime(
     statement_matches()
 
 
-async def test_period_totals_take_the_partners_terms_and_write_them_where_missing(
-    database: AsyncDatabase[Document],
+class Finds(monitoring.CommandListener):
+    """The collections ``find`` commands read, in order."""
+
+    def __init__(self) -> None:
+        self.collections: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "find":
+            self.collections.append(event.command["find"])
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_period_totals_take_the_terms_the_lines_carry_and_keep_them_current(
+    settings: Settings, database: AsyncDatabase[Document]
 ) -> None:
-    """A batch of commissions reads the partner's small ``terms``, not its profile; a
-    generation written before ``terms`` existed gets them at its next batch."""
+    """A batch of commissions reads no partner document: the partner's ``terms`` (name
+    and contracts) travel in its lines document. They are written with the first
+    commission, follow every lifecycle change, and a lines document written before
+    they were kept there gets them at its next batch."""
     generation = Generation(database, "g1")
     partner = "P-terms"
 
     def batch(*raw: dict[str, Any]) -> Any:
         return writes_for(parse_event(json.dumps(event)) for event in raw)
 
+    async def stored_terms() -> Any:
+        doc = await generation["lines"].find_one({"_id": partner})
+        return None if doc is None or "terms" not in doc else decode_terms(doc["terms"])
+
+    async def totals() -> tuple[Any, ...]:
+        doc = await generation["period_totals"].find_one({"_id": f"{partner}|{PERIOD}"})
+        assert doc is not None
+        return doc["name"], doc["target"], doc["revenue"], doc["deals"]
+
+    def line(deal: str, amount: str, commission: str) -> dict[str, Any]:
+        return _calculated(
+            partner,
+            deal,
+            1,
+            PERIOD,
+            amount,
+            "commissionable",
+            commission,
+            "0.00",
+            commission,
+            "0",
+            commission,
+            "2026-10-05",
+        )
+
     signed = envelope("PartnerSigned", {"partner_id": partner, **PROFILE, "contract": CONTRACT})
     await project_into(generation, batch(signed))
+    assert await generation["lines"].find_one({"_id": partner}) is None, "no commission yet"
     profile = await generation["partners"].find_one({"_id": partner})
-    terms = await generation["terms"].find_one({"_id": partner})
-    assert terms is not None, "written with the view"
-    assert decode_terms(terms) == partner_terms(profile)
-    await generation["terms"].delete_one({"_id": partner})  # as before terms existed
+    assert profile is not None
+    assert profile["view"]["name"] == PROFILE["name"]
 
-    line = _calculated(
-        partner,
-        D1,
-        1,
-        PERIOD,
-        "80000.00",
-        "commissionable",
-        "8000.00",
-        "0.00",
-        "8000.00",
-        "0",
-        "8000.00",
-        "2026-10-05",
+    await project_into(generation, batch(line("D-T1", "80000.00", "8000.00")))
+    assert await stored_terms() == partner_terms(profile)
+    assert await totals() == (PROFILE["name"], "300000.00", "80000.00", 1)
+
+    # A new name (a renewal): the terms in the lines, and the totals, follow.
+    renewed = envelope(
+        "ContractRenewed",
+        {
+            "partner_id": partner,
+            **PROFILE,
+            "name": "Acme Renamed",
+            "contract": {
+                **CONTRACT,
+                "contract_id": "C-T2",
+                "start_date": "2027-10-01",
+                "end_date": "2028-09-30",
+            },
+        },
+        time="2026-11-30T10:00:00Z",
     )
-    await project_into(generation, batch(line))
-    again = await generation["terms"].find_one({"_id": partner})
-    assert again is not None, "written again from the partner's document"
-    assert decode_terms(again) == partner_terms(profile)
-    totals = await generation["period_totals"].find_one({"_id": f"{partner}|{PERIOD}"})
-    assert totals is not None
-    assert (totals["name"], totals["target"], totals["revenue"]) == (
-        PROFILE["name"],
-        "300000.00",
-        "80000.00",
-    )
+    await project_into(generation, batch(renewed))
+    profile = await generation["partners"].find_one({"_id": partner})
+    assert profile is not None
+    assert await stored_terms() == partner_terms(profile)
+    assert [c["contract_id"] for c in (await stored_terms())["contracts"]] == [
+        CONTRACT["contract_id"],
+        "C-T2",
+    ]
+    assert await totals() == ("Acme Renamed", "300000.00", "80000.00", 1)
+
+    # A batch of commissions reads no partner document: only its lines' version and, after
+    # the write, its write token.
+    finds = Finds()
+    watched = make_mongo_client(settings, event_listeners=[finds])
+    try:
+        await project_into(
+            Generation(watched[database.name], "g1"),
+            batch(line("D-T3", "1000.00", "100.00")),
+        )
+    finally:
+        await watched.close()
+    # (On FerretDB the version is read before the write; MongoDB checks it in the write.)
+    assert finds.collections in (["g1_lines", "g1_lines"], ["g1_lines"]), finds.collections
+    assert await totals() == ("Acme Renamed", "300000.00", "81000.00", 2)
+
+    # As written before terms moved into the lines (and not in this process's memory).
+    await generation["lines"].update_one({"_id": partner}, {"$unset": {"terms": ""}})
+    configure_lines_cache(LINES_CACHE_REVISIONS)
+    await project_into(generation, batch(line("D-T2", "20000.00", "2000.00")))
+    assert await stored_terms() == partner_terms(profile), "written again from the partner"
+    assert await totals() == ("Acme Renamed", "300000.00", "101000.00", 3)
