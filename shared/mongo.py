@@ -17,7 +17,7 @@ from typing import Any
 from pymongo import AsyncMongoClient, ReplaceOne, UpdateOne, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from shared.metrics import MONGODB_COMMAND_SECONDS
 from shared.settings import Settings
@@ -295,11 +295,10 @@ async def replace_if_unchanged(
 
     Each ``document`` carries its new ``version``. Existing documents are
     replaced with ``{_id, version}`` as the filter and no upsert, so a lost race
-    is a silent no-op rather than an error; new ones are inserted one by one,
-    a duplicate key meaning another writer created it first. A read-back of
-    a per-call token then says which writes won. This avoids duplicate-key
-    errors inside bulk writes, which FerretDB v1 neither reports per
-    operation nor continues past.
+    is a silent no-op rather than an error; new ones are inserted many per
+    command, unordered, a duplicate key meaning another writer created it
+    first (both servers report each duplicate in its place). A read-back of
+    a per-call token then says which writes won.
     """
     if not writes:
         return set()
@@ -313,12 +312,9 @@ async def _replace_if_unchanged(
     token = uuid.uuid4().hex
     lost: set[Any] = set()
     existing = [(doc, read) for doc, read in writes if read > 0]
-    for doc, _ in writes:
-        if not any(doc is d for d, _ in existing):
-            try:
-                await collection.insert_one({**doc, "write_token": token})
-            except DuplicateKeyError:
-                lost.add(doc["_id"])
+    created = [{**doc, "write_token": token} for doc, read in writes if read <= 0]
+    for index in await _insert_skipping_duplicates(collection, created):
+        lost.add(created[index]["_id"])
     if not existing:
         return lost
     ids = [doc["_id"] for doc, _ in existing]
