@@ -73,7 +73,7 @@ unit: venv ## unit tests only (no infrastructure)
 go-test: ## the Go tests of the local FerretDB program (deploy/local/ferretdb)
 	@cd deploy/local/ferretdb && go vet . && go test -count=1 .
 
-test: lint typecheck go-test ## the whole suite: lint, types, unit, integration (starts and stops the infrastructure)
+test: lint typecheck go-test ## the whole suite: lint, types, Go tests, unit, integration (starts and stops the infrastructure)
 	@deploy/local/with-infra.sh $(PY) -m pytest $(PYTEST_ARGS)
 
 BENCH_ARGS ?=
