@@ -27,9 +27,9 @@ while readers keep using the active ones):
   field with the same mapping); beside it, ``terms``: what the period totals
   take from the partner's facts (its name and contracts), derived like
   ``view`` but small and compressed, so that a batch of commissions reads
-  nothing but the lines it writes anyway. FerretDB decodes a stored document field by
-  field on every read and update, so the compressed form costs a fraction of
-  the nested one. The statements and the period totals of a partner are one
+  nothing but the lines it writes anyway. FerretDB decodes a stored
+  document field by field on every read and update, so the compressed form
+  costs a fraction of the nested one. The statements and the period totals of a partner are one
   lookup by ``_id``, the only lookup FerretDB v1 serves from an index (a
   revision takes about 300 bytes before compression: the 16 MB document
   limit allows well over 50 000 revisions per partner);
