@@ -34,7 +34,7 @@ from services.reporting.domain import (
     utc_text,
     version_key,
 )
-from services.reporting.store import Generation, Writes
+from services.reporting.store import Generation, PartnerLines, Writes
 from shared import events
 from shared.events import CloudEvent, Payload
 from shared.mongo import Document, bulk_write_chunked, find_by_ids
@@ -297,10 +297,34 @@ async def derive(
     where FerretDB decodes the partner's nested profile, contracts and view
     at three times the cost. Every read and write here is by ``_id`` (see
     ``shared.mongo.find_by_ids``).
+
+    Period totals are recomputed only from lines this batch read from the
+    server or wrote (a write checks the stored version first): lines held
+    in memory and unchanged had their totals written when they were last
+    written or read, and may be older than another writer's.
     """
     line_updates = line_updates or {}
     changed = set(partner_ids) if lifecycle is None else lifecycle & set(partner_ids)
-    known = await generation.lines_of(partner_ids)
+    known, fresh = await generation.lines_of(partner_ids)
+    try:
+        await _derive(generation, partner_ids, line_updates, changed, known, fresh)
+    except BaseException:
+        # Lines merged or read here but their totals perhaps not written: the retry reads
+        # them again, so it recomputes those totals.
+        generation.forget_lines(partner_ids)
+        raise
+
+
+async def _derive(
+    generation: Generation,
+    partner_ids: list[str],
+    line_updates: dict[Any, list[Document]],
+    changed: set[str],
+    known: dict[str, PartnerLines],
+    fresh: set[str],
+) -> None:
+    """:func:`derive`, given the partners' lines and which of them were ``fresh`` (read
+    from the server in this batch)."""
     with_lines = {pid for pid, pl in known.items() if pl.version > 0 or pid in line_updates}
     to_read = [
         pid
@@ -320,16 +344,21 @@ async def derive(
         await bulk_write_chunked(generation["partners"], stale_views)
     # Terms go only where there are lines: a partner's first commission reads them.
     new_terms = {pid: partner_terms(partners.get(pid)) for pid in to_read if pid in with_lines}
-    lines = {
-        **known,
-        **await generation.merge_lines(line_updates, new_terms, known),
-    }
+    merged, touched = await generation.merge_lines(line_updates, new_terms, known)
+    lines = {**known, **merged}
+    fresh = fresh | touched
     wanted: dict[str, dict[str, Any]] = {}
     stale: list[str] = []
     for pid in partner_ids:
         pl = lines[pid]
         if pid not in with_lines or pl.terms is None:
             continue  # no commissions: no totals
+        if pid not in fresh:
+            # Lines and terms as held since this process last wrote or read them, and
+            # unchanged: their totals were written then. Recomputing them from memory
+            # could undo another writer's newer totals (two replicas overlapping, or the
+            # live service and a rebuild writing one generation).
+            continue
         doc = {"_id": pid, "deals": pl.deals}
         current = current_lines(pid, doc)
         by_period: dict[str, list[Line]] = defaultdict(list)

@@ -330,20 +330,30 @@ class Generation:
             if operations:
                 await bulk_write_chunked(self[collection], operations)
 
-    async def lines_of(self, partner_ids: Iterable[str]) -> dict[str, PartnerLines]:
-        """The partners' lines as cached or stored (version 0 and no deals: none stored)."""
+    async def lines_of(
+        self, partner_ids: Iterable[str]
+    ) -> tuple[dict[str, PartnerLines], set[str]]:
+        """The partners' lines as cached or stored (version 0 and no deals: none stored),
+        and the partners whose lines were read from the server just now (not cached)."""
         cache = lines_cache(self.database.name, self.name)
-        return await self._lines_of(self["lines"], cache, set(partner_ids))
+        wanted = set(partner_ids)
+        read = {pid for pid in wanted if cache.get(pid) is None}
+        return await self._lines_of(self["lines"], cache, wanted), read
+
+    def forget_lines(self, partner_ids: Iterable[str]) -> None:
+        """Drop the partners' lines from this process's memory: read again next time."""
+        lines_cache(self.database.name, self.name).forget(partner_ids)
 
     async def merge_lines(
         self,
         updates: dict[Any, list[Document]],
         terms: Mapping[str, Document] | None = None,
         known: Mapping[str, PartnerLines] | None = None,
-    ) -> dict[str, PartnerLines]:
+    ) -> tuple[dict[str, PartnerLines], set[str]]:
         """Add the revisions of ``updates`` (``$set`` of ``deals.<deal>.<revision>``) to the
         partners' lines, and set their ``terms``: each document rewritten once, conditional
-        on its version, and only if something changed. Returns the lines as written.
+        on its version, and only if something changed. Returns the lines as written, and
+        the partners whose lines this call wrote or read from the server.
 
         A revision's content never changes, so adding is a set union: applying
         the same revisions in any order, any number of times, by any number of
@@ -366,11 +376,13 @@ class Generation:
         collection = self["lines"]
         cache = lines_cache(self.database.name, self.name)
         written: dict[str, PartnerLines] = {}
+        current: set[str] = set()
         pending = set(added) | set(terms)
         for attempt in range(MAX_ATTEMPTS):
             if attempt == 0 and known is not None and pending <= known.keys():
                 lines = {pid: known[pid] for pid in pending}
             else:
+                current |= {pid for pid in pending if cache.get(pid) is None}
                 lines = await self._lines_of(collection, cache, pending)
             try:
                 changed = [
@@ -389,10 +401,11 @@ class Generation:
                 if pl.partner_id not in lost:
                     pl.version += 1
                     cache.put(pl.partner_id, pl, pl.revisions)
+                    current.add(pl.partner_id)
             written.update({pid: pl for pid, pl in lines.items() if pid not in lost})
             pending = lost
             if not pending:
-                return written
+                return written, current
         raise RuntimeError(f"lines of {sorted(pending)} kept changing under us; retrying the batch")
 
     @staticmethod

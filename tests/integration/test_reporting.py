@@ -27,13 +27,17 @@ from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
+import services.reporting.projection as projection
+from services.reporting.domain import deal_key, revision_key, revision_text
 from services.reporting.handlers import project_into
 from services.reporting.projection import partner_terms, writes_for
 from services.reporting.store import (
     LINES_CACHE_REVISIONS,
     Generation,
     configure_lines_cache,
+    decode_lines,
     decode_terms,
+    encode_lines,
 )
 from shared import topics
 from shared.events import parse_event
@@ -639,3 +643,83 @@ async def test_period_totals_take_the_terms_the_lines_carry_and_keep_them_curren
     await project_into(generation, batch(line("D-T2", "20000.00", "2000.00")))
     assert await stored_terms() == partner_terms(profile), "written again from the partner"
     assert await totals() == ("Acme Renamed", "300000.00", "101000.00", 3)
+
+
+async def test_totals_come_only_from_lines_read_or_written_in_the_batch(
+    database: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch that changes nothing for a partner leaves its totals alone: the lines this
+    process holds may be older than another writer's. A batch that failed after writing
+    its lines recomputes the totals when it is delivered again."""
+    generation = Generation(database, "g1")
+    partner = "P-fresh"
+
+    def batch(*raw: dict[str, Any]) -> Any:
+        return writes_for(parse_event(json.dumps(event)) for event in raw)
+
+    def line(deal: str, amount: str, commission: str) -> dict[str, Any]:
+        return _calculated(
+            partner,
+            deal,
+            1,
+            PERIOD,
+            amount,
+            "commissionable",
+            commission,
+            "0.00",
+            commission,
+            "0",
+            commission,
+            "2026-10-05",
+        )
+
+    async def totals() -> tuple[Any, ...]:
+        doc = await generation["period_totals"].find_one({"_id": f"{partner}|{PERIOD}"})
+        assert doc is not None
+        return doc["revenue"], doc["deals"]
+
+    signed = envelope("PartnerSigned", {"partner_id": partner, **PROFILE, "contract": CONTRACT})
+    first = line("D-F1", "80000.00", "8000.00")
+    await project_into(generation, batch(signed))
+    await project_into(generation, batch(first))
+    assert await totals() == ("80000.00", 1)
+
+    # Another writer (a replica overlapping this one) adds a deal, then its totals.
+    stored = await generation["lines"].find_one({"_id": partner})
+    assert stored is not None
+    other = decode_lines(stored)
+    data = line("D-F2", "20000.00", "2000.00")["data"]
+    fields = {k: data[k] for k in ("deal_id", "period", "currency", "amount", "status")}
+    fields |= {k: data[k] for k in ("base", "uplift", "commission", "target_bonus")}
+    fields["closed_at"] = "2026-10-05T12:00:00.000000Z"
+    other.add([(deal_key("D-F2"), revision_key(1), revision_text(fields))])
+    await generation["lines"].replace_one({"_id": partner}, encode_lines(other, other.version + 1))
+    await generation["period_totals"].update_one(
+        {"_id": f"{partner}|{PERIOD}"}, {"$set": {"revenue": "100000.00", "deals": 2}}
+    )
+
+    # D-F1's revision delivered again: nothing changes here, and the totals stand.
+    await project_into(generation, batch(first))
+    assert await totals() == ("100000.00", 2)
+    # The next change finds the newer version, reads it again and adds to it.
+    await project_into(generation, batch(line("D-F3", "5000.00", "500.00")))
+    assert await totals() == ("105000.00", 3)
+
+    # The totals' write fails once, after the lines were written; delivered again, the
+    # batch changes no lines but recomputes the totals.
+    real = projection.bulk_write_chunked
+    failures = []
+
+    async def failing_once(collection: Any, operations: Any) -> None:
+        if collection.name.endswith("period_totals") and not failures:
+            failures.append(collection.name)
+            raise RuntimeError("the server went away")
+        await real(collection, operations)
+
+    monkeypatch.setattr(projection, "bulk_write_chunked", failing_once)
+    with pytest.raises(RuntimeError, match="went away"):
+        await project_into(generation, batch(line("D-F4", "1000.00", "100.00")))
+    assert await totals() == ("105000.00", 3)
+    await project_into(generation, batch(line("D-F4", "1000.00", "100.00")))
+    assert failures == ["g1_period_totals"]
+    assert await totals() == ("106000.00", 4)
