@@ -530,6 +530,29 @@ async def test_rebuild_gives_the_same_read_models_without_downtime(
     statement_matches()
 
 
+def _batch(*raw: dict[str, Any]) -> Any:
+    """The writes of a batch of these events, as the consumer makes them."""
+    return writes_for(parse_event(json.dumps(event)) for event in raw)
+
+
+def _commissionable(partner: str, deal: str, amount: str, commission: str) -> dict[str, Any]:
+    """Revision 1 of a commissionable deal of PERIOD, its commission all base."""
+    return _calculated(
+        partner,
+        deal,
+        1,
+        PERIOD,
+        amount,
+        "commissionable",
+        commission,
+        "0.00",
+        commission,
+        "0",
+        commission,
+        "2026-10-05",
+    )
+
+
 class Finds(monitoring.CommandListener):
     """The collections ``find`` commands read, in order."""
 
@@ -557,9 +580,6 @@ async def test_period_totals_take_the_terms_the_lines_carry_and_keep_them_curren
     generation = Generation(database, "g1")
     partner = "P-terms"
 
-    def batch(*raw: dict[str, Any]) -> Any:
-        return writes_for(parse_event(json.dumps(event)) for event in raw)
-
     async def stored_terms() -> Any:
         doc = await generation["lines"].find_one({"_id": partner})
         return None if doc is None or "terms" not in doc else decode_terms(doc["terms"])
@@ -569,30 +589,14 @@ async def test_period_totals_take_the_terms_the_lines_carry_and_keep_them_curren
         assert doc is not None
         return doc["name"], doc["target"], doc["revenue"], doc["deals"]
 
-    def line(deal: str, amount: str, commission: str) -> dict[str, Any]:
-        return _calculated(
-            partner,
-            deal,
-            1,
-            PERIOD,
-            amount,
-            "commissionable",
-            commission,
-            "0.00",
-            commission,
-            "0",
-            commission,
-            "2026-10-05",
-        )
-
     signed = envelope("PartnerSigned", {"partner_id": partner, **PROFILE, "contract": CONTRACT})
-    await project_into(generation, batch(signed))
+    await project_into(generation, _batch(signed))
     assert await generation["lines"].find_one({"_id": partner}) is None, "no commission yet"
     profile = await generation["partners"].find_one({"_id": partner})
     assert profile is not None
     assert profile["view"]["name"] == PROFILE["name"]
 
-    await project_into(generation, batch(line("D-T1", "80000.00", "8000.00")))
+    await project_into(generation, _batch(_commissionable(partner, "D-T1", "80000.00", "8000.00")))
     assert await stored_terms() == partner_terms(profile)
     assert await totals() == (PROFILE["name"], "300000.00", "80000.00", 1)
 
@@ -612,7 +616,7 @@ async def test_period_totals_take_the_terms_the_lines_carry_and_keep_them_curren
         },
         time="2026-11-30T10:00:00Z",
     )
-    await project_into(generation, batch(renewed))
+    await project_into(generation, _batch(renewed))
     profile = await generation["partners"].find_one({"_id": partner})
     assert profile is not None
     assert await stored_terms() == partner_terms(profile)
@@ -629,7 +633,7 @@ async def test_period_totals_take_the_terms_the_lines_carry_and_keep_them_curren
     try:
         await project_into(
             Generation(watched[database.name], "g1"),
-            batch(line("D-T3", "1000.00", "100.00")),
+            _batch(_commissionable(partner, "D-T3", "1000.00", "100.00")),
         )
     finally:
         await watched.close()
@@ -640,7 +644,7 @@ async def test_period_totals_take_the_terms_the_lines_carry_and_keep_them_curren
     # As written before terms moved into the lines (and not in this process's memory).
     await generation["lines"].update_one({"_id": partner}, {"$unset": {"terms": ""}})
     configure_lines_cache(LINES_CACHE_REVISIONS)
-    await project_into(generation, batch(line("D-T2", "20000.00", "2000.00")))
+    await project_into(generation, _batch(_commissionable(partner, "D-T2", "20000.00", "2000.00")))
     assert await stored_terms() == partner_terms(profile), "written again from the partner"
     assert await totals() == ("Acme Renamed", "300000.00", "101000.00", 3)
 
@@ -654,41 +658,22 @@ async def test_totals_come_only_from_lines_read_or_written_in_the_batch(
     generation = Generation(database, "g1")
     partner = "P-fresh"
 
-    def batch(*raw: dict[str, Any]) -> Any:
-        return writes_for(parse_event(json.dumps(event)) for event in raw)
-
-    def line(deal: str, amount: str, commission: str) -> dict[str, Any]:
-        return _calculated(
-            partner,
-            deal,
-            1,
-            PERIOD,
-            amount,
-            "commissionable",
-            commission,
-            "0.00",
-            commission,
-            "0",
-            commission,
-            "2026-10-05",
-        )
-
     async def totals() -> tuple[Any, ...]:
         doc = await generation["period_totals"].find_one({"_id": f"{partner}|{PERIOD}"})
         assert doc is not None
         return doc["revenue"], doc["deals"]
 
     signed = envelope("PartnerSigned", {"partner_id": partner, **PROFILE, "contract": CONTRACT})
-    first = line("D-F1", "80000.00", "8000.00")
-    await project_into(generation, batch(signed))
-    await project_into(generation, batch(first))
+    first = _commissionable(partner, "D-F1", "80000.00", "8000.00")
+    await project_into(generation, _batch(signed))
+    await project_into(generation, _batch(first))
     assert await totals() == ("80000.00", 1)
 
     # Another writer (a replica overlapping this one) adds a deal, then its totals.
     stored = await generation["lines"].find_one({"_id": partner})
     assert stored is not None
     other = decode_lines(stored)
-    data = line("D-F2", "20000.00", "2000.00")["data"]
+    data = _commissionable(partner, "D-F2", "20000.00", "2000.00")["data"]
     fields = {k: data[k] for k in ("deal_id", "period", "currency", "amount", "status")}
     fields |= {k: data[k] for k in ("base", "uplift", "commission", "target_bonus")}
     fields["closed_at"] = "2026-10-05T12:00:00.000000Z"
@@ -699,10 +684,10 @@ async def test_totals_come_only_from_lines_read_or_written_in_the_batch(
     )
 
     # D-F1's revision delivered again: nothing changes here, and the totals stand.
-    await project_into(generation, batch(first))
+    await project_into(generation, _batch(first))
     assert await totals() == ("100000.00", 2)
     # The next change finds the newer version, reads it again and adds to it.
-    await project_into(generation, batch(line("D-F3", "5000.00", "500.00")))
+    await project_into(generation, _batch(_commissionable(partner, "D-F3", "5000.00", "500.00")))
     assert await totals() == ("105000.00", 3)
 
     # The totals' write fails once, after the lines were written; delivered again, the
@@ -718,8 +703,10 @@ async def test_totals_come_only_from_lines_read_or_written_in_the_batch(
 
     monkeypatch.setattr(projection, "bulk_write_chunked", failing_once)
     with pytest.raises(RuntimeError, match="went away"):
-        await project_into(generation, batch(line("D-F4", "1000.00", "100.00")))
+        await project_into(
+            generation, _batch(_commissionable(partner, "D-F4", "1000.00", "100.00"))
+        )
     assert await totals() == ("105000.00", 3)
-    await project_into(generation, batch(line("D-F4", "1000.00", "100.00")))
+    await project_into(generation, _batch(_commissionable(partner, "D-F4", "1000.00", "100.00")))
     assert failures == ["g1_period_totals"]
     assert await totals() == ("106000.00", 4)
