@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from faststream.kafka import KafkaBroker
+from faststream.middlewares import AckPolicy
 
 from shared.events import CloudEvent, InvalidEvent, Payload, parse_event
 from shared.failpoints import failpoint
 from shared.messaging import ConsumedRecord, dead_letter
 from shared.metrics import BATCH_SECONDS, BATCH_SIZE, DEAD_LETTERS, EVENTS_CONSUMED
+from shared.settings import Settings
 
 log = logging.getLogger("partnerhub.consuming")
 
@@ -33,6 +35,24 @@ class Consumed:
 
     record: Any
     event: CloudEvent[Payload]
+
+
+def batch_subscription(settings: Settings) -> dict[str, Any]:
+    """The options of every service's batch subscriber (``broker.subscriber(**...)``).
+
+    The service's consumer group; batches of up to ``CONSUMER_BATCH_SIZE``
+    messages, which fetches large enough let fill (``consumer_fetch_bytes``);
+    from the earliest offset when the group has none; on a failed batch no
+    commit, so it is delivered again.
+    """
+    return {
+        "group_id": settings.consumer_group or settings.service_name,
+        "batch": True,
+        "max_records": settings.consumer_batch_size,
+        "max_partition_fetch_bytes": settings.consumer_fetch_bytes,
+        "auto_offset_reset": "earliest",
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+    }
 
 
 def records_of(raw: Any) -> tuple[ConsumedRecord, ...]:

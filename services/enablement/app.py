@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from faststream.kafka.annotations import KafkaMessage
-from faststream.middlewares import AckPolicy
 
 from services.enablement.commands import (
     Answer,
@@ -46,7 +45,7 @@ from services.enablement.store import (
     encode_course,
 )
 from shared import access, topics
-from shared.consuming import consume
+from shared.consuming import batch_subscription, consume
 from shared.events import Tier
 from shared.lag import report_lag
 from shared.messaging import make_broker
@@ -85,11 +84,7 @@ def create_app(settings: Settings, budget: MdfBudget | None = None) -> FastAPI:
 
     @broker.subscriber(
         *topics.CONSUMED["enablement"],
-        group_id=settings.consumer_group or settings.service_name,
-        batch=True,
-        max_records=settings.consumer_batch_size,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+        **batch_subscription(settings),
         title="enablement-events",
         description="Partners' status and tier, and TrainingCompleted from any source "
         "(this API or an external LMS), in; CertificationAwarded out.",

@@ -10,7 +10,6 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import JSONResponse
 from faststream.kafka.annotations import KafkaMessage
-from faststream.middlewares import AckPolicy
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -24,7 +23,7 @@ from services.incentives.payouts import (
 )
 from services.incentives.store import IncentivesStore, PartnerLedger, encode_result
 from shared import access, topics
-from shared.consuming import consume
+from shared.consuming import batch_subscription, consume
 from shared.events import PERIOD_PATTERN, CommissionPlan, PeriodLabel
 from shared.lag import report_lag
 from shared.messaging import make_broker
@@ -135,11 +134,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @broker.subscriber(
         *topics.CONSUMED["incentives"],
-        group_id=settings.consumer_group or settings.service_name,
-        batch=True,
-        max_records=settings.consumer_batch_size,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+        **batch_subscription(settings),
         # Partition k of every topic lands on the same replica (same partition
         # counts, same key hashing), so one partner's events meet in one place.
         partition_assignment_strategy=(RangePartitionAssignor,),

@@ -15,7 +15,6 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from fastapi import FastAPI, HTTPException, Path, Query
 from fastapi.responses import Response
 from faststream.kafka.annotations import KafkaMessage
-from faststream.middlewares import AckPolicy
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -41,7 +40,7 @@ from services.reporting.store import (
     generation_state,
 )
 from shared import access, topics
-from shared.consuming import consume
+from shared.consuming import batch_subscription, consume
 from shared.events import PERIOD_PATTERN
 from shared.lag import report_lag
 from shared.messaging import make_broker
@@ -108,11 +107,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @broker.subscriber(
         *topics.CONSUMED["reporting"],
-        group_id=settings.consumer_group or settings.service_name,
-        batch=True,
-        max_records=settings.consumer_batch_size,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+        **batch_subscription(settings),
         partition_assignment_strategy=(RangePartitionAssignor,),
         title="reporting-events",
         description="Every event of the contract, projected into the read models.",

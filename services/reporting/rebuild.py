@@ -61,6 +61,7 @@ async def rebuild(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=settings.consumer_batch_size,
+        max_partition_fetch_bytes=settings.consumer_fetch_bytes,
     )
     try:
         state = await generation_state(database)

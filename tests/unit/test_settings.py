@@ -103,3 +103,18 @@ def test_tls_with_a_ca_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     settings = Settings()
     assert settings.effective_security_protocol == "SSL"
     assert isinstance(kafka_client_options(settings)["ssl_context"], ssl.SSLContext)
+
+
+def test_a_fetch_can_bring_a_whole_batch_from_one_partition(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CONSUMER_BATCH_SIZE", raising=False)
+    assert Settings().consumer_batch_size == 30_000
+    assert Settings().consumer_fetch_bytes == 30_000 * 1024
+    # Never below the Kafka clients' own default of 1 MiB.
+    assert Settings(consumer_batch_size=100).consumer_fetch_bytes == 1 << 20
+
+
+def test_the_batch_size_is_bounded() -> None:
+    with pytest.raises(ValidationError, match="consumer_batch_size"):
+        Settings(consumer_batch_size=50_001)
