@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
@@ -37,7 +37,18 @@ class Consumed:
     event: CloudEvent[Payload]
 
 
-def batch_subscription(settings: Settings) -> dict[str, Any]:
+class BatchSubscription(TypedDict):
+    """Keyword arguments of ``KafkaBroker.subscriber`` for a batch subscriber."""
+
+    group_id: str
+    batch: Literal[True]
+    max_records: int
+    max_partition_fetch_bytes: int
+    auto_offset_reset: Literal["earliest"]
+    ack_policy: AckPolicy
+
+
+def batch_subscription(settings: Settings) -> BatchSubscription:
     """The options of every service's batch subscriber (``broker.subscriber(**...)``).
 
     The service's consumer group; batches of up to ``CONSUMER_BATCH_SIZE``
@@ -45,14 +56,14 @@ def batch_subscription(settings: Settings) -> dict[str, Any]:
     from the earliest offset when the group has none; on a failed batch no
     commit, so it is delivered again.
     """
-    return {
-        "group_id": settings.consumer_group or settings.service_name,
-        "batch": True,
-        "max_records": settings.consumer_batch_size,
-        "max_partition_fetch_bytes": settings.consumer_fetch_bytes,
-        "auto_offset_reset": "earliest",
-        "ack_policy": AckPolicy.NACK_ON_ERROR,
-    }
+    return BatchSubscription(
+        group_id=settings.consumer_group or settings.service_name,
+        batch=True,
+        max_records=settings.consumer_batch_size,
+        max_partition_fetch_bytes=settings.consumer_fetch_bytes,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+    )
 
 
 def records_of(raw: Any) -> tuple[ConsumedRecord, ...]:
