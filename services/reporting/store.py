@@ -230,27 +230,55 @@ def configure_lines_cache(revisions: int) -> None:
     _LINES_CACHES.clear()
 
 
-def _overlap(a: str, b: str) -> bool:
-    """Whether two update paths touch the same field (equal, or one inside the other)."""
-    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
+@dataclass(slots=True)
+class _Paths:
+    """The paths one folded update sets, by operator, and every path that encloses one.
+
+    Asking whether a new path overlaps one of them costs its depth, not their
+    number: a partner's lines gather one path per revision, and comparing
+    each new path with all of them made a batch quadratic in its size.
+    """
+
+    operators: dict[str, str] = field(default_factory=dict)
+    enclosing: set[str] = field(default_factory=set)
+
+    def conflict(self, update: Document) -> bool:
+        """Whether a path of ``update`` touches one of these under another operator or
+        another spelling (equal under another operator, or one inside the other), which
+        MongoDB rejects in one update."""
+        for op, fields in update.items():
+            for path in fields:
+                known = self.operators.get(path)
+                if known is not None:
+                    if known != op:
+                        return True
+                    continue
+                if path in self.enclosing:
+                    return True
+                dot = path.find(".")
+                while dot != -1:
+                    if path[:dot] in self.operators:
+                        return True
+                    dot = path.find(".", dot + 1)
+        return False
+
+    def add(self, update: Document) -> None:
+        for op, fields in update.items():
+            for path in fields:
+                self.operators[path] = op
+                dot = path.find(".")
+                while dot != -1:
+                    self.enclosing.add(path[:dot])
+                    dot = path.find(".", dot + 1)
 
 
-def _merge(into: Document, update: Document) -> bool:
-    """Fold ``update`` into ``into`` when the result equals applying both in turn.
+def _fold(into: Document, update: Document) -> None:
+    """Fold ``update`` into ``into`` as applying both in turn would (no path overlapping
+    another under another operator, see :meth:`_Paths.conflict`).
 
     ``$set``/``$setOnInsert`` keep the later value, ``$max``/``$min`` the
-    greater/lesser, ``$addToSet`` collects ``$each``. Refused (False, nothing
-    changed) when a path of ``update`` overlaps a path of ``into`` under a
-    different operator or a different spelling, which MongoDB rejects in one
-    update.
+    greater/lesser, ``$addToSet`` collects ``$each``.
     """
-    for op, fields in update.items():
-        for path in fields:
-            for other_op, other_fields in into.items():
-                for other in other_fields:
-                    same = op == other_op and path == other
-                    if not same and _overlap(path, other):
-                        return False
     for op, fields in update.items():
         target = into.setdefault(op, {})
         for path, value in fields.items():
@@ -265,7 +293,6 @@ def _merge(into: Document, update: Document) -> bool:
                 target[path] = min(target[path], value)
             elif op == "$addToSet":
                 target[path]["$each"].append(value)
-    return True
 
 
 @dataclass
@@ -273,18 +300,23 @@ class Writes:
     """The upserts of one batch, by collection and document, and what they touched.
 
     Updates of one document are folded into one where that is the same as
-    applying them in turn (see :func:`_merge`): a batch writes each document
-    it touches about once.
+    applying them in turn (see :func:`_fold`): a batch writes each document
+    it touches about once; an update that would conflict with what is folded
+    so far starts the next one.
     """
 
     by_collection: dict[str, dict[Any, list[Document]]] = field(default_factory=dict)
     partners: set[str] = field(default_factory=set)
+    _paths: dict[tuple[str, Any], _Paths] = field(default_factory=dict, repr=False)
 
     def add(self, collection: str, doc_id: Any, update: Document) -> None:
         updates = self.by_collection.setdefault(collection, {}).setdefault(doc_id, [])
-        if not updates or not _merge(updates[-1], update):
+        paths = self._paths.get((collection, doc_id))
+        if paths is None or not updates or paths.conflict(update):
             updates.append({})
-            _merge(updates[-1], update)
+            paths = self._paths[(collection, doc_id)] = _Paths()
+        _fold(updates[-1], update)
+        paths.add(update)
 
     def operations(self, collection: str) -> list[UpdateOne]:
         return [

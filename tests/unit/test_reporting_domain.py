@@ -244,6 +244,22 @@ def test_updates_that_would_conflict_in_one_command_stay_apart() -> None:
     ]
 
 
+def test_a_path_enclosing_an_earlier_one_starts_another_update() -> None:
+    from services.reporting.store import Writes
+
+    writes = Writes()
+    writes.add("lines", "P", {"$set": {"deals.D-1.r1": "a"}})
+    writes.add("lines", "P", {"$set": {"deals.D-2.r1": "b"}})  # a sibling: folded
+    writes.add("lines", "P", {"$set": {"deals.D-1": {}}})  # encloses an earlier path
+    writes.add("lines", "P", {"$set": {"deals.D-1.r2": "c"}})  # inside the one just set
+    writes.add("lines", "P", {"$set": {"deals.D-10.r1": "d"}})  # a prefix only as text
+    assert [op._doc for op in writes.operations("lines")] == [
+        {"$set": {"deals.D-1.r1": "a", "deals.D-2.r1": "b"}},
+        {"$set": {"deals.D-1": {}}},
+        {"$set": {"deals.D-1.r2": "c", "deals.D-10.r1": "d"}},
+    ]
+
+
 def test_partner_lines_merge_and_round_trip() -> None:
     lines = PartnerLines("P", 0, {})
     assert lines.add([("D-1", revision_key(1), "a"), ("D-2", revision_key(1), "b")])
