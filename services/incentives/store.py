@@ -37,11 +37,10 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from bson import Binary
@@ -92,8 +91,11 @@ class PartnerLedger:
     #: Published deals known to be in ``deal_partners``.
     indexed: set[str] = field(default_factory=set)
     #: The JSON text of each deal and published revision as last encoded (see
-    #: :func:`ledger_text`), with what it was encoded from.
-    encoded: dict[tuple[str, str], tuple[object, int, str]] = field(
+    #: :func:`ledger_text`), by deal id, with what it was encoded from.
+    encoded_deals: dict[str, tuple[DealFact, str]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    encoded_published: dict[str, tuple[Revision, int, str]] = field(
         default_factory=dict, repr=False, compare=False
     )
 
@@ -227,34 +229,31 @@ def ledger_text(ledger: PartnerLedger) -> str:
     """The ledger's state as JSON text: :func:`_ledger_state`, encoded.
 
     The deals and published revisions, nearly all of the text, are encoded
-    once per change and kept in ``ledger.encoded``: a ledger in memory is
-    rewritten whole at every batch that touches its partner, and encoding
-    its whole history every time was a fifth of incentives' CPU.
+    once per change and kept in ``ledger.encoded_deals`` and
+    ``ledger.encoded_published``: a ledger in memory is rewritten whole at
+    every batch that touches its partner, and encoding its whole history
+    every time was a fifth of incentives' CPU.
     """
-    book = ledger.book
-    cache = ledger.encoded
-
-    def cached(kind: str, key: str, source: object, size: int, make: Callable[[], Any]) -> str:
-        hit = cache.get((kind, key))
-        if hit is not None and hit[0] is source and hit[1] == size:
-            return hit[2]
-        text = _dumps(make())
-        cache[(kind, key)] = (source, size, text)
-        return text
-
-    deals = ",".join(
-        cached("deal", d.deal_id, d, 0, partial(_deal_doc, d)) for d in book.deals.values()
-    )
-    published = ",".join(
-        cached(
-            "published",
-            deal_id,
-            revision,
-            len(ledger.history.get(deal_id, ())),
-            partial(_published_doc, ledger, deal_id, revision),
-        )
-        for deal_id, revision in ledger.published.items()
-    )
+    # Plain loops: this runs for every deal of every ledger a batch writes.
+    deal_texts = ledger.encoded_deals
+    parts: list[str] = []
+    for deal in ledger.book.deals.values():
+        known = deal_texts.get(deal.deal_id)
+        if known is None or known[0] is not deal:
+            known = deal_texts[deal.deal_id] = (deal, _dumps(_deal_doc(deal)))
+        parts.append(known[1])
+    deals = ",".join(parts)
+    published_texts = ledger.encoded_published
+    history = ledger.history
+    parts = []
+    for deal_id, revision in ledger.published.items():
+        size = len(history.get(deal_id, ()))
+        hit = published_texts.get(deal_id)
+        if hit is None or hit[0] is not revision or hit[1] != size:
+            text = _dumps(_published_doc(ledger, deal_id, revision))
+            hit = published_texts[deal_id] = (revision, size, text)
+        parts.append(hit[2])
+    published = ",".join(parts)
     rest = _dumps(_ledger_state(ledger, items=False))
     return f'{rest[:-1]},"deals":[{deals}],"published":[{published}]}}'
 
