@@ -427,7 +427,9 @@ class PartnerBook:
     def _place_deal(self, deal: Deal) -> None:
         label = self._period_of(deal)
         key = (deal.closed_at, deal.deal_id)
-        period = self._periods.setdefault(label, _Period())
+        period = self._periods.get(label)
+        if period is None:
+            period = self._periods[label] = _Period()
         index = bisect.bisect_left(period.keys, key)
         period.keys.insert(index, key)
         period.results.insert(index, None)
