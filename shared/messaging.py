@@ -111,6 +111,11 @@ def make_broker(settings: Settings, **options: Any) -> KafkaBroker:
         "acks": "all",
         "enable_idempotence": True,
         "allow_auto_create_topics": False,
+        # Record batches of up to 256 KiB per partition (the client's default is
+        # 16 KiB): a batch's outbox of thousands of events goes in fewer, larger
+        # batches, which costs the broker and the client less per message. No
+        # linger: a lone event still goes at once.
+        "max_batch_size": 256 * 1024,
         "graceful_timeout": 15.0,
         # FastStream logs every message at the broker's level: keep that out of INFO.
         "log_level": logging.DEBUG,
