@@ -67,6 +67,8 @@ class OutboxEntry:
 EVENTS = "outbox_events"
 #: zlib level of ``outbox_events``: the fastest.
 COMPRESSION = 1
+#: A projection that leaves a document's outbox out (for listings: only the relay reads it).
+WITHOUT_OUTBOX: Document = {FIELD: 0, EVENTS: 0}
 
 
 def encode_outbox(entries: Iterable[OutboxEntry]) -> Document:

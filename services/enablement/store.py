@@ -54,7 +54,7 @@ from services.enablement.domain import (
 )
 from shared.events import Tier
 from shared.mongo import Document, find_by_ids, replace_if_unchanged
-from shared.outbox import OutboxEntry, decode_outbox, encode_outbox
+from shared.outbox import WITHOUT_OUTBOX, OutboxEntry, decode_outbox, encode_outbox
 
 CATALOGUE = "catalogue"
 LEARNERS = "learners"
@@ -607,9 +607,7 @@ class EnablementStore:
     async def feedback_of(self, partner_id: str, limit: int) -> list[Document]:
         return [
             doc
-            async for doc in self.feedback.find(
-                {"partner_id": partner_id}, {"outbox": 0, "outbox_events": 0}
-            )
+            async for doc in self.feedback.find({"partner_id": partner_id}, WITHOUT_OUTBOX)
             .sort("submitted_at", -1)
             .limit(limit)
         ]

@@ -46,7 +46,7 @@ from services.onboarding.domain import (
 )
 from shared.events import CloudEvent, Contract, Recommendation, Scorecard, Tier
 from shared.mongo import Document, replace_if_unchanged
-from shared.outbox import OutboxEntry, decode_outbox, encode_outbox
+from shared.outbox import WITHOUT_OUTBOX, OutboxEntry, decode_outbox, encode_outbox
 
 PARTNERS = "partners"
 
@@ -203,7 +203,7 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
 # --------------------------------------------------------------------------- the store
 
 #: Listings leave out what only commands need.
-_LISTING = {"answers": 0, "outbox": 0, "outbox_events": 0}
+_LISTING = {"answers": 0, **WITHOUT_OUTBOX}
 
 
 @dataclass(frozen=True, slots=True)

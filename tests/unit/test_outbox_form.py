@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.outbox import EVENTS, OutboxEntry, decode_outbox, encode_outbox
+from shared.outbox import EVENTS, WITHOUT_OUTBOX, OutboxEntry, decode_outbox, encode_outbox
 
 ENTRIES = [
     OutboxEntry("E-1", "Example", "example.v1", "P-1", '{"id":"E-1","note":"quote \\" é"}'),
@@ -27,3 +27,8 @@ def test_an_id_without_its_event_is_an_error_that_names_both() -> None:
     stored["outbox"].append({"id": "E-2"})
     with pytest.raises(ValueError, match=r"'doc'.*'E-2'"):
         decode_outbox(stored)
+
+
+def test_the_listing_projection_leaves_out_every_stored_outbox_field() -> None:
+    assert set(WITHOUT_OUTBOX) == set(encode_outbox(ENTRIES))
+    assert set(WITHOUT_OUTBOX.values()) == {0}
