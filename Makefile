@@ -73,19 +73,23 @@ unit: venv ## unit tests only (no infrastructure)
 go-test: ## the Go tests of the local FerretDB program (deploy/local/ferretdb)
 	@cd deploy/local/ferretdb && go vet . && go test -count=1 .
 
-test: lint typecheck go-test ## the whole suite: lint, types, Go tests, unit, integration (starts and stops the infrastructure)
-	@deploy/local/with-infra.sh $(PY) -m pytest $(PYTEST_ARGS)
+# `make test` and `make bench` run on instances of the local infrastructure of their own
+# (fresh data, other ports: deploy/local/infra.sh), never on the platform's of `make up`.
+test: lint typecheck go-test ## the whole suite: lint, types, Go tests, unit, integration (on an infrastructure instance of its own, started and stopped)
+	@PARTNERHUB_INSTANCE=test deploy/local/with-infra.sh --fresh $(PY) -m pytest $(PYTEST_ARGS)
 
 BENCH_ARGS ?=
 bench-engine: venv ## throughput of the pure commission engine (BENCH_ARGS="--partners N --deals M")
 	@$(PY) -m bench.engine $(BENCH_ARGS)
 
 bench: venv ## end-to-end benchmark against the raw Kafka/MongoDB ceilings (BENCH_ARGS="--deals N …")
-	@deploy/local/with-infra.sh $(PY) -m bench.pipeline $(BENCH_ARGS)
+	@PARTNERHUB_INSTANCE=bench deploy/local/with-infra.sh --fresh $(PY) -m bench.pipeline $(BENCH_ARGS)
 
 clean: ## remove local state (data, logs) and the virtual environment
 	@deploy/local/services.sh down || true
 	@deploy/local/infra.sh down || true
+	@PARTNERHUB_INSTANCE=test deploy/local/infra.sh down || true
+	@PARTNERHUB_INSTANCE=bench deploy/local/infra.sh down || true
 	rm -rf .local $(VENV)
 
 ops-check: ## Prometheus rules and their tests, the k8s overlays rendered and validated, checkov (installs its tools once)

@@ -6,7 +6,10 @@ Kafka and the MongoDB-protocol server are found in this order:
    (``make test`` sets them after starting the local infrastructure);
 2. testcontainers, when a Docker engine answers (a developer laptop);
 3. the embedded default, started here with ``deploy/local/infra.sh up`` and
-   stopped at the end of the session if this session started it.
+   stopped at the end of the session if this session started it. Its
+   ``test`` instance (``PARTNERHUB_INSTANCE``, data in ``.local/test``, ports
+   19092 and 37017), never the platform's of ``make up``: tests must not put
+   their events into the platform's topics.
 
 A piece that cannot be had is an error naming what is missing, never a skip.
 Unit tests (``tests/unit``) use none of this.
@@ -32,6 +35,29 @@ from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 INFRA = ROOT / "deploy" / "local" / "infra.sh"
+
+
+def _use_test_instance() -> None:
+    """Export the ``test`` instance's settings (``infra.sh env``: its data directory and
+    ports) unless the environment names others; ``make test`` has exported the same."""
+    os.environ.setdefault("PARTNERHUB_INSTANCE", "test")
+    shown = subprocess.run([str(INFRA), "env"], capture_output=True, text=True, check=False)
+    if shown.returncode != 0:
+        raise pytest.UsageError(f"deploy/local/infra.sh env failed: {shown.stderr.strip()}")
+    for line in shown.stdout.splitlines():
+        name, _, value = line.partition("=")
+        os.environ.setdefault(name, value)
+
+
+_use_test_instance()
+
+
+def local_endpoints() -> tuple[str, str]:
+    """Kafka's bootstrap server and the MongoDB URL of the local instance in use."""
+    return (
+        f"127.0.0.1:{os.environ['PARTNERHUB_KAFKA_PORT']}",
+        f"mongodb://127.0.0.1:{os.environ['PARTNERHUB_MONGO_PORT']}",
+    )
 
 
 @dataclass(frozen=True)
@@ -83,11 +109,7 @@ def _from_local_infrastructure() -> Iterator[Infrastructure]:
                 returncode=3,
             )
     try:
-        yield Infrastructure(
-            f"127.0.0.1:{os.environ.get('PARTNERHUB_KAFKA_PORT', '9092')}",
-            f"mongodb://127.0.0.1:{os.environ.get('PARTNERHUB_MONGO_PORT', '27017')}",
-            "local",
-        )
+        yield Infrastructure(*local_endpoints(), "local")
     finally:
         if not already_running:
             subprocess.run([str(INFRA), "down"], check=False)

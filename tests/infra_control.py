@@ -9,7 +9,6 @@ testcontainers) cannot be stopped by a test, and the test says so and skips.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,20 +17,13 @@ from contextlib import contextmanager
 import pytest
 
 from shared.settings import Settings
-from tests.conftest import INFRA
-
-
-def _local_endpoints() -> tuple[str, str]:
-    return (
-        f"127.0.0.1:{os.environ.get('PARTNERHUB_KAFKA_PORT', '9092')}",
-        f"mongodb://127.0.0.1:{os.environ.get('PARTNERHUB_MONGO_PORT', '27017')}",
-    )
+from tests.conftest import INFRA, local_endpoints
 
 
 def require_local_infrastructure(settings: Settings) -> None:
     """Skip unless the test infrastructure is the local one ``infra.sh`` runs."""
     status = subprocess.run([str(INFRA), "status"], capture_output=True, text=True, check=False)
-    kafka, mongo = _local_endpoints()
+    kafka, mongo = local_endpoints()
     ours = (
         all(f"{name}: running" in status.stdout for name in ("kafka", "ferretdb"))
         and settings.kafka_bootstrap_servers == kafka

@@ -10,6 +10,15 @@
 #   infra.sh status  say what runs
 #   infra.sh stop  kafka|ferretdb|prometheus   stop one (fault tests: a broker or store outage)
 #   infra.sh start kafka|ferretdb|prometheus   start it again on its data; returns when it serves
+#   infra.sh env     print the instance's settings (PARTNERHUB_STATE and the ports) as NAME=value lines
+#   infra.sh wipe    delete the instance's Kafka and FerretDB data (refused while they run)
+#
+# PARTNERHUB_INSTANCE picks an instance. Unset, it is the platform's own (`make up`,
+# `make demo`): data in <repo>/.local, Kafka on 9092, FerretDB on 27017,
+# Prometheus on 9090. `test` (`make test`) and `bench` (`make bench`) are
+# separate instances with their data in .local/<instance> and every port moved
+# up by 10 000 (test) or 20 000 (bench), so that neither puts its events into
+# the platform's topics or reads its data, and each can run beside it.
 #
 # Prometheus is Debian's `prometheus` package (the binary on PATH); without it
 # `up` says so and starts the other two.
@@ -25,15 +34,22 @@ repo=$(cd "$here/../.." && pwd)
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka/pom.xml")
 FERRETDB_VERSION=$(sed -n 's:^require github.com/FerretDB/FerretDB \(v[0-9.]*\)$:\1:p' "$here/ferretdb/go.mod")
 CACHE=${PARTNERHUB_CACHE:-$HOME/.cache/partnerhub}
-STATE=${PARTNERHUB_STATE:-$repo/.local}
-KAFKA_PORT=${PARTNERHUB_KAFKA_PORT:-9092}
-KAFKA_CONTROLLER_PORT=${PARTNERHUB_KAFKA_CONTROLLER_PORT:-9093}
+INSTANCE=${PARTNERHUB_INSTANCE:-}
+case "$INSTANCE" in
+  "") offset=0 default_state="$repo/.local" ;;
+  test) offset=10000 default_state="$repo/.local/test" ;;
+  bench) offset=20000 default_state="$repo/.local/bench" ;;
+  *) echo "[infra] error: PARTNERHUB_INSTANCE is '$INSTANCE'; it must be test, bench or unset (the platform's)" >&2; exit 2 ;;
+esac
+STATE=${PARTNERHUB_STATE:-$default_state}
+KAFKA_PORT=${PARTNERHUB_KAFKA_PORT:-$((9092 + offset))}
+KAFKA_CONTROLLER_PORT=${PARTNERHUB_KAFKA_CONTROLLER_PORT:-$((9093 + offset))}
 # A SASL_PLAINTEXT listener with SCRAM, and its one user (local, 127.0.0.1 only).
-KAFKA_SASL_PORT=${PARTNERHUB_KAFKA_SASL_PORT:-9094}
+KAFKA_SASL_PORT=${PARTNERHUB_KAFKA_SASL_PORT:-$((9094 + offset))}
 KAFKA_SCRAM_USER=${PARTNERHUB_KAFKA_SCRAM_USER:-partnerhub}
 KAFKA_SCRAM_PASSWORD=${PARTNERHUB_KAFKA_SCRAM_PASSWORD:-partnerhub-local}
-MONGO_PORT=${PARTNERHUB_MONGO_PORT:-27017}
-PROMETHEUS_PORT=${PARTNERHUB_PROMETHEUS_PORT:-9090}
+MONGO_PORT=${PARTNERHUB_MONGO_PORT:-$((27017 + offset))}
+PROMETHEUS_PORT=${PARTNERHUB_PROMETHEUS_PORT:-$((9090 + offset))}
 TOPIC_PARTITIONS=${PARTNERHUB_TOPIC_PARTITIONS:-6}
 KAFKA_HEAP=${PARTNERHUB_KAFKA_HEAP:-512m}
 PYTHON=${PYTHON:-$repo/.venv/bin/python}
@@ -150,8 +166,10 @@ start_prometheus() {
   mkdir -p "$prometheus_targets" "$STATE/prometheus/data"
   sed -e "s|@TARGETS@|$prometheus_targets|g" -e "s|@ALERTS@|$repo/deploy/prometheus/alerts.yml|" \
     "$here/prometheus/prometheus.yml.in" > "$STATE/prometheus/prometheus.yml"
-  # The services `make up` runs, on their default ports.
-  cat > "$prometheus_targets/local.json" <<JSON
+  # The platform's instance scrapes the services `make up` runs, on their default ports;
+  # the others only what is dropped into the targets directory (the tests' services).
+  if [ -z "$INSTANCE" ]; then
+    cat > "$prometheus_targets/local.json" <<JSON
 [
   {"targets": ["127.0.0.1:8001"], "labels": {"service": "onboarding"}},
   {"targets": ["127.0.0.1:8002"], "labels": {"service": "enablement"}},
@@ -159,6 +177,7 @@ start_prometheus() {
   {"targets": ["127.0.0.1:8004"], "labels": {"service": "reporting"}}
 ]
 JSON
+  fi
   log "starting Prometheus on 127.0.0.1:$PROMETHEUS_PORT (targets: $prometheus_targets/*.json)"
   : > "$logs/prometheus.log"
   python3 "$here/spawn.py" "$logs/prometheus.log" prometheus \
@@ -244,6 +263,18 @@ cmd_down() {
   stop ferretdb
 }
 
+cmd_env() {
+  printf '%s=%s\n' PARTNERHUB_STATE "$STATE" PARTNERHUB_KAFKA_PORT "$KAFKA_PORT" \
+    PARTNERHUB_KAFKA_CONTROLLER_PORT "$KAFKA_CONTROLLER_PORT" PARTNERHUB_KAFKA_SASL_PORT "$KAFKA_SASL_PORT" \
+    PARTNERHUB_MONGO_PORT "$MONGO_PORT" PARTNERHUB_PROMETHEUS_PORT "$PROMETHEUS_PORT"
+}
+
+cmd_wipe() {
+  if alive kafka || alive ferretdb; then die "the instance's Kafka or FerretDB runs (data under $STATE): stop it first"; fi
+  log "deleting the Kafka and FerretDB data under $STATE"
+  rm -rf "$STATE/kafka" "$STATE/ferretdb"
+}
+
 cmd_status() {
   local name
   for name in kafka ferretdb prometheus; do
@@ -256,7 +287,9 @@ case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
+  env) cmd_env ;;
+  wipe) cmd_wipe ;;
   stop) component "${2:-}"; stop "$2" ;;
   start) cmd_start "${2:-}" ;;
-  *) echo "usage: $0 fetch|up|down|status|stop NAME|start NAME" >&2; exit 2 ;;
+  *) echo "usage: $0 fetch|up|down|status|env|wipe|stop NAME|start NAME" >&2; exit 2 ;;
 esac

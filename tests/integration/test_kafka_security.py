@@ -1,7 +1,7 @@
 """Kafka security by configuration, against the local broker's SCRAM listener.
 
-``make infra-up`` starts Kafka with a SASL_PLAINTEXT listener (SCRAM-SHA-256
-and -512, port 9094) and one user. The services' own factories
+``deploy/local/infra.sh`` starts Kafka with a SASL_PLAINTEXT listener (SCRAM-SHA-256
+and -512; port 9094, 19094 in the tests' instance) and one user. The services' own factories
 (``shared.messaging``: the FastStream broker and plain aiokafka clients) are
 given only settings, as in production: they must publish and consume over
 SCRAM, a wrong password must be refused, and a service started with these
@@ -24,7 +24,7 @@ from shared.processes import ServiceProcess, httpx
 from shared.settings import Settings
 from tests.infra_control import require_local_infrastructure
 
-SASL_SERVERS = f"127.0.0.1:{os.environ.get('PARTNERHUB_KAFKA_SASL_PORT', '9094')}"
+SASL_SERVERS = f"127.0.0.1:{os.environ['PARTNERHUB_KAFKA_SASL_PORT']}"
 USER = os.environ.get("PARTNERHUB_KAFKA_SCRAM_USER", "partnerhub")
 PASSWORD = os.environ.get("PARTNERHUB_KAFKA_SCRAM_PASSWORD", "partnerhub-local")
 

@@ -23,11 +23,11 @@ import pytest
 from shared.mongo import make_mongo_client
 from shared.processes import ServiceProcess, httpx
 from shared.settings import Settings
-from tests.conftest import INFRA, ROOT
+from tests.conftest import INFRA
 from tests.integration.test_onboarding import application
 
-PROMETHEUS = f"http://127.0.0.1:{os.environ.get('PARTNERHUB_PROMETHEUS_PORT', '9090')}"
-TARGETS = Path(os.environ.get("PARTNERHUB_STATE", ROOT / ".local")) / "prometheus" / "targets"
+PROMETHEUS = f"http://127.0.0.1:{os.environ['PARTNERHUB_PROMETHEUS_PORT']}"
+TARGETS = Path(os.environ["PARTNERHUB_STATE"]) / "prometheus" / "targets"
 
 
 @pytest.fixture(scope="module")
