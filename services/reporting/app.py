@@ -24,6 +24,7 @@ from services.reporting.domain import (
     governing_contract,
     health,
     money,
+    parse_instant,
     period_bounds,
     period_of,
     period_payments,
@@ -45,7 +46,7 @@ from shared.events import PERIOD_PATTERN
 from shared.lag import report_lag
 from shared.messaging import make_broker
 from shared.metrics import BUSINESS_COMMISSION, BUSINESS_REVENUE
-from shared.mongo import Document, make_mongo_client, service_database
+from shared.mongo import Document, find_by_ids, make_mongo_client, service_database
 from shared.periodic import every
 from shared.service import service_app
 from shared.settings import Settings
@@ -56,6 +57,9 @@ PeriodQuery = Query(pattern=PERIOD_PATTERN, description="2026, 2026-Q4 or 2026-1
 
 
 #: The finance export's columns; money with two decimals, a point, no grouping.
+#: Deals' documents looked up at once while looking for a partner's last closed deal.
+LAST_DEAL_LOOKUPS = 8
+
 CSV_COLUMNS = (
     "settlement_id",
     "partner_id",
@@ -170,6 +174,40 @@ def create_app(settings: Settings) -> FastAPI:
             raise HTTPException(404, detail=f"unknown partner {partner_id}")
         return doc
 
+    async def last_closed_deal(
+        generation: Generation, partner_id: str, moment: datetime
+    ) -> str | None:
+        """``closed_at`` of the partner's latest deal closed by ``moment`` and not cancelled.
+
+        The candidates are the deals of the partner's lines (one lookup by
+        ``_id``; every closed deal has a line once incentives has computed it),
+        latest first, each checked against its ``deals`` document, a few
+        lookups by ``_id`` at a time, until one qualifies. A query of ``deals``
+        by partner would make FerretDB decode every deal of every partner.
+        """
+        now = utc_text(moment)
+        candidates = sorted(
+            (
+                (closed, line.deal_id)
+                for line in current_lines(
+                    partner_id, await generation["lines"].find_one({"_id": partner_id})
+                )
+                if line.closed_at and (closed := parse_instant(line.closed_at)) <= moment
+            ),
+            reverse=True,
+        )
+        for start in range(0, len(candidates), LAST_DEAL_LOOKUPS):
+            chunk = [deal_id for _, deal_id in candidates[start : start + LAST_DEAL_LOOKUPS]]
+            found = await find_by_ids(generation["deals"], chunk)
+            closed_dates: list[str] = [
+                current(deal["versions"])["closed_at"]
+                for deal in map(found.get, chunk)
+                if deal and deal.get("versions") and not deal.get("cancelled_at")
+            ]
+            if qualifying := [closed for closed in closed_dates if closed <= now]:
+                return max(qualifying)
+        return None
+
     async def partner_360(generation: Generation, docs: list[Document]) -> list[dict[str, Any]]:
         """SPEC §7's partner view for each document, with a constant number of queries."""
         ids = [d["_id"] for d in docs]
@@ -196,16 +234,13 @@ def create_app(settings: Settings) -> FastAPI:
                 )
             ]
         )
-        deals = Counter(
-            [
-                d["partner_id"]
-                async for d in generation["deals"].find(
-                    {"partner_id": {"$in": ids}, "versions": {"$exists": True}}, {"partner_id": 1}
-                )
-            ]
-        )
+        # Deals are counted where the totals are summed: each deal has one current
+        # line, in one period's totals. (A query of ``deals`` by partner would make
+        # FerretDB decode every deal of every partner: seconds at 100 000 deals.)
+        deals: Counter[str] = Counter()
         totals: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
         async for t in generation["period_totals"].find({"partner_id": {"$in": ids}}):
+            deals[t["partner_id"]] += t.get("deals", 0)
             for field in ("revenue", "commission", "bonus"):
                 totals[t["partner_id"]][field] += Decimal(t[field])
         out = []
@@ -466,24 +501,8 @@ def create_app(settings: Settings) -> FastAPI:
         if attainment is None and target_for(doc.get("contracts", []), period):
             attainment = Decimal(0)  # a target and no revenue yet
         now = utc_text(moment)
-        last_deal = None
-        async for deal in generation["deals"].find(
-            {"partner_id": partner_id, "versions": {"$exists": True}}
-        ):
-            closed_at = current(deal["versions"])["closed_at"]
-            if (
-                closed_at <= now
-                and not deal.get("cancelled_at")
-                and (last_deal is None or closed_at > last_deal)
-            ):
-                last_deal = closed_at
-        days = (
-            None
-            if last_deal is None
-            else (
-                moment - datetime.strptime(last_deal, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-            ).days
-        )
+        last_deal = await last_closed_deal(generation, partner_id, moment)
+        days = None if last_deal is None else (moment - parse_instant(last_deal)).days
         valid = await generation["certifications"].count_documents(
             {"partner_id": partner_id, "awarded_at": {"$lte": now}, "expires_at": {"$gt": now}}
         )

@@ -51,6 +51,12 @@ def utc_text(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def parse_instant(text: str) -> datetime:
+    """An instant from ISO 8601 text (``Z`` or an offset; UTC when it has neither), in UTC."""
+    instant = datetime.fromisoformat(text)
+    return (instant if instant.tzinfo else instant.replace(tzinfo=UTC)).astimezone(UTC)
+
+
 def version_key(time: datetime, event_id: str) -> str:
     """A map key ordering versions by (CloudEvent ``time``, ``id``), free of ``.`` and ``$``."""
     return instant_key(time) + "_" + event_id.encode().hex()

@@ -415,7 +415,9 @@ async def test_statement_and_leaderboard_are_exact(
     assert partner["tier"] == "gold"
     assert partner["contract"]["contract_id"] == CONTRACT["contract_id"]
     assert partner["trainings_completed"] == 2
-    assert partner["deals_closed"] == 1
+    # The deals its totals count: the worked example's four lines (its revenue_total
+    # too), although this test publishes only D-4's DealClosed.
+    assert partner["deals_closed"] == 4
     assert [c["certification_id"] for c in partner["certifications"]] == ["CERT-CLOUD"]
     assert (partner["revenue_total"], partner["commission_total"], partner["bonus_total"]) == (
         "290000.00",  # the worked example's quarter (the leaderboard's partners are others)
@@ -449,6 +451,80 @@ async def test_statement_and_leaderboard_are_exact(
 
     assert reporting.get(f"/partners/{P}/statements/2026-Q5").status_code == 422
     assert reporting.get("/partners/P-nobody").status_code == 404
+
+
+async def test_activity_is_the_last_deal_closed_by_then_and_not_cancelled(
+    producer: AIOKafkaProducer, reporting_from_now: ServiceProcess
+) -> None:
+    """Health's activity factor and partner 360's deal count, read without a query of all
+    deals: the last deal comes from the partner's lines, checked against its deal."""
+    partner = f"P-activity-{RUN}"
+    early, late = (f"D-activity-{n}-{RUN}" for n in ("early", "late"))
+    closed = {early: "2026-11-01", late: "2026-12-01"}
+    sent = [
+        (
+            topics.PARTNERS,
+            envelope("PartnerSigned", {"partner_id": partner, **PROFILE, "contract": CONTRACT}),
+        ),
+        *(
+            (
+                topics.DEALS,
+                envelope(
+                    "DealClosed",
+                    {
+                        "partner_id": partner,
+                        "deal_id": deal,
+                        "customer": "Initech",
+                        "product_line": "cloud",
+                        "amount": "1000.00",
+                        "currency": "USD",
+                        "closed_at": f"{day}T12:00:00Z",
+                    },
+                ),
+            )
+            for deal, day in closed.items()
+        ),
+        (
+            topics.DEALS,
+            envelope(
+                "DealCancelled",
+                {
+                    "partner_id": partner,
+                    "deal_id": late,
+                    "cancelled_at": "2026-12-05T00:00:00Z",
+                    "reason": "customer withdrew",
+                },
+            ),
+        ),
+        # What incentives publishes for them.
+        *(
+            (
+                topics.INCENTIVES,
+                _calculated(
+                    partner, deal, 1, PERIOD, "1000.00", status, "0.00", "0.00", "0.00", "0.00",
+                    "0.00", closed[deal],
+                ),
+            )
+            for deal, status in ((early, "commissionable"), (late, "clawed_back"))
+        ),
+    ]  # fmt: skip
+    for topic, event in sent:
+        await producer.send(topic, json.dumps(event).encode(), key=partner.encode())
+    await producer.flush()
+
+    def activity(as_of: str) -> Any:
+        answer = reporting_from_now.get(f"/partners/{partner}/health", as_of=as_of)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["factors"]["activity"]["days_since_last_deal"]
+
+    def counted() -> None:
+        assert reporting_from_now.get(f"/partners/{partner}").json()["deals_closed"] == 2
+        # The late deal is cancelled: the early one is the last, 45 days before.
+        assert activity("2026-12-16T12:00:00Z") == 45
+
+    await eventually(counted)
+    assert activity("2026-11-15T12:00:00Z") == 14  # the late deal had not closed yet
+    assert activity("2026-10-15T12:00:00Z") is None  # nor the early one
 
 
 async def test_rebuild_gives_the_same_read_models_without_downtime(

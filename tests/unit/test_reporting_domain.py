@@ -13,6 +13,7 @@ from services.reporting.domain import (
     health,
     line_revisions,
     money,
+    parse_instant,
     period_bounds,
     period_totals,
     revision_fields,
@@ -291,3 +292,17 @@ def test_partner_terms_are_the_name_and_contracts_in_a_fixed_order() -> None:
     assert encode_terms(partner_terms(swapped)) == encode_terms(terms), "same facts, same bytes"
     assert decode_terms(encode_terms(terms)) == terms
     assert partner_terms(None) == {"name": None, "contracts": []}
+
+
+def test_instants_parse_in_utc_whatever_their_spelling() -> None:
+    expected = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    for text in (
+        "2026-12-01T12:00:00Z",
+        "2026-12-01T12:00:00.000000Z",
+        "2026-12-01T13:00:00+01:00",
+        "2026-12-01T12:00:00",
+    ):
+        parsed = parse_instant(text)
+        assert parsed == expected
+        assert parsed.utcoffset() == timedelta(0), text
+    assert parse_instant(utc_text(expected)) == expected
