@@ -1,8 +1,8 @@
 """Readiness of the infrastructure and creation of the contract's topics.
 
 ``python -m shared.infra ready [--create-topics] [--timeout S]`` waits until
-the Kafka broker serves metadata and the MongoDB-protocol server answers a
-ping, creating the topics of SPEC §2 and their ``.dlq`` twins first when asked
+the Kafka broker serves metadata and names a group coordinator and the
+MongoDB-protocol server answers a ping, creating the topics of SPEC §2 and their ``.dlq`` twins first when asked
 (``TOPIC_PARTITIONS`` partitions each, 6 by default). Topics are created
 explicitly, never by broker auto-creation. ``make infra-up`` runs it.
 """
@@ -13,7 +13,7 @@ import argparse
 import asyncio
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -63,24 +63,43 @@ async def _kafka_answers(settings: Settings) -> None:
         await admin.close()
 
 
-async def wait_ready(settings: Settings, *, create_topics: bool, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
+async def _coordinator_answers(settings: Settings) -> None:
+    """Kafka names a group coordinator: on a fresh broker only once its offsets topic exists,
+    which the first such request creates; until then every consumer group's start-up
+    logs GroupCoordinatorNotAvailable and retries."""
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings), request_timeout_ms=5000)
+    try:
+        await admin.start()
+        await admin.find_coordinator("partnerhub-ready")
+    finally:
+        await admin.close()
+
+
+async def _until(
+    settings: Settings, check: Callable[[Settings], Awaitable[None]], what: str, deadline: float
+) -> None:
     last_error: Exception | None = None
     while True:
         try:
-            await _kafka_answers(settings)
-            break
+            await check(settings)
+            return
         except (KafkaError, OSError) as exc:
             last_error = exc
         if time.monotonic() > deadline:
             raise TimeoutError(
-                f"Kafka at {settings.kafka_bootstrap_servers} not ready after {seconds:.0f} s: {last_error}"
+                f"Kafka at {settings.kafka_bootstrap_servers}: {what} not ready in time ({last_error})"
             )
         await asyncio.sleep(0.5)
+
+
+async def wait_ready(settings: Settings, *, create_topics: bool, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    await _until(settings, _kafka_answers, "metadata", deadline)
     if create_topics:
         created = await ensure_topics(settings)
         if created:
             print(f"created topics: {', '.join(created)}", file=sys.stderr)
+    await _until(settings, _coordinator_answers, "group coordinator", deadline)
     client = make_mongo_client(settings, serverSelectionTimeoutMS=2000)
     try:
         while not await ping(client):
@@ -89,25 +108,6 @@ async def wait_ready(settings: Settings, *, create_topics: bool, seconds: float)
             await asyncio.sleep(0.5)
     finally:
         await client.close()
-
-
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.infra")
-    sub = parser.add_subparsers(dest="command", required=True)
-    ready = sub.add_parser("ready", help="wait for Kafka and MongoDB, optionally create topics")
-    ready.add_argument("--create-topics", action="store_true")
-    ready.add_argument("--timeout", type=float, default=120.0)
-    args = parser.parse_args(argv)
-    try:
-        asyncio.run(wait_ready(Settings(), create_topics=args.create_topics, seconds=args.timeout))
-    except (TimeoutError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
 
 
 async def partition_ids(settings: Settings, topic: str) -> list[int]:
@@ -144,3 +144,22 @@ async def start_group_at_end(settings: Settings, group: str, topics: Sequence[st
         await consumer.commit(await consumer.end_offsets(partitions))
     finally:
         await consumer.stop()
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.infra")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ready = sub.add_parser("ready", help="wait for Kafka and MongoDB, optionally create topics")
+    ready.add_argument("--create-topics", action="store_true")
+    ready.add_argument("--timeout", type=float, default=120.0)
+    args = parser.parse_args(argv)
+    try:
+        asyncio.run(wait_ready(Settings(), create_topics=args.create_topics, seconds=args.timeout))
+    except (TimeoutError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
