@@ -27,6 +27,9 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from pymongo import AsyncMongoClient
@@ -91,6 +94,7 @@ def service_app(
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     access.install(app, settings)
+    app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 
     @app.middleware("http")
@@ -123,6 +127,18 @@ def service_app(
         return asyncapi.to_specification().to_jsonable()
 
     return app
+
+
+async def invalid_request(request: Request, exc: Exception) -> Response:
+    """FastAPI's 422 answer, each error once: a query parameter that both a route and its
+    access check take (``partner_id``) is otherwise reported missing twice."""
+    if not isinstance(exc, RequestValidationError):
+        raise exc
+    errors: list[Any] = []
+    for error in jsonable_encoder(exc.errors()):
+        if error not in errors:
+            errors.append(error)
+    return JSONResponse(status_code=422, content={"detail": errors})
 
 
 def tune_gc() -> None:
