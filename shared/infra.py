@@ -1,10 +1,11 @@
 """Readiness of the infrastructure and creation of the contract's topics.
 
 ``python -m shared.infra ready [--create-topics] [--timeout S]`` waits until
-the Kafka broker serves metadata and names a group coordinator and the
-MongoDB-protocol server answers a ping, creating the topics of SPEC §2 and their ``.dlq`` twins first when asked
-(``TOPIC_PARTITIONS`` partitions each, 6 by default). Topics are created
-explicitly, never by broker auto-creation. ``make infra-up`` runs it.
+the Kafka broker serves metadata and names a group coordinator, and the
+MongoDB-protocol server answers a ping, creating the topics of SPEC §2 and
+their ``.dlq`` twins first when asked (``TOPIC_PARTITIONS`` partitions each,
+6 by default). Topics are created explicitly, never by broker
+auto-creation. ``make infra-up`` runs it.
 """
 
 from __future__ import annotations

@@ -56,10 +56,10 @@ log = logging.getLogger("partnerhub.reporting")
 PeriodQuery = Query(pattern=PERIOD_PATTERN, description="2026, 2026-Q4 or 2026-11")
 
 
-#: The finance export's columns; money with two decimals, a point, no grouping.
 #: Deals' documents looked up at once while looking for a partner's last closed deal.
 LAST_DEAL_LOOKUPS = 8
 
+#: The finance export's columns; money with two decimals, a point, no grouping.
 CSV_COLUMNS = (
     "settlement_id",
     "partner_id",
