@@ -5,10 +5,18 @@ the event **inside that document**, in an ``outbox`` array, in the same write
 that changes the document. That write is the commit point: once it is
 acknowledged, the event is as durable as the change. Afterwards the event is
 published to Kafka (awaited), and only then removed from the document. A
-crash in between leaves it in the outbox; :meth:`Outbox.publish_pending` (at
-start-up, and every few seconds by :meth:`Outbox.relay`) publishes it. An
+crash in between leaves it in the outbox; :meth:`Outbox.publish_pending`
+publishes it (at start-up, and every :data:`SWEEP_SECONDS` in
+:meth:`Outbox.relay`, for what a replica that did not come back left). An
 entry may therefore reach Kafka twice — always as the same CloudEvent, same
 ``id`` — and readers de-duplicate on the id.
+
+Finding what is pending means reading every document of a collection (on
+FerretDB any query but one by ``_id`` does), so the relay does that only
+that rarely. In between it publishes the documents it knows to hold
+entries, looked up by ``_id``: those whose publish failed (Kafka down;
+:meth:`Outbox.publish` marks them) and those a writer marks
+(:meth:`Outbox.mark`).
 
 Removal uses ``$pullAll`` with the exact entries: FerretDB v1 accepts a
 conditional ``$pull`` but does not apply it.
@@ -31,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,11 +53,13 @@ from pymongo.asynchronous.collection import AsyncCollection
 from shared.events import CLOUDEVENTS_CONTENT_TYPE, CloudEvent
 from shared.failpoints import failpoint
 from shared.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG
-from shared.mongo import Document, bulk_write_chunked, write_lock
+from shared.mongo import Document, bulk_write_chunked, find_by_ids, write_lock
 from shared.periodic import every
 
 log = logging.getLogger("partnerhub.outbox")
 FIELD = "outbox"
+#: How often :meth:`Outbox.relay` reads every document for pending entries.
+SWEEP_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +139,12 @@ class Outbox:
         self.service = service
         self.collections = {c.name: c for c in collections}
         self._lock = asyncio.Lock()
+        # Documents known to hold entries not published yet, by collection name.
+        self._marked: dict[str, set[Any]] = {name: set() for name in self.collections}
+
+    def mark(self, collection: str, doc_ids: Iterable[Any]) -> None:
+        """The documents hold entries to publish: the relay's next round looks them up."""
+        self._marked[collection].update(doc_ids)
 
     async def publish(
         self,
@@ -145,17 +162,24 @@ class Outbox:
         entries = [(doc_id, e) for doc_id, outbox in outboxes.items() for e in outbox]
         if not entries:
             return 0
-        confirmations = [
-            await self.broker.publish(
-                entry.value.encode(),
-                entry.topic,
-                key=entry.key.encode(),
-                headers={"content-type": CLOUDEVENTS_CONTENT_TYPE},
-                no_confirm=True,
-            )
-            for _, entry in entries
-        ]
-        await asyncio.gather(*confirmations)
+        try:
+            confirmations = [
+                await self.broker.publish(
+                    entry.value.encode(),
+                    entry.topic,
+                    key=entry.key.encode(),
+                    headers={"content-type": CLOUDEVENTS_CONTENT_TYPE},
+                    no_confirm=True,
+                )
+                for _, entry in entries
+            ]
+            await asyncio.gather(*confirmations)
+        except BaseException:
+            if collection.name in self._marked:
+                self.mark(
+                    collection.name, (doc_id for doc_id, outbox in outboxes.items() if outbox)
+                )
+            raise
         failpoint(f"{self.service}_after_publish")
         for _, entry in entries:
             EVENTS_PUBLISHED.labels(self.service, entry.topic, entry.type).inc()
@@ -192,7 +216,8 @@ class Outbox:
         return found
 
     async def publish_pending(self) -> int:
-        """Publish what an earlier crash, or Kafka being down, left behind."""
+        """Publish what an earlier crash, or Kafka being down, left behind (a read of every
+        document of the collections)."""
         async with self._lock:
             pending = await self.pending()
             backlog = sum(len(v) for docs in pending.values() for v in docs.values())
@@ -200,15 +225,47 @@ class Outbox:
             count = 0
             for name, outboxes in pending.items():
                 count += await self.publish(self.collections[name], outboxes)
+            # What this read found and could not publish (until the next such read).
             OUTBOX_BACKLOG.labels(self.service).set(backlog - count)
             if count:
                 log.info("published %d outbox events left behind", count)
+            return count
+
+    async def publish_marked(self) -> int:
+        """Publish the entries of the documents marked (:meth:`mark`, or a failed publish),
+        looked up by ``_id``; a document whose publish fails again stays marked."""
+        async with self._lock:
+            count = 0
+            for name, marked in self._marked.items():
+                wanted = list(marked)
+                if not wanted:
+                    continue
+                marked.difference_update(wanted)
+                try:
+                    found = await find_by_ids(self.collections[name], wanted, {FIELD: 1, EVENTS: 1})
+                except BaseException:
+                    marked.update(wanted)
+                    raise
+                outboxes = {
+                    doc_id: decode_outbox(doc) for doc_id, doc in found.items() if doc.get(FIELD)
+                }
+                count += await self.publish(self.collections[name], outboxes)
             return count
 
     async def backlog(self) -> int:
         pending = await self.pending()
         return sum(len(v) for docs in pending.values() for v in docs.values())
 
-    async def relay(self, interval: float = 2.0) -> None:
-        """Keep publishing what is left behind until cancelled (Kafka may come back later)."""
-        await every(interval, self.publish_pending, what="outbox relay", log=log)
+    async def relay(self, interval: float = 2.0, sweep: float = SWEEP_SECONDS) -> None:
+        """Until cancelled: every ``interval`` s the marked documents' entries (Kafka may
+        come back later), every ``sweep`` s every document's."""
+        last_sweep = time.monotonic()
+
+        async def round_() -> None:
+            nonlocal last_sweep
+            if time.monotonic() - last_sweep >= sweep:
+                last_sweep = time.monotonic()
+                await self.publish_pending()
+            await self.publish_marked()
+
+        await every(interval, round_, what="outbox relay", log=log)

@@ -59,7 +59,7 @@ def create_app(settings: Settings, rules: OnboardingRules | None = None) -> Fast
     mongo = make_mongo_client(settings)
     store = OnboardingStore(service_database(mongo, settings))
     outbox = Outbox(broker, settings.service_name, [store.partners])
-    relay = Relay(outbox)
+    relay = Relay(outbox, store.partners.name)
     onboarding = Onboarding(store, rules or OnboardingRules(), relay.poke, settings.service_name)
 
     # For the AsyncAPI document: what onboarding publishes.

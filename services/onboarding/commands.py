@@ -197,13 +197,14 @@ Step = Callable[[PartnerRecord, datetime], tuple[Payload, dict[str, Any]]]
 
 
 class Onboarding:
-    """The HTTP commands over the store; ``stored`` is called after each successful write."""
+    """The HTTP commands over the store; ``stored`` is called with the partner after each
+    successful write."""
 
     def __init__(
         self,
         store: OnboardingStore,
         rules: OnboardingRules,
-        stored: Callable[[], None],
+        stored: Callable[[str], None],
         service: str = "onboarding",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -249,7 +250,7 @@ class Onboarding:
                 partner = StoredPartner(record)
                 answer = self._record(partner, applied, application_view(record), 201, key, now)
                 if await self.store.save(partner):
-                    self._committed()
+                    self._committed(partner.partner_id)
                     return answer
         raise RuntimeError(f"no free partner id in {ID_CANDIDATES} attempts")
 
@@ -398,7 +399,7 @@ class Onboarding:
             payload, body = step(partner.record, now)
             answer = self._record(partner, payload, body, status, key, now)
             if await self.store.save(partner):
-                self._committed()
+                self._committed(partner.partner_id)
                 return answer
             WRITE_CONFLICTS.labels(self.service, PARTNERS).inc()
         raise RuntimeError(f"{what} kept changing under us")
@@ -425,6 +426,6 @@ class Onboarding:
             partner.answers[key.digest] = key.remember_by_digest(answer)
         return answer
 
-    def _committed(self) -> None:
+    def _committed(self, partner_id: str) -> None:
         failpoint("onboarding_after_store")
-        self.stored()
+        self.stored(partner_id)

@@ -1,11 +1,14 @@
 """Publishing onboarding's outbox: right after each command, and every few seconds regardless.
 
 A command never talks to Kafka. It stores its event in the partner's outbox
-(the commit point), answers, and *pokes* the relay. The relay is one
-background task publishing every pending outbox entry: when poked (so an event
-normally reaches Kafka within milliseconds), and otherwise every ``interval``
-seconds with :meth:`shared.outbox.Outbox.publish_pending` (what a crash, or
-Kafka being down, left behind).
+(the commit point), answers, and *pokes* the relay with the partner. The
+relay is one background task publishing outbox entries: the poked partners'
+at once (so an event normally reaches Kafka within milliseconds), looked up
+by ``_id``; every ``interval`` seconds those of partners whose publish failed
+(Kafka down); and every ``sweep`` seconds, with
+:meth:`shared.outbox.Outbox.publish_pending`, whatever any partner's outbox
+holds (what a crash left behind), which means reading every partner's
+document.
 
 Hence an answer never waits for Kafka, and Kafka being down delays events
 without failing commands. Because one task does all the publishing in this
@@ -19,43 +22,46 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
-from shared.metrics import OUTBOX_BACKLOG
-from shared.outbox import Outbox
+from shared.outbox import SWEEP_SECONDS, Outbox
 
 log = logging.getLogger("partnerhub.onboarding")
 
 
 class Relay:
-    def __init__(self, outbox: Outbox, interval: float = 2.0) -> None:
+    def __init__(
+        self,
+        outbox: Outbox,
+        collection: str,
+        interval: float = 2.0,
+        sweep: float = SWEEP_SECONDS,
+    ) -> None:
         self.outbox = outbox
+        self.collection = collection
         self.interval = interval
+        self.sweep = sweep
         self._wake = asyncio.Event()
 
-    def poke(self) -> None:
-        """Publish soon: a command has just stored an event."""
+    def poke(self, partner_id: str) -> None:
+        """Publish soon: a command has just stored an event in this partner's outbox."""
+        self.outbox.mark(self.collection, [partner_id])
         self._wake.set()
 
     async def run(self) -> None:
-        """Publish what is pending whenever poked, and every ``interval`` s; until cancelled."""
+        """Publish what is pending as described above; until cancelled."""
+        last_sweep = time.monotonic()
         while True:
-            poked = False
             with contextlib.suppress(TimeoutError):
-                poked = await asyncio.wait_for(self._wake.wait(), self.interval)
+                await asyncio.wait_for(self._wake.wait(), self.interval)
             self._wake.clear()
             try:
-                if poked:
-                    await self._publish_fresh()
-                else:
+                if time.monotonic() - last_sweep >= self.sweep:
+                    last_sweep = time.monotonic()
                     await self.outbox.publish_pending()
+                await self.outbox.publish_marked()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("outbox relay: %s; retrying in %.0f s", exc, self.interval)
                 await asyncio.sleep(self.interval)
-
-    async def _publish_fresh(self) -> None:
-        """What commands just stored (and anything older still pending)."""
-        for name, outboxes in (await self.outbox.pending()).items():
-            await self.outbox.publish(self.outbox.collections[name], outboxes)
-        OUTBOX_BACKLOG.labels(self.outbox.service).set(0)

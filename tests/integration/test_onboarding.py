@@ -835,7 +835,7 @@ async def test_commands_need_no_kafka_and_their_events_go_out_once_it_answers(
     """
     store = OnboardingStore(database)
     await store.create_indexes()
-    onboarding = Onboarding(store, OnboardingRules(), stored=lambda: None)
+    onboarding = Onboarding(store, OnboardingRules(), stored=lambda _partner_id: None)
     answers = [
         await onboarding.apply(ApplicationBody(**application(name=f"Offline {n}")), None)
         for n in range(3)

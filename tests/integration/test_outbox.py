@@ -1,15 +1,24 @@
-"""The outbox's stored form on the real server: found, decoded and removed exactly, in the
-current form (ids, events in one compressed field) and the earlier one (every field in
-each element)."""
+"""The outbox on the real server and broker: its stored form found, decoded and removed
+exactly, in the current form (ids, events in one compressed field) and the earlier one
+(every field in each element); and what the relay publishes when."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
+
+import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.infra import ensure_topics
 from shared.messaging import make_broker
 from shared.mongo import Document
 from shared.outbox import EVENTS, Outbox, OutboxEntry, decode_outbox, encode_outbox
 from shared.settings import Settings
+
+#: A topic of these tests' own: no service reads it.
+TOPIC = "outbox-test.v1"
 
 
 def entry(n: int) -> OutboxEntry:
@@ -55,3 +64,62 @@ async def test_entries_in_either_form_are_pending_until_removed_exactly(
     assert await outbox.pending() == {"books": {"current": later}}
     await outbox.remove(collection, {"current": later})
     assert await outbox.backlog() == 0
+
+
+def relayed(n: int) -> OutboxEntry:
+    return OutboxEntry(f"R-{n}", "Example", TOPIC, f"P-{n}", f'{{"id":"R-{n}"}}')
+
+
+async def test_a_failed_publish_leaves_its_documents_to_the_relay(
+    settings: Settings, database: AsyncDatabase[Document]
+) -> None:
+    await ensure_topics(settings, (TOPIC,))
+    collection = database["books"]
+    entries = [relayed(1), relayed(2)]
+    await collection.insert_one({"_id": "book", "version": 1, **encode_outbox(entries)})
+    broker = make_broker(settings)
+    outbox = Outbox(broker, "outbox-test", [collection])
+    with pytest.raises(Exception, match="connect"):
+        await outbox.publish(collection, {"book": entries})  # no broker yet: Kafka "down"
+    await broker.connect()
+    try:
+        assert await outbox.publish_marked() == 2
+        assert await outbox.pending() == {}
+        assert await outbox.publish_marked() == 0, "published: no longer marked"
+    finally:
+        await broker.stop()
+
+
+async def test_the_relay_publishes_what_is_marked_at_once_and_the_rest_at_its_sweep(
+    settings: Settings, database: AsyncDatabase[Document]
+) -> None:
+    """Marked documents are looked up by _id every round; finding the others means reading
+    every document, which the relay does only every ``sweep`` seconds."""
+    await ensure_topics(settings, (TOPIC,))
+    collection = database["books"]
+    marked, unmarked = [relayed(3)], [relayed(4)]
+    await collection.insert_many(
+        [
+            {"_id": "marked", "version": 1, **encode_outbox(marked)},
+            {"_id": "unmarked", "version": 1, **encode_outbox(unmarked)},
+        ]
+    )
+    broker = make_broker(settings)
+    await broker.connect()
+    outbox = Outbox(broker, "outbox-test", [collection])
+    started = time.monotonic()
+    relay = asyncio.create_task(outbox.relay(interval=0.1, sweep=6.0))
+    try:
+        outbox.mark("books", ["marked"])
+        while await outbox.pending() != {"books": {"unmarked": unmarked}}:
+            assert time.monotonic() - started < 5, await outbox.pending()
+            await asyncio.sleep(0.1)
+        while await outbox.pending():
+            assert time.monotonic() - started < 20, "the sweep publishes the rest"
+            await asyncio.sleep(0.2)
+        assert time.monotonic() - started >= 6, "not before the sweep was due"
+    finally:
+        relay.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await relay
+        await broker.stop()
