@@ -320,6 +320,7 @@ class Commands:
                 return answer  # recorded already (from the LMS or an earlier call)
             lost = await self.store.save_learners([learner])
             if not lost:
+                await self.enablement.learners_written(catalogue.definitions_version)
                 await self.enablement.publish_soon(
                     LEARNERS, {learner.key: learner.outbox[already:]}
                 )

@@ -21,11 +21,16 @@ A CertificationAwarded's CloudEvent id is derived from (partner, learner,
 certification, awarded_at), so an entry published twice is the same event.
 
 **Definitions added later.** Each learner remembers the catalogue's
-definitions version its awards were computed under. :meth:`Enablement.settle_stale_learners` (run in
-the background, and woken at once when a definition is added) recomputes
-every learner computed under an older catalogue; a learner written by a
-consumer that read the catalogue just before a definition was added is
-therefore caught by the next pass.
+definitions version its awards were computed under.
+:meth:`Enablement.settle_stale_learners` recomputes every learner computed
+under an older catalogue. Finding them means reading every learner (on
+FerretDB), so it runs only when there may be some: when this process adds a
+definition; when the catalogue's version (one lookup by ``_id`` every few
+seconds) is not the one the last pass left settled (another replica added
+one); and when a writer of learners finds, right after its write, that the
+catalogue moved on since it read it (:meth:`Enablement.learners_written`),
+which catches a learner computed just before a definition was added and
+written after the pass that followed.
 
 An event the rules cannot use although it passed validation (a learner id of
 blanks, say) is a permanent failure: it is dead-lettered like invalid input.
@@ -135,6 +140,15 @@ class Enablement:
         self.clock = clock
         self.outbox = Outbox(broker, service, store.with_outbox)
         self.catalogue_changed = asyncio.Event()
+        # The definitions version at which the last pass found no stale learner.
+        self._settled_at: int | None = None
+
+    async def learners_written(self, catalogue_version: int) -> None:
+        """After writing learners computed under ``catalogue_version``: if a definition was
+        added since, they may be stale, and a pass runs soon."""
+        if await self.store.definitions_version() != catalogue_version:
+            self._settled_at = None
+            self.catalogue_changed.set()
 
     # ----------------------------------------------------------------- batches
 
@@ -246,6 +260,7 @@ class Enablement:
                 WRITE_CONFLICTS.labels(self.service, LEARNERS).inc(len(lost))
             if changed:
                 failpoint("enablement_after_store")
+                await self.learners_written(catalogue.definitions_version)
             # Only what this write added: entries another writer left are theirs (or the relay's).
             await self.publish(LEARNERS, {k: v for k, v in changed.items() if k not in lost})
             pending = {(x.partner_id, x.learner_id) for x in learners.values() if x.key in lost}
@@ -260,6 +275,7 @@ class Enablement:
             catalogue = await self.store.load_catalogue()
             stale = await self.store.stale_learners(catalogue.definitions_version, SETTLE_CHUNK)
             if not stale:
+                self._settled_at = catalogue.definitions_version
                 return settled
             now = self.clock()
             added: dict[str, list[OutboxEntry]] = {}
@@ -277,13 +293,17 @@ class Enablement:
             settled += len(stale) - len(lost)
 
     async def keep_learners_settled(self, interval: float = 5.0) -> None:
-        """Run :meth:`settle_stale_learners` whenever a definition is added, and every
-        ``interval`` seconds (a definition added by another replica), until cancelled."""
+        """Run :meth:`settle_stale_learners` whenever woken (a definition added here, learners
+        written under an older catalogue), and when the catalogue's version, read every
+        ``interval`` seconds, is not the one the last pass settled; until cancelled."""
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.catalogue_changed.wait(), timeout=interval)
+            woken = self.catalogue_changed.is_set()
             self.catalogue_changed.clear()
             try:
+                if not woken and await self.store.definitions_version() == self._settled_at:
+                    continue
                 count = await self.settle_stale_learners()
                 if count:
                     log.info("recomputed the awards of %d learners for new definitions", count)

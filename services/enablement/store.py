@@ -461,6 +461,11 @@ class EnablementStore:
         doc = await self.catalogue.find_one({"_id": CATALOGUE_ID})
         return Catalogue() if doc is None else decode_catalogue(doc)
 
+    async def definitions_version(self) -> int:
+        """The catalogue's definitions version (0 before any definition)."""
+        doc = await self.catalogue.find_one({"_id": CATALOGUE_ID}, {"definitions_version": 1})
+        return 0 if doc is None else int(doc.get("definitions_version", 0))
+
     async def save_catalogue(self, catalogue: Catalogue) -> bool:
         """Write the catalogue if nobody wrote it since it was read; False when another won."""
         lost = await replace_if_unchanged(
@@ -513,8 +518,7 @@ class EnablementStore:
         ]
 
     async def count_stale_learners(self) -> int:
-        catalogue = await self.catalogue.find_one({"_id": CATALOGUE_ID}, {"definitions_version": 1})
-        version = 0 if catalogue is None else int(catalogue.get("definitions_version", 0))
+        version = await self.definitions_version()
         return await self.learners.count_documents({"catalogue_version": {"$lt": version}})
 
     async def save_learners(self, learners: Iterable[Learner]) -> set[str]:
