@@ -37,6 +37,7 @@ and :meth:`Outbox.remove` removes entries in either form.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import time
@@ -139,12 +140,17 @@ class Outbox:
         self.service = service
         self.collections = {c.name: c for c in collections}
         self._lock = asyncio.Lock()
-        # Documents known to hold entries not published yet, by collection name.
-        self._marked: dict[str, set[Any]] = {name: set() for name in self.collections}
+        # Documents known to hold entries not published yet, by collection name, each with
+        # the number of its latest marking (a document marked again while its entries are
+        # being published stays marked).
+        self._marked: dict[str, dict[Any, int]] = {name: {} for name in self.collections}
+        self._markings = itertools.count(1)
 
     def mark(self, collection: str, doc_ids: Iterable[Any]) -> None:
         """The documents hold entries to publish: the relay's next round looks them up."""
-        self._marked[collection].update(doc_ids)
+        marked = self._marked[collection]
+        for doc_id in doc_ids:
+            marked[doc_id] = next(self._markings)
 
     async def publish(
         self,
@@ -237,24 +243,36 @@ class Outbox:
         async with self._lock:
             count = 0
             for name, marked in self._marked.items():
-                wanted = list(marked)
-                if not wanted:
+                if not marked:
                     continue
-                marked.difference_update(wanted)
-                try:
-                    found = await find_by_ids(self.collections[name], wanted, {FIELD: 1, EVENTS: 1})
-                except BaseException:
-                    marked.update(wanted)
-                    raise
+                taken = dict(marked)
+                found = await find_by_ids(
+                    self.collections[name], list(taken), {FIELD: 1, EVENTS: 1}
+                )
                 outboxes = {
                     doc_id: decode_outbox(doc) for doc_id, doc in found.items() if doc.get(FIELD)
                 }
                 count += await self.publish(self.collections[name], outboxes)
+                for doc_id, marking in taken.items():  # published: unmarked unless marked since
+                    if marked.get(doc_id) == marking:
+                        del marked[doc_id]
             return count
 
     async def backlog(self) -> int:
+        """Every entry not yet acknowledged (a read of every document of the collections)."""
         pending = await self.pending()
         return sum(len(v) for docs in pending.values() for v in docs.values())
+
+    async def known_backlog(self) -> int:
+        """The entries waiting in the documents this process knows to hold some (marked),
+        looked up by ``_id``: cheap enough for every readiness probe. What a crash left
+        in other documents counts once a sweep has tried and failed to publish it."""
+        count = 0
+        for name, marked in self._marked.items():
+            if marked:
+                found = await find_by_ids(self.collections[name], list(marked), {FIELD: 1})
+                count += sum(len(doc.get(FIELD) or []) for doc in found.values())
+        return count
 
     async def relay(self, interval: float = 2.0, sweep: float = SWEEP_SECONDS) -> None:
         """Until cancelled: every ``interval`` s the marked documents' entries (Kafka may

@@ -121,8 +121,8 @@ def create_app(settings: Settings, budget: MdfBudget | None = None) -> FastAPI:
         mongo=mongo,
         on_startup=startup,
         readiness_details={
-            "outbox_backlog": enablement.outbox.backlog,
-            "learners_to_recompute": store.count_stale_learners,
+            "outbox_backlog": enablement.outbox.known_backlog,
+            "awards_current": enablement.awards_current,
         },
         background=[
             enablement.outbox.relay,

@@ -143,6 +143,11 @@ class Enablement:
         # The definitions version at which the last pass found no stale learner.
         self._settled_at: int | None = None
 
+    async def awards_current(self) -> bool:
+        """Whether the last pass left every learner computed under the current catalogue
+        (for ``/readyz``; one lookup by ``_id``)."""
+        return self._settled_at == await self.store.definitions_version()
+
     async def learners_written(self, catalogue_version: int) -> None:
         """After writing learners computed under ``catalogue_version``: if a definition was
         added since, they may be stale, and a pass runs soon."""

@@ -517,10 +517,6 @@ class EnablementStore:
             ).limit(limit)
         ]
 
-    async def count_stale_learners(self) -> int:
-        version = await self.definitions_version()
-        return await self.learners.count_documents({"catalogue_version": {"$lt": version}})
-
     async def save_learners(self, learners: Iterable[Learner]) -> set[str]:
         """Write each learner if nobody wrote it since it was read; return the keys that lost."""
         learners = list(learners)

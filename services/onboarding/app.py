@@ -82,7 +82,7 @@ def create_app(settings: Settings, rules: OnboardingRules | None = None) -> Fast
         broker=broker,
         mongo=mongo,
         on_startup=startup,
-        readiness_details={"outbox_backlog": outbox.backlog},
+        readiness_details={"outbox_backlog": outbox.known_backlog},
         background=[relay.run],
     )
 

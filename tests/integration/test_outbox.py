@@ -79,12 +79,15 @@ async def test_a_failed_publish_leaves_its_documents_to_the_relay(
     await collection.insert_one({"_id": "book", "version": 1, **encode_outbox(entries)})
     broker = make_broker(settings)
     outbox = Outbox(broker, "outbox-test", [collection])
+    assert await outbox.known_backlog() == 0, "nothing marked yet"
     with pytest.raises(Exception, match="connect"):
         await outbox.publish(collection, {"book": entries})  # no broker yet: Kafka "down"
+    assert await outbox.known_backlog() == 2
     await broker.connect()
     try:
         assert await outbox.publish_marked() == 2
         assert await outbox.pending() == {}
+        assert await outbox.known_backlog() == 0
         assert await outbox.publish_marked() == 0, "published: no longer marked"
     finally:
         await broker.stop()

@@ -74,3 +74,13 @@ async def test_learners_are_read_whole_only_when_the_catalogue_may_have_moved_on
         settling.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await settling
+
+
+async def test_readiness_says_whether_the_awards_follow_the_current_catalogue() -> None:
+    store = CountingStore()
+    enablement = Enablement(store, KafkaBroker())  # type: ignore[arg-type]
+    assert not await enablement.awards_current(), "no pass yet"
+    await enablement.settle_stale_learners()
+    assert await enablement.awards_current()
+    store.version = 1
+    assert not await enablement.awards_current()
