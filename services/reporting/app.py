@@ -25,6 +25,7 @@ from services.reporting.domain import (
     health,
     money,
     parse_instant,
+    partner_settlements,
     period_bounds,
     period_of,
     period_payments,
@@ -130,6 +131,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def startup() -> None:
         for generation in await projector.generations():
             await generation.create_indexes()
+            if copied := await generation.backfill_partner_payouts():
+                log.info("copied %d payouts to %s partner_payouts", copied, generation.name)
 
     group = settings.consumer_group or settings.service_name
     consumed = topics.CONSUMED["reporting"]
@@ -338,7 +341,9 @@ def create_app(settings: Settings) -> FastAPI:
         currency = totals.currency or (contract or {}).get("currency")
         settlements = [
             from_document(doc)
-            async for doc in generation["payouts"].find({"partner_id": partner_id})
+            for doc in partner_settlements(
+                await generation["partner_payouts"].find_one({"_id": partner_id})
+            )
         ]
         payment = next(
             (
@@ -372,12 +377,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     async def payouts(partner_id: str) -> dict[str, Any]:
         generation = await active()
-        docs = sorted(
-            [
-                {"carried_adjustments": [], "unrecovered": [], **doc}  # FerretDB drops empty arrays
-                async for doc in generation["payouts"].find({"partner_id": partner_id}, {"_id": 0})
-            ],
-            key=lambda d: (d["settled_at"], d["settlement_id"]),
+        docs = partner_settlements(
+            await generation["partner_payouts"].find_one({"_id": partner_id})
         )
         totals: dict[tuple[str, str], Decimal] = {}
         async for t in generation["period_totals"].find({"partner_id": partner_id}):

@@ -71,6 +71,21 @@ def deal_key(deal_id: str) -> str:
     return deal_id.replace("%", "%25").replace(".", "%2E").replace("$", "%24")
 
 
+def settlement_key(settlement_id: str) -> str:
+    """A settlement id as a field name, escaped as :func:`deal_key` escapes deal ids."""
+    return deal_key(settlement_id)
+
+
+def partner_settlements(doc: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """A partner's ``partner_payouts`` document as its payout documents, oldest first
+    (lists FerretDB did not store, being empty, given back empty)."""
+    payouts = [
+        {"carried_adjustments": [], "unrecovered": [], **payout}
+        for payout in (doc or {}).get("settlements", {}).values()
+    ]
+    return sorted(payouts, key=lambda d: (d["settled_at"], d["settlement_id"]))
+
+
 def line_revisions(doc: Mapping[str, Any] | None) -> Mapping[str, Mapping[str, Any]]:
     """A partner's ``lines`` document as deal key → revision key → revision (text or fields).
 

@@ -29,6 +29,7 @@ from services.reporting.domain import (
     period_totals,
     revision_key,
     revision_text,
+    settlement_key,
     superseded_periods,
     target_for,
     utc_text,
@@ -238,10 +239,13 @@ def _project(writes: Writes, event: CloudEvent[Payload]) -> None:
             },
         )
     elif isinstance(data, events.PayoutSettled):
+        payout = payout_document(data)
+        writes.add("payouts", f"{data.settlement_id}|{partner}", {"$setOnInsert": payout})
+        # The same, under the partner: what its statements and payouts read by _id.
         writes.add(
-            "payouts",
-            f"{data.settlement_id}|{partner}",
-            {"$setOnInsert": payout_document(data)},
+            "partner_payouts",
+            partner,
+            {"$set": {f"settlements.{settlement_key(data.settlement_id)}": payout}},
         )
         return  # paid and pending amounts are computed when read
     else:

@@ -38,7 +38,14 @@ while readers keep using the active ones):
 - ``trainings``, ``certifications``, ``feedback``, ``mdf``: facts keyed by
   their natural identity;
 - ``payouts``: one document per (settlement, partner), from PayoutSettled
-  (its content never changes, so ``$setOnInsert`` alone).
+  (its content never changes, so ``$setOnInsert`` alone), which the finance
+  export reads by settlement;
+- ``partner_payouts``: per partner, the same documents under
+  ``settlements.<settlement key>`` (``$set`` of content that never changes),
+  which statements and a partner's payouts read by ``_id`` (a query of
+  ``payouts`` by partner decodes every payout on FerretDB: 0.6 s at 12 000).
+  Generations written before it existed are filled from ``payouts`` once
+  (:meth:`Generation.backfill_partner_payouts`).
 
 ``meta`` (not per generation) says which generation is active and which is
 being built.
@@ -57,7 +64,12 @@ from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.reporting.domain import configure_parsed_revisions, line_revisions, revision_fields
+from services.reporting.domain import (
+    configure_parsed_revisions,
+    line_revisions,
+    revision_fields,
+    settlement_key,
+)
 from shared.cache import BoundedCache
 from shared.mongo import (
     Document,
@@ -81,9 +93,12 @@ COLLECTIONS = (
     "feedback",
     "mdf",
     "payouts",
+    "partner_payouts",
 )
 META = "meta"
 GENERATIONS = "generations"
+#: ``meta`` document naming the generations whose ``partner_payouts`` have been backfilled.
+BACKFILLS = "backfills"
 FIRST_GENERATION = "g1"
 
 INDEXES: dict[str, list[tuple[str, list[tuple[str, int]]]]] = {
@@ -345,6 +360,28 @@ class Generation:
         """The read API's query paths (see ``shared.mongo.create_lookup_indexes``)."""
         for collection, indexes in INDEXES.items():
             await create_lookup_indexes(self[collection], indexes)
+
+    async def backfill_partner_payouts(self) -> int:
+        """Fill ``partner_payouts`` from ``payouts``, once per generation (for those written
+        before the former existed); how many payouts were copied. The copy is the update
+        the projection makes, so a consumer writing meanwhile, or a second replica doing
+        the same, changes nothing."""
+        done = await self.database[META].find_one({"_id": BACKFILLS})
+        if done is not None and self.name in done.get("partner_payouts", []):
+            return 0
+        copies = [
+            UpdateOne(
+                {"_id": payout["partner_id"]},
+                {"$set": {f"settlements.{settlement_key(payout['settlement_id'])}": payout}},
+                upsert=True,
+            )
+            async for payout in self["payouts"].find({}, {"_id": 0})
+        ]
+        await bulk_write_chunked(self["partner_payouts"], copies)
+        await self.database[META].update_one(
+            {"_id": BACKFILLS}, {"$addToSet": {"partner_payouts": self.name}}, upsert=True
+        )
+        return len(copies)
 
     async def apply(self, writes: Writes) -> None:
         """One unordered bulk write per collection touched, but ``lines``: those are merged

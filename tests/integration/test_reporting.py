@@ -28,7 +28,7 @@ from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
 import services.reporting.projection as projection
-from services.reporting.domain import deal_key, revision_key, revision_text
+from services.reporting.domain import deal_key, partner_settlements, revision_key, revision_text
 from services.reporting.handlers import project_into
 from services.reporting.projection import partner_terms, writes_for
 from services.reporting.store import (
@@ -525,6 +525,41 @@ async def test_activity_is_the_last_deal_closed_by_then_and_not_cancelled(
     await eventually(counted)
     assert activity("2026-11-15T12:00:00Z") == 14  # the late deal had not closed yet
     assert activity("2026-10-15T12:00:00Z") is None  # nor the early one
+
+
+async def test_payouts_stored_before_partner_payouts_existed_are_copied_once(
+    database: AsyncDatabase[Document],
+) -> None:
+    """A generation written by an earlier version has ``payouts`` only: its statements read
+    ``partner_payouts`` once the start-up backfill has copied them there."""
+    generation = Generation(database, "g1")
+
+    def payout(settlement_id: str, partner_id: str, settled_at: str) -> dict[str, Any]:
+        return {
+            "settlement_id": settlement_id,
+            "partner_id": partner_id,
+            "period": "2026-Q4",
+            "currency": "USD",
+            "amount_paid": "100.00",
+            "period_amount": "100.00",
+            "carried_adjustments": [{"period": "2026-Q3", "amount": "-5.00"}],
+            "settled_at": settled_at,
+            "rerun": False,
+        }
+
+    later = payout("S.2027-01", "P-1", "2027-01-05T00:00:00.000000Z")  # a dot: escaped
+    earlier = payout("S.2026-10", "P-1", "2026-10-05T00:00:00.000000Z")
+    other = payout("S.2026-10", "P-2", "2026-10-05T00:00:00.000000Z")
+    await generation["payouts"].insert_many(
+        [{"_id": f"{p['settlement_id']}|{p['partner_id']}", **p} for p in (later, earlier, other)]
+    )
+    assert await generation.backfill_partner_payouts() == 3
+    stored = await generation["partner_payouts"].find_one({"_id": "P-1"})
+    assert partner_settlements(stored) == [
+        {**earlier, "unrecovered": []},
+        {**later, "unrecovered": []},
+    ]
+    assert await generation.backfill_partner_payouts() == 0, "once per generation"
 
 
 async def test_rebuild_gives_the_same_read_models_without_downtime(
