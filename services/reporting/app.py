@@ -19,6 +19,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.reporting.domain import (
+    Line,
+    PeriodTotals,
     current,
     current_lines,
     governing_contract,
@@ -211,6 +213,23 @@ def create_app(settings: Settings) -> FastAPI:
                 return max(qualifying)
         return None
 
+    async def totals_from_lines(
+        generation: Generation, partner_ids: list[str]
+    ) -> dict[str, list[PeriodTotals]]:
+        """Each partner's totals per period, from its lines (one lookup by ``_id`` each),
+        as ``period_totals`` holds them but for the target: a query of ``period_totals``
+        by partner would make FerretDB decode every partner's every period."""
+        found = await find_by_ids(generation["lines"], partner_ids)
+        out: dict[str, list[PeriodTotals]] = {}
+        for pid in partner_ids:
+            by_period: dict[str, list[Line]] = defaultdict(list)
+            for line in current_lines(pid, found.get(pid)):
+                by_period[line.period].append(line)
+            out[pid] = [
+                period_totals(pid, period, lines, None) for period, lines in by_period.items()
+            ]
+        return out
+
     async def partner_360(generation: Generation, docs: list[Document]) -> list[dict[str, Any]]:
         """SPEC §7's partner view for each document, with a constant number of queries."""
         ids = [d["_id"] for d in docs]
@@ -242,10 +261,12 @@ def create_app(settings: Settings) -> FastAPI:
         # FerretDB decode every deal of every partner: seconds at 100 000 deals.)
         deals: Counter[str] = Counter()
         totals: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-        async for t in generation["period_totals"].find({"partner_id": {"$in": ids}}):
-            deals[t["partner_id"]] += t.get("deals", 0)
-            for field in ("revenue", "commission", "bonus"):
-                totals[t["partner_id"]][field] += Decimal(t[field])
+        for pid, periods in (await totals_from_lines(generation, ids)).items():
+            for t in periods:
+                deals[pid] += t.deals
+                totals[pid]["revenue"] += t.revenue
+                totals[pid]["commission"] += t.commission
+                totals[pid]["bonus"] += t.bonus
         out = []
         for doc in docs:
             view = doc.get("view", {})
@@ -380,10 +401,11 @@ def create_app(settings: Settings) -> FastAPI:
         docs = partner_settlements(
             await generation["partner_payouts"].find_one({"_id": partner_id})
         )
-        totals: dict[tuple[str, str], Decimal] = {}
-        async for t in generation["period_totals"].find({"partner_id": partner_id}):
-            if t.get("currency"):
-                totals[(t["period"], t["currency"])] = Decimal(t["payout"])
+        totals: dict[tuple[str, str], Decimal] = {
+            (t.period, t.currency): t.payout
+            for t in (await totals_from_lines(generation, [partner_id]))[partner_id]
+            if t.currency
+        }
         if (
             not docs
             and not totals
