@@ -36,7 +36,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from services.onboarding.configuration import OnboardingRules
 from services.onboarding.domain import InvalidCommand, PartnerProfile, PartnerRecord
-from services.onboarding.store import PARTNERS, OnboardingStore, StoredPartner, encode_contract
+from services.onboarding.store import (
+    APPLICATION_PREFIX,
+    PARTNER_PREFIX,
+    PARTNERS,
+    OnboardingStore,
+    StoredPartner,
+    encode_contract,
+)
 from shared import commands
 from shared.commands import Answer as Answer
 from shared.commands import InvalidField as InvalidField
@@ -227,7 +234,7 @@ class Onboarding:
             )
         for attempt in range(ID_CANDIDATES):
             suffix = key.partner_suffix(attempt) if key is not None else uuid.uuid4().hex[:10]
-            partner_id = f"P-{suffix}"
+            partner_id = f"{PARTNER_PREFIX}{suffix}"
             # Twice: the id is free, or a concurrent delivery of this command just took it.
             for _race in range(2):
                 existing = await self.store.load(partner_id)
@@ -241,7 +248,7 @@ class Onboarding:
                 now = self.clock()
                 record, applied = PartnerRecord.apply(
                     partner_id=partner_id,
-                    application_id=f"A-{suffix}",
+                    application_id=f"{APPLICATION_PREFIX}{suffix}",
                     profile=profile,
                     scorecard=body.scorecard,
                     applied_at=now,

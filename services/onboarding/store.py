@@ -49,6 +49,8 @@ from shared.mongo import Document, replace_if_unchanged
 from shared.outbox import WITHOUT_OUTBOX, OutboxEntry, decode_outbox, encode_outbox
 
 PARTNERS = "partners"
+#: Application ``A-<x>`` creates partner ``P-<x>``: an application is found by ``_id``.
+APPLICATION_PREFIX, PARTNER_PREFIX = "A-", "P-"
 
 
 class InvalidCursor(ValueError):
@@ -68,6 +70,10 @@ class StoredPartner:
     @property
     def partner_id(self) -> str:
         return self.record.partner_id
+
+    @property
+    def application_id(self) -> str:
+        return self.record.application_id
 
     def add_event(self, event: CloudEvent[Any]) -> OutboxEntry:
         """Queue ``event`` for publishing and note it in the partner's history."""
@@ -235,8 +241,13 @@ class OnboardingStore:
         return None if doc is None else decode_partner(doc)
 
     async def load_by_application(self, application_id: str) -> StoredPartner | None:
-        doc = await self.partners.find_one({"application_id": application_id})
-        return None if doc is None else decode_partner(doc)
+        """The partner of an application: application ``A-<x>`` created partner ``P-<x>``
+        (``Onboarding.apply``), so one lookup by ``_id``; a query by ``application_id``
+        would make FerretDB decode every partner."""
+        if not application_id.startswith(APPLICATION_PREFIX):
+            return None
+        stored = await self.load(PARTNER_PREFIX + application_id.removeprefix(APPLICATION_PREFIX))
+        return stored if stored is not None and stored.application_id == application_id else None
 
     async def save(self, stored: StoredPartner) -> bool:
         """Write ``stored`` if nobody wrote it since it was read (insert when new).

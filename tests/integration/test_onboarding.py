@@ -843,6 +843,12 @@ async def test_commands_need_no_kafka_and_their_events_go_out_once_it_answers(
     approved = await onboarding.approve(answers[0].body["application_id"], None)
     assert [a.status for a in [*answers, approved]] == [201, 201, 201, 200]
     assert answers[0].body["score"] == 77.0, "the SPEC's default weights"
+    # An application is found by its partner's _id (no query over every partner).
+    found = await store.load_by_application(answers[1].body["application_id"])
+    assert found is not None
+    assert found.partner_id == answers[1].body["partner_id"]
+    for unknown in ("A-nope", answers[1].body["partner_id"], "application"):
+        assert await store.load_by_application(unknown) is None, unknown
 
     broker = make_broker(settings)
     outbox = Outbox(broker, "onboarding-test", [store.partners])
