@@ -109,12 +109,10 @@ INDEXES: dict[str, list[tuple[str, list[tuple[str, int]]]]] = {
         ("by_industry", [("view.industry", ASCENDING), ("_id", ASCENDING)]),
     ],
     "period_totals": [
-        ("by_partner", [("partner_id", ASCENDING)]),
         ("by_revenue", [("period", ASCENDING), ("revenue_sort", DESCENDING)]),
         ("by_commission", [("period", ASCENDING), ("commission_sort", DESCENDING)]),
         ("by_attainment", [("period", ASCENDING), ("attainment_sort", DESCENDING)]),
     ],
-    "deals": [("by_partner", [("partner_id", ASCENDING)])],
     "trainings": [
         ("by_partner", [("partner_id", ASCENDING)]),
         ("by_day", [("completed_at", ASCENDING)]),
@@ -129,7 +127,6 @@ INDEXES: dict[str, list[tuple[str, list[tuple[str, int]]]]] = {
         ("by_status", [("status_rank", ASCENDING)]),
     ],
     "payouts": [
-        ("by_partner", [("partner_id", ASCENDING)]),
         ("by_settlement", [("settlement_id", ASCENDING), ("partner_id", ASCENDING)]),
     ],
 }
@@ -363,9 +360,10 @@ class Generation:
 
     async def backfill_partner_payouts(self) -> int:
         """Fill ``partner_payouts`` from ``payouts``, once per generation (for those written
-        before the former existed); how many payouts were copied. The copy is the update
-        the projection makes, so a consumer writing meanwhile, or a second replica doing
-        the same, changes nothing."""
+        before the former existed); how many payouts were copied. Each copy is the
+        ``$set`` the projection makes (a list FerretDB left out of the stored payout is
+        left out again, and readers take it as empty), so a consumer writing meanwhile,
+        or a second replica doing the same, changes nothing."""
         done = await self.database[META].find_one({"_id": BACKFILLS})
         if done is not None and self.name in done.get("partner_payouts", []):
             return 0
