@@ -146,6 +146,10 @@ class Outbox:
         self._marked: dict[str, dict[Any, int]] = {name: {} for name in self.collections}
         self._markings = itertools.count(1)
 
+    def marking(self) -> int:
+        """A number greater than every marking so far and smaller than any later one."""
+        return next(self._markings)
+
     def mark(self, collection: str, doc_ids: Iterable[Any]) -> None:
         """The documents hold entries to publish: the relay's next round looks them up."""
         marked = self._marked[collection]
@@ -158,16 +162,22 @@ class Outbox:
         outboxes: Mapping[Any, list[OutboxEntry]],
         *,
         remove: bool = True,
+        read_before: int | None = None,
     ) -> int:
         """Publish each document's entries (awaited), then remove them from the documents.
 
         With ``remove=False`` the caller removes them later (:meth:`remove`, or
         by writing the document again without them): until then a crash
         leaves them to be published once more, as the same events.
+
+        Once published, a document is no longer marked, unless marked after
+        its entries were read (``read_before``: :meth:`marking` taken before
+        reading them; by default, now).
         """
         entries = [(doc_id, e) for doc_id, outbox in outboxes.items() for e in outbox]
         if not entries:
             return 0
+        started = self.marking() if read_before is None else read_before
         try:
             confirmations = [
                 await self.broker.publish(
@@ -189,6 +199,10 @@ class Outbox:
         failpoint(f"{self.service}_after_publish")
         for _, entry in entries:
             EVENTS_PUBLISHED.labels(self.service, entry.topic, entry.type).inc()
+        marked = self._marked.get(collection.name, {})
+        for doc_id in outboxes:
+            if marked.get(doc_id, started) < started:
+                del marked[doc_id]
         if remove:
             await self.remove(collection, outboxes)
         return len(entries)
@@ -225,12 +239,13 @@ class Outbox:
         """Publish what an earlier crash, or Kafka being down, left behind (a read of every
         document of the collections)."""
         async with self._lock:
+            before = self.marking()
             pending = await self.pending()
             backlog = sum(len(v) for docs in pending.values() for v in docs.values())
             OUTBOX_BACKLOG.labels(self.service).set(backlog)
             count = 0
             for name, outboxes in pending.items():
-                count += await self.publish(self.collections[name], outboxes)
+                count += await self.publish(self.collections[name], outboxes, read_before=before)
             # What this read found and could not publish (until the next such read).
             OUTBOX_BACKLOG.labels(self.service).set(backlog - count)
             if count:
@@ -245,16 +260,15 @@ class Outbox:
             for name, marked in self._marked.items():
                 if not marked:
                     continue
-                taken = dict(marked)
-                found = await find_by_ids(
-                    self.collections[name], list(taken), {FIELD: 1, EVENTS: 1}
-                )
+                before = self.marking()
+                taken = list(marked)
+                found = await find_by_ids(self.collections[name], taken, {FIELD: 1, EVENTS: 1})
                 outboxes = {
                     doc_id: decode_outbox(doc) for doc_id, doc in found.items() if doc.get(FIELD)
                 }
-                count += await self.publish(self.collections[name], outboxes)
-                for doc_id, marking in taken.items():  # published: unmarked unless marked since
-                    if marked.get(doc_id) == marking:
+                count += await self.publish(self.collections[name], outboxes, read_before=before)
+                for doc_id in taken:  # found with nothing to publish: unmarked too
+                    if marked.get(doc_id, before) < before:
                         del marked[doc_id]
             return count
 

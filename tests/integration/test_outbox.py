@@ -126,3 +126,31 @@ async def test_the_relay_publishes_what_is_marked_at_once_and_the_rest_at_its_sw
         with contextlib.suppress(asyncio.CancelledError):
             await relay
         await broker.stop()
+
+
+async def test_a_document_marked_after_its_entries_were_read_stays_marked(
+    settings: Settings, database: AsyncDatabase[Document]
+) -> None:
+    """A command may store an entry (and mark its document) while the relay publishes
+    what it read of that document before: the new entry must not lose its mark."""
+    await ensure_topics(settings, (TOPIC,))
+    collection = database["books"]
+    read, written_later = relayed(5), relayed(6)
+    await collection.insert_one({"_id": "book", "version": 1, **encode_outbox([read])})
+    broker = make_broker(settings)
+    await broker.connect()
+    outbox = Outbox(broker, "outbox-test", [collection])
+    try:
+        outbox.mark("books", ["book"])
+        before = outbox.marking()  # the relay reads the document's entries: [read]
+        await collection.replace_one(
+            {"_id": "book"}, {"version": 2, **encode_outbox([read, written_later])}
+        )
+        outbox.mark("books", ["book"])  # the command that wrote the second entry
+        assert await outbox.publish(collection, {"book": [read]}, read_before=before) == 1
+        assert await outbox.known_backlog() == 1, "still marked: its new entry is waiting"
+        assert await outbox.publish_marked() == 1
+        assert await outbox.known_backlog() == 0
+        assert await outbox.pending() == {}
+    finally:
+        await broker.stop()
