@@ -107,6 +107,8 @@ def create_app(settings: Settings, budget: MdfBudget | None = None) -> FastAPI:
 
     async def startup() -> None:
         await store.create_indexes()
+        if located := await store.backfill_locators():
+            log.info("recorded %d locators of earlier answers and MDF requests", located)
         await enablement.outbox.publish_pending()
         enablement.catalogue_changed.set()  # settle what a crash may have left stale
 

@@ -64,11 +64,13 @@ from services.enablement.store import (
     EnablementStore,
     Learner,
     MdfLedger,
+    answer_locator,
     encode_award,
     encode_certification,
     encode_course,
     encode_material,
     encode_mdf_request,
+    request_locator,
 )
 from shared.commands import Answer as Answer
 from shared.commands import CommandKey as CommandKey
@@ -316,6 +318,7 @@ class Commands:
             )
             if key is not None:
                 learner.answers.append(key.remember(answer))
+                await self.store.locate({answer_locator(LEARNERS, key.digest): learner.key})
             elif not new and not awarded:
                 return answer  # recorded already (from the LMS or an earlier call)
             lost = await self.store.save_learners([learner])
@@ -434,8 +437,11 @@ class Commands:
             if request.status is not MdfStatus.REQUESTED:
                 ledger.outbox.append(self._decision_entry(request, now))
             answer = Answer(201, mdf_view(request))
+            locators = {request_locator(request_id): ledger.key}
             if key is not None:
                 ledger.answers.append(key.remember(answer))
+                locators[answer_locator(MDF_LEDGERS, key.digest)] = ledger.key
+            await self.store.locate(locators)
             if await self.store.save_ledger(ledger):
                 await self.enablement.publish_soon(
                     MDF_LEDGERS, {ledger.key: ledger.outbox[already:]}
@@ -481,6 +487,7 @@ class Commands:
             answer = Answer(200, mdf_view(decided))
             if key is not None:
                 ledger.answers.append(key.remember(answer))
+                await self.store.locate({answer_locator(MDF_LEDGERS, key.digest): ledger.key})
             if await self.store.save_ledger(ledger):
                 await self.enablement.publish_soon(
                     MDF_LEDGERS, {ledger.key: ledger.outbox[already:]}

@@ -13,6 +13,16 @@
   requests drawing on that quarter's budget, so a budget check and the
   decision it allows are one single-document write.
 - ``feedback`` and ``materials``: one document per item.
+- ``locators``: which document holds a remembered answer or an MDF request
+  (``{_id: "<collection>:answer:<digest>" | "mdf_ledgers:request:<id>",
+  doc: <its _id>}``), so that a keyed command or an MDF decision reads one
+  document by ``_id`` instead of querying every learner or ledger (which
+  FerretDB answers by decoding them all). A locator is inserted before the
+  write it points to and never changes; the document it names is still
+  checked, so one whose write lost points at nothing. Documents written
+  before locators existed get theirs once, at start-up
+  (:meth:`EnablementStore.backfill_locators`); until that has finished,
+  a lookup that finds no locator queries as before.
 
 Every document that several writers may change carries a ``version`` and is
 written with :func:`shared.mongo.replace_if_unchanged` (optimistic
@@ -53,7 +63,7 @@ from services.enablement.domain import (
     TierChange,
 )
 from shared.events import Tier
-from shared.mongo import Document, find_by_ids, replace_if_unchanged
+from shared.mongo import Document, find_by_ids, insert_new, replace_if_unchanged
 from shared.outbox import WITHOUT_OUTBOX, OutboxEntry, decode_outbox, encode_outbox
 
 CATALOGUE = "catalogue"
@@ -62,6 +72,18 @@ PARTNERS = "partners"
 MDF_LEDGERS = "mdf_ledgers"
 FEEDBACK = "feedback"
 MATERIALS = "materials"
+LOCATORS = "locators"
+#: The ``locators`` document saying every earlier answer and request has its locator.
+_BACKFILLED = "backfilled"
+
+
+def answer_locator(collection: str, digest: str) -> str:
+    return f"{collection}:answer:{digest}"
+
+
+def request_locator(request_id: str) -> str:
+    return f"{MDF_LEDGERS}:request:{request_id}"
+
 
 CATALOGUE_ID = "catalogue"
 _SEPARATOR = "\x1f"
@@ -424,6 +446,8 @@ class EnablementStore:
         self.mdf_ledgers = database[MDF_LEDGERS]
         self.feedback = database[FEEDBACK]
         self.materials = database[MATERIALS]
+        self.locators = database[LOCATORS]
+        self._backfilled = False
 
     @property
     def with_outbox(self) -> list[AsyncCollection[Document]]:
@@ -498,8 +522,58 @@ class EnablementStore:
         doc = await self.learners.find_one({"_id": learner_key(partner_id, learner_id)})
         return None if doc is None else decode_learner(doc)
 
+    # ------------------------------------------------------------- locators
+
+    async def locate(self, locators: Mapping[str, str]) -> None:
+        """Record which document holds each answer or request (before writing it)."""
+        await insert_new(self.locators, [{"_id": k, "doc": v} for k, v in locators.items()])
+
+    async def _located(
+        self,
+        collection: AsyncCollection[Document],
+        locator: str,
+        query: Document,
+        *,
+        always_query: bool = False,
+    ) -> Document | None:
+        """The document a locator names; without one, the query's document while the
+        backfill has not finished (None after, unless ``always_query``: for lookups whose
+        miss is rare, so that what a pod of the release before wrote during a rollout,
+        without a locator, is still found)."""
+        found = await self.locators.find_one({"_id": locator})
+        if found is not None:
+            return await collection.find_one({"_id": found["doc"]})
+        if not always_query and (
+            self._backfilled or await self.locators.find_one({"_id": _BACKFILLED})
+        ):
+            self._backfilled = True
+            return None
+        return await collection.find_one(query)
+
+    async def backfill_locators(self) -> int:
+        """Locators for the answers and requests of documents written before locators
+        existed (once: reads every learner and ledger); how many were missing."""
+        if await self.locators.find_one({"_id": _BACKFILLED}):
+            self._backfilled = True
+            return 0
+        locators: dict[str, str] = {}
+        async for doc in self.learners.find({"answers.key": {"$exists": True}}, {"answers.key": 1}):
+            for answer in doc.get("answers", []):
+                locators[answer_locator(LEARNERS, answer["key"])] = doc["_id"]
+        async for doc in self.mdf_ledgers.find({}, {"answers.key": 1, "requests.request_id": 1}):
+            for answer in doc.get("answers", []):
+                locators[answer_locator(MDF_LEDGERS, answer["key"])] = doc["_id"]
+            for request in doc.get("requests", []):
+                locators[request_locator(request["request_id"])] = doc["_id"]
+        added = await insert_new(self.locators, [{"_id": k, "doc": v} for k, v in locators.items()])
+        await insert_new(self.locators, [{"_id": _BACKFILLED, "doc": None}])
+        self._backfilled = True
+        return added
+
     async def learner_with_answer(self, answer_key: str) -> Learner | None:
-        doc = await self.learners.find_one({"answers.key": answer_key})
+        doc = await self._located(
+            self.learners, answer_locator(LEARNERS, answer_key), {"answers.key": answer_key}
+        )
         return None if doc is None else decode_learner(doc)
 
     async def learners_of(self, partner_id: str) -> list[Learner]:
@@ -561,12 +635,22 @@ class EnablementStore:
         return MdfLedger(partner_id, quarter) if doc is None else decode_ledger(doc)
 
     async def ledger_with_answer(self, answer_key: str) -> MdfLedger | None:
-        doc = await self.mdf_ledgers.find_one({"answers.key": answer_key})
+        doc = await self._located(
+            self.mdf_ledgers, answer_locator(MDF_LEDGERS, answer_key), {"answers.key": answer_key}
+        )
         return None if doc is None else decode_ledger(doc)
 
     async def ledger_of_request(self, request_id: str) -> MdfLedger | None:
-        doc = await self.mdf_ledgers.find_one({"requests.request_id": request_id})
-        return None if doc is None else decode_ledger(doc)
+        doc = await self._located(
+            self.mdf_ledgers,
+            request_locator(request_id),
+            {"requests.request_id": request_id},
+            always_query=True,  # an unknown request id is rare
+        )
+        if doc is None:
+            return None
+        ledger = decode_ledger(doc)
+        return ledger if request_id in ledger.requests else None
 
     async def ledgers_of(self, partner_id: str) -> list[MdfLedger]:
         return [
