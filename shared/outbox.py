@@ -170,14 +170,15 @@ class Outbox:
         by writing the document again without them): until then a crash
         leaves them to be published once more, as the same events.
 
-        Once published, a document is no longer marked, unless marked after
-        its entries were read (``read_before``: :meth:`marking` taken before
-        reading them; by default, now).
+        ``read_before`` says that ``outboxes`` hold every entry the documents had
+        when read, and when that was (:meth:`marking` taken before reading them):
+        once published, those documents are no longer marked, unless marked
+        since. Without it (a writer publishing only what it just added) marks
+        stay for the relay, which reads the documents.
         """
         entries = [(doc_id, e) for doc_id, outbox in outboxes.items() for e in outbox]
         if not entries:
             return 0
-        started = self.marking() if read_before is None else read_before
         try:
             confirmations = [
                 await self.broker.publish(
@@ -199,10 +200,11 @@ class Outbox:
         failpoint(f"{self.service}_after_publish")
         for _, entry in entries:
             EVENTS_PUBLISHED.labels(self.service, entry.topic, entry.type).inc()
-        marked = self._marked.get(collection.name, {})
-        for doc_id in outboxes:
-            if marked.get(doc_id, started) < started:
-                del marked[doc_id]
+        if read_before is not None:
+            marked = self._marked.get(collection.name, {})
+            for doc_id in outboxes:
+                if marked.get(doc_id, read_before) < read_before:
+                    del marked[doc_id]
         if remove:
             await self.remove(collection, outboxes)
         return len(entries)

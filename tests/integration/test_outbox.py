@@ -154,3 +154,25 @@ async def test_a_document_marked_after_its_entries_were_read_stays_marked(
         assert await outbox.pending() == {}
     finally:
         await broker.stop()
+
+
+async def test_a_writer_publishing_what_it_added_leaves_the_mark_to_the_relay(
+    settings: Settings, database: AsyncDatabase[Document]
+) -> None:
+    """A document marked by a failed publish, then written again by another command that
+    publishes only its own entry: the first entry is still the relay's to publish."""
+    await ensure_topics(settings, (TOPIC,))
+    collection = database["books"]
+    failed, added = relayed(7), relayed(8)
+    await collection.insert_one({"_id": "book", "version": 1, **encode_outbox([failed, added])})
+    broker = make_broker(settings)
+    await broker.connect()
+    outbox = Outbox(broker, "outbox-test", [collection])
+    try:
+        outbox.mark("books", ["book"])  # as a failed publish of [failed] does
+        assert await outbox.publish(collection, {"book": [added]}) == 1
+        assert await outbox.known_backlog() == 1, "still marked for the entry left"
+        assert await outbox.publish_marked() == 1
+        assert await outbox.pending() == {}
+    finally:
+        await broker.stop()
