@@ -145,6 +145,7 @@ class Outbox:
         # being published stays marked).
         self._marked: dict[str, dict[Any, int]] = {name: {} for name in self.collections}
         self._markings = itertools.count(1)
+        self._last_sweep = time.monotonic()
 
     def marking(self) -> int:
         """A number greater than every marking so far and smaller than any later one."""
@@ -290,16 +291,17 @@ class Outbox:
                 count += sum(len(doc.get(FIELD) or []) for doc in found.values())
         return count
 
+    async def publish_due(self, sweep: float = SWEEP_SECONDS) -> int:
+        """One round of a relay: every document's entries when the last such read is
+        ``sweep`` seconds old (counted from this outbox's creation, start-up having read
+        them), then the marked documents'."""
+        count = 0
+        if time.monotonic() - self._last_sweep >= sweep:
+            self._last_sweep = time.monotonic()
+            count += await self.publish_pending()
+        return count + await self.publish_marked()
+
     async def relay(self, interval: float = 2.0, sweep: float = SWEEP_SECONDS) -> None:
         """Until cancelled: every ``interval`` s the marked documents' entries (Kafka may
         come back later), every ``sweep`` s every document's."""
-        last_sweep = time.monotonic()
-
-        async def round_() -> None:
-            nonlocal last_sweep
-            if time.monotonic() - last_sweep >= sweep:
-                last_sweep = time.monotonic()
-                await self.publish_pending()
-            await self.publish_marked()
-
-        await every(interval, round_, what="outbox relay", log=log)
+        await every(interval, lambda: self.publish_due(sweep), what="outbox relay", log=log)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 
 from shared.outbox import SWEEP_SECONDS, Outbox
 
@@ -50,16 +49,12 @@ class Relay:
 
     async def run(self) -> None:
         """Publish what is pending as described above; until cancelled."""
-        last_sweep = time.monotonic()
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval)
             self._wake.clear()
             try:
-                if time.monotonic() - last_sweep >= self.sweep:
-                    last_sweep = time.monotonic()
-                    await self.outbox.publish_pending()
-                await self.outbox.publish_marked()
+                await self.outbox.publish_due(self.sweep)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
