@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import csv
 import io
@@ -345,14 +346,14 @@ def create_app(settings: Settings) -> FastAPI:
         partner_id: str, period: str = Path(pattern=PERIOD_PATTERN, description="2026-Q4, …")
     ) -> dict[str, Any]:
         generation = await active()
-        partner_doc = await generation["partners"].find_one({"_id": partner_id})
-        lines = [
-            line
-            for line in current_lines(
-                partner_id, await generation["lines"].find_one({"_id": partner_id})
+        # Three lookups by _id, independent of each other: in flight at once.
+        partner_doc, lines_doc, payouts_doc = await asyncio.gather(
+            *(
+                generation[name].find_one({"_id": partner_id})
+                for name in ("partners", "lines", "partner_payouts")
             )
-            if line.period == period
-        ]
+        )
+        lines = [line for line in current_lines(partner_id, lines_doc) if line.period == period]
         if partner_doc is None and not lines:
             raise HTTPException(404, detail=f"unknown partner {partner_id}")
         contracts = (partner_doc or {}).get("contracts", [])
@@ -360,12 +361,7 @@ def create_app(settings: Settings) -> FastAPI:
         totals = period_totals(partner_id, period, lines, target)
         contract = governing_contract(contracts, period_bounds(period)[1])
         currency = totals.currency or (contract or {}).get("currency")
-        settlements = [
-            from_document(doc)
-            for doc in partner_settlements(
-                await generation["partner_payouts"].find_one({"_id": partner_id})
-            )
-        ]
+        settlements = [from_document(doc) for doc in partner_settlements(payouts_doc)]
         payment = next(
             (
                 p
