@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import time
@@ -220,6 +221,53 @@ async def wait_caught_up(settings: Settings, run: str, seconds: float = 600) -> 
         await asyncio.sleep(1)
 
 
+async def topic_ends(settings: Settings, topic: str) -> dict[TopicPartition, int]:
+    """The end offset of each partition of ``topic`` now."""
+    partitions = [TopicPartition(topic, p) for p in await partition_ids(settings, topic)]
+    consumer = AIOKafkaConsumer(**kafka_client_options(settings), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return dict(await consumer.end_offsets(partitions))
+    finally:
+        await consumer.stop()
+
+
+async def commissions_published(
+    settings: Settings, since: dict[TopicPartition, int], deal_ids: set[str]
+) -> dict[str, float]:
+    """When incentives published the first CommissionCalculated of each of ``deal_ids``
+    after the offsets ``since`` (the records' CreateTime, wall clock seconds)."""
+    until = await topic_ends(settings, topics.INCENTIVES)
+    consumer = AIOKafkaConsumer(
+        **kafka_client_options(settings), enable_auto_commit=False, max_poll_records=5000
+    )
+    await consumer.start()
+    published: dict[str, float] = {}
+    try:
+        consumer.assign(list(until))
+        for tp, offset in since.items():
+            consumer.seek(tp, offset)
+        left = {tp for tp, end in until.items() if end > since.get(tp, 0)}
+        while left:
+            batch = await consumer.getmany(timeout_ms=1000)
+            if not batch:
+                break
+            for tp, records in batch.items():
+                for record in records:
+                    event = json.loads(record.value or b"{}")
+                    deal_id = (event.get("data") or {}).get("deal_id")
+                    if (
+                        event.get("type") == events.CommissionCalculated.event_type
+                        and deal_id in deal_ids
+                    ):
+                        published.setdefault(deal_id, record.timestamp / 1000)
+                    if record.offset + 1 >= until[tp]:
+                        left.discard(tp)
+    finally:
+        await consumer.stop()
+    return published
+
+
 async def deals_visible(
     client: AsyncMongoClient[dict[str, Any]], run: str, partners: list[str]
 ) -> set[str]:
@@ -331,6 +379,8 @@ async def pipeline(
             )
             total = args.rate * args.seconds
             sent_at: dict[str, float] = {}
+            sent_wall: dict[str, float] = {}  # the same moments on the wall clock
+            read_times: list[float] = []  # how long each statement read took
             seen_at: dict[str, float] = {}
             pending: dict[tuple[str, str], set[str]] = defaultdict(set)  # (partner, period)
             done = asyncio.Event()
@@ -341,8 +391,10 @@ async def pipeline(
             )
 
             async def look(partner: str, period: str) -> None:
+                asked = time.perf_counter()
                 answer = await reads.get(f"/partners/{partner}/statements/{period}")
                 moment = time.perf_counter()
+                read_times.append(moment - asked)
                 if answer.status_code != 200:
                     return
                 for line in answer.json()["lines"]:
@@ -393,6 +445,7 @@ async def pipeline(
                         f"{len(sent_at)} watched deals seen; messages not yet done: {waiting}"
                     )
 
+            commissions_since = await topic_ends(settings, topics.INCENTIVES)
             latency_profile = profile()
             await latency_profile.start()
             last_sent = time.perf_counter()
@@ -410,6 +463,7 @@ async def pipeline(
                 await producer.send(topics.DEALS, value, key=key, headers=HEADERS)
                 if partner in watched:
                     sent_at[deal_id] = time.perf_counter()
+                    sent_wall[deal_id] = time.time()
                     pending[(partner, quarter_of(closed_at))].add(deal_id)
                 last_sent = time.perf_counter()
             await producer.flush()
@@ -422,6 +476,25 @@ async def pipeline(
                 say(line)
             await reads.aclose()
             latencies = sorted(seen_at[d] - sent_at[d] for d in seen_at)
+            # Where a watched deal's time went: until incentives published its commission
+            # (the record's CreateTime), and from there until the read API served it.
+            published = await commissions_published(settings, commissions_since, set(seen_at))
+            split = [(published[d] - sent_wall[d], seen_at[d] - sent_at[d]) for d in published]
+            read_times.sort()
+            say(
+                f"    the watcher's {len(read_times):,} statement reads took "
+                f"p50 {format_ms(percentile(read_times, 50))}, "
+                f"p99 {format_ms(percentile(read_times, 99))}"
+            )
+            if split:
+                say(
+                    "    a watched deal's time until incentives published its commission: "
+                    f"p50 {format_ms(percentile(sorted(a for a, _ in split), 50))}, "
+                    f"p99 {format_ms(percentile(sorted(a for a, _ in split), 99))}; "
+                    "from there until the read API served it: "
+                    f"p50 {format_ms(percentile(sorted(b - a for a, b in split), 50))}, "
+                    f"p99 {format_ms(percentile(sorted(b - a for a, b in split), 99))}"
+                )
             if len(latencies) < len(sent_at):
                 say(
                     f"    {len(sent_at) - len(latencies)} of {len(sent_at)} watched deals "
@@ -439,6 +512,10 @@ def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
     return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
+
+
+def format_ms(seconds: float) -> str:
+    return f"{1000 * seconds:,.0f} ms"
 
 
 async def main_async(args: argparse.Namespace) -> None:
