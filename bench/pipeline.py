@@ -445,6 +445,13 @@ async def pipeline(
                         f"{len(sent_at)} watched deals seen; messages not yet done: {waiting}"
                     )
 
+            # Built before the clock starts, like the throughput run's: the load generator
+            # shares the two cores with what it measures.
+            steady = []
+            for n in range(total):
+                partner = partners[n % len(partners)]
+                closed_at = start_day + timedelta(days=40, seconds=n)
+                steady.append((partner, closed_at, deal_message(f"{run}L", partner, n, closed_at)))
             commissions_since = await topic_ends(settings, topics.INCENTIVES)
             latency_profile = profile()
             await latency_profile.start()
@@ -452,14 +459,11 @@ async def pipeline(
             watcher = asyncio.create_task(watch())
             begin = time.perf_counter()
             reporter = asyncio.create_task(progress())
-            for n in range(total):
+            for n, (partner, closed_at, (deal_id, key, value)) in enumerate(steady):
                 due = begin + n / args.rate
                 delay = due - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                partner = partners[n % len(partners)]
-                closed_at = start_day + timedelta(days=40, seconds=n)
-                deal_id, key, value = deal_message(f"{run}L", partner, n, closed_at)
                 await producer.send(topics.DEALS, value, key=key, headers=HEADERS)
                 if partner in watched:
                     sent_at[deal_id] = time.perf_counter()
