@@ -164,10 +164,16 @@ BULK_CHUNK = 50
 
 async def bulk_write_chunked(
     collection: AsyncCollection[Document], operations: Sequence[Any]
-) -> None:
-    """``bulk_write(ordered=False)`` in chunks of :data:`BULK_CHUNK` operations."""
+) -> int:
+    """``bulk_write(ordered=False)`` in chunks of :data:`BULK_CHUNK` operations; returns
+    how many documents the updates and replaces matched."""
+    matched = 0
     for start in range(0, len(operations), BULK_CHUNK):
-        await collection.bulk_write(list(operations[start : start + BULK_CHUNK]), ordered=False)
+        result = await collection.bulk_write(
+            list(operations[start : start + BULK_CHUNK]), ordered=False
+        )
+        matched += result.matched_count
+    return matched
 
 
 #: Documents per insert command in :func:`upsert_new` and :func:`insert_new`.
@@ -298,7 +304,8 @@ async def replace_if_unchanged(
     is a silent no-op rather than an error; new ones are inserted many per
     command, unordered, a duplicate key meaning another writer created it
     first (both servers report each duplicate in its place). A read-back of
-    a per-call token then says which writes won.
+    a per-call token then says which writes won; on MongoDB, whose
+    conditional replace is atomic, only when some replace matched nothing.
     """
     if not writes:
         return set()
@@ -331,13 +338,18 @@ async def _replace_if_unchanged(
             for doc, read in existing
             if current.get(doc["_id"], {}).get("version") == read
         ]
+        if replaces:
+            await bulk_write_chunked(collection, replaces)
     else:
         replaces = [
             ReplaceOne({"_id": doc["_id"], "version": read}, {**doc, "write_token": token})
             for doc, read in existing
         ]
-    if replaces:
-        await bulk_write_chunked(collection, replaces)
+        # MongoDB replaces a document only at the version read, atomically, and each
+        # filter matches at most its one document: when every replace matched, every
+        # write won, and there is nothing to read back.
+        if await bulk_write_chunked(collection, replaces) == len(replaces):
+            return lost
     written = await find_by_ids(collection, ids, {"write_token": 1})
     lost.update(i for i in ids if written.get(i, {}).get("write_token") != token)
     return lost

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from pymongo import UpdateOne
+from pymongo import UpdateOne, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared import topics
 from shared.idempotency import ProcessedEvents
 from shared.infra import ensure_topics
 from shared.messaging import kafka_client_options
-from shared.mongo import Document, make_mongo_client, ping, upsert_new
+from shared.mongo import _FERRETDB, Document, make_mongo_client, ping, upsert_new
 from shared.settings import Settings
 
 
@@ -90,11 +91,34 @@ async def test_unreachable_mongodb_is_not_ready() -> None:
         await client.close()
 
 
+class FindsOf(monitoring.CommandListener):
+    """The ``find`` commands a client sends to one collection (PyMongo's command monitoring)."""
+
+    def __init__(self, collection: str) -> None:
+        self.collection = collection
+        self.count = 0
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "find" and event.command.get("find") == self.collection:
+            self.count += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@pytest.mark.parametrize("path", ["as served", "as on MongoDB"])
 async def test_replace_if_unchanged_lets_exactly_one_writer_win(
-    database: AsyncDatabase[Document],
+    database: AsyncDatabase[Document], path: str
 ) -> None:
+    """Both ways of writing: FerretDB's (read the versions, replace by _id) and
+    MongoDB's (a replace conditional on the version), which FerretDB serves too."""
     from shared.mongo import replace_if_unchanged
 
+    if path == "as on MongoDB":
+        _FERRETDB[database.client] = False
     things = database["things"]
     assert await replace_if_unchanged(things, [({"_id": "a", "version": 1, "x": 1}, 0)]) == set()
     # Two writers read version 1 (and one writer creates "b" twice): only the first of each wins.
@@ -113,6 +137,38 @@ async def test_replace_if_unchanged_lets_exactly_one_writer_win(
     assert lost == {"a", "b"}
     stored = {d["_id"]: (d["version"], d.get("x")) async for d in things.find({})}
     assert stored == {"a": (2, 2), "b": (1, 1), "c": (1, None)}
+
+
+async def test_conditional_replaces_that_all_matched_are_not_read_back(
+    settings: Settings, unique: str
+) -> None:
+    """On MongoDB a replace conditional on the version is atomic: when every one matched,
+    every write won, and the token is read back only when one did not."""
+    from shared.mongo import replace_if_unchanged
+
+    finds = FindsOf("things")
+    client = make_mongo_client(settings, event_listeners=[finds])
+    _FERRETDB[client] = False
+    database = client[f"test_{unique}"]
+    things = database["things"]
+    try:
+        await replace_if_unchanged(things, [({"_id": i, "version": 1}, 0) for i in "ab"])
+        finds.count = 0
+        lost = await replace_if_unchanged(
+            things, [({"_id": i, "version": 2, "x": 1}, 1) for i in "ab"]
+        )
+        assert (lost, finds.count) == (set(), 0)
+        # "a" was written meanwhile: its replace matches nothing, so both tokens are read
+        # back (one lookup by _id each).
+        lost = await replace_if_unchanged(
+            things, [({"_id": "a", "version": 3, "x": 2}, 1), ({"_id": "b", "version": 3}, 2)]
+        )
+        assert (lost, finds.count) == ({"a"}, 2)
+        stored = {d["_id"]: (d["version"], d.get("x")) async for d in things.find({})}
+        assert stored == {"a": (2, 1), "b": (3, None)}
+    finally:
+        await client.drop_database(f"test_{unique}")
+        await client.close()
 
 
 async def test_upsert_new_inserts_new_documents_and_upserts_the_rest(
