@@ -127,8 +127,10 @@ async def create_lookup_indexes(
     return True
 
 
-#: Lookups by ``_id`` in flight at once in :func:`find_by_ids`.
+#: Lookups by ``_id`` in flight at once in :func:`find_by_ids` (FerretDB).
 LOOKUP_CONCURRENCY = 16
+#: ``_id``s per ``$in`` query in :func:`find_by_ids` (MongoDB).
+IN_CHUNK = 1000
 
 
 async def find_by_ids(
@@ -136,25 +138,33 @@ async def find_by_ids(
     ids: Iterable[Any],
     projection: Document | None = None,
 ) -> dict[Any, Document]:
-    """The documents with these ``_id``s that exist, by ``_id``: one indexed lookup each.
+    """The documents with these ``_id``s that exist, by ``_id``.
 
-    FerretDB v1 uses an index only for a filter that is exactly one ``_id``
-    equality; ``{"_id": {"$in": ids}}`` decodes every document of the
-    collection. A few concurrent single lookups cost a fraction of that once
-    a collection holds more than a few hundred documents (and little more
-    than one round trip on MongoDB).
+    On MongoDB one ``{"_id": {"$in": ids}}`` query per :data:`IN_CHUNK` ids,
+    served by the ``_id`` index. FerretDB v1 uses an index only for a filter
+    that is exactly one ``_id`` equality, and answers ``$in`` by decoding
+    every document of the collection: there, one lookup per ``_id``, a few
+    in flight at once, which costs a fraction of that once a collection
+    holds more than a few hundred documents.
     """
     wanted = list(dict.fromkeys(ids))
     if not wanted:
         return {}
+    if not await is_ferretdb(collection):
+        found: dict[Any, Document] = {}
+        for start in range(0, len(wanted), IN_CHUNK):
+            chunk = wanted[start : start + IN_CHUNK]
+            async for doc in collection.find({"_id": {"$in": chunk}}, projection):
+                found[doc["_id"]] = doc
+        return found
     gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
 
     async def one(doc_id: Any) -> Document | None:
         async with gate:
             return await collection.find_one({"_id": doc_id}, projection)
 
-    found = await asyncio.gather(*(one(doc_id) for doc_id in wanted))
-    return {doc["_id"]: doc for doc in found if doc is not None}
+    looked_up = await asyncio.gather(*(one(doc_id) for doc_id in wanted))
+    return {doc["_id"]: doc for doc in looked_up if doc is not None}
 
 
 #: FerretDB v1 (embedded, SQLite) hangs on an update command of 100 or more operations
