@@ -139,13 +139,11 @@ async def test_replace_if_unchanged_lets_exactly_one_writer_win(
     assert stored == {"a": (2, 2), "b": (1, 1), "c": (1, None)}
 
 
-@pytest.mark.parametrize(("path", "finds_expected"), [("as served", 3), ("as on MongoDB", 1)])
-async def test_find_by_ids_finds_what_exists(
-    settings: Settings, unique: str, path: str, finds_expected: int
-) -> None:
+@pytest.mark.parametrize("path", ["as served", "as on MongoDB"])
+async def test_find_by_ids_finds_what_exists(settings: Settings, unique: str, path: str) -> None:
     """One lookup per _id on FerretDB, one ``$in`` query on MongoDB (which FerretDB serves
     too): the same documents either way."""
-    from shared.mongo import find_by_ids
+    from shared.mongo import find_by_ids, is_ferretdb
 
     finds = FindsOf("things")
     client = make_mongo_client(settings, event_listeners=[finds])
@@ -157,7 +155,8 @@ async def test_find_by_ids_finds_what_exists(
         finds.count = 0
         found = await find_by_ids(things, ["c", "a", "zz", "a"], {"n": 1})
         assert found == {"a": {"_id": "a", "n": 0}, "c": {"_id": "c", "n": 2}}
-        assert finds.count == finds_expected
+        # FerretDB: c, a and zz looked up one by one.
+        assert finds.count == (3 if await is_ferretdb(things) else 1)
     finally:
         await client.drop_database(f"test_{unique}")
         await client.close()
