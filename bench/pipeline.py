@@ -17,7 +17,8 @@ In one run, on the local infrastructure:
 3. **Latency** at a steady ``--rate`` deals/s for ``--seconds``: from produce
    to the deal's line being visible in reporting's read API, p50/p95/p99, for
    every deal of ``--watch`` partners (their statements read in turn, within
-   ``--reads`` reads a second).
+   ``--reads`` reads a second), split where incentives published the deal's
+   CommissionCalculated (read back from ``incentives.v1``).
 4. The ratios of the pipeline to the slower raw ceiling.
 
     python -m bench.pipeline [--partners 1000] [--deals 100000] [--rate 1000] [--seconds 30]
@@ -248,10 +249,9 @@ async def commissions_published(
         for tp, offset in since.items():
             consumer.seek(tp, offset)
         left = {tp for tp, end in until.items() if end > since.get(tp, 0)}
-        while left:
+        deadline = time.monotonic() + 60
+        while left and time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=1000)
-            if not batch:
-                break
             for tp, records in batch.items():
                 for record in records:
                     event = json.loads(record.value or b"{}")
