@@ -16,8 +16,6 @@ from pathlib import Path
 import httpx2 as httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from shared.processes import ROOT
-
 COMMAND_METRIC = "partnerhub_mongodb_command_duration_seconds"
 #: The local infrastructure's processes, by the pid files ``deploy/local/infra.sh`` keeps.
 INFRA = ("kafka", "ferretdb")
@@ -34,8 +32,15 @@ def cpu_seconds(pid: int) -> float | None:
 
 
 def infra_pids() -> dict[str, int]:
-    """The pids of the local Kafka and FerretDB, where ``infra.sh`` recorded them."""
-    state = Path(os.environ.get("PARTNERHUB_STATE", ROOT / ".local"))
+    """The pids of the local Kafka and FerretDB, where ``infra.sh`` recorded them.
+
+    Only for the instance ``deploy/local/with-infra.sh`` runs the benchmark on
+    (it exports ``PARTNERHUB_STATE``): against a Kafka and MongoDB given by
+    their URLs, the local pid files belong to some other instance, so none.
+    """
+    if "PARTNERHUB_STATE" not in os.environ:
+        return {}
+    state = Path(os.environ["PARTNERHUB_STATE"])
     found = {}
     for name in INFRA:
         try:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-from bench.profile import CommandTime, command_times, cpu_seconds
+import pytest
+
+from bench.profile import CommandTime, command_times, cpu_seconds, infra_pids
 
 METRICS = """\
 # HELP partnerhub_mongodb_command_duration_seconds Time the server took
@@ -35,3 +38,22 @@ def test_cpu_seconds_of_this_process_and_of_none() -> None:
     assert used is not None
     assert used > 0
     assert cpu_seconds(2**22 + 12345) is None  # beyond Linux's pid range
+
+
+def test_infra_pids_are_read_from_the_instance_the_benchmark_runs_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pids").mkdir()
+    (tmp_path / "pids" / "kafka.pid").write_text("4242\n")
+    (tmp_path / "pids" / "ferretdb.pid").write_text("not a pid\n")
+    monkeypatch.setenv("PARTNERHUB_STATE", str(tmp_path))
+    assert infra_pids() == {"kafka": 4242}
+
+
+def test_no_infra_pids_against_a_kafka_and_mongodb_given_by_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # with-infra.sh exports PARTNERHUB_STATE only for the local instance it
+    # runs on; the platform's pid files under .local must not be read instead.
+    monkeypatch.delenv("PARTNERHUB_STATE", raising=False)
+    assert infra_pids() == {}
