@@ -11,7 +11,7 @@ INSTALLED := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cks
 PYTEST_ARGS ?=
 
 .PHONY: help venv lock infra-up infra-down infra-status up down env-file demo \
-        test go-test lint format typecheck schemas unit integration clean bench-engine bench ops-check
+        test go-test lint format typecheck schemas unit integration clean bench-engine bench bench-store ops-check
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -84,6 +84,9 @@ bench-engine: venv ## throughput of the pure commission engine (BENCH_ARGS="--pa
 
 bench: venv ## end-to-end benchmark against the raw Kafka/MongoDB ceilings (BENCH_ARGS="--deals N …")
 	@PARTNERHUB_INSTANCE=bench deploy/local/with-infra.sh --fresh $(PY) -m bench.pipeline $(BENCH_ARGS)
+
+bench-store: venv ## the store's operations alone, as a steady rate makes the services do them (BENCH_ARGS="--batch-sizes 100,1000 …")
+	@PARTNERHUB_INSTANCE=bench deploy/local/with-infra.sh --fresh $(PY) -m bench.store $(BENCH_ARGS)
 
 clean: ## remove local state (data, logs) and the virtual environment
 	@deploy/local/services.sh down || true
