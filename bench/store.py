@@ -34,7 +34,8 @@ import uuid
 from typing import Any
 
 from bson import Binary
-from pymongo import UpdateOne
+from pymongo import ReplaceOne, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
 
 from bench.profile import cpu_seconds, infra_pids
 from shared.mongo import (
@@ -118,8 +119,21 @@ async def seed(settings: Settings, databases: dict[str, str], partners: int, sta
         await client.close()
 
 
+async def replace_unguarded(
+    collection: AsyncCollection[Document], writes: list[tuple[Document, int]]
+) -> set[Any]:
+    """``--writes-only``: each document replaced by ``_id`` with no version read and no
+    read-back; what a store whose conditional replace is atomic and costs no more than
+    a plain one would do. Not safe with two writers: a measurement only."""
+    await bulk_write_chunked(
+        collection, [ReplaceOne({"_id": doc["_id"]}, doc) for doc, _ in writes]
+    )
+    return set()
+
+
 async def work(args: argparse.Namespace) -> None:
     """One part's batches for ``--seconds``; prints what it did as one JSON line."""
+    write = replace_unguarded if args.writes_only else replace_if_unchanged
     settings = Settings(service_name=f"bench-store-{args.worker}")
     client = make_mongo_client(settings)
     database = client[args.database]
@@ -151,12 +165,12 @@ async def work(args: argparse.Namespace) -> None:
                 await insert_new(
                     database["deal_partners"], [{"_id": d, "partner_id": p} for d, p in deals]
                 )
-                losers = await replace_if_unchanged(
+                losers = await write(
                     database["ledgers"], [({**doc, "outbox": []}, v) for doc, v in writes]
                 )
             else:
                 await upsert_new(database["deals"], [(d, {"$set": deal(d, p)}) for d, p in deals])
-                losers = await replace_if_unchanged(database["lines"], writes)
+                losers = await write(database["lines"], writes)
                 await bulk_write_chunked(
                     database["period_totals"],
                     [
@@ -203,7 +217,7 @@ async def phase(args: argparse.Namespace, databases: dict[str, str], batch_size:
         "--seconds", str(args.seconds),
         "--state-bytes", str(args.state_bytes),
         "--batch-size", str(batch_size),
-    ]  # fmt: skip
+    ] + (["--writes-only"] if args.writes_only else [])  # fmt: skip
     pids = infra_pids()
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     workers = {
@@ -263,7 +277,8 @@ async def main_async(args: argparse.Namespace) -> None:
     state = os.urandom(args.state_bytes)
     print(
         f"store operations per deal at a steady rate: {args.partners:,} partners, "
-        f"{args.state_bytes:,}-byte ledgers and lines, {os.cpu_count()} cores, "
+        f"{args.state_bytes:,}-byte ledgers and lines"
+        f"{' replaced unguarded (--writes-only)' if args.writes_only else ''}, {os.cpu_count()} cores, "
         f"MongoDB {settings.mongodb_url.get_secret_value().rsplit('@', 1)[-1]}"
     )
     try:
@@ -297,6 +312,12 @@ def main() -> None:
         type=int,
         default=7000,
         help="bytes of each ledger's and lines' compressed state (7 000: a ledger of about 100 deals)",
+    )
+    parser.add_argument(
+        "--writes-only",
+        action="store_true",
+        help="replace ledgers and lines by _id without the version read and token read-back "
+        "(what an atomic conditional replace would cost; not safe, a measurement only)",
     )
     parser.add_argument("--worker", choices=PARTS, help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
