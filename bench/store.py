@@ -5,7 +5,8 @@ its partner's store operations alone. This runs exactly those operations,
 through the services' own functions (``shared.mongo``) on documents of about
 the size the benchmark's partners reach (without the outbox events and terms
 the services also store: the figures err on the fast side), and nothing
-else: no Kafka, no events, no commission rules. Two processes run at once, as the services do:
+else: no Kafka, no events, no commission rules. Two processes run at once,
+as the services do:
 
 - **incentives**: the deals' ``deal_partners`` entries (``insert_new``) and
   each partner's ledger (``replace_if_unchanged``: version read, replace,
@@ -37,6 +38,7 @@ from bson import Binary
 from pymongo import ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
+from bench.pipeline import percentile
 from bench.profile import cpu_seconds, infra_pids
 from shared.mongo import (
     Document,
@@ -205,11 +207,6 @@ async def work(args: argparse.Namespace) -> None:
     )
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
-
-
 async def phase(args: argparse.Namespace, databases: dict[str, str], batch_size: int) -> None:
     """Both parts at once at one batch size; prints deals/s, batch times and CPU."""
     common = [
@@ -220,6 +217,7 @@ async def phase(args: argparse.Namespace, databases: dict[str, str], batch_size:
     ] + (["--writes-only"] if args.writes_only else [])  # fmt: skip
     pids = infra_pids()
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    children_before = os.times()
     workers = {
         part: await asyncio.create_subprocess_exec(
             sys.executable,
@@ -246,7 +244,10 @@ async def phase(args: argparse.Namespace, databases: dict[str, str], batch_size:
             if process.returncode is None:
                 process.kill()
                 await process.wait()
-    children = os.times()
+    now = os.times()
+    workers_cpu = (now.children_user + now.children_system) - (
+        children_before.children_user + children_before.children_system
+    )
     after = {name: cpu_seconds(pid) for name, pid in pids.items()}
     print(f"batches of {batch_size} deals, each of a different partner ({args.seconds} s):")
     for part in PARTS:
@@ -255,7 +256,7 @@ async def phase(args: argparse.Namespace, databases: dict[str, str], batch_size:
         times = r["batches"]
         print(
             f"  {part:<11} {rate:>8,.0f} deals/s   batch p50 {1000 * statistics.median(times):,.0f} ms"
-            f"   p99 {1000 * percentile(times, 99):,.0f} ms   ({len(times)} batches" + ")"
+            f"   p99 {1000 * percentile(sorted(times), 99):,.0f} ms   ({len(times)} batches)"
         )
         if r["lost"]:  # one writer per collection: a lost write means the versions were wrong
             raise SystemExit(f"{part}: {r['lost']} writes lost to another writer; no figures")
@@ -265,12 +266,16 @@ async def phase(args: argparse.Namespace, databases: dict[str, str], batch_size:
     print(
         "  CPU s: "
         + ", ".join(f"{name} {seconds:.1f}" for name, seconds in spent.items())
-        + f", both workers {children.children_user + children.children_system - args.children_cpu:.1f}"
+        + f", both workers {workers_cpu:.1f}"
     )
-    args.children_cpu = children.children_user + children.children_system
 
 
 async def main_async(args: argparse.Namespace) -> None:
+    for batch_size in args.batch_sizes:
+        if not 0 < batch_size <= args.partners:
+            raise SystemExit(
+                f"--batch-sizes: {batch_size} is not between 1 and --partners ({args.partners})"
+            )
     settings = Settings(service_name="bench-store")
     run = uuid.uuid4().hex[:8]
     databases = {part: f"bench_store_{part}_{run}" for part in PARTS}
@@ -283,16 +288,22 @@ async def main_async(args: argparse.Namespace) -> None:
     )
     try:
         await seed(settings, databases, args.partners, state)
-        args.children_cpu = 0.0
         for batch_size in args.batch_sizes:
-            if batch_size > args.partners:
-                raise SystemExit(f"--batch-sizes: {batch_size} is more than --partners")
             await phase(args, databases, batch_size)
     finally:
         client = make_mongo_client(settings)
         for name in databases.values():
             await client.drop_database(name)
         await client.close()
+
+
+def batch_sizes(text: str) -> list[int]:
+    try:
+        return [int(n) for n in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not comma-separated whole numbers, such as 100,1000"
+        ) from None
 
 
 def main() -> None:
@@ -302,7 +313,7 @@ def main() -> None:
     parser.add_argument("--partners", type=int, default=1000)
     parser.add_argument(
         "--batch-sizes",
-        type=lambda text: [int(n) for n in text.split(",")],
+        type=batch_sizes,
         default=[100, 1000],
         help="comma-separated deals per batch (each of a different partner)",
     )
