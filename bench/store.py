@@ -73,6 +73,7 @@ def totals(pid: str, deals: int) -> Document:
         "revenue": amount,
         "commission": f"{123 * deals}.40",
         "bonus": "0.00",
+        "payout": f"{123 * deals}.40",
         "deals": deals,
         "target": "300000.00",
         "attainment": "0.0041",
@@ -82,17 +83,19 @@ def totals(pid: str, deals: int) -> Document:
     }
 
 
-def deal(deal_id: str, pid: str) -> Document:
-    """A deal as reporting stores a DealClosed."""
+def deal(pid: str) -> Document:
+    """The update by which reporting stores a DealClosed (``projection``)."""
     return {
-        "partner_id": pid,
-        "deal_id": deal_id,
-        "customer": "Contoso Ltd",
-        "product_line": "cloud",
-        "amount": "1234.00",
-        "currency": "USD",
-        "closed_at": "2026-10-01T00:00:00Z",
-        "versions": {"1": {"amount": "1234.00", "closed_at": "2026-10-01T00:00:00Z"}},
+        "$setOnInsert": {"partner_id": pid},
+        "$set": {
+            "versions.1": {
+                "amount": "1234.00",
+                "currency": "USD",
+                "closed_at": "2026-10-01T00:00:00.000000Z",
+                "product_line": "cloud",
+                "customer": "Contoso Ltd",
+            }
+        },
     }
 
 
@@ -171,7 +174,7 @@ async def work(args: argparse.Namespace) -> None:
                     database["ledgers"], [({**doc, "outbox": []}, v) for doc, v in writes]
                 )
             else:
-                await upsert_new(database["deals"], [(d, {"$set": deal(d, p)}) for d, p in deals])
+                await upsert_new(database["deals"], [(d, deal(p)) for d, p in deals])
                 losers = await write(database["lines"], writes)
                 await bulk_write_chunked(
                     database["period_totals"],
