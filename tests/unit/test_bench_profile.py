@@ -55,5 +55,9 @@ def test_no_infra_pids_against_a_kafka_and_mongodb_given_by_url(
 ) -> None:
     # with-infra.sh exports PARTNERHUB_STATE only for the local instance it
     # runs on; the platform's pid files under .local must not be read instead.
+    def no_reading(path: Path, *args: object, **kwargs: object) -> str:
+        raise AssertionError(f"read {path}")
+
     monkeypatch.delenv("PARTNERHUB_STATE", raising=False)
+    monkeypatch.setattr(Path, "read_text", no_reading)
     assert infra_pids() == {}
