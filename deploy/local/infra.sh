@@ -147,8 +147,8 @@ start_ferretdb() {
   mkdir -p "$STATE/ferretdb"
   log "starting FerretDB $FERRETDB_VERSION on 127.0.0.1:$MONGO_PORT"
   : > "$logs/ferretdb.log"
-  # Go's collector ran at every doubling of FerretDB's small live heap: a fifth of
-  # its CPU under load. Collect only when the heap reaches the memory limit instead.
+  # Go collects only when FerretDB's heap reaches the memory limit, not at every
+  # doubling of its small live heap (docs/performance.md).
   GOGC=${PARTNERHUB_FERRETDB_GOGC:-off} GOMEMLIMIT=${PARTNERHUB_FERRETDB_MEMORY:-1GiB} \
   python3 "$here/spawn.py" "$logs/ferretdb.log" "$ferretdb_bin" -listen "127.0.0.1:$MONGO_PORT" \
     -data-dir "$STATE/ferretdb" -log-level "${PARTNERHUB_FERRETDB_LOG_LEVEL:-error}" ${PARTNERHUB_FERRETDB_DEBUG_ADDR:+-debug-addr "$PARTNERHUB_FERRETDB_DEBUG_ADDR"} > "$pids/ferretdb.pid"
@@ -224,7 +224,7 @@ cmd_up() {
   wait_port kafka "$KAFKA_PORT" 120
   wait_prometheus
   [ -x "$PYTHON" ] || die "$PYTHON not found: run 'make venv' first"
-  # Creates the topics of SPEC §2 and their .dlq twins, and waits until the
+  # Creates the contract's topics and their .dlq twins, and waits until the
   # broker serves metadata and MongoDB answers a ping.
   (cd "$repo" && KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT" MONGODB_URL="mongodb://127.0.0.1:$MONGO_PORT" \
     TOPIC_PARTITIONS="$TOPIC_PARTITIONS" "$PYTHON" -m shared.infra ready --create-topics) \

@@ -7,7 +7,7 @@
 #   services.sh status
 #
 # Each service gets the admin key from .env (API_KEYS), the local Kafka and
-# FerretDB, its own MongoDB database and its port from SPEC §7. Logs go to
+# FerretDB, its own MongoDB database and its port (docs/architecture.md). Logs go to
 # .local/logs/<service>.log.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -17,7 +17,7 @@ PYTHON=${PYTHON:-$repo/.venv/bin/python}
 pids="$STATE/pids"
 logs="$STATE/logs"
 
-# SPEC §7 ports, in start order.
+# The services' ports, in start order.
 SERVICES=(onboarding:8001 enablement:8002 incentives:8003 reporting:8004)
 
 log() { printf '[services] %s\n' "$*" >&2; }

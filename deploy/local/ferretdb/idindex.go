@@ -4,8 +4,7 @@ package main
 // on the expression _ferretdb_sjson->"_id", but looks documents up by _id with
 // the expression _ferretdb_sjson->'$._id'. SQLite only uses an index whose
 // expression is written the same way, so every lookup, update and delete by
-// _id scans the whole table: a read model of 100 000 documents costs ~100 ms
-// per upsert instead of microseconds.
+// _id scans the whole table, at a cost that grows with the collection.
 //
 // indexIDs adds, to every collection table of every database file in dataDir,
 // an index on the expression the queries use. FerretDB keeps its own list of

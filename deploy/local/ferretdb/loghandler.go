@@ -4,8 +4,8 @@ package main
 // for every SQL statement, with the statement's arguments, which include the
 // whole document as JSON, and only then logs at debug level. slog's
 // TextHandler formats (and quotes) those attributes in WithAttrs, whatever
-// the level: with the default level (error) that was about 9 % of FerretDB's
-// CPU time under the benchmark, spent on text nobody reads.
+// the level: with the default level (error), CPU time spent on text nobody
+// reads (docs/performance.md).
 //
 // lazyHandler keeps the attributes as they are and hands them to the real
 // handler only for a record that is logged.
