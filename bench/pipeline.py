@@ -46,15 +46,15 @@ from pymongo import AsyncMongoClient, UpdateOne
 
 from bench.engine import bench_contract
 from bench.profile import Profile, infra_pids
-from services.reporting.domain import line_revisions, revision_fields, revision_text
+from services.reporting.store import line_revisions, revision_fields, revision_text
 from shared import events, topics
 from shared.events import CLOUDEVENTS_CONTENT_TYPE, new_event
 from shared.infra import partition_ids, start_group_at_end
 from shared.lag import consumer_lag
 from shared.messaging import kafka_client_options
 from shared.mongo import BULK_CHUNK, find_by_ids
-from shared.processes import ServiceProcess
 from shared.settings import Settings
+from tests.support.processes import ServiceProcess
 
 HEADERS = [("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())]
 INDEX_PASS_SECONDS = 2.5

@@ -1,1 +1,2 @@
-"""An independent, plainly written reference implementation of the commission rules (SPEC §5, §6)."""
+"""An independent, plainly written reference implementation of the commission and deal-registration
+rules (docs/rules/commissions.md, docs/rules/deal-registration.md)."""

@@ -40,7 +40,7 @@ SERVICES = {"onboarding": 8001, "enablement": 8002, "incentives": 8003, "reporti
 
 
 def service_url(name: str) -> str:
-    """``DEMO_URL_<SERVICE>`` or the SPEC §7 local port."""
+    """``DEMO_URL_<SERVICE>`` or the service's local port."""
     return os.environ.get(f"DEMO_URL_{name.upper()}", f"http://127.0.0.1:{SERVICES[name]}")
 
 

@@ -1,4 +1,6 @@
-"""A second, independent implementation of SPEC §5 (commissions) and §6 (deal registration).
+"""A second, independent implementation of the commission rules and the deal-registration rule.
+
+The rules are docs/rules/commissions.md and docs/rules/deal-registration.md.
 
 It is written for clarity, not speed, and is meant as a test oracle: it takes the
 whole set of events at once and computes every result from scratch, never
@@ -11,10 +13,10 @@ Two steps:
    decision, the earliest cancellation of each deal, every termination and
    every certification.
 2. **Compute every deal** from those facts, period by period, following the
-   numbered rules of SPEC §5 one after the other.
+   numbered commission rules one after the other.
 
-Facts are kept per partner (SPEC §5: "for one partner, the commission of every
-deal is a pure function of the set of events"): a deal, a contract, a
+Facts are kept per partner (for one partner, the commission of every deal is a
+pure function of the set of that partner's events): a deal, a contract, a
 cancellation, a termination and a certification belong to the partner named
 in their payload. Registration decisions are keyed by ``registration_id`` and
 count for a deal only when they name that deal and its partner.
@@ -60,7 +62,7 @@ __all__ = [
 
 
 def cents(value: Decimal) -> Decimal:
-    """``value`` rounded to cents, half to even (SPEC §5 rule 7)."""
+    """``value`` rounded to cents, half to even (rule 7)."""
     return value.quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
@@ -210,8 +212,9 @@ def _utc_date(moment: datetime) -> date:
 def governing_contract(facts: _Facts, partner_id: str, closed_at: datetime) -> Contract | None:
     """Rule 1: the contract covering date(closed_at); of several, the latest start_date.
 
-    Two covering contracts with the same start_date are not decided by the SPEC;
-    here the one published last (greatest CloudEvent (time, id)) governs.
+    The rules leave two covering contracts with the same start_date open (onboarding
+    never signs such a pair); here the one published last (greatest CloudEvent
+    (time, id)) governs.
     """
     day = _utc_date(closed_at)
     best: tuple[date, datetime, str] | None = None
@@ -232,7 +235,7 @@ def governing_contract(facts: _Facts, partner_id: str, closed_at: datetime) -> C
 def status_of(
     facts: _Facts, partner_id: str, deal: DealClosed, contract: Contract | None
 ) -> CommissionStatus:
-    """Rule 2: the first status that matches, in the SPEC's order."""
+    """Rule 2: the first status that matches, in the rules' order."""
     if contract is None:
         return CommissionStatus.NO_CONTRACT
     terminated_from = facts.terminated_from.get(partner_id)
@@ -430,13 +433,13 @@ def expected_lines(events: Iterable[CloudEvent[Payload]]) -> dict[tuple[str, str
     return lines
 
 
-# --------------------------------------------------------------------------- §6 registration
+# --------------------------------------------------------------------------- registration
 
 
 def expected_registration_decisions(
     events: Iterable[CloudEvent[Payload]],
 ) -> dict[str, tuple[bool, str | None]]:
-    """SPEC §6: registration_id -> (approved, reason) for every DealRegistered.
+    """The deal-registration rule: registration_id -> (approved, reason) for every DealRegistered.
 
     Registrations are decided one after the other by (registered_at,
     registration_id). One is rejected with ``channel_conflict`` when another

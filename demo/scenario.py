@@ -216,7 +216,8 @@ def build(partners: int, deals: int, seed: int, run: str) -> Scenario:
             applicant=i,
             deal_id=f"{run}-D{d:05d}",
             # Customers of this run only: registrations from an earlier run on the
-            # same broker would otherwise conflict with this run's (SPEC §6).
+            # same broker would otherwise conflict with this run's
+            # (docs/rules/deal-registration.md).
             customer=f"Customer {rng.randrange(deals // 3 + 1)} {run}",
             product_line=PRODUCT_LINES[rng.randrange(len(PRODUCT_LINES))],
             amount=Decimal(rng.randrange(2_000_00, 60_000_00)) / 100,

@@ -1,4 +1,4 @@
-"""HTTP access control of SPEC §8, the same in every service.
+"""HTTP access control, the same in every service (docs/rules/events.md, "HTTP access").
 
 Every endpoint except ``/healthz``, ``/readyz`` and ``/metrics`` needs
 ``Authorization: Bearer <key>``. Keys come from ``API_KEYS`` (comma-separated
@@ -135,12 +135,6 @@ async def staff(principal: Authenticated) -> Principal:
     return principal
 
 
-async def admin(principal: Authenticated) -> Principal:
-    if principal.role != ADMIN:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this needs an admin key")
-    return principal
-
-
 async def partner_reader(partner_id: str, principal: Authenticated) -> Principal:
     """Reads of one partner's data (the route has a ``{partner_id}`` path parameter)."""
     if not principal.may_read_partner(partner_id):
@@ -151,9 +145,8 @@ async def partner_reader(partner_id: str, principal: Authenticated) -> Principal
     return principal
 
 
-#: Route dependencies: commands and cross-partner reads; admin only; one partner's data.
+#: Route dependencies: commands and cross-partner reads; one partner's data.
 StaffAccess = Depends(staff)
-AdminAccess = Depends(admin)
 PartnerReadAccess = Depends(partner_reader)
 
 

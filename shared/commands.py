@@ -1,22 +1,35 @@
-"""HTTP commands sent with an ``Idempotency-Key``: the answer, and remembering it for a retry.
+"""HTTP commands, the same way in every service: idempotency, answers, errors, retries.
 
-The producer-side half of exactly-once effect (the consumer-side half is
-:mod:`shared.idempotency`). A command changes one document; with a key, that
-same write also remembers the answer given. A retry with the same key finds
-the answer there and gets it back unchanged (``replayed``), without writing or
-publishing anything. Only successful answers are remembered: a refused command
-changed nothing and may be retried.
+A command changes one document. With an ``Idempotency-Key`` header, that same
+write also remembers the answer given; a retry with the same key finds the
+answer there and gets it back unchanged (``Idempotent-Replayed: true``),
+without writing or publishing anything. Only successful answers are
+remembered: a refused command changed nothing and may be retried. The rule is
+written out in ``docs/architecture.md`` ("Commands").
+
+A route declares the key with :data:`IdempotentCommand` and answers with
+:func:`respond`::
+
+    @router.post("/things", status_code=201, response_model=ThingView)
+    async def add(body: ThingBody, key: IdempotentCommand) -> JSONResponse:
+        return respond(await things.add(body, key))
 
 A key is remembered as :class:`CommandKey`: the SHA-256 of (request path, key)
 and a fingerprint of the body (the SHA-256 of its JSON with sorted keys). The
 same key with a different body is refused with :class:`InvalidField` (422).
 What a command creates can take its id from the key (:attr:`CommandKey.derived_id`),
 so two concurrent deliveries of one command meet on the same document.
+Remembered answers live in a map from the key's digest to the answer, inside
+the document the command changed (:meth:`CommandKey.remember`,
+:meth:`CommandKey.find`).
 
-Stored data uses two layouts, both kept: a list of answers each naming its
-key (:meth:`CommandKey.remember`, :meth:`CommandKey.find`), or a map from the
-key's digest to the answer (:meth:`CommandKey.remember_by_digest`,
-:meth:`CommandKey.find_by_digest`).
+Refusals are exceptions that every service answers the same way
+(:func:`install_error_handlers`, called by :func:`shared.service.service_app`):
+:class:`InvalidField` 422 naming the field, :class:`NotFound` 404,
+:class:`Conflict` 409. A service's own refusals subclass these.
+
+Writes are optimistic: read, change, write if unchanged. :func:`retry_on_conflict`
+runs such an attempt again while another writer got there first.
 """
 
 from __future__ import annotations
@@ -24,11 +37,16 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Any, Self
+from enum import Enum
+from typing import Annotated, Any, Final, Literal, Self, TypeVar
 
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+
+# ----------------------------------------------------------------- answers and refusals
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +67,54 @@ class InvalidField(Exception):
         self.message = message
 
 
+class NotFound(Exception):
+    """What the command names does not exist (HTTP 404); the message says what."""
+
+
+class Conflict(Exception):
+    """The command contradicts the current state (HTTP 409); the message says why."""
+
+
+def respond(answer: Answer) -> JSONResponse:
+    """``answer`` as the HTTP response, marked when it is a remembered one."""
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
+    return JSONResponse(answer.body, status_code=answer.status, headers=headers)
+
+
+def unprocessable(location: tuple[str, ...], message: str) -> JSONResponse:
+    """A 422 in FastAPI's own shape, so clients read one error format."""
+    detail = [{"loc": list(location), "msg": message, "type": "value_error"}]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+async def _invalid_field(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidField)
+    return unprocessable(exc.location, exc.message)
+
+
+async def _not_found(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=404)
+
+
+async def _conflict(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=409)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer :class:`InvalidField`, :class:`NotFound` and :class:`Conflict` (and their
+    subclasses) with 422, 404 and 409."""
+    app.add_exception_handler(InvalidField, _invalid_field)
+    app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(Conflict, _conflict)
+
+
+# ----------------------------------------------------------------- the Idempotency-Key
+
+
+def _fingerprint(body: Any) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class CommandKey:
     """An Idempotency-Key as remembered: a digest of (path, key) and the body's fingerprint."""
@@ -57,16 +123,16 @@ class CommandKey:
     fingerprint: str
 
     @classmethod
-    def of(cls, key: str | None, path: str, body: BaseModel | None) -> Self | None:
-        """The key of a command to ``path``; ``None`` when it was sent without one."""
+    def of(cls, key: str | None, path: str, body: BaseModel | Any | None) -> Self | None:
+        """The key of a command to ``path`` with ``body`` (a model or its JSON value);
+        ``None`` when it was sent without one."""
         if key is None:
             return None
-        canonical = json.dumps(
-            None if body is None else body.model_dump(mode="json", by_alias=True), sort_keys=True
-        )
+        if isinstance(body, BaseModel):
+            body = body.model_dump(mode="json", by_alias=True)
         return cls(
             digest=hashlib.sha256(f"{path}\n{key}".encode()).hexdigest(),
-            fingerprint=hashlib.sha256(canonical.encode()).hexdigest(),
+            fingerprint=_fingerprint(body),
         )
 
     @property
@@ -74,30 +140,85 @@ class CommandKey:
         """The id of what the command creates: the same for every delivery of the command."""
         return str(uuid.uuid5(uuid.NAMESPACE_OID, self.digest))
 
-    def remember(self, answer: Answer) -> dict[str, Any]:
-        """``answer`` as an entry of a list of remembered answers (it names its key)."""
-        return {"key": self.digest, **self.remember_by_digest(answer)}
+    def remember(self, answers: MutableMapping[str, Any], answer: Answer) -> None:
+        """Remember ``answer`` in ``answers``, a document's map from digests to answers."""
+        answers[self.digest] = {
+            "fingerprint": self.fingerprint,
+            "status": answer.status,
+            "body": answer.body,
+        }
 
-    def find(self, answers: Iterable[Mapping[str, Any]]) -> Answer | None:
-        """The first answer to this key in a list of entries, if one was given."""
-        for remembered in answers:
-            if remembered["key"] == self.digest:
-                return self.replay(remembered)
-        return None
-
-    def remember_by_digest(self, answer: Answer) -> dict[str, Any]:
-        """``answer`` as remembered in a map under this key's :attr:`digest`."""
-        return {"fingerprint": self.fingerprint, "status": answer.status, "body": answer.body}
-
-    def find_by_digest(self, answers: Mapping[str, Mapping[str, Any]]) -> Answer | None:
-        """The first answer to this key in a map from digests, if one was given."""
+    def find(self, answers: Mapping[str, Mapping[str, Any]]) -> Answer | None:
+        """The answer remembered for this key in ``answers``, if one was given;
+        :class:`InvalidField` if it was given to a different body."""
         remembered = answers.get(self.digest)
-        return None if remembered is None else self.replay(remembered)
-
-    def replay(self, remembered: Mapping[str, Any]) -> Answer:
-        """The remembered answer, again; :class:`InvalidField` if it was for another body."""
+        if remembered is None:
+            return None
         if remembered["fingerprint"] != self.fingerprint:
             raise InvalidField(
                 ("header", "Idempotency-Key"), "this key was already used for a different request"
             )
         return Answer(int(remembered["status"]), dict(remembered["body"]), replayed=True)
+
+
+async def command_key(
+    request: Request,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=255,
+            description="a retried command with the same key returns the first answer",
+        ),
+    ] = None,
+) -> CommandKey | None:
+    """The request's :class:`CommandKey` (FastAPI dependency); ``None`` without the header.
+
+    FastAPI has parsed the body by the time dependencies run, so the body here is
+    valid JSON (or empty)."""
+    if idempotency_key is None:
+        return None
+    raw = await request.body()
+    body = json.loads(raw) if raw else None
+    return CommandKey.of(idempotency_key, request.url.path, body)
+
+
+#: A route parameter of this type is the command's Idempotency-Key, if it was sent.
+IdempotentCommand = Annotated[CommandKey | None, Depends(command_key)]
+
+
+# ----------------------------------------------------------------- optimistic writes
+
+
+class _Lost(Enum):
+    LOST = "lost"
+
+
+#: What an attempt of :func:`retry_on_conflict` returns when another writer got there first.
+LOST: Final = _Lost.LOST
+Lost = Literal[_Lost.LOST]
+
+#: How many times a write is tried before giving up.
+MAX_WRITE_ATTEMPTS = 20
+
+T = TypeVar("T")
+
+
+class KeptLosing(RuntimeError):
+    """Every attempt of a write lost to another writer: a fault, not a refusal (HTTP 500)."""
+
+
+async def retry_on_conflict(
+    attempt: Callable[[], Awaitable[T | Lost]],
+    *,
+    what: str,
+    attempts: int = MAX_WRITE_ATTEMPTS,
+) -> T:
+    """Run ``attempt`` (read, decide, write if unchanged) until it does not return
+    :data:`LOST`; after ``attempts`` losses raise :class:`KeptLosing` naming ``what``."""
+    for _ in range(attempts):
+        result = await attempt()
+        if result is not LOST:
+            return result
+    raise KeptLosing(f"{what} kept changing under this write ({attempts} attempts)")

@@ -13,15 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
 
+from aiokafka.coordinator.assignors.abstract import AbstractPartitionAssignor
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 
 from shared.events import CloudEvent, InvalidEvent, Payload, parse_event
 from shared.failpoints import failpoint
+from shared.lag import report_lag
 from shared.messaging import ConsumedRecord, dead_letter
 from shared.metrics import BATCH_SECONDS, BATCH_SIZE, DEAD_LETTERS, EVENTS_CONSUMED
 from shared.settings import Settings
@@ -125,3 +130,51 @@ async def consume(
             log.exception("batch failed; it will be delivered again")
             await asyncio.sleep(TRANSIENT_BACKOFF_SECONDS)
             raise
+
+
+BatchHandler = Callable[[list[Consumed]], Awaitable[None]]
+
+
+def subscribe(
+    broker: KafkaBroker,
+    settings: Settings,
+    topics: Sequence[str],
+    handle: BatchHandler,
+    *,
+    title: str,
+    description: str,
+    partner_partitions_together: bool = False,
+) -> Callable[[], Coroutine[Any, Any, None]]:
+    """Subscribe ``handle`` to ``topics`` the way every service consumes.
+
+    Batches as :func:`batch_subscription` says, each through :func:`consume`
+    (validation, dead letters, metrics, redelivery on failure). With
+    ``partner_partitions_together``, partition *k* of every topic is assigned to
+    the same replica (every topic has the same partition count and is keyed by
+    partner id, so one partner's events of all topics meet in one process).
+
+    Returns the coroutine that keeps the group's lag metric current: run it in
+    the service's background (``service_app(background=[...])``).
+    """
+    assignor: type[AbstractPartitionAssignor] = (
+        RangePartitionAssignor if partner_partitions_together else RoundRobinPartitionAssignor
+    )
+
+    @broker.subscriber(
+        *topics,
+        **batch_subscription(settings),
+        partition_assignment_strategy=(assignor,),
+        title=title,
+        description=description,
+    )
+    async def on_events(message: KafkaMessage) -> None:
+        await consume(
+            message.raw_message, broker=broker, service=settings.service_name, handle=handle
+        )
+
+    group = settings.consumer_group or settings.service_name
+
+    async def lag() -> None:
+        await report_lag(settings, group, topics)
+
+    return lag

@@ -1,12 +1,14 @@
-"""The event contract of SPEC §2: the CloudEvents 1.0 envelope and one model per event type.
+"""The event contract: the CloudEvents 1.0 envelope and one model per event type.
+
+The contract is written out in docs/rules/events.md.
 
 Every Kafka message value is a CloudEvent in structured JSON mode. Money is a
 ``Decimal`` in Python and a JSON string on the wire; a float is rejected, never
-rounded. Payload models accept fields beyond those fixed by the SPEC (they are
+rounded. Payload models accept fields beyond those the contract fixes (they are
 kept), so producers can add information without breaking consumers.
 
 Reading: :func:`parse_event` turns message bytes into a typed :class:`CloudEvent`
-or raises :class:`InvalidEvent` whose ``reason`` says which of the SPEC's four
+or raises :class:`InvalidEvent` whose ``reason`` says which of the contract's four
 kinds of bad input it is and whose message names the offending field.
 
 Writing: :func:`new_event` wraps a payload in an envelope (type, subject and
@@ -142,7 +144,7 @@ class PlanPeriod(StrEnum):
 
 
 class CommissionStatus(StrEnum):
-    """A deal's status under SPEC §5 rule 2 (first match wins, in this order)."""
+    """A deal's commission status (first match wins, in this order; docs/rules/commissions.md)."""
 
     NO_CONTRACT = "no_contract"
     TERMINATED = "terminated"
@@ -222,7 +224,7 @@ class Contract(_Model):
 
 
 class Scorecard(_Model):
-    """The five selection criteria of SPEC §4, each scored 0–5."""
+    """The five selection criteria, each scored 0–5 (docs/rules/scorecard.md)."""
 
     customer_base: int = Field(ge=0, le=5)
     sales_network: int = Field(ge=0, le=5)
@@ -419,7 +421,7 @@ class MdfRejected(Payload):
 
 
 class CommissionCalculated(Payload):
-    """One revision of one deal's commission (SPEC §5); the highest revision stands."""
+    """One revision of one deal's commission; the highest stands (docs/rules/commissions.md)."""
 
     event_type = "CommissionCalculated"
     kafka_topic = topics.INCENTIVES
@@ -453,7 +455,7 @@ class PayoutSettled(Payload):
     amount_paid: Money
     carried_adjustments: list[CarriedAdjustment] = Field(default_factory=list)
     settled_at: AwareDatetime
-    # Beyond the SPEC's fields (optional, so other producers may omit them):
+    # Beyond the contract's required fields (optional, so other producers may omit them):
     period_amount: Money | None = Field(
         default=None,
         description="the part of amount_paid from the period's own total; "
@@ -503,11 +505,22 @@ PAYLOADS: dict[str, type[Payload]] = {p.event_type: p for p in PAYLOAD_TYPES}
 
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
 
+#: The namespace of every id :func:`deterministic_id` makes.
+_ID_NAMESPACE = uuid.UUID("6f1d0c8e-6d5e-4c83-9b0e-3f5a2b8d7c10")
+
+
+def deterministic_id(*parts: str) -> str:
+    """The CloudEvent id of the event that ``parts`` identify (its producer, what it is
+    about, which change): the same parts always give the same id, so an event produced
+    again after a crash is the same event, and consumers de-duplicate it."""
+    return str(uuid.uuid5(_ID_NAMESPACE, "/".join(parts)))
+
+
 P = TypeVar("P", bound=Payload)
 
 
 class Envelope(_Model):
-    """The CloudEvents 1.0 attributes of SPEC §2, with ``data`` not yet interpreted."""
+    """The CloudEvents 1.0 attributes of the contract, with ``data`` not yet interpreted."""
 
     specversion: Literal["1.0"]
     id: NonEmpty
@@ -584,7 +597,7 @@ def new_event(
 
 
 class InvalidReason(StrEnum):
-    """The kinds of bad input SPEC §2 names; each dead-letters with its reason."""
+    """The kinds of bad input the contract names; each dead-letters with its reason."""
 
     NOT_JSON = "not_json"
     NOT_CLOUDEVENT = "not_cloudevent"

@@ -2,7 +2,7 @@
 
 ``python -m shared.infra ready [--create-topics] [--timeout S]`` waits until
 the Kafka broker serves metadata and names a group coordinator, and the
-MongoDB-protocol server answers a ping, creating the topics of SPEC §2 and
+MongoDB-protocol server answers a ping, creating the contract's topics and
 their ``.dlq`` twins first when asked (``TOPIC_PARTITIONS`` partitions each,
 6 by default). Topics are created explicitly, never by broker
 auto-creation. ``make infra-up`` runs it.

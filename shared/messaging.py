@@ -22,7 +22,6 @@ from faststream.security import (
     SASLScram512,
 )
 
-from shared.events import CLOUDEVENTS_CONTENT_TYPE, CloudEvent, Payload
 from shared.settings import Settings
 from shared.topics import dead_letter_topic
 
@@ -122,16 +121,6 @@ def make_broker(settings: Settings, **options: Any) -> KafkaBroker:
     }
     defaults.update(options)
     return KafkaBroker(settings.kafka_bootstrap_servers, **defaults)
-
-
-async def publish_event(broker: KafkaBroker, event: CloudEvent[Payload]) -> None:
-    """Publish one event in structured mode on its topic, keyed by the partner id."""
-    await broker.publish(
-        event.to_bytes(),
-        event.topic,
-        key=event.key,
-        headers={"content-type": CLOUDEVENTS_CONTENT_TYPE},
-    )
 
 
 class ConsumedRecord(Protocol):

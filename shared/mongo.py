@@ -167,8 +167,9 @@ async def find_by_ids(
     return {doc["_id"]: doc for doc in looked_up if doc is not None}
 
 
-#: FerretDB v1 (embedded, SQLite) hangs on an update command of 100 or more operations
-#: that update existing documents; bulk writes go in chunks well below that.
+#: FerretDB v1 keeps every update operation's query iterator and pooled connection open
+#: until the whole command ends, and hangs the database when a command holds as many as
+#: its pool (SQLite: 100): bulk writes go in chunks well below that.
 BULK_CHUNK = 50
 
 

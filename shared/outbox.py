@@ -27,11 +27,7 @@ element per entry, which is what says an entry is pending and what
 field beside it, ``outbox_events``, rewritten with the document's outbox
 (after a ``$pullAll`` it may still hold removed events until then).
 FerretDB decodes a stored document field by field at every read and
-update: ten entries as five fields each (the CloudEvent as escaped JSON
-text) made a read of a partner's ledger cost twice as much as without
-them; as ids and one compressed field, a quarter more. Documents written
-in the earlier form (all five fields in each element) are read as well,
-and :meth:`Outbox.remove` removes entries in either form.
+update, so the events stay out of the fields it decodes.
 """
 
 from __future__ import annotations
@@ -95,18 +91,14 @@ def encode_outbox(entries: Iterable[OutboxEntry]) -> Document:
 
 
 def decode_outbox(doc: Mapping[str, Any]) -> list[OutboxEntry]:
-    """The pending entries of a stored document (either form; see the module's docstring)."""
+    """The pending entries of a stored document (see the module's docstring)."""
     stored = doc.get(EVENTS)
     events = (
         {row[0]: OutboxEntry(*row) for row in json.loads(zlib.decompress(stored))} if stored else {}
     )
     entries = []
     for item in doc.get(FIELD) or []:
-        if "value" in item:  # the earlier form
-            entries.append(
-                OutboxEntry(item["id"], item["type"], item["topic"], item["key"], item["value"])
-            )
-        elif item["id"] in events:
+        if item["id"] in events:
             entries.append(events[item["id"]])
         else:
             raise ValueError(
@@ -117,14 +109,6 @@ def decode_outbox(doc: Mapping[str, Any]) -> list[OutboxEntry]:
 
 def _ids(entries: Iterable[OutboxEntry]) -> list[Document]:
     return [{"id": e.id} for e in entries]
-
-
-def _earlier_form(entries: Iterable[OutboxEntry]) -> list[Document]:
-    """Entries as stored before ``outbox_events``; field order as then, for ``$pullAll``."""
-    return [
-        {"id": e.id, "type": e.type, "topic": e.topic, "key": e.key, "value": e.value}
-        for e in entries
-    ]
 
 
 class Outbox:
@@ -213,15 +197,14 @@ class Outbox:
     async def remove(
         self, collection: AsyncCollection[Document], outboxes: Mapping[Any, list[OutboxEntry]]
     ) -> None:
-        """Remove published entries from their documents (``$pullAll`` of the exact entries,
-        in the stored form and the earlier one)."""
+        """Remove published entries from their documents (``$pullAll`` of their ids)."""
         async with write_lock(collection):
             await bulk_write_chunked(
                 collection,
                 [
                     UpdateOne(
                         {"_id": doc_id},
-                        {"$pullAll": {FIELD: _ids(outbox) + _earlier_form(outbox)}},
+                        {"$pullAll": {FIELD: _ids(outbox)}},
                     )
                     for doc_id, outbox in outboxes.items()
                     if outbox

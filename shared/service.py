@@ -1,7 +1,7 @@
 """The shape every service process has: one FastAPI app, one Kafka broker, one MongoDB client.
 
-:func:`service_app` builds the FastAPI application with what SPEC §7 and §8
-ask of every service: API-key access control, ``/healthz``, ``/readyz``
+:func:`service_app` builds the FastAPI application with what every service
+offers (docs/architecture.md): API-key access control, ``/healthz``, ``/readyz``
 (Kafka and MongoDB answer), ``/metrics``, the OpenAPI document at ``/docs``
 and the AsyncAPI document of its subscribers and publishers at
 ``/asyncapi.json``. The lifespan starts the broker (and with it the
@@ -22,7 +22,7 @@ import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import uvicorn
@@ -36,6 +36,7 @@ from pymongo import AsyncMongoClient
 
 from shared import access
 from shared.body_limit import BodyLimit
+from shared.commands import install_error_handlers
 from shared.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from shared.mongo import Document, ping
 from shared.observability import ReadinessCheck, configure_logging, operational_routes
@@ -71,6 +72,39 @@ def service_app(
     async def mongodb_ready() -> bool:
         return await ping(mongo)
 
+    lifespan = _lifespan(settings, broker, mongo, on_startup, on_shutdown, background)
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    access.install(app, settings)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.middleware("http")(_measured(settings.service_name))
+    app.include_router(
+        operational_routes(
+            {"kafka": kafka_ready, "mongodb": mongodb_ready, **(extra_checks or {})},
+            details=readiness_details,
+        )
+    )
+    asyncapi = AsyncAPI(broker, title=f"{title} events", version="0.1.0", description=description)
+
+    @app.get("/asyncapi.json", tags=["operations"], summary="AsyncAPI document of the events")
+    async def asyncapi_document() -> Any:
+        return asyncapi.to_specification().to_jsonable()
+
+    return app
+
+
+def _lifespan(
+    settings: Settings,
+    broker: KafkaBroker,
+    mongo: AsyncMongoClient[Document],
+    on_startup: StartupStep | None,
+    on_shutdown: StartupStep | None,
+    background: Sequence[Callable[[], Coroutine[Any, Any, None]]],
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Connect, run the start-up step, start consuming and the background work; on
+    shutdown stop them in the reverse order, letting the batch in hand finish."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("starting %s", settings.service_name)
@@ -92,15 +126,16 @@ def service_app(
                 await on_shutdown()
             await mongo.close()
 
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
-    access.install(app, settings)
-    app.add_exception_handler(RequestValidationError, invalid_request)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return lifespan
 
-    @app.middleware("http")
-    async def measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _measured(service: str) -> Callable[[Request, Endpoint], Awaitable[Response]]:
+    """HTTP middleware counting and timing every request by route template and status."""
+
+    async def measure(request: Request, call_next: Endpoint) -> Response:
         started = time.perf_counter()
         status = 500
         try:
@@ -109,24 +144,12 @@ def service_app(
             return response
         finally:
             route = getattr(request.scope.get("route"), "path", "unmatched")
-            HTTP_REQUESTS.labels(settings.service_name, route, request.method, str(status)).inc()
-            HTTP_SECONDS.labels(settings.service_name, route, request.method).observe(
+            HTTP_REQUESTS.labels(service, route, request.method, str(status)).inc()
+            HTTP_SECONDS.labels(service, route, request.method).observe(
                 time.perf_counter() - started
             )
 
-    app.include_router(
-        operational_routes(
-            {"kafka": kafka_ready, "mongodb": mongodb_ready, **(extra_checks or {})},
-            details=readiness_details,
-        )
-    )
-    asyncapi = AsyncAPI(broker, title=f"{title} events", version="0.1.0", description=description)
-
-    @app.get("/asyncapi.json", tags=["operations"], summary="AsyncAPI document of the events")
-    async def asyncapi_document() -> Any:
-        return asyncapi.to_specification().to_jsonable()
-
-    return app
+    return measure
 
 
 async def invalid_request(request: Request, exc: Exception) -> Response:
@@ -143,8 +166,8 @@ async def invalid_request(request: Request, exc: Exception) -> Response:
 
 def tune_gc() -> None:
     """Collect young objects less often: the services allocate many short-lived objects
-    per event, and the default thresholds spend a large share of the time in the
-    collector (measured with ``make bench-engine``: about 40 %)."""
+    per event, and with the default thresholds the collector takes a large share of
+    the time."""
     gc.set_threshold(20_000, 50, 50)
 
 

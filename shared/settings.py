@@ -1,4 +1,4 @@
-"""Settings from the environment (SPEC §8), the same way in every service.
+"""Settings from the environment, the same way in every service (docs/operations.md).
 
 Every setting has a local default so ``python -m services.<name>`` runs against
 the embedded infrastructure with nothing set. A bad value fails at start-up
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
@@ -85,12 +85,10 @@ class Settings(BaseSettings):
     def consumer_fetch_bytes(self) -> int:
         """Bytes one fetch may bring from each partition (``max_partition_fetch_bytes``).
 
-        Kafka clients default to 1 MiB, about 2 000 DealClosed: a replica
-        owning six partitions never saw a batch above ~12 800 messages,
-        whatever ``consumer_batch_size`` said. This allows a whole batch of
-        1 KiB messages from one partition (and at least the 1 MiB default); a
-        fetch as a whole stays within the client's ``fetch_max_bytes``
-        (50 MiB).
+        Enough for a whole batch of 1 KiB messages from one partition, and at
+        least the client's 1 MiB default (about 2 000 DealClosed), which would
+        cap a replica's batches below ``consumer_batch_size``. A fetch as a
+        whole stays within the client's ``fetch_max_bytes`` (50 MiB).
         """
         return max(1 << 20, self.consumer_batch_size << 10)
 
@@ -108,7 +106,7 @@ def service_settings(service_name: str, http_port: int) -> Settings:
     """Settings of one service: its name and default port, overridable by the environment.
 
     ``MONGODB_DATABASE`` defaults to ``partnerhub_<service>`` because each
-    service owns its own database (ARCHITECTURE.md).
+    service owns its own database (docs/architecture.md).
     """
     defaults = Settings()
     overrides: dict[str, object] = {}
@@ -119,3 +117,24 @@ def service_settings(service_name: str, http_port: int) -> Settings:
     if "mongodb_database" not in defaults.model_fields_set:
         overrides["mongodb_database"] = f"partnerhub_{service_name}"
     return defaults.model_copy(update=overrides)
+
+
+class ConfigurationError(ValueError):
+    """A setting that cannot be used; the message names the environment variable."""
+
+
+SettingsT = TypeVar("SettingsT", bound=Settings)
+
+
+def load(settings_class: type[SettingsT]) -> SettingsT:
+    """A service's settings from the environment, read once at start-up; a
+    :class:`ConfigurationError` naming each bad variable otherwise."""
+    try:
+        return settings_class()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']).upper()}: "
+            f"{e['ctx']['error'] if e['type'] == 'value_error' else e['msg']}"
+            for e in exc.errors(include_url=False)
+        )
+        raise ConfigurationError(problems) from None

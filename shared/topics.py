@@ -1,4 +1,4 @@
-"""Kafka topic names of the event contract (SPEC §2) and their dead-letter twins."""
+"""Kafka topic names of the event contract (docs/rules/events.md) and their dead-letter twins."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ DEALS = "deals.v1"
 ENABLEMENT = "enablement.v1"
 INCENTIVES = "incentives.v1"
 
-#: The topics of SPEC §2, in the order the lifecycle feeds them.
+#: The contract's topics, in the order the lifecycle feeds them.
 EVENT_TOPICS: tuple[str, ...] = (PARTNERS, DEALS, ENABLEMENT, INCENTIVES)
 
 #: The topics each consuming service subscribes to (its consumer group's topics).

@@ -1,42 +1,41 @@
-"""Enablement's HTTP commands: the bodies they accept and what each one changes and publishes.
+"""Enablement's commands: the bodies they accept and what each one changes and publishes.
 
 Every command is **one single-document write** holding the change, the events
 to publish (the document's outbox) and, with an ``Idempotency-Key``, the
-answer given (the document's ``answers``). Then the outbox is published
-(awaited; if Kafka does not answer, the background relay publishes it later)
-and the answer is returned.
-
-**Idempotency** (:mod:`shared.commands`). A command sent again with the same
-``Idempotency-Key`` finds its remembered answer in the document it changed and
-returns it unchanged (with the ``Idempotent-Replayed: true`` header) without
-writing or publishing anything; the same key with a different body is refused
-with 422. A document keeps its answers as a list, each naming its key's
-digest. Where a command creates a new item (a material, a feedback, an MDF
-request) the item's id is derived from the key's digest, so two concurrent
-deliveries of one command meet on the same id. Only successful answers are
-remembered; a refused command changed nothing and may be retried.
+answer given (:class:`shared.commands.CommandKey`). Then the outbox is
+published (awaited; if Kafka does not answer, the background relay publishes
+it later) and the answer is returned. A command sent again with the same key
+gets its first answer back without writing or publishing anything. Where a
+command creates an item (a material, a feedback, an MDF request) the item's
+id is derived from the key, so two concurrent deliveries of one command meet
+on the same id.
 
 Writers that race on one document (two replicas, HTTP and the consumer) use
-the ``version`` field: the loser reloads and decides again.
+its ``version``: the loser reads again and decides again
+(:func:`shared.commands.retry_on_conflict`).
+
+The rules themselves are in :mod:`services.enablement.domain`
+(``docs/rules/enablement.md``); the answers' bodies in
+:mod:`services.enablement.views`.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
+from services.enablement.awards import AwardSettling, settle_learner
 from services.enablement.domain import (
     ALL_TIERS,
     DEFAULT_PASSING_SCORE,
     CertificationDefinition,
     Completion,
     Course,
-    EnablementError,
     Feedback,
     MdfBudget,
     MdfRequest,
@@ -44,41 +43,54 @@ from services.enablement.domain import (
     PartnerStanding,
     SalesMaterial,
     approve_mdf_request,
+    define,
+    passes,
     quarter_of,
-    remaining_mdf_budget,
     require_active_partner,
     submit_mdf_request,
     utc_date,
 )
-from services.enablement.handlers import (
-    SOURCE,
-    Enablement,
+from services.enablement.publishing import (
+    Outboxes,
+    Publisher,
     completion_event,
-    event_id,
-    settle_learner,
+    feedback_event,
+    mdf_decision_event,
+    mdf_requested_event,
 )
 from services.enablement.store import (
     FEEDBACK,
     LEARNERS,
     MDF_LEDGERS,
-    EnablementStore,
+    Answers,
+    Catalogue,
     Learner,
     MdfLedger,
-    answer_locator,
-    encode_award,
-    encode_certification,
-    encode_course,
-    encode_material,
-    encode_mdf_request,
-    request_locator,
+    Store,
 )
-from shared.commands import Answer as Answer
-from shared.commands import CommandKey as CommandKey
-from shared.commands import InvalidField as InvalidField
-from shared.events import Currency, Money, Tier, new_event
-from shared.outbox import OutboxEntry, encode_outbox
+from services.enablement.views import (
+    AwardView,
+    CertificationView,
+    CompletionAnswer,
+    CourseView,
+    FeedbackAnswer,
+    MaterialView,
+    MdfRequestView,
+)
+from shared.commands import (
+    LOST,
+    Answer,
+    CommandKey,
+    InvalidField,
+    Lost,
+    NotFound,
+    retry_on_conflict,
+)
+from shared.events import Currency, Money, Tier
+from shared.outbox import OutboxEntry
 
-MAX_ATTEMPTS = 20
+log = logging.getLogger("partnerhub.enablement")
+
 #: How far a completion may lie in the future (clocks of an LMS and ours differ a little).
 CLOCK_TOLERANCE = timedelta(minutes=5)
 
@@ -147,81 +159,62 @@ class MdfRejectionBody(_Body):
     reason: Text = "rejected by the channel manager"
 
 
-# --------------------------------------------------------------------------- answers
-
-
-class Conflict(EnablementError):
-    """The command contradicts what is stored (HTTP 409)."""
-
-
-class NotFound(Exception):
-    """The named thing does not exist (HTTP 404)."""
-
-
-def _course_view(course: Course) -> dict[str, Any]:
-    return encode_course(course)
-
-
-def _certification_view(certification: CertificationDefinition) -> dict[str, Any]:
-    return encode_certification(certification)
-
-
-def mdf_view(request: MdfRequest) -> dict[str, Any]:
-    return encode_mdf_request(request)
-
-
-def material_view(material: SalesMaterial) -> dict[str, Any]:
-    view = encode_material(material)
-    return {"material_id": view.pop("_id"), **view}
-
-
-def learner_view(learner: Learner) -> dict[str, Any]:
-    return {
-        "partner_id": learner.partner_id,
-        "learner_id": learner.learner_id,
-        "completions": [
-            {"course_id": c.course_id, "completed_at": c.completed_at.isoformat(), "score": c.score}
-            for c in sorted(learner.completions, key=lambda c: (c.completed_at, c.course_id))
-        ],
-        "certifications": [
-            {"learner_id": learner.learner_id, **encode_award(a)} for a in learner.awards
-        ],
-    }
-
-
 # --------------------------------------------------------------------------- commands
 
+#: Where an item's remembered answers are, by its id (None: no such item).
+AnswersOf = Callable[[str], Awaitable[Answers | None]]
 
-class Commands:
-    """The HTTP commands over the store, with the consumer's outbox and recomputation."""
+
+def remembered(key: CommandKey | None, answer: Answer) -> Answers:
+    """The answers a new document starts with: ``answer``, when its command had a key."""
+    answers: Answers = {}
+    if key is not None:
+        key.remember(answers, answer)
+    return answers
+
+
+class EnablementCommands:
+    """What enablement's HTTP commands do, over a :class:`Store` and a :class:`Publisher`."""
 
     def __init__(
         self,
-        store: EnablementStore,
-        enablement: Enablement,
+        store: Store,
+        publisher: Publisher,
+        settling: AwardSettling,
         budget: MdfBudget,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
-        self.enablement = enablement
+        self.publisher = publisher
+        self.settling = settling
         self.budget = budget
         self.clock = clock
 
     async def _active_partner(self, partner_id: str, now: datetime) -> PartnerStanding:
-        return require_active_partner(await self.store.standing(partner_id), partner_id, now.date())
+        return require_active_partner(
+            await self.store.standing(partner_id), partner_id, utc_date(now)
+        )
+
+    async def _publish_soon(self, collection: str, outboxes: Outboxes) -> None:
+        """Publish what a command stored; if Kafka does not answer, the relay publishes it."""
+        try:
+            await self.publisher.publish(collection, outboxes)
+        except Exception as exc:
+            log.warning("publishing after a command failed (%s); the outbox relay will retry", exc)
 
     # ----------------------------------------------------------------- the catalogue
 
     async def define_course(self, body: CourseBody, key: CommandKey | None) -> Answer:
+        """201 when defined now, 200 when defined exactly so already."""
         course = Course(body.course_id, body.title, body.product_line, body.passing_score)
         return await self._define(
             key,
-            lambda catalogue: self._add(
-                catalogue.courses, course.course_id, course, _course_view(course), "course"
-            ),
+            lambda catalogue: define(catalogue.courses, course.course_id, course, "course"),
+            CourseView.of(course),
         )
 
     async def define_certification(self, body: CertificationBody, key: CommandKey | None) -> Answer:
+        """201 when defined now, 200 when defined exactly so already; its courses must be."""
         certification = CertificationDefinition(
             body.certification_id,
             body.product_line,
@@ -229,65 +222,58 @@ class Commands:
             body.validity_days,
         )
 
-        def add(catalogue: Any) -> Answer:
+        def add(catalogue: Catalogue) -> bool:
             unknown = sorted(certification.required_courses - set(catalogue.courses))
             if unknown:
                 raise InvalidField(
                     ("body", "required_courses"),
                     f"unknown course(s) {', '.join(unknown)}: define them with POST /courses first",
                 )
-            return self._add(
+            return define(
                 catalogue.certifications,
                 certification.certification_id,
                 certification,
-                _certification_view(certification),
                 "certification",
             )
 
-        return await self._define(key, add)
+        return await self._define(key, add, CertificationView.of(certification))
 
-    @staticmethod
-    def _add(
-        definitions: dict[str, Any], ident: str, definition: Any, view: dict[str, Any], what: str
+    async def _define(
+        self, key: CommandKey | None, add: Callable[[Catalogue], bool], view: BaseModel
     ) -> Answer:
-        existing = definitions.get(ident)
-        if existing is None:
-            definitions[ident] = definition
-            return Answer(201, view)
-        if existing == definition:
-            return Answer(200, view)
-        raise Conflict(f"{what} {ident} is already defined differently")
-
-    async def _define(self, key: CommandKey | None, change: Callable[[Any], Answer]) -> Answer:
-        for _attempt in range(MAX_ATTEMPTS):
+        async def attempt() -> Answer | Lost:
             catalogue = await self.store.load_catalogue()
             if key is not None and (replayed := key.find(catalogue.answers)) is not None:
                 return replayed
-            answer = change(catalogue)
-            if answer.status == 200 and key is None:
-                return answer  # already defined exactly so: nothing to write
-            if answer.status == 201:
+            added = add(catalogue)
+            answer = Answer(201 if added else 200, view.model_dump(mode="json"))
+            if not added and key is None:
+                return answer  # defined exactly so already: nothing to write
+            if added:
                 catalogue.definitions_version += 1
             if key is not None:
-                catalogue.answers.append(key.remember(answer))
-            if await self.store.save_catalogue(catalogue):
-                if answer.status == 201:
-                    self.enablement.catalogue_changed.set()
-                return answer
-        raise RuntimeError("the catalogue kept changing under us")
+                key.remember(catalogue.answers, answer)
+            if not await self.store.save_catalogue(catalogue):
+                return LOST
+            if added:
+                self.settling.definitions_added()
+            return answer
+
+        return await retry_on_conflict(attempt, what="the catalogue")
 
     # ----------------------------------------------------------------- completions
 
     async def report_completion(self, body: CompletionBody, key: CommandKey | None) -> Answer:
+        """Record a completion (TrainingCompleted) and publish the awards it brings."""
         completion = Completion(
             body.partner_id, body.learner_id, body.course_id, body.completed_at, body.score
         )
-        for _attempt in range(MAX_ATTEMPTS):
+
+        async def attempt() -> Answer | Lost:
             if key is not None:
                 answered = await self.store.learner_with_answer(key.digest)
                 if answered is not None and (replayed := key.find(answered.answers)) is not None:
                     return replayed
-            learner = await self.store.load_learner(body.partner_id, body.learner_id)
             now = self.clock()
             if completion.completed_at > now + CLOCK_TOLERANCE:
                 raise InvalidField(("body", "completed_at"), "must not be in the future")
@@ -299,114 +285,111 @@ class Commands:
                     f"unknown course {completion.course_id}: define it with POST /courses first",
                 )
             await self._active_partner(body.partner_id, now)
-            already = len(learner.outbox)
-            event = completion_event(completion, now)
-            new = completion not in learner.completions
-            if new:
-                learner.completions.add(completion)
-                learner.outbox.append(OutboxEntry.of(event))
-            awarded = settle_learner(learner, catalogue, now)
-            answer = Answer(
-                201,
-                {
-                    **body.model_dump(mode="json"),
-                    "completed_at": completion.completed_at.isoformat(),
-                    "passed": completion.score >= course.passing_score,
-                    "event_id": event.id,
-                    "certifications_awarded": [encode_award(a) for a in awarded],
-                },
-            )
-            if key is not None:
-                learner.answers.append(key.remember(answer))
-                await self.store.locate({answer_locator(LEARNERS, key.digest): learner.key})
-            elif not new and not awarded:
-                return answer  # recorded already (from the LMS or an earlier call)
-            lost = await self.store.save_learners([learner])
-            if not lost:
-                await self.enablement.learners_written(catalogue.definitions_version)
-                await self.enablement.publish_soon(
-                    LEARNERS, {learner.key: learner.outbox[already:]}
-                )
-                return answer
-        raise RuntimeError("the learner kept changing under us")
+            learner = await self.store.load_learner(body.partner_id, body.learner_id)
+            return await self._record(learner, completion, course, catalogue, now, key)
 
-    # ----------------------------------------------------------------- materials
+        return await retry_on_conflict(attempt, what="the learner")
+
+    async def _record(
+        self,
+        learner: Learner,
+        completion: Completion,
+        course: Course,
+        catalogue: Catalogue,
+        now: datetime,
+        key: CommandKey | None,
+    ) -> Answer | Lost:
+        already = len(learner.outbox)
+        event = completion_event(completion, now)
+        new = completion not in learner.completions
+        if new:
+            learner.completions.add(completion)
+            learner.outbox.append(OutboxEntry.of(event))
+        awarded = settle_learner(learner, catalogue, now)
+        answer = Answer(
+            201,
+            CompletionAnswer(
+                partner_id=completion.partner_id,
+                learner_id=completion.learner_id,
+                course_id=completion.course_id,
+                completed_at=completion.completed_at.isoformat(),
+                score=completion.score,
+                passed=passes(completion, course),
+                event_id=event.id,
+                certifications_awarded=[AwardView.of(a) for a in awarded],
+            ).model_dump(mode="json"),
+        )
+        if key is not None:
+            key.remember(learner.answers, answer)
+        elif not new and not awarded:
+            return answer  # recorded already (from the LMS or an earlier call)
+        if await self.store.save_learners([learner]):
+            return LOST
+        await self.settling.learners_written(catalogue.definitions_version)
+        await self._publish_soon(LEARNERS, {learner.key: learner.outbox[already:]})
+        return answer
+
+    # ----------------------------------------------------------------- materials and feedback
 
     async def add_material(self, body: MaterialBody, key: CommandKey | None) -> Answer:
         material_id = key.derived_id if key is not None else str(uuid.uuid4())
-        if key is not None and (replayed := await self._replay_single(self.store.materials, key)):
+        if key is not None and (replayed := await self._replayed(self.store.material_answers, key)):
             return replayed
         material = SalesMaterial(
             material_id, body.title, body.product_line, body.kind, body.url, frozenset(body.tiers)
         )
-        answer = Answer(201, material_view(material))
-        doc = {
-            **encode_material(material),
-            "created_at": self.clock().isoformat(),
-            "answers": [] if key is None else [key.remember(answer)],
-        }
-        if await self.store.insert_new(self.store.materials, doc):
+        answer = Answer(201, MaterialView.of(material).model_dump(mode="json"))
+        if await self.store.add_material(material, self.clock(), remembered(key, answer)):
             return answer
-        assert key is not None  # a random id never collides
-        replayed = await self._replay_single(self.store.materials, key)
-        assert replayed is not None
-        return replayed
-
-    async def _replay_single(self, collection: Any, key: CommandKey) -> Answer | None:
-        doc = await self.store.find(collection, key.derived_id)
-        return None if doc is None else key.find(doc.get("answers", []))
-
-    # ----------------------------------------------------------------- feedback
+        return await self._replay_after_race(self.store.material_answers, key)
 
     async def submit_feedback(self, body: FeedbackBody, key: CommandKey | None) -> Answer:
+        """Record feedback and publish PartnerFeedbackSubmitted."""
         feedback_id = key.derived_id if key is not None else str(uuid.uuid4())
-        if key is not None and (replayed := await self._replay_single(self.store.feedback, key)):
+        if key is not None and (replayed := await self._replayed(self.store.feedback_answers, key)):
             return replayed
         now = self.clock()
         await self._active_partner(body.partner_id, now)
         feedback = Feedback(feedback_id, body.partner_id, body.rating, body.topic, body.text, now)
-        event = new_event(
-            feedback.to_event(),
-            source=SOURCE,
-            time=now,
-            event_id=event_id("PartnerFeedbackSubmitted", feedback_id),
-        )
+        event = feedback_event(feedback)
         answer = Answer(
             201,
-            {
-                "feedback_id": feedback_id,
-                "partner_id": feedback.partner_id,
-                "rating": feedback.rating,
-                "topic": feedback.topic,
-                "text": feedback.text,
-                "submitted_at": now.isoformat(),
-                "event_id": event.id,
-            },
+            FeedbackAnswer(
+                feedback_id=feedback_id,
+                partner_id=feedback.partner_id,
+                rating=feedback.rating,
+                topic=feedback.topic,
+                text=feedback.text,
+                submitted_at=feedback.submitted_at.isoformat(),
+                event_id=event.id,
+            ).model_dump(mode="json"),
         )
-        entries = [OutboxEntry.of(event)]
-        doc = {
-            "_id": feedback_id,
-            "partner_id": feedback.partner_id,
-            "rating": feedback.rating,
-            "topic": feedback.topic,
-            "text": feedback.text,
-            "submitted_at": now.isoformat(),
-            "answers": [] if key is None else [key.remember(answer)],
-            **encode_outbox(entries),
-        }
-        if await self.store.insert_new(self.store.feedback, doc):
-            await self.enablement.publish_soon(FEEDBACK, {feedback_id: entries})
+        outbox = [OutboxEntry.of(event)]
+        if await self.store.add_feedback(feedback, remembered(key, answer), outbox):
+            await self._publish_soon(FEEDBACK, {feedback_id: outbox})
             return answer
-        assert key is not None
-        replayed = await self._replay_single(self.store.feedback, key)
-        assert replayed is not None
+        return await self._replay_after_race(self.store.feedback_answers, key)
+
+    @staticmethod
+    async def _replayed(answers_of: AnswersOf, key: CommandKey) -> Answer | None:
+        """The answer remembered in the item this key creates, if it exists."""
+        answers = await answers_of(key.derived_id)
+        return None if answers is None else key.find(answers)
+
+    async def _replay_after_race(self, answers_of: AnswersOf, key: CommandKey | None) -> Answer:
+        """The item's id exists already: another delivery of this command created it."""
+        assert key is not None, "a random id never collides"
+        replayed = await self._replayed(answers_of, key)
+        assert replayed is not None, "an item made with a key remembers its answer"
         return replayed
 
     # ----------------------------------------------------------------- MDF
 
     async def request_mdf(self, body: MdfRequestBody, key: CommandKey | None) -> Answer:
+        """A new request (MdfRequested), rejected at once (MdfRejected) when over budget."""
         request_id = key.derived_id if key is not None else str(uuid.uuid4())
-        for _attempt in range(MAX_ATTEMPTS):
+
+        async def attempt() -> Answer | Lost:
             if key is not None:
                 found = await self.store.ledger_with_answer(key.digest)
                 if found is not None and (replayed := key.find(found.answers)) is not None:
@@ -414,7 +397,6 @@ class Commands:
             now = self.clock()
             standing = await self._active_partner(body.partner_id, now)
             ledger = await self.store.load_ledger(body.partner_id, quarter_of(now))
-            already = len(ledger.outbox)
             request = submit_mdf_request(
                 MdfRequest(
                     request_id, body.partner_id, body.campaign, body.amount, body.currency, now
@@ -424,95 +406,68 @@ class Commands:
                 ledger.requests.values(),
             )
             ledger.requests[request_id] = request
-            ledger.outbox.append(
-                OutboxEntry.of(
-                    new_event(
-                        request.requested_event(),
-                        source=SOURCE,
-                        time=now,
-                        event_id=event_id("MdfRequested", request_id),
-                    )
-                )
-            )
+            entries = [OutboxEntry.of(mdf_requested_event(request))]
             if request.status is not MdfStatus.REQUESTED:
-                ledger.outbox.append(self._decision_entry(request, now))
-            answer = Answer(201, mdf_view(request))
-            locators = {request_locator(request_id): ledger.key}
-            if key is not None:
-                ledger.answers.append(key.remember(answer))
-                locators[answer_locator(MDF_LEDGERS, key.digest)] = ledger.key
-            await self.store.locate(locators)
-            if await self.store.save_ledger(ledger):
-                await self.enablement.publish_soon(
-                    MDF_LEDGERS, {ledger.key: ledger.outbox[already:]}
-                )
-                return answer
-        raise RuntimeError("the MDF ledger kept changing under us")
+                entries.append(OutboxEntry.of(mdf_decision_event(request)))
+            answer = Answer(201, MdfRequestView.of(request).model_dump(mode="json"))
+            return await self._save_ledger(ledger, entries, key, answer)
 
-    @staticmethod
-    def _decision_entry(request: MdfRequest, now: datetime) -> OutboxEntry:
-        return OutboxEntry.of(
-            new_event(
-                request.decision_event(),
-                source=SOURCE,
-                time=now,
-                event_id=event_id("MdfDecision", request.request_id),
+        return await retry_on_conflict(attempt, what="the MDF ledger")
+
+    async def approve_mdf(self, request_id: str, key: CommandKey | None) -> Answer:
+        """Approve (MdfApproved), or reject (MdfRejected) when the budget no longer allows it."""
+
+        async def decide(request: MdfRequest, ledger: MdfLedger, now: datetime) -> MdfRequest:
+            standing = await self.store.standing(request.partner_id)
+            return approve_mdf_request(
+                request, now, standing, self.budget, ledger.requests.values()
             )
-        )
 
-    async def decide_mdf(
-        self, request_id: str, approve: bool, reason: str | None, key: CommandKey | None
+        return await self._decide_mdf(request_id, key, decide)
+
+    async def reject_mdf(
+        self, request_id: str, body: MdfRejectionBody | None, key: CommandKey | None
     ) -> Answer:
-        for _attempt in range(MAX_ATTEMPTS):
+        """Reject (MdfRejected), with the reason given or the channel manager's default."""
+        reason = (body or MdfRejectionBody()).reason
+
+        async def decide(request: MdfRequest, ledger: MdfLedger, now: datetime) -> MdfRequest:
+            return request.reject(now, reason)
+
+        return await self._decide_mdf(request_id, key, decide)
+
+    async def _decide_mdf(
+        self,
+        request_id: str,
+        key: CommandKey | None,
+        decide: Callable[[MdfRequest, MdfLedger, datetime], Awaitable[MdfRequest]],
+    ) -> Answer:
+        async def attempt() -> Answer | Lost:
             ledger = await self.store.ledger_of_request(request_id)
             if ledger is None:
                 raise NotFound(f"MDF request {request_id} does not exist")
             if key is not None and (replayed := key.find(ledger.answers)) is not None:
                 return replayed
-            now = self.clock()
-            request = ledger.requests[request_id]
-            already = len(ledger.outbox)
-            if approve:
-                decided = approve_mdf_request(
-                    request,
-                    now,
-                    await self.store.standing(request.partner_id),
-                    self.budget,
-                    ledger.requests.values(),
-                )
-            else:
-                decided = request.reject(now, reason or "rejected by the channel manager")
+            decided = await decide(ledger.requests[request_id], ledger, self.clock())
             ledger.requests[request_id] = decided
-            ledger.outbox.append(self._decision_entry(decided, now))
-            answer = Answer(200, mdf_view(decided))
-            if key is not None:
-                ledger.answers.append(key.remember(answer))
-                await self.store.locate({answer_locator(MDF_LEDGERS, key.digest): ledger.key})
-            if await self.store.save_ledger(ledger):
-                await self.enablement.publish_soon(
-                    MDF_LEDGERS, {ledger.key: ledger.outbox[already:]}
-                )
-                return answer
-        raise RuntimeError("the MDF ledger kept changing under us")
-
-    def mdf_budget_of(
-        self, standing: PartnerStanding, ledger: MdfLedger, now: datetime
-    ) -> dict[str, Any]:
-        """The partner's budget for ``ledger``'s quarter as it stands on ``now``'s day."""
-        tier = standing.tier_on(utc_date(now))
-        total = Decimal(0) if tier is None else self.budget.for_tier(tier)
-        remaining = (
-            Decimal(0)
-            if tier is None
-            else remaining_mdf_budget(
-                ledger.partner_id, ledger.quarter, tier, self.budget, ledger.requests.values()
+            answer = Answer(200, MdfRequestView.of(decided).model_dump(mode="json"))
+            return await self._save_ledger(
+                ledger, [OutboxEntry.of(mdf_decision_event(decided))], key, answer
             )
-        )
-        return {
-            "quarter": ledger.quarter,
-            "currency": self.budget.currency,
-            "tier": None if tier is None else tier.value,
-            "budget": str(total),
-            "approved": str(total - remaining),
-            "remaining": str(max(remaining, Decimal(0))),
-        }
+
+        return await retry_on_conflict(attempt, what="the MDF ledger")
+
+    async def _save_ledger(
+        self,
+        ledger: MdfLedger,
+        entries: list[OutboxEntry],
+        key: CommandKey | None,
+        answer: Answer,
+    ) -> Answer | Lost:
+        ledger.outbox.extend(entries)
+        if key is not None:
+            key.remember(ledger.answers, answer)
+        if not await self.store.save_ledger(ledger):
+            return LOST
+        await self._publish_soon(MDF_LEDGERS, {ledger.key: entries})
+        return answer

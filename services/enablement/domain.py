@@ -1,4 +1,4 @@
-"""Partner education and partner support (SPEC §1), pure.
+"""The enablement rules (``docs/rules/enablement.md``), pure.
 
 No Kafka, no MongoDB, no HTTP, no clock: every instant is an argument, so the
 same facts give the same answers whatever their order or duplication.
@@ -7,7 +7,9 @@ same facts give the same answers whatever their order or duplication.
 70). A :class:`Completion` (a TrainingCompleted, from the platform's API or an
 external LMS) *passes* when its course is known and ``score ≥ passing_score``.
 A completion of a course not defined yet is still recorded; it passes or not
-once the course is defined, and awards are recomputed then.
+once the course is defined, and awards are recomputed then. A definition never
+changes: defining the same id again with the same values changes nothing, with
+other values is refused (:func:`define`).
 
 **Certification awards.** :func:`certification_awards` is a pure function of
 (certification definition, one learner's passing completions). It walks the
@@ -52,7 +54,9 @@ raises :class:`UnknownPartner` (HTTP 404) or :class:`PartnerNotActive` (HTTP
 409), each with its reason.
 
 **Sales materials.** :func:`visible_materials` filters by product line and by
-the tiers a material allows.
+the tiers a material allows. A partner sees the materials of its own tier on
+the day, none without a contract in force; asking for another tier's is
+refused (:func:`materials_tier`).
 
 **MDF (co-marketing funds).** One programme currency: an :class:`MdfBudget`
 gives a quarterly amount per tier in its ``currency`` (by default USD:
@@ -65,6 +69,12 @@ A request beyond the remaining budget is rejected with reason ``over_budget``,
 both when it is submitted and again when it is approved (another approval may
 have used the budget in between). A request goes ``requested`` → ``approved``
 | ``rejected``; deciding a decided request raises :class:`MdfAlreadyDecided`.
+:func:`quarter_budget` sums a partner's quarter up: its budget, what is
+approved and what remains.
+
+Refusals are exceptions that say why (``reason``); each is a
+:class:`shared.commands.NotFound` (HTTP 404) or :class:`shared.commands.Conflict`
+(HTTP 409).
 """
 
 from __future__ import annotations
@@ -74,21 +84,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from typing import TypeVar
 
+from shared.commands import Conflict, NotFound
 from shared.events import (
     CertificationAwarded,
-    ContractRenewed,
     MdfApproved,
     MdfRejected,
     MdfRequested,
-    PartnerApplied,
-    PartnerApproved,
     PartnerFeedbackSubmitted,
-    PartnerRejected,
-    PartnerSigned,
-    PartnerTerminated,
-    PartnerTierChanged,
-    Payload,
     Tier,
     TrainingCompleted,
 )
@@ -116,16 +120,24 @@ class EnablementError(Exception):
         self.reason = reason
 
 
-class UnknownPartner(EnablementError):
-    """No partners.v1 event has named this partner (HTTP: 404)."""
+class UnknownPartner(EnablementError, NotFound):
+    """No partners.v1 event has named this partner (HTTP 404)."""
 
 
-class PartnerNotActive(EnablementError):
-    """The partner is known but may not act: terminated, rejected or not approved (HTTP: 409)."""
+class PartnerNotActive(EnablementError, Conflict):
+    """The partner is known but may not act: terminated, rejected or not approved (HTTP 409)."""
 
 
-class MdfAlreadyDecided(EnablementError):
-    """An MDF request that is already approved or rejected cannot be decided again (HTTP: 409)."""
+class DefinedDifferently(EnablementError, Conflict):
+    """A course or certification id is already defined with other values (HTTP 409)."""
+
+
+class TierMismatch(EnablementError):
+    """A partner's materials asked for with a tier other than the partner's own."""
+
+
+class MdfAlreadyDecided(EnablementError, Conflict):
+    """An MDF request that is already approved or rejected cannot be decided again (HTTP 409)."""
 
 
 # --------------------------------------------------------------------------- helpers
@@ -194,6 +206,23 @@ class CertificationDefinition:
     @property
     def validity(self) -> timedelta:
         return timedelta(days=self.validity_days)
+
+
+Definition = TypeVar("Definition", Course, CertificationDefinition)
+
+
+def define(
+    definitions: dict[str, Definition], definition_id: str, definition: Definition, what: str
+) -> bool:
+    """Add ``definition`` to ``definitions`` under its id: True when added, False when it
+    is defined exactly so already; :class:`DefinedDifferently` when defined otherwise."""
+    existing = definitions.get(definition_id)
+    if existing is None:
+        definitions[definition_id] = definition
+        return True
+    if existing == definition:
+        return False
+    raise DefinedDifferently(f"{what} {definition_id} is already defined differently")
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,17 +315,6 @@ class Award:
 
     def valid_at(self, instant: datetime) -> bool:
         return self.awarded_at <= instant < self.expires_at
-
-    @classmethod
-    def from_event(cls, event: CertificationAwarded) -> Award:
-        return cls(
-            partner_id=event.partner_id,
-            learner_id=event.learner_id,
-            certification_id=event.certification_id,
-            product_line=event.product_line,
-            awarded_at=event.awarded_at,
-            expires_at=event.expires_at,
-        )
 
     def to_event(self) -> CertificationAwarded:
         return CertificationAwarded(
@@ -503,35 +521,6 @@ class PartnerStanding:
             return self
         return replace(self, termination=termination)
 
-    def with_event(self, event: Payload, version: Version) -> PartnerStanding:
-        """Merge one partners.v1 payload; payloads of other partners or types are refused."""
-        if event.partner_id != self.partner_id:
-            raise ValueError(
-                f"event of partner {event.partner_id!r} merged into {self.partner_id!r}"
-            )
-        if isinstance(event, PartnerApplied):
-            return self.with_application()
-        if isinstance(event, PartnerApproved):
-            return self.with_approval()
-        if isinstance(event, PartnerRejected):
-            return self.with_rejection()
-        if isinstance(event, PartnerSigned | ContractRenewed):
-            contract = event.contract
-            return self.with_contract(
-                ContractTier(
-                    contract_id=contract.contract_id,
-                    start_date=contract.start_date,
-                    end_date=contract.end_date,
-                    tier=contract.tier,
-                    version=version,
-                )
-            )
-        if isinstance(event, PartnerTierChanged):
-            return self.with_tier_change(TierChange(event.effective_date, event.tier, version))
-        if isinstance(event, PartnerTerminated):
-            return self.with_termination(Termination(event.effective_date, event.reason))
-        raise ValueError(f"{event.event_type} is not a partners.v1 event enablement knows")
-
     def is_terminated_on(self, day: date) -> bool:
         return self.termination is not None and self.termination.effective_date <= day
 
@@ -624,6 +613,18 @@ def visible_materials(
     )
 
 
+def materials_tier(standing: PartnerStanding, asked: Tier | None, day: date) -> Tier | None:
+    """The tier whose materials a partner sees on ``day``: its own, or None when it has no
+    contract in force (then it sees none). Asking for another tier raises
+    :class:`TierMismatch`."""
+    tier = standing.tier_on(day)
+    if asked is not None and asked != tier:
+        raise TierMismatch(
+            f"partner {standing.partner_id} is {tier or 'without a contract'}, not {asked}"
+        )
+    return tier
+
+
 # --------------------------------------------------------------------------- feedback
 
 
@@ -657,14 +658,6 @@ class Feedback:
                 "submitted_at": self.submitted_at,
             }
         )
-
-
-def average_rating(feedback: Iterable[Feedback]) -> Decimal | None:
-    """The mean rating to two decimals, or None without feedback."""
-    ratings = [f.rating for f in feedback]
-    if not ratings:
-        return None
-    return (Decimal(sum(ratings)) / Decimal(len(ratings))).quantize(Decimal("0.01"))
 
 
 # --------------------------------------------------------------------------- MDF
@@ -826,6 +819,44 @@ def remaining_mdf_budget(
         Decimal("0"),
     )
     return budget.for_tier(tier) - used
+
+
+@dataclass(frozen=True, slots=True)
+class QuarterBudget:
+    """A partner's MDF budget for one quarter as it stands: ``approved`` is what its
+    approved requests use, ``remaining`` what is left (never below 0)."""
+
+    quarter: str
+    currency: str
+    tier: Tier | None
+    budget: Decimal
+    approved: Decimal
+    remaining: Decimal
+
+
+def quarter_budget(
+    standing: PartnerStanding,
+    quarter: str,
+    day: date,
+    budget: MdfBudget,
+    requests: Iterable[MdfRequest],
+) -> QuarterBudget:
+    """The partner's budget for ``quarter`` at its tier on ``day`` (none without a contract
+    in force), given its requests of that quarter."""
+    tier = standing.tier_on(day)
+    if tier is None:
+        total = remaining = Decimal(0)
+    else:
+        total = budget.for_tier(tier)
+        remaining = remaining_mdf_budget(standing.partner_id, quarter, tier, budget, requests)
+    return QuarterBudget(
+        quarter=quarter,
+        currency=budget.currency,
+        tier=tier,
+        budget=total,
+        approved=total - remaining,
+        remaining=max(remaining, Decimal(0)),
+    )
 
 
 def mdf_refusal(

@@ -4,33 +4,34 @@
   definition, with a ``definitions_version`` bumped by each definition added.
   Learners remember (as ``catalogue_version``) the definitions version their
   awards were computed under, so a definition added later is applied to every
-  learner computed before it (see :meth:`EnablementStore.stale_learners`).
+  learner computed before it (:meth:`EnablementStore.stale_learners`).
 - ``learners``: one document per (partner, learner): their completions, the
-  awards published, the definitions version used, remembered HTTP answers and
-  the outbox.
+  awards published, the definitions version used, remembered answers and the
+  outbox.
 - ``partners``: one document per partner: its :class:`PartnerStanding`.
 - ``mdf_ledgers``: one document per (partner, calendar quarter): the MDF
   requests drawing on that quarter's budget, so a budget check and the
   decision it allows are one single-document write.
 - ``feedback`` and ``materials``: one document per item.
-- ``locators``: which document holds a remembered answer or an MDF request
-  (``{_id: "<collection>:answer:<digest>" | "mdf_ledgers:request:<id>",
-  doc: <its _id>}``), so that a keyed command or an MDF decision reads one
-  document by ``_id`` instead of querying every learner or ledger (which
-  FerretDB answers by decoding them all). A locator is inserted before the
-  write it points to and never changes; the document it names is still
-  checked, so one whose write lost points at nothing. Documents written
-  before locators existed get theirs once, at start-up
-  (:meth:`EnablementStore.backfill_locators`); until that has finished,
-  a lookup that finds no locator queries as before.
 
 Every document that several writers may change carries a ``version`` and is
 written with :func:`shared.mongo.replace_if_unchanged` (optimistic
-concurrency: the loser reloads and retries). Documents that publish events
-carry an ``outbox`` (:mod:`shared.outbox`) changed in the same write.
-Remembered HTTP answers (``answers``: Idempotency-Key digest → first answer)
-live in the document the command changed, so the answer and the change are
-one write.
+concurrency: the loser reloads and decides again). Documents that publish
+events carry an ``outbox`` (:mod:`shared.outbox`) changed in the same write.
+Remembered answers (``answers``: an Idempotency-Key's digest → the first
+answer, :class:`shared.commands.CommandKey`) live in the document the command
+changed, so the answer and the change are one write.
+
+**Locators (FerretDB).** A keyed command sent again must find its answer
+whichever document holds it, and an MDF decision finds its request by id
+alone. FerretDB answers any query other than one ``_id`` equality by
+decoding every document of the collection, so the store keeps, in
+``locators``, which document holds each answer of a learner or ledger and
+each MDF request (``{_id: "<collection>:answer:<digest>" |
+"mdf_ledgers:request:<id>", doc: <its _id>}``), and reads that document by
+``_id``. A locator is inserted before the write it points to and never
+changes; the document it names is still checked, so one whose write lost
+points at nothing.
 
 Everything is plain BSON: money as decimal strings, instants as ISO 8601
 strings in UTC (exact to the microsecond).
@@ -42,12 +43,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from services.enablement.domain import (
     Award,
@@ -55,6 +55,7 @@ from services.enablement.domain import (
     Completion,
     ContractTier,
     Course,
+    Feedback,
     MdfRequest,
     MdfStatus,
     PartnerStanding,
@@ -63,7 +64,13 @@ from services.enablement.domain import (
     TierChange,
 )
 from shared.events import Tier
-from shared.mongo import Document, find_by_ids, insert_new, replace_if_unchanged
+from shared.mongo import (
+    Document,
+    create_lookup_indexes,
+    find_by_ids,
+    insert_new,
+    replace_if_unchanged,
+)
 from shared.outbox import WITHOUT_OUTBOX, OutboxEntry, decode_outbox, encode_outbox
 
 CATALOGUE = "catalogue"
@@ -73,8 +80,12 @@ MDF_LEDGERS = "mdf_ledgers"
 FEEDBACK = "feedback"
 MATERIALS = "materials"
 LOCATORS = "locators"
-#: The ``locators`` document saying every earlier answer and request has its locator.
-_BACKFILLED = "backfilled"
+
+CATALOGUE_ID = "catalogue"
+_SEPARATOR = "\x1f"
+
+#: A document's remembered answers: an Idempotency-Key's digest → the answer given.
+Answers = dict[str, Document]
 
 
 def answer_locator(collection: str, digest: str) -> str:
@@ -83,10 +94,6 @@ def answer_locator(collection: str, digest: str) -> str:
 
 def request_locator(request_id: str) -> str:
     return f"{MDF_LEDGERS}:request:{request_id}"
-
-
-CATALOGUE_ID = "catalogue"
-_SEPARATOR = "\x1f"
 
 
 def learner_key(partner_id: str, learner_id: str) -> str:
@@ -121,7 +128,7 @@ class Catalogue:
     definitions_version: int = 0
     courses: dict[str, Course] = field(default_factory=dict)
     certifications: dict[str, CertificationDefinition] = field(default_factory=dict)
-    answers: list[Document] = field(default_factory=list)
+    answers: Answers = field(default_factory=dict)
 
 
 def encode_course(course: Course) -> Document:
@@ -169,12 +176,12 @@ def encode_catalogue(catalogue: Catalogue, version: int) -> Document:
 def decode_catalogue(doc: Mapping[str, Any]) -> Catalogue:
     return Catalogue(
         version=int(doc["version"]),
-        definitions_version=int(doc.get("definitions_version", 0)),
-        courses={c["course_id"]: decode_course(c) for c in doc.get("courses", [])},
+        definitions_version=int(doc["definitions_version"]),
+        courses={c["course_id"]: decode_course(c) for c in doc["courses"]},
         certifications={
-            c["certification_id"]: decode_certification(c) for c in doc.get("certifications", [])
+            c["certification_id"]: decode_certification(c) for c in doc["certifications"]
         },
-        answers=list(doc.get("answers", [])),
+        answers=dict(doc["answers"]),
     )
 
 
@@ -191,12 +198,18 @@ class Learner:
     catalogue_version: int = 0
     completions: set[Completion] = field(default_factory=set)
     awards: list[Award] = field(default_factory=list)
-    answers: list[Document] = field(default_factory=list)
+    answers: Answers = field(default_factory=dict)
     outbox: list[OutboxEntry] = field(default_factory=list)
+    #: The locators stored for this document's answers (see the module's docstring).
+    located: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     @property
     def key(self) -> str:
         return learner_key(self.partner_id, self.learner_id)
+
+    @property
+    def locators(self) -> frozenset[str]:
+        return frozenset(answer_locator(LEARNERS, digest) for digest in self.answers)
 
 
 def encode_award(award: Award) -> Document:
@@ -227,11 +240,11 @@ def encode_learner(learner: Learner, version: int) -> Document:
 
 def decode_learner(doc: Mapping[str, Any]) -> Learner:
     partner_id, learner_id = doc["partner_id"], doc["learner_id"]
-    return Learner(
+    learner = Learner(
         partner_id=partner_id,
         learner_id=learner_id,
         version=int(doc["version"]),
-        catalogue_version=int(doc.get("catalogue_version", 0)),
+        catalogue_version=int(doc["catalogue_version"]),
         completions={
             Completion(
                 partner_id,
@@ -240,7 +253,7 @@ def decode_learner(doc: Mapping[str, Any]) -> Learner:
                 datetime.fromisoformat(c["completed_at"]),
                 int(c["score"]),
             )
-            for c in doc.get("completions", [])
+            for c in doc["completions"]
         },
         awards=[
             Award(
@@ -251,11 +264,13 @@ def decode_learner(doc: Mapping[str, Any]) -> Learner:
                 datetime.fromisoformat(a["awarded_at"]),
                 datetime.fromisoformat(a["expires_at"]),
             )
-            for a in doc.get("awards", [])
+            for a in doc["awards"]
         ],
-        answers=list(doc.get("answers", [])),
+        answers=dict(doc["answers"]),
         outbox=decode_outbox(doc),
     )
+    learner.located = learner.locators
+    return learner
 
 
 # --------------------------------------------------------------------------- partners
@@ -303,13 +318,13 @@ def encode_standing(record: StandingRecord, version: int) -> Document:
 
 
 def decode_standing(doc: Mapping[str, Any]) -> StandingRecord:
-    termination = doc.get("termination")
+    termination = doc["termination"]
     return StandingRecord(
         PartnerStanding(
             partner_id=doc["_id"],
-            applied=bool(doc.get("applied")),
-            approved=bool(doc.get("approved")),
-            rejected=bool(doc.get("rejected")),
+            applied=bool(doc["applied"]),
+            approved=bool(doc["approved"]),
+            rejected=bool(doc["rejected"]),
             contracts=frozenset(
                 ContractTier(
                     contract_id=c["contract_id"],
@@ -318,7 +333,7 @@ def decode_standing(doc: Mapping[str, Any]) -> StandingRecord:
                     tier=Tier(c["tier"]),
                     version=_unversion(c["version"]),
                 )
-                for c in doc.get("contracts", [])
+                for c in doc["contracts"]
             ),
             tier_changes=frozenset(
                 TierChange(
@@ -326,7 +341,7 @@ def decode_standing(doc: Mapping[str, Any]) -> StandingRecord:
                     Tier(t["tier"]),
                     _unversion(t["version"]),
                 )
-                for t in doc.get("tier_changes", [])
+                for t in doc["tier_changes"]
             ),
             termination=None
             if termination is None
@@ -349,12 +364,20 @@ class MdfLedger:
     quarter: str
     version: int = 0
     requests: dict[str, MdfRequest] = field(default_factory=dict)
-    answers: list[Document] = field(default_factory=list)
+    answers: Answers = field(default_factory=dict)
     outbox: list[OutboxEntry] = field(default_factory=list)
+    #: The locators stored for this document's answers and requests.
+    located: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     @property
     def key(self) -> str:
         return ledger_key(self.partner_id, self.quarter)
+
+    @property
+    def locators(self) -> frozenset[str]:
+        return frozenset(answer_locator(MDF_LEDGERS, digest) for digest in self.answers) | {
+            request_locator(request_id) for request_id in self.requests
+        }
 
 
 def encode_mdf_request(r: MdfRequest) -> Document:
@@ -380,10 +403,8 @@ def decode_mdf_request(doc: Mapping[str, Any]) -> MdfRequest:
         currency=doc["currency"],
         requested_at=datetime.fromisoformat(doc["requested_at"]),
         status=MdfStatus(doc["status"]),
-        decided_at=None
-        if doc.get("decided_at") is None
-        else datetime.fromisoformat(doc["decided_at"]),
-        reason=doc.get("reason"),
+        decided_at=None if doc["decided_at"] is None else datetime.fromisoformat(doc["decided_at"]),
+        reason=doc["reason"],
     )
 
 
@@ -400,20 +421,22 @@ def encode_ledger(ledger: MdfLedger, version: int) -> Document:
 
 
 def decode_ledger(doc: Mapping[str, Any]) -> MdfLedger:
-    return MdfLedger(
+    ledger = MdfLedger(
         partner_id=doc["partner_id"],
         quarter=doc["quarter"],
         version=int(doc["version"]),
-        requests={r["request_id"]: decode_mdf_request(r) for r in doc.get("requests", [])},
-        answers=list(doc.get("answers", [])),
+        requests={r["request_id"]: decode_mdf_request(r) for r in doc["requests"]},
+        answers=dict(doc["answers"]),
         outbox=decode_outbox(doc),
     )
+    ledger.located = ledger.locators
+    return ledger
 
 
 # --------------------------------------------------------------------------- materials
 
 
-def encode_material(material: SalesMaterial) -> Document:
+def encode_material(material: SalesMaterial, created_at: datetime, answers: Answers) -> Document:
     return {
         "_id": material.material_id,
         "title": material.title,
@@ -421,6 +444,8 @@ def encode_material(material: SalesMaterial) -> Document:
         "kind": material.kind,
         "url": material.url,
         "tiers": sorted(t.value for t in material.tiers),
+        "created_at": _instant(created_at),
+        "answers": answers,
     }
 
 
@@ -435,10 +460,86 @@ def decode_material(doc: Mapping[str, Any]) -> SalesMaterial:
     )
 
 
+# --------------------------------------------------------------------------- feedback
+
+
+def encode_feedback(feedback: Feedback, answers: Answers, outbox: list[OutboxEntry]) -> Document:
+    return {
+        "_id": feedback.feedback_id,
+        "partner_id": feedback.partner_id,
+        "rating": feedback.rating,
+        "topic": feedback.topic,
+        "text": feedback.text,
+        "submitted_at": _instant(feedback.submitted_at),
+        "answers": answers,
+        **encode_outbox(outbox),
+    }
+
+
+def decode_feedback(doc: Mapping[str, Any]) -> Feedback:
+    return Feedback(
+        feedback_id=doc["_id"],
+        partner_id=doc["partner_id"],
+        rating=int(doc["rating"]),
+        topic=doc["topic"],
+        text=doc["text"],
+        submitted_at=datetime.fromisoformat(doc["submitted_at"]),
+    )
+
+
 # --------------------------------------------------------------------------- the store
 
 
+class Store(Protocol):
+    """What the commands, the consumer and the reads need of persistence:
+    :class:`EnablementStore` on MongoDB, an in-memory fake in the unit tests.
+
+    ``save_*`` write only if nobody wrote the document since it was read and
+    say which lost (a set of keys, or False); ``add_*`` insert a new item and
+    return False when one with its id exists already.
+    """
+
+    async def load_catalogue(self) -> Catalogue: ...
+    async def definitions_version(self) -> int: ...
+    async def save_catalogue(self, catalogue: Catalogue) -> bool: ...
+
+    async def load_learners(self, keys: Iterable[tuple[str, str]]) -> dict[str, Learner]: ...
+    async def load_learner(self, partner_id: str, learner_id: str) -> Learner: ...
+    async def find_learner(self, partner_id: str, learner_id: str) -> Learner | None: ...
+    async def learner_with_answer(self, digest: str) -> Learner | None: ...
+    async def learners_of(self, partner_id: str) -> list[Learner]: ...
+    async def stale_learners(self, definitions_version: int, limit: int) -> list[Learner]: ...
+    async def save_learners(self, learners: Iterable[Learner]) -> set[str]: ...
+
+    async def load_standings(self, partner_ids: Iterable[str]) -> dict[str, StandingRecord]: ...
+    async def standing(self, partner_id: str) -> PartnerStanding | None: ...
+    async def save_standings(self, records: Iterable[StandingRecord]) -> set[str]: ...
+
+    async def load_ledger(self, partner_id: str, quarter: str) -> MdfLedger: ...
+    async def ledger_with_answer(self, digest: str) -> MdfLedger | None: ...
+    async def ledger_of_request(self, request_id: str) -> MdfLedger | None: ...
+    async def ledgers_of(self, partner_id: str) -> list[MdfLedger]: ...
+    async def ledgers_with_status(self, status: MdfStatus, limit: int) -> list[MdfLedger]: ...
+    async def save_ledger(self, ledger: MdfLedger) -> bool: ...
+
+    async def add_material(
+        self, material: SalesMaterial, created_at: datetime, answers: Answers
+    ) -> bool: ...
+    async def material_answers(self, material_id: str) -> Answers | None: ...
+    async def materials_matching(
+        self, product_line: str | None, tier: Tier | None, limit: int
+    ) -> list[SalesMaterial]: ...
+
+    async def add_feedback(
+        self, feedback: Feedback, answers: Answers, outbox: list[OutboxEntry]
+    ) -> bool: ...
+    async def feedback_answers(self, feedback_id: str) -> Answers | None: ...
+    async def feedback_of(self, partner_id: str, limit: int) -> list[Feedback]: ...
+
+
 class EnablementStore:
+    """The :class:`Store` on MongoDB (or FerretDB)."""
+
     def __init__(self, database: AsyncDatabase[Document]) -> None:
         self.catalogue = database[CATALOGUE]
         self.learners = database[LEARNERS]
@@ -447,7 +548,6 @@ class EnablementStore:
         self.feedback = database[FEEDBACK]
         self.materials = database[MATERIALS]
         self.locators = database[LOCATORS]
-        self._backfilled = False
 
     @property
     def with_outbox(self) -> list[AsyncCollection[Document]]:
@@ -455,29 +555,37 @@ class EnablementStore:
         return [self.learners, self.mdf_ledgers, self.feedback]
 
     async def create_indexes(self) -> None:
-        """One index per query path (the ``_id`` lookups need none)."""
+        """One index per query path (the ``_id`` lookups need none); see
+        :func:`shared.mongo.create_lookup_indexes`."""
         for collection in self.with_outbox:
-            await collection.create_index([("outbox.id", ASCENDING)], name="by_outbox_entry")
-        await self.learners.create_index(
-            [("catalogue_version", ASCENDING)], name="by_catalogue_version"
+            await create_lookup_indexes(
+                collection, [("by_outbox_entry", [("outbox.id", ASCENDING)])]
+            )
+        await create_lookup_indexes(
+            self.learners,
+            [
+                ("by_catalogue_version", [("catalogue_version", ASCENDING)]),
+                ("by_partner", [("partner_id", ASCENDING), ("learner_id", ASCENDING)]),
+            ],
         )
-        await self.learners.create_index(
-            [("partner_id", ASCENDING), ("learner_id", ASCENDING)], name="by_partner"
+        await create_lookup_indexes(
+            self.mdf_ledgers,
+            [
+                ("by_partner", [("partner_id", ASCENDING), ("quarter", ASCENDING)]),
+                ("by_status", [("requests.status", ASCENDING)]),
+            ],
         )
-        await self.learners.create_index([("answers.key", ASCENDING)], name="by_answer")
-        await self.mdf_ledgers.create_index(
-            [("partner_id", ASCENDING), ("quarter", ASCENDING)], name="by_partner"
+        await create_lookup_indexes(
+            self.feedback,
+            [("by_partner", [("partner_id", ASCENDING), ("submitted_at", DESCENDING)])],
         )
-        await self.mdf_ledgers.create_index([("requests.request_id", ASCENDING)], name="by_request")
-        await self.mdf_ledgers.create_index([("requests.status", ASCENDING)], name="by_status")
-        await self.mdf_ledgers.create_index([("answers.key", ASCENDING)], name="by_answer")
-        await self.feedback.create_index(
-            [("partner_id", ASCENDING), ("submitted_at", DESCENDING)], name="by_partner"
+        await create_lookup_indexes(
+            self.materials,
+            [
+                ("by_product_line", [("product_line", ASCENDING), ("title", ASCENDING)]),
+                ("by_tier", [("tiers", ASCENDING)]),
+            ],
         )
-        await self.materials.create_index(
-            [("product_line", ASCENDING), ("title", ASCENDING)], name="by_product_line"
-        )
-        await self.materials.create_index([("tiers", ASCENDING)], name="by_tier")
 
     # ------------------------------------------------------------- catalogue
 
@@ -488,10 +596,9 @@ class EnablementStore:
     async def definitions_version(self) -> int:
         """The catalogue's definitions version (0 before any definition)."""
         doc = await self.catalogue.find_one({"_id": CATALOGUE_ID}, {"definitions_version": 1})
-        return 0 if doc is None else int(doc.get("definitions_version", 0))
+        return 0 if doc is None else int(doc["definitions_version"])
 
     async def save_catalogue(self, catalogue: Catalogue) -> bool:
-        """Write the catalogue if nobody wrote it since it was read; False when another won."""
         lost = await replace_if_unchanged(
             self.catalogue,
             [(encode_catalogue(catalogue, catalogue.version + 1), catalogue.version)],
@@ -504,6 +611,7 @@ class EnablementStore:
     # ------------------------------------------------------------- learners
 
     async def load_learners(self, keys: Iterable[tuple[str, str]]) -> dict[str, Learner]:
+        """The learners by key, a new one for each not stored yet."""
         wanted = {learner_key(p, learner): (p, learner) for p, learner in keys}
         found = {
             doc_id: decode_learner(doc)
@@ -522,58 +630,9 @@ class EnablementStore:
         doc = await self.learners.find_one({"_id": learner_key(partner_id, learner_id)})
         return None if doc is None else decode_learner(doc)
 
-    # ------------------------------------------------------------- locators
-
-    async def locate(self, locators: Mapping[str, str]) -> None:
-        """Record which document holds each answer or request (before writing it)."""
-        await insert_new(self.locators, [{"_id": k, "doc": v} for k, v in locators.items()])
-
-    async def _located(
-        self,
-        collection: AsyncCollection[Document],
-        locator: str,
-        query: Document,
-        *,
-        always_query: bool = False,
-    ) -> Document | None:
-        """The document a locator names; without one, the query's document while the
-        backfill has not finished (None after, unless ``always_query``: for lookups whose
-        miss is rare, so that what a pod of the release before wrote during a rollout,
-        without a locator, is still found)."""
-        found = await self.locators.find_one({"_id": locator})
-        if found is not None:
-            return await collection.find_one({"_id": found["doc"]})
-        if not always_query and (
-            self._backfilled or await self.locators.find_one({"_id": _BACKFILLED})
-        ):
-            self._backfilled = True
-            return None
-        return await collection.find_one(query)
-
-    async def backfill_locators(self) -> int:
-        """Locators for the answers and requests of documents written before locators
-        existed (once: reads every learner and ledger); how many were missing."""
-        if await self.locators.find_one({"_id": _BACKFILLED}):
-            self._backfilled = True
-            return 0
-        locators: dict[str, str] = {}
-        async for doc in self.learners.find({"answers.key": {"$exists": True}}, {"answers.key": 1}):
-            for answer in doc.get("answers", []):
-                locators[answer_locator(LEARNERS, answer["key"])] = doc["_id"]
-        async for doc in self.mdf_ledgers.find({}, {"answers.key": 1, "requests.request_id": 1}):
-            for answer in doc.get("answers", []):
-                locators[answer_locator(MDF_LEDGERS, answer["key"])] = doc["_id"]
-            for request in doc.get("requests", []):
-                locators[request_locator(request["request_id"])] = doc["_id"]
-        added = await insert_new(self.locators, [{"_id": k, "doc": v} for k, v in locators.items()])
-        await insert_new(self.locators, [{"_id": _BACKFILLED, "doc": None}])
-        self._backfilled = True
-        return added
-
-    async def learner_with_answer(self, answer_key: str) -> Learner | None:
-        doc = await self._located(
-            self.learners, answer_locator(LEARNERS, answer_key), {"answers.key": answer_key}
-        )
+    async def learner_with_answer(self, digest: str) -> Learner | None:
+        """The learner a locator names for the answer to ``digest``; check its answers."""
+        doc = await self._located(self.learners, answer_locator(LEARNERS, digest))
         return None if doc is None else decode_learner(doc)
 
     async def learners_of(self, partner_id: str) -> list[Learner]:
@@ -592,19 +651,21 @@ class EnablementStore:
         ]
 
     async def save_learners(self, learners: Iterable[Learner]) -> set[str]:
-        """Write each learner if nobody wrote it since it was read; return the keys that lost."""
         learners = list(learners)
+        await self._locate({x.key: x.locators - x.located for x in learners})
         lost = await replace_if_unchanged(
             self.learners, [(encode_learner(x, x.version + 1), x.version) for x in learners]
         )
         for learner in learners:
             if learner.key not in lost:
                 learner.version += 1
+                learner.located = learner.locators
         return lost
 
     # ------------------------------------------------------------- partners
 
     async def load_standings(self, partner_ids: Iterable[str]) -> dict[str, StandingRecord]:
+        """The standings by partner id, an empty one for each partner not known yet."""
         ids = sorted(set(partner_ids))
         found = {
             doc_id: decode_standing(doc)
@@ -634,19 +695,13 @@ class EnablementStore:
         doc = await self.mdf_ledgers.find_one({"_id": ledger_key(partner_id, quarter)})
         return MdfLedger(partner_id, quarter) if doc is None else decode_ledger(doc)
 
-    async def ledger_with_answer(self, answer_key: str) -> MdfLedger | None:
-        doc = await self._located(
-            self.mdf_ledgers, answer_locator(MDF_LEDGERS, answer_key), {"answers.key": answer_key}
-        )
+    async def ledger_with_answer(self, digest: str) -> MdfLedger | None:
+        """The ledger a locator names for the answer to ``digest``; check its answers."""
+        doc = await self._located(self.mdf_ledgers, answer_locator(MDF_LEDGERS, digest))
         return None if doc is None else decode_ledger(doc)
 
     async def ledger_of_request(self, request_id: str) -> MdfLedger | None:
-        doc = await self._located(
-            self.mdf_ledgers,
-            request_locator(request_id),
-            {"requests.request_id": request_id},
-            always_query=True,  # an unknown request id is rare
-        )
+        doc = await self._located(self.mdf_ledgers, request_locator(request_id))
         if doc is None:
             return None
         ledger = decode_ledger(doc)
@@ -667,34 +722,47 @@ class EnablementStore:
         ]
 
     async def save_ledger(self, ledger: MdfLedger) -> bool:
+        await self._locate({ledger.key: ledger.locators - ledger.located})
         lost = await replace_if_unchanged(
             self.mdf_ledgers, [(encode_ledger(ledger, ledger.version + 1), ledger.version)]
         )
         if lost:
             return False
         ledger.version += 1
+        ledger.located = ledger.locators
         return True
 
-    # ------------------------------------------------------------- single documents
+    # ------------------------------------------------------------- locators
 
-    async def insert_new(self, collection: AsyncCollection[Document], doc: Document) -> bool:
-        """Insert ``doc``; False when a document with its ``_id`` exists already."""
-        try:
-            await collection.insert_one(doc)
-        except DuplicateKeyError:
-            return False
-        return True
+    async def _locate(self, locators: Mapping[str, Iterable[str]]) -> None:
+        """Record that each document (by ``_id``) holds what its locators name."""
+        await insert_new(
+            self.locators,
+            [
+                {"_id": locator, "doc": doc_id}
+                for doc_id, new in locators.items()
+                for locator in new
+            ],
+        )
 
-    async def find(self, collection: AsyncCollection[Document], doc_id: str) -> Document | None:
-        return await collection.find_one({"_id": doc_id})
+    async def _located(
+        self, collection: AsyncCollection[Document], locator: str
+    ) -> Document | None:
+        found = await self.locators.find_one({"_id": locator})
+        return None if found is None else await collection.find_one({"_id": found["doc"]})
 
-    async def feedback_of(self, partner_id: str, limit: int) -> list[Document]:
-        return [
-            doc
-            async for doc in self.feedback.find({"partner_id": partner_id}, WITHOUT_OUTBOX)
-            .sort("submitted_at", -1)
-            .limit(limit)
-        ]
+    # ------------------------------------------------------------- materials and feedback
+
+    async def add_material(
+        self, material: SalesMaterial, created_at: datetime, answers: Answers
+    ) -> bool:
+        return (
+            await insert_new(self.materials, [encode_material(material, created_at, answers)]) == 1
+        )
+
+    async def material_answers(self, material_id: str) -> Answers | None:
+        doc = await self.materials.find_one({"_id": material_id}, {"answers": 1})
+        return None if doc is None else dict(doc["answers"])
 
     async def materials_matching(
         self, product_line: str | None, tier: Tier | None, limit: int
@@ -710,3 +778,21 @@ class EnablementStore:
             .limit(limit)
         )
         return [decode_material(doc) async for doc in cursor]
+
+    async def add_feedback(
+        self, feedback: Feedback, answers: Answers, outbox: list[OutboxEntry]
+    ) -> bool:
+        return await insert_new(self.feedback, [encode_feedback(feedback, answers, outbox)]) == 1
+
+    async def feedback_answers(self, feedback_id: str) -> Answers | None:
+        doc = await self.feedback.find_one({"_id": feedback_id}, {"answers": 1})
+        return None if doc is None else dict(doc["answers"])
+
+    async def feedback_of(self, partner_id: str, limit: int) -> list[Feedback]:
+        """The partner's feedback, newest first."""
+        return [
+            decode_feedback(doc)
+            async for doc in self.feedback.find({"partner_id": partner_id}, WITHOUT_OUTBOX)
+            .sort("submitted_at", -1)
+            .limit(limit)
+        ]

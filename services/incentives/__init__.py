@@ -1,2 +1,10 @@
-"""Incentives: deal registration and the commission engine of SPEC §5; publishes
-CommissionCalculated on ``incentives.v1`` and registration decisions on ``deals.v1``."""
+"""Incentives: deal registration, the commission engine and settlements.
+
+Consumes partners.v1, deals.v1 and enablement.v1; publishes CommissionCalculated
+and PayoutSettled on incentives.v1 and registration decisions on deals.v1. The
+rules are in docs/rules/commissions.md, docs/rules/deal-registration.md and
+docs/rules/settlement.md.
+"""
+
+#: The CloudEvent ``source`` of every event incentives publishes.
+SOURCE = "/partnerhub/incentives"

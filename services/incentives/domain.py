@@ -1,8 +1,11 @@
-"""The commission engine of SPEC §5 and the deal-registration rule of SPEC §6, pure.
+"""The commission engine and the deal-registration rule, pure.
 
-No Kafka, no MongoDB, no clock: everything here is a function of the facts it
-is given, so the same events give the same results whatever their order or
-duplication.
+The rules are written out in ``docs/rules/commissions.md`` (governing
+contract, statuses, periods, brackets, uplift, rounding, cap, target bonus,
+revisions), ``docs/rules/deal-registration.md`` (channel conflict) and
+``docs/rules/settlement.md`` (what a settlement pays). No Kafka, no MongoDB, no
+clock: everything here is a function of the facts it is given, so the same
+events give the same results whatever their order or duplication.
 
 **Commissions.** A :class:`PartnerBook` holds what is known about one partner
 (contracts, terminations, deals, cancellations, certifications, registration
@@ -10,8 +13,10 @@ decisions). Each fact is merged so that merging is commutative and idempotent:
 a deal keeps its version with the greatest (CloudEvent ``time``, ``id``); a
 cancellation keeps the earliest ``cancelled_at``; a termination keeps the
 earliest ``effective_date``; certifications are a set; a registration keeps its
-decision with the greatest (``time``, ``id``). :meth:`PartnerBook.results`
-computes every deal's :class:`DealResult` with its breakdown.
+decision with the greatest (``time``, ``id``). :func:`apply_event` merges an
+event through the table :data:`MERGES`, one function per event type.
+:meth:`PartnerBook.results` computes every deal's :class:`DealResult` with its
+breakdown.
 
 Incremental: merging a fact marks only the positions it can change as stale
 (the deal's place in its period and every later place in that period, since
@@ -28,13 +33,15 @@ approved registration registered within the previous 90 days, else approved.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
 from shared import events
 from shared.events import CommissionStatus, PlanPeriod
+from shared.settlement import Settlement, pending_adjustments
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
@@ -46,7 +53,7 @@ Version = tuple[datetime, str]
 
 
 def to_cents(amount: Decimal) -> Decimal:
-    """Round to cents, half-even (SPEC §5 rule 7)."""
+    """Round to cents, half-even (the rounding rule of the commissions)."""
     return amount.quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
@@ -213,7 +220,9 @@ def next_revision(previous: Revision | None, result: DealResult) -> Revision | N
 
 
 def graduated_amount(brackets: tuple[Bracket, ...], cum: Decimal, amount: Decimal) -> Decimal:
-    """The unrounded base of [cum, cum + amount) over graduated brackets (rule 5)."""
+    """The unrounded base of [cum, cum + amount) over graduated brackets: the part that
+    falls in each bracket earns that bracket's rate. Without the breakdown, for the
+    engine's every deal; :func:`graduated_base` gives the breakdown too."""
     high = cum + amount
     base = ZERO
     last = len(brackets) - 1
@@ -231,7 +240,8 @@ def graduated_amount(brackets: tuple[Bracket, ...], cum: Decimal, amount: Decima
 def graduated_base(
     brackets: tuple[Bracket, ...], cum: Decimal, amount: Decimal
 ) -> tuple[Decimal, tuple[BracketPortion, ...]]:
-    """The unrounded base of [cum, cum + amount) over graduated brackets (rule 5)."""
+    """The unrounded base of [cum, cum + amount) over graduated brackets, and how it
+    splits across them."""
     high = cum + amount
     base = ZERO
     portions: list[BracketPortion] = []
@@ -410,7 +420,8 @@ class PartnerBook:
         return period.results[bisect.bisect_left(period.keys, key)]
 
     def governing_contract(self, day: date) -> ContractTerms | None:
-        """Rule 1: the contract covering ``day`` with the latest start date."""
+        """The governing contract: of the contracts covering ``day``, the one with the
+        latest start date."""
         for contract in self._contracts_by_start:
             if contract.governs(day):
                 return contract
@@ -480,7 +491,9 @@ class PartnerBook:
         return {deal_id for deal_id in changed if deal_id in self._place}
 
     def _status(self, deal: Deal, contract: ContractTerms | None) -> tuple[CommissionStatus, str]:
-        """Rule 2, first match wins."""
+        """The deal's status and why: the first of no contract, terminated, currency
+        mismatch, clawed back (cancelled within the clawback window) that applies, else
+        commissionable."""
         day = deal.day
         if contract is None:
             return CommissionStatus.NO_CONTRACT, f"no contract covers {day}"
@@ -506,6 +519,28 @@ class PartnerBook:
             )
         return CommissionStatus.COMMISSIONABLE, f"contract {contract.contract_id}"
 
+    def _uplift_rate(self, deal: Deal, plan: Plan) -> tuple[Decimal, tuple[str, ...]]:
+        """The uplift's rate and why: the certification bonus when the partner holds a
+        certification for the deal's product line valid when it closed, plus the
+        registered-deal bonus when a registration for it was approved by then."""
+        reasons: tuple[str, ...] = ()
+        rate = ZERO
+        if plan.certification_bonus_rate and any(
+            c.product_line == deal.product_line and c.valid_at(deal.closed_at)
+            for c in self.certifications
+        ):
+            rate += plan.certification_bonus_rate
+            reasons += (f"certified for {deal.product_line}",)
+        approved_at = self._approved_at.get(deal.deal_id)
+        if (
+            plan.registered_deal_bonus_rate
+            and approved_at is not None
+            and approved_at <= deal.closed_at
+        ):
+            rate += plan.registered_deal_bonus_rate
+            reasons += ("registered deal",)
+        return rate, reasons
+
     def _compute(self, deal: Deal, label: str, running: _Running) -> DealResult:
         contract = self.governing_contract(deal.day)
         status, reason = self._status(deal, contract)
@@ -523,22 +558,7 @@ class PartnerBook:
             )
         plan = contract.plan
         raw_base = graduated_amount(plan.brackets, running.cum, deal.amount)
-        reasons: tuple[str, ...] = ()
-        bonus_rate = ZERO
-        if plan.certification_bonus_rate and any(
-            c.product_line == deal.product_line and c.valid_at(deal.closed_at)
-            for c in self.certifications
-        ):
-            bonus_rate += plan.certification_bonus_rate
-            reasons += (f"certified for {deal.product_line}",)
-        approved_at = self._approved_at.get(deal.deal_id)
-        if (
-            plan.registered_deal_bonus_rate
-            and approved_at is not None
-            and approved_at <= deal.closed_at
-        ):
-            bonus_rate += plan.registered_deal_bonus_rate
-            reasons += ("registered deal",)
+        bonus_rate, reasons = self._uplift_rate(deal, plan)
         base = to_cents(raw_base)
         uplift = to_cents(deal.amount * bonus_rate) if bonus_rate else ZERO_CENTS
         commission = base + uplift
@@ -630,9 +650,9 @@ class Decision:
 
 
 def decide_registrations(registrations: Iterable[Registration]) -> Iterator[Decision]:
-    """SPEC §6: each registration's decision, in (``registered_at``, ``registration_id``) order.
-
-    Only registrations for the same (customer, product_line) conflict.
+    """Each registration's decision, in (``registered_at``, ``registration_id``) order:
+    rejected (``channel_conflict``) when another partner holds an approved registration
+    for the same (customer, product line) registered within the previous 90 days.
     """
     approved: dict[tuple[str, str], list[Registration]] = {}
     ordered = sorted(
@@ -680,60 +700,167 @@ def contract_terms(contract: events.Contract, version: Version) -> ContractTerms
     )
 
 
+def _deal_closed(book: PartnerBook, data: events.DealClosed, version: Version) -> bool:
+    return book.add_deal(
+        Deal(
+            deal_id=data.deal_id,
+            amount=data.amount,
+            currency=data.currency,
+            product_line=data.product_line,
+            closed_at=data.closed_at,
+            version=version,
+        )
+    )
+
+
+def _deal_cancelled(book: PartnerBook, data: events.DealCancelled, version: Version) -> bool:
+    return book.add_cancellation(data.deal_id, data.cancelled_at)
+
+
+def _contract(
+    book: PartnerBook, data: events.PartnerSigned | events.ContractRenewed, version: Version
+) -> bool:
+    return book.add_contract(contract_terms(data.contract, version))
+
+
+def _terminated(book: PartnerBook, data: events.PartnerTerminated, version: Version) -> bool:
+    return book.add_termination(data.effective_date)
+
+
+def _certified(book: PartnerBook, data: events.CertificationAwarded, version: Version) -> bool:
+    return book.add_certification(
+        Certification(data.product_line, data.awarded_at, data.expires_at)
+    )
+
+
+def _registration_approved(
+    book: PartnerBook, data: events.DealRegistrationApproved, version: Version
+) -> bool:
+    return book.add_registration_decision(
+        RegistrationDecision(data.registration_id, data.deal_id, True, data.approved_at, version)
+    )
+
+
+def _registration_rejected(
+    book: PartnerBook, data: events.DealRegistrationRejected, version: Version
+) -> bool:
+    return book.add_registration_decision(
+        RegistrationDecision(data.registration_id, data.deal_id, False, data.rejected_at, version)
+    )
+
+
+#: Merges one event's data, at its version, into a book; False when it changes nothing.
+Merge = Callable[[PartnerBook, Any, Version], bool]
+
+#: The event types that bear on commissions, each with how it merges into a partner's book.
+MERGES: dict[str, Merge] = {
+    events.DealClosed.event_type: _deal_closed,
+    events.DealCancelled.event_type: _deal_cancelled,
+    events.PartnerSigned.event_type: _contract,
+    events.ContractRenewed.event_type: _contract,
+    events.PartnerTerminated.event_type: _terminated,
+    events.CertificationAwarded.event_type: _certified,
+    events.DealRegistrationApproved.event_type: _registration_approved,
+    events.DealRegistrationRejected.event_type: _registration_rejected,
+}
+
+COMMISSION_INPUTS = frozenset(MERGES)
+
+
 def apply_event(book: PartnerBook, event: events.CloudEvent[events.Payload]) -> bool:
-    """Merge one event of the contract into ``book``; False when it changes nothing.
+    """Merge one event into ``book``; False when it changes nothing.
 
     Events that do not bear on commissions (applications, tier changes,
     registrations themselves, training, MDF, …) change nothing.
     """
-    data = event.data
-    version = (event.time, event.id)
-    if isinstance(data, events.DealClosed):  # the commonest first
-        return book.add_deal(
-            Deal(
-                deal_id=data.deal_id,
-                amount=data.amount,
-                currency=data.currency,
-                product_line=data.product_line,
-                closed_at=data.closed_at,
-                version=version,
-            )
-        )
-    if isinstance(data, events.DealCancelled):
-        return book.add_cancellation(data.deal_id, data.cancelled_at)
-    if isinstance(data, events.PartnerSigned | events.ContractRenewed):
-        return book.add_contract(contract_terms(data.contract, version))
-    if isinstance(data, events.PartnerTerminated):
-        return book.add_termination(data.effective_date)
-    if isinstance(data, events.CertificationAwarded):
-        return book.add_certification(
-            Certification(data.product_line, data.awarded_at, data.expires_at)
-        )
-    if isinstance(data, events.DealRegistrationApproved):
-        return book.add_registration_decision(
-            RegistrationDecision(
-                data.registration_id, data.deal_id, True, data.approved_at, version
-            )
-        )
-    if isinstance(data, events.DealRegistrationRejected):
-        return book.add_registration_decision(
-            RegistrationDecision(
-                data.registration_id, data.deal_id, False, data.rejected_at, version
-            )
-        )
-    return False
+    merge = MERGES.get(event.type)
+    return False if merge is None else merge(book, event.data, (event.time, event.id))
 
 
-#: The event types that bear on commissions.
-COMMISSION_INPUTS = frozenset(
-    {
-        "PartnerSigned",
-        "ContractRenewed",
-        "PartnerTerminated",
-        "DealClosed",
-        "DealCancelled",
-        "CertificationAwarded",
-        "DealRegistrationApproved",
-        "DealRegistrationRejected",
-    }
-)
+# --------------------------------------------------------------------------- what is reported
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """What a set of commission lines adds up to: revenue counts commissionable deals only."""
+
+    revenue: Decimal
+    commission: Decimal
+    target_bonus: Decimal
+
+
+def totals(results: Iterable[DealResult]) -> Totals:
+    results = list(results)
+    return Totals(
+        revenue=to_cents(
+            sum(
+                (r.amount for r in results if r.status is CommissionStatus.COMMISSIONABLE),
+                ZERO,
+            )
+        ),
+        commission=to_cents(sum((r.commission for r in results), ZERO)),
+        target_bonus=to_cents(sum((r.target_bonus for r in results), ZERO)),
+    )
+
+
+def in_period(results: Iterable[DealResult], period: str) -> list[DealResult]:
+    """The results of ``period`` in the order the period counts them: (closed_at, deal_id)."""
+    return sorted(
+        (r for r in results if r.period == period), key=lambda r: (r.closed_at, r.deal_id)
+    )
+
+
+def simulate(
+    book: PartnerBook, plan: Plan, period: str
+) -> tuple[list[DealResult], list[DealResult]]:
+    """``period``'s results as they are, and the same deals' results if every contract
+    paid by ``plan`` (whatever period the draft plan puts them in), in (closed_at,
+    deal_id) order."""
+    actual = in_period(book.results().values(), period)
+    deal_ids = {r.deal_id for r in actual}
+    simulated = sorted(
+        (r for r in with_plan(book, plan).results().values() if r.deal_id in deal_ids),
+        key=lambda r: (r.closed_at, r.deal_id),
+    )
+    return actual, simulated
+
+
+# --------------------------------------------------------------------------- settlements
+
+
+def period_totals(published: Iterable[Revision], currency: str) -> dict[str, Decimal]:
+    """Each period's current total (commission + target bonus) in ``currency``, as the
+    latest published revisions say: what a settlement pays from."""
+    sums: dict[str, Decimal] = {}
+    for revision in published:
+        result = revision.result
+        if result.currency == currency:
+            sums[result.period] = sums.get(result.period, ZERO_CENTS) + result.payout
+    return {period: to_cents(total) for period, total in sums.items()}
+
+
+def settlement_currency(
+    published: Iterable[Revision], contracts: Iterable[ContractTerms], period: str
+) -> str | None:
+    """The currency ``period`` is settled in: its paying deals', else the latest contract's
+    (with paying deals in several currencies: the latest contract's of those)."""
+    paying = {r.result.currency for r in published if r.result.period == period and r.result.payout}
+    if len(paying) == 1:
+        return paying.pop()
+    ordered = sorted(contracts, key=lambda c: (c.start_date, c.contract_id))
+    if paying:
+        return [c.currency for c in ordered if c.currency in paying][-1]
+    return ordered[-1].currency if ordered else None
+
+
+def pending_by_currency(
+    published: Collection[Revision], settlements: Sequence[Settlement]
+) -> list[tuple[str, str, Decimal]]:
+    """(period, currency, amount) of every adjustment pending against a settled period."""
+    return [
+        (period, currency, amount)
+        for currency in sorted({s.currency for s in settlements})
+        for period, amount in pending_adjustments(
+            period_totals(published, currency), settlements, currency
+        ).items()
+    ]

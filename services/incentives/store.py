@@ -1,47 +1,45 @@
-"""Incentives' MongoDB persistence: one document per partner, one per (customer, product line).
+"""Incentives' MongoDB persistence: a ledger per partner, a registration book per
+(customer, product line), and the deal → partner index.
 
-A partner's document holds the facts its commissions follow from, the last
-revision published for each deal (with the history), and an **outbox** of
-CloudEvents stored but not yet acknowledged by Kafka. Facts, revisions and
-outbox change in one single-document write, guarded by a ``version`` field
-(optimistic concurrency): that write is the commit point of a batch, so a
-crash before it changes nothing and a crash after it leaves the events in the
-outbox for the next start (or the next batch touching the partner) to
-publish. A registration book document does the same for deal registrations.
+A partner's **ledger** (collection ``ledgers``) holds the facts its
+commissions follow from, the last revision published for each deal with its
+history, the partner's settlements, and an **outbox** of CloudEvents stored
+but not yet acknowledged by Kafka (:mod:`shared.outbox`). All of it changes
+in one single-document write, guarded by a ``version`` field (optimistic
+concurrency): that write is the commit point, so a crash before it changes
+nothing and a crash after it leaves the events in the outbox, to be
+published again as the same events. A registration book (collection
+``registration_books``) does the same for deal registrations and their
+decisions.
 
-Everything is plain BSON: money as decimal strings, instants as ISO 8601
-strings (exact to the microsecond, unlike BSON dates), so MongoDB and FerretDB
-store the same thing.
+Money is stored as decimal strings and instants as ISO 8601 strings (exact to
+the microsecond, unlike BSON dates), so MongoDB and FerretDB store the same
+thing.
 
-A ledger's facts, revisions and settlements, which no query looks inside,
-are stored as one zlib-compressed JSON text in a binary field (``state``:
-``zlib.decompress`` and ``json.loads`` give them back); beside it only what
-is queried or checked: ``version``, ``outbox`` and ``indexed`` (true: every
-published deal of the ledger is in ``deal_partners``). FerretDB decodes a
-stored document field by field on every read and update, at about 0.1 ms
-per kilobyte of nested fields on this machine; the same content compressed
-costs about a tenth of that (and an eighth of the disk writes). Documents
-written in the earlier layouts (the state's fields at the top level, or a
-``deal_ids`` array beside it) are read as well, and rewritten in this one at
-their next write.
+A ledger's facts, revisions and settlements, which no query looks inside, are
+one zlib-compressed JSON text in a binary field, ``state``; beside it only
+what is queried: ``version`` and the outbox. FerretDB decodes a stored
+document field by field on every read and update, so a ledger is kept to few
+fields.
 
-``deal_partners`` maps a deal to its partner (``{_id: deal, partner_id}``)
-for ``GET /commissions/{id}``: a lookup by ``_id`` on any server, where an
-array of the partner's deal ids in the ledger was a whole-collection scan on
-FerretDB and, decoded with every read and write of the ledger, doubled the
-cost of each (100 deal ids: 0.5 → 1.0 ms per read). A deal's entry is
-inserted before the first ledger write that publishes it and never changes.
+``deal_partners`` maps a deal to its partner (``{_id: deal, partner_id}``) for
+``GET /commissions/{deal_id}``: a lookup by ``_id``, which every server
+answers without a scan. A deal's entry is inserted before the first ledger
+write that publishes the deal, and never changes.
+
+:class:`Store` is what the service needs of all this (tests use an in-memory
+one); :class:`Publisher` is how it publishes what the outboxes hold.
 """
 
 from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from bson import Binary
 from pymongo import ASCENDING
@@ -67,24 +65,27 @@ from shared.mongo import (
     insert_new,
     replace_if_unchanged,
 )
-from shared.outbox import OutboxEntry, decode_outbox, encode_outbox
+from shared.outbox import Outbox, OutboxEntry, decode_outbox, encode_outbox
 from shared.settlement import Settlement, from_document, to_document
 
-PARTNERS = "partner_books"
+LEDGERS = "ledgers"
 DEAL_PARTNERS = "deal_partners"
-#: zlib level of a ledger's stored state: the fastest (a 100-deal ledger takes well under 1 ms).
-STATE_COMPRESSION = 1
 REGISTRATIONS = "registration_books"
+#: zlib level of a ledger's stored state: the fastest.
+STATE_COMPRESSION = 1
 
 
 @dataclass(slots=True)
 class PartnerLedger:
-    """A partner's book with what was published from it: the unit of one atomic write."""
+    """A partner's commission book with what was published and paid from it: the unit of
+    one atomic write."""
 
     partner_id: str
     version: int
     book: PartnerBook
     published: dict[str, Revision] = field(default_factory=dict)
+    #: Each deal's revisions as published: revision, status, commission, target_bonus,
+    #: delta, event_id, calculated_at.
     history: dict[str, list[Document]] = field(default_factory=dict)
     outbox: list[OutboxEntry] = field(default_factory=list)
     settlements: list[Settlement] = field(default_factory=list)
@@ -100,6 +101,18 @@ class PartnerLedger:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    """A decision published on a registration: the ``number``-th, in ``event_id``."""
+
+    registration_id: str
+    approved: bool
+    reason: str | None
+    number: int
+    event_id: str
+    decided_at: datetime
+
+
 @dataclass(slots=True)
 class RegistrationBook:
     """The registrations for one (customer, product line), and the decisions published."""
@@ -107,7 +120,7 @@ class RegistrationBook:
     key: str
     version: int
     registrations: dict[str, Registration] = field(default_factory=dict)
-    decisions: dict[str, Document] = field(default_factory=dict)
+    decisions: dict[str, DecisionRecord] = field(default_factory=dict)
     outbox: list[OutboxEntry] = field(default_factory=list)
 
 
@@ -134,7 +147,7 @@ def _unmoney(value: str | None) -> Decimal | None:
     return None if value is None else Decimal(value)
 
 
-def encode_result(result: DealResult) -> Document:
+def _encode_result(result: DealResult) -> Document:
     return {
         "deal_id": result.deal_id,
         "period": result.period,
@@ -151,7 +164,7 @@ def encode_result(result: DealResult) -> Document:
     }
 
 
-def decode_result(doc: Mapping[str, Any]) -> DealResult:
+def _decode_result(doc: Mapping[str, Any]) -> DealResult:
     return DealResult(
         deal_id=doc["deal_id"],
         period=doc["period"],
@@ -160,7 +173,7 @@ def decode_result(doc: Mapping[str, Any]) -> DealResult:
         closed_at=datetime.fromisoformat(doc["closed_at"]),
         status=CommissionStatus(doc["status"]),
         reason=doc["reason"],
-        contract_id=doc.get("contract_id"),
+        contract_id=doc["contract_id"],
         base=Decimal(doc["base"]),
         uplift=Decimal(doc["uplift"]),
         commission=Decimal(doc["commission"]),
@@ -218,7 +231,6 @@ def encode_ledger(ledger: PartnerLedger, version: int) -> Document:
         "version": version,
         "state": Binary(zlib.compress(ledger_text(ledger).encode(), STATE_COMPRESSION)),
         **encode_outbox(ledger.outbox),
-        "indexed": ledger.indexed >= ledger.published.keys(),
     }
 
 
@@ -228,11 +240,10 @@ _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 def ledger_text(ledger: PartnerLedger) -> str:
     """The ledger's state as JSON text: :func:`_ledger_state`, encoded.
 
-    The deals and published revisions, nearly all of the text, are encoded
+    A ledger is rewritten whole at every batch that touches its partner, so
+    the deals and published revisions, nearly all of the text, are encoded
     once per change and kept in ``ledger.encoded_deals`` and
-    ``ledger.encoded_published``: a ledger in memory is rewritten whole at
-    every batch that touches its partner, and encoding its whole history
-    every time was a fifth of incentives' CPU.
+    ``ledger.encoded_published``; only what changed is encoded again.
     """
     # Plain loops: this runs for every deal of every ledger a batch writes.
     deal_texts = ledger.encoded_deals
@@ -271,7 +282,7 @@ def _deal_doc(d: DealFact) -> Document:
 
 def _published_doc(ledger: PartnerLedger, deal_id: str, revision: Revision) -> Document:
     return {
-        **encode_result(revision.result),
+        **_encode_result(revision.result),
         "revision": revision.revision,
         "delta": str(revision.delta),
         "history": ledger.history.get(deal_id, []),
@@ -318,14 +329,13 @@ def _ledger_state(ledger: PartnerLedger, *, items: bool = True) -> Document:
 
 
 def decode_ledger(stored: Mapping[str, Any]) -> PartnerLedger:
-    # The earlier layout kept the state's fields at the top level.
-    doc = json.loads(zlib.decompress(stored["state"])) if "state" in stored else stored
+    state = json.loads(zlib.decompress(stored["state"]))
     book = PartnerBook(stored["_id"])
-    for contract in doc.get("contracts", []):
+    for contract in state["contracts"]:
         book.add_contract(_decode_contract(contract))
-    if doc.get("terminated_from"):
-        book.add_termination(date.fromisoformat(doc["terminated_from"]))
-    for d in doc.get("deals", []):
+    if state["terminated_from"]:
+        book.add_termination(date.fromisoformat(state["terminated_from"]))
+    for d in state["deals"]:
         book.add_deal(
             DealFact(
                 deal_id=d["deal_id"],
@@ -336,9 +346,9 @@ def decode_ledger(stored: Mapping[str, Any]) -> PartnerLedger:
                 version=_unversion(d["version"]),
             )
         )
-    for c in doc.get("cancellations", []):
+    for c in state["cancellations"]:
         book.add_cancellation(c["deal_id"], datetime.fromisoformat(c["cancelled_at"]))
-    for c in doc.get("certifications", []):
+    for c in state["certifications"]:
         book.add_certification(
             Certification(
                 c["product_line"],
@@ -346,7 +356,7 @@ def decode_ledger(stored: Mapping[str, Any]) -> PartnerLedger:
                 datetime.fromisoformat(c["expires_at"]),
             )
         )
-    for r in doc.get("registrations", []):
+    for r in state["registrations"]:
         book.add_registration_decision(
             RegistrationDecision(
                 r["registration_id"],
@@ -358,20 +368,19 @@ def decode_ledger(stored: Mapping[str, Any]) -> PartnerLedger:
         )
     book.settle()
     published = {
-        p["deal_id"]: Revision(decode_result(p), int(p["revision"]), Decimal(p["delta"]))
-        for p in doc.get("published", [])
+        p["deal_id"]: Revision(_decode_result(p), int(p["revision"]), Decimal(p["delta"]))
+        for p in state["published"]
     }
-    history = {p["deal_id"]: list(p.get("history", [])) for p in doc.get("published", [])}
     return PartnerLedger(
         partner_id=stored["_id"],
         version=int(stored["version"]),
         book=book,
         published=published,
-        history=history,
+        history={p["deal_id"]: list(p["history"]) for p in state["published"]},
         outbox=decode_outbox(stored),
-        settlements=[from_document(x) for x in doc.get("settlements", [])],
-        # Earlier layouts: not known to be indexed, so the next write indexes every deal.
-        indexed=set(published) if stored.get("indexed") else set(),
+        settlements=[from_document(x) for x in state["settlements"]],
+        # Every deal a stored ledger published was indexed before the ledger was written.
+        indexed=set(published),
     )
 
 
@@ -390,7 +399,17 @@ def encode_registration_book(book: RegistrationBook, version: int) -> Document:
             }
             for r in book.registrations.values()
         ],
-        "decisions": list(book.decisions.values()),
+        "decisions": [
+            {
+                "registration_id": d.registration_id,
+                "approved": d.approved,
+                "reason": d.reason,
+                "number": d.number,
+                "event_id": d.event_id,
+                "decided_at": d.decided_at.isoformat(),
+            }
+            for d in book.decisions.values()
+        ],
         **encode_outbox(book.outbox),
     }
 
@@ -408,9 +427,19 @@ def decode_registration_book(doc: Mapping[str, Any]) -> RegistrationBook:
                 product_line=r["product_line"],
                 registered_at=datetime.fromisoformat(r["registered_at"]),
             )
-            for r in doc.get("registrations", [])
+            for r in doc["registrations"]
         },
-        decisions={d["registration_id"]: dict(d) for d in doc.get("decisions", [])},
+        decisions={
+            d["registration_id"]: DecisionRecord(
+                registration_id=d["registration_id"],
+                approved=bool(d["approved"]),
+                reason=d["reason"],
+                number=int(d["number"]),
+                event_id=d["event_id"],
+                decided_at=datetime.fromisoformat(d["decided_at"]),
+            )
+            for d in doc["decisions"]
+        },
         outbox=decode_outbox(doc),
     )
 
@@ -418,23 +447,60 @@ def decode_registration_book(doc: Mapping[str, Any]) -> RegistrationBook:
 # --------------------------------------------------------------------------- the store
 
 
+class ReadStore(Protocol):
+    """What the HTTP reads need of the store."""
+
+    async def load_ledger(self, partner_id: str) -> PartnerLedger | None: ...
+
+    async def ledger_of_deal(self, deal_id: str) -> PartnerLedger | None:
+        """The ledger that published ``deal_id``, or None."""
+        ...
+
+    async def registration(
+        self, registration_id: str
+    ) -> tuple[Registration, DecisionRecord | None] | None:
+        """The registration and its decision (None while undecided), or None."""
+        ...
+
+
+class Store(ReadStore, Protocol):
+    """What incentives needs of its persistence: :class:`IncentivesStore` on MongoDB."""
+
+    async def create_indexes(self) -> None: ...
+
+    async def load_ledgers(self, partner_ids: Iterable[str]) -> dict[str, PartnerLedger]:
+        """Each partner's ledger; a new one (version 0) for a partner not stored."""
+        ...
+
+    async def save_ledgers(self, ledgers: Sequence[PartnerLedger]) -> set[str]:
+        """Write each ledger if nobody wrote it since it was read (and count its version
+        up); return the partner ids whose write lost."""
+        ...
+
+    async def partner_ids(self) -> list[str]:
+        """Every partner with a stored ledger, in id order."""
+        ...
+
+    async def load_registration_books(self, keys: Iterable[str]) -> dict[str, RegistrationBook]:
+        """Each registration book; a new one (version 0) for a key not stored."""
+        ...
+
+    async def save_registration_books(self, books: Sequence[RegistrationBook]) -> set[str]:
+        """Like :meth:`save_ledgers`; return the keys whose write lost."""
+        ...
+
+
 class IncentivesStore:
+    """:class:`Store` on MongoDB (or FerretDB)."""
+
     def __init__(self, database: AsyncDatabase[Document]) -> None:
-        self.partners = database[PARTNERS]
+        self.ledgers = database[LEDGERS]
         self.registrations = database[REGISTRATIONS]
         self.deal_partners = database[DEAL_PARTNERS]
 
     async def create_indexes(self) -> None:
-        """One index per query path (the ``_id`` lookups need none); see create_lookup_indexes."""
-        await create_lookup_indexes(
-            self.partners,
-            [
-                # For ledgers still in the earlier layouts (see the module's docstring).
-                ("by_deal_id", [("deal_ids", ASCENDING)]),
-                ("by_deal", [("published.deal_id", ASCENDING)]),
-                ("by_outbox_entry", [("outbox.id", ASCENDING)]),
-            ],
-        )
+        """The indexes the queries other than by ``_id`` use (see create_lookup_indexes)."""
+        await create_lookup_indexes(self.ledgers, [("by_outbox_entry", [("outbox.id", ASCENDING)])])
         await create_lookup_indexes(
             self.registrations,
             [
@@ -447,32 +513,24 @@ class IncentivesStore:
         ids = sorted(set(partner_ids))
         found = {
             doc_id: decode_ledger(doc)
-            for doc_id, doc in (await find_by_ids(self.partners, ids)).items()
+            for doc_id, doc in (await find_by_ids(self.ledgers, ids)).items()
         }
         for partner_id in ids:
             found.setdefault(partner_id, PartnerLedger(partner_id, 0, PartnerBook(partner_id)))
         return found
 
-    async def partner_ids(self) -> list[str]:
-        """Every partner incentives knows, in id order."""
-        return sorted([doc["_id"] async for doc in self.partners.find({}, {"_id": 1})])
-
-    async def load_ledger(self, partner_id: str) -> PartnerLedger | None:
-        doc = await self.partners.find_one({"_id": partner_id})
-        return decode_ledger(doc) if doc else None
-
-    async def ledger_of_deal(self, deal_id: str) -> PartnerLedger | None:
-        """The ledger that published the deal, or None."""
-        entry = await self.deal_partners.find_one({"_id": deal_id})
-        if entry is not None:
-            ledger = await self.load_ledger(entry["partner_id"])
-            if ledger is not None and deal_id in ledger.published:
-                return ledger
-        # Ledgers not rewritten since an earlier layout (see the module's docstring).
-        doc = await self.partners.find_one({"deal_ids": deal_id})
-        if doc is None:
-            doc = await self.partners.find_one({"published.deal_id": deal_id})
-        return decode_ledger(doc) if doc else None
+    async def save_ledgers(self, ledgers: Sequence[PartnerLedger]) -> set[str]:
+        """Index the ledgers' published deals (:meth:`index_deals`), then write each ledger
+        if nobody wrote it since it was read; return the ids that lost."""
+        await self.index_deals(ledgers)
+        lost = await replace_if_unchanged(
+            self.ledgers,
+            [(encode_ledger(ledger, ledger.version + 1), ledger.version) for ledger in ledgers],
+        )
+        for ledger in ledgers:
+            if ledger.partner_id not in lost:
+                ledger.version += 1
+        return lost
 
     async def index_deals(self, ledgers: Iterable[PartnerLedger]) -> int:
         """Put the ledgers' published deals not yet indexed into ``deal_partners``; returns
@@ -489,22 +547,19 @@ class IncentivesStore:
             ledger.indexed |= ledger.published.keys()
         return inserted
 
-    async def save_ledgers(self, ledgers: Iterable[PartnerLedger]) -> set[str]:
-        """Write each ledger if nobody wrote it since it was read; return the ids that lost.
+    async def load_ledger(self, partner_id: str) -> PartnerLedger | None:
+        doc = await self.ledgers.find_one({"_id": partner_id})
+        return decode_ledger(doc) if doc else None
 
-        Its published deals are indexed first (:meth:`index_deals`), so a
-        ledger that says ``indexed`` is.
-        """
-        ledgers = list(ledgers)
-        await self.index_deals(ledgers)
-        lost = await replace_if_unchanged(
-            self.partners,
-            [(encode_ledger(ledger, ledger.version + 1), ledger.version) for ledger in ledgers],
-        )
-        for ledger in ledgers:
-            if ledger.partner_id not in lost:
-                ledger.version += 1
-        return lost
+    async def ledger_of_deal(self, deal_id: str) -> PartnerLedger | None:
+        entry = await self.deal_partners.find_one({"_id": deal_id})
+        if entry is None:
+            return None
+        ledger = await self.load_ledger(entry["partner_id"])
+        return ledger if ledger is not None and deal_id in ledger.published else None
+
+    async def partner_ids(self) -> list[str]:
+        return sorted([doc["_id"] async for doc in self.ledgers.find({}, {"_id": 1})])
 
     async def load_registration_books(self, keys: Iterable[str]) -> dict[str, RegistrationBook]:
         wanted = sorted(set(keys))
@@ -516,8 +571,7 @@ class IncentivesStore:
             found.setdefault(key, RegistrationBook(key, 0))
         return found
 
-    async def save_registration_books(self, books: Iterable[RegistrationBook]) -> set[str]:
-        books = list(books)
+    async def save_registration_books(self, books: Sequence[RegistrationBook]) -> set[str]:
         lost = await replace_if_unchanged(
             self.registrations,
             [(encode_registration_book(b, b.version + 1), b.version) for b in books],
@@ -527,14 +581,53 @@ class IncentivesStore:
                 book.version += 1
         return lost
 
-    async def registration(self, registration_id: str) -> tuple[Document, Document | None] | None:
+    async def registration(
+        self, registration_id: str
+    ) -> tuple[Registration, DecisionRecord | None] | None:
         doc = await self.registrations.find_one({"registrations.registration_id": registration_id})
         if doc is None:
             return None
-        registration = next(
-            r for r in doc["registrations"] if r["registration_id"] == registration_id
-        )
-        decision = next(
-            (d for d in doc.get("decisions", []) if d["registration_id"] == registration_id), None
-        )
-        return registration, decision
+        book = decode_registration_book(doc)
+        return book.registrations[registration_id], book.decisions.get(registration_id)
+
+
+# --------------------------------------------------------------------------- publishing
+
+
+class Publisher(Protocol):
+    """Publishes the outbox entries of stored documents (awaited, in order)."""
+
+    async def publish(
+        self, collection: str, outboxes: Mapping[str, list[OutboxEntry]], *, remove: bool
+    ) -> None:
+        """Publish each document's entries; with ``remove``, then remove them from the
+        documents (without, the caller removes them later: until then a crash leaves
+        them to be published again, as the same events)."""
+        ...
+
+    async def remove(self, collection: str, outboxes: Mapping[str, list[OutboxEntry]]) -> None:
+        """Remove published entries from their documents."""
+        ...
+
+    async def publish_pending(self) -> int:
+        """Publish every entry the documents still hold (what a crash left behind)."""
+        ...
+
+
+class OutboxPublisher:
+    """:class:`Publisher` through :class:`shared.outbox.Outbox`: Kafka, and the documents'
+    outboxes in MongoDB."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+
+    async def publish(
+        self, collection: str, outboxes: Mapping[str, list[OutboxEntry]], *, remove: bool
+    ) -> None:
+        await self.outbox.publish(self.outbox.collections[collection], outboxes, remove=remove)
+
+    async def remove(self, collection: str, outboxes: Mapping[str, list[OutboxEntry]]) -> None:
+        await self.outbox.remove(self.outbox.collections[collection], outboxes)
+
+    async def publish_pending(self) -> int:
+        return await self.outbox.publish_pending()

@@ -1,26 +1,23 @@
-"""Onboarding's HTTP commands: the bodies they accept, and what each one stores and publishes.
+"""Onboarding's command side: the bodies its HTTP commands accept, and what each one stores.
 
-Every command is **one single-document write** to the partner's document
-holding the new state, the event to publish (the document's outbox) and, with
-an ``Idempotency-Key``, the answer given. Only then is the answer returned and
-the relay poked to publish the event (:mod:`services.onboarding.relay`): an
-answer never waits for Kafka, and an event stored is published eventually,
-whatever happens to the process afterwards.
+Every command is **one single-document write** of the partner's document: the
+new state, the event to publish (the document's outbox) and, with an
+``Idempotency-Key``, the answer given (docs/architecture.md, "Commands" and
+"Outbox"). Only then is the answer returned and ``publish_soon`` called with
+the partner id (the outbox relay, :mod:`services.onboarding.relay`): an answer
+never waits for Kafka, and an event stored is published eventually, whatever
+happens to the process afterwards.
 
 **Idempotency** (:mod:`shared.commands`). A command sent again with the same
-``Idempotency-Key`` finds its answer in the document it changed and gets it
-back unchanged (with the ``Idempotent-Replayed: true`` header), without
-writing or publishing anything; the same key with a different body answers
-422. A partner keeps its answers in a map from the key's digest. An
-application has no document yet, so its partner id is derived from the key's
-digest: a retry, or a concurrent second delivery, meets the first one's
-document. Only successful answers are remembered: a refused command changed
-nothing and may be retried.
+key finds its answer in the partner's document and gets it back unchanged,
+without writing or publishing anything. An application has no document yet,
+so its partner id derives from the key (:func:`derived_ids`): a retry, or a
+concurrent second delivery, meets the first one's document.
 
-**Events.** A CloudEvent id is derived from (partner id, document version of
-the write that stored it): unique, and the same however often the entry is
-published. **Concurrency.** Two writers of one partner (replicas, a double
-click) race on the ``version`` field; the loser reloads and decides again.
+**Events.** A CloudEvent's id derives from (partner id, version of the write
+that stored it): unique, and the same however often the entry is published.
+**Concurrency.** Two writers of one partner (replicas, a double click) race
+on the document's ``version``; the loser reloads and decides again.
 """
 
 from __future__ import annotations
@@ -30,39 +27,46 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from functools import partial
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from services.onboarding.configuration import OnboardingRules
-from services.onboarding.domain import InvalidCommand, PartnerProfile, PartnerRecord
+from services.onboarding import views
+from services.onboarding.domain import (
+    IllegalTransition,
+    InvalidCommand,
+    PartnerProfile,
+    PartnerRecord,
+)
+from services.onboarding.settings import OnboardingRules
 from services.onboarding.store import (
     APPLICATION_PREFIX,
     PARTNER_PREFIX,
     PARTNERS,
-    OnboardingStore,
+    PartnerStore,
     StoredPartner,
-    encode_contract,
 )
-from shared import commands
-from shared.commands import Answer as Answer
-from shared.commands import InvalidField as InvalidField
-from shared.events import Contract, Payload, Scorecard, Tier, new_event
+from shared.commands import (
+    LOST,
+    Answer,
+    CommandKey,
+    Conflict,
+    InvalidField,
+    Lost,
+    NotFound,
+    retry_on_conflict,
+)
+from shared.events import Contract, Payload, Scorecard, Tier, deterministic_id, new_event
 from shared.failpoints import failpoint
 from shared.metrics import WRITE_CONFLICTS
 
+SERVICE = "onboarding"
 SOURCE = "/partnerhub/onboarding"
-_IDS = uuid.UUID("220dfe35-b122-4066-b218-b9f94d3938dc")
-MAX_ATTEMPTS = 20
 #: Partner ids tried for one application before giving up (a clash needs 40 equal bits).
 ID_CANDIDATES = 5
 
 Text = Annotated[str, Field(min_length=1, max_length=500)]
-
-
-def event_id(partner_id: str, version: int) -> str:
-    """The CloudEvent id of the event stored by write ``version`` of ``partner_id``."""
-    return str(uuid.uuid5(_IDS, f"{partner_id}/{version}"))
 
 
 # --------------------------------------------------------------------------- bodies
@@ -73,7 +77,7 @@ class _Body(BaseModel):
 
 
 class ApplicationBody(_Body):
-    """A company applying to the programme, scored by the channel manager (SPEC §4, §7)."""
+    """A company applying to the programme, scored by the channel manager."""
 
     name: Text
     partner_type: Text = Field(description="reseller, system integrator, distributor, …")
@@ -84,7 +88,8 @@ class ApplicationBody(_Body):
 
 
 class ContractBody(Contract):
-    """A contract as in SPEC §2; ``end_date`` before ``start_date`` is reported on ``end_date``."""
+    """A contract (docs/rules/commissions.md); ``end_date`` before ``start_date`` is
+    reported on ``end_date``."""
 
     @field_validator("end_date")
     @classmethod
@@ -117,114 +122,75 @@ class TerminationBody(_Body):
     effective_date: date = Field(description="no earlier than today plus the notice period")
 
 
-# --------------------------------------------------------------------------- answers
+# --------------------------------------------------------------------------- refusals
 
 
-class NotFound(Exception):
-    """The named application or partner does not exist (HTTP 404)."""
+class TransitionRefused(Conflict):
+    """The partner's status does not allow the step (HTTP 409); the message says why."""
 
 
 @contextmanager
-def fields_under(*location: str) -> Iterator[None]:
-    """Report the domain's :class:`InvalidCommand` at its field's place in the request."""
+def refusals_at(*location: str) -> Iterator[None]:
+    """The domain's refusals as HTTP refusals: :class:`InvalidCommand` as 422 naming its
+    field under ``location``, :class:`IllegalTransition` as 409 with its reason."""
     try:
         yield
     except InvalidCommand as exc:
         raise InvalidField((*location, exc.field), exc.reason) from None
+    except IllegalTransition as exc:
+        raise TransitionRefused(exc.reason) from None
 
 
-class CommandKey(commands.CommandKey):
-    """An Idempotency-Key (:mod:`shared.commands`); an application's partner id derives from it."""
-
-    __slots__ = ()
-
-    def partner_suffix(self, attempt: int) -> str:
-        """The id suffix of the partner an application creates: the same for every delivery."""
-        return hashlib.sha256(f"{self.digest}/{attempt}".encode()).hexdigest()[:10]
+# --------------------------------------------------------------------------- ids
 
 
-# --------------------------------------------------------------------------- views
+def derived_ids(key: CommandKey | None, candidate: int = 0) -> tuple[str, str]:
+    """(partner id, application id) of an application: ``P-<x>`` and ``A-<x>``, ``x`` derived
+    from the Idempotency-Key (the same for every delivery; ``candidate`` counts ids found
+    taken by other applications), or random without a key."""
+    if key is None:
+        suffix = uuid.uuid4().hex[:10]
+    else:
+        suffix = hashlib.sha256(f"{key.digest}/{candidate}".encode()).hexdigest()[:10]
+    return f"{PARTNER_PREFIX}{suffix}", f"{APPLICATION_PREFIX}{suffix}"
 
 
-def application_view(record: PartnerRecord) -> dict[str, Any]:
-    """An application as the channel manager sees it: profile, scorecard and assessment."""
-    assessment = record.assessment
-    return {
-        "application_id": record.application_id,
-        "partner_id": record.partner_id,
-        "status": record.status.value,
-        "name": record.profile.name,
-        "partner_type": record.profile.partner_type,
-        "region": record.profile.region,
-        "industry": record.profile.industry,
-        "contact_email": record.profile.contact_email,
-        "scorecard": record.scorecard.model_dump(mode="json"),
-        "score": float(assessment.score),
-        "recommendation": assessment.recommendation.value,
-        "weights": {name: str(w) for name, w in assessment.weights.as_dict().items()},
-        "applied_at": record.applied_at.isoformat(),
-        "decided_at": None if record.decided_at is None else record.decided_at.isoformat(),
-        "rejection_reason": record.rejection_reason,
-    }
-
-
-def partner_view(record: PartnerRecord) -> dict[str, Any]:
-    """A partner as onboarding knows it: who, where it stands, its contracts."""
-    contract = record.current_contract
-    termination = record.termination
-    return {
-        "partner_id": record.partner_id,
-        "application_id": record.application_id,
-        "status": record.status.value,
-        "name": record.profile.name,
-        "partner_type": record.profile.partner_type,
-        "region": record.profile.region,
-        "industry": record.profile.industry,
-        "contact_email": record.profile.contact_email,
-        "tier": None if record.tier is None else record.tier.value,
-        "contract": None if contract is None else encode_contract(contract),
-        "contracts": [encode_contract(c) for c in record.contracts],
-        "applied_at": record.applied_at.isoformat(),
-        "decided_at": None if record.decided_at is None else record.decided_at.isoformat(),
-        "rejection_reason": record.rejection_reason,
-        "termination": None
-        if termination is None
-        else {
-            "effective_date": termination.effective_date.isoformat(),
-            "reason": termination.reason,
-            "noticed_on": termination.noticed_on.isoformat(),
-        },
-    }
+def next_event_id(partner: StoredPartner) -> str:
+    """The CloudEvent id of the event the partner's next write stores: known before the
+    step decides, so the answer can name it."""
+    return deterministic_id(SERVICE, partner.partner_id, str(partner.version + 1))
 
 
 # --------------------------------------------------------------------------- commands
 
-#: One lifecycle step on a loaded record at ``now``: the payload to publish and the answer.
-Step = Callable[[PartnerRecord, datetime], tuple[Payload, dict[str, Any]]]
+#: One lifecycle step on a loaded record at ``now``, whose event gets ``event_id``:
+#: the payload to publish and the answer.
+Step = Callable[[PartnerRecord, datetime, str], tuple[Payload, BaseModel]]
 
 
-class Onboarding:
-    """The HTTP commands over the store; ``stored`` is called with the partner after each
-    successful write."""
+class OnboardingCommands:
+    """The HTTP commands over a :class:`PartnerStore`; ``publish_soon`` is called with the
+    partner id after each successful write (the event is in the partner's outbox)."""
 
     def __init__(
         self,
-        store: OnboardingStore,
+        store: PartnerStore,
         rules: OnboardingRules,
-        stored: Callable[[str], None],
-        service: str = "onboarding",
+        publish_soon: Callable[[str], None],
+        *,
+        service: str = SERVICE,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
         self.rules = rules
-        self.stored = stored
+        self.publish_soon = publish_soon
         self.service = service
         self.clock = clock
 
     # ----------------------------------------------------------------- selection
 
     async def apply(self, body: ApplicationBody, key: CommandKey | None) -> Answer:
-        with fields_under("body"):
+        with refusals_at("body"):
             profile = PartnerProfile(
                 name=body.name,
                 partner_type=body.partner_type,
@@ -232,60 +198,66 @@ class Onboarding:
                 industry=body.industry,
                 contact_email=body.contact_email,
             )
-        for attempt in range(ID_CANDIDATES):
-            suffix = key.partner_suffix(attempt) if key is not None else uuid.uuid4().hex[:10]
-            partner_id = f"{PARTNER_PREFIX}{suffix}"
-            # Twice: the id is free, or a concurrent delivery of this command just took it.
-            for _race in range(2):
-                existing = await self.store.load(partner_id)
-                if existing is not None:
-                    if (
-                        key is not None
-                        and (replayed := key.find_by_digest(existing.answers)) is not None
-                    ):
-                        return replayed
-                    break  # another application holds this id: try the next one
-                now = self.clock()
-                record, applied = PartnerRecord.apply(
-                    partner_id=partner_id,
-                    application_id=f"{APPLICATION_PREFIX}{suffix}",
-                    profile=profile,
-                    scorecard=body.scorecard,
-                    applied_at=now,
-                    weights=self.rules.weights,
-                )
-                partner = StoredPartner(record)
-                answer = self._record(partner, applied, application_view(record), 201, key, now)
-                if await self.store.save(partner):
-                    self._committed(partner.partner_id)
-                    return answer
+        for candidate in range(ID_CANDIDATES):
+            partner_id, application_id = derived_ids(key, candidate)
+            attempt = partial(self._apply_as, partner_id, application_id, profile, body, key)
+            answer = await retry_on_conflict(attempt, what=f"partner {partner_id}")
+            if answer is not None:
+                return answer
         raise RuntimeError(f"no free partner id in {ID_CANDIDATES} attempts")
 
+    async def _apply_as(
+        self,
+        partner_id: str,
+        application_id: str,
+        profile: PartnerProfile,
+        body: ApplicationBody,
+        key: CommandKey | None,
+    ) -> Answer | Lost | None:
+        """Create the partner under ``partner_id``: its answer; ``None`` when another
+        application holds that id; the first answer when this command already did."""
+        existing = await self.store.load(partner_id)
+        if existing is not None:
+            return None if key is None else key.find(existing.answers)
+        now = self.clock()
+        record, payload = PartnerRecord.apply(
+            partner_id=partner_id,
+            application_id=application_id,
+            profile=profile,
+            scorecard=body.scorecard,
+            applied_at=now,
+            weights=self.rules.weights,
+        )
+        partner = StoredPartner(record)
+        event_id = next_event_id(partner)
+        return await self._write(partner, payload, views.applied(record, event_id), 201, key, now)
+
     async def approve(self, application_id: str, key: CommandKey | None) -> Answer:
-        def step(record: PartnerRecord, now: datetime) -> tuple[Payload, dict[str, Any]]:
+        def step(record: PartnerRecord, now: datetime, event_id: str) -> tuple[Payload, BaseModel]:
             approved = record.approve(now=now)
-            return approved, {
-                "application_id": record.application_id,
-                "partner_id": record.partner_id,
-                "status": record.status.value,
-                "approved_at": now.isoformat(),
-            }
+            return approved, views.Approved(
+                application_id=record.application_id,
+                partner_id=record.partner_id,
+                status=record.status,
+                approved_at=now,
+                event_id=event_id,
+            )
 
         return await self._application_step(application_id, key, step)
 
     async def reject(
         self, application_id: str, body: RejectionBody, key: CommandKey | None
     ) -> Answer:
-        def step(record: PartnerRecord, now: datetime) -> tuple[Payload, dict[str, Any]]:
-            with fields_under("body"):
-                rejected = record.reject(reason=body.reason, now=now)
-            return rejected, {
-                "application_id": record.application_id,
-                "partner_id": record.partner_id,
-                "status": record.status.value,
-                "rejected_at": now.isoformat(),
-                "reason": body.reason,
-            }
+        def step(record: PartnerRecord, now: datetime, event_id: str) -> tuple[Payload, BaseModel]:
+            rejected = record.reject(reason=body.reason, now=now)
+            return rejected, views.Rejected(
+                application_id=record.application_id,
+                partner_id=record.partner_id,
+                status=record.status,
+                rejected_at=now,
+                reason=body.reason,
+                event_id=event_id,
+            )
 
         return await self._application_step(application_id, key, step)
 
@@ -294,14 +266,15 @@ class Onboarding:
     async def sign(self, partner_id: str, body: ContractBody, key: CommandKey | None) -> Answer:
         contract = body.as_contract()
 
-        def step(record: PartnerRecord, now: datetime) -> tuple[Payload, dict[str, Any]]:
+        def step(record: PartnerRecord, now: datetime, event_id: str) -> tuple[Payload, BaseModel]:
             signed = record.sign(contract)
-            return signed, {
-                "partner_id": record.partner_id,
-                "status": record.status.value,
-                "tier": contract.tier.value,
-                "contract": encode_contract(signed.contract),
-            }
+            return signed, views.Signed(
+                partner_id=record.partner_id,
+                status=record.status,
+                tier=contract.tier,
+                contract=signed.contract,
+                event_id=event_id,
+            )
 
         return await self._partner_step(partner_id, key, step, status=201)
 
@@ -310,57 +283,59 @@ class Onboarding:
     ) -> Answer:
         contract = body.contract.as_contract()
 
-        def step(record: PartnerRecord, now: datetime) -> tuple[Payload, dict[str, Any]]:
-            with fields_under("body", "contract"):
-                renewed = record.renew(renewed_contract_id=contract_id, contract=contract)
-            return renewed, {
-                "partner_id": record.partner_id,
-                "status": record.status.value,
-                "tier": contract.tier.value,
-                "renewed_contract_id": contract_id,
-                "contract": encode_contract(renewed.contract),
-            }
+        def step(record: PartnerRecord, now: datetime, event_id: str) -> tuple[Payload, BaseModel]:
+            renewed = record.renew(renewed_contract_id=contract_id, contract=contract)
+            return renewed, views.Renewed(
+                partner_id=record.partner_id,
+                status=record.status,
+                tier=contract.tier,
+                renewed_contract_id=contract_id,
+                contract=renewed.contract,
+                event_id=event_id,
+            )
 
-        return await self._partner_step(partner_id, key, step, status=201)
+        return await self._partner_step(
+            partner_id, key, step, status=201, fields=("body", "contract")
+        )
 
     async def change_tier(
         self, partner_id: str, body: TierChangeBody, key: CommandKey | None
     ) -> Answer:
-        def step(record: PartnerRecord, now: datetime) -> tuple[Payload, dict[str, Any]]:
+        def step(record: PartnerRecord, now: datetime, event_id: str) -> tuple[Payload, BaseModel]:
             previous = record.tier
-            with fields_under("body"):
-                changed = record.change_tier(
-                    tier=body.tier, effective_date=body.effective_date, reason=body.reason
-                )
-            return changed, {
-                "partner_id": record.partner_id,
-                "tier": body.tier.value,
-                "previous_tier": None if previous is None else previous.value,
-                "effective_date": body.effective_date.isoformat(),
-                "reason": body.reason,
-            }
+            changed = record.change_tier(
+                tier=body.tier, effective_date=body.effective_date, reason=body.reason
+            )
+            return changed, views.TierChanged(
+                partner_id=record.partner_id,
+                tier=body.tier,
+                previous_tier=previous,
+                effective_date=body.effective_date,
+                reason=body.reason,
+                event_id=event_id,
+            )
 
         return await self._partner_step(partner_id, key, step)
 
     async def terminate(
         self, partner_id: str, body: TerminationBody, key: CommandKey | None
     ) -> Answer:
-        def step(record: PartnerRecord, now: datetime) -> tuple[Payload, dict[str, Any]]:
+        def step(record: PartnerRecord, now: datetime, event_id: str) -> tuple[Payload, BaseModel]:
             today = now.astimezone(UTC).date()
-            with fields_under("body"):
-                terminated = record.terminate(
-                    reason=body.reason,
-                    effective_date=body.effective_date,
-                    today=today,
-                    notice_days=self.rules.notice_days,
-                )
-            return terminated, {
-                "partner_id": record.partner_id,
-                "status": record.status.value,
-                "effective_date": body.effective_date.isoformat(),
-                "reason": body.reason,
-                "noticed_on": today.isoformat(),
-            }
+            terminated = record.terminate(
+                reason=body.reason,
+                effective_date=body.effective_date,
+                today=today,
+                notice_days=self.rules.notice_days,
+            )
+            return terminated, views.Terminated(
+                partner_id=record.partner_id,
+                status=record.status,
+                effective_date=body.effective_date,
+                reason=body.reason,
+                noticed_on=today,
+                event_id=event_id,
+            )
 
         return await self._partner_step(partner_id, key, step)
 
@@ -369,24 +344,20 @@ class Onboarding:
     async def _application_step(
         self, application_id: str, key: CommandKey | None, step: Step
     ) -> Answer:
-        return await self._step(
-            lambda: self.store.load_by_application(application_id),
-            f"application {application_id}",
-            key,
-            step,
-            200,
-        )
+        locate = partial(self.store.load_by_application, application_id)
+        return await self._step(locate, f"application {application_id}", key, step)
 
     async def _partner_step(
-        self, partner_id: str, key: CommandKey | None, step: Step, status: int = 200
+        self,
+        partner_id: str,
+        key: CommandKey | None,
+        step: Step,
+        *,
+        status: int = 200,
+        fields: tuple[str, ...] = ("body",),
     ) -> Answer:
-        return await self._step(
-            lambda: self.store.load(partner_id),
-            f"partner {partner_id}",
-            key,
-            step,
-            status,
-        )
+        locate = partial(self.store.load, partner_id)
+        return await self._step(locate, f"partner {partner_id}", key, step, status, fields)
 
     async def _step(
         self,
@@ -394,45 +365,45 @@ class Onboarding:
         what: str,
         key: CommandKey | None,
         step: Step,
-        status: int,
+        status: int = 200,
+        fields: tuple[str, ...] = ("body",),
     ) -> Answer:
-        for _attempt in range(MAX_ATTEMPTS):
+        """Load, refuse or replay, take ``step``, write; again while another writer won.
+        The domain's refusals name their field under ``fields``."""
+
+        async def attempt() -> Answer | Lost:
             partner = await locate()
             if partner is None:
                 raise NotFound(f"{what} does not exist")
-            if key is not None and (replayed := key.find_by_digest(partner.answers)) is not None:
+            if key is not None and (replayed := key.find(partner.answers)) is not None:
                 return replayed
             now = self.clock()
-            payload, body = step(partner.record, now)
-            answer = self._record(partner, payload, body, status, key, now)
-            if await self.store.save(partner):
-                self._committed(partner.partner_id)
-                return answer
-            WRITE_CONFLICTS.labels(self.service, PARTNERS).inc()
-        raise RuntimeError(f"{what} kept changing under us")
+            with refusals_at(*fields):
+                payload, answer = step(partner.record, now, next_event_id(partner))
+            return await self._write(partner, payload, answer, status, key, now)
 
-    def _record(
+        return await retry_on_conflict(attempt, what=what)
+
+    async def _write(
         self,
         partner: StoredPartner,
         payload: Payload,
-        body: dict[str, Any],
+        answer: BaseModel,
         status: int,
         key: CommandKey | None,
         now: datetime,
-    ) -> Answer:
-        """Put the event and the answer into the document about to be written."""
-        event = new_event(
-            payload,
-            source=SOURCE,
-            time=now,
-            event_id=event_id(partner.partner_id, partner.version + 1),
+    ) -> Answer | Lost:
+        """Store the changed partner with its event and (with a key) its answer, if nobody
+        wrote the partner since it was read; then have the event published."""
+        partner.add_event(
+            new_event(payload, source=SOURCE, time=now, event_id=next_event_id(partner))
         )
-        partner.add_event(event)
-        answer = Answer(status, {**body, "event_id": event.id})
+        given = Answer(status, views.body(answer))
         if key is not None:
-            partner.answers[key.digest] = key.remember_by_digest(answer)
-        return answer
-
-    def _committed(self, partner_id: str) -> None:
+            key.remember(partner.answers, given)
+        if not await self.store.save(partner):
+            WRITE_CONFLICTS.labels(self.service, PARTNERS).inc()
+            return LOST
         failpoint("onboarding_after_store")
-        self.stored(partner_id)
+        self.publish_soon(partner.partner_id)
+        return given

@@ -1,4 +1,4 @@
-"""The onboarding rules: partner selection (SPEC §4) and the partner lifecycle.
+"""The onboarding rules: partner selection and the partner lifecycle (docs/rules/scorecard.md).
 
 Pure: no I/O and no clock. Every instant or date a rule needs (``now``,
 ``today``) is an argument, and every lifecycle step returns the
@@ -10,7 +10,7 @@ Pure: no I/O and no clock. Every instant or date a rule needs (``now``,
 recommendation is taken from the rounded score, so the score shown and the
 recommendation always agree: ≥ 70 ``approve``, ≥ 50 ``review``, else ``reject``.
 
-**Lifecycle** (the SPEC §7 status names)::
+**Lifecycle** (the ``status`` values the HTTP API shows)::
 
     applied ──approve──▶ approved ──sign──▶ active ──terminate──▶ terminated
        └──────reject───▶ rejected           │  ▲
@@ -26,10 +26,11 @@ left unchanged.
 partner's current (latest) contract. The new contract must start after the
 renewed contract's *start* and end after its *end*. Overlap is allowed on
 purpose: an early renewal (a renegotiated plan or tier mid-term) takes over
-from its own start date, exactly as SPEC §5 picks the governing contract ("the
-latest ``start_date``"), and the strictly later start means that rule never
-meets a tie between a contract and its renewal. A gap is allowed too (a late
-renewal); deals closed in it have no governing contract (SPEC §5).
+from its own start date, exactly as the governing contract is picked ("the
+latest ``start_date``", docs/rules/commissions.md), and the strictly later
+start means that rule never meets a tie between a contract and its renewal. A
+gap is allowed too (a late renewal); deals closed in it have no governing
+contract.
 
 **Notice rule.** Termination takes effect no earlier than ``today +
 notice_days`` (default 30) and no later than the day after the current
@@ -37,7 +38,8 @@ contract's ``end_date`` (the natural end: beyond it there is nothing left to
 terminate). When the contract ends inside the notice period, the only date
 allowed is ``today + notice_days``. The status becomes ``terminated`` as soon
 as notice is given; deals closed before the effective date still earn
-commission (SPEC §5 compares ``effective_date`` with the deal's close date).
+commission (docs/rules/commissions.md compares ``effective_date`` with the
+deal's close date).
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ class InvalidWeights(ValueError):
 
 # --------------------------------------------------------------------------- scorecard
 
-#: The five criteria of SPEC §4, in the SPEC's order.
+#: The five criteria, in the order docs/rules/scorecard.md lists them.
 CRITERIA: tuple[str, ...] = ("customer_base", "sales_network", "expertise", "track_record", "fit")
 
 #: The top mark of a criterion.
@@ -177,11 +179,11 @@ class ScorecardWeights:
         return cls(**parsed)
 
     def as_dict(self) -> dict[str, Decimal]:
-        """Criterion name → weight, in the SPEC's order (for "the weights used")."""
+        """Criterion name → weight, in :data:`CRITERIA` order (for "the weights used")."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-#: The SPEC §4 defaults: 0.25, 0.20, 0.25, 0.20, 0.10.
+#: The default weights: 0.25, 0.20, 0.25, 0.20, 0.10.
 DEFAULT_WEIGHTS = ScorecardWeights(
     customer_base=Decimal("0.25"),
     sales_network=Decimal("0.20"),
@@ -223,7 +225,7 @@ class Assessment:
 
 
 def assess(scorecard: Scorecard, weights: ScorecardWeights = DEFAULT_WEIGHTS) -> Assessment:
-    """Score a scorecard and recommend; the decision itself stays with a person (SPEC §4)."""
+    """Score a scorecard and recommend; the decision itself stays with a person."""
     points = score(scorecard, weights)
     return Assessment(score=points, recommendation=recommend(points), weights=weights)
 
@@ -232,7 +234,7 @@ def assess(scorecard: Scorecard, weights: ScorecardWeights = DEFAULT_WEIGHTS) ->
 
 
 class PartnerStatus(StrEnum):
-    """Where a partner stands (the SPEC §7 ``status`` values)."""
+    """Where a partner stands (the ``status`` values of the HTTP API)."""
 
     APPLIED = "applied"
     APPROVED = "approved"
@@ -354,7 +356,7 @@ class PartnerRecord:
         """A new application, scored: the record (status ``applied``) and its PartnerApplied.
 
         The partner id is given now because every event, PartnerApplied too, is
-        keyed by it (SPEC §2); it becomes the partner's id on approval.
+        keyed by it (docs/rules/events.md); it becomes the partner's id on approval.
         """
         _not_blank(partner_id, "partner_id")
         _not_blank(application_id, "application_id")

@@ -1,14 +1,16 @@
 """Publishing onboarding's outbox: right after each command, and every few seconds regardless.
 
 A command never talks to Kafka. It stores its event in the partner's outbox
-(the commit point), answers, and *pokes* the relay with the partner. The
-relay is one background task publishing outbox entries: the poked partners'
-at once (so an event normally reaches Kafka within milliseconds), looked up
-by ``_id``; every ``interval`` seconds those of partners whose publish failed
-(Kafka down); and every ``sweep`` seconds, with
+(the commit point, :mod:`shared.outbox`), answers, and calls
+:meth:`OutboxRelay.publish_soon` with the partner. The relay is one
+background task publishing outbox entries: those partners' at once (so an
+event normally reaches Kafka within milliseconds), looked up by ``_id``;
+every ``interval`` seconds those of partners whose publish failed (Kafka
+down); and every ``sweep`` seconds, with
 :meth:`shared.outbox.Outbox.publish_pending`, whatever any partner's outbox
 holds (what a crash left behind), which means reading every partner's
-document.
+document. At start-up the service publishes what a crash left behind before
+it serves.
 
 Hence an answer never waits for Kafka, and Kafka being down delays events
 without failing commands. Because one task does all the publishing in this
@@ -28,7 +30,10 @@ from shared.outbox import SWEEP_SECONDS, Outbox
 log = logging.getLogger("partnerhub.onboarding")
 
 
-class Relay:
+class OutboxRelay:
+    """The background task that publishes the ``collection``'s outbox entries through
+    ``outbox`` (its :meth:`run` goes to ``service_app(background=...)``)."""
+
     def __init__(
         self,
         outbox: Outbox,
@@ -42,7 +47,7 @@ class Relay:
         self.sweep = sweep
         self._wake = asyncio.Event()
 
-    def poke(self, partner_id: str) -> None:
+    def publish_soon(self, partner_id: str) -> None:
         """Publish soon: a command has just stored an event in this partner's outbox."""
         self.outbox.mark(self.collection, [partner_id])
         self._wake.set()

@@ -1,4 +1,7 @@
-"""Onboarding's MongoDB persistence: one document per partner, from application to termination.
+"""Onboarding's persistence: one document per partner, from application to termination.
+
+:class:`PartnerStore` is what the commands and the routes use;
+:class:`OnboardingStore` is it on MongoDB (FerretDB by default).
 
 A partner's document (``_id`` = the partner id) holds:
 
@@ -31,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
@@ -44,6 +47,7 @@ from services.onboarding.domain import (
     ScorecardWeights,
     Termination,
 )
+from shared.commands import InvalidField
 from shared.events import CloudEvent, Contract, Recommendation, Scorecard, Tier
 from shared.mongo import Document, replace_if_unchanged
 from shared.outbox import WITHOUT_OUTBOX, OutboxEntry, decode_outbox, encode_outbox
@@ -53,8 +57,11 @@ PARTNERS = "partners"
 APPLICATION_PREFIX, PARTNER_PREFIX = "A-", "P-"
 
 
-class InvalidCursor(ValueError):
-    """A listing cursor this service did not hand out."""
+class InvalidCursor(InvalidField):
+    """A listing cursor this service did not hand out (HTTP 422 naming ``query.cursor``)."""
+
+    def __init__(self) -> None:
+        super().__init__(("query", "cursor"), "not a cursor from an earlier page")
 
 
 @dataclass(slots=True)
@@ -136,7 +143,7 @@ def encode_record(record: PartnerRecord) -> Document:
 
 def decode_record(doc: Mapping[str, Any]) -> PartnerRecord:
     assessment = doc["assessment"]
-    termination = doc.get("termination")
+    termination = doc["termination"]
     return PartnerRecord(
         partner_id=doc["partner_id"],
         application_id=doc["application_id"],
@@ -149,12 +156,10 @@ def decode_record(doc: Mapping[str, Any]) -> PartnerRecord:
         ),
         applied_at=datetime.fromisoformat(doc["applied_at"]),
         status=PartnerStatus(doc["status"]),
-        decided_at=None
-        if doc.get("decided_at") is None
-        else datetime.fromisoformat(doc["decided_at"]),
-        rejection_reason=doc.get("rejection_reason"),
-        contracts=[Contract.model_validate(c) for c in doc.get("contracts", [])],
-        tier=None if doc.get("tier") is None else Tier(doc["tier"]),
+        decided_at=None if doc["decided_at"] is None else datetime.fromisoformat(doc["decided_at"]),
+        rejection_reason=doc["rejection_reason"],
+        contracts=[Contract.model_validate(c) for c in doc["contracts"]],
+        tier=None if doc["tier"] is None else Tier(doc["tier"]),
         termination=None
         if termination is None
         else Termination(
@@ -184,8 +189,8 @@ def decode_partner(doc: Mapping[str, Any]) -> StoredPartner:
     return StoredPartner(
         record=decode_record(doc["record"]),
         version=int(doc["version"]),
-        events=list(doc.get("events", [])),
-        answers=dict(doc.get("answers", {})),
+        events=list(doc["events"]),
+        answers=dict(doc.get("answers", {})),  # listings leave the answers out
         outbox=decode_outbox(doc),
     )
 
@@ -200,9 +205,9 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         applied_key, partner_id = json.loads(raw)
     except (binascii.Error, ValueError, TypeError):
-        raise InvalidCursor("not a cursor from an earlier page") from None
+        raise InvalidCursor from None
     if not (isinstance(applied_key, str) and isinstance(partner_id, str)):
-        raise InvalidCursor("not a cursor from an earlier page")
+        raise InvalidCursor
     return applied_key, partner_id
 
 
@@ -214,11 +219,35 @@ _LISTING = {"answers": 0, **WITHOUT_OUTBOX}
 
 @dataclass(frozen=True, slots=True)
 class Page:
+    """One page of a listing; ``next_cursor`` asks for the next, ``None`` on the last."""
+
     partners: list[StoredPartner]
     next_cursor: str | None
 
 
+class PartnerStore(Protocol):
+    """Where partners are kept: what the commands and the routes need of a store."""
+
+    async def load(self, partner_id: str) -> StoredPartner | None:
+        """The partner, or ``None``."""
+
+    async def load_by_application(self, application_id: str) -> StoredPartner | None:
+        """The partner an application created, or ``None``."""
+
+    async def save(self, stored: StoredPartner) -> bool:
+        """Write ``stored`` if nobody wrote it since it was read (insert when new): True
+        when this write won, and then ``stored.version`` is the new version."""
+
+    async def page(
+        self, status: PartnerStatus | None, limit: int, cursor: str | None = None
+    ) -> Page:
+        """Partners in application order (oldest first), ``limit`` at a time;
+        :class:`InvalidCursor` for a cursor no page handed out."""
+
+
 class OnboardingStore:
+    """:class:`PartnerStore` on MongoDB: the ``partners`` collection."""
+
     def __init__(self, database: AsyncDatabase[Document]) -> None:
         self.partners = database[PARTNERS]
 
@@ -242,8 +271,9 @@ class OnboardingStore:
 
     async def load_by_application(self, application_id: str) -> StoredPartner | None:
         """The partner of an application: application ``A-<x>`` created partner ``P-<x>``
-        (``Onboarding.apply``), so one lookup by ``_id``; a query by ``application_id``
-        would make FerretDB decode every partner."""
+        (:meth:`OnboardingCommands.apply <services.onboarding.commands.OnboardingCommands.apply>`),
+        so one lookup by ``_id``: FerretDB answers a query on any other field by decoding
+        every partner."""
         if not application_id.startswith(APPLICATION_PREFIX):
             return None
         stored = await self.load(PARTNER_PREFIX + application_id.removeprefix(APPLICATION_PREFIX))

@@ -1,1 +1,1 @@
-"""Reporting: MongoDB read models built from every topic, served by the read API of SPEC §7."""
+"""Reporting: read models built from every topic, served by the read API."""

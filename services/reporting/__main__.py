@@ -3,9 +3,9 @@
 
 import sys
 
-from shared.settings import service_settings
+from services.reporting.settings import ReportingSettings
 
-settings = service_settings("reporting", 8004)
+settings = ReportingSettings()
 if sys.argv[1:2] == ["rebuild"]:
     from services.reporting.rebuild import main
 

@@ -1,44 +1,43 @@
-"""Reporting's rules, pure: current versions, statements, period totals, partner health.
+"""Reporting's rules, pure: current versions, statements, period totals, payments, health.
 
-The read models store *facts* in a form where every write commutes (see
-``store.py``): a document keeps each version of a thing under a sortable
-version key and the greatest key seen, so the current version is a pure
-function of the set of events, whatever their order or duplication. This
-module turns those facts into what the read API serves.
+The read models keep *facts*: each version of a thing under a key that orders
+the versions, so that the current version is the one under the greatest key,
+whatever order the events came in and however often (see ``store.py``). This
+module turns such facts, as plain values, into what the read API serves:
 
-**Partner health** (0–100, ``at_risk`` below 40), as of a day:
-
-- attainment, 40 points: 40 × min(revenue ÷ target, 1) in the current
-  period of the partner's plan; 20 when the partner has no target;
-- activity, 25 points: 25 × max(0, 1 − days since the last closed deal ÷ 90);
-  0 with no deal;
-- certifications, 20 points: 10 per certification valid that day, at most 2;
-- feedback, 15 points: 15 × (average rating − 1) ÷ 4; 7.5 with no feedback.
+- the current profile, status, tier and contract of a partner;
+- a deal's current commission line: its highest revision stands
+  (docs/rules/commissions.md, "Revisions");
+- a partner's totals of a period, its target and attainment
+  (docs/rules/commissions.md);
+- what settlements paid for each period and what is pending
+  (docs/rules/settlement.md);
+- the partner health score (docs/rules/health-score.md).
 """
 
 from __future__ import annotations
 
-import json
-import zlib
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
-from functools import lru_cache
-from typing import Any
+from typing import Any, overload
 
-from shared import events
 from shared.settlement import Settlement, accounted, period_order
 
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
-AT_RISK_BELOW = Decimal(40)
 
 #: Lifecycle statuses by rank: the highest rank seen is the status.
 STATUS_RANK = {"applied": 1, "approved": 2, "rejected": 3, "active": 4, "terminated": 5}
 STATUS_OF_RANK = {rank: status for status, rank in STATUS_RANK.items()}
 
 
+@overload
+def money(amount: Decimal | str) -> str: ...
+@overload
+def money(amount: None) -> None: ...
 def money(amount: Decimal | str | None) -> str | None:
     """Money as the read API serves it: a string with two decimals (half-even)."""
     if amount is None:
@@ -58,90 +57,22 @@ def parse_instant(text: str) -> datetime:
 
 
 def version_key(time: datetime, event_id: str) -> str:
-    """A map key ordering versions by (CloudEvent ``time``, ``id``), free of ``.`` and ``$``."""
-    return instant_key(time) + "_" + event_id.encode().hex()
+    """A key ordering an event's versions by (CloudEvent ``time``, ``id``): the later event
+    stands, and two events of one instant are ordered by id. Free of ``.`` and ``$``."""
+    return time.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "_" + event_id.encode().hex()
 
 
-def instant_key(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-
-
-def deal_key(deal_id: str) -> str:
-    """A deal id as a field name: no ``.`` (a path separator), no leading ``$``; reversible."""
-    return deal_id.replace("%", "%25").replace(".", "%2E").replace("$", "%24")
-
-
-def settlement_key(settlement_id: str) -> str:
-    """A settlement id as a field name, escaped as :func:`deal_key` escapes deal ids."""
-    return deal_key(settlement_id)
-
-
-def partner_settlements(doc: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """A partner's ``partner_payouts`` document as its payout documents, oldest first
-    (lists FerretDB did not store, being empty, given back empty)."""
-    payouts = [
-        {"carried_adjustments": [], "unrecovered": [], **payout}
-        for payout in (doc or {}).get("settlements", {}).values()
-    ]
-    return sorted(payouts, key=lambda d: (d["settled_at"], d["settlement_id"]))
-
-
-def line_revisions(doc: Mapping[str, Any] | None) -> Mapping[str, Mapping[str, Any]]:
-    """A partner's ``lines`` document as deal key → revision key → revision (text or fields).
-
-    Stored as zlib-compressed JSON in ``state``; documents of the earlier
-    layout keep the mapping itself in ``deals``.
-    """
-    if not doc:
-        return {}
-    if "state" in doc:
-        revisions: dict[str, dict[str, Any]] = json.loads(zlib.decompress(doc["state"]))
-        return revisions
-    deals: Mapping[str, Mapping[str, Any]] = doc.get("deals", {})
-    return deals
-
-
-def current_lines(partner_id: str, doc: Mapping[str, Any] | None) -> list[Line]:
-    """Every deal's current line from a partner's ``lines`` document."""
-    return [
-        line
-        for revisions in line_revisions(doc).values()
-        if (line := current_line(partner_id, revisions)) is not None
-    ]
-
-
-def revision_fields(stored: Mapping[str, Any] | str) -> Mapping[str, Any]:
-    """A stored CommissionCalculated revision's fields.
-
-    Stored as JSON text (FerretDB reads one string far faster than a nested
-    document); documents written before that hold the fields themselves.
-    """
-    return json.loads(stored) if isinstance(stored, str) else stored
-
-
-def revision_text(fields: Mapping[str, Any]) -> str:
-    return json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
-
-
-def superseded_periods(doc: Mapping[str, Any] | None, current: Iterable[Line]) -> set[str]:
-    """Periods some revision of the partner's deals named that no current line is in."""
-    named = {
-        _period_of_text(revision) if isinstance(revision, str) else revision.get("period")
-        for revisions in line_revisions(doc).values()
-        for revision in revisions.values()
-    }
-    return {p for p in named if p} - {line.period for line in current}
-
-
-def revision_key(revision: int) -> str:
-    return f"r{revision:09d}"
+def current_key(versions: Mapping[str, Any] | None) -> str | None:
+    """The greatest key: the current version's (or revision's), or None."""
+    if not versions:
+        return None
+    return max(versions)
 
 
 def current(versions: Mapping[str, Any] | None) -> Any:
     """The value under the greatest key, or None."""
-    if not versions:
-        return None
-    return versions[max(versions)]
+    key = current_key(versions)
+    return None if key is None or versions is None else versions[key]
 
 
 # --------------------------------------------------------------------------- periods
@@ -167,6 +98,7 @@ def _month_end(year: int, month: int) -> date:
 
 
 def period_of(day: date, plan_period: str) -> str:
+    """The label of the period of a plan (``month``, ``quarter``, ``year``) holding ``day``."""
     if plan_period == "year":
         return f"{day.year}"
     if plan_period == "month":
@@ -174,11 +106,11 @@ def period_of(day: date, plan_period: str) -> str:
     return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
 
 
-# --------------------------------------------------------------------------- contracts
+# --------------------------------------------------------------------------- partners
 
 
 def current_contracts(contracts: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Each contract id's latest version (the stored entries carry their version key)."""
+    """Each contract id's latest version (each entry carries its version key ``v``)."""
     latest: dict[str, dict[str, Any]] = {}
     for entry in contracts:
         known = latest.get(entry["contract_id"])
@@ -188,7 +120,8 @@ def current_contracts(contracts: Iterable[Mapping[str, Any]]) -> list[dict[str, 
 
 
 def governing_contract(contracts: Iterable[Mapping[str, Any]], day: date) -> dict[str, Any] | None:
-    """SPEC §5 rule 1: the contract covering ``day`` with the latest start date."""
+    """The contract covering ``day`` with the latest start date (docs/rules/commissions.md,
+    "Governing contract")."""
     covering = [
         c
         for c in current_contracts(contracts)
@@ -200,8 +133,8 @@ def governing_contract(contracts: Iterable[Mapping[str, Any]], day: date) -> dic
 
 
 def target_for(contracts: Iterable[Mapping[str, Any]], period: str) -> Decimal | None:
-    """The sales target of the contract governing the period's last day, if its plan
-    counts in periods of this kind."""
+    """The sales target of the contract governing the period's last day (else its first),
+    if that contract's plan counts in periods of this kind."""
     start, end = period_bounds(period)
     contract = governing_contract(contracts, end) or governing_contract(contracts, start)
     if contract is None:
@@ -212,11 +145,34 @@ def target_for(contracts: Iterable[Mapping[str, Any]], period: str) -> Decimal |
     return Decimal(plan["target_amount"])
 
 
+def partner_view(facts: Mapping[str, Any]) -> dict[str, Any]:
+    """A partner's current profile, status, tier and latest contract, from its facts:
+    ``profiles`` and ``tiers`` by version key, the highest ``status_rank`` seen, every
+    version of every ``contracts`` entry, the earliest ``terminated_from``."""
+    profile = current(facts.get("profiles")) or {}
+    contracts = current_contracts(facts.get("contracts", []))
+    latest = max(contracts, key=lambda c: (c["start_date"], c["contract_id"]), default=None)
+    if latest is not None:
+        latest = {k: value for k, value in latest.items() if k != "v"}
+    return {
+        "name": profile.get("name"),
+        "partner_type": profile.get("partner_type"),
+        "region": profile.get("region"),
+        "industry": profile.get("industry"),
+        "status": STATUS_OF_RANK.get(int(facts.get("status_rank", 0)), "applied"),
+        "tier": current(facts.get("tiers")),
+        "contract": latest,
+        "terminated_from": facts.get("terminated_from"),
+    }
+
+
 # --------------------------------------------------------------------------- statements
 
 
 @dataclass(frozen=True, slots=True)
 class Line:
+    """A deal's commission line: the fields of one CommissionCalculated revision."""
+
     deal_id: str
     partner_id: str
     period: str
@@ -247,51 +203,18 @@ class Line:
             revision=revision,
         )
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "deal_id": self.deal_id,
-            "closed_at": self.closed_at,
-            "amount": money(self.amount),
-            "status": self.status,
-            "base": money(self.base),
-            "uplift": money(self.uplift),
-            "commission": money(self.commission),
-            "target_bonus": money(self.target_bonus),
-            "revision": self.revision,
-        }
+
+def superseded_periods(named: Iterable[str | None], lines: Iterable[Line]) -> set[str]:
+    """Periods some revision of a partner's deals ``named`` that no current line is in:
+    their totals are gone (a deal moved to another period)."""
+    return {p for p in named if p} - {line.period for line in lines}
 
 
-def current_line(partner_id: str, revisions: Mapping[str, Mapping[str, Any] | str]) -> Line | None:
-    """The line of a deal's highest revision (SPEC §2: revisions 1, 2, …; the highest stands)."""
-    if not revisions:
-        return None
-    key = max(revisions)
-    stored = revisions[key]
-    if isinstance(stored, str):
-        return _line_of_text(partner_id, key, stored)
-    return Line.from_revision(partner_id, int(key[1:]), stored)
-
-
-def _parse_line(partner_id: str, key: str, text: str) -> Line:
-    return Line.from_revision(partner_id, int(key[1:]), json.loads(text))
-
-
-def _parse_period(text: str) -> str | None:
-    period: str | None = json.loads(text).get("period")
-    return period
-
-
-# A partner's lines are derived again at every batch that touches it, from the same
-# texts: the most recently parsed are kept (about 1.2 KB each; Line is immutable).
-_line_of_text = lru_cache(maxsize=100_000)(_parse_line)
-_period_of_text = lru_cache(maxsize=100_000)(_parse_period)
-
-
-def configure_parsed_revisions(revisions: int) -> None:
-    """Keep the lines and periods parsed from the last ``revisions`` texts (0: none)."""
-    global _line_of_text, _period_of_text
-    _line_of_text = lru_cache(maxsize=revisions)(_parse_line)
-    _period_of_text = lru_cache(maxsize=revisions)(_parse_period)
+def lines_by_period(lines: Iterable[Line]) -> dict[str, list[Line]]:
+    by_period: dict[str, list[Line]] = defaultdict(list)
+    for line in lines:
+        by_period[line.period].append(line)
+    return dict(by_period)
 
 
 @dataclass(frozen=True)
@@ -319,6 +242,8 @@ class PeriodTotals:
 def period_totals(
     partner_id: str, period: str, lines: Iterable[Line], target: Decimal | None
 ) -> PeriodTotals:
+    """A period's totals: revenue of the commissionable deals, every line's commission
+    and target bonus; the currency of the commissionable lines (else of any line)."""
     lines = list(lines)
     commissionable = [line for line in lines if line.status == "commissionable"]
     currencies = sorted(
@@ -340,88 +265,6 @@ def sort_lines(lines: Iterable[Line]) -> list[Line]:
     return sorted(lines, key=lambda line: (line.closed_at or "", line.deal_id))
 
 
-# --------------------------------------------------------------------------- health
-
-
-@dataclass(frozen=True)
-class Health:
-    score: Decimal
-    at_risk: bool
-    factors: dict[str, Any]
-
-
-def health(
-    *,
-    attainment: Decimal | None,
-    days_since_last_deal: int | None,
-    valid_certifications: int,
-    average_rating: Decimal | None,
-) -> Health:
-    """The documented formula (module docstring)."""
-    attainment_points = (
-        Decimal(20) if attainment is None else Decimal(40) * min(attainment, Decimal(1))
-    )
-    activity_points = (
-        ZERO
-        if days_since_last_deal is None
-        else Decimal(25) * max(ZERO, 1 - Decimal(days_since_last_deal) / 90)
-    )
-    certification_points = Decimal(10) * min(valid_certifications, 2)
-    feedback_points = (
-        Decimal("7.5") if average_rating is None else Decimal(15) * (average_rating - 1) / 4
-    )
-    score = (attainment_points + activity_points + certification_points + feedback_points).quantize(
-        Decimal("0.1"), rounding=ROUND_HALF_EVEN
-    )
-    return Health(
-        score=score,
-        at_risk=score < AT_RISK_BELOW,
-        factors={
-            "attainment": {
-                "value": None if attainment is None else str(attainment),
-                "points": str(attainment_points.quantize(Decimal("0.1"))),
-                "max": 40,
-            },
-            "activity": {
-                "days_since_last_deal": days_since_last_deal,
-                "points": str(activity_points.quantize(Decimal("0.1"))),
-                "max": 25,
-            },
-            "certifications": {
-                "valid": valid_certifications,
-                "points": str(certification_points.quantize(Decimal("0.1"))),
-                "max": 20,
-            },
-            "feedback": {
-                "average_rating": None if average_rating is None else str(average_rating),
-                "points": str(feedback_points.quantize(Decimal("0.1"))),
-                "max": 15,
-            },
-        },
-    )
-
-
-# --------------------------------------------------------------------------- payouts
-
-
-def payout_document(data: events.PayoutSettled) -> dict[str, Any]:
-    """A PayoutSettled as stored in ``payouts`` (money as strings with two decimals)."""
-    return {
-        "settlement_id": data.settlement_id,
-        "partner_id": data.partner_id,
-        "period": data.period,
-        "currency": data.currency,
-        "amount_paid": money(data.amount_paid),
-        "period_amount": money(data.own_amount()),
-        "carried_adjustments": [
-            {"period": a.period, "amount": money(a.amount)} for a in data.carried_adjustments
-        ],
-        "unrecovered": [{"period": a.period, "amount": money(a.amount)} for a in data.unrecovered],
-        "settled_at": utc_text(data.settled_at),
-        "rerun": data.rerun,
-    }
-
-
 @dataclass(frozen=True, slots=True)
 class PeriodPayment:
     """One period of one partner: what it totals now, what was paid for it, what is pending."""
@@ -438,6 +281,7 @@ class PeriodPayment:
         return self.current_total - self.paid if self.settled else ZERO
 
     def as_json(self) -> dict[str, Any]:
+        """As the read API serves it: money as strings with two decimals."""
         return {
             "period": self.period,
             "currency": self.currency,
@@ -455,7 +299,7 @@ def period_payments(
 
     ``totals``: the current payout total (commission + target bonus) per
     (period, currency). Paid is what settlements took of the period, its own
-    payments and the adjustments carried for it (``shared.settlement``).
+    payments and the adjustments carried for it (docs/rules/settlement.md).
     """
     settlements = list(settlements)
     keys = set(totals) | {(s.period, s.currency) for s in settlements}
@@ -473,3 +317,148 @@ def period_payments(
         )
         for period, currency in sorted(keys, key=lambda k: (period_order(k[0]), k[1]))
     ]
+
+
+def pending_by_currency(payments: Iterable[PeriodPayment]) -> dict[str, Decimal]:
+    """The adjustments pending over every period, per currency (sorted)."""
+    pending: dict[str, Decimal] = defaultdict(Decimal)
+    for p in payments:
+        pending[p.currency] += p.pending_adjustment
+    return dict(sorted(pending.items()))
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A partner's commission statement for one period."""
+
+    partner_id: str
+    period: str
+    currency: str | None
+    lines: list[Line]
+    totals: PeriodTotals
+    payment: PeriodPayment | None
+
+
+def statement(
+    partner_id: str,
+    period: str,
+    lines: Iterable[Line],
+    contracts: Iterable[Mapping[str, Any]],
+    settlements: Iterable[Settlement],
+) -> Statement:
+    """The statement of ``period`` from the partner's current lines, contracts and
+    settlements: the lines of the period (by closing), their totals against the target,
+    the currency of the lines (else of the contract governing the period's last day),
+    and what the settlements paid for it."""
+    contracts = list(contracts)
+    lines = [line for line in lines if line.period == period]
+    totals = period_totals(partner_id, period, lines, target_for(contracts, period))
+    contract = governing_contract(contracts, period_bounds(period)[1])
+    currency = totals.currency or (contract or {}).get("currency")
+    payment = next(
+        (
+            p
+            for p in period_payments({(period, currency or ""): totals.payout}, settlements)
+            if p.period == period and p.currency == (currency or "")
+        ),
+        None,
+    )
+    return Statement(partner_id, period, currency, sort_lines(lines), totals, payment)
+
+
+# --------------------------------------------------------------------------- health
+
+#: The factors' maximum points (docs/rules/health-score.md).
+ATTAINMENT_POINTS = 40
+ACTIVITY_POINTS = 25
+CERTIFICATION_POINTS = 20
+FEEDBACK_POINTS = 15
+#: A partner scoring below this is at risk.
+AT_RISK_BELOW = Decimal(40)
+#: Days after the last closed deal at which the activity factor reaches nothing.
+ACTIVITY_DAYS = 90
+
+
+def health_period(contracts: Iterable[Mapping[str, Any]], day: date) -> str:
+    """The current period of the partner's plan on ``day``: the period of the day under
+    the contract governing it, a calendar quarter without one."""
+    contract = governing_contract(contracts, day)
+    return period_of(day, contract["commission_plan"]["period"] if contract else "quarter")
+
+
+def health_attainment(attainment: Decimal | None, target: Decimal | None) -> Decimal | None:
+    """The attainment the score counts: the period's, 0 with a target and no revenue yet,
+    None without a target."""
+    if attainment is None and target:
+        return ZERO
+    return attainment
+
+
+def average_rating(ratings: Iterable[int]) -> Decimal | None:
+    """The average of the ratings to two decimals; None without any."""
+    ratings = list(ratings)
+    if not ratings:
+        return None
+    return (Decimal(sum(ratings)) / len(ratings)).quantize(CENT)
+
+
+def days_since(instant: str | None, moment: datetime) -> int | None:
+    """Whole days from ``instant`` (ISO 8601 text) to ``moment``; None without an instant."""
+    return None if instant is None else (moment - parse_instant(instant)).days
+
+
+@dataclass(frozen=True)
+class Health:
+    """A partner's health score and each factor's value and exact points."""
+
+    score: Decimal
+    at_risk: bool
+    attainment: Decimal | None
+    days_since_last_deal: int | None
+    valid_certifications: int
+    average_rating: Decimal | None
+    attainment_points: Decimal
+    activity_points: Decimal
+    certification_points: Decimal
+    feedback_points: Decimal
+
+
+def health(
+    *,
+    attainment: Decimal | None,
+    days_since_last_deal: int | None,
+    valid_certifications: int,
+    average_rating: Decimal | None,
+) -> Health:
+    """The partner health score (docs/rules/health-score.md)."""
+    attainment_points = (
+        Decimal(ATTAINMENT_POINTS) / 2
+        if attainment is None
+        else ATTAINMENT_POINTS * min(attainment, Decimal(1))
+    )
+    activity_points = (
+        ZERO
+        if days_since_last_deal is None
+        else ACTIVITY_POINTS * max(ZERO, 1 - Decimal(days_since_last_deal) / ACTIVITY_DAYS)
+    )
+    certification_points = Decimal(CERTIFICATION_POINTS // 2) * min(valid_certifications, 2)
+    feedback_points = (
+        Decimal(FEEDBACK_POINTS) / 2
+        if average_rating is None
+        else FEEDBACK_POINTS * (average_rating - 1) / 4
+    )
+    score = (attainment_points + activity_points + certification_points + feedback_points).quantize(
+        Decimal("0.1"), rounding=ROUND_HALF_EVEN
+    )
+    return Health(
+        score=score,
+        at_risk=score < AT_RISK_BELOW,
+        attainment=attainment,
+        days_since_last_deal=days_since_last_deal,
+        valid_certifications=valid_certifications,
+        average_rating=average_rating,
+        attainment_points=attainment_points,
+        activity_points=activity_points,
+        certification_points=certification_points,
+        feedback_points=feedback_points,
+    )

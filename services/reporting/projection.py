@@ -1,49 +1,68 @@
-"""From events to read models: the commuting upserts of a batch, then the derived documents.
+"""From events to read models: a table of one function per event type, then the derived
+documents.
 
-:func:`writes_for` maps each event to upserts (see ``store.py`` for why they
-commute). :func:`derive` then recomputes, for the partners a batch touched,
-the documents that are functions of those facts: each partner's ``view``
-(current profile, status, tier, contract) and its ``period_totals``. Derived
-documents are written with plain ``$set``: recomputing them is idempotent.
+Each function of :data:`PROJECTIONS` turns one event into upserts of the
+batch's :class:`~services.reporting.store.Writes`, built so that they commute
+(``store.py``): any order, any number of times, the same documents. Events
+of types not in the table (deal registrations) are not in these read models.
+
+:func:`derive` then recomputes, for the partners a batch touched, the
+documents that are functions of their facts: each partner's ``view``
+(``domain.partner_view``), its ``lines`` merged with the batch's revisions,
+and its ``period_totals``. Derived documents are written with plain ``$set``:
+recomputing them is idempotent.
+
+:class:`Projection` drives it for each consumed batch, into every live
+generation (``rebuild.py`` fills a new one).
 """
 
 from __future__ import annotations
 
-import logging
-from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pymongo import UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
 
 from services.reporting.domain import (
-    STATUS_OF_RANK,
     STATUS_RANK,
-    Line,
-    current,
-    current_contracts,
-    current_lines,
-    deal_key,
+    PeriodTotals,
+    lines_by_period,
     money,
-    payout_document,
+    partner_view,
     period_totals,
-    revision_key,
-    revision_text,
-    settlement_key,
     superseded_periods,
     target_for,
     utc_text,
     version_key,
 )
-from services.reporting.store import Generation, PartnerLines, Writes
+from services.reporting.store import (
+    Generation,
+    LinesCache,
+    PartnerLines,
+    Writes,
+    deal_key,
+    generation_state,
+    revision_key,
+    revision_text,
+    settlement_key,
+)
 from shared import events
+from shared.consuming import Consumed
 from shared.events import CloudEvent, Payload
+from shared.metrics import EVENTS_CONSUMED
 from shared.mongo import Document, bulk_write_chunked, find_by_ids
 
-log = logging.getLogger("partnerhub.reporting")
+#: What one event adds to a batch's writes: ``(writes, data, version key)``.
+EventProjection = Callable[[Writes, Any, str], None]
 
 
-def _profile(data: Any) -> dict[str, Any]:
+# --------------------------------------------------------------------------- partners
+
+
+def _profile(
+    data: events.PartnerApplied | events.PartnerSigned | events.ContractRenewed,
+) -> Document:
     return {
         "name": data.name,
         "partner_type": data.partner_type,
@@ -52,233 +71,266 @@ def _profile(data: Any) -> dict[str, Any]:
     }
 
 
+def _status(writes: Writes, partner_id: str, status: str, update: Document | None = None) -> None:
+    """A status reached (the highest rank stands), with more facts of the same event."""
+    writes.add(
+        "partners", partner_id, {**(update or {}), "$max": {"status_rank": STATUS_RANK[status]}}
+    )
+    writes.partners.add(partner_id)
+
+
+def partner_applied(writes: Writes, data: events.PartnerApplied, v: str) -> None:
+    profile = {**_profile(data), "contact_email": data.contact_email}
+    update = {"$set": {f"profiles.{v}": profile, "application_id": data.application_id}}
+    _status(writes, data.partner_id, "applied", update)
+
+
+def partner_approved(writes: Writes, data: events.PartnerApproved, v: str) -> None:
+    _status(writes, data.partner_id, "approved")
+
+
+def partner_rejected(writes: Writes, data: events.PartnerRejected, v: str) -> None:
+    _status(writes, data.partner_id, "rejected")
+
+
+def contract_signed(
+    writes: Writes, data: events.PartnerSigned | events.ContractRenewed, v: str
+) -> None:
+    """PartnerSigned and ContractRenewed: a profile, a tier and a contract version."""
+    contract = {**data.contract.model_dump(mode="json"), "v": v}
+    update = {
+        "$set": {f"profiles.{v}": _profile(data), f"tiers.{v}": data.contract.tier.value},
+        "$addToSet": {"contracts": contract},
+    }
+    _status(writes, data.partner_id, "active", update)
+
+
+def tier_changed(writes: Writes, data: events.PartnerTierChanged, v: str) -> None:
+    writes.add("partners", data.partner_id, {"$set": {f"tiers.{v}": data.tier.value}})
+    writes.partners.add(data.partner_id)
+
+
+def partner_terminated(writes: Writes, data: events.PartnerTerminated, v: str) -> None:
+    update = {"$min": {"terminated_from": data.effective_date.isoformat()}}
+    _status(writes, data.partner_id, "terminated", update)
+
+
+# --------------------------------------------------------------------------- deals
+
+
+def deal_closed(writes: Writes, data: events.DealClosed, v: str) -> None:
+    version = {
+        "amount": str(data.amount),
+        "currency": data.currency,
+        "closed_at": utc_text(data.closed_at),
+        "product_line": data.product_line,
+        "customer": data.customer,
+    }
+    writes.add(
+        "deals",
+        data.deal_id,
+        {"$setOnInsert": {"partner_id": data.partner_id}, "$set": {f"versions.{v}": version}},
+    )
+
+
+def deal_cancelled(writes: Writes, data: events.DealCancelled, v: str) -> None:
+    """The earliest cancellation stands."""
+    writes.add(
+        "deals",
+        data.deal_id,
+        {
+            "$setOnInsert": {"partner_id": data.partner_id},
+            "$min": {"cancelled_at": utc_text(data.cancelled_at)},
+        },
+    )
+
+
+def commission_calculated(writes: Writes, data: events.CommissionCalculated, v: str) -> None:
+    """A revision of a deal's line, under its revision number (the highest stands)."""
+    fields = {
+        "deal_id": data.deal_id,
+        "period": data.period,
+        "currency": data.currency,
+        "amount": str(data.amount),
+        "status": data.status.value,
+        "base": str(data.base),
+        "uplift": str(data.uplift),
+        "commission": str(data.commission),
+        "target_bonus": str(data.target_bonus),
+        "closed_at": utc_text(data.closed_at) if data.closed_at else None,
+    }
+    path = f"deals.{deal_key(data.deal_id)}.{revision_key(data.revision)}"
+    writes.add("lines", data.partner_id, {"$set": {path: revision_text(fields)}})
+    writes.partners.add(data.partner_id)
+
+
+def payout_settled(writes: Writes, data: events.PayoutSettled, v: str) -> None:
+    """A payout, by settlement (for the finance export) and under the partner (for its
+    statements and payouts); paid and pending amounts are computed when read."""
+    payout = {
+        "settlement_id": data.settlement_id,
+        "partner_id": data.partner_id,
+        "period": data.period,
+        "currency": data.currency,
+        "amount_paid": money(data.amount_paid),
+        "period_amount": money(data.own_amount()),
+        "carried_adjustments": [
+            {"period": a.period, "amount": money(a.amount)} for a in data.carried_adjustments
+        ],
+        "unrecovered": [{"period": a.period, "amount": money(a.amount)} for a in data.unrecovered],
+        "settled_at": utc_text(data.settled_at),
+        "rerun": data.rerun,
+    }
+    writes.add("payouts", f"{data.settlement_id}|{data.partner_id}", {"$setOnInsert": payout})
+    writes.add(
+        "partner_payouts",
+        data.partner_id,
+        {"$set": {f"settlements.{settlement_key(data.settlement_id)}": payout}},
+    )
+
+
+# --------------------------------------------------------------------------- enablement
+
+
+def training_completed(writes: Writes, data: events.TrainingCompleted, v: str) -> None:
+    completed = utc_text(data.completed_at)
+    fact = {
+        "partner_id": data.partner_id,
+        "learner_id": data.learner_id,
+        "course_id": data.course_id,
+        "completed_at": completed,
+        "score": data.score,
+    }
+    doc_id = f"{data.partner_id}|{data.learner_id}|{data.course_id}|{completed}"
+    writes.add("trainings", doc_id, {"$setOnInsert": fact})
+
+
+def certification_awarded(writes: Writes, data: events.CertificationAwarded, v: str) -> None:
+    awarded = utc_text(data.awarded_at)
+    fact = {
+        "partner_id": data.partner_id,
+        "learner_id": data.learner_id,
+        "certification_id": data.certification_id,
+        "product_line": data.product_line,
+        "awarded_at": awarded,
+        "expires_at": utc_text(data.expires_at),
+    }
+    doc_id = f"{data.partner_id}|{data.learner_id}|{data.certification_id}|{awarded}"
+    writes.add("certifications", doc_id, {"$setOnInsert": fact})
+
+
+def feedback_submitted(writes: Writes, data: events.PartnerFeedbackSubmitted, v: str) -> None:
+    fact = {
+        "partner_id": data.partner_id,
+        "rating": data.rating,
+        "topic": data.topic_,
+        "submitted_at": utc_text(data.submitted_at),
+    }
+    writes.add("feedback", data.feedback_id, {"$setOnInsert": fact})
+
+
+def _mdf(
+    writes: Writes,
+    data: events.MdfRequested | events.MdfApproved | events.MdfRejected,
+    status_rank: int,
+    fields: Document,
+) -> None:
+    """An MDF request's facts; its status is the highest rank seen (1 requested, 2
+    approved, 3 rejected)."""
+    writes.add(
+        "mdf",
+        data.request_id,
+        {
+            "$setOnInsert": {"partner_id": data.partner_id},
+            "$set": fields,
+            "$max": {"status_rank": status_rank},
+        },
+    )
+
+
+def mdf_requested(writes: Writes, data: events.MdfRequested, v: str) -> None:
+    fields = {
+        "campaign": data.campaign,
+        "amount": str(data.amount),
+        "currency": data.currency,
+        "requested_at": utc_text(data.requested_at),
+    }
+    _mdf(writes, data, 1, fields)
+
+
+def mdf_approved(writes: Writes, data: events.MdfApproved, v: str) -> None:
+    fields = {"approved_amount": str(data.amount), "approved_at": utc_text(data.approved_at)}
+    _mdf(writes, data, 2, fields)
+
+
+def mdf_rejected(writes: Writes, data: events.MdfRejected, v: str) -> None:
+    _mdf(writes, data, 3, {"rejected_at": utc_text(data.rejected_at), "reason": data.reason})
+
+
+#: The projection: what each event type adds to a batch's writes.
+PROJECTIONS: dict[type[Payload], EventProjection] = {
+    events.PartnerApplied: partner_applied,
+    events.PartnerApproved: partner_approved,
+    events.PartnerRejected: partner_rejected,
+    events.PartnerSigned: contract_signed,
+    events.ContractRenewed: contract_signed,
+    events.PartnerTierChanged: tier_changed,
+    events.PartnerTerminated: partner_terminated,
+    events.DealClosed: deal_closed,
+    events.DealCancelled: deal_cancelled,
+    events.CommissionCalculated: commission_calculated,
+    events.PayoutSettled: payout_settled,
+    events.TrainingCompleted: training_completed,
+    events.CertificationAwarded: certification_awarded,
+    events.PartnerFeedbackSubmitted: feedback_submitted,
+    events.MdfRequested: mdf_requested,
+    events.MdfApproved: mdf_approved,
+    events.MdfRejected: mdf_rejected,
+}
+
+
 def writes_for(batch: Iterable[CloudEvent[Payload]]) -> Writes:
+    """The upserts of a batch of events, through :data:`PROJECTIONS`."""
     writes = Writes()
     for event in batch:
-        _project(writes, event)
+        project = PROJECTIONS.get(type(event.data))
+        if project is not None:
+            project(writes, event.data, version_key(event.time, event.id))
     return writes
 
 
-def _project(writes: Writes, event: CloudEvent[Payload]) -> None:
-    data = event.data
-    partner = data.partner_id
-    v = version_key(event.time, event.id)
-    if isinstance(data, events.PartnerApplied):
-        profile = {**_profile(data), "contact_email": data.contact_email}
-        writes.add(
-            "partners",
-            partner,
-            {
-                "$set": {f"profiles.{v}": profile, "application_id": data.application_id},
-                "$max": {"status_rank": STATUS_RANK["applied"]},
-            },
-        )
-    elif isinstance(data, events.PartnerApproved):
-        writes.add("partners", partner, {"$max": {"status_rank": STATUS_RANK["approved"]}})
-    elif isinstance(data, events.PartnerRejected):
-        writes.add("partners", partner, {"$max": {"status_rank": STATUS_RANK["rejected"]}})
-    elif isinstance(data, events.PartnerSigned | events.ContractRenewed):
-        contract = data.contract.model_dump(mode="json")
-        writes.add(
-            "partners",
-            partner,
-            {
-                "$set": {f"profiles.{v}": _profile(data), f"tiers.{v}": data.contract.tier.value},
-                "$max": {"status_rank": STATUS_RANK["active"]},
-                "$addToSet": {"contracts": {**contract, "v": v}},
-            },
-        )
-    elif isinstance(data, events.PartnerTierChanged):
-        writes.add("partners", partner, {"$set": {f"tiers.{v}": data.tier.value}})
-    elif isinstance(data, events.PartnerTerminated):
-        writes.add(
-            "partners",
-            partner,
-            {
-                "$max": {"status_rank": STATUS_RANK["terminated"]},
-                "$min": {"terminated_from": data.effective_date.isoformat()},
-            },
-        )
-    elif isinstance(data, events.DealClosed):
-        writes.add(
-            "deals",
-            data.deal_id,
-            {
-                "$setOnInsert": {"partner_id": partner},
-                "$set": {
-                    f"versions.{v}": {
-                        "amount": str(data.amount),
-                        "currency": data.currency,
-                        "closed_at": utc_text(data.closed_at),
-                        "product_line": data.product_line,
-                        "customer": data.customer,
-                    }
-                },
-            },
-        )
-        return
-    elif isinstance(data, events.DealCancelled):
-        writes.add(
-            "deals",
-            data.deal_id,
-            {
-                "$setOnInsert": {"partner_id": partner},
-                "$min": {"cancelled_at": utc_text(data.cancelled_at)},
-            },
-        )
-        return
-    elif isinstance(data, events.TrainingCompleted):
-        completed = utc_text(data.completed_at)
-        writes.add(
-            "trainings",
-            f"{partner}|{data.learner_id}|{data.course_id}|{completed}",
-            {
-                "$setOnInsert": {
-                    "partner_id": partner,
-                    "learner_id": data.learner_id,
-                    "course_id": data.course_id,
-                    "completed_at": completed,
-                    "score": data.score,
-                }
-            },
-        )
-        return
-    elif isinstance(data, events.CertificationAwarded):
-        awarded = utc_text(data.awarded_at)
-        writes.add(
-            "certifications",
-            f"{partner}|{data.learner_id}|{data.certification_id}|{awarded}",
-            {
-                "$setOnInsert": {
-                    "partner_id": partner,
-                    "learner_id": data.learner_id,
-                    "certification_id": data.certification_id,
-                    "product_line": data.product_line,
-                    "awarded_at": awarded,
-                    "expires_at": utc_text(data.expires_at),
-                }
-            },
-        )
-        return
-    elif isinstance(data, events.PartnerFeedbackSubmitted):
-        writes.add(
-            "feedback",
-            data.feedback_id,
-            {
-                "$setOnInsert": {
-                    "partner_id": partner,
-                    "rating": data.rating,
-                    "topic": data.topic_,
-                    "submitted_at": utc_text(data.submitted_at),
-                }
-            },
-        )
-        return
-    elif isinstance(data, events.MdfRequested):
-        writes.add(
-            "mdf",
-            data.request_id,
-            {
-                "$setOnInsert": {"partner_id": partner},
-                "$set": {
-                    "campaign": data.campaign,
-                    "amount": str(data.amount),
-                    "currency": data.currency,
-                    "requested_at": utc_text(data.requested_at),
-                },
-                "$max": {"status_rank": 1},
-            },
-        )
-        return
-    elif isinstance(data, events.MdfApproved):
-        writes.add(
-            "mdf",
-            data.request_id,
-            {
-                "$setOnInsert": {"partner_id": partner},
-                "$set": {
-                    "approved_amount": str(data.amount),
-                    "approved_at": utc_text(data.approved_at),
-                },
-                "$max": {"status_rank": 2},
-            },
-        )
-        return
-    elif isinstance(data, events.MdfRejected):
-        writes.add(
-            "mdf",
-            data.request_id,
-            {
-                "$setOnInsert": {"partner_id": partner},
-                "$set": {"rejected_at": utc_text(data.rejected_at), "reason": data.reason},
-                "$max": {"status_rank": 3},
-            },
-        )
-        return
-    elif isinstance(data, events.CommissionCalculated):
-        writes.add(
-            "lines",
-            partner,
-            {
-                "$set": {
-                    f"deals.{deal_key(data.deal_id)}.{revision_key(data.revision)}": revision_text(
-                        {
-                            "deal_id": data.deal_id,
-                            "period": data.period,
-                            "currency": data.currency,
-                            "amount": str(data.amount),
-                            "status": data.status.value,
-                            "base": str(data.base),
-                            "uplift": str(data.uplift),
-                            "commission": str(data.commission),
-                            "target_bonus": str(data.target_bonus),
-                            "closed_at": utc_text(data.closed_at) if data.closed_at else None,
-                        }
-                    )
-                },
-            },
-        )
-    elif isinstance(data, events.PayoutSettled):
-        payout = payout_document(data)
-        writes.add("payouts", f"{data.settlement_id}|{partner}", {"$setOnInsert": payout})
-        # The same, under the partner: what its statements and payouts read by _id.
-        writes.add(
-            "partner_payouts",
-            partner,
-            {"$set": {f"settlements.{settlement_key(data.settlement_id)}": payout}},
-        )
-        return  # paid and pending amounts are computed when read
-    else:
-        return  # registrations: not in these read models
-    writes.partners.add(partner)
+# --------------------------------------------------------------------------- derived documents
 
 
-def partner_view(doc: dict[str, Any]) -> dict[str, Any]:
-    """The current profile, status, tier and latest contract from a partner's facts."""
-    profile = current(doc.get("profiles")) or {}
-    contracts = current_contracts(doc.get("contracts", []))
-    latest = max(contracts, key=lambda c: (c["start_date"], c["contract_id"]), default=None)
-    if latest is not None:
-        latest = {k: value for k, value in latest.items() if k != "v"}
+def partner_terms(facts: Document | None) -> dict[str, Any]:
+    """What the period totals take from a partner's facts: its current name and its
+    contracts (in a fixed order, so equal facts give equal terms)."""
+    facts = facts or {}
     return {
-        "name": profile.get("name"),
-        "partner_type": profile.get("partner_type"),
-        "region": profile.get("region"),
-        "industry": profile.get("industry"),
-        "status": STATUS_OF_RANK.get(int(doc.get("status_rank", 0)), "applied"),
-        "tier": current(doc.get("tiers")),
-        "contract": latest,
-        "terminated_from": doc.get("terminated_from"),
+        "name": partner_view(facts)["name"],
+        "contracts": sorted(facts.get("contracts", []), key=lambda c: (c["contract_id"], c["v"])),
     }
 
 
-def partner_terms(doc: Document | None) -> dict[str, Any]:
-    """What the period totals take from a partner's facts: its current name and its
-    contracts (in a fixed order, so equal facts give equal terms)."""
-    doc = doc or {}
+def period_totals_document(totals: PeriodTotals, name: str | None) -> Document:
+    """A partner's totals of a period as ``period_totals`` stores them: money as strings,
+    and the leaderboard's sort keys as numbers (no attainment sorts last)."""
+    attainment = totals.attainment
     return {
-        "name": partner_view(doc)["name"],
-        "contracts": sorted(doc.get("contracts", []), key=lambda c: (c["contract_id"], c["v"])),
+        "partner_id": totals.partner_id,
+        "period": totals.period,
+        "name": name,
+        "currency": totals.currency,
+        "revenue": money(totals.revenue),
+        "commission": money(totals.commission),
+        "bonus": money(totals.bonus),
+        "payout": money(totals.payout),
+        "deals": totals.deals,
+        "target": money(totals.target),
+        "attainment": None if attainment is None else str(attainment),
+        "revenue_sort": float(totals.revenue),
+        "commission_sort": float(totals.commission),
+        "attainment_sort": -1.0 if attainment is None else float(attainment),
     }
 
 
@@ -293,14 +345,11 @@ async def derive(
 
     ``line_updates``: the batch's ``lines`` updates (see :meth:`Generation.merge_lines`).
     ``lifecycle``: the partners whose lifecycle facts the batch changed
-    (default: all of them). Only those partners' documents are read (and
-    those of partners whose lines do not hold their ``terms`` yet, such as
-    a generation written before terms were kept there): the period totals
+    (default: all of them). Only those partners' documents are read, and
+    those of partners whose lines hold no ``terms`` yet: the period totals
     take the partner's name and contracts from the ``terms`` its lines
-    document carries, which every batch reads or has in memory anyway,
-    where FerretDB decodes the partner's nested profile, contracts and view
-    at three times the cost. Every read and write here is by ``_id`` (see
-    ``shared.mongo.find_by_ids``).
+    document carries, which every batch reads or has in memory anyway. Every
+    read and write here is by ``_id``.
 
     Period totals are recomputed only from lines this batch read from the
     server or wrote (a write checks the stored version first): lines held
@@ -335,24 +384,14 @@ async def _derive(
         for pid in partner_ids
         if pid in changed or (pid in with_lines and known[pid].terms is None)
     ]
-    partners = await find_by_ids(generation["partners"], to_read)
-    views = {pid: partner_view(doc) for pid, doc in partners.items()}
-    # Only the views that changed: a deal's commission leaves the partner's view as it was,
-    # and every update costs FerretDB a read and a whole-document write.
-    stale_views = [
-        UpdateOne({"_id": pid}, {"$set": {"view": view}})
-        for pid, view in views.items()
-        if partners[pid].get("view") != view
-    ]
-    if stale_views:
-        await bulk_write_chunked(generation["partners"], stale_views)
+    facts = await _write_views(generation, to_read)
     # Terms go only where there are lines: a partner's first commission reads them.
-    new_terms = {pid: partner_terms(partners.get(pid)) for pid in to_read if pid in with_lines}
+    new_terms = {pid: partner_terms(facts.get(pid)) for pid in to_read if pid in with_lines}
     merged, touched = await generation.merge_lines(line_updates, new_terms, known)
     lines = {**known, **merged}
     fresh = fresh | touched
-    wanted: dict[str, dict[str, Any]] = {}
-    stale: list[str] = []
+    wanted: dict[str, Document] = {}
+    gone: list[str] = []
     for pid in partner_ids:
         pl = lines[pid]
         if pid not in with_lines or pl.terms is None:
@@ -363,33 +402,47 @@ async def _derive(
             # could undo another writer's newer totals (two replicas overlapping, or the
             # live service and a rebuild writing one generation).
             continue
-        doc = {"_id": pid, "deals": pl.deals}
-        current = current_lines(pid, doc)
-        by_period: dict[str, list[Line]] = defaultdict(list)
-        for line in current:
-            by_period[line.period].append(line)
-        stale.extend(f"{pid}|{period}" for period in superseded_periods(doc, current))
-        for period, period_lines in by_period.items():
-            contracts = pl.terms["contracts"]
-            totals = period_totals(pid, period, period_lines, target_for(contracts, period))
-            attainment = totals.attainment
-            wanted[f"{pid}|{period}"] = {
-                "partner_id": pid,
-                "period": period,
-                "name": pl.terms["name"],
-                "currency": totals.currency,
-                "revenue": money(totals.revenue),
-                "commission": money(totals.commission),
-                "bonus": money(totals.bonus),
-                "payout": money(totals.payout),
-                "deals": totals.deals,
-                "target": money(totals.target),
-                "attainment": None if attainment is None else str(attainment),
-                "revenue_sort": float(totals.revenue),
-                "commission_sort": float(totals.commission),
-                "attainment_sort": -1.0 if attainment is None else float(attainment),
-            }
-    for doc_id in stale:  # a deal moved to another period: one delete by _id each
+        totals, superseded = _totals_of(generation.lines, pl)
+        wanted.update(totals)
+        gone.extend(f"{pid}|{period}" for period in superseded)
+    await _write_period_totals(generation, wanted, gone)
+
+
+async def _write_views(generation: Generation, partner_ids: list[str]) -> dict[str, Document]:
+    """Read the partners' facts and write the views that changed (a deal's commission
+    leaves the partner's view as it was); the facts, by partner."""
+    facts = await find_by_ids(generation["partners"], partner_ids)
+    views = {pid: partner_view(doc) for pid, doc in facts.items()}
+    stale = [
+        UpdateOne({"_id": pid}, {"$set": {"view": view}})
+        for pid, view in views.items()
+        if facts[pid].get("view") != view
+    ]
+    if stale:
+        await bulk_write_chunked(generation["partners"], stale)
+    return facts
+
+
+def _totals_of(lines: LinesCache, pl: PartnerLines) -> tuple[dict[str, Document], set[str]]:
+    """A partner's ``period_totals`` documents by ``_id``, and the periods whose totals are
+    gone (no current line is in them any more)."""
+    assert pl.terms is not None
+    current = lines.current_lines(pl.partner_id, pl.deals)
+    contracts = pl.terms["contracts"]
+    documents = {
+        f"{pl.partner_id}|{period}": period_totals_document(
+            period_totals(pl.partner_id, period, period_lines, target_for(contracts, period)),
+            pl.terms["name"],
+        )
+        for period, period_lines in lines_by_period(current).items()
+    }
+    return documents, superseded_periods(lines.named_periods(pl.deals), current)
+
+
+async def _write_period_totals(
+    generation: Generation, wanted: dict[str, Document], gone: list[str]
+) -> None:
+    for doc_id in gone:  # a deal moved to another period: one delete by _id each
         await generation["period_totals"].delete_one({"_id": doc_id})
     if wanted:
         await bulk_write_chunked(
@@ -399,3 +452,46 @@ async def _derive(
                 for doc_id, doc in wanted.items()
             ],
         )
+
+
+async def project_into(generation: Generation, writes: Writes) -> None:
+    """The batch's upserts (one bulk write per collection), then its partners' lines and
+    the derived documents."""
+    await generation.apply(writes)
+    if writes.partners:
+        lifecycle = set(writes.by_collection.get("partners", {}))
+        lines = writes.by_collection.get("lines", {})
+        await derive(generation, sorted(writes.partners), lines, lifecycle)
+
+
+class Projection:
+    """Projects consumed batches into the active generation and, during a rebuild, the one
+    being built (read at every batch: a rebuild that starts is seen by the next batch)."""
+
+    def __init__(
+        self,
+        database: AsyncDatabase[Document],
+        lines: LinesCache | None = None,
+        service: str = "reporting",
+    ) -> None:
+        self.database = database
+        self.lines = LinesCache() if lines is None else lines
+        self.service = service
+
+    async def generations(self) -> list[Generation]:
+        state = await generation_state(self.database)
+        names = [state.active] + ([state.building] if state.building else [])
+        return [Generation(self.database, name, self.lines) for name in names]
+
+    async def project(self, batch: Iterable[CloudEvent[Payload]]) -> None:
+        writes = writes_for(batch)
+        for generation in await self.generations():
+            await project_into(generation, writes)
+
+    async def handle(self, batch: list[Consumed]) -> None:
+        """A consumed batch (``shared.consuming.subscribe``): projected, then counted."""
+        await self.project(c.event for c in batch)
+        for consumed in batch:
+            EVENTS_CONSUMED.labels(
+                self.service, consumed.record.topic, consumed.event.type, "processed"
+            ).inc()

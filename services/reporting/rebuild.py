@@ -22,16 +22,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import sys
 import time
+from collections.abc import Callable
+from typing import TextIO
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from faststream.kafka import KafkaBroker
 
-from services.reporting.handlers import project_into
-from services.reporting.projection import writes_for
+from services.reporting.projection import project_into, writes_for
+from services.reporting.settings import ReportingSettings
 from services.reporting.store import (
     Generation,
     GenerationState,
+    LinesCache,
     generation_state,
     next_generation,
     set_generation_state,
@@ -41,17 +46,19 @@ from shared.consuming import validate_batch
 from shared.infra import partition_ids
 from shared.messaging import kafka_client_options, make_broker
 from shared.mongo import make_mongo_client, service_database
-from shared.settings import Settings
 
 REPLAYED = topics.CONSUMED["reporting"]
+#: Empty polls after which a partition whose position is past its noted end is done.
+IDLE_POLLS = 3
+#: Seconds between progress reports.
+PROGRESS_SECONDS = 2
 
 
 async def rebuild(
-    settings: Settings, *, settle_seconds: float, keep_old: bool, out: object = sys.stderr
+    settings: ReportingSettings, *, settle_seconds: float, keep_old: bool, out: TextIO = sys.stderr
 ) -> str:
-    def say(text: str) -> None:
-        print(text, file=out, flush=True)  # type: ignore[call-overload]
-
+    """Rebuild into the next generation and switch readers to it; its name."""
+    say = functools.partial(print, file=out, flush=True)
     mongo = make_mongo_client(settings)
     database = service_database(mongo, settings)
     broker = make_broker(settings)  # for dead letters of bad messages met in the replay
@@ -69,64 +76,19 @@ async def rebuild(
             raise RuntimeError(
                 f"generation {state.building} is already being built; finish or clear it first"
             )
-        target = Generation(database, next_generation(state.active))
+        target = Generation(
+            database, next_generation(state.active), LinesCache(settings.lines_cache_revisions)
+        )
         await target.drop()
         await target.create_indexes()
         await set_generation_state(database, GenerationState(state.active, target.name))
         say(
-            f"rebuilding into generation {target.name} (readers stay on {state.active}); settling {settle_seconds:.0f} s"
+            f"rebuilding into generation {target.name} (readers stay on {state.active}); "
+            f"settling {settle_seconds:.0f} s"
         )
         await asyncio.sleep(settle_seconds)
-
         await consumer.start()
-        partitions = [
-            TopicPartition(t, p) for t in REPLAYED for p in await partition_ids(settings, t)
-        ]
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        starts = await consumer.beginning_offsets(partitions)
-        total = sum(ends[tp] - starts[tp] for tp in partitions)
-        # Explicit offsets: a seek_to_beginning after the offset look-ups above can be
-        # overtaken by the fetcher's own reset, and the replay then starts at the end.
-        for tp in partitions:
-            consumer.seek(tp, starts[tp])
-        remaining = {tp for tp in partitions if ends[tp] > starts[tp]}
-        projected_to = {tp: starts[tp] for tp in partitions}
-        idle = dict.fromkeys(partitions, 0)
-        done = 0
-        started = time.monotonic()
-        last_report = 0.0
-        while remaining:
-            batches = await consumer.getmany(
-                *remaining, timeout_ms=1000, max_records=settings.consumer_batch_size
-            )
-            records = [r for tp, rs in batches.items() for r in rs if r.offset < ends[tp]]
-            if records:
-                valid = await validate_batch(
-                    records, broker=broker, service=f"{settings.service_name}-rebuild"
-                )
-                await project_into(target, writes_for(c.event for c in valid))
-                done += len(records)
-            # Done with a partition once a record at or past its noted end offset has
-            # been *projected* (not merely fetched); an empty stretch with the
-            # position past the end (a gap in offsets) counts after three polls.
-            for tp, rs in batches.items():
-                if rs:
-                    projected_to[tp] = max(projected_to[tp], rs[-1].offset + 1)
-                    idle[tp] = 0
-            for tp in list(remaining):
-                if projected_to[tp] >= ends[tp]:
-                    remaining.discard(tp)
-                elif not batches.get(tp):
-                    idle[tp] += 1
-                    if idle[tp] >= 3 and await consumer.position(tp) >= ends[tp]:
-                        remaining.discard(tp)
-            if time.monotonic() - last_report > 2 or not remaining:
-                last_report = time.monotonic()
-                rate = done / max(time.monotonic() - started, 1e-9)
-                say(
-                    f"  replayed {done:,}/{total:,} events ({100 * done / max(total, 1):.0f} %), {rate:,.0f}/s"
-                )
+        await _replay(settings, consumer, broker, target, say)
         await set_generation_state(database, GenerationState(target.name, None))
         say(f"switched readers to generation {target.name}")
         if not keep_old:
@@ -145,7 +107,65 @@ async def rebuild(
         await mongo.close()
 
 
-def main(argv: list[str], settings: Settings) -> int:
+async def _replay(
+    settings: ReportingSettings,
+    consumer: AIOKafkaConsumer,
+    broker: KafkaBroker,
+    target: Generation,
+    say: Callable[[str], None],
+) -> None:
+    """Project every topic from its beginning into ``target``, up to the end offsets noted
+    now, showing progress."""
+    partitions = [TopicPartition(t, p) for t in REPLAYED for p in await partition_ids(settings, t)]
+    consumer.assign(partitions)
+    ends = await consumer.end_offsets(partitions)
+    starts = await consumer.beginning_offsets(partitions)
+    total = sum(ends[tp] - starts[tp] for tp in partitions)
+    # Explicit offsets: a seek_to_beginning after the offset look-ups above can be
+    # overtaken by the fetcher's own reset, and the replay then starts at the end.
+    for tp in partitions:
+        consumer.seek(tp, starts[tp])
+    remaining = {tp for tp in partitions if ends[tp] > starts[tp]}
+    projected_to = {tp: starts[tp] for tp in partitions}
+    idle = dict.fromkeys(partitions, 0)
+    done = 0
+    started = time.monotonic()
+    last_report = 0.0
+    while remaining:
+        batches = await consumer.getmany(
+            *remaining, timeout_ms=1000, max_records=settings.consumer_batch_size
+        )
+        records = [r for tp, rs in batches.items() for r in rs if r.offset < ends[tp]]
+        if records:
+            valid = await validate_batch(
+                records, broker=broker, service=f"{settings.service_name}-rebuild"
+            )
+            await project_into(target, writes_for(c.event for c in valid))
+            done += len(records)
+        # Done with a partition once a record at or past its noted end offset has
+        # been *projected* (not merely fetched); an empty stretch with the
+        # position past the end (a gap in offsets) counts after a few polls.
+        for tp, rs in batches.items():
+            if rs:
+                projected_to[tp] = max(projected_to[tp], rs[-1].offset + 1)
+                idle[tp] = 0
+        for tp in list(remaining):
+            if projected_to[tp] >= ends[tp]:
+                remaining.discard(tp)
+            elif not batches.get(tp):
+                idle[tp] += 1
+                if idle[tp] >= IDLE_POLLS and await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+        if time.monotonic() - last_report > PROGRESS_SECONDS or not remaining:
+            last_report = time.monotonic()
+            rate = done / max(time.monotonic() - started, 1e-9)
+            say(
+                f"  replayed {done:,}/{total:,} events "
+                f"({100 * done / max(total, 1):.0f} %), {rate:,.0f}/s"
+            )
+
+
+def main(argv: list[str], settings: ReportingSettings) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m services.reporting rebuild", description=__doc__.split("\n")[0]
     )

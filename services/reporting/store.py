@@ -1,54 +1,52 @@
-"""Reporting's read models in MongoDB, and the writes that build them.
+"""Reporting's read models in MongoDB: their collections, stored forms, caches and writes.
 
 **Every write commutes.** Each consumed event becomes upserts built only from
 ``$setOnInsert``, ``$set`` of a key that names the event's version (whose
-content never changes), ``$max`` and ``$min``. Applying the same events in
-any order, any number of times, leaves the same documents: exactly-once
-effect and order independence with single-document atomic writes and no
-conditions that can fail (FerretDB v1 stops a bulk write at the first
-failed condition). The current value of a thing is the entry under the
-greatest version key (see ``domain.current``).
+content never changes), ``$max``, ``$min`` and ``$addToSet``. Applying the
+same events in any order, any number of times, leaves the same documents:
+exactly-once effect and order independence with single-document atomic
+writes and no conditions that can fail. The current value of a thing is the
+entry under the greatest version key (``domain.current``).
 
-The ``lines`` are the exception that keeps the property: a partner's
-revisions are merged in memory (a set union, so still any order, any number
-of times) and written whole, compressed, conditional on the document's
-``version`` (:meth:`Generation.merge_lines`); a writer that loses reads the
-document again and merges once more.
+The ``lines`` keep the property another way: a partner's revisions are
+merged in memory (a set union, so still any order, any number of times) and
+written whole, conditional on the document's ``version``
+(:meth:`Generation.merge_lines`); a writer that loses reads the document
+again and merges once more.
 
 Collections (per *generation*, ``g<N>_<name>``, so a rebuild fills fresh ones
 while readers keep using the active ones):
 
 - ``partners``: lifecycle facts per partner, plus ``view``, the current
-  profile, status, tier and contract derived from those facts;
+  profile, status, tier and contract derived from those facts
+  (``domain.partner_view``);
 - ``lines``: one document per partner holding, per deal, every
-  CommissionCalculated revision: deal key → revision key → the revision's
-  fields as JSON text, the whole mapping zlib-compressed JSON in ``state``
-  (``domain.line_revisions`` reads it, and the earlier layout of a ``deals``
-  field with the same mapping); beside it, ``terms``: what the period totals
-  take from the partner's facts (its name and contracts), derived like
-  ``view`` but small and compressed, so that a batch of commissions reads
-  nothing but the lines it writes anyway. FerretDB decodes a stored
-  document field by field on every read and update, so the compressed form
-  costs a fraction of the nested one. The statements and the period totals of a partner are one
-  lookup by ``_id``, the only lookup FerretDB v1 serves from an index (a
-  revision takes about 300 bytes before compression: the 16 MB document
-  limit allows well over 50 000 revisions per partner);
+  CommissionCalculated revision (:class:`PartnerLines`), and ``terms``: what
+  the period totals take from the partner's facts (its name and contracts,
+  ``projection.partner_terms``), so that a batch of commissions reads
+  nothing but the lines it writes anyway;
 - ``period_totals``: per partner and period, derived from ``lines``;
 - ``deals``: DealClosed versions and the earliest cancellation per deal;
 - ``trainings``, ``certifications``, ``feedback``, ``mdf``: facts keyed by
   their natural identity;
-- ``payouts``: one document per (settlement, partner), from PayoutSettled
-  (its content never changes, so ``$setOnInsert`` alone), which the finance
-  export reads by settlement;
+- ``payouts``: one document per (settlement, partner), from PayoutSettled,
+  which the finance export reads by settlement;
 - ``partner_payouts``: per partner, the same documents under
-  ``settlements.<settlement key>`` (``$set`` of content that never changes),
-  which statements and a partner's payouts read by ``_id`` (a query of
-  ``payouts`` by partner decodes every payout on FerretDB: 0.6 s at 12 000).
-  Generations written before it existed are filled from ``payouts`` once
-  (:meth:`Generation.backfill_partner_payouts`).
+  ``settlements.<settlement key>``, which statements and a partner's payouts
+  read by ``_id``.
 
 ``meta`` (not per generation) says which generation is active and which is
 being built.
+
+**FerretDB specifics.** FerretDB v1 serves only a filter of one ``_id``
+equality from an index and decodes a stored document field by field on
+every read and update. Hence the stored form of ``lines``: the mapping deal
+key → revision key → the revision's fields as JSON text, compressed whole
+into ``state`` (and ``terms`` compressed beside it), one lookup by ``_id``
+per partner (a revision takes about 300 bytes before compression: the 16 MB
+document limit allows well over 50 000 revisions per partner). Hence too
+``partner_payouts`` beside ``payouts``, and the readers' lookups by ``_id``
+(``shared.mongo.find_by_ids``).
 """
 
 from __future__ import annotations
@@ -57,6 +55,7 @@ import json
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from bson import Binary
@@ -64,13 +63,9 @@ from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.reporting.domain import (
-    configure_parsed_revisions,
-    line_revisions,
-    revision_fields,
-    settlement_key,
-)
+from services.reporting.domain import Line, current_key
 from shared.cache import BoundedCache
+from shared.commands import LOST, Lost, retry_on_conflict
 from shared.mongo import (
     Document,
     bulk_write_chunked,
@@ -82,9 +77,6 @@ from shared.mongo import (
 
 COLLECTIONS = (
     "partners",
-    # Terms were kept in a collection of their own before they moved into ``lines``;
-    # nothing writes it any more, and it goes with its generation.
-    "terms",
     "lines",
     "period_totals",
     "deals",
@@ -97,10 +89,9 @@ COLLECTIONS = (
 )
 META = "meta"
 GENERATIONS = "generations"
-#: ``meta`` document naming the generations whose ``partner_payouts`` have been backfilled.
-BACKFILLS = "backfills"
 FIRST_GENERATION = "g1"
 
+#: The read API's query paths (on MongoDB; see ``shared.mongo.create_lookup_indexes``).
 INDEXES: dict[str, list[tuple[str, list[tuple[str, int]]]]] = {
     "partners": [
         ("by_status", [("view.status", ASCENDING), ("_id", ASCENDING)]),
@@ -122,36 +113,89 @@ INDEXES: dict[str, list[tuple[str, list[tuple[str, int]]]]] = {
         ("by_day", [("awarded_at", ASCENDING)]),
     ],
     "feedback": [("by_partner", [("partner_id", ASCENDING)])],
-    "mdf": [
-        ("by_partner", [("partner_id", ASCENDING)]),
-        ("by_status", [("status_rank", ASCENDING)]),
-    ],
+    "mdf": [("by_status", [("status_rank", ASCENDING)])],
     "payouts": [
         ("by_settlement", [("settlement_id", ASCENDING), ("partner_id", ASCENDING)]),
     ],
 }
 
-
 #: Collections whose documents a batch mostly creates (one per deal, training, …): their
 #: upserts go through ``shared.mongo.upsert_new``, which inserts many in one command.
 MOSTLY_NEW = frozenset({"deals", "trainings", "certifications", "feedback", "mdf", "payouts"})
-MAX_ATTEMPTS = 20
 #: Revisions whose partners' lines stay in memory between batches, per generation.
 LINES_CACHE_REVISIONS = 200_000
 #: zlib level of a lines document's stored state.
 STATE_COMPRESSION = 1
 
 
+# --------------------------------------------------------------------------- field names
+
+
+def deal_key(deal_id: str) -> str:
+    """A deal id as a field name: no ``.`` (a path separator), no leading ``$``; reversible."""
+    return deal_id.replace("%", "%25").replace(".", "%2E").replace("$", "%24")
+
+
+def settlement_key(settlement_id: str) -> str:
+    """A settlement id as a field name, escaped as :func:`deal_key` escapes deal ids."""
+    return deal_key(settlement_id)
+
+
+def revision_key(revision: int) -> str:
+    """A revision number as a field name whose text order is the numbers' order."""
+    return f"r{revision:09d}"
+
+
+def revision_number(key: str) -> int:
+    return int(key[1:])
+
+
+# --------------------------------------------------------------------------- lines
+
+
+def revision_text(fields: Mapping[str, Any]) -> str:
+    """A CommissionCalculated revision's fields as stored: JSON text."""
+    return json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
+
+
+def revision_fields(text: str) -> Mapping[str, Any]:
+    fields: Mapping[str, Any] = json.loads(text)
+    return fields
+
+
+def line_revisions(doc: Mapping[str, Any] | None) -> dict[str, dict[str, str]]:
+    """A partner's stored ``lines`` document as deal key → revision key → revision text."""
+    if not doc:
+        return {}
+    revisions: dict[str, dict[str, str]] = json.loads(zlib.decompress(doc["state"]))
+    return revisions
+
+
+def _compressed(value: Any) -> Binary:
+    text = json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    return Binary(zlib.compress(text.encode(), STATE_COMPRESSION))
+
+
+def encode_terms(terms: Document) -> Binary:
+    """A partner's ``terms`` as stored: compressed JSON, sorted, so equal terms are equal
+    bytes."""
+    return _compressed(terms)
+
+
+def decode_terms(stored: bytes) -> Document:
+    terms: Document = json.loads(zlib.decompress(stored))
+    return terms
+
+
 @dataclass(slots=True)
 class PartnerLines:
-    """A partner's CommissionCalculated revisions (as JSON text) by deal and revision key."""
+    """A partner's CommissionCalculated revisions (as JSON text) by deal and revision key,
+    the ``version`` they are stored at (0: not stored), and the partner's ``terms``."""
 
     partner_id: str
     version: int
-    deals: dict[str, dict[str, Any]]
+    deals: dict[str, dict[str, str]]
     revisions: int = 0
-    #: What the period totals take from the partner's facts (``projection.partner_terms``);
-    #: None in a document written before they were kept here.
     terms: Document | None = None
 
     def __post_init__(self) -> None:
@@ -163,7 +207,7 @@ class PartnerLines:
 
         A revision's content does not change, so setting it again changes
         nothing. Should two producers ever publish different contents under
-        one revision, the one consumed last stands, as ``$set`` did: a
+        one revision, the one consumed last stands, as ``$set`` would: a
         rebuild, which consumes in the same order, then agrees.
         """
         changed = False
@@ -176,70 +220,78 @@ class PartnerLines:
                 changed = True
         return changed
 
-
-def _merge_into(
-    lines: PartnerLines, revisions: list[tuple[str, str, str]], terms: Document | None
-) -> bool:
-    """Add the revisions and set the terms (None: keep them); whether anything changed."""
-    changed = lines.add(revisions)
-    if terms is not None and lines.terms != terms:
-        lines.terms = terms
-        changed = True
-    return changed
+    def merge(self, revisions: list[tuple[str, str, str]], terms: Document | None) -> bool:
+        """Add the revisions and set the terms (None: keep them); whether anything changed."""
+        changed = self.add(revisions)
+        if terms is not None and self.terms != terms:
+            self.terms = terms
+            changed = True
+        return changed
 
 
 def encode_lines(lines: PartnerLines, version: int) -> Document:
-    text = json.dumps(lines.deals, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    doc = {
-        "_id": lines.partner_id,
-        "version": version,
-        "state": Binary(zlib.compress(text.encode(), STATE_COMPRESSION)),
-    }
+    doc = {"_id": lines.partner_id, "version": version, "state": _compressed(lines.deals)}
     if lines.terms is not None:
         doc["terms"] = encode_terms(lines.terms)
     return doc
 
 
-def encode_terms(terms: Document) -> Binary:
-    """A partner's ``terms`` (see ``projection.partner_terms``) as stored: compressed JSON,
-    sorted, so equal terms are equal bytes."""
-    text = json.dumps(terms, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    return Binary(zlib.compress(text.encode(), STATE_COMPRESSION))
-
-
-def decode_terms(stored: bytes) -> Document:
-    terms: Document = json.loads(zlib.decompress(stored))
-    return terms
-
-
 def decode_lines(doc: Document) -> PartnerLines:
-    deals = {deal: dict(revisions) for deal, revisions in line_revisions(doc).items()}
     terms = decode_terms(doc["terms"]) if doc.get("terms") else None
-    return PartnerLines(doc["_id"], int(doc["version"]), deals, terms=terms)
+    return PartnerLines(doc["_id"], int(doc["version"]), line_revisions(doc), terms=terms)
 
 
-_LINES_CACHES: dict[tuple[str, str], BoundedCache[str, PartnerLines]] = {}
+def _parse_line(partner_id: str, key: str, text: str) -> Line:
+    return Line.from_revision(partner_id, revision_number(key), revision_fields(text))
 
 
-def lines_cache(database: str, generation: str) -> BoundedCache[str, PartnerLines]:
-    """The process's cache of one generation's lines (every write still checks the version)."""
-    key = (database, generation)
-    cache = _LINES_CACHES.get(key)
-    if cache is None:
-        cache = _LINES_CACHES[key] = BoundedCache(LINES_CACHE_REVISIONS)
-    return cache
+def _parse_period(text: str) -> str | None:
+    period: str | None = revision_fields(text).get("period")
+    return period
 
 
-def configure_lines_cache(revisions: int) -> None:
-    """Set the budget of the lines caches (``LINES_CACHE_REVISIONS``); drops what they hold.
+class LinesCache:
+    """What a process keeps of the partners' lines: per generation, the documents it read
+    or wrote last (every write still checks their version), and the lines parsed from the
+    most recent revision texts (a partner's lines are derived again at every batch that
+    touches it, from mostly the same texts).
 
-    The lines parsed from the most recent half of that many revision texts
-    are kept too (:func:`domain.configure_parsed_revisions`).
+    ``revisions``: the documents' budget per generation, in revisions (about 0.5 KB each);
+    the lines parsed from the last half that many texts are kept (about 1.2 KB each).
+    0 keeps nothing.
     """
-    global LINES_CACHE_REVISIONS
-    LINES_CACHE_REVISIONS = revisions
-    configure_parsed_revisions(revisions // 2)
-    _LINES_CACHES.clear()
+
+    def __init__(self, revisions: int = LINES_CACHE_REVISIONS) -> None:
+        self.revisions = revisions
+        self._documents: dict[str, BoundedCache[str, PartnerLines]] = {}
+        self._line = lru_cache(maxsize=revisions // 2)(_parse_line)
+        self._period = lru_cache(maxsize=revisions // 2)(_parse_period)
+
+    def documents(self, generation: str) -> BoundedCache[str, PartnerLines]:
+        cache = self._documents.get(generation)
+        if cache is None:
+            cache = self._documents[generation] = BoundedCache(self.revisions)
+        return cache
+
+    def clear(self) -> None:
+        """Forget every document (the parsed lines stay: a text always gives one line)."""
+        self._documents.clear()
+
+    def current_lines(self, partner_id: str, deals: Mapping[str, Mapping[str, str]]) -> list[Line]:
+        """Every deal's current line: the line of its highest revision."""
+        lines = []
+        for revisions in deals.values():
+            key = current_key(revisions)
+            if key is not None:
+                lines.append(self._line(partner_id, key, revisions[key]))
+        return lines
+
+    def named_periods(self, deals: Mapping[str, Mapping[str, str]]) -> set[str | None]:
+        """The periods that any revision of any deal names."""
+        return {self._period(text) for revisions in deals.values() for text in revisions.values()}
+
+
+# --------------------------------------------------------------------------- a batch's writes
 
 
 @dataclass(slots=True)
@@ -247,8 +299,7 @@ class _Paths:
     """The paths one folded update sets, by operator, and every path that encloses one.
 
     Asking whether a new path overlaps one of them costs its depth, not their
-    number: a partner's lines gather one path per revision, and comparing
-    each new path with all of them made a batch quadratic in its size.
+    number (a partner's lines gather one path per revision).
     """
 
     operators: dict[str, str] = field(default_factory=dict)
@@ -309,7 +360,8 @@ def _fold(into: Document, update: Document) -> None:
 
 @dataclass
 class Writes:
-    """The upserts of one batch, by collection and document, and what they touched.
+    """The upserts of one batch, by collection and document, and the partners whose
+    derived documents (view, lines, period totals) the batch changes.
 
     Updates of one document are folded into one where that is the same as
     applying them in turn (see :func:`_fold`): a batch writes each document
@@ -343,43 +395,43 @@ class Writes:
         )
 
 
-class Generation:
-    """The collections of one generation of the read models."""
+def _added_revisions(updates: dict[Any, list[Document]]) -> dict[str, list[tuple[str, str, str]]]:
+    """The revisions (deal key, revision key, text) that ``$set`` updates of
+    ``deals.<deal key>.<revision key>`` add, per partner."""
+    added: dict[str, list[tuple[str, str, str]]] = {}
+    for partner_id, partner_updates in updates.items():
+        for update in partner_updates:
+            for path, text in update.get("$set", {}).items():
+                _, deal, revision = path.split(".")
+                added.setdefault(partner_id, []).append((deal, revision, text))
+    return added
 
-    def __init__(self, database: AsyncDatabase[Document], name: str) -> None:
+
+# --------------------------------------------------------------------------- generations
+
+
+class Generation:
+    """The collections of one generation of the read models, and the process's cache of
+    its lines (``lines``: shared by every ``Generation`` of the process; default one of
+    its own)."""
+
+    def __init__(
+        self, database: AsyncDatabase[Document], name: str, lines: LinesCache | None = None
+    ) -> None:
         self.name = name
         self.database = database
+        self.lines = LinesCache() if lines is None else lines
 
     def __getitem__(self, collection: str) -> AsyncCollection[Document]:
         return self.database[f"{self.name}_{collection}"]
 
+    @property
+    def _cache(self) -> BoundedCache[str, PartnerLines]:
+        return self.lines.documents(self.name)
+
     async def create_indexes(self) -> None:
-        """The read API's query paths (see ``shared.mongo.create_lookup_indexes``)."""
         for collection, indexes in INDEXES.items():
             await create_lookup_indexes(self[collection], indexes)
-
-    async def backfill_partner_payouts(self) -> int:
-        """Fill ``partner_payouts`` from ``payouts``, once per generation (for those written
-        before the former existed); how many payouts were copied. Each copy is the
-        ``$set`` the projection makes (a list FerretDB left out of the stored payout is
-        left out again, and readers take it as empty), so a consumer writing meanwhile,
-        or a second replica doing the same, changes nothing."""
-        done = await self.database[META].find_one({"_id": BACKFILLS})
-        if done is not None and self.name in done.get("partner_payouts", []):
-            return 0
-        copies = [
-            UpdateOne(
-                {"_id": payout["partner_id"]},
-                {"$set": {f"settlements.{settlement_key(payout['settlement_id'])}": payout}},
-                upsert=True,
-            )
-            async for payout in self["payouts"].find({}, {"_id": 0})
-        ]
-        await bulk_write_chunked(self["partner_payouts"], copies)
-        await self.database[META].update_one(
-            {"_id": BACKFILLS}, {"$addToSet": {"partner_payouts": self.name}}, upsert=True
-        )
-        return len(copies)
 
     async def apply(self, writes: Writes) -> None:
         """One unordered bulk write per collection touched, but ``lines``: those are merged
@@ -402,14 +454,13 @@ class Generation:
     ) -> tuple[dict[str, PartnerLines], set[str]]:
         """The partners' lines as cached or stored (version 0 and no deals: none stored),
         and the partners whose lines were read from the server just now (not cached)."""
-        cache = lines_cache(self.database.name, self.name)
         wanted = set(partner_ids)
-        read = {pid for pid in wanted if cache.get(pid) is None}
-        return await self._lines_of(self["lines"], cache, wanted), read
+        read = {pid for pid in wanted if self._cache.get(pid) is None}
+        return await self._lines_of(wanted), read
 
     def forget_lines(self, partner_ids: Iterable[str]) -> None:
         """Drop the partners' lines from this process's memory: read again next time."""
-        lines_cache(self.database.name, self.name).forget(partner_ids)
+        self._cache.forget(partner_ids)
 
     async def merge_lines(
         self,
@@ -425,76 +476,73 @@ class Generation:
         A revision's content never changes, so adding is a set union: applying
         the same revisions in any order, any number of times, by any number of
         writers, gives the same document (see :meth:`PartnerLines.add` for
-        contents that differ). The union is computed here, on the
-        lines as cached or read (``known``: as just read), and written whole
-        and compressed (FerretDB reads a compressed document in a fraction of
-        the time of the same revisions as fields); a writer that lost to
+        contents that differ). The union is computed on the lines as cached or
+        read (``known``: as just read) and written whole; a writer that lost to
         another reads the document again and adds its revisions to it. Terms
         are derived from the partner's facts, so setting them again is
         idempotent too.
         """
-        added: dict[str, list[tuple[str, str, str]]] = {}
-        for partner_id, partner_updates in updates.items():
-            for update in partner_updates:
-                for path, text in update.get("$set", {}).items():
-                    _, deal, revision = path.split(".")
-                    added.setdefault(partner_id, []).append((deal, revision, text))
+        added = _added_revisions(updates)
         terms = terms or {}
-        collection = self["lines"]
-        cache = lines_cache(self.database.name, self.name)
         written: dict[str, PartnerLines] = {}
-        current: set[str] = set()
+        fresh: set[str] = set()
         pending = set(added) | set(terms)
-        for attempt in range(MAX_ATTEMPTS):
-            if attempt == 0 and known is not None and pending <= known.keys():
+        reuse = known is not None and pending <= known.keys()
+
+        async def attempt() -> tuple[dict[str, PartnerLines], set[str]] | Lost:
+            nonlocal pending, reuse
+            if reuse and known is not None:
                 lines = {pid: known[pid] for pid in pending}
             else:
-                current |= {pid for pid in pending if cache.get(pid) is None}
-                lines = await self._lines_of(collection, cache, pending)
-            try:
-                changed = [
-                    pl
-                    for pid, pl in lines.items()
-                    if _merge_into(pl, added.get(pid, []), terms.get(pid))
-                ]
-                lost = await replace_if_unchanged(
-                    collection, [(encode_lines(pl, pl.version + 1), pl.version) for pl in changed]
-                )
-            except BaseException:
-                cache.forget(pending)  # merged in memory, perhaps not stored
-                raise
-            cache.forget(lost)
-            for pl in changed:
-                if pl.partner_id not in lost:
-                    pl.version += 1
-                    cache.put(pl.partner_id, pl, pl.revisions)
-                    current.add(pl.partner_id)
+                fresh.update(pid for pid in pending if self._cache.get(pid) is None)
+                lines = await self._lines_of(pending)
+            reuse = False
+            stored, lost = await self._write_merged(lines, added, terms)
+            fresh.update(stored)
             written.update({pid: pl for pid, pl in lines.items() if pid not in lost})
             pending = lost
-            if not pending:
-                return written, current
-        raise RuntimeError(f"lines of {sorted(pending)} kept changing under us; retrying the batch")
+            return LOST if pending else (written, fresh)
 
-    @staticmethod
-    async def _lines_of(
-        collection: AsyncCollection[Document],
-        cache: BoundedCache[str, PartnerLines],
-        partner_ids: set[str],
-    ) -> dict[str, PartnerLines]:
+        return await retry_on_conflict(attempt, what="the lines of this batch's partners")
+
+    async def _write_merged(
+        self,
+        lines: dict[str, PartnerLines],
+        added: Mapping[str, list[tuple[str, str, str]]],
+        terms: Mapping[str, Document],
+    ) -> tuple[set[str], set[str]]:
+        """Merge into each partner's ``lines`` and write those that changed, conditional on
+        the version they were read at; the partners whose write won, and those whose write
+        lost."""
+        try:
+            changed = [
+                pl for pid, pl in lines.items() if pl.merge(added.get(pid, []), terms.get(pid))
+            ]
+            lost: set[str] = await replace_if_unchanged(
+                self["lines"], [(encode_lines(pl, pl.version + 1), pl.version) for pl in changed]
+            )
+        except BaseException:
+            self._cache.forget(lines)  # merged in memory, perhaps not stored
+            raise
+        self._cache.forget(lost)
+        stored = set()
+        for pl in changed:
+            if pl.partner_id not in lost:
+                pl.version += 1
+                self._cache.put(pl.partner_id, pl, pl.revisions)
+                stored.add(pl.partner_id)
+        return stored, lost
+
+    async def _lines_of(self, partner_ids: set[str]) -> dict[str, PartnerLines]:
         found: dict[str, PartnerLines] = {}
         for pid in partner_ids:
-            cached = cache.get(pid)
+            cached = self._cache.get(pid)
             if cached is not None:
                 found[pid] = cached
         missing = [pid for pid in partner_ids if pid not in found]
-        for pid, doc in (await find_by_ids(collection, missing)).items():
-            if "version" not in doc:
-                # Written by upserts (the earlier layout): number it, so that
-                # the conditional write below can replace it.
-                await collection.update_one({"_id": pid}, {"$set": {"version": 1}})
-                doc["version"] = 1
+        for pid, doc in (await find_by_ids(self["lines"], missing)).items():
             found[pid] = decode_lines(doc)
-            cache.put(pid, found[pid], found[pid].revisions)
+            self._cache.put(pid, found[pid], found[pid].revisions)
         for pid in missing:
             found.setdefault(pid, PartnerLines(pid, 0, {}))
         return found
@@ -517,7 +565,7 @@ class Generation:
             {
                 "_id": doc["_id"],
                 "deals": {
-                    deal: {key: revision_fields(value) for key, value in revisions.items()}
+                    deal: {key: revision_fields(text) for key, text in revisions.items()}
                     for deal, revisions in line_revisions(doc).items()
                 },
                 "terms": decode_terms(doc["terms"]) if doc.get("terms") else None,

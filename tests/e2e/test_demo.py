@@ -15,8 +15,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.processes import ROOT, ServiceProcess
 from shared.settings import Settings
+from tests.support.processes import ROOT, ServiceProcess
+from tests.support.services import service_env
 
 ADMIN = "e2e-admin-key"
 
@@ -28,12 +29,7 @@ def platform(settings: Settings, unique: str) -> Iterator[dict[str, ServiceProce
         for name in ("onboarding", "enablement", "incentives", "reporting"):
             started[name] = ServiceProcess(
                 name,
-                {
-                    "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-                    "MONGODB_URL": settings.mongodb_url.get_secret_value(),
-                    "MONGODB_DATABASE": f"e2e_{name}_{unique}",
-                    "CONSUMER_GROUP": f"e2e-{name}-{unique}",
-                },
+                service_env(settings, f"e2e_{name}_{unique}", f"e2e-{name}-{unique}"),
                 admin_key=ADMIN,
             ).start(timeout=120)
         yield started

@@ -1,9 +1,9 @@
 """The services' batch subscriber on the real broker: a batch is as large as what waits.
 
-Kafka clients fetch at most 1 MiB per partition by default, which capped the
-services' batches (about 12 800 DealClosed over six partitions) below
-``CONSUMER_BATCH_SIZE``; larger batches write each partner's documents once
-for more of its events.
+A Kafka client fetches at most 1 MiB per partition by default; the services' subscriber
+fetches more, so that a batch holds up to ``CONSUMER_BATCH_SIZE`` records even when they
+all wait on one partition (a larger batch writes each partner's documents once for more
+of its events).
 """
 
 from __future__ import annotations

@@ -12,10 +12,10 @@ from aiokafka import AIOKafkaProducer
 
 from shared import topics
 from shared.messaging import dead_letter_headers
-from shared.processes import ROOT
 from shared.settings import Settings
-from tests.event_examples import DATA, envelope
-from tests.kafka_reading import first_record
+from tests.support.events import DATA, envelope
+from tests.support.kafka import first_record
+from tests.support.processes import ROOT
 
 
 async def partnerhub(settings: Settings, *args: str) -> tuple[int, str]:

@@ -11,7 +11,6 @@ from pymongo import UpdateOne, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared import topics
-from shared.idempotency import ProcessedEvents
 from shared.infra import ensure_topics
 from shared.messaging import kafka_client_options
 from shared.mongo import _FERRETDB, Document, make_mongo_client, ping, upsert_new
@@ -70,16 +69,6 @@ async def test_mongodb_insert_find_and_ping(
         await client.close()
     await database["things"].insert_one({"_id": "a", "amount": "10.50"})
     assert await database["things"].find_one({"_id": "a"}) == {"_id": "a", "amount": "10.50"}
-
-
-async def test_processed_event_ids(database: AsyncDatabase[Document]) -> None:
-    processed = ProcessedEvents(database["processed_events"])
-    assert await processed.unseen(["e1", "e2"]) == {"e1", "e2"}
-    await processed.record(["e1"])
-    await processed.record(["e1", "e1"])
-    assert await processed.unseen(["e1", "e2", "e3"]) == {"e2", "e3"}
-    assert await processed.unseen([]) == set()
-    assert await database["processed_events"].count_documents({}) == 1
 
 
 async def test_unreachable_mongodb_is_not_ready() -> None:

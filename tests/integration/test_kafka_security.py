@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from dataclasses import dataclass
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -20,25 +21,41 @@ from aiokafka.errors import KafkaError
 from shared import topics
 from shared.infra import partition_ids
 from shared.messaging import kafka_client_options, make_broker
-from shared.processes import ServiceProcess, httpx
 from shared.settings import Settings
-from tests.infra_control import require_local_infrastructure
+from tests.support.infrastructure import require_local_infrastructure
+from tests.support.processes import ServiceProcess, httpx
 
-SASL_SERVERS = f"127.0.0.1:{os.environ['PARTNERHUB_KAFKA_SASL_PORT']}"
-USER = os.environ.get("PARTNERHUB_KAFKA_SCRAM_USER", "partnerhub")
-PASSWORD = os.environ.get("PARTNERHUB_KAFKA_SCRAM_PASSWORD", "partnerhub-local")
+
+@dataclass(frozen=True)
+class Scram:
+    """The local broker's SCRAM listener and its one user."""
+
+    servers: str
+    user: str
+    password: str
+
+
+@pytest.fixture
+def scram(settings: Settings) -> Scram:
+    """The test instance's SCRAM listener and user, read once ``settings`` has found the
+    infrastructure (and exported the instance's settings)."""
+    return Scram(
+        f"127.0.0.1:{os.environ['PARTNERHUB_KAFKA_SASL_PORT']}",
+        os.environ.get("PARTNERHUB_KAFKA_SCRAM_USER", "partnerhub"),
+        os.environ.get("PARTNERHUB_KAFKA_SCRAM_PASSWORD", "partnerhub-local"),
+    )
 
 
 @pytest.mark.parametrize("mechanism", ["SCRAM-SHA-256", "SCRAM-SHA-512"])
 async def test_the_services_clients_publish_and_consume_over_scram(
-    settings: Settings, mechanism: str
+    settings: Settings, scram: Scram, mechanism: str
 ) -> None:
     require_local_infrastructure(settings)
     secured = Settings(
-        kafka_bootstrap_servers=SASL_SERVERS,
+        kafka_bootstrap_servers=scram.servers,
         kafka_sasl_mechanism=mechanism,  # type: ignore[arg-type]
-        kafka_sasl_username=USER,
-        kafka_sasl_password=PASSWORD,  # type: ignore[arg-type]
+        kafka_sasl_username=scram.user,
+        kafka_sasl_password=scram.password,  # type: ignore[arg-type]
         mongodb_url=settings.mongodb_url,
     )
     assert secured.effective_security_protocol == "SASL_PLAINTEXT"
@@ -72,12 +89,12 @@ async def test_the_services_clients_publish_and_consume_over_scram(
         await consumer.stop()
 
 
-async def test_a_wrong_password_is_refused(settings: Settings) -> None:
+async def test_a_wrong_password_is_refused(settings: Settings, scram: Scram) -> None:
     require_local_infrastructure(settings)
     wrong = Settings(
-        kafka_bootstrap_servers=SASL_SERVERS,
+        kafka_bootstrap_servers=scram.servers,
         kafka_sasl_mechanism="SCRAM-SHA-256",
-        kafka_sasl_username=USER,
+        kafka_sasl_username=scram.user,
         kafka_sasl_password="not-the-password",  # type: ignore[arg-type]
     )
     producer = AIOKafkaProducer(**kafka_client_options(wrong), request_timeout_ms=5000)
@@ -86,15 +103,15 @@ async def test_a_wrong_password_is_refused(settings: Settings) -> None:
     await producer.stop()
 
 
-def test_a_service_configured_for_scram_is_ready(settings: Settings) -> None:
+def test_a_service_configured_for_scram_is_ready(settings: Settings, scram: Scram) -> None:
     require_local_infrastructure(settings)
     process = ServiceProcess(
         "incentives",
         {
-            "KAFKA_BOOTSTRAP_SERVERS": SASL_SERVERS,
+            "KAFKA_BOOTSTRAP_SERVERS": scram.servers,
             "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
-            "KAFKA_SASL_USERNAME": USER,
-            "KAFKA_SASL_PASSWORD": PASSWORD,
+            "KAFKA_SASL_USERNAME": scram.user,
+            "KAFKA_SASL_PASSWORD": scram.password,
             "MONGODB_URL": settings.mongodb_url.get_secret_value(),
             "MONGODB_DATABASE": f"test_scram_{uuid.uuid4().hex[:10]}",
             "CONSUMER_GROUP": f"scram-{uuid.uuid4().hex[:10]}",

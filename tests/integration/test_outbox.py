@@ -1,6 +1,5 @@
-"""The outbox on the real server and broker: its stored form found, decoded and removed
-exactly, in the current form (ids, events in one compressed field) and the earlier one
-(every field in each element); and what the relay publishes when."""
+"""The outbox on the real server and broker: its stored form (ids, the events in one
+compressed field) found, decoded and removed exactly; and what the relay publishes when."""
 
 from __future__ import annotations
 
@@ -26,22 +25,15 @@ def entry(n: int) -> OutboxEntry:
     return OutboxEntry(f"E-{n}", "Example", "example.v1", f"P-{n % 2}", value)
 
 
-def earlier_form(entries: list[OutboxEntry]) -> list[Document]:
-    return [
-        {"id": e.id, "type": e.type, "topic": e.topic, "key": e.key, "value": e.value}
-        for e in entries
-    ]
-
-
-async def test_entries_in_either_form_are_pending_until_removed_exactly(
+async def test_entries_are_pending_until_removed_exactly(
     settings: Settings, database: AsyncDatabase[Document]
 ) -> None:
     collection = database["books"]
-    current, earlier, later = [entry(1), entry(2)], [entry(3), entry(4)], [entry(5)]
+    current, other, later = [entry(1), entry(2)], [entry(3), entry(4)], [entry(5)]
     await collection.insert_many(
         [
             {"_id": "current", "version": 1, **encode_outbox(current)},
-            {"_id": "earlier", "version": 1, "outbox": earlier_form(earlier)},
+            {"_id": "other", "version": 1, **encode_outbox(other)},
             {"_id": "empty", "version": 1, **encode_outbox([])},
         ]
     )
@@ -52,15 +44,15 @@ async def test_entries_in_either_form_are_pending_until_removed_exactly(
     assert decode_outbox(stored) == current, "the events come back exactly, in order"
 
     outbox = Outbox(make_broker(settings), "outbox-test", [collection])
-    assert await outbox.pending() == {"books": {"current": current, "earlier": earlier}}
+    assert await outbox.pending() == {"books": {"current": current, "other": other}}
 
     # Removing one entry of each leaves the other pending.
-    await outbox.remove(collection, {"current": current[:1], "earlier": earlier[:1]})
-    assert await outbox.pending() == {"books": {"current": current[1:], "earlier": earlier[1:]}}
+    await outbox.remove(collection, {"current": current[:1], "other": other[:1]})
+    assert await outbox.pending() == {"books": {"current": current[1:], "other": other[1:]}}
 
     # A document rewritten whole meanwhile (its next write) holds only what it was given.
     await collection.replace_one({"_id": "current"}, {"version": 2, **encode_outbox(later)})
-    await outbox.remove(collection, {"current": current[1:], "earlier": earlier[1:]})
+    await outbox.remove(collection, {"current": current[1:], "other": other[1:]})
     assert await outbox.pending() == {"books": {"current": later}}
     await outbox.remove(collection, {"current": later})
     assert await outbox.backlog() == 0

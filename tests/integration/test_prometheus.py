@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import subprocess
-import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,17 +20,23 @@ from typing import Any
 import pytest
 
 from shared.mongo import make_mongo_client
-from shared.processes import ServiceProcess, httpx
 from shared.settings import Settings
-from tests.conftest import INFRA
-from tests.integration.test_onboarding import application
+from tests.support.eventually import eventually
+from tests.support.infrastructure import INFRA, Infrastructure
+from tests.support.onboarding import application
+from tests.support.processes import ServiceProcess, httpx
+from tests.support.services import running, service_env
 
-PROMETHEUS = f"http://127.0.0.1:{os.environ['PARTNERHUB_PROMETHEUS_PORT']}"
-TARGETS = Path(os.environ["PARTNERHUB_STATE"]) / "prometheus" / "targets"
+
+def targets() -> Path:
+    """Where the local Prometheus finds its file-based targets."""
+    return Path(os.environ["PARTNERHUB_STATE"]) / "prometheus" / "targets"
 
 
 @pytest.fixture(scope="module")
-def prometheus() -> str:
+def prometheus(infrastructure: Infrastructure) -> str:
+    """The local Prometheus' URL (the test instance's settings are exported once the
+    infrastructure is found)."""
     status = subprocess.run([str(INFRA), "status"], capture_output=True, text=True, check=False)
     if "prometheus: running" not in status.stdout:
         if "kafka: running" not in status.stdout:
@@ -40,7 +45,7 @@ def prometheus() -> str:
             "the local Prometheus is not running: install Debian's 'prometheus' package "
             "and run 'make infra-up' (deploy/local/infra.sh start prometheus)"
         )
-    return PROMETHEUS
+    return f"http://127.0.0.1:{os.environ['PARTNERHUB_PROMETHEUS_PORT']}"
 
 
 def query(prometheus: str, promql: str) -> list[dict[str, Any]]:
@@ -57,43 +62,21 @@ def value(prometheus: str, promql: str) -> float | None:
     return float(result[0]["value"][1]) if result else None
 
 
-async def until(check: Any, seconds: float = 60) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {seconds:.0f} s: {check.__doc__ or check}")
-        await asyncio.sleep(1)
-
-
 @pytest.fixture
 async def scraped_onboarding(settings: Settings, prometheus: str) -> AsyncIterator[ServiceProcess]:
     """An onboarding process registered as a Prometheus target, unregistered afterwards."""
     suffix = uuid.uuid4().hex[:10]
-    process = ServiceProcess(
-        "onboarding",
-        {
-            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-            "MONGODB_URL": settings.mongodb_url.get_secret_value(),
-            "MONGODB_DATABASE": f"test_prometheus_{suffix}",
-        },
-    ).start()
-    target = TARGETS / f"test-{suffix}.json"
-    target.write_text(
-        json.dumps(
-            [{"targets": [f"127.0.0.1:{process.port}"], "labels": {"service": "onboarding"}}]
+    async with running(settings, "onboarding", f"test_prometheus_{suffix}") as process:
+        target = targets() / f"test-{suffix}.json"
+        target.write_text(
+            json.dumps(
+                [{"targets": [f"127.0.0.1:{process.port}"], "labels": {"service": "onboarding"}}]
+            )
         )
-    )
-    try:
-        yield process
-    finally:
-        target.unlink(missing_ok=True)
-        process.stop()
-        client = make_mongo_client(settings)
-        await client.drop_database(f"test_prometheus_{suffix}")
-        await client.close()
+        try:
+            yield process
+        finally:
+            target.unlink(missing_ok=True)
 
 
 async def test_prometheus_reads_back_what_the_service_counted(
@@ -101,18 +84,16 @@ async def test_prometheus_reads_back_what_the_service_counted(
 ) -> None:
     instance = f'instance="127.0.0.1:{scraped_onboarding.port}"'
 
-    def scraped() -> bool:
-        """the new target is scraped and up"""
-        return value(prometheus, f"up{{{instance}}}") == 1.0
+    def scraped() -> None:
+        assert value(prometheus, f"up{{{instance}}}") == 1.0
 
-    await until(scraped)
+    await eventually(scraped, "the new target is scraped and up", interval=1)
     for n in range(5):
         answer = scraped_onboarding.post("/applications", application(name=f"Scraped {n}"))
         assert answer.status_code == 201, answer.text
     assert scraped_onboarding.get("/applications/does-not-exist").status_code == 404
 
-    def counted() -> bool:
-        """Prometheus shows the five 201s, the 404 and the five PartnerApplied published"""
+    def counted() -> None:
         created = value(
             prometheus,
             f'sum(partnerhub_http_requests_total{{{instance},route="/applications",'
@@ -125,9 +106,13 @@ async def test_prometheus_reads_back_what_the_service_counted(
             prometheus,
             f'sum(partnerhub_events_published_total{{{instance},type="PartnerApplied"}})',
         )
-        return (created, missing, published) == (5.0, 1.0, 5.0)
+        assert (created, missing, published) == (5.0, 1.0, 5.0)
 
-    await until(counted)
+    await eventually(
+        counted,
+        "Prometheus shows the five 201s, the 404 and the five PartnerApplied published",
+        interval=1,
+    )
     # The labels alerts.yml and the dashboard select on.
     series = query(prometheus, f"partnerhub_http_requests_total{{{instance},status='201'}}")
     assert {(s["metric"]["job"], s["metric"]["service"]) for s in series} == {
@@ -149,13 +134,7 @@ async def test_promtool_finds_nothing_wrong_in_metrics(
 ) -> None:
     suffix = uuid.uuid4().hex[:10]
     process = ServiceProcess(
-        service,
-        {
-            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-            "MONGODB_URL": settings.mongodb_url.get_secret_value(),
-            "MONGODB_DATABASE": f"test_promtool_{suffix}",
-            "CONSUMER_GROUP": f"promtool-{suffix}",
-        },
+        service, service_env(settings, f"test_promtool_{suffix}", f"promtool-{suffix}")
     ).start()
     try:
         process.get("/readyz")

@@ -1,7 +1,8 @@
 """Settlements over real Kafka and FerretDB: the worked example paid, clawed back, carried forward.
 
 Incentives and reporting run as the processes they are. Two partners live
-through SPEC §5's worked example. Both are settled for 2026-Q4 before D-2 is
+through the worked example of docs/rules/commissions.md, settled as
+docs/rules/settlement.md says. Both are settled for 2026-Q4 before D-2 is
 cancelled (45 600.00 + 5 000.00 = 50 600.00 each); then D-2 is cancelled and
 the quarter drops to 38 100.00 + 0.00. Partner A also closes a 200 000.00
 cloud deal in 2027-Q1 (26 000.00), so its 2027-Q1 settlement nets the
@@ -23,23 +24,19 @@ from aiokafka import AIOKafkaProducer
 from shared import topics
 from shared.infra import start_group_at_end
 from shared.mongo import make_mongo_client
-from shared.processes import ServiceProcess
 from shared.settings import Settings
-from tests.integration.test_incentives import incentives, publish
-from tests.integration.test_reporting import eventually
-from tests.kafka_reading import collect
-from tests.worked_example import WorkedExample
+from tests.support.eventually import eventually
+from tests.support.incentives import incentives
+from tests.support.kafka import collect
+from tests.support.processes import ServiceProcess
+from tests.support.services import service_env
+from tests.support.worked_example import WorkedExample, publish
 
 
 def reporting_process(settings: Settings, unique: str) -> ServiceProcess:
     return ServiceProcess(
         "reporting",
-        {
-            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-            "MONGODB_URL": settings.mongodb_url.get_secret_value(),
-            "MONGODB_DATABASE": f"test_settlement_reporting_{unique}",
-            "CONSUMER_GROUP": f"reporting-{unique}",
-        },
+        service_env(settings, f"test_settlement_reporting_{unique}", f"reporting-{unique}"),
     )
 
 

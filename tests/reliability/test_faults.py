@@ -1,4 +1,4 @@
-"""The promise of SPEC §3 under faults, shown on real Kafka and FerretDB.
+"""The delivery guarantees of docs/rules/events.md under faults, shown on real Kafka and FerretDB.
 
 One stream of mixed events (contracts, deals, corrections, cancellations,
 certifications, terminations; ``FAULT_EVENTS``, 20 000 by default) goes to
@@ -42,11 +42,12 @@ from shared.events import CLOUDEVENTS_CONTENT_TYPE, CloudEvent, Payload, parse_e
 from shared.infra import start_group_at_end
 from shared.messaging import DLQ_ORIGINAL_OFFSET, DLQ_ORIGINAL_PARTITION, DLQ_SERVICE
 from shared.mongo import make_mongo_client
-from shared.processes import ServiceProcess, httpx
 from shared.settings import Settings
-from tests.event_examples import CONTRACT, PROFILE
-from tests.infra_control import require_local_infrastructure, start, stop
-from tests.kafka_reading import collect
+from tests.support.events import CONTRACT, PROFILE
+from tests.support.infrastructure import require_local_infrastructure, start, stop
+from tests.support.kafka import collect
+from tests.support.processes import ServiceProcess, httpx
+from tests.support.services import service_env
 
 EVENTS = int(os.environ.get("FAULT_EVENTS", "20000"))
 POISON = int(os.environ.get("FAULT_POISON", "1000"))
@@ -266,21 +267,14 @@ class Services:
 async def services(settings: Settings) -> AsyncIterator[Services]:
     require_local_infrastructure(settings)
     run = uuid.uuid4().hex[:8]
-    common = {
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "MONGODB_URL": settings.mongodb_url.get_secret_value(),
-        "LOG_LEVEL": "INFO",
-    }
     for name in ("incentives", "reporting"):  # only this test's events, not the history
         await start_group_at_end(settings, f"faults-{name}-{run}", topics.CONSUMED[name])
     made = {
         name: ServiceProcess(
             name,
-            {
-                **common,
-                "MONGODB_DATABASE": f"test_faults_{name}_{run}",
-                "CONSUMER_GROUP": f"faults-{name}-{run}",
-            },
+            service_env(
+                settings, f"test_faults_{name}_{run}", f"faults-{name}-{run}", LOG_LEVEL="INFO"
+            ),
         ).start(timeout=120)
         for name in ("incentives", "reporting")
     }

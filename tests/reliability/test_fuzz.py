@@ -20,8 +20,9 @@ import pytest
 from shared import topics
 from shared.infra import start_group_at_end
 from shared.mongo import make_mongo_client
-from shared.processes import ServiceProcess
 from shared.settings import Settings
+from tests.support.processes import ServiceProcess
+from tests.support.services import service_env
 
 EXAMPLES = os.environ.get("FUZZ_EXAMPLES", "25")
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
@@ -36,15 +37,7 @@ async def test_no_request_gets_a_server_error(
     if service in topics.CONSUMED:  # the fuzzer's requests, not the broker's history
         await start_group_at_end(settings, group, topics.CONSUMED[service])
     database = f"test_fuzz_{service}_{suffix}"
-    process = ServiceProcess(
-        service,
-        {
-            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-            "MONGODB_URL": settings.mongodb_url.get_secret_value(),
-            "MONGODB_DATABASE": database,
-            "CONSUMER_GROUP": group,
-        },
-    ).start()
+    process = ServiceProcess(service, service_env(settings, database, group)).start()
     try:
         fuzz = await asyncio.create_subprocess_exec(
             str(SCHEMATHESIS),

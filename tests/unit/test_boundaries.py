@@ -1,4 +1,4 @@
-"""The import boundaries of ARCHITECTURE.md, executable.
+"""The import boundaries of docs/architecture.md, executable.
 
 - a service never imports another service;
 - ``shared`` imports no service;
@@ -17,7 +17,7 @@ SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "__init_
 IO_LIBRARIES = {
     "aiokafka", "faststream", "pymongo", "motor", "bson", "fastapi", "starlette", "uvicorn",
     "httpx", "requests", "socket", "asyncio", "subprocess", "prometheus_client", "shared.messaging",
-    "shared.mongo", "shared.idempotency", "shared.infra", "shared.observability", "shared.access",
+    "shared.mongo", "shared.infra", "shared.observability", "shared.access",
 }  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""Idempotency-Keys of HTTP commands (shared.commands): how a key is remembered and replayed.
+"""HTTP commands (shared.commands): Idempotency-Keys remembered and replayed, refusals, retries.
 
 The digests and fingerprints below are stored in existing documents: they must
 not change, or retries of commands answered before an upgrade would be
@@ -11,9 +11,25 @@ import uuid
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from fastapi.testclient import TestClient
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.commands import Answer, CommandKey, InvalidField
+from shared.commands import (
+    LOST,
+    Answer,
+    CommandKey,
+    Conflict,
+    IdempotentCommand,
+    InvalidField,
+    KeptLosing,
+    Lost,
+    NotFound,
+    install_error_handlers,
+    respond,
+    retry_on_conflict,
+)
 
 PATH = "/partners/P-1/contracts"
 
@@ -69,52 +85,41 @@ def test_the_fingerprint_follows_the_body() -> None:
     assert key(body=Bracket(from_=0, to=101)).fingerprint != key().fingerprint
 
 
-def test_answers_kept_in_a_list_name_their_key() -> None:
-    answer = Answer(201, {"contract_id": "C-1"})
-    entry = key().remember(answer)
-    assert entry == {
-        "key": key().digest,
+def test_answers_are_remembered_by_digest() -> None:
+    answers: dict[str, Any] = {}
+    key("other").remember(answers, Answer(200, {}))
+    key().remember(answers, Answer(201, {"contract_id": "C-1"}))
+    assert answers[key().digest] == {
         "fingerprint": key().fingerprint,
         "status": 201,
         "body": {"contract_id": "C-1"},
     }
-    answers = [key("other").remember(Answer(200, {})), entry]
     assert key().find(answers) == Answer(201, {"contract_id": "C-1"}, replayed=True)
     assert key("never-sent").find(answers) is None
-    assert key().find([]) is None
-
-
-def test_answers_kept_by_digest() -> None:
-    answer = Answer(200, {"tier": "gold"})
-    answers: dict[str, dict[str, Any]] = {key().digest: key().remember_by_digest(answer)}
-    assert answers[key().digest] == {
-        "fingerprint": key().fingerprint,
-        "status": 200,
-        "body": {"tier": "gold"},
-    }
-    assert key().find_by_digest(answers) == Answer(200, {"tier": "gold"}, replayed=True)
-    assert key("never-sent").find_by_digest(answers) is None
+    assert key().find({}) is None
 
 
 def test_a_replayed_body_is_a_copy() -> None:
-    answers = [key().remember(Answer(201, {"n": 1}))]
+    answers: dict[str, Any] = {}
+    key().remember(answers, Answer(201, {"n": 1}))
     replayed = key().find(answers)
     assert replayed is not None
     replayed.body["n"] = 2
-    assert answers[0]["body"] == {"n": 1}
+    assert answers[key().digest]["body"] == {"n": 1}
 
 
-def test_a_key_reused_with_another_body_is_refused_in_either_layout() -> None:
-    first = key()
-    reused = key(body=Bracket(from_=1, to=100))
-    answer = Answer(201, {})
-    with pytest.raises(InvalidField) as in_a_list:
-        reused.find([first.remember(answer)])
-    with pytest.raises(InvalidField) as by_digest:
-        reused.find_by_digest({first.digest: first.remember_by_digest(answer)})
-    for refused in (in_a_list.value, by_digest.value):
-        assert refused.location == ("header", "Idempotency-Key")
-        assert refused.message == "this key was already used for a different request"
+def test_a_key_reused_with_another_body_is_refused() -> None:
+    answers: dict[str, Any] = {}
+    key().remember(answers, Answer(201, {}))
+    with pytest.raises(InvalidField) as refused:
+        key(body=Bracket(from_=1, to=100)).find(answers)
+    assert refused.value.location == ("header", "Idempotency-Key")
+    assert refused.value.message == "this key was already used for a different request"
+
+
+def test_a_model_and_its_json_have_one_fingerprint() -> None:
+    as_json = CommandKey.of("retry-1", PATH, {"to": 100, "from": 0})
+    assert as_json == key()
 
 
 def test_a_service_can_extend_the_key() -> None:
@@ -127,3 +132,115 @@ def test_a_service_can_extend_the_key() -> None:
     made = ServiceKey.of("retry-1", PATH, None)
     assert isinstance(made, ServiceKey)
     assert made.suffix() == made.digest[:4]
+
+
+# ----------------------------------------------------------------- over HTTP
+
+
+class Thing(BaseModel):
+    name: str = Field(min_length=1)
+
+
+class Gone(NotFound):
+    pass
+
+
+def command_app() -> FastAPI:
+    """A service with one command that remembers its answers in a dict, as a document would."""
+    app = FastAPI()
+    install_error_handlers(app)
+    answers: dict[str, Any] = {}
+    writes: list[str] = []
+
+    @app.post("/things", status_code=201)
+    async def add(body: Thing, command: IdempotentCommand) -> JSONResponse:
+        if command is not None and (replayed := command.find(answers)) is not None:
+            return respond(replayed)
+        if body.name == "taken":
+            raise Conflict("thing taken exists already")
+        if body.name == "missing":
+            raise Gone("no such shelf")
+        if body.name == "bad":
+            raise InvalidField(("body", "name"), "must not be bad")
+        writes.append(body.name)
+        answer = Answer(201, {"name": body.name, "write": len(writes)})
+        if command is not None:
+            command.remember(answers, answer)
+        return respond(answer)
+
+    return app
+
+
+def test_a_retried_command_answers_the_first_answer_once_written() -> None:
+    client = TestClient(command_app())
+    first = client.post("/things", json={"name": "a"}, headers={"Idempotency-Key": "k"})
+    again = client.post("/things", json={"name": "a"}, headers={"Idempotency-Key": "k"})
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json() == {"name": "a", "write": 1}
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.headers["Idempotent-Replayed"] == "true"
+    without_key = client.post("/things", json={"name": "a"})
+    assert without_key.json() == {"name": "a", "write": 2}
+
+
+def test_a_key_reused_for_another_body_answers_422_naming_the_header() -> None:
+    client = TestClient(command_app())
+    client.post("/things", json={"name": "a"}, headers={"Idempotency-Key": "k"})
+    reused = client.post("/things", json={"name": "b"}, headers={"Idempotency-Key": "k"})
+    assert reused.status_code == 422
+    assert reused.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "detail"),
+    [
+        ("taken", 409, "thing taken exists already"),
+        ("missing", 404, "no such shelf"),
+        ("bad", 422, [{"loc": ["body", "name"], "msg": "must not be bad", "type": "value_error"}]),
+    ],
+)
+def test_refusals_answer_their_status(name: str, status: int, detail: Any) -> None:
+    refused = TestClient(command_app()).post("/things", json={"name": name})
+    assert refused.status_code == status
+    assert refused.json() == {"detail": detail}
+
+
+def test_an_empty_key_is_refused_naming_the_header() -> None:
+    refused = TestClient(command_app()).post(
+        "/things", json={"name": "a"}, headers={"Idempotency-Key": ""}
+    )
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
+
+
+# ----------------------------------------------------------------- optimistic writes
+
+
+async def test_retry_on_conflict_tries_until_the_write_wins() -> None:
+    outcomes: list[str | Lost] = [LOST, LOST, "written"]
+
+    async def attempt() -> str | Lost:
+        return outcomes.pop(0)
+
+    assert await retry_on_conflict(attempt, what="thing T-1") == "written"
+    assert outcomes == []
+
+
+async def test_retry_on_conflict_gives_up_naming_what_kept_changing() -> None:
+    calls = 0
+
+    async def attempt() -> str | Lost:
+        nonlocal calls
+        calls += 1
+        return LOST
+
+    with pytest.raises(KeptLosing, match="thing T-1 kept changing"):
+        await retry_on_conflict(attempt, what="thing T-1", attempts=3)
+    assert calls == 3
+
+
+async def test_an_attempt_may_answer_none() -> None:
+    async def attempt() -> int | Lost | None:
+        return None
+
+    assert await retry_on_conflict(attempt, what="thing T-1") is None

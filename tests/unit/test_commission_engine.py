@@ -1,4 +1,5 @@
-"""SPEC §5: the worked example, exactly, and the properties that make the engine trustworthy."""
+"""The commission rules (docs/rules/commissions.md): the worked example, exactly, and the
+properties that make the engine trustworthy."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from services.incentives.domain import (
     period_label,
 )
 from shared.events import CloudEvent, CommissionStatus, Payload, PlanPeriod, parse_event
-from tests.event_examples import CONTRACT, PROFILE, message
+from tests.support.events import CONTRACT, PROFILE, message
 
 P = "P-100"
 _clock = itertools.count()

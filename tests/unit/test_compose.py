@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-SPEC_PORTS = {"onboarding": 8001, "enablement": 8002, "incentives": 8003, "reporting": 8004}
+SERVICE_PORTS = {"onboarding": 8001, "enablement": 8002, "incentives": 8003, "reporting": 8004}
 
 
 def _compose() -> dict[str, Any]:
@@ -19,13 +19,13 @@ def _compose() -> dict[str, Any]:
 
 def test_infrastructure_and_every_service_are_there() -> None:
     services = _compose()["services"]
-    assert {"kafka", "mongodb", "prometheus", *SPEC_PORTS} <= set(services)
+    assert {"kafka", "mongodb", "prometheus", *SERVICE_PORTS} <= set(services)
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
 
 
 def test_services_use_the_project_image_with_their_own_command_port_and_database() -> None:
     services = _compose()["services"]
-    for name, port in SPEC_PORTS.items():
+    for name, port in SERVICE_PORTS.items():
         service = services[name]
         assert service["build"] == "."
         assert service["command"] == ["python", "-m", f"services.{name}"]

@@ -11,10 +11,10 @@ import contextlib
 from collections.abc import Iterable
 from typing import Any
 
-from faststream.kafka import KafkaBroker
-
-from services.enablement.handlers import Enablement
+from services.enablement.awards import AwardSettling
+from services.enablement.publishing import Outboxes
 from services.enablement.store import Catalogue
+from shared.consuming import Consumed
 
 
 class CountingStore:
@@ -24,7 +24,6 @@ class CountingStore:
         self.version = 0
         self.scans = 0
         self.version_read = asyncio.Event()
-        self.with_outbox: list[Any] = []
 
     async def definitions_version(self) -> int:
         self.version_read.set()
@@ -41,10 +40,20 @@ class CountingStore:
         return set()
 
 
+class NoKafka:
+    """A publisher that is never needed here: no learner is stale."""
+
+    async def publish(self, collection: str, outboxes: Outboxes) -> None:
+        assert not any(outboxes.values())
+
+    async def dead_letter(self, consumed: Consumed, error: str) -> None:
+        raise AssertionError("nothing is consumed here")
+
+
 async def test_learners_are_read_whole_only_when_the_catalogue_may_have_moved_on() -> None:
     store = CountingStore()
-    enablement = Enablement(store, KafkaBroker())  # type: ignore[arg-type]
-    settling = asyncio.create_task(enablement.keep_learners_settled(interval=0.02))
+    settling = AwardSettling(store, NoKafka())  # type: ignore[arg-type]
+    running = asyncio.create_task(settling.keep_learners_settled(interval=0.02))
 
     async def settle() -> None:
         """Until the loop has checked the catalogue's version three more times."""
@@ -60,27 +69,27 @@ async def test_learners_are_read_whole_only_when_the_catalogue_may_have_moved_on
         await settle()
         assert store.scans == 2
         # Learners computed under version 0 written after that pass: stale, so a pass.
-        await enablement.learners_written(0)
+        await settling.learners_written(0)
         await settle()
         assert store.scans == 3
         # Written under the current version: nothing to do.
-        await enablement.learners_written(1)
+        await settling.learners_written(1)
         await settle()
         assert store.scans == 3
-        enablement.catalogue_changed.set()  # a definition added in this process
+        settling.definitions_added()  # a definition added in this process
         await settle()
         assert store.scans == 4
     finally:
-        settling.cancel()
+        running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await settling
+            await running
 
 
 async def test_readiness_says_whether_the_awards_follow_the_current_catalogue() -> None:
     store = CountingStore()
-    enablement = Enablement(store, KafkaBroker())  # type: ignore[arg-type]
-    assert not await enablement.awards_current(), "no pass yet"
-    await enablement.settle_stale_learners()
-    assert await enablement.awards_current()
+    settling = AwardSettling(store, NoKafka())  # type: ignore[arg-type]
+    assert not await settling.awards_current(), "no pass yet"
+    await settling.settle_stale_learners()
+    assert await settling.awards_current()
     store.version = 1
-    assert not await enablement.awards_current()
+    assert not await settling.awards_current()

@@ -22,7 +22,7 @@ from shared.events import (
     new_event,
     parse_event,
 )
-from tests.event_examples import DATA, envelope, message
+from tests.support.events import DATA, envelope, message
 
 
 def test_every_event_type_has_an_example() -> None:

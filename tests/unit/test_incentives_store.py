@@ -1,23 +1,27 @@
-"""Incentives' stored ledger: what is written is what is read back, in every layout."""
+"""Incentives' stored ledgers and registration books: what is written is what is read back."""
 
 from __future__ import annotations
 
 import json
-import zlib
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
 import services.incentives.store as store
-from services.incentives.domain import PartnerBook, apply_event, next_revision
+from services.incentives.domain import PartnerBook, Registration, apply_event, next_revision
 from services.incentives.handlers import commission_event
 from services.incentives.store import (
+    DecisionRecord,
     PartnerLedger,
+    RegistrationBook,
     _ledger_state,
     decode_ledger,
+    decode_registration_book,
     encode_ledger,
+    encode_registration_book,
     ledger_text,
+    registration_key,
 )
 from shared.cache import BoundedCache
 from shared.outbox import OutboxEntry
@@ -65,41 +69,29 @@ def same(a: PartnerLedger, b: PartnerLedger) -> None:
 def test_a_ledger_reads_back_as_written() -> None:
     ledger = a_ledger()
     stored = encode_ledger(ledger, 3)
-    assert set(stored) == {"_id", "version", "state", "outbox", "outbox_events", "indexed"}
+    assert set(stored) == {"_id", "version", "state", "outbox", "outbox_events"}
     assert stored["outbox"] == [{"id": e.id} for e in ledger.outbox]
-    assert stored["indexed"] is False, "D-1 and D-2 are not in deal_partners yet"
     assert isinstance(stored["state"], bytes)
     back = decode_ledger(stored)
     same(ledger, back)
-    assert back.indexed == set()
-    ledger.indexed = {"D-1", "D-2"}
-    indexed = decode_ledger(encode_ledger(ledger, 4))
-    assert indexed.indexed == {"D-1", "D-2"}, "an indexed ledger's published deals are"
+    assert back.indexed == {"D-1", "D-2"}, "a stored ledger's published deals are indexed"
     cancelled_line = back.book.result("D-1")
     assert cancelled_line is not None
     assert cancelled_line.commission == Decimal("0.00")
 
 
-def test_a_ledger_in_the_earlier_layout_is_read_too() -> None:
-    ledger = a_ledger()
-    stored = encode_ledger(ledger, 3)
-    earlier = {
-        "_id": stored["_id"],
-        "version": stored["version"],
-        # The outbox before outbox_events: every entry's fields in its element.
-        "outbox": [
-            {"id": e.id, "type": e.type, "topic": e.topic, "key": e.key, "value": e.value}
-            for e in ledger.outbox
-        ],
-        **json.loads(zlib.decompress(stored["state"])),
-    }
-    same(ledger, decode_ledger(earlier))
-    # The layout before deal_partners: a deal_ids array beside the state, not indexed.
-    with_ids = {**stored, "deal_ids": ["D-1", "D-2"]}
-    del with_ids["indexed"]
-    back = decode_ledger(with_ids)
-    same(ledger, back)
-    assert back.indexed == set()
+def test_a_registration_book_reads_back_as_written() -> None:
+    registration = Registration(
+        "R-1", "D-1", P, "Globex", "security", datetime(2026, 11, 15, tzinfo=UTC)
+    )
+    book = RegistrationBook(
+        registration_key("Globex", "security"),
+        2,
+        registrations={"R-1": registration},
+        decisions={"R-1": DecisionRecord("R-1", False, "channel_conflict", 2, "E-2", NOW)},
+    )
+    back = decode_registration_book(encode_registration_book(book, 2))
+    assert back == book
 
 
 def test_the_state_text_is_the_state_and_follows_every_change(
@@ -162,7 +154,7 @@ def test_the_cache_counts_a_value_again_when_it_grew() -> None:
     cache.forget(["A"])
     assert (len(cache), cache.size) == (0, 0)
     cache.put("A", "a", 1)
-    cache.clear()  # what a settlement of every partner does to incentives' ledgers
+    cache.clear()
     assert (len(cache), cache.size) == (0, 0)
 
 

@@ -1,4 +1,4 @@
-"""The onboarding rules: scorecard arithmetic (SPEC §4) and the partner lifecycle state machine."""
+"""The onboarding rules: scorecard arithmetic and the partner lifecycle (docs/rules/scorecard.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The reference oracle of demo/reference.py (SPEC §5, §6), and the engine checked against it."""
+"""The reference oracle of demo/reference.py (docs/rules/commissions.md,
+docs/rules/deal-registration.md), and the engine checked against it."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from demo.reference import Line, Statement, expected_registration_decisions, expected_statements
 from services.incentives.domain import PartnerBook, apply_event
 from shared.events import CloudEvent, Payload, parse_event
-from tests.event_examples import CONTRACT, PROFILE, message
+from tests.support.events import CONTRACT, PROFILE, message
 
 P = "P-100"
 PLAN: dict[str, Any] = CONTRACT["commission_plan"]

@@ -6,19 +6,15 @@ from decimal import Decimal
 import pytest
 
 from services.reporting.domain import (
-    configure_parsed_revisions,
+    Line,
     current,
-    current_line,
     governing_contract,
     health,
-    line_revisions,
     money,
     parse_instant,
+    partner_view,
     period_bounds,
     period_totals,
-    revision_fields,
-    revision_key,
-    revision_text,
     superseded_periods,
     target_for,
     utc_text,
@@ -26,11 +22,17 @@ from services.reporting.domain import (
 )
 from services.reporting.projection import partner_terms
 from services.reporting.store import (
+    LinesCache,
     PartnerLines,
+    Writes,
     decode_lines,
     decode_terms,
     encode_lines,
     encode_terms,
+    line_revisions,
+    revision_fields,
+    revision_key,
+    revision_text,
 )
 from tests.event_examples import CONTRACT
 
@@ -69,53 +71,39 @@ def test_version_keys_order_by_time_then_id_and_have_no_dots() -> None:
     assert utc_text(later_zone) == "2026-10-05T12:00:00.000001Z"
 
 
-def test_the_highest_revision_stands() -> None:
-    revisions = {
-        revision_key(10): {
-            "deal_id": "D",
-            "period": "2026-Q4",
-            "currency": "USD",
-            "amount": "1",
-            "status": "commissionable",
-            "base": "1",
-            "uplift": "0",
-            "commission": "1",
-            "target_bonus": "0",
-        },
-        revision_key(9): {
-            "deal_id": "D",
-            "period": "2026-Q3",
-            "currency": "USD",
-            "amount": "1",
-            "status": "clawed_back",
-            "base": "0",
-            "uplift": "0",
-            "commission": "0",
-            "target_bonus": "0",
-        },
+def _fields(deal: str, period: str, status: str, amount: str, commission: str) -> dict[str, str]:
+    return {
+        "deal_id": deal,
+        "period": period,
+        "currency": "USD",
+        "amount": amount,
+        "status": status,
+        "base": commission,
+        "uplift": "0",
+        "commission": commission,
+        "target_bonus": "0",
     }
-    line = current_line("P", revisions)
-    assert line is not None
-    assert (line.revision, line.period, line.status) == (10, "2026-Q4", "commissionable")
-    # As stored now: each revision's fields as JSON text (read models written before hold
-    # the fields themselves, as above); both give the same line.
-    stored = {key: revision_text(fields) for key, fields in revisions.items()}
-    assert all(isinstance(text, str) for text in stored.values())
-    assert current_line("P", stored) == line
-    assert superseded_periods({"deals": {"D": stored}}, [line]) == {"2026-Q3"}
-    assert revision_fields(stored[revision_key(9)]) == revisions[revision_key(9)]
-    # Parsed lines are kept by text: the same text under another partner or revision key
-    # is another line, and keeping none gives the same lines.
-    assert current_line("P", stored) == line
-    other = current_line("Q", {revision_key(11): stored[revision_key(10)]})
-    assert other is not None
+
+
+@pytest.mark.parametrize("kept", [100_000, 0])
+def test_the_highest_revision_stands(kept: int) -> None:
+    """Revisions are stored as JSON text under their revision key; the highest is the line,
+    and the periods of the others are known (their totals go when no line is left in them).
+    Parsed lines are kept by text (or not: ``kept`` 0), which changes no answer."""
+    lines = LinesCache(kept)
+    revisions = {
+        revision_key(9): revision_text(_fields("D", "2026-Q3", "clawed_back", "1", "0")),
+        revision_key(10): revision_text(_fields("D", "2026-Q4", "commissionable", "1", "1")),
+    }
+    for _ in range(2):
+        [line] = lines.current_lines("P", {"D": revisions})
+        assert (line.revision, line.period, line.status) == (10, "2026-Q4", "commissionable")
+        assert superseded_periods(lines.named_periods({"D": revisions}), [line]) == {"2026-Q3"}
+    assert revision_fields(revisions[revision_key(9)])["period"] == "2026-Q3"
+    # The same text under another partner or revision key is another line.
+    [other] = lines.current_lines("Q", {"D": {revision_key(11): revisions[revision_key(10)]}})
     assert (other.partner_id, other.revision) == ("Q", 11)
-    try:
-        configure_parsed_revisions(0)
-        assert current_line("P", stored) == line
-        assert superseded_periods({"deals": {"D": stored}}, [line]) == {"2026-Q3"}
-    finally:
-        configure_parsed_revisions(100_000)
+    assert lines.current_lines("P", {"D": {}}) == []
 
 
 def test_targets_follow_the_governing_contract_and_its_plan_period() -> None:
@@ -130,42 +118,12 @@ def test_targets_follow_the_governing_contract_and_its_plan_period() -> None:
 
 
 def test_period_totals_count_revenue_of_commissionable_deals_only() -> None:
-    line = current_line
+    a = {**_fields("A", "Q", "commissionable", "100", "11"), "uplift": "1", "base": "10"}
     lines = [
-        line(
-            "P",
-            {
-                revision_key(1): {
-                    "deal_id": "A",
-                    "period": "Q",
-                    "currency": "USD",
-                    "amount": "100",
-                    "status": "commissionable",
-                    "base": "10",
-                    "uplift": "1",
-                    "commission": "11",
-                    "target_bonus": "5",
-                }
-            },
-        ),
-        line(
-            "P",
-            {
-                revision_key(2): {
-                    "deal_id": "B",
-                    "period": "Q",
-                    "currency": "USD",
-                    "amount": "50",
-                    "status": "clawed_back",
-                    "base": "0",
-                    "uplift": "0",
-                    "commission": "0",
-                    "target_bonus": "0",
-                }
-            },
-        ),
+        Line.from_revision("P", 1, {**a, "target_bonus": "5"}),
+        Line.from_revision("P", 2, _fields("B", "Q", "clawed_back", "50", "0")),
     ]
-    totals = period_totals("P", "Q", [x for x in lines if x], Decimal(300))
+    totals = period_totals("P", "Q", lines, Decimal(300))
     assert (totals.revenue, totals.commission, totals.bonus, totals.payout) == (
         Decimal(100),
         Decimal(11),
@@ -173,6 +131,7 @@ def test_period_totals_count_revenue_of_commissionable_deals_only() -> None:
         Decimal(16),
     )
     assert totals.attainment == Decimal("0.3333")
+    assert totals.deals == 2
 
 
 def test_health_formula() -> None:
@@ -206,8 +165,6 @@ def test_health_formula() -> None:
 
 
 def test_a_batch_writes_each_document_about_once() -> None:
-    from services.reporting.store import Writes
-
     writes = Writes()
     writes.add("lines", "P", {"$set": {"deals.D-1.r000000001": {"x": 1}}})
     writes.add("lines", "P", {"$set": {"deals.D-1.r000000002": {"x": 2}}})
@@ -231,8 +188,6 @@ def test_a_batch_writes_each_document_about_once() -> None:
 
 
 def test_updates_that_would_conflict_in_one_command_stay_apart() -> None:
-    from services.reporting.store import Writes
-
     writes = Writes()
     writes.add("partners", "P", {"$set": {"view": {"name": "A"}}})
     writes.add("partners", "P", {"$set": {"view.name": "B"}})  # a path inside another
@@ -246,8 +201,6 @@ def test_updates_that_would_conflict_in_one_command_stay_apart() -> None:
 
 
 def test_a_path_enclosing_an_earlier_one_starts_another_update() -> None:
-    from services.reporting.store import Writes
-
     writes = Writes()
     writes.add("lines", "P", {"$set": {"deals.D-1.r1": "a"}})
     writes.add("lines", "P", {"$set": {"deals.D-2.r1": "b"}})  # a sibling: folded
@@ -278,8 +231,7 @@ def test_partner_lines_merge_and_round_trip() -> None:
     back = decode_lines(stored)
     assert (back.partner_id, back.version, back.deals, back.revisions) == ("P", 4, lines.deals, 3)
     assert line_revisions(stored) == lines.deals
-    # The earlier layout: the same mapping as a field of the document.
-    assert line_revisions({"_id": "P", "deals": lines.deals}) == lines.deals
+    assert line_revisions(None) == {}
 
 
 def test_partner_terms_are_the_name_and_contracts_in_a_fixed_order() -> None:
@@ -306,3 +258,25 @@ def test_instants_parse_in_utc_whatever_their_spelling() -> None:
         assert parsed == expected
         assert parsed.utcoffset() == timedelta(0), text
     assert parse_instant(utc_text(expected)) == expected
+
+
+def test_a_partner_view_is_its_latest_facts() -> None:
+    facts = {
+        "profiles": {"v1": {"name": "Old", "region": "EMEA"}, "v3": {"name": "New"}},
+        "tiers": {"v1": "silver", "v2": "gold"},
+        "status_rank": 4,
+        "contracts": [
+            {**CONTRACT, "v": "v1"},
+            {**CONTRACT, "contract_id": "C-2", "start_date": "2027-10-01", "v": "v2"},
+        ],
+        "terminated_from": None,
+    }
+    view = partner_view(facts)
+    assert (view["name"], view["region"], view["status"], view["tier"]) == (
+        "New",
+        None,
+        "active",
+        "gold",
+    )
+    assert view["contract"] == {**CONTRACT, "contract_id": "C-2", "start_date": "2027-10-01"}
+    assert partner_view({})["status"] == "applied"

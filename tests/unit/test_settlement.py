@@ -38,7 +38,8 @@ def recorded(payout: Payout, settlement_id: str) -> Settlement:
 
 
 def test_the_worked_example_settled_then_cancelled_carries_minus_12500() -> None:
-    # SPEC §5: 45 600.00 commission + 5 000.00 target bonus in 2026-Q4.
+    # The worked example (docs/rules/commissions.md): 45 600.00 commission
+    # + 5 000.00 target bonus in 2026-Q4.
     q4 = settle("2026-Q4", "USD", {"2026-Q4": D("50600.00")}, [])
     assert (q4.amount_paid, q4.period_amount, q4.carried, q4.unrecovered) == (
         D("50600.00"),

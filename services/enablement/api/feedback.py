@@ -1,0 +1,40 @@
+"""``/feedback``: partners' feedback."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from services.enablement.api.dependencies import Commands, Queries, refusals
+from services.enablement.commands import FeedbackBody
+from services.enablement.views import FeedbackAnswer, FeedbackListView
+from shared import access
+from shared.commands import IdempotentCommand, respond
+
+router = APIRouter(tags=["feedback"])
+
+
+@router.post(
+    "/feedback",
+    status_code=201,
+    response_model=FeedbackAnswer,
+    responses=refusals(not_found="the partner is not known", conflict="the partner may not act"),
+    summary="Record a partner's feedback (publishes PartnerFeedbackSubmitted)",
+    dependencies=[access.StaffAccess],
+)
+async def submit_feedback(
+    body: FeedbackBody, key: IdempotentCommand, commands: Commands
+) -> JSONResponse:
+    return respond(await commands.submit_feedback(body, key))
+
+
+@router.get(
+    "/feedback",
+    response_model=FeedbackListView,
+    summary="A partner's feedback, newest first",
+    dependencies=[access.PartnerReadAccess],
+)
+async def feedback(
+    partner_id: str, queries: Queries, limit: int = Query(default=100, ge=1, le=1000)
+) -> FeedbackListView:
+    return await queries.feedback(partner_id, limit)

@@ -1,0 +1,94 @@
+"""``/mdf-requests``: co-marketing fund (MDF) requests and their decisions."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from services.enablement.api.dependencies import Commands, Queries, forbidden, refusals
+from services.enablement.commands import MdfRejectionBody, MdfRequestBody
+from services.enablement.domain import MdfStatus
+from services.enablement.views import MdfRequestsView, MdfRequestView
+from shared import access
+from shared.commands import IdempotentCommand, respond
+
+router = APIRouter(prefix="/mdf-requests", tags=["mdf"])
+
+DECISION_REFUSED = refusals(not_found="no such request", conflict="the request is decided already")
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=MdfRequestView,
+    responses=refusals(not_found="the partner is not known", conflict="the partner may not act"),
+    summary="Request co-marketing funds (publishes MdfRequested; MdfRejected when over budget)",
+    dependencies=[access.StaffAccess],
+)
+async def request_mdf(
+    body: MdfRequestBody, key: IdempotentCommand, commands: Commands
+) -> JSONResponse:
+    return respond(await commands.request_mdf(body, key))
+
+
+@router.post(
+    "/{request_id}/approve",
+    response_model=MdfRequestView,
+    responses=DECISION_REFUSED,
+    summary="Approve an MDF request (MdfApproved; MdfRejected when the budget no longer allows it)",
+    dependencies=[access.StaffAccess],
+)
+async def approve_mdf(request_id: str, key: IdempotentCommand, commands: Commands) -> JSONResponse:
+    return respond(await commands.approve_mdf(request_id, key))
+
+
+@router.post(
+    "/{request_id}/reject",
+    response_model=MdfRequestView,
+    responses=DECISION_REFUSED,
+    summary="Reject an MDF request (publishes MdfRejected)",
+    dependencies=[access.StaffAccess],
+)
+async def reject_mdf(
+    request_id: str,
+    key: IdempotentCommand,
+    commands: Commands,
+    body: MdfRejectionBody | None = None,
+) -> JSONResponse:
+    return respond(await commands.reject_mdf(request_id, body, key))
+
+
+@router.get(
+    "",
+    response_model=MdfRequestsView,
+    response_model_exclude_unset=True,
+    summary="MDF requests of a partner (with its budget this quarter), or all by status",
+)
+async def mdf_requests(
+    principal: access.Authenticated,
+    queries: Queries,
+    partner_id: str | None = None,
+    status: MdfStatus | None = None,
+    limit: int = Query(default=100, ge=1, le=1000),
+) -> MdfRequestsView:
+    """A partner key sees its own partner's requests only."""
+    if principal.is_partner:
+        if partner_id is not None and partner_id != principal.partner_id:
+            raise forbidden(principal)
+        partner_id = principal.partner_id
+    return await queries.mdf_requests(partner_id, status, limit)
+
+
+@router.get(
+    "/{request_id}",
+    response_model=MdfRequestView,
+    responses=refusals(not_found="no such request"),
+    summary="One MDF request and its decision",
+)
+async def mdf_request(
+    request_id: str, principal: access.Authenticated, queries: Queries
+) -> MdfRequestView:
+    found = await queries.mdf_request(request_id)
+    if not principal.may_read_partner(found.partner_id):
+        raise forbidden(principal)
+    return found

@@ -1,0 +1,198 @@
+"""What enablement's HTTP reads answer: the catalogue, learners, partners, materials,
+feedback and MDF requests, as the bodies of :mod:`services.enablement.views`.
+
+Who may read what (a partner key reads its own partner's data) is the
+routes' business; the rules a read applies are in
+:mod:`services.enablement.domain`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from services.enablement.domain import (
+    MdfBudget,
+    MdfStatus,
+    materials_tier,
+    quarter_budget,
+    quarter_of,
+    require_active_partner,
+    utc_date,
+    visible_materials,
+)
+from services.enablement.store import MdfLedger, Store
+from services.enablement.views import (
+    CertificationsView,
+    CertificationView,
+    CoursesView,
+    CourseView,
+    FeedbackListView,
+    FeedbackView,
+    HeldCertificationView,
+    LearnerAwardView,
+    LearnersView,
+    LearnerView,
+    MaterialsView,
+    MaterialView,
+    MdfRequestsView,
+    MdfRequestView,
+    PartnerCertificationsView,
+    QuarterBudgetView,
+    StandingView,
+)
+from shared.commands import InvalidField, NotFound
+from shared.events import Tier
+
+
+class EnablementQueries:
+    """The reads of enablement's HTTP API over a :class:`Store`."""
+
+    def __init__(
+        self,
+        store: Store,
+        budget: MdfBudget,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.budget = budget
+        self.clock = clock
+
+    # ----------------------------------------------------------------- the catalogue
+
+    async def courses(self, product_line: str | None) -> CoursesView:
+        catalogue = await self.store.load_catalogue()
+        return CoursesView(
+            courses=[
+                CourseView.of(c)
+                for c in sorted(catalogue.courses.values(), key=lambda c: c.course_id)
+                if product_line is None or c.product_line == product_line
+            ]
+        )
+
+    async def certifications(self, product_line: str | None) -> CertificationsView:
+        catalogue = await self.store.load_catalogue()
+        definitions = sorted(catalogue.certifications.values(), key=lambda c: c.certification_id)
+        return CertificationsView(
+            certifications=[
+                CertificationView.of(c)
+                for c in definitions
+                if product_line is None or c.product_line == product_line
+            ]
+        )
+
+    # ----------------------------------------------------------------- learning and partners
+
+    async def learners(self, partner_id: str) -> LearnersView:
+        return LearnersView(
+            partner_id=partner_id,
+            learners=[LearnerView.of(x) for x in await self.store.learners_of(partner_id)],
+        )
+
+    async def learner(self, partner_id: str, learner_id: str) -> LearnerView:
+        found = await self.store.find_learner(partner_id, learner_id)
+        if found is None:
+            raise NotFound(f"no learner {learner_id} of partner {partner_id}")
+        return LearnerView.of(found)
+
+    async def partner_certifications(self, partner_id: str) -> PartnerCertificationsView:
+        now = self.clock()
+        awards = [a for x in await self.store.learners_of(partner_id) for a in x.awards]
+        return PartnerCertificationsView(
+            partner_id=partner_id,
+            certifications=[
+                HeldCertificationView(**LearnerAwardView.of(a).model_dump(), valid=a.valid_at(now))
+                for a in sorted(awards, key=lambda a: (a.awarded_at, a.learner_id))
+            ],
+        )
+
+    async def standing(self, partner_id: str) -> StandingView:
+        found = await self.store.standing(partner_id)
+        if found is None:
+            raise NotFound(f"partner {partner_id} is not known")
+        return StandingView.of(found, utc_date(self.clock()))
+
+    # ----------------------------------------------------------------- materials and feedback
+
+    async def materials(
+        self, product_line: str | None, tier: Tier | None, partner_id: str | None, limit: int
+    ) -> MaterialsView:
+        """Materials by product line and tier; with ``partner_id``, those the partner's tier
+        may see (:func:`~services.enablement.domain.materials_tier`, which raises
+        :class:`~services.enablement.domain.TierMismatch` for another tier)."""
+        if partner_id is not None:
+            today = utc_date(self.clock())
+            standing = require_active_partner(
+                await self.store.standing(partner_id), partner_id, today
+            )
+            tier = materials_tier(standing, tier, today)
+            if tier is None:
+                return MaterialsView(
+                    partner_id=partner_id, tier=None, product_line=product_line, materials=[]
+                )
+        found = visible_materials(
+            await self.store.materials_matching(product_line, tier, limit), product_line, tier
+        )
+        return MaterialsView(
+            partner_id=partner_id,
+            tier=tier,
+            product_line=product_line,
+            materials=[MaterialView.of(m) for m in found],
+        )
+
+    async def feedback(self, partner_id: str, limit: int) -> FeedbackListView:
+        return FeedbackListView(
+            partner_id=partner_id,
+            feedback=[FeedbackView.of(f) for f in await self.store.feedback_of(partner_id, limit)],
+        )
+
+    # ----------------------------------------------------------------- MDF
+
+    async def mdf_requests(
+        self, partner_id: str | None, status: MdfStatus | None, limit: int
+    ) -> MdfRequestsView:
+        """A partner's requests with its budget this quarter, or every request by status."""
+        ledgers: list[MdfLedger]
+        if partner_id is not None:
+            ledgers = await self.store.ledgers_of(partner_id)
+        elif status is not None:
+            ledgers = await self.store.ledgers_with_status(status, limit)
+        else:
+            raise InvalidField(("query", "partner_id"), "give partner_id or status")
+        requests = sorted(
+            (
+                r
+                for ledger in ledgers
+                for r in ledger.requests.values()
+                if status is None or r.status is status
+            ),
+            key=lambda r: (r.requested_at, r.request_id),
+        )[:limit]
+        view = MdfRequestsView(
+            partner_id=partner_id,
+            status=status,
+            requests=[MdfRequestView.of(r) for r in requests],
+        )
+        if partner_id is not None:
+            budget = await self._budget_this_quarter(partner_id)
+            if budget is not None:
+                view.budget = budget
+        return view
+
+    async def _budget_this_quarter(self, partner_id: str) -> QuarterBudgetView | None:
+        standing = await self.store.standing(partner_id)
+        if standing is None:
+            return None
+        now = self.clock()
+        ledger = await self.store.load_ledger(partner_id, quarter_of(now))
+        return QuarterBudgetView.of(
+            quarter_budget(
+                standing, ledger.quarter, utc_date(now), self.budget, ledger.requests.values()
+            )
+        )
+
+    async def mdf_request(self, request_id: str) -> MdfRequestView:
+        ledger = await self.store.ledger_of_request(request_id)
+        if ledger is None:
+            raise NotFound(f"MDF request {request_id} does not exist")
+        return MdfRequestView.of(ledger.requests[request_id])

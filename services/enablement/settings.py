@@ -1,0 +1,65 @@
+"""Enablement's settings, read once from the environment at start-up.
+
+Besides every service's settings (:class:`shared.settings.Settings`), the MDF
+budgets (docs/rules/enablement.md):
+
+- ``MDF_BUDGET_CURRENCY`` (default ``USD``): the programme currency of every
+  budget, an ISO 4217 code;
+- ``MDF_QUARTERLY_BUDGETS`` (default
+  ``registered=0,silver=10000,gold=25000,platinum=50000``): each tier's
+  quarterly amount; a tier left out has no budget.
+
+A bad value stops the service at start-up with a :class:`ConfigurationError`
+naming the variable.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from pydantic import Field, field_validator
+
+from services.enablement.domain import DEFAULT_MDF_CURRENCY, MdfBudget
+from shared.currencies import ISO_4217
+from shared.settings import ConfigurationError, Settings, load
+
+DEFAULT_QUARTERLY_BUDGETS = "registered=0,silver=10000,gold=25000,platinum=50000"
+
+
+class EnablementSettings(Settings):
+    """The enablement process's configuration; field ``x`` is read from ``X``."""
+
+    service_name: str = Field(
+        default="enablement", description="name in logs, metrics, DLQ headers"
+    )
+    http_port: int = Field(default=8002, ge=1, le=65535)
+    mongodb_database: str = Field(default="partnerhub_enablement", min_length=1)
+
+    mdf_budget_currency: str = DEFAULT_MDF_CURRENCY
+    mdf_quarterly_budgets: str = DEFAULT_QUARTERLY_BUDGETS
+
+    @field_validator("mdf_budget_currency")
+    @classmethod
+    def _currency_known(cls, value: str) -> str:
+        currency = value.strip()
+        if currency not in ISO_4217:
+            raise ConfigurationError(f"{currency!r} is not an ISO 4217 code such as USD or EUR")
+        return currency
+
+    @field_validator("mdf_quarterly_budgets")
+    @classmethod
+    def _budgets_parse(cls, value: str) -> str:
+        try:
+            MdfBudget.parse(DEFAULT_MDF_CURRENCY, value)
+        except ValueError as exc:
+            raise ConfigurationError(f"{exc} (expected e.g. {DEFAULT_QUARTERLY_BUDGETS})") from None
+        return value
+
+    @cached_property
+    def mdf_budget(self) -> MdfBudget:
+        return MdfBudget.parse(self.mdf_budget_currency, self.mdf_quarterly_budgets)
+
+
+def load_settings() -> EnablementSettings:
+    """The settings from the environment; :class:`ConfigurationError` naming each bad variable."""
+    return load(EnablementSettings)

@@ -1,0 +1,315 @@
+"""The bodies enablement's HTTP API answers with, one pydantic model each.
+
+The commands build their answers from these models and the routes declare
+them as response models, so the OpenAPI document describes exactly what is
+sent. Instants are ISO 8601 strings with their UTC offset; money is a decimal
+string.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Self
+
+from pydantic import BaseModel, Field
+
+from services.enablement.domain import (
+    Award,
+    CertificationDefinition,
+    Course,
+    Feedback,
+    MdfRequest,
+    MdfStatus,
+    PartnerStanding,
+    PartnerStatus,
+    QuarterBudget,
+    SalesMaterial,
+)
+from services.enablement.store import Learner
+from shared.events import Tier
+
+Instant = Annotated[str, Field(description="ISO 8601 with the UTC offset")]
+Amount = Annotated[str, Field(description="a decimal string")]
+
+# ----------------------------------------------------------------- the catalogue
+
+
+class CourseView(BaseModel):
+    course_id: str
+    title: str
+    product_line: str
+    passing_score: int
+
+    @classmethod
+    def of(cls, course: Course) -> Self:
+        return cls(
+            course_id=course.course_id,
+            title=course.title,
+            product_line=course.product_line,
+            passing_score=course.passing_score,
+        )
+
+
+class CoursesView(BaseModel):
+    courses: list[CourseView]
+
+
+class CertificationView(BaseModel):
+    certification_id: str
+    product_line: str
+    required_courses: list[str] = Field(description="course ids, sorted")
+    validity_days: int
+
+    @classmethod
+    def of(cls, certification: CertificationDefinition) -> Self:
+        return cls(
+            certification_id=certification.certification_id,
+            product_line=certification.product_line,
+            required_courses=sorted(certification.required_courses),
+            validity_days=certification.validity_days,
+        )
+
+
+class CertificationsView(BaseModel):
+    certifications: list[CertificationView]
+
+
+# ----------------------------------------------------------------- learning
+
+
+class AwardView(BaseModel):
+    certification_id: str
+    product_line: str
+    awarded_at: Instant
+    expires_at: Instant
+
+    @classmethod
+    def of(cls, award: Award) -> Self:
+        return cls(
+            certification_id=award.certification_id,
+            product_line=award.product_line,
+            awarded_at=award.awarded_at.isoformat(),
+            expires_at=award.expires_at.isoformat(),
+        )
+
+
+class CompletionAnswer(BaseModel):
+    """A completion recorded: its TrainingCompleted's id and the awards it brought."""
+
+    partner_id: str
+    learner_id: str
+    course_id: str
+    completed_at: Instant
+    score: int
+    passed: bool
+    event_id: str
+    certifications_awarded: list[AwardView]
+
+
+class CompletionView(BaseModel):
+    course_id: str
+    completed_at: Instant
+    score: int
+
+
+class LearnerAwardView(BaseModel):
+    learner_id: str
+    certification_id: str
+    product_line: str
+    awarded_at: Instant
+    expires_at: Instant
+
+    @classmethod
+    def of(cls, award: Award) -> Self:
+        return cls(learner_id=award.learner_id, **AwardView.of(award).model_dump())
+
+
+class LearnerView(BaseModel):
+    partner_id: str
+    learner_id: str
+    completions: list[CompletionView] = Field(description="by completed_at, then course_id")
+    certifications: list[LearnerAwardView]
+
+    @classmethod
+    def of(cls, learner: Learner) -> Self:
+        return cls(
+            partner_id=learner.partner_id,
+            learner_id=learner.learner_id,
+            completions=[
+                CompletionView(
+                    course_id=c.course_id, completed_at=c.completed_at.isoformat(), score=c.score
+                )
+                for c in sorted(learner.completions, key=lambda c: (c.completed_at, c.course_id))
+            ],
+            certifications=[LearnerAwardView.of(a) for a in learner.awards],
+        )
+
+
+class LearnersView(BaseModel):
+    partner_id: str
+    learners: list[LearnerView]
+
+
+class HeldCertificationView(LearnerAwardView):
+    valid: bool = Field(description="whether it is valid now")
+
+
+class PartnerCertificationsView(BaseModel):
+    partner_id: str
+    certifications: list[HeldCertificationView] = Field(description="by awarded_at")
+
+
+class StandingView(BaseModel):
+    """What enablement knows of a partner from partners.v1, today."""
+
+    partner_id: str
+    status: PartnerStatus
+    tier: Tier | None
+    terminated_from: str | None = Field(description="the termination's effective date")
+
+    @classmethod
+    def of(cls, standing: PartnerStanding, day: date) -> Self:
+        termination = standing.termination
+        return cls(
+            partner_id=standing.partner_id,
+            status=standing.status_on(day),
+            tier=standing.tier_on(day),
+            terminated_from=None if termination is None else termination.effective_date.isoformat(),
+        )
+
+
+# ----------------------------------------------------------------- materials
+
+
+class MaterialView(BaseModel):
+    material_id: str
+    title: str
+    product_line: str
+    kind: str
+    url: str
+    tiers: list[Tier] = Field(description="the tiers allowed to see it")
+
+    @classmethod
+    def of(cls, material: SalesMaterial) -> Self:
+        return cls(
+            material_id=material.material_id,
+            title=material.title,
+            product_line=material.product_line,
+            kind=material.kind,
+            url=material.url,
+            tiers=sorted(material.tiers),
+        )
+
+
+class MaterialsView(BaseModel):
+    partner_id: str | None
+    tier: Tier | None
+    product_line: str | None
+    materials: list[MaterialView] = Field(description="by product line, title and id")
+
+
+# ----------------------------------------------------------------- feedback
+
+
+class FeedbackAnswer(BaseModel):
+    """Feedback recorded, with its PartnerFeedbackSubmitted's id."""
+
+    feedback_id: str
+    partner_id: str
+    rating: int
+    topic: str
+    text: str
+    submitted_at: Instant
+    event_id: str
+
+
+class FeedbackView(BaseModel):
+    feedback_id: str
+    rating: int
+    topic: str
+    text: str
+    submitted_at: Instant
+
+    @classmethod
+    def of(cls, feedback: Feedback) -> Self:
+        return cls(
+            feedback_id=feedback.feedback_id,
+            rating=feedback.rating,
+            topic=feedback.topic,
+            text=feedback.text,
+            submitted_at=feedback.submitted_at.isoformat(),
+        )
+
+
+class FeedbackListView(BaseModel):
+    partner_id: str
+    feedback: list[FeedbackView] = Field(description="newest first")
+
+
+# ----------------------------------------------------------------- MDF
+
+
+class MdfRequestView(BaseModel):
+    request_id: str
+    partner_id: str
+    campaign: str
+    amount: Amount
+    currency: str
+    requested_at: Instant
+    status: MdfStatus
+    decided_at: Instant | None
+    reason: str | None = Field(description="why it was rejected")
+
+    @classmethod
+    def of(cls, request: MdfRequest) -> Self:
+        return cls(
+            request_id=request.request_id,
+            partner_id=request.partner_id,
+            campaign=request.campaign,
+            amount=str(request.amount),
+            currency=request.currency,
+            requested_at=request.requested_at.isoformat(),
+            status=request.status,
+            decided_at=None if request.decided_at is None else request.decided_at.isoformat(),
+            reason=request.reason,
+        )
+
+
+class QuarterBudgetView(BaseModel):
+    """A partner's MDF budget this quarter at its tier today."""
+
+    quarter: str
+    currency: str
+    tier: Tier | None
+    budget: Amount
+    approved: Amount
+    remaining: Amount
+
+    @classmethod
+    def of(cls, budget: QuarterBudget) -> Self:
+        return cls(
+            quarter=budget.quarter,
+            currency=budget.currency,
+            tier=budget.tier,
+            budget=str(budget.budget),
+            approved=str(budget.approved),
+            remaining=str(budget.remaining),
+        )
+
+
+class MdfRequestsView(BaseModel):
+    partner_id: str | None
+    status: MdfStatus | None
+    requests: list[MdfRequestView] = Field(description="by requested_at, then request_id")
+    budget: QuarterBudgetView | None = Field(
+        default=None, description="with partner_id, when the partner is known; else left out"
+    )
+
+
+# ----------------------------------------------------------------- refusals
+
+
+class Refusal(BaseModel):
+    """A refused request (404, 409): ``detail`` says why."""
+
+    detail: str

@@ -1,0 +1,1 @@
+"""Onboarding's HTTP routes, one router per resource: applications and partners."""

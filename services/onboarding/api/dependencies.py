@@ -1,0 +1,32 @@
+"""What the routes are given: the command side and the store, as ``create_app`` wired them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+
+from services.onboarding.commands import OnboardingCommands
+from services.onboarding.store import PartnerStore
+
+
+def provide(app: FastAPI, commands: OnboardingCommands, store: PartnerStore) -> None:
+    """Make ``commands`` and ``store`` what :data:`Commands` and :data:`Partners` give."""
+    app.state.commands = commands
+    app.state.partners = store
+
+
+def _commands(request: Request) -> OnboardingCommands:
+    commands: OnboardingCommands = request.app.state.commands
+    return commands
+
+
+def _partners(request: Request) -> PartnerStore:
+    store: PartnerStore = request.app.state.partners
+    return store
+
+
+#: A route parameter of this type is onboarding's command side.
+Commands = Annotated[OnboardingCommands, Depends(_commands)]
+#: A route parameter of this type is the store of partners (for reads).
+Partners = Annotated[PartnerStore, Depends(_partners)]

@@ -1,0 +1,243 @@
+"""What onboarding answers over HTTP: every response body as a pydantic model.
+
+The routes declare these as their response models, so the OpenAPI document
+describes each answer; the commands build their answers from them, so the
+document and the bodies cannot drift apart. Instants are ISO 8601 with their
+UTC offset, as Python writes them; dates are ``YYYY-MM-DD``; weights and money
+are decimal strings.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, PlainSerializer, WithJsonSchema
+
+from services.onboarding.domain import PartnerRecord, PartnerStatus
+from shared.events import Contract, Recommendation, Scorecard, Tier
+
+
+def _iso(instant: datetime) -> str:
+    return instant.isoformat()
+
+
+#: An instant as the answers write it: ``2026-09-01T09:30:15.123456+00:00``.
+Instant = Annotated[
+    datetime,
+    PlainSerializer(_iso, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+
+class Refusal(BaseModel):
+    """A refused request (404, 409): ``detail`` says why."""
+
+    detail: str
+
+
+class ApplicationView(BaseModel):
+    """An application as the channel manager sees it: profile, scorecard and assessment."""
+
+    application_id: str
+    partner_id: str
+    status: PartnerStatus
+    name: str
+    partner_type: str
+    region: str
+    industry: str
+    contact_email: str
+    scorecard: Scorecard
+    score: float
+    recommendation: Recommendation
+    weights: dict[str, Decimal]
+    applied_at: Instant
+    decided_at: Instant | None
+    rejection_reason: str | None
+
+
+class Applied(ApplicationView):
+    """The answer to an application: the application as scored, and its PartnerApplied."""
+
+    event_id: str
+
+
+class EventNote(BaseModel):
+    """One event an application or partner produced."""
+
+    event_id: str
+    type: str
+    time: Instant
+
+
+class ApplicationHistory(ApplicationView):
+    """One application with the events it produced, oldest first."""
+
+    events: list[EventNote]
+
+
+class ApplicationPage(BaseModel):
+    """Applications in the order they arrived; ``next_cursor`` asks for the next page."""
+
+    applications: list[ApplicationView]
+    next_cursor: str | None
+
+
+class TerminationView(BaseModel):
+    """Notice given: terminated from ``effective_date``, noticed on ``noticed_on``."""
+
+    effective_date: date
+    reason: str
+    noticed_on: date
+
+
+class PartnerView(BaseModel):
+    """A partner as onboarding knows it: who, where it stands, its contracts."""
+
+    partner_id: str
+    application_id: str
+    status: PartnerStatus
+    name: str
+    partner_type: str
+    region: str
+    industry: str
+    contact_email: str
+    tier: Tier | None
+    contract: Contract | None
+    contracts: list[Contract]
+    applied_at: Instant
+    decided_at: Instant | None
+    rejection_reason: str | None
+    termination: TerminationView | None
+
+
+class Approved(BaseModel):
+    """The answer to an approval: the partner id the application now stands for."""
+
+    application_id: str
+    partner_id: str
+    status: PartnerStatus
+    approved_at: Instant
+    event_id: str
+
+
+class Rejected(BaseModel):
+    """The answer to a rejection."""
+
+    application_id: str
+    partner_id: str
+    status: PartnerStatus
+    rejected_at: Instant
+    reason: str
+    event_id: str
+
+
+class Signed(BaseModel):
+    """The answer to a first contract: the partner is active at the contract's tier."""
+
+    partner_id: str
+    status: PartnerStatus
+    tier: Tier
+    contract: Contract
+    event_id: str
+
+
+class Renewed(BaseModel):
+    """The answer to a renewal: the new contract, the one it follows, the tier now."""
+
+    partner_id: str
+    status: PartnerStatus
+    tier: Tier
+    renewed_contract_id: str
+    contract: Contract
+    event_id: str
+
+
+class TierChanged(BaseModel):
+    """The answer to a tier change."""
+
+    partner_id: str
+    tier: Tier
+    previous_tier: Tier | None
+    effective_date: date
+    reason: str | None
+    event_id: str
+
+
+class Terminated(BaseModel):
+    """The answer to a termination: notice given today, effective from a date."""
+
+    partner_id: str
+    status: PartnerStatus
+    effective_date: date
+    reason: str
+    noticed_on: date
+    event_id: str
+
+
+def body(answer: BaseModel) -> dict[str, Any]:
+    """``answer`` as the JSON body sent (and remembered for an Idempotency-Key)."""
+    return answer.model_dump(mode="json", by_alias=True)
+
+
+def _application_fields(record: PartnerRecord) -> dict[str, Any]:
+    profile, assessment = record.profile, record.assessment
+    return {
+        "application_id": record.application_id,
+        "partner_id": record.partner_id,
+        "status": record.status,
+        "name": profile.name,
+        "partner_type": profile.partner_type,
+        "region": profile.region,
+        "industry": profile.industry,
+        "contact_email": profile.contact_email,
+        "scorecard": record.scorecard,
+        "score": float(assessment.score),
+        "recommendation": assessment.recommendation,
+        "weights": assessment.weights.as_dict(),
+        "applied_at": record.applied_at,
+        "decided_at": record.decided_at,
+        "rejection_reason": record.rejection_reason,
+    }
+
+
+def application_view(record: PartnerRecord) -> ApplicationView:
+    return ApplicationView(**_application_fields(record))
+
+
+def applied(record: PartnerRecord, event_id: str) -> Applied:
+    return Applied(**_application_fields(record), event_id=event_id)
+
+
+def application_history(record: PartnerRecord, events: list[dict[str, Any]]) -> ApplicationHistory:
+    return ApplicationHistory(
+        **_application_fields(record), events=[EventNote.model_validate(e) for e in events]
+    )
+
+
+def partner_view(record: PartnerRecord) -> PartnerView:
+    profile, termination = record.profile, record.termination
+    return PartnerView(
+        partner_id=record.partner_id,
+        application_id=record.application_id,
+        status=record.status,
+        name=profile.name,
+        partner_type=profile.partner_type,
+        region=profile.region,
+        industry=profile.industry,
+        contact_email=profile.contact_email,
+        tier=record.tier,
+        contract=record.current_contract,
+        contracts=record.contracts,
+        applied_at=record.applied_at,
+        decided_at=record.decided_at,
+        rejection_reason=record.rejection_reason,
+        termination=None
+        if termination is None
+        else TerminationView(
+            effective_date=termination.effective_date,
+            reason=termination.reason,
+            noticed_on=termination.noticed_on,
+        ),
+    )

@@ -1,0 +1,26 @@
+"""``/partners/{partner_id}/statements/{period}``: a partner's commission statement."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Path
+
+from services.reporting.api.dependencies import Reads
+from services.reporting.views import Refusal, StatementView
+from shared import access
+from shared.events import PERIOD_PATTERN
+
+router = APIRouter(tags=["statements"])
+
+
+@router.get(
+    "/partners/{partner_id}/statements/{period}",
+    summary="A partner's commission statement for one period",
+    dependencies=[access.PartnerReadAccess],
+    responses={404: {"model": Refusal, "description": "no such partner"}},
+)
+async def statement(
+    partner_id: str,
+    reads: Reads,
+    period: str = Path(pattern=PERIOD_PATTERN, description="2026-Q4, …"),
+) -> StatementView:
+    return StatementView.of(await reads.statement(partner_id, period))

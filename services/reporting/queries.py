@@ -1,0 +1,421 @@
+"""The read side: what the read API asks of the read models, as plain values.
+
+Every query reads the active generation (``store.py``); where a rule decides
+the answer, ``domain.py`` computes it from what was read here. Lookups go by
+``_id`` wherever the answer allows (``shared.mongo.find_by_ids``): FerretDB
+v1 serves no other filter from an index, so a query of ``deals``,
+``period_totals`` or ``payouts`` by partner would decode every document of
+the collection.
+
+FerretDB v1 does not store an empty array given in an upsert: a stored
+payout without ``carried_adjustments`` or ``unrecovered`` has none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.reporting.domain import (
+    Health,
+    PeriodPayment,
+    PeriodTotals,
+    Statement,
+    average_rating,
+    current,
+    days_since,
+    health,
+    health_attainment,
+    health_period,
+    lines_by_period,
+    money,
+    parse_instant,
+    period_bounds,
+    period_payments,
+    period_totals,
+    statement,
+    target_for,
+    utc_text,
+)
+from services.reporting.store import Generation, LinesCache, generation_state, line_revisions
+from shared.commands import NotFound
+from shared.mongo import Document, find_by_ids
+from shared.settlement import from_document
+
+#: Deals' documents looked up at once while looking for a partner's last closed deal.
+LAST_DEAL_LOOKUPS = 8
+
+Ranking = Literal["revenue", "commission", "attainment"]
+#: A settlement's payout to one partner, and the partner's name.
+SettlementRow = tuple[dict[str, Any], str | None]
+
+
+class UnknownPartner(NotFound):
+    def __init__(self, partner_id: str) -> None:
+        super().__init__(f"unknown partner {partner_id}")
+
+
+def payout(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored payout with the lists FerretDB left out (being empty) given back empty."""
+    return {"carried_adjustments": [], "unrecovered": [], **stored}
+
+
+def partner_settlements(doc: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """A partner's ``partner_payouts`` document as its payouts, oldest first."""
+    payouts = [payout(p) for p in (doc or {}).get("settlements", {}).values()]
+    return sorted(payouts, key=lambda d: (d["settled_at"], d["settlement_id"]))
+
+
+@dataclass(frozen=True)
+class PartnerPayouts:
+    settlements: list[dict[str, Any]]
+    periods: list[PeriodPayment]
+
+
+@dataclass(frozen=True)
+class PartnerHealth:
+    period: str
+    health: Health
+
+
+@dataclass
+class ProgrammeFigures:
+    """The programme at a glance, for one period or for all time."""
+
+    by_status: Counter[str] = field(default_factory=Counter)
+    by_tier: Counter[str] = field(default_factory=Counter)
+    revenue: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    commission: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    bonus: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    training_completions: int = 0
+    certifications_awarded: int = 0
+    open_mdf_requests: int = 0
+    open_mdf: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    average_rating: Decimal | None = None
+
+
+class ReadModels:
+    """The queries of the read API over the active generation of the read models.
+
+    ``lines``: the process's cache of parsed lines, shared with the projection.
+    """
+
+    def __init__(self, database: AsyncDatabase[Document], lines: LinesCache | None = None) -> None:
+        self.database = database
+        self.lines = LinesCache() if lines is None else lines
+
+    async def active(self) -> Generation:
+        return Generation(self.database, (await generation_state(self.database)).active, self.lines)
+
+    # ----------------------------------------------------------------------- partners
+
+    async def partner(self, partner_id: str) -> dict[str, Any]:
+        """The partner 360 of one partner; :class:`UnknownPartner` if there is none."""
+        generation = await self.active()
+        facts = await self._facts(generation, partner_id)
+        return (await self._partner_360(generation, [facts]))[0]
+
+    async def partners(
+        self, filters: Mapping[str, str | None], limit: int, after: str | None
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """A page of partner 360s in ``_id`` order, after ``after``, whose view matches the
+        ``filters`` given (``status``, ``tier``, …); and whether more follow."""
+        generation = await self.active()
+        query: dict[str, Any] = {f"view.{f}": v for f, v in filters.items() if v is not None}
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        found = generation["partners"].find(query).sort("_id", 1).limit(limit + 1)
+        docs = [d async for d in found]
+        return await self._partner_360(generation, docs[:limit]), len(docs) > limit
+
+    async def _facts(self, generation: Generation, partner_id: str) -> Document:
+        doc = await generation["partners"].find_one({"_id": partner_id})
+        if doc is None:
+            raise UnknownPartner(partner_id)
+        return doc
+
+    async def _partner_360(
+        self, generation: Generation, docs: list[Document]
+    ) -> list[dict[str, Any]]:
+        """The partner 360 of each partner document, with a constant number of queries.
+
+        Deals are counted where the totals are summed, from the partners'
+        lines: each deal has one current line, in one period's totals.
+        """
+        ids = [d["_id"] for d in docs]
+        certifications = await self._certifications(generation, ids)
+        trainings = Counter(
+            [
+                t["partner_id"]
+                async for t in generation["trainings"].find(
+                    {"partner_id": {"$in": ids}}, {"partner_id": 1}
+                )
+            ]
+        )
+        totals = await self._totals_from_lines(generation, ids)
+        return [
+            _partner_view(doc, certifications.get(doc["_id"], []), trainings, totals[doc["_id"]])
+            for doc in docs
+        ]
+
+    async def _certifications(
+        self, generation: Generation, partner_ids: list[str]
+    ) -> dict[str, list[dict[str, Any]]]:
+        now = utc_text(datetime.now(UTC))
+        found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        async for c in (
+            generation["certifications"]
+            .find({"partner_id": {"$in": partner_ids}})
+            .sort("awarded_at", 1)
+        ):
+            found[c["partner_id"]].append(
+                {
+                    "learner_id": c["learner_id"],
+                    "certification_id": c["certification_id"],
+                    "product_line": c["product_line"],
+                    "awarded_at": c["awarded_at"],
+                    "expires_at": c["expires_at"],
+                    "valid": c["awarded_at"] <= now < c["expires_at"],
+                }
+            )
+        return found
+
+    async def _totals_from_lines(
+        self, generation: Generation, partner_ids: list[str]
+    ) -> dict[str, list[PeriodTotals]]:
+        """Each partner's totals per period from its lines (one lookup by ``_id`` each), as
+        ``period_totals`` holds them but for the target."""
+        found = await find_by_ids(generation["lines"], partner_ids)
+        out: dict[str, list[PeriodTotals]] = {}
+        for pid in partner_ids:
+            lines = self.lines.current_lines(pid, line_revisions(found.get(pid)))
+            out[pid] = [
+                period_totals(pid, period, period_lines, None)
+                for period, period_lines in lines_by_period(lines).items()
+            ]
+        return out
+
+    # ----------------------------------------------------------------------- statements
+
+    async def statement(self, partner_id: str, period: str) -> Statement:
+        """The partner's statement of ``period``; :class:`UnknownPartner` when the read
+        models know neither the partner nor a line of it in the period."""
+        generation = await self.active()
+        # Three lookups by _id, independent of each other: in flight at once.
+        facts, lines_doc, payouts_doc = await asyncio.gather(
+            *(
+                generation[name].find_one({"_id": partner_id})
+                for name in ("partners", "lines", "partner_payouts")
+            )
+        )
+        lines = self.lines.current_lines(partner_id, line_revisions(lines_doc))
+        if facts is None and not any(line.period == period for line in lines):
+            raise UnknownPartner(partner_id)
+        settlements = [from_document(doc) for doc in partner_settlements(payouts_doc)]
+        contracts = (facts or {}).get("contracts", [])
+        return statement(partner_id, period, lines, contracts, settlements)
+
+    async def payouts(self, partner_id: str) -> PartnerPayouts:
+        """The partner's settlements, and per period its current total, paid and pending."""
+        generation = await self.active()
+        settlements = partner_settlements(
+            await generation["partner_payouts"].find_one({"_id": partner_id})
+        )
+        totals: dict[tuple[str, str], Decimal] = {
+            (t.period, t.currency): t.payout
+            for t in (await self._totals_from_lines(generation, [partner_id]))[partner_id]
+            if t.currency
+        }
+        if (
+            not settlements
+            and not totals
+            and await generation["partners"].find_one({"_id": partner_id}, {"_id": 1}) is None
+        ):
+            raise UnknownPartner(partner_id)
+        periods = period_payments(totals, [from_document(d) for d in settlements])
+        return PartnerPayouts(settlements, periods)
+
+    async def settlement(self, settlement_id: str) -> list[SettlementRow]:
+        """A settlement's payouts, one per partner in partner order, each with the partner's
+        name; :class:`NotFound` if it paid nobody."""
+        generation = await self.active()
+        docs = [
+            payout(d) async for d in generation["payouts"].find({"settlement_id": settlement_id})
+        ]
+        if not docs:
+            raise NotFound(f"no settlement {settlement_id}")
+        docs.sort(key=lambda d: d["partner_id"])
+        names = {
+            d["_id"]: (d.get("view") or {}).get("name")
+            async for d in generation["partners"].find(
+                {"_id": {"$in": [d["partner_id"] for d in docs]}}, {"view.name": 1}
+            )
+        }
+        return [(d, names.get(d["partner_id"])) for d in docs]
+
+    # ----------------------------------------------------------------------- leaderboard
+
+    async def leaderboard(self, period: str, by: Ranking, limit: int) -> list[Document]:
+        """The ``period_totals`` of ``period``, best first by ``by`` (then partner id);
+        by attainment only partners with a target."""
+        generation = await self.active()
+        query: dict[str, Any] = {"period": period}
+        if by == "attainment":
+            query["attainment_sort"] = {"$gte": 0}
+        found = (
+            generation["period_totals"]
+            .find(query)
+            .sort([(f"{by}_sort", -1), ("partner_id", 1)])
+            .limit(limit)
+        )
+        return [doc async for doc in found]
+
+    # ----------------------------------------------------------------------- health
+
+    async def health(self, partner_id: str, moment: datetime) -> PartnerHealth:
+        """The partner's health score as of ``moment`` (docs/rules/health-score.md)."""
+        generation = await self.active()
+        contracts = (await self._facts(generation, partner_id)).get("contracts", [])
+        period = health_period(contracts, moment.date())
+        totals = await generation["period_totals"].find_one({"_id": f"{partner_id}|{period}"})
+        stored = Decimal(totals["attainment"]) if totals and totals.get("attainment") else None
+        now = utc_text(moment)
+        valid = await generation["certifications"].count_documents(
+            {"partner_id": partner_id, "awarded_at": {"$lte": now}, "expires_at": {"$gt": now}}
+        )
+        ratings = [
+            f["rating"]
+            async for f in generation["feedback"].find(
+                {"partner_id": partner_id, "submitted_at": {"$lte": now}}
+            )
+        ]
+        last_deal = await self._last_closed_deal(generation, partner_id, moment)
+        score = health(
+            attainment=health_attainment(stored, target_for(contracts, period)),
+            days_since_last_deal=days_since(last_deal, moment),
+            valid_certifications=valid,
+            average_rating=average_rating(ratings),
+        )
+        return PartnerHealth(period, score)
+
+    async def _last_closed_deal(
+        self, generation: Generation, partner_id: str, moment: datetime
+    ) -> str | None:
+        """``closed_at`` of the partner's latest deal closed by ``moment`` and not cancelled.
+
+        The candidates are the deals of the partner's lines (one lookup by
+        ``_id``; every closed deal has a line once incentives has computed it),
+        latest first, each checked against its ``deals`` document, a few
+        lookups by ``_id`` at a time, until one qualifies.
+        """
+        now = utc_text(moment)
+        lines_doc = await generation["lines"].find_one({"_id": partner_id})
+        candidates = sorted(
+            (
+                (closed, line.deal_id)
+                for line in self.lines.current_lines(partner_id, line_revisions(lines_doc))
+                if line.closed_at and (closed := parse_instant(line.closed_at)) <= moment
+            ),
+            reverse=True,
+        )
+        for start in range(0, len(candidates), LAST_DEAL_LOOKUPS):
+            chunk = [deal_id for _, deal_id in candidates[start : start + LAST_DEAL_LOOKUPS]]
+            found = await find_by_ids(generation["deals"], chunk)
+            closed_dates: list[str] = [
+                current(deal["versions"])["closed_at"]
+                for deal in map(found.get, chunk)
+                if deal and deal.get("versions") and not deal.get("cancelled_at")
+            ]
+            if qualifying := [closed for closed in closed_dates if closed <= now]:
+                return max(qualifying)
+        return None
+
+    # ----------------------------------------------------------------------- programme
+
+    async def programme(self, period: str | None) -> ProgrammeFigures:
+        """Partners by status and tier; revenue, commission and bonus per currency; training
+        completions, certifications awarded and feedback in the period (all time: None);
+        the MDF requests open now."""
+        generation = await self.active()
+        figures = ProgrammeFigures()
+        async for doc in generation["partners"].find({}, {"view.status": 1, "view.tier": 1}):
+            view = doc.get("view", {})
+            figures.by_status[view.get("status") or "applied"] += 1
+            if view.get("tier"):
+                figures.by_tier[view["tier"]] += 1
+        async for t in generation["period_totals"].find(
+            {} if period is None else {"period": period}
+        ):
+            currency = t.get("currency") or "?"
+            figures.revenue[currency] += Decimal(t["revenue"])
+            figures.commission[currency] += Decimal(t["commission"])
+            figures.bonus[currency] += Decimal(t["bonus"])
+        within: dict[str, Any] = {}
+        if period is not None:
+            first, last = period_bounds(period)
+            within = {"$gte": f"{first.isoformat()}T", "$lt": f"{last.isoformat()}U"}
+
+        def during(instant: str) -> Document:
+            return {instant: within} if within else {}
+
+        figures.training_completions = await generation["trainings"].count_documents(
+            during("completed_at")
+        )
+        figures.certifications_awarded = await generation["certifications"].count_documents(
+            during("awarded_at")
+        )
+        async for m in generation["mdf"].find({"status_rank": 1}):
+            if "amount" in m:
+                figures.open_mdf[m["currency"]] += Decimal(m["amount"])
+                figures.open_mdf_requests += 1
+        figures.average_rating = average_rating(
+            [f["rating"] async for f in generation["feedback"].find(during("submitted_at"))]
+        )
+        return figures
+
+    async def business_totals(self) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
+        """Revenue and payout (commission + target bonus) per (currency, period)."""
+        generation = await self.active()
+        revenue: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        payout: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        async for t in generation["period_totals"].find(
+            {}, {"currency": 1, "period": 1, "revenue": 1, "payout": 1}
+        ):
+            key = (t.get("currency") or "?", t["period"])
+            revenue[key] += Decimal(t["revenue"])
+            payout[key] += Decimal(t["payout"])
+        return {key: (value, payout[key]) for key, value in revenue.items()}
+
+
+def _partner_view(
+    doc: Document,
+    certifications: list[dict[str, Any]],
+    trainings: Mapping[str, int],
+    periods: list[PeriodTotals],
+) -> dict[str, Any]:
+    """A partner's view, enablement and totals over every period."""
+    view = doc.get("view", {})
+    pid = doc["_id"]
+    return {
+        "partner_id": pid,
+        "name": view.get("name"),
+        "status": view.get("status"),
+        "partner_type": view.get("partner_type"),
+        "region": view.get("region"),
+        "industry": view.get("industry"),
+        "tier": view.get("tier"),
+        "contract": view.get("contract"),
+        "certifications": certifications,
+        "trainings_completed": trainings.get(pid, 0),
+        "deals_closed": sum(t.deals for t in periods),
+        "revenue_total": money(sum((t.revenue for t in periods), Decimal(0))),
+        "commission_total": money(sum((t.commission for t in periods), Decimal(0))),
+        "bonus_total": money(sum((t.bonus for t in periods), Decimal(0))),
+    }

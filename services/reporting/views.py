@@ -1,0 +1,437 @@
+"""What reporting answers over HTTP: every response body as a pydantic model.
+
+The routes declare these as their response models, so the OpenAPI document
+describes each answer, and build each answer from what the queries found
+(``queries.py``) with the model's ``of``. Money is a decimal string with two
+decimals; instants are the read models' fixed-width UTC text
+(``2026-10-05T12:00:00.000000Z``), but ``as_of`` of a health score, which is
+ISO 8601 with its offset.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, WithJsonSchema
+
+from services.reporting.domain import (
+    ACTIVITY_POINTS,
+    ATTAINMENT_POINTS,
+    CERTIFICATION_POINTS,
+    FEEDBACK_POINTS,
+    ZERO,
+    Health,
+    Line,
+    Statement,
+    money,
+    pending_by_currency,
+)
+from services.reporting.queries import (
+    PartnerHealth,
+    PartnerPayouts,
+    ProgrammeFigures,
+    Ranking,
+    SettlementRow,
+)
+from shared.events import Contract
+
+#: Money as the read API serves it: a decimal string with two decimals.
+Money = Annotated[
+    str,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^-?\d+\.\d{2}$",
+            "description": 'An amount with two decimals as a string, e.g. "1234.50".',
+        }
+    ),
+]
+
+PartnerStatus = Literal["applied", "approved", "rejected", "active", "terminated"]
+TierName = Literal["registered", "silver", "gold", "platinum"]
+
+
+class Refusal(BaseModel):
+    """A refused request (404): ``detail`` says why."""
+
+    detail: str
+
+
+def _by_currency(amounts: Mapping[str, Decimal]) -> dict[str, str]:
+    return {currency: money(amount) for currency, amount in sorted(amounts.items())}
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+# --------------------------------------------------------------------------- partners
+
+
+class Certification(BaseModel):
+    learner_id: str
+    certification_id: str
+    product_line: str
+    awarded_at: str
+    expires_at: str
+    valid: bool = Field(description="awarded_at ≤ now < expires_at")
+
+
+class PartnerView(BaseModel):
+    """The partner 360: a partner's profile, status, tier and latest contract, its
+    enablement, and its totals over every period."""
+
+    partner_id: str
+    name: str | None
+    status: PartnerStatus | None
+    partner_type: str | None
+    region: str | None
+    industry: str | None
+    tier: TierName | None
+    contract: Contract | None = Field(description="the contract with the latest start date")
+    certifications: list[Certification] = Field(description="oldest award first")
+    trainings_completed: int
+    deals_closed: int = Field(description="deals with a commission line")
+    revenue_total: Money
+    commission_total: Money
+    bonus_total: Money
+
+
+class PartnersPage(BaseModel):
+    items: list[PartnerView]
+    next_cursor: str | None = Field(description="the next page's cursor; null on the last")
+
+
+# --------------------------------------------------------------------------- statements
+
+
+class StatementLine(BaseModel):
+    """A deal's current commission line: its highest revision."""
+
+    deal_id: str
+    closed_at: str | None
+    amount: Money
+    status: str
+    base: Money
+    uplift: Money
+    commission: Money
+    target_bonus: Money
+    revision: int
+
+    @classmethod
+    def of(cls, line: Line) -> StatementLine:
+        return cls(
+            deal_id=line.deal_id,
+            closed_at=line.closed_at,
+            amount=money(line.amount),
+            status=line.status,
+            base=money(line.base),
+            uplift=money(line.uplift),
+            commission=money(line.commission),
+            target_bonus=money(line.target_bonus),
+            revision=line.revision,
+        )
+
+
+class StatementView(BaseModel):
+    """A partner's commission statement for one period (docs/rules/commissions.md), and
+    what settlements paid for it (docs/rules/settlement.md)."""
+
+    partner_id: str
+    period: str
+    currency: str | None
+    lines: list[StatementLine] = Field(description="by closing, then deal id")
+    revenue: Money = Field(description="of the commissionable deals")
+    commission_total: Money
+    bonus_total: Money
+    payout_total: Money = Field(description="commission and target bonus")
+    target: Money | None
+    attainment: str | None = Field(description="revenue ÷ target, four decimals")
+    settled: bool
+    paid: Money
+    pending_adjustment: Money
+
+    @classmethod
+    def of(cls, statement: Statement) -> StatementView:
+        totals, payment = statement.totals, statement.payment
+        return cls(
+            partner_id=statement.partner_id,
+            period=statement.period,
+            currency=statement.currency,
+            lines=[StatementLine.of(line) for line in statement.lines],
+            revenue=money(totals.revenue),
+            commission_total=money(totals.commission),
+            bonus_total=money(totals.bonus),
+            payout_total=money(totals.payout),
+            target=money(totals.target),
+            attainment=_text(totals.attainment),
+            settled=payment is not None and payment.settled,
+            paid=money(payment.paid if payment else ZERO),
+            pending_adjustment=money(payment.pending_adjustment if payment else ZERO),
+        )
+
+
+# --------------------------------------------------------------------------- payouts
+
+
+class Adjustment(BaseModel):
+    period: str
+    amount: Money
+
+
+class Payout(BaseModel):
+    """What one settlement paid the partner."""
+
+    settlement_id: str
+    partner_id: str
+    period: str
+    currency: str
+    amount_paid: Money
+    period_amount: Money = Field(description="the part of amount_paid from the period's own total")
+    carried_adjustments: list[Adjustment] = Field(description="earlier periods' differences paid")
+    unrecovered: list[Adjustment] = Field(description="negative adjustments left pending")
+    settled_at: str
+    rerun: bool
+
+
+class PeriodPaymentView(BaseModel):
+    period: str
+    currency: str
+    current_total: Money = Field(description="commission and target bonus now")
+    paid: Money
+    settled: bool
+    pending_adjustment: Money = Field(description="what the next settlement pays for it")
+
+
+class PayoutsView(BaseModel):
+    """A partner's settlements, and per period its current total, paid and pending."""
+
+    partner_id: str
+    payouts: list[Payout] = Field(description="oldest first")
+    periods: list[PeriodPaymentView] = Field(description="in period order")
+    pending_adjustments: dict[str, Money] = Field(description="by currency")
+
+    @classmethod
+    def of(cls, partner_id: str, found: PartnerPayouts) -> PayoutsView:
+        return cls(
+            partner_id=partner_id,
+            payouts=[Payout.model_validate(p) for p in found.settlements],
+            periods=[PeriodPaymentView.model_validate(p.as_json()) for p in found.periods],
+            pending_adjustments=_by_currency(pending_by_currency(found.periods)),
+        )
+
+
+#: The finance export's columns; money with two decimals, a point, no grouping.
+CSV_COLUMNS = (
+    "settlement_id",
+    "partner_id",
+    "partner_name",
+    "period",
+    "currency",
+    "period_amount",
+    "carried_adjustments",
+    "carried_total",
+    "amount_paid",
+    "unrecovered",
+    "settled_at",
+)
+
+
+def _adjustments(adjustments: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{a['period']} {a['amount']}" for a in adjustments)
+
+
+def finance_csv(rows: list[SettlementRow]) -> str:
+    """A settlement's export for finance: one CSV row per partner (CRLF line ends)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for payout, name in rows:
+        carried = payout["carried_adjustments"]
+        writer.writerow(
+            [
+                payout["settlement_id"],
+                payout["partner_id"],
+                name or "",
+                payout["period"],
+                payout["currency"],
+                payout["period_amount"],
+                _adjustments(carried),
+                money(sum((Decimal(a["amount"]) for a in carried), ZERO)),
+                payout["amount_paid"],
+                _adjustments(payout["unrecovered"]),
+                payout["settled_at"],
+            ]
+        )
+    return out.getvalue()
+
+
+# --------------------------------------------------------------------------- leaderboard
+
+
+class LeaderboardEntry(BaseModel):
+    rank: int
+    partner_id: str
+    name: str | None
+    value: str = Field(description="the revenue or commission (two decimals), or the attainment")
+    currency: str | None = Field(description="null when ranked by attainment")
+
+
+class LeaderboardView(BaseModel):
+    period: str
+    by: Ranking
+    entries: list[LeaderboardEntry] = Field(description="best first; ties by partner id")
+
+    @classmethod
+    def of(cls, period: str, by: Ranking, totals: list[dict[str, Any]]) -> LeaderboardView:
+        """The ranking of the period totals found, best first."""
+        entries = [
+            LeaderboardEntry(
+                rank=rank,
+                partner_id=doc["partner_id"],
+                name=doc.get("name"),
+                value=doc[by],
+                currency=None if by == "attainment" else doc.get("currency"),
+            )
+            for rank, doc in enumerate(totals, 1)
+        ]
+        return cls(period=period, by=by, entries=entries)
+
+
+# --------------------------------------------------------------------------- health
+
+
+class AttainmentFactor(BaseModel):
+    value: str | None
+    points: str
+    max: int
+
+
+class ActivityFactor(BaseModel):
+    days_since_last_deal: int | None
+    points: str
+    max: int
+
+
+class CertificationsFactor(BaseModel):
+    valid: int
+    points: str
+    max: int
+
+
+class FeedbackFactor(BaseModel):
+    average_rating: str | None
+    points: str
+    max: int
+
+
+def _points(points: Decimal) -> str:
+    """A factor's points as shown: to one decimal."""
+    return str(points.quantize(Decimal("0.1")))
+
+
+class HealthFactors(BaseModel):
+    attainment: AttainmentFactor
+    activity: ActivityFactor
+    certifications: CertificationsFactor
+    feedback: FeedbackFactor
+
+    @classmethod
+    def of(cls, health: Health) -> HealthFactors:
+        return cls(
+            attainment=AttainmentFactor(
+                value=_text(health.attainment),
+                points=_points(health.attainment_points),
+                max=ATTAINMENT_POINTS,
+            ),
+            activity=ActivityFactor(
+                days_since_last_deal=health.days_since_last_deal,
+                points=_points(health.activity_points),
+                max=ACTIVITY_POINTS,
+            ),
+            certifications=CertificationsFactor(
+                valid=health.valid_certifications,
+                points=_points(health.certification_points),
+                max=CERTIFICATION_POINTS,
+            ),
+            feedback=FeedbackFactor(
+                average_rating=_text(health.average_rating),
+                points=_points(health.feedback_points),
+                max=FEEDBACK_POINTS,
+            ),
+        )
+
+
+class HealthView(BaseModel):
+    """A partner's health score with its factors (docs/rules/health-score.md)."""
+
+    partner_id: str
+    as_of: str
+    period: str = Field(description="the current period of the partner's plan")
+    score: str
+    at_risk: bool
+    factors: HealthFactors
+
+    @classmethod
+    def of(cls, partner_id: str, moment: datetime, found: PartnerHealth) -> HealthView:
+        return cls(
+            partner_id=partner_id,
+            as_of=moment.isoformat(),
+            period=found.period,
+            score=str(found.health.score),
+            at_risk=found.health.at_risk,
+            factors=HealthFactors.of(found.health),
+        )
+
+
+# --------------------------------------------------------------------------- programme
+
+
+class PartnerCounts(BaseModel):
+    total: int
+    by_status: dict[str, int]
+    by_tier: dict[str, int]
+
+
+class OpenMdf(BaseModel):
+    requests: int
+    amount: dict[str, Money] = Field(description="by currency")
+
+
+class ProgrammeSummary(BaseModel):
+    """The programme at a glance, for a period or (``period`` null) all time."""
+
+    period: str | None
+    partners: PartnerCounts
+    revenue: dict[str, Money] = Field(description="by currency")
+    commission: dict[str, Money] = Field(description="by currency")
+    bonus: dict[str, Money] = Field(description="by currency")
+    training_completions: int
+    certifications_awarded: int
+    open_mdf: OpenMdf
+    average_feedback_rating: str | None
+
+    @classmethod
+    def of(cls, period: str | None, figures: ProgrammeFigures) -> ProgrammeSummary:
+        return cls(
+            period=period,
+            partners=PartnerCounts(
+                total=sum(figures.by_status.values()),
+                by_status=dict(figures.by_status),
+                by_tier=dict(figures.by_tier),
+            ),
+            revenue=_by_currency(figures.revenue),
+            commission=_by_currency(figures.commission),
+            bonus=_by_currency(figures.bonus),
+            training_completions=figures.training_completions,
+            certifications_awarded=figures.certifications_awarded,
+            open_mdf=OpenMdf(
+                requests=figures.open_mdf_requests, amount=_by_currency(figures.open_mdf)
+            ),
+            average_feedback_rating=_text(figures.average_rating),
+        )

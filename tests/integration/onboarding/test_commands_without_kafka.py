@@ -1,0 +1,60 @@
+"""Onboarding's commands with Kafka down: they succeed, their events wait in the outbox."""
+
+from __future__ import annotations
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.onboarding.commands import ApplicationBody, OnboardingCommands
+from services.onboarding.settings import OnboardingRules
+from services.onboarding.store import OnboardingStore
+from shared.messaging import make_broker
+from shared.mongo import Document
+from shared.outbox import Outbox
+from shared.settings import Settings
+from tests.support.kafka import by_id
+from tests.support.onboarding import application, records_about
+
+
+async def test_commands_need_no_kafka_and_their_events_go_out_once_it_answers(
+    settings: Settings, database: AsyncDatabase[Document]
+) -> None:
+    """Kafka down at command time: the commands succeed, their events wait in the outbox.
+
+    The command layer is driven directly, with no broker at all; a broker
+    connected afterwards publishes the backlog, each event once.
+    """
+    store = OnboardingStore(database)
+    await store.create_indexes()
+    onboarding = OnboardingCommands(store, OnboardingRules(), publish_soon=lambda _partner_id: None)
+    answers = [
+        await onboarding.apply(ApplicationBody(**application(name=f"Offline {n}")), None)
+        for n in range(3)
+    ]
+    approved = await onboarding.approve(answers[0].body["application_id"], None)
+    assert [a.status for a in [*answers, approved]] == [201, 201, 201, 200]
+    assert answers[0].body["score"] == 77.0, "the default weights of docs/rules/scorecard.md"
+    # An application is found by its partner's _id (no query over every partner).
+    found = await store.load_by_application(answers[1].body["application_id"])
+    assert found is not None
+    assert found.partner_id == answers[1].body["partner_id"]
+    for unknown in ("A-nope", answers[1].body["partner_id"], "application"):
+        assert await store.load_by_application(unknown) is None, unknown
+
+    broker = make_broker(settings)
+    outbox = Outbox(broker, "onboarding-test", [store.partners])
+    assert await outbox.backlog() == 4
+    await broker.connect()
+    try:
+        assert await outbox.publish_pending() == 4
+    finally:
+        await broker.stop()
+    assert await outbox.backlog() == 0
+
+    for answer in answers:
+        partner_id = answer.body["partner_id"]
+        expected = [answer.body["event_id"]]
+        if partner_id == approved.body["partner_id"]:
+            expected.append(approved.body["event_id"])
+        records = await records_about(settings, partner_id)
+        assert list(by_id(records)) == expected
+        assert len(records) == len(expected)

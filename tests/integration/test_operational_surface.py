@@ -1,0 +1,349 @@
+"""What every service offers the same way, checked on each of the four as the process it is.
+
+The operational surface (``/healthz``, ``/readyz``, ``/metrics``, ``/openapi.json``,
+``/asyncapi.json``; docs/operations.md) and access control (docs/rules/events.md, HTTP
+access roles): every route but the probes and the documents needs a key; a partner's
+key may read its own partner's data and nothing else. Each service's table below says
+which of its routes show it. And every route that answers JSON describes its answer in
+the OpenAPI document (docs/architecture.md: one response model per route).
+
+What only one service's data can show (a partner reading its own partner, a channel
+manager's commands) is in that service's own tests.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from shared import topics
+from shared.infra import start_group_at_end
+from shared.settings import Settings
+from tests.support.eventually import eventually
+from tests.support.http import api_keys
+from tests.support.onboarding import application
+from tests.support.processes import ServiceProcess, httpx
+from tests.support.services import running
+
+SUFFIX = uuid.uuid4().hex[:10]
+PARTNER_KEY = f"partner-key-{SUFFIX}"
+#: The partner PARTNER_KEY reads for, and one it may not read.
+OWN, OTHER = f"P-own-{SUFFIX}", f"P-other-{SUFFIX}"
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    body: Any = None
+    params: dict[str, str] = field(default_factory=dict)
+
+    def send(self, service: ServiceProcess, key: str | None) -> httpx.Response:
+        """This request, with ``key`` as its bearer token (none when ``key`` is None)."""
+        return httpx.request(
+            self.method,
+            f"{service.url}{self.path}",
+            params=self.params,
+            json=self.body,
+            headers={} if key is None else {"Authorization": f"Bearer {key}"},
+            timeout=10,
+        )
+
+
+@dataclass(frozen=True)
+class Surface:
+    """What one service shows of what every service offers."""
+
+    #: Routes its OpenAPI document lists.
+    paths: tuple[str, ...]
+    #: Topics its AsyncAPI document names.
+    topics: tuple[str, ...]
+    #: Requests that need a key: 401 without one, and with an unknown one.
+    protected: tuple[Call, ...]
+    #: Staff routes (commands, reads across partners): 403 to a partner's key.
+    staff_only: tuple[Call, ...]
+    #: Reads of another partner's data: 403 to a partner's key.
+    other_partners: tuple[Call, ...]
+    #: Reads of the key's own partner's data: 200 to its key, whatever the service holds.
+    own_partner: tuple[Call, ...] = ()
+    #: Metrics with a sample labelled with the service, once ``traffic`` was sent.
+    metrics: tuple[str, ...] = ("partnerhub_http_requests_total",)
+    #: A command (sent with the admin key) before /metrics is read.
+    traffic: Call | None = None
+    #: /readyz shows the outbox's backlog (a service that publishes from an outbox).
+    outbox: bool = False
+
+
+def get(path: str, **params: str) -> Call:
+    return Call("GET", path, params=params)
+
+
+def post(path: str, body: Any = None) -> Call:
+    return Call("POST", path, body)
+
+
+SURFACES: dict[str, Surface] = {
+    "onboarding": Surface(
+        paths=(
+            "/applications",
+            "/applications/{application_id}",
+            "/applications/{application_id}/approve",
+            "/applications/{application_id}/reject",
+            "/partners/{partner_id}",
+            "/partners/{partner_id}/contracts",
+            "/partners/{partner_id}/contracts/{contract_id}/renew",
+            "/partners/{partner_id}/tier",
+            "/partners/{partner_id}/terminate",
+        ),
+        topics=(topics.PARTNERS,),
+        protected=(get("/applications"), post("/applications", application())),
+        staff_only=(
+            get("/applications"),
+            post("/applications", application()),
+            post(f"/applications/A-none-{SUFFIX}/reject", {"reason": "x"}),
+            post(f"/partners/{OWN}/tier", {"tier": "silver", "effective_date": "2030-01-01"}),
+        ),
+        other_partners=(get(f"/partners/{OTHER}"),),
+        metrics=("partnerhub_http_requests_total", "partnerhub_events_published_total"),
+        traffic=post("/applications", application(name="Operational Surface")),
+        outbox=True,
+    ),
+    "enablement": Surface(
+        paths=(
+            "/courses",
+            "/certifications",
+            "/completions",
+            "/materials",
+            "/feedback",
+            "/mdf-requests",
+            "/mdf-requests/{request_id}/approve",
+            "/mdf-requests/{request_id}/reject",
+        ),
+        topics=(topics.ENABLEMENT,),
+        protected=(get("/courses"),),
+        staff_only=(
+            post("/feedback", {"partner_id": OWN, "rating": 5, "topic": "t", "text": ""}),
+            post("/courses", {}),
+            get("/courses"),
+        ),
+        other_partners=(
+            get("/feedback", partner_id=OTHER),
+            get("/mdf-requests", partner_id=OTHER),
+            get(f"/partners/{OTHER}/certifications"),
+            get(f"/partners/{OTHER}/standing"),
+        ),
+        own_partner=(get("/feedback", partner_id=OWN),),
+        outbox=True,
+    ),
+    "incentives": Surface(
+        paths=(
+            "/commissions/{deal_id}",
+            "/partners/{partner_id}/commissions",
+            "/registrations/{registration_id}",
+            "/settlements",
+            "/partners/{partner_id}/settlements",
+            "/simulations",
+        ),
+        topics=topics.CONSUMED["incentives"],
+        protected=(get(f"/partners/{OWN}/commissions"), post("/settlements", {})),
+        staff_only=(post("/settlements", {"period": "2026-Q4"}), post("/simulations", {})),
+        other_partners=(
+            get(f"/partners/{OTHER}/commissions"),
+            get(f"/partners/{OTHER}/settlements"),
+        ),
+    ),
+    "reporting": Surface(
+        paths=(
+            "/partners",
+            "/partners/{partner_id}",
+            "/partners/{partner_id}/statements/{period}",
+            "/partners/{partner_id}/payouts",
+            "/partners/{partner_id}/health",
+            "/settlements/{settlement_id}/export.csv",
+            "/leaderboard",
+            "/programme/summary",
+        ),
+        topics=topics.CONSUMED["reporting"],
+        protected=(get("/partners"), get(f"/partners/{OWN}")),
+        staff_only=(
+            get("/partners"),
+            get("/leaderboard", period="2026-Q4"),
+            get("/programme/summary", period="2026-Q4"),
+            get(f"/settlements/S-none-{SUFFIX}/export.csv"),
+        ),
+        other_partners=(
+            get(f"/partners/{OTHER}"),
+            get(f"/partners/{OTHER}/statements/2026-Q4"),
+            get(f"/partners/{OTHER}/payouts"),
+            get(f"/partners/{OTHER}/health"),
+        ),
+    ),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(SURFACES))
+async def service(
+    request: pytest.FixtureRequest, settings: Settings
+) -> AsyncIterator[tuple[str, ServiceProcess]]:
+    """Each service in turn, with an admin key and PARTNER_KEY for OWN; a consuming
+    service reads only what is published from now on (not the broker's history)."""
+    name: str = request.param
+    group = f"surface-{name}-{SUFFIX}"
+    if name in topics.CONSUMED:
+        await start_group_at_end(settings, group, topics.CONSUMED[name])
+    async with running(
+        settings,
+        name,
+        f"test_surface_{name}_{SUFFIX}",
+        group,
+        API_KEYS=api_keys(partner=(PARTNER_KEY, OWN)),
+    ) as process:
+        yield name, process
+
+
+async def test_probes_metrics_and_documents_need_no_key(
+    service: tuple[str, ServiceProcess],
+) -> None:
+    name, process = service
+    surface = SURFACES[name]
+    assert httpx.get(f"{process.url}/healthz").status_code == 200
+    ready = httpx.get(f"{process.url}/readyz").json()
+    assert ready["status"] == "ready"
+    if surface.outbox:
+        assert isinstance(ready["outbox_backlog"], int)
+
+    paths = httpx.get(f"{process.url}/openapi.json").json()["paths"]
+    for path in surface.paths:
+        assert path in paths, path
+    asyncapi = json.dumps(httpx.get(f"{process.url}/asyncapi.json").json())
+    for topic in surface.topics:
+        assert topic in asyncapi, topic
+
+    if surface.traffic is not None:
+        answer = surface.traffic.send(process, process.admin_key)
+        assert answer.status_code < 300, answer.text
+
+    def counted() -> None:
+        lines = httpx.get(f"{process.url}/metrics").text.splitlines()
+        for metric in surface.metrics:
+            assert any(
+                line.startswith(f"{metric}{{") and f'service="{name}"' in line for line in lines
+            ), metric
+
+    await eventually(counted, f"/metrics of {name} shows {surface.metrics}")
+
+
+async def test_every_other_route_needs_a_known_key(service: tuple[str, ServiceProcess]) -> None:
+    name, process = service
+    for call in SURFACES[name].protected:
+        assert call.send(process, None).status_code == 401, call
+        assert call.send(process, "not-a-key").status_code == 401, call
+
+
+async def test_a_partner_key_reads_its_own_partner_only(
+    service: tuple[str, ServiceProcess],
+) -> None:
+    name, process = service
+    surface = SURFACES[name]
+    for call in (*surface.staff_only, *surface.other_partners):
+        assert call.send(process, PARTNER_KEY).status_code == 403, call
+    for call in surface.own_partner:
+        assert call.send(process, PARTNER_KEY).status_code == 200, call
+
+
+# --------------------------------------------------------------------------- response models
+
+#: Routes every service shares whose answers are not an API resource: the probes (read
+#: by the orchestrator, which looks at the status code), Prometheus' text format, and
+#: the AsyncAPI document (its schema is the AsyncAPI specification's, not this
+#: service's). docs/operations.md describes them.
+OPERATIONAL = {"/healthz", "/readyz", "/metrics", "/asyncapi.json"}
+
+
+def resolve(schema: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with a ``$ref`` to the document's components followed."""
+    while "$ref" in schema:
+        *_, name = schema["$ref"].split("/")
+        schema = document["components"]["schemas"][name]
+    return schema
+
+
+def describes(schema: dict[str, Any], document: dict[str, Any]) -> bool:
+    """Whether ``schema`` names what a body holds: an object's fields (or the schema of a
+    mapping's values), an array's items, each alternative of a union. A bare ``{}`` or
+    ``{"type": "object"}`` (a route returning an untyped dict) says nothing."""
+    schema = resolve(schema, document)
+    alternatives = schema.get("anyOf") or schema.get("oneOf") or schema.get("allOf")
+    if alternatives:
+        return all(
+            resolve(a, document).get("type") == "null" or describes(a, document)
+            for a in alternatives
+        )
+    if schema.get("type") == "array":
+        return isinstance(schema.get("items"), dict) and describes(schema["items"], document)
+    values = schema.get("additionalProperties")
+    return bool(schema.get("properties")) or (isinstance(values, dict) and bool(values))
+
+
+def undescribed_answers(document: dict[str, Any]) -> list[str]:
+    """``METHOD path status`` of every success answer the document gives no JSON schema."""
+    missing = []
+    for path, operations in document["paths"].items():
+        if path in OPERATIONAL:
+            continue
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if not status.startswith("2") or status == "204":
+                    continue  # errors share one shape; 204 has no body
+                content = response.get("content", {})
+                if content and "application/json" not in content:
+                    continue  # a CSV or text answer, of its declared media type
+                schema = content.get("application/json", {}).get("schema", {})
+                if not describes(schema, document):
+                    missing.append(f"{method.upper()} {path} {status}")
+    return missing
+
+
+async def test_every_route_answering_json_describes_its_answer(
+    service: tuple[str, ServiceProcess],
+) -> None:
+    name, process = service
+    document = httpx.get(f"{process.url}/openapi.json").json()
+    assert undescribed_answers(document) == [], f"{name}: answers with no response model"
+
+
+def test_the_response_model_check_tells_a_model_from_an_untyped_dict() -> None:
+    """The check above, on an OpenAPI document made for it."""
+    model = {"type": "object", "properties": {"partner_id": {"type": "string"}}}
+    document = {
+        "components": {"schemas": {"Partner": model}},
+        "paths": {
+            "/described": {
+                "get": {"responses": {"200": {"content": {"application/json": {"schema": {
+                    "$ref": "#/components/schemas/Partner"}}}}}},
+                "post": {"responses": {"201": {"content": {"application/json": {"schema": {
+                    "type": "array", "items": {"$ref": "#/components/schemas/Partner"}}}}}}},
+            },
+            "/export.csv": {"get": {"responses": {"200": {"content": {"text/csv": {}}}}}},
+            "/untyped": {
+                "get": {"responses": {"200": {"content": {"application/json": {"schema": {}}}}}},
+                "post": {"responses": {
+                    "201": {"content": {"application/json": {"schema": {
+                        "type": "object", "additionalProperties": True}}}},
+                    "200": {"description": "a replay, not described"},
+                    "422": {"content": {"application/json": {"schema": {}}}},
+                }},
+            },
+            "/healthz": {"get": {"responses": {"200": {"content": {"application/json": {}}}}}},
+        },
+    }  # fmt: skip
+    assert undescribed_answers(document) == [
+        "GET /untyped 200",
+        "POST /untyped 201",
+        "POST /untyped 200",
+    ]

@@ -1,0 +1,73 @@
+"""Enablement's settings: the service's name, port and database, and the MDF budgets
+(MDF_BUDGET_CURRENCY, MDF_QUARTERLY_BUDGETS), with errors naming the variable."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from services.enablement.domain import DEFAULT_MDF_QUARTERLY, MdfBudget
+from services.enablement.settings import load_settings
+from shared.events import Tier
+from shared.settings import ConfigurationError
+
+VARIABLES = (
+    "SERVICE_NAME",
+    "HTTP_PORT",
+    "MONGODB_DATABASE",
+    "MDF_BUDGET_CURRENCY",
+    "MDF_QUARTERLY_BUDGETS",
+)
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_the_service_has_its_name_port_and_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert (settings.service_name, settings.http_port, settings.mongodb_database) == (
+        "enablement",
+        8002,
+        "partnerhub_enablement",
+    )
+    monkeypatch.setenv("HTTP_PORT", "9002")
+    monkeypatch.setenv("MONGODB_DATABASE", "elsewhere")
+    settings = load_settings()
+    assert (settings.http_port, settings.mongodb_database) == (9002, "elsewhere")
+
+
+def test_the_default_budgets() -> None:
+    budget = load_settings().mdf_budget
+    assert budget.currency == "USD"
+    assert dict(budget.quarterly) == dict(DEFAULT_MDF_QUARTERLY)
+
+
+def test_budgets_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MDF_BUDGET_CURRENCY", " EUR ")
+    monkeypatch.setenv("MDF_QUARTERLY_BUDGETS", "silver=500, gold=1000.50")
+    budget = load_settings().mdf_budget
+    assert budget == MdfBudget("EUR", {Tier.SILVER: Decimal(500), Tier.GOLD: Decimal("1000.50")})
+    assert budget.for_tier(Tier.PLATINUM) == 0, "a tier left out has no budget"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "words"),
+    [
+        ("MDF_BUDGET_CURRENCY", "ZZZ", "not an ISO 4217 code"),
+        ("MDF_BUDGET_CURRENCY", "usd", "not an ISO 4217 code"),
+        ("MDF_QUARTERLY_BUDGETS", "gold", "is not tier=amount"),
+        ("MDF_QUARTERLY_BUDGETS", "diamond=5", "unknown tier"),
+        ("MDF_QUARTERLY_BUDGETS", "gold=lots", "not a decimal"),
+        ("MDF_QUARTERLY_BUDGETS", "gold=-5", "non-negative"),
+    ],
+)
+def test_a_bad_budget_setting_names_its_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, words: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError, match=f"^{variable}: .*{words}"):
+        load_settings()

@@ -1,0 +1,506 @@
+"""Incentives' service layer against an in-memory store and publisher: no Kafka, no MongoDB.
+
+The consumer gets batches as the subscriber would hand them over; what it
+publishes is read back from the fake publisher, and a registration decision
+it publishes on deals.v1 is delivered back to it, as Kafka would. The HTTP
+routes run in the real app (``create_app`` with the fakes swapped in) through
+FastAPI's TestClient, without starting it, so nothing connects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from services.incentives.app import create_app
+from services.incentives.domain import PartnerBook, Registration
+from services.incentives.handlers import IncentivesConsumer
+from services.incentives.ledgers import Ledgers
+from services.incentives.settings import IncentivesSettings
+from services.incentives.settlements import Settlements
+from services.incentives.store import (
+    LEDGERS,
+    DecisionRecord,
+    PartnerLedger,
+    RegistrationBook,
+    decode_ledger,
+    decode_registration_book,
+    encode_ledger,
+    encode_registration_book,
+)
+from shared import topics
+from shared.consuming import Consumed
+from shared.events import CloudEvent, Payload, parse_event
+from shared.outbox import OutboxEntry, decode_outbox, encode_outbox
+from tests.support.events import message
+from tests.support.worked_example import WorkedExample
+
+NOW = datetime(2027, 1, 10, 9, 0, tzinfo=UTC)
+ADMIN, OWN, OTHER = "admin-key", "p1-key", "p2-key"
+Document = dict[str, Any]
+
+
+# ----------------------------------------------------------------- the fakes
+
+
+class InMemoryStore:
+    """incentives' store in memory, each document encoded as MongoDB would hold it."""
+
+    def __init__(self) -> None:
+        self.ledgers: dict[str, Document] = {}
+        self.books: dict[str, Document] = {}
+        self.lost_writes = 0
+
+    async def create_indexes(self) -> None:
+        pass
+
+    async def load_ledgers(self, partner_ids: Iterable[str]) -> dict[str, PartnerLedger]:
+        return {
+            pid: decode_ledger(self.ledgers[pid])
+            if pid in self.ledgers
+            else PartnerLedger(pid, 0, PartnerBook(pid))
+            for pid in sorted(set(partner_ids))
+        }
+
+    async def save_ledgers(self, ledgers: Sequence[PartnerLedger]) -> set[str]:
+        lost = set()
+        for ledger in ledgers:
+            if self.ledgers.get(ledger.partner_id, {"version": 0})["version"] != ledger.version:
+                lost.add(ledger.partner_id)
+                continue
+            ledger.indexed |= ledger.published.keys()
+            self.ledgers[ledger.partner_id] = encode_ledger(ledger, ledger.version + 1)
+            ledger.version += 1
+        self.lost_writes += len(lost)
+        return lost
+
+    async def load_ledger(self, partner_id: str) -> PartnerLedger | None:
+        doc = self.ledgers.get(partner_id)
+        return None if doc is None else decode_ledger(doc)
+
+    async def ledger_of_deal(self, deal_id: str) -> PartnerLedger | None:
+        found = [decode_ledger(doc) for doc in self.ledgers.values()]
+        return next((ledger for ledger in found if deal_id in ledger.published), None)
+
+    async def partner_ids(self) -> list[str]:
+        return sorted(self.ledgers)
+
+    async def load_registration_books(self, keys: Iterable[str]) -> dict[str, RegistrationBook]:
+        return {
+            key: decode_registration_book(self.books[key])
+            if key in self.books
+            else RegistrationBook(key, 0)
+            for key in sorted(set(keys))
+        }
+
+    async def save_registration_books(self, books: Sequence[RegistrationBook]) -> set[str]:
+        lost = set()
+        for book in books:
+            if self.books.get(book.key, {"version": 0})["version"] != book.version:
+                lost.add(book.key)
+                continue
+            self.books[book.key] = encode_registration_book(book, book.version + 1)
+            book.version += 1
+        return lost
+
+    async def registration(
+        self, registration_id: str
+    ) -> tuple[Registration, DecisionRecord | None] | None:
+        for doc in self.books.values():
+            book = decode_registration_book(doc)
+            if registration_id in book.registrations:
+                return book.registrations[registration_id], book.decisions.get(registration_id)
+        return None
+
+    def documents(self, collection: str) -> dict[str, Document]:
+        return self.ledgers if collection == LEDGERS else self.books
+
+
+class InMemoryPublisher:
+    """Publishes into a list; removes entries from the in-memory store's documents."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+        self.events: list[CloudEvent[Payload]] = []
+
+    async def publish(
+        self, collection: str, outboxes: Mapping[str, list[OutboxEntry]], *, remove: bool
+    ) -> None:
+        for entries in outboxes.values():
+            self.events.extend(parse_event(entry.value.encode()) for entry in entries)
+        if remove:
+            await self.remove(collection, outboxes)
+
+    async def remove(self, collection: str, outboxes: Mapping[str, list[OutboxEntry]]) -> None:
+        documents = self.store.documents(collection)
+        for doc_id, entries in outboxes.items():
+            gone = {entry.id for entry in entries}
+            kept = [e for e in decode_outbox(documents[doc_id]) if e.id not in gone]
+            documents[doc_id].update(encode_outbox(kept))
+
+    async def publish_pending(self) -> int:
+        return 0
+
+    def of_type(self, event_type: str) -> list[CloudEvent[Payload]]:
+        return [e for e in self.events if e.type == event_type]
+
+
+@dataclass
+class Service:
+    """The consumer side and the settlements wired as app.py wires them, over the fakes."""
+
+    store: InMemoryStore
+    publisher: InMemoryPublisher
+    ledgers: Ledgers
+    consumer: IncentivesConsumer
+    settlements: Settlements
+
+    async def deliver(self, events: Iterable[CloudEvent[Payload]]) -> None:
+        """One batch; then the registration decisions it published, as Kafka delivers them."""
+        start = len(self.publisher.events)
+        await self.consumer.handle(batch(events))
+        decisions = [e for e in self.publisher.events[start:] if e.topic == topics.DEALS]
+        if decisions:
+            await self.consumer.handle(batch(decisions))
+
+    def app(self) -> TestClient:
+        keys = f"{ADMIN}=admin,{OWN}=partner:P-1,{OTHER}=partner:P-2"
+        settings = IncentivesSettings(api_keys=keys)  # type: ignore[arg-type]
+        app = create_app(settings, store=self.store, publisher=self.publisher, clock=lambda: NOW)
+        return TestClient(app)  # not started: nothing connects
+
+
+def service() -> Service:
+    store = InMemoryStore()
+    publisher = InMemoryPublisher(store)
+    ledgers = Ledgers(store, publisher, cache_deals=1000)
+    return Service(
+        store,
+        publisher,
+        ledgers,
+        IncentivesConsumer(ledgers, store, publisher, clock=lambda: NOW),
+        Settlements(ledgers, clock=lambda: NOW),
+    )
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+
+
+def batch(events: Iterable[CloudEvent[Payload]]) -> list[Consumed]:
+    return [Consumed(Record(e.topic), e) for e in events]
+
+
+EXAMPLE = WorkedExample("P-1", "x")
+
+
+def example_events(*, with_cancellation: bool = True) -> list[CloudEvent[Payload]]:
+    return [parse_event(m.value) for m in EXAMPLE.messages(with_cancellation=with_cancellation)]
+
+
+def latest(events: Iterable[CloudEvent[Payload]]) -> dict[str, dict[str, Any]]:
+    """Each deal's latest CommissionCalculated (as JSON)."""
+    found: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if event.type == "CommissionCalculated":
+            data = event.data.model_dump(mode="json")
+            if data["revision"] > found.get(data["deal_id"], {"revision": 0})["revision"]:
+                found[data["deal_id"]] = data
+    return found
+
+
+def headers(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+# ----------------------------------------------------------------- the consumer
+
+
+async def test_the_worked_example_gives_its_commissions_revision_by_revision() -> None:
+    s = service()
+    *before, cancellation = example_events()
+    await s.deliver(before)
+    commissions = {
+        d: (row["status"], row["commission"], row["target_bonus"])
+        for d, row in latest(s.publisher.events).items()
+    }
+    assert commissions == {
+        EXAMPLE.deal(1): ("commissionable", "8000.00", "0"),
+        EXAMPLE.deal(2): ("commissionable", "5600.00", "0"),
+        EXAMPLE.deal(3): ("commissionable", "30400.00", "5000"),
+        EXAMPLE.deal(4): ("commissionable", "1600.00", "0"),
+    }
+
+    await s.deliver([cancellation])
+    final = latest(s.publisher.events)
+    for deal_id, row in EXAMPLE.expected_final().items():
+        assert final[deal_id]["status"] == row.pop("status"), deal_id
+        assert {k: Decimal(final[deal_id][k]) for k in row} == {
+            k: Decimal(v) for k, v in row.items()
+        }, deal_id
+    deltas = sum(
+        Decimal(e.data.model_dump()["delta"]) for e in s.publisher.of_type("CommissionCalculated")
+    )
+    assert deltas == Decimal("38100.00"), "the deltas add up to the final payout"
+    assert final[EXAMPLE.deal(3)]["revision"] == 2, "D-3 revised once, by the cancellation"
+
+
+async def test_a_redelivered_batch_changes_nothing() -> None:
+    s = service()
+    events = example_events()
+    await s.deliver(events)
+    published = [e.id for e in s.publisher.events]
+    stored = {pid: doc["version"] for pid, doc in s.store.ledgers.items()}
+
+    await s.deliver(events)
+    assert [e.id for e in s.publisher.events] == published, "nothing published again"
+    assert {pid: doc["version"] for pid, doc in s.store.ledgers.items()} == stored, "no write"
+
+    # A restart finds the published entries still in the ledger (they leave it lazily):
+    # published again, they are the same events, which readers de-duplicate on their id.
+    await restarted(s).handle(batch(events))
+    assert {e.id for e in s.publisher.events} == set(published)
+    assert {pid: doc["version"] for pid, doc in s.store.ledgers.items()} == stored
+
+    # Once removed from the documents, nothing is published again at all.
+    assert await s.ledgers.remove_published(older_than=0) > 0
+    assert all(decode_outbox(doc) == [] for doc in s.store.ledgers.values())
+    count = len(s.publisher.events)
+    await restarted(s).handle(batch(events))
+    assert len(s.publisher.events) == count
+
+
+def restarted(s: Service) -> IncentivesConsumer:
+    """A consumer on the same store and publisher with nothing in memory, as after a restart."""
+    ledgers = Ledgers(s.store, s.publisher, cache_deals=1000)
+    return IncentivesConsumer(ledgers, s.store, s.publisher, clock=lambda: NOW)
+
+
+def registered(partner: str, registration: str, day: str, customer: str = "Globex") -> Any:
+    data = {
+        "partner_id": partner,
+        "registration_id": registration,
+        "deal_id": f"D-{registration}",
+        "customer": customer,
+        "product_line": "security",
+        "expected_amount": "10000.00",
+        "registered_at": f"{day}T00:00:00Z",
+    }
+    return parse_event(message("DealRegistered", data))
+
+
+async def test_a_registration_is_approved_and_a_channel_conflict_rejected() -> None:
+    s = service()
+    # The later registration arrives first: approved, until the earlier one arrives.
+    await s.deliver([registered("P-2", "R-late", "2026-11-20")])
+    await s.deliver([registered("P-1", "R-early", "2026-11-01")])
+    decisions = [
+        (e.type, e.data.model_dump()["registration_id"], e.data.model_dump().get("reason"))
+        for e in s.publisher.events
+        if e.type.startswith("DealRegistration")
+    ]
+    assert decisions == [
+        ("DealRegistrationApproved", "R-late", None),
+        ("DealRegistrationApproved", "R-early", None),
+        ("DealRegistrationRejected", "R-late", "channel_conflict"),
+    ]
+    first, correction = (e for e in s.publisher.events if "R-late" in e.model_dump_json())
+    assert correction.id != first.id, "a correction is a new event for the same registration"
+
+    client = s.app()
+    late = client.get("/registrations/R-late", headers=headers(ADMIN))
+    assert late.status_code == 200
+    assert late.json() == {
+        "registration_id": "R-late",
+        "deal_id": "D-R-late",
+        "partner_id": "P-2",
+        "customer": "Globex",
+        "product_line": "security",
+        "registered_at": "2026-11-20T00:00:00+00:00",
+        "status": "rejected",
+        "reason": "channel_conflict",
+        "decided_at": NOW.isoformat(),
+    }
+    assert client.get("/registrations/R-late", headers=headers(OTHER)).status_code == 200
+    assert client.get("/registrations/R-late", headers=headers(OWN)).status_code == 403
+    assert client.get("/registrations/R-none", headers=headers(ADMIN)).status_code == 404
+
+
+# ----------------------------------------------------------------- the HTTP reads
+
+
+async def test_the_commission_reads_explain_each_line_to_whom_may_read_it() -> None:
+    s = service()
+    *before, cancellation = example_events()
+    await s.deliver(before)
+    await s.deliver([cancellation])
+    client = s.app()
+
+    d3 = client.get(f"/commissions/{EXAMPLE.deal(3)}", headers=headers(OWN))
+    assert d3.status_code == 200
+    body = d3.json()
+    assert (body["partner_id"], body["status"], body["commission"]) == (
+        "P-1",
+        "commissionable",
+        "28500.00",
+    )
+    assert body["uplift_reasons"] == ["certified for cloud"]
+    assert [(p["from"], p["to"], p["amount"], p["rate"]) for p in body["portions"]] == [
+        ("0", "100000", "20000.00", "0.10"),
+        ("100000", "250000", "150000", "0.12"),
+        ("250000", None, "30000.00", "0.15"),
+    ]
+    assert body["revision"] == len(body["history"]) == 2
+    assert body["history"][-1]["event_id"] in {e.id for e in s.publisher.events}
+    assert client.get(f"/commissions/{EXAMPLE.deal(3)}", headers=headers(OTHER)).status_code == 403
+    assert client.get("/commissions/D-none", headers=headers(ADMIN)).status_code == 404
+
+    quarter = client.get(
+        "/partners/P-1/commissions", params={"period": "2026-Q4"}, headers=headers(OWN)
+    )
+    assert quarter.status_code == 200
+    statement = quarter.json()
+    assert (statement["revenue"], statement["commission"], statement["target_bonus"]) == (
+        "290000.00",
+        "38100.00",
+        "0.00",
+    )
+    assert [line["deal_id"] for line in statement["lines"]] == [
+        EXAMPLE.deal(n) for n in (1, 2, 3, 4)
+    ]
+    assert client.get("/partners/P-1/commissions", headers=headers(OTHER)).status_code == 403
+    assert client.get("/partners/P-9/commissions", headers=headers(ADMIN)).json() == {
+        "detail": "no commission data for partner P-9"
+    }
+
+
+async def test_a_simulation_sets_a_draft_plan_beside_what_was_paid() -> None:
+    s = service()
+    await s.deliver(example_events())
+    plan = {
+        "period": "quarter",
+        "brackets": [{"from": "0", "rate": "0.05"}],
+        "certification_bonus_rate": "0.02",
+        "registered_deal_bonus_rate": "0.01",
+        "period_cap": None,
+        "clawback_days": 90,
+        "target_amount": None,
+        "target_bonus": None,
+    }
+    published = len(s.publisher.events)
+    answer = s.app().post(
+        "/simulations",
+        json={"plan": plan, "partner_ids": ["P-1", "P-9"], "period": "2026-Q4"},
+        headers=headers(ADMIN),
+    )
+    assert answer.status_code == 200
+    simulated, unknown = answer.json()["partners"]
+    assert simulated["actual"]["commission"] == "38100.00"
+    # 5 % of 290 000 plus the unchanged uplifts (4 000 certification, 100 registration).
+    assert simulated["simulated"]["commission"] == "18600.00"
+    assert unknown == {"partner_id": "P-9", "error": "no commission data for this partner"}
+    assert len(s.publisher.events) == published, "a simulation publishes nothing"
+
+
+# ----------------------------------------------------------------- settlements
+
+
+async def test_a_dry_run_records_nothing_and_a_settlement_pays_once() -> None:
+    s = service()
+    await s.deliver(example_events(with_cancellation=False))
+    client = s.app()
+    before = dict(s.store.ledgers["P-1"])
+    settle = {"period": "2026-Q4", "partner_ids": ["P-1"], "settlement_id": "S-1"}
+
+    dry = client.post("/settlements", json={**settle, "dry_run": True}, headers=headers(ADMIN))
+    assert dry.status_code == 200
+    assert [(p["amount_paid"], p["replayed"]) for p in dry.json()["payouts"]] == [
+        ("50600.00", False)
+    ]
+    assert s.store.ledgers["P-1"] == before, "a dry run records nothing"
+    assert s.publisher.of_type("PayoutSettled") == []
+
+    paid = client.post("/settlements", json=settle, headers=headers(ADMIN))
+    assert paid.status_code == 201
+    body = paid.json()
+    assert (body["settlement_id"], body["dry_run"], body["totals"], body["skipped"]) == (
+        "S-1",
+        False,
+        {"USD": "50600.00"},
+        [],
+    )
+    (payout,) = body["payouts"]
+    assert (payout["period_amount"], payout["carried_adjustments"], payout["pending_after"]) == (
+        "50600.00",
+        [],
+        {},
+    )
+    (event,) = s.publisher.of_type("PayoutSettled")
+    assert (event.id, event.data.model_dump(mode="json")["amount_paid"]) == (
+        payout["event_id"],
+        "50600.00",
+    )
+
+    replay = client.post("/settlements", json=settle, headers=headers(ADMIN))
+    assert replay.status_code == 200
+    assert replay.json()["payouts"][0]["replayed"] is True
+    refused = client.post(
+        "/settlements", json={"period": "2026-Q4", "partner_ids": ["P-1"]}, headers=headers(ADMIN)
+    )
+    assert refused.status_code == 409
+    assert refused.json()["refused"] == [
+        {"partner_id": "P-1", "period": "2026-Q4", "settled_by": ["S-1"]}
+    ]
+    assert len(s.publisher.of_type("PayoutSettled")) == 1, "paid once"
+    unknown = client.post(
+        "/settlements", json={"period": "2026-Q4", "partner_ids": ["P-9"]}, headers=headers(ADMIN)
+    )
+    assert (unknown.status_code, unknown.json()) == (
+        404,
+        {"detail": "no commission data for partner(s) P-9"},
+    )
+    assert client.post("/settlements", json=settle, headers=headers(OWN)).status_code == 403
+
+    # D-2 is cancelled after the settlement: the difference is pending against 2026-Q4.
+    await s.deliver(example_events()[-1:])
+    settled = client.get("/partners/P-1/settlements", headers=headers(OWN)).json()
+    assert [x["settlement_id"] for x in settled["settlements"]] == ["S-1"]
+    assert settled["pending_adjustments"] == [
+        {"period": "2026-Q4", "currency": "USD", "amount": "-12500.00"}
+    ]
+
+
+async def test_the_consumer_reads_again_what_a_settlement_wrote() -> None:
+    """One Ledgers for both sides: a settlement's write is not lost to the consumer's next
+    write of the partner, and the consumer's ledger in memory is not stale after it."""
+    s = service()
+    await s.deliver(example_events(with_cancellation=False))
+    run = await s.settlements.run("2026-Q4", ["P-1"], settlement_id="S-1")
+    assert run.recorded
+    await s.deliver(example_events()[-1:])
+    assert s.store.lost_writes == 0, "the consumer did not write over a ledger it held stale"
+    ledger = await s.store.load_ledger("P-1")
+    assert ledger is not None
+    assert [x.settlement_id for x in ledger.settlements] == ["S-1"]
+    assert ledger.published[EXAMPLE.deal(2)].result.status.value == "clawed_back"
+
+
+async def test_a_lost_write_is_done_again_from_what_won() -> None:
+    """Two replicas on one store: the one whose ledger in memory is stale loses its write,
+    reads the partner again and merges its events into what the other wrote."""
+    s = service()
+    events = example_events()
+    await s.consumer.handle(batch(events[:3]))
+    await restarted(s).handle(batch(events[3:5]))  # reads what the first wrote
+    await s.consumer.handle(batch(events[5:]))  # stale in memory: loses once, then redoes
+    assert s.store.lost_writes == 1
+    ledger = await s.store.load_ledger("P-1")
+    assert ledger is not None
+    assert set(ledger.book.deals) == {EXAMPLE.deal(n) for n in (1, 2, 3, 4)}
+    assert EXAMPLE.deal(2) in ledger.book.cancellations
