@@ -135,13 +135,18 @@ async def staff(principal: Authenticated) -> Principal:
     return principal
 
 
+def forbidden(principal: Principal) -> HTTPException:
+    """403 for a partner key asking for another partner's data."""
+    return HTTPException(
+        status.HTTP_403_FORBIDDEN,
+        detail=f"this key reads only partner {principal.partner_id}'s data",
+    )
+
+
 async def partner_reader(partner_id: str, principal: Authenticated) -> Principal:
     """Reads of one partner's data (the route has a ``{partner_id}`` path parameter)."""
     if not principal.may_read_partner(partner_id):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            detail=f"this key reads only partner {principal.partner_id}'s data",
-        )
+        raise forbidden(principal)
     return principal
 
 

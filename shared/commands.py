@@ -7,12 +7,8 @@ without writing or publishing anything. Only successful answers are
 remembered: a refused command changed nothing and may be retried. The rule is
 written out in ``docs/architecture.md`` ("Commands").
 
-A route declares the key with :data:`IdempotentCommand` and answers with
-:func:`respond`::
-
-    @router.post("/things", status_code=201, response_model=ThingView)
-    async def add(body: ThingBody, key: IdempotentCommand) -> JSONResponse:
-        return respond(await things.add(body, key))
+How routes take the key and answer is :mod:`shared.routes`; this module has no
+HTTP in it, so a ``domain.py`` may raise its refusals.
 
 A key is remembered as :class:`CommandKey`: the SHA-256 of (request path, key)
 and a fingerprint of the body (the SHA-256 of its JSON with sorted keys). The
@@ -24,9 +20,9 @@ the document the command changed (:meth:`CommandKey.remember`,
 :meth:`CommandKey.find`).
 
 Refusals are exceptions that every service answers the same way
-(:func:`install_error_handlers`, called by :func:`shared.service.service_app`):
-:class:`InvalidField` 422 naming the field, :class:`NotFound` 404,
-:class:`Conflict` 409. A service's own refusals subclass these.
+(:func:`shared.routes.install_error_handlers`, called by
+:func:`shared.service.service_app`): :class:`InvalidField` 422 naming the field,
+:class:`NotFound` 404, :class:`Conflict` 409. A service's own refusals subclass these.
 
 Writes are optimistic: read, change, write if unchanged. :func:`retry_on_conflict`
 runs such an attempt again while another writer got there first.
@@ -40,10 +36,8 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Annotated, Any, Final, Literal, Self, TypeVar
+from typing import Any, Final, Literal, Self, TypeVar
 
-from fastapi import Depends, FastAPI, Header, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 # ----------------------------------------------------------------- answers and refusals
@@ -73,39 +67,6 @@ class NotFound(Exception):
 
 class Conflict(Exception):
     """The command contradicts the current state (HTTP 409); the message says why."""
-
-
-def respond(answer: Answer) -> JSONResponse:
-    """``answer`` as the HTTP response, marked when it is a remembered one."""
-    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
-    return JSONResponse(answer.body, status_code=answer.status, headers=headers)
-
-
-def unprocessable(location: tuple[str, ...], message: str) -> JSONResponse:
-    """A 422 in FastAPI's own shape, so clients read one error format."""
-    detail = [{"loc": list(location), "msg": message, "type": "value_error"}]
-    return JSONResponse({"detail": detail}, status_code=422)
-
-
-async def _invalid_field(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, InvalidField)
-    return unprocessable(exc.location, exc.message)
-
-
-async def _not_found(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=404)
-
-
-async def _conflict(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=409)
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Answer :class:`InvalidField`, :class:`NotFound` and :class:`Conflict` (and their
-    subclasses) with 422, 404 and 409."""
-    app.add_exception_handler(InvalidField, _invalid_field)
-    app.add_exception_handler(NotFound, _not_found)
-    app.add_exception_handler(Conflict, _conflict)
 
 
 # ----------------------------------------------------------------- the Idempotency-Key
@@ -159,33 +120,6 @@ class CommandKey:
                 ("header", "Idempotency-Key"), "this key was already used for a different request"
             )
         return Answer(int(remembered["status"]), dict(remembered["body"]), replayed=True)
-
-
-async def command_key(
-    request: Request,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=255,
-            description="a retried command with the same key returns the first answer",
-        ),
-    ] = None,
-) -> CommandKey | None:
-    """The request's :class:`CommandKey` (FastAPI dependency); ``None`` without the header.
-
-    FastAPI has parsed the body by the time dependencies run, so the body here is
-    valid JSON (or empty)."""
-    if idempotency_key is None:
-        return None
-    raw = await request.body()
-    body = json.loads(raw) if raw else None
-    return CommandKey.of(idempotency_key, request.url.path, body)
-
-
-#: A route parameter of this type is the command's Idempotency-Key, if it was sent.
-IdempotentCommand = Annotated[CommandKey | None, Depends(command_key)]
 
 
 # ----------------------------------------------------------------- optimistic writes

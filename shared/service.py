@@ -36,10 +36,10 @@ from pymongo import AsyncMongoClient
 
 from shared import access
 from shared.body_limit import BodyLimit
-from shared.commands import install_error_handlers
 from shared.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from shared.mongo import Document, ping
 from shared.observability import ReadinessCheck, configure_logging, operational_routes
+from shared.routes import install_error_handlers
 from shared.settings import Settings
 
 log = logging.getLogger("partnerhub.service")

@@ -102,23 +102,6 @@ class Settings(BaseSettings):
         return "SSL" if tls else "PLAINTEXT"
 
 
-def service_settings(service_name: str, http_port: int) -> Settings:
-    """Settings of one service: its name and default port, overridable by the environment.
-
-    ``MONGODB_DATABASE`` defaults to ``partnerhub_<service>`` because each
-    service owns its own database (docs/architecture.md).
-    """
-    defaults = Settings()
-    overrides: dict[str, object] = {}
-    if "service_name" not in defaults.model_fields_set:
-        overrides["service_name"] = service_name
-    if "http_port" not in defaults.model_fields_set:
-        overrides["http_port"] = http_port
-    if "mongodb_database" not in defaults.model_fields_set:
-        overrides["mongodb_database"] = f"partnerhub_{service_name}"
-    return defaults.model_copy(update=overrides)
-
-
 class ConfigurationError(ValueError):
     """A setting that cannot be used; the message names the environment variable."""
 

@@ -307,9 +307,3 @@ class MdfRequestsView(BaseModel):
 
 
 # ----------------------------------------------------------------- refusals
-
-
-class Refusal(BaseModel):
-    """A refused request (404, 409): ``detail`` says why."""
-
-    detail: str

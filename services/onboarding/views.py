@@ -31,12 +31,6 @@ Instant = Annotated[
 ]
 
 
-class Refusal(BaseModel):
-    """A refused request (404, 409): ``detail`` says why."""
-
-    detail: str
-
-
 class ApplicationView(BaseModel):
     """An application as the channel manager sees it: profile, scorecard and assessment."""
 

@@ -56,12 +56,6 @@ PartnerStatus = Literal["applied", "approved", "rejected", "active", "terminated
 TierName = Literal["registered", "silver", "gold", "platinum"]
 
 
-class Refusal(BaseModel):
-    """A refused request (404): ``detail`` says why."""
-
-    detail: str
-
-
 def _by_currency(amounts: Mapping[str, Decimal]) -> dict[str, str]:
     return {currency: money(amount) for currency, amount in sorted(amounts.items())}
 

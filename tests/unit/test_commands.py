@@ -1,4 +1,5 @@
-"""HTTP commands (shared.commands): Idempotency-Keys remembered and replayed, refusals, retries.
+"""Commands (shared.commands, shared.routes): Idempotency-Keys remembered and replayed,
+refusals answered, optimistic writes retried.
 
 The digests and fingerprints below are stored in existing documents: they must
 not change, or retries of commands answered before an upgrade would be
@@ -21,15 +22,13 @@ from shared.commands import (
     Answer,
     CommandKey,
     Conflict,
-    IdempotentCommand,
     InvalidField,
     KeptLosing,
     Lost,
     NotFound,
-    install_error_handlers,
-    respond,
     retry_on_conflict,
 )
+from shared.routes import IdempotentCommand, install_error_handlers, respond
 
 PATH = "/partners/P-1/contracts"
 

@@ -46,7 +46,7 @@ from shared.events import (
     new_event,
     parse_event,
 )
-from tests.event_examples import CONTRACT
+from tests.support.events import CONTRACT
 
 NOW = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
 TODAY = date(2026, 10, 15)

@@ -44,7 +44,7 @@ from shared.commands import CommandKey, KeptLosing
 from shared.events import parse_event
 from shared.mongo import Document
 from shared.outbox import decode_outbox, encode_outbox
-from tests.event_examples import CONTRACT
+from tests.support.events import CONTRACT
 
 ADMIN_KEY, MANAGER_KEY, PARTNER_KEY = "admin-key", "manager-key", "partner-key"
 #: The Idempotency-Key of the application whose partner holds PARTNER_KEY.

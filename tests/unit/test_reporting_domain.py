@@ -34,7 +34,7 @@ from services.reporting.store import (
     revision_key,
     revision_text,
 )
-from tests.event_examples import CONTRACT
+from tests.support.events import CONTRACT
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,12 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from services.enablement.settings import EnablementSettings
+from services.incentives.settings import IncentivesSettings
+from services.onboarding.settings import OnboardingSettings
+from services.reporting.settings import ReportingSettings
 from shared.messaging import kafka_client_options, kafka_security
-from shared.settings import Settings, service_settings
+from shared.settings import ConfigurationError, Settings, load
 
 
 def test_local_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -35,21 +39,38 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "db:27017" not in repr(settings), "the MongoDB URL may hold a password: never print it"
 
 
-def test_service_settings_default_its_name_port_and_database(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize(
+    ("settings_class", "name", "port"),
+    [
+        (OnboardingSettings, "onboarding", 8001),
+        (EnablementSettings, "enablement", 8002),
+        (IncentivesSettings, "incentives", 8003),
+        (ReportingSettings, "reporting", 8004),
+    ],
+)
+def test_each_service_defaults_its_name_port_and_database(
+    monkeypatch: pytest.MonkeyPatch, settings_class: type[Settings], name: str, port: int
 ) -> None:
-    for name in ("HTTP_PORT", "SERVICE_NAME", "MONGODB_DATABASE"):
-        monkeypatch.delenv(name, raising=False)
-    settings = service_settings("incentives", 8003)
+    for variable in ("HTTP_PORT", "SERVICE_NAME", "MONGODB_DATABASE"):
+        monkeypatch.delenv(variable, raising=False)
+    settings = load(settings_class)
     assert (settings.service_name, settings.http_port, settings.mongodb_database) == (
-        "incentives",
-        8003,
-        "partnerhub_incentives",
+        name,
+        port,
+        f"partnerhub_{name}",
     )
     monkeypatch.setenv("HTTP_PORT", "9003")
     monkeypatch.setenv("MONGODB_DATABASE", "custom")
-    settings = service_settings("incentives", 8003)
+    settings = load(settings_class)
     assert (settings.http_port, settings.mongodb_database) == (9003, "custom")
+
+
+def test_a_bad_variable_is_named_in_the_configuration_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTP_PORT", "not-a-port")
+    with pytest.raises(ConfigurationError, match=r"^HTTP_PORT: "):
+        load(ReportingSettings)
 
 
 @pytest.mark.parametrize(

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from services.enablement.api.dependencies import Commands, Queries, refusals
+from services.enablement.api.dependencies import Commands, Queries
 from services.enablement.commands import CertificationBody
 from services.enablement.views import CertificationsView, CertificationView
 from shared import access
-from shared.commands import IdempotentCommand, respond
+from shared.routes import IdempotentCommand, refusals, respond
 
 router = APIRouter(tags=["catalogue"])
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from services.enablement.api.dependencies import Commands, refusals
+from services.enablement.api.dependencies import Commands
 from services.enablement.commands import CompletionBody
 from services.enablement.views import CompletionAnswer
 from shared import access
-from shared.commands import IdempotentCommand, respond
+from shared.routes import IdempotentCommand, refusals, respond
 
 router = APIRouter(tags=["learning"])
 

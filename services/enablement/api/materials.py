@@ -5,13 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from services.enablement.api.dependencies import Commands, Queries, forbidden, refusals
+from services.enablement.api.dependencies import Commands, Queries
 from services.enablement.commands import MaterialBody
 from services.enablement.domain import TierMismatch
 from services.enablement.views import MaterialsView, MaterialView
 from shared import access
-from shared.commands import IdempotentCommand, InvalidField, respond
+from shared.commands import InvalidField
 from shared.events import Tier
+from shared.routes import IdempotentCommand, refusals, respond
 
 router = APIRouter(tags=["materials"])
 
@@ -46,11 +47,11 @@ async def materials(
     """A partner key sees its own partner's tier's materials only."""
     if principal.is_partner:
         if partner_id is not None and partner_id != principal.partner_id:
-            raise forbidden(principal)
+            raise access.forbidden(principal)
         partner_id = principal.partner_id
     try:
         return await queries.materials(product_line, tier, partner_id, limit)
     except TierMismatch as mismatch:
         if principal.is_partner:
-            raise forbidden(principal) from None
+            raise access.forbidden(principal) from None
         raise InvalidField(("query", "tier"), mismatch.reason) from None

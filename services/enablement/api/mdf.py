@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from services.enablement.api.dependencies import Commands, Queries, forbidden, refusals
+from services.enablement.api.dependencies import Commands, Queries
 from services.enablement.commands import MdfRejectionBody, MdfRequestBody
 from services.enablement.domain import MdfStatus
 from services.enablement.views import MdfRequestsView, MdfRequestView
 from shared import access
-from shared.commands import IdempotentCommand, respond
+from shared.routes import IdempotentCommand, refusals, respond
 
 router = APIRouter(prefix="/mdf-requests", tags=["mdf"])
 
@@ -74,7 +74,7 @@ async def mdf_requests(
     """A partner key sees its own partner's requests only."""
     if principal.is_partner:
         if partner_id is not None and partner_id != principal.partner_id:
-            raise forbidden(principal)
+            raise access.forbidden(principal)
         partner_id = principal.partner_id
     return await queries.mdf_requests(partner_id, status, limit)
 
@@ -90,5 +90,5 @@ async def mdf_request(
 ) -> MdfRequestView:
     found = await queries.mdf_request(request_id)
     if not principal.may_read_partner(found.partner_id):
-        raise forbidden(principal)
+        raise access.forbidden(principal)
     return found

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.enablement.api.dependencies import Queries, refusals
+from services.enablement.api.dependencies import Queries
 from services.enablement.views import StandingView
 from shared import access
+from shared.routes import refusals
 
 router = APIRouter(prefix="/partners/{partner_id}", tags=["partners"])
 

@@ -8,18 +8,12 @@ from typing import Any, Self
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.incentives.api import (
-    Detail,
-    InstantText,
-    MoneyText,
-    NoCommissionData,
-    Reads,
-    forbidden,
-)
+from services.incentives.api import InstantText, MoneyText, NoCommissionData, Reads
 from services.incentives.domain import DealResult, totals
 from shared import access
 from shared.commands import NotFound
 from shared.events import PERIOD_PATTERN, CommissionStatus
+from shared.routes import refusals
 
 
 class Portion(BaseModel):
@@ -139,14 +133,14 @@ router = APIRouter(tags=["commissions"])
 @router.get(
     "/commissions/{deal_id}",
     summary="A deal's commission with its breakdown and revisions",
-    responses={404: {"model": Detail, "description": "no commission for the deal"}},
+    responses=refusals(not_found="no commission for the deal"),
 )
 async def commission(deal_id: str, principal: access.Authenticated, reads: Reads) -> DealCommission:
     ledger = await reads.ledger_of_deal(deal_id)
     if ledger is None:
         raise NotFound(f"no commission for deal {deal_id}")
     if not principal.may_read_partner(ledger.partner_id):
-        raise forbidden(principal)
+        raise access.forbidden(principal)
     revision = ledger.published[deal_id]
     return DealCommission.of(
         ledger.book.result(deal_id) or revision.result,
@@ -160,7 +154,7 @@ async def commission(deal_id: str, principal: access.Authenticated, reads: Reads
     "/partners/{partner_id}/commissions",
     summary="A partner's current commission lines, optionally for one period",
     dependencies=[access.PartnerReadAccess],
-    responses={404: {"model": Detail, "description": "no commission data for the partner"}},
+    responses=refusals(not_found="no commission data for the partner"),
 )
 async def partner_commissions(
     partner_id: str, reads: Reads, period: str | None = Query(default=None, pattern=PERIOD_PATTERN)

@@ -8,9 +8,10 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from services.incentives.api import Detail, InstantText, Reads, forbidden
+from services.incentives.api import InstantText, Reads
 from shared import access
 from shared.commands import NotFound
+from shared.routes import refusals
 
 
 class RegistrationView(BaseModel):
@@ -33,7 +34,7 @@ router = APIRouter(tags=["registrations"])
 @router.get(
     "/registrations/{registration_id}",
     summary="A deal registration and its decision",
-    responses={404: {"model": Detail, "description": "no such registration"}},
+    responses=refusals(not_found="no such registration"),
 )
 async def registration(
     registration_id: str, principal: access.Authenticated, reads: Reads
@@ -43,7 +44,7 @@ async def registration(
         raise NotFound(f"no registration {registration_id}")
     registered, decision = found
     if not principal.may_read_partner(registered.partner_id):
-        raise forbidden(principal)
+        raise access.forbidden(principal)
     return RegistrationView(
         registration_id=registered.registration_id,
         deal_id=registered.deal_id,

@@ -9,18 +9,12 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from services.incentives.api import (
-    Detail,
-    InstantText,
-    MoneyText,
-    NoCommissionData,
-    Reads,
-    Settling,
-)
+from services.incentives.api import InstantText, MoneyText, NoCommissionData, Reads, Settling
 from services.incentives.domain import pending_by_currency
 from services.incentives.settlements import PartnerOutcome, SettlementRefused, SettlementRun
 from shared import access
 from shared.events import PeriodLabel
+from shared.routes import Refusal, refusals
 from shared.settlement import Settlement, to_document
 
 
@@ -168,7 +162,7 @@ router = APIRouter(tags=["settlements"])
     response_model=SettlementRunView,
     responses={
         200: {"model": SettlementRunView, "description": "a dry run, or nothing new to record"},
-        404: {"model": Detail, "description": "an unknown partner id"},
+        404: {"model": Refusal, "description": "an unknown partner id"},
         409: {
             "model": SettlementRefusal,
             "description": "the period is already settled for a partner (nothing settled)",
@@ -197,7 +191,7 @@ async def settle_period(
     "/partners/{partner_id}/settlements",
     summary="A partner's settlements and what is pending against settled periods",
     dependencies=[access.PartnerReadAccess],
-    responses={404: {"model": Detail, "description": "no commission data for the partner"}},
+    responses=refusals(not_found="no commission data for the partner"),
 )
 async def partner_settlements(partner_id: str, reads: Reads) -> PartnerSettlements:
     ledger = await reads.load_ledger(partner_id)

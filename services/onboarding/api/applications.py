@@ -15,13 +15,13 @@ from services.onboarding.views import (
     ApplicationPage,
     Applied,
     Approved,
-    Refusal,
     Rejected,
     application_history,
     application_view,
 )
 from shared import access
-from shared.commands import IdempotentCommand, NotFound, respond
+from shared.commands import NotFound
+from shared.routes import IdempotentCommand, Refusal, respond
 
 router = APIRouter(prefix="/applications", tags=["applications"], dependencies=[access.StaffAccess])
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 
 from services.onboarding.commands import OnboardingCommands
 from services.onboarding.store import PartnerStore
+from shared.routes import wired
 
 
 def provide(app: FastAPI, commands: OnboardingCommands, store: PartnerStore) -> None:
@@ -16,17 +17,7 @@ def provide(app: FastAPI, commands: OnboardingCommands, store: PartnerStore) -> 
     app.state.partners = store
 
 
-def _commands(request: Request) -> OnboardingCommands:
-    commands: OnboardingCommands = request.app.state.commands
-    return commands
-
-
-def _partners(request: Request) -> PartnerStore:
-    store: PartnerStore = request.app.state.partners
-    return store
-
-
 #: A route parameter of this type is onboarding's command side.
-Commands = Annotated[OnboardingCommands, Depends(_commands)]
+Commands = Annotated[OnboardingCommands, Depends(wired("commands"))]
 #: A route parameter of this type is the store of partners (for reads).
-Partners = Annotated[PartnerStore, Depends(_partners)]
+Partners = Annotated[PartnerStore, Depends(wired("partners"))]

@@ -16,7 +16,6 @@ from services.onboarding.commands import (
 )
 from services.onboarding.views import (
     PartnerView,
-    Refusal,
     Renewed,
     Signed,
     Terminated,
@@ -24,7 +23,8 @@ from services.onboarding.views import (
     partner_view,
 )
 from shared import access
-from shared.commands import IdempotentCommand, NotFound, respond
+from shared.commands import NotFound
+from shared.routes import IdempotentCommand, Refusal, respond
 
 router = APIRouter(prefix="/partners/{partner_id}", tags=["partners"])
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 
 from services.reporting.queries import ReadModels
+from shared.routes import wired
 
 
 def provide(app: FastAPI, read_models: ReadModels) -> None:
@@ -14,10 +15,5 @@ def provide(app: FastAPI, read_models: ReadModels) -> None:
     app.state.read_models = read_models
 
 
-def _read_models(request: Request) -> ReadModels:
-    read_models: ReadModels = request.app.state.read_models
-    return read_models
-
-
 #: A route parameter of this type is the read models' queries.
-Reads = Annotated[ReadModels, Depends(_read_models)]
+Reads = Annotated[ReadModels, Depends(wired("read_models"))]

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 
 from services.reporting.api.dependencies import Reads
-from services.reporting.views import HealthView, Refusal
+from services.reporting.views import HealthView
 from shared import access
+from shared.routes import refusals
 
 router = APIRouter(tags=["partners"])
 
@@ -17,7 +18,7 @@ router = APIRouter(tags=["partners"])
     "/partners/{partner_id}/health",
     summary="Partner health score with its factors (formula in the README)",
     dependencies=[access.PartnerReadAccess],
-    responses={404: {"model": Refusal, "description": "no such partner"}},
+    responses=refusals(not_found="no such partner"),
 )
 async def partner_health(
     partner_id: str, reads: Reads, as_of: datetime | None = None

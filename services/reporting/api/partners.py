@@ -7,15 +7,10 @@ import base64
 from fastapi import APIRouter, Query
 
 from services.reporting.api.dependencies import Reads
-from services.reporting.views import (
-    PartnersPage,
-    PartnerStatus,
-    PartnerView,
-    Refusal,
-    TierName,
-)
+from services.reporting.views import PartnersPage, PartnerStatus, PartnerView, TierName
 from shared import access
 from shared.commands import InvalidField
+from shared.routes import refusals
 
 router = APIRouter(tags=["partners"])
 
@@ -39,7 +34,7 @@ def partner_after(cursor: str | None) -> str | None:
     "/partners/{partner_id}",
     summary="Partner 360",
     dependencies=[access.PartnerReadAccess],
-    responses={404: {"model": Refusal, "description": "no such partner"}},
+    responses=refusals(not_found="no such partner"),
 )
 async def partner(partner_id: str, reads: Reads) -> PartnerView:
     return PartnerView.model_validate(await reads.partner(partner_id))

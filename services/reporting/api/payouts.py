@@ -7,8 +7,9 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from services.reporting.api.dependencies import Reads
-from services.reporting.views import PayoutsView, Refusal, finance_csv
+from services.reporting.views import PayoutsView, finance_csv
 from shared import access
+from shared.routes import Refusal, refusals
 
 router = APIRouter(tags=["payouts"])
 
@@ -17,7 +18,7 @@ router = APIRouter(tags=["payouts"])
     "/partners/{partner_id}/payouts",
     summary="A partner's settlements, and per period: current total, paid, pending adjustment",
     dependencies=[access.PartnerReadAccess],
-    responses={404: {"model": Refusal, "description": "no such partner"}},
+    responses=refusals(not_found="no such partner"),
 )
 async def payouts(partner_id: str, reads: Reads) -> PayoutsView:
     return PayoutsView.of(partner_id, await reads.payouts(partner_id))

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Path
 
 from services.reporting.api.dependencies import Reads
-from services.reporting.views import Refusal, StatementView
+from services.reporting.views import StatementView
 from shared import access
 from shared.events import PERIOD_PATTERN
+from shared.routes import refusals
 
 router = APIRouter(tags=["statements"])
 
@@ -16,7 +17,7 @@ router = APIRouter(tags=["statements"])
     "/partners/{partner_id}/statements/{period}",
     summary="A partner's commission statement for one period",
     dependencies=[access.PartnerReadAccess],
-    responses={404: {"model": Refusal, "description": "no such partner"}},
+    responses=refusals(not_found="no such partner"),
 )
 async def statement(
     partner_id: str,

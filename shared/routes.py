@@ -1,0 +1,118 @@
+"""What every service's routes share: the Idempotency-Key, answers, refusals, wiring.
+
+A command route takes the key with :data:`IdempotentCommand` and answers the
+command's :class:`~shared.commands.Answer` with :func:`respond`::
+
+    @router.post("/things", status_code=201, response_model=ThingView)
+    async def add(body: ThingBody, key: IdempotentCommand, things: Things) -> JSONResponse:
+        return respond(await things.add(body, key))
+
+``Things`` is what the service's wiring put on the app (:func:`wired`)::
+
+    Things = Annotated[ThingCommands, Depends(wired("things"))]
+    app.state.things = ThingCommands(...)   # in create_app
+
+:func:`install_error_handlers` (called by :func:`shared.service.service_app`)
+answers the refusals of :mod:`shared.commands` the same way in every service.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from shared.commands import Answer, CommandKey, Conflict, InvalidField, NotFound
+
+
+class Refusal(BaseModel):
+    """The body of a 404 or 409: what was not found, or why the command was refused."""
+
+    detail: str
+
+
+def refusals(
+    *, not_found: str | None = None, conflict: str | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """A route's ``responses`` for OpenAPI: each refusal it may answer, with what it means."""
+    described = {404: not_found, 409: conflict}
+    return {
+        code: {"model": Refusal, "description": description}
+        for code, description in described.items()
+        if description is not None
+    }
+
+
+def respond(answer: Answer) -> JSONResponse:
+    """``answer`` as the HTTP response, marked ``Idempotent-Replayed`` when remembered."""
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
+    return JSONResponse(answer.body, status_code=answer.status, headers=headers)
+
+
+def unprocessable(location: tuple[str, ...], message: str) -> JSONResponse:
+    """A 422 in FastAPI's own shape, so clients read one error format."""
+    detail = [{"loc": list(location), "msg": message, "type": "value_error"}]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+async def _invalid_field(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidField)
+    return unprocessable(exc.location, exc.message)
+
+
+async def _not_found(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=404)
+
+
+async def _conflict(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=409)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer :class:`InvalidField`, :class:`NotFound` and :class:`Conflict` (and their
+    subclasses) with 422, 404 and 409."""
+    app.add_exception_handler(InvalidField, _invalid_field)
+    app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(Conflict, _conflict)
+
+
+async def command_key(
+    request: Request,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=255,
+            description="a retried command with the same key returns the first answer",
+        ),
+    ] = None,
+) -> CommandKey | None:
+    """The request's :class:`CommandKey` (FastAPI dependency); ``None`` without the header.
+
+    FastAPI has parsed the body by the time dependencies run, so the body here is
+    valid JSON (or empty)."""
+    if idempotency_key is None:
+        return None
+    raw = await request.body()
+    body = json.loads(raw) if raw else None
+    return CommandKey.of(idempotency_key, request.url.path, body)
+
+
+#: A route parameter of this type is the command's Idempotency-Key, if it was sent.
+IdempotentCommand = Annotated[CommandKey | None, Depends(command_key)]
+
+
+def wired(name: str) -> Callable[[Request], Any]:
+    """A dependency giving ``app.state.<name>``: what the service's ``create_app`` wired
+    there (its commands, its reads), so routes never build their own."""
+
+    def from_app(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    from_app.__name__ = f"wired_{name}"
+    return from_app
