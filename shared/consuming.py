@@ -24,7 +24,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 
-from shared.events import CloudEvent, InvalidEvent, Payload, parse_event
+from shared.events import CloudEvent, InvalidEvent, InvalidReason, Payload, parse_event
 from shared.failpoints import failpoint
 from shared.lag import report_lag
 from shared.messaging import ConsumedRecord, dead_letter
@@ -101,6 +101,33 @@ async def validate_batch(
             continue
         valid.append(Consumed(record, event))
     return valid
+
+
+#: What a consumer calls with a valid event its rules cannot use, and why:
+#: :func:`dead_letter_unusable` bound to the service's broker and name.
+DeadLetter = Callable[[Consumed, str], Awaitable[None]]
+
+
+async def dead_letter_unusable(
+    broker: KafkaBroker, consumed: Consumed, error: str, *, service: str
+) -> None:
+    """Dead-letter an event that passed validation but that the service's rules cannot use
+    (a permanent failure, like invalid input): its record to ``<topic>.dlq`` as
+    ``invalid_data`` (awaited), counted and logged; the batch carries on without it."""
+    record = consumed.record
+    reason = InvalidReason.INVALID_DATA.value
+    await dead_letter(broker, record, error=error, reason=reason, service=service)
+    DEAD_LETTERS.labels(service, record.topic, reason).inc()
+    EVENTS_CONSUMED.labels(service, record.topic, consumed.event.type, "dead_lettered").inc()
+    log.warning(
+        "dead-lettered %s from %s[%s]@%s: %s",
+        consumed.event.type,
+        record.topic,
+        record.partition,
+        record.offset,
+        error,
+        extra={"reason": reason},
+    )
 
 
 TRANSIENT_BACKOFF_SECONDS = 1.0

@@ -7,6 +7,8 @@ lifespan, so neither Kafka nor MongoDB is touched.
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import FastAPI
 
 from services.enablement.api import (
@@ -23,15 +25,14 @@ from services.enablement.api.dependencies import provide
 from services.enablement.awards import AwardSettling
 from services.enablement.commands import EnablementCommands
 from services.enablement.handlers import EnablementConsumer
-from services.enablement.publishing import KafkaPublisher, Publisher
 from services.enablement.queries import EnablementQueries
 from services.enablement.settings import EnablementSettings
 from services.enablement.store import EnablementStore, Store
 from shared import topics
-from shared.consuming import subscribe
+from shared.consuming import dead_letter_unusable, subscribe
 from shared.messaging import make_broker
 from shared.mongo import make_mongo_client, service_database
-from shared.outbox import Outbox
+from shared.outbox import Outbox, Publisher
 from shared.service import service_app
 
 DESCRIPTION = (
@@ -47,15 +48,16 @@ def create_app(
     store: Store | None = None,
     publisher: Publisher | None = None,
 ) -> FastAPI:
+    name = settings.service_name
     broker = make_broker(settings)
     mongo = make_mongo_client(settings)
     mongo_store = EnablementStore(service_database(mongo, settings))
-    outbox = Outbox(broker, settings.service_name, mongo_store.with_outbox)
     store = mongo_store if store is None else store
     if publisher is None:
-        publisher = KafkaPublisher(broker, outbox, settings.service_name)
-    settling = AwardSettling(store, publisher, settings.service_name)
-    consumer = EnablementConsumer(store, publisher, settling, settings.service_name)
+        publisher = Outbox(broker, name, mongo_store.with_outbox)
+    settling = AwardSettling(store, publisher, name)
+    dead_letter = partial(dead_letter_unusable, broker, service=name)
+    consumer = EnablementConsumer(store, publisher, settling, dead_letter, service=name)
     report_lag = subscribe(
         broker,
         settings,
@@ -75,7 +77,7 @@ def create_app(
 
     async def startup() -> None:
         await mongo_store.create_indexes()
-        await outbox.publish_pending()
+        await publisher.publish_pending()
         settling.definitions_added()  # settle what a crash may have left stale
 
     app = service_app(
@@ -86,10 +88,10 @@ def create_app(
         mongo=mongo,
         on_startup=startup,
         readiness_details={
-            "outbox_backlog": outbox.known_backlog,
+            "outbox_backlog": publisher.known_backlog,
             "awards_current": settling.awards_current,
         },
-        background=[outbox.relay, settling.keep_learners_settled, report_lag],
+        background=[publisher.run, settling.keep_learners_settled, report_lag],
     )
     budget = settings.mdf_budget
     provide(

@@ -29,10 +29,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from services.enablement.domain import Award, awards_due
-from services.enablement.publishing import Publisher, award_event
+from services.enablement.publishing import award_event
 from services.enablement.store import LEARNERS, Catalogue, Learner, Store
 from shared.metrics import WRITE_CONFLICTS
-from shared.outbox import OutboxEntry
+from shared.outbox import OutboxEntry, Publisher
 
 log = logging.getLogger("partnerhub.enablement")
 

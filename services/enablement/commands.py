@@ -2,13 +2,13 @@
 
 Every command is **one single-document write** holding the change, the events
 to publish (the document's outbox) and, with an ``Idempotency-Key``, the
-answer given (:class:`shared.commands.CommandKey`). Then the outbox is
-published (awaited; if Kafka does not answer, the background relay publishes
-it later) and the answer is returned. A command sent again with the same key
-gets its first answer back without writing or publishing anything. Where a
-command creates an item (a material, a feedback, an MDF request) the item's
-id is derived from the key, so two concurrent deliveries of one command meet
-on the same id.
+answer given (:class:`shared.commands.CommandKey`). Then the document is
+handed over to the outbox relay (``publisher.publish_soon``,
+:mod:`shared.outbox`) and the answer is returned: an answer never waits for
+Kafka. A command sent again with the same key gets its first answer back
+without writing or publishing anything. Where a command creates an item (a
+material, a feedback, an MDF request) the item's id is derived from the key,
+so two concurrent deliveries of one command meet on the same id.
 
 Writers that race on one document (two replicas, HTTP and the consumer) use
 its ``version``: the loser reads again and decides again
@@ -21,7 +21,6 @@ The rules themselves are in :mod:`services.enablement.domain`
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -51,8 +50,6 @@ from services.enablement.domain import (
     utc_date,
 )
 from services.enablement.publishing import (
-    Outboxes,
-    Publisher,
     completion_event,
     feedback_event,
     mdf_decision_event,
@@ -87,9 +84,7 @@ from shared.commands import (
     retry_on_conflict,
 )
 from shared.events import Currency, Money, Tier
-from shared.outbox import OutboxEntry
-
-log = logging.getLogger("partnerhub.enablement")
+from shared.outbox import OutboxEntry, Publisher
 
 #: How far a completion may lie in the future (clocks of an LMS and ours differ a little).
 CLOCK_TOLERANCE = timedelta(minutes=5)
@@ -195,13 +190,6 @@ class EnablementCommands:
             await self.store.standing(partner_id), partner_id, utc_date(now)
         )
 
-    async def _publish_soon(self, collection: str, outboxes: Outboxes) -> None:
-        """Publish what a command stored; if Kafka does not answer, the relay publishes it."""
-        try:
-            await self.publisher.publish(collection, outboxes)
-        except Exception as exc:
-            log.warning("publishing after a command failed (%s); the outbox relay will retry", exc)
-
     # ----------------------------------------------------------------- the catalogue
 
     async def define_course(self, body: CourseBody, key: CommandKey | None) -> Answer:
@@ -299,7 +287,6 @@ class EnablementCommands:
         now: datetime,
         key: CommandKey | None,
     ) -> Answer | Lost:
-        already = len(learner.outbox)
         event = completion_event(completion, now)
         new = completion not in learner.completions
         if new:
@@ -326,7 +313,7 @@ class EnablementCommands:
         if await self.store.save_learners([learner]):
             return LOST
         await self.settling.learners_written(catalogue.definitions_version)
-        await self._publish_soon(LEARNERS, {learner.key: learner.outbox[already:]})
+        self.publisher.publish_soon(LEARNERS, [learner.key])
         return answer
 
     # ----------------------------------------------------------------- materials and feedback
@@ -366,7 +353,7 @@ class EnablementCommands:
         )
         outbox = [OutboxEntry.of(event)]
         if await self.store.add_feedback(feedback, remembered(key, answer), outbox):
-            await self._publish_soon(FEEDBACK, {feedback_id: outbox})
+            self.publisher.publish_soon(FEEDBACK, [feedback_id])
             return answer
         return await self._replay_after_race(self.store.feedback_answers, key)
 
@@ -469,5 +456,5 @@ class EnablementCommands:
             key.remember(ledger.answers, answer)
         if not await self.store.save_ledger(ledger):
             return LOST
-        await self._publish_soon(MDF_LEDGERS, {ledger.key: entries})
+        self.publisher.publish_soon(MDF_LEDGERS, [ledger.key])
         return answer

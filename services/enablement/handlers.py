@@ -13,14 +13,16 @@ learner. Then :class:`EnablementConsumer` writes them:
    (:func:`services.enablement.awards.settle_learner`): completions, awards,
    the definitions version used and the outbox are one single-document write
    per learner;
-3. the outbox entries are published (awaited), then removed;
+3. the outbox entries this batch added are published from memory
+   (``await publisher.publish``, :mod:`shared.outbox`), then removed;
 4. only then does the subscriber commit the batch's offsets.
 
 A write that lost to another writer is read and redone
 (:func:`shared.commands.retry_on_conflict`). Event types without a handler
 (enablement's own events on enablement.v1) are counted as ignored. An event
 the rules cannot use although it passed validation (a learner id of blanks,
-say) is a permanent failure: it is dead-lettered like invalid input.
+say) is a permanent failure: it is dead-lettered like invalid input
+(:func:`shared.consuming.dead_letter_unusable`).
 """
 
 from __future__ import annotations
@@ -39,15 +41,14 @@ from services.enablement.domain import (
     Termination,
     TierChange,
 )
-from services.enablement.publishing import Publisher
 from services.enablement.store import LEARNERS, PARTNERS, StandingRecord, Store
 from shared import events
 from shared.commands import LOST, Lost, retry_on_conflict
-from shared.consuming import Consumed
+from shared.consuming import Consumed, DeadLetter
 from shared.events import CloudEvent, Payload
 from shared.failpoints import failpoint
 from shared.metrics import EVENTS_CONSUMED, WRITE_CONFLICTS
-from shared.outbox import OutboxEntry
+from shared.outbox import OutboxEntry, Publisher
 
 #: A change to one partner's standing, as an event brings it.
 StandingChange = Callable[[PartnerStanding], PartnerStanding]
@@ -136,19 +137,23 @@ HANDLERS: dict[str, Handler] = {
 
 
 class EnablementConsumer:
-    """Folds each consumed batch through :data:`HANDLERS` and writes what it changes."""
+    """Folds each consumed batch through :data:`HANDLERS` and writes what it changes;
+    ``dead_letter`` takes the events the rules cannot use."""
 
     def __init__(
         self,
         store: Store,
         publisher: Publisher,
         settling: AwardSettling,
+        dead_letter: DeadLetter,
+        *,
         service: str = "enablement",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
         self.publisher = publisher
         self.settling = settling
+        self.dead_letter = dead_letter
         self.service = service
         self.clock = clock
 
@@ -169,7 +174,7 @@ class EnablementConsumer:
             try:
                 handler(changes, event)
             except ValueError as exc:
-                await self.publisher.dead_letter(consumed, f"data: {exc}")
+                await self.dead_letter(consumed, f"data: {exc}")
                 return
             outcome = "processed"
         EVENTS_CONSUMED.labels(self.service, consumed.record.topic, event.type, outcome).inc()

@@ -1,4 +1,4 @@
-"""What enablement publishes on ``enablement.v1``, and what sends it to Kafka.
+"""What enablement publishes on ``enablement.v1``: one function per event.
 
 Every event enablement produces has a deterministic CloudEvent id
 (:func:`shared.events.deterministic_id`) made of what identifies the fact, so
@@ -6,28 +6,18 @@ an event produced again (a retry, a recomputation, a crash before its outbox
 entry was removed) is the same event and readers de-duplicate it.
 
 Events are stored first, in the outbox of the document whose change they
-announce (:mod:`shared.outbox`); a :class:`Publisher` then sends them and
-removes them from their documents.
+announce; :class:`shared.outbox.Publisher` then sends them to Kafka and
+removes them from their documents (commands hand their documents over,
+the consumer publishes what it holds).
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
-
-from faststream.kafka import KafkaBroker
 
 from services.enablement.domain import Award, Completion, Feedback, MdfRequest
 from shared import events
-from shared.consuming import Consumed
-from shared.events import InvalidReason, deterministic_id, new_event
-from shared.messaging import dead_letter
-from shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
-from shared.outbox import Outbox, OutboxEntry
-
-log = logging.getLogger("partnerhub.enablement")
+from shared.events import deterministic_id, new_event
 
 SERVICE = "enablement"
 SOURCE = "/partnerhub/enablement"
@@ -100,51 +90,3 @@ def mdf_decision_event(
         time=request.decided_at,
         event_id=deterministic_id(SERVICE, "MdfDecision", request.request_id),
     )
-
-
-# ----------------------------------------------------------------- sending them
-
-#: Outbox entries to send, by the ``_id`` of the document whose outbox holds them.
-Outboxes = Mapping[str, Sequence[OutboxEntry]]
-
-
-class Publisher(Protocol):
-    """Sends to Kafka what enablement stored to publish, and what it cannot use."""
-
-    async def publish(self, collection: str, outboxes: Outboxes) -> None:
-        """Publish the entries (awaited), then remove them from their documents of
-        ``collection``; raises when Kafka does not take them (they stay in the outbox)."""
-
-    async def dead_letter(self, consumed: Consumed, error: str) -> None:
-        """Dead-letter a consumed event that is valid but that the rules cannot use."""
-
-
-class KafkaPublisher:
-    """The :class:`Publisher` of the running service: the outbox and the broker."""
-
-    def __init__(self, broker: KafkaBroker, outbox: Outbox, service: str) -> None:
-        self.broker = broker
-        self.outbox = outbox
-        self.service = service
-
-    async def publish(self, collection: str, outboxes: Outboxes) -> None:
-        await self.outbox.publish(
-            self.outbox.collections[collection], {k: list(v) for k, v in outboxes.items()}
-        )
-
-    async def dead_letter(self, consumed: Consumed, error: str) -> None:
-        record = consumed.record
-        reason = InvalidReason.INVALID_DATA.value
-        await dead_letter(self.broker, record, error=error, reason=reason, service=self.service)
-        DEAD_LETTERS.labels(self.service, record.topic, reason).inc()
-        EVENTS_CONSUMED.labels(
-            self.service, record.topic, consumed.event.type, "dead_lettered"
-        ).inc()
-        log.warning(
-            "dead-lettered %s from %s[%s]@%s: %s",
-            consumed.event.type,
-            record.topic,
-            record.partition,
-            record.offset,
-            error,
-        )

@@ -1,4 +1,5 @@
-"""Incentives wiring: settings, store, broker, the consumer, the settlements and the routes."""
+"""Incentives wiring: settings, store, broker, the outbox relay, the consumer, the settlements
+and the routes."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from services.incentives.handlers import IncentivesConsumer
 from services.incentives.ledgers import Ledgers
 from services.incentives.settings import IncentivesSettings
 from services.incentives.settlements import Settlements
-from services.incentives.store import IncentivesStore, OutboxPublisher, Publisher, Store
+from services.incentives.store import IncentivesStore, Store
 from shared import topics
 from shared.consuming import subscribe
 from shared.messaging import make_broker
 from shared.mongo import make_mongo_client, service_database
-from shared.outbox import Outbox
+from shared.outbox import Outbox, Publisher
 from shared.service import service_app
 
 
@@ -36,7 +37,9 @@ def create_app(
     stored = IncentivesStore(service_database(mongo, settings))
     store = stored if store is None else store
     if publisher is None:
-        publisher = OutboxPublisher(Outbox(broker, name, [stored.ledgers, stored.registrations]))
+        # No periodic sweep: the consumer's published entries stay in the ledgers a while
+        # (services.incentives.ledgers); what a crash left is published at start-up.
+        publisher = Outbox(broker, name, [stored.ledgers, stored.registrations], sweep=None)
 
     # One Ledgers for both sides: what a settlement writes, the consumer reads again.
     ledgers = Ledgers(store, publisher, cache_deals=settings.ledger_cache_deals, service=name)
@@ -84,7 +87,8 @@ def create_app(
         mongo=mongo,
         on_startup=startup,
         on_shutdown=ledgers.remove_all_published,
-        background=[report_lag, ledgers.keep_removing_published],
+        readiness_details={"outbox_backlog": publisher.known_backlog},
+        background=[publisher.run, report_lag, ledgers.keep_removing_published],
     )
     provide(app, store, settling)
     for api in (commissions, registrations, settlements, simulations):

@@ -17,7 +17,10 @@ For each batch (after :func:`shared.consuming.validate_batch`):
    entries in **one single-document write**, conditional on the version read
    (another writer that wrote first makes this one read and redo that
    partner: :func:`shared.commands.retry_on_conflict`).
-4. The outbox entries are published and awaited.
+4. The outbox entries are published from memory, awaited
+   (``await publisher.publish``, :mod:`shared.outbox`): a registration
+   book's are removed at once, a ledger's lazily
+   (:mod:`services.incentives.ledgers`).
 5. Only then does the subscriber commit the batch's offsets.
 
 A crash before (3) redoes the batch from Kafka and finds the same results; a
@@ -50,7 +53,6 @@ from services.incentives.store import (
     REGISTRATIONS,
     DecisionRecord,
     PartnerLedger,
-    Publisher,
     RegistrationBook,
     Store,
     registration_key,
@@ -61,7 +63,7 @@ from shared.consuming import Consumed
 from shared.events import deterministic_id, new_event
 from shared.failpoints import failpoint
 from shared.metrics import EVENTS_CONSUMED, WRITE_CONFLICTS
-from shared.outbox import OutboxEntry
+from shared.outbox import OutboxEntry, Publisher
 
 log = logging.getLogger("partnerhub.incentives")
 
@@ -261,7 +263,7 @@ class IncentivesConsumer:
             WRITE_CONFLICTS.labels(self.service, REGISTRATIONS).inc(len(lost))
         outboxes = {b.key: b.outbox for b in books.values() if b.key not in lost and b.outbox}
         if outboxes:
-            await self.publisher.publish(REGISTRATIONS, outboxes, remove=True)
+            await self.publisher.publish(REGISTRATIONS, outboxes)
         for entries in outboxes.values():
             entries.clear()
         return lost

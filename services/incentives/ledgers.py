@@ -2,7 +2,10 @@
 
 One :class:`Ledgers` per process (wired in ``app.py``) reads, writes and
 publishes every ledger, so what it keeps in memory stays coherent with what
-either side wrote:
+either side wrote. It publishes by the rule of :mod:`shared.outbox`: the
+consumer's entries from memory (:meth:`Ledgers.publish`, awaited before the
+batch's offsets commit), a settlement's by handing its ledgers over to the
+relay (:meth:`Ledgers.hand_over`).
 
 - **Ledgers stay in memory** between batches (:class:`shared.cache.BoundedCache`,
   least recently used first out, ``LEDGER_CACHE_DEALS`` deals at most): a
@@ -10,13 +13,15 @@ either side wrote:
   the version the ledger was read at. A ledger whose write lost is forgotten
   and read again; a write from another copy of a ledger (a settlement's) makes
   the copy in memory be forgotten too.
-- **Published entries leave the stored document lazily**: publishing does
-  not remove them; the document's next write leaves them out, and a document
-  not written again within :data:`REMOVE_AFTER_SECONDS` (or at shutdown) has
-  them removed. Until then a crash leaves them to be published once more, as
-  the same events (readers de-duplicate on the CloudEvent id); a ledger read
-  meanwhile does not publish them again. A settlement's entries are removed
-  at once: its copy of the ledger is not written again.
+- **The consumer's published entries leave the stored document lazily**:
+  publishing does not remove them (``remove=False``); the document's next
+  write leaves them out, and a document not written again within
+  :data:`REMOVE_AFTER_SECONDS` (or at shutdown) has them removed. Until then
+  a crash leaves them to be published once more, as the same events (readers
+  de-duplicate on the CloudEvent id); a ledger read meanwhile does not
+  publish them again, nor does the relay. A settlement's entries are the
+  relay's to publish and remove: its copy of the ledger is not written
+  again.
 """
 
 from __future__ import annotations
@@ -25,10 +30,10 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 
-from services.incentives.store import LEDGERS, PartnerLedger, Publisher, Store
+from services.incentives.store import LEDGERS, PartnerLedger, Store
 from shared.cache import BoundedCache
 from shared.metrics import WRITE_CONFLICTS
-from shared.outbox import OutboxEntry
+from shared.outbox import OutboxEntry, Publisher
 from shared.periodic import every
 
 log = logging.getLogger("partnerhub.incentives")
@@ -107,24 +112,27 @@ class Ledgers:
         """Drop these partners' ledgers from memory (changed there, perhaps not stored)."""
         self._memory.forget(partner_ids)
 
-    async def publish(self, ledgers: Iterable[PartnerLedger], *, lazily: bool = True) -> None:
-        """Publish the ledgers' outbox entries (awaited) and take them out of the ledgers.
-
-        ``lazily``: they leave the stored documents with the documents' next write (see
-        the module's docstring), for ledgers that are written again soon (the
-        consumer's); else they are removed from the documents at once.
-        """
+    async def publish(self, ledgers: Iterable[PartnerLedger]) -> None:
+        """Publish the ledgers' outbox entries (awaited) and take them out of the ledgers;
+        they leave the stored documents lazily (see the module's docstring), for ledgers
+        written again soon (the consumer's)."""
         with_entries = [ledger for ledger in ledgers if ledger.outbox]
         if not with_entries:
             return
         outboxes = {ledger.partner_id: ledger.outbox for ledger in with_entries}
-        await self.publisher.publish(LEDGERS, outboxes, remove=not lazily)
+        await self.publisher.publish(LEDGERS, outboxes, remove=False)
         moment = time.monotonic()
         for ledger in with_entries:
-            if lazily:
-                since, unremoved = self._unremoved.get(ledger.partner_id, (moment, []))
-                self._unremoved[ledger.partner_id] = (since, unremoved + ledger.outbox)
+            since, unremoved = self._unremoved.get(ledger.partner_id, (moment, []))
+            self._unremoved[ledger.partner_id] = (since, unremoved + ledger.outbox)
             ledger.outbox = []
+
+    def hand_over(self, ledgers: Iterable[PartnerLedger]) -> None:
+        """The ledgers were written with entries in their outboxes by a command (a
+        settlement): the relay publishes and removes them soon."""
+        partner_ids = [ledger.partner_id for ledger in ledgers]
+        if partner_ids:
+            self.publisher.publish_soon(LEDGERS, partner_ids)
 
     async def remove_published(self, older_than: float = REMOVE_AFTER_SECONDS) -> int:
         """Remove the published entries still stored in documents not written for a while."""

@@ -9,8 +9,11 @@ settlement recorded beside the facts, its PayoutSettled in the outbox),
 guarded by the ledger's version like a batch of events: a batch that changes
 the partner meanwhile makes the settlement read the ledger and compute again
 (:func:`shared.commands.retry_on_conflict`), so a payout is always computed
-from the totals it is recorded against. Then the PayoutSettled is published
-(awaited).
+from the totals it is recorded against. Then, like every command's, the
+ledger is handed over to the outbox relay (:mod:`shared.outbox`), which
+publishes the PayoutSettled: the answer does not wait for Kafka, and a
+PayoutSettled recorded reaches Kafka whatever happens to the process
+afterwards.
 
 A run over many partners is not atomic across partners (the store has no
 transactions): a crash half-way leaves some partners settled. Running the
@@ -199,7 +202,8 @@ class Settlements:
         now: datetime,
         outcomes: dict[str, PartnerOutcome],
     ) -> None:
-        """Record and publish each new settlement, computing again where a ledger changed."""
+        """Record each new settlement and have it published, computing again where a
+        ledger changed."""
         pending = {pid for pid, o in outcomes.items() if o.settlement and not o.replayed}
 
         async def attempt() -> Lost | None:
@@ -236,8 +240,7 @@ class Settlements:
             ledger.outbox.append(OutboxEntry.of(payout_event(pid, outcome.settlement)))
             changed.append(ledger)
         lost = await self.ledgers.save(changed)
-        written = [ledger for ledger in changed if ledger.partner_id not in lost]
-        await self.ledgers.publish(written, lazily=False)
+        self.ledgers.hand_over(ledger for ledger in changed if ledger.partner_id not in lost)
         return lost
 
     def _compute(

@@ -28,7 +28,7 @@ answers without a scan. A deal's entry is inserted before the first ledger
 write that publishes the deal, and never changes.
 
 :class:`Store` is what the service needs of all this (tests use an in-memory
-one); :class:`Publisher` is how it publishes what the outboxes hold.
+one); :class:`shared.outbox.Publisher` publishes what the outboxes hold.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ from shared.mongo import (
     insert_new,
     replace_if_unchanged,
 )
-from shared.outbox import Outbox, OutboxEntry, decode_outbox, encode_outbox
+from shared.outbox import OutboxEntry, decode_outbox, encode_outbox
 from shared.settlement import Settlement, from_document, to_document
 
 LEDGERS = "ledgers"
@@ -589,45 +589,3 @@ class IncentivesStore:
             return None
         book = decode_registration_book(doc)
         return book.registrations[registration_id], book.decisions.get(registration_id)
-
-
-# --------------------------------------------------------------------------- publishing
-
-
-class Publisher(Protocol):
-    """Publishes the outbox entries of stored documents (awaited, in order)."""
-
-    async def publish(
-        self, collection: str, outboxes: Mapping[str, list[OutboxEntry]], *, remove: bool
-    ) -> None:
-        """Publish each document's entries; with ``remove``, then remove them from the
-        documents (without, the caller removes them later: until then a crash leaves
-        them to be published again, as the same events)."""
-        ...
-
-    async def remove(self, collection: str, outboxes: Mapping[str, list[OutboxEntry]]) -> None:
-        """Remove published entries from their documents."""
-        ...
-
-    async def publish_pending(self) -> int:
-        """Publish every entry the documents still hold (what a crash left behind)."""
-        ...
-
-
-class OutboxPublisher:
-    """:class:`Publisher` through :class:`shared.outbox.Outbox`: Kafka, and the documents'
-    outboxes in MongoDB."""
-
-    def __init__(self, outbox: Outbox) -> None:
-        self.outbox = outbox
-
-    async def publish(
-        self, collection: str, outboxes: Mapping[str, list[OutboxEntry]], *, remove: bool
-    ) -> None:
-        await self.outbox.publish(self.outbox.collections[collection], outboxes, remove=remove)
-
-    async def remove(self, collection: str, outboxes: Mapping[str, list[OutboxEntry]]) -> None:
-        await self.outbox.remove(self.outbox.collections[collection], outboxes)
-
-    async def publish_pending(self) -> int:
-        return await self.outbox.publish_pending()

@@ -1,26 +1,23 @@
 """Onboarding's wiring: settings, MongoDB, Kafka, the outbox relay, the commands, the routes.
 
 ``create_app(settings)`` is the service as it runs. Tests pass their own
-``store`` and ``publish_soon`` (fakes in memory) and do not enter the app's
+``store`` and ``publisher`` (fakes in memory) and do not enter the app's
 lifespan, so neither Kafka nor MongoDB is touched.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from fastapi import FastAPI
 
 from services.onboarding.api import applications, partners
 from services.onboarding.api.dependencies import provide
 from services.onboarding.commands import OnboardingCommands
-from services.onboarding.relay import OutboxRelay
 from services.onboarding.settings import OnboardingSettings
 from services.onboarding.store import OnboardingStore, PartnerStore
 from shared import topics
 from shared.messaging import make_broker
 from shared.mongo import make_mongo_client, service_database
-from shared.outbox import Outbox
+from shared.outbox import Outbox, Publisher
 from shared.service import service_app
 
 DESCRIPTION = (
@@ -33,13 +30,13 @@ def create_app(
     settings: OnboardingSettings,
     *,
     store: PartnerStore | None = None,
-    publish_soon: Callable[[str], None] | None = None,
+    publisher: Publisher | None = None,
 ) -> FastAPI:
     broker = make_broker(settings)
     mongo = make_mongo_client(settings)
     mongo_store = OnboardingStore(service_database(mongo, settings))
-    outbox = Outbox(broker, settings.service_name, [mongo_store.partners])
-    relay = OutboxRelay(outbox, mongo_store.partners.name)
+    if publisher is None:
+        publisher = Outbox(broker, settings.service_name, [mongo_store.partners])
 
     # For the AsyncAPI document: what onboarding publishes.
     broker.publisher(
@@ -51,7 +48,7 @@ def create_app(
 
     async def startup() -> None:
         await mongo_store.create_indexes()
-        await outbox.publish_pending()
+        await publisher.publish_pending()
 
     app = service_app(
         settings,
@@ -60,16 +57,11 @@ def create_app(
         broker=broker,
         mongo=mongo,
         on_startup=startup,
-        readiness_details={"outbox_backlog": outbox.known_backlog},
-        background=[relay.run],
+        readiness_details={"outbox_backlog": publisher.known_backlog},
+        background=[publisher.run],
     )
     store = mongo_store if store is None else store
-    commands = OnboardingCommands(
-        store,
-        settings.rules,
-        relay.publish_soon if publish_soon is None else publish_soon,
-        service=settings.service_name,
-    )
+    commands = OnboardingCommands(store, settings.rules, publisher, service=settings.service_name)
     provide(app, commands, store)
     app.include_router(applications.router)
     app.include_router(partners.router)

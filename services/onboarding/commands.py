@@ -3,10 +3,10 @@
 Every command is **one single-document write** of the partner's document: the
 new state, the event to publish (the document's outbox) and, with an
 ``Idempotency-Key``, the answer given (docs/architecture.md, "Commands" and
-"Outbox"). Only then is the answer returned and ``publish_soon`` called with
-the partner id (the outbox relay, :mod:`services.onboarding.relay`): an answer
-never waits for Kafka, and an event stored is published eventually, whatever
-happens to the process afterwards.
+"Outbox"). Then the partner's document is handed over to the outbox relay
+(``publisher.publish_soon``, :mod:`shared.outbox`) and the answer returned:
+an answer never waits for Kafka, and an event stored is published
+eventually, whatever happens to the process afterwards.
 
 **Idempotency** (:mod:`shared.commands`). A command sent again with the same
 key finds its answer in the partner's document and gets it back unchanged,
@@ -60,6 +60,7 @@ from shared.commands import (
 from shared.events import Contract, Payload, Scorecard, Tier, deterministic_id, new_event
 from shared.failpoints import failpoint
 from shared.metrics import WRITE_CONFLICTS
+from shared.outbox import Publisher
 
 SERVICE = "onboarding"
 SOURCE = "/partnerhub/onboarding"
@@ -169,21 +170,21 @@ Step = Callable[[PartnerRecord, datetime, str], tuple[Payload, BaseModel]]
 
 
 class OnboardingCommands:
-    """The HTTP commands over a :class:`PartnerStore`; ``publish_soon`` is called with the
-    partner id after each successful write (the event is in the partner's outbox)."""
+    """The HTTP commands over a :class:`PartnerStore`; after each successful write the
+    partner's document, whose outbox holds the event, is handed over to ``publisher``."""
 
     def __init__(
         self,
         store: PartnerStore,
         rules: OnboardingRules,
-        publish_soon: Callable[[str], None],
+        publisher: Publisher,
         *,
         service: str = SERVICE,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
         self.rules = rules
-        self.publish_soon = publish_soon
+        self.publisher = publisher
         self.service = service
         self.clock = clock
 
@@ -405,5 +406,5 @@ class OnboardingCommands:
             WRITE_CONFLICTS.labels(self.service, PARTNERS).inc()
             return LOST
         failpoint("onboarding_after_store")
-        self.publish_soon(partner.partner_id)
+        self.publisher.publish_soon(PARTNERS, [partner.partner_id])
         return given

@@ -1,5 +1,6 @@
 """The outbox on the real server and broker: its stored form (ids, the events in one
-compressed field) found, decoded and removed exactly; and what the relay publishes when."""
+compressed field) found, decoded and removed exactly; and what the relay publishes when.
+The same logic without a server is in ``tests/unit/test_outbox_form.py``."""
 
 from __future__ import annotations
 
@@ -47,14 +48,14 @@ async def test_entries_are_pending_until_removed_exactly(
     assert await outbox.pending() == {"books": {"current": current, "other": other}}
 
     # Removing one entry of each leaves the other pending.
-    await outbox.remove(collection, {"current": current[:1], "other": other[:1]})
+    await outbox.remove("books", {"current": current[:1], "other": other[:1]})
     assert await outbox.pending() == {"books": {"current": current[1:], "other": other[1:]}}
 
     # A document rewritten whole meanwhile (its next write) holds only what it was given.
     await collection.replace_one({"_id": "current"}, {"version": 2, **encode_outbox(later)})
-    await outbox.remove(collection, {"current": current[1:], "other": other[1:]})
+    await outbox.remove("books", {"current": current[1:], "other": other[1:]})
     assert await outbox.pending() == {"books": {"current": later}}
-    await outbox.remove(collection, {"current": later})
+    await outbox.remove("books", {"current": later})
     assert await outbox.backlog() == 0
 
 
@@ -73,7 +74,7 @@ async def test_a_failed_publish_leaves_its_documents_to_the_relay(
     outbox = Outbox(broker, "outbox-test", [collection])
     assert await outbox.known_backlog() == 0, "nothing marked yet"
     with pytest.raises(Exception, match="connect"):
-        await outbox.publish(collection, {"book": entries})  # no broker yet: Kafka "down"
+        await outbox.publish("books", {"book": entries})  # no broker yet: Kafka "down"
     assert await outbox.known_backlog() == 2
     await broker.connect()
     try:
@@ -101,11 +102,11 @@ async def test_the_relay_publishes_what_is_marked_at_once_and_the_rest_at_its_sw
     )
     broker = make_broker(settings)
     await broker.connect()
-    outbox = Outbox(broker, "outbox-test", [collection])
+    outbox = Outbox(broker, "outbox-test", [collection], interval=0.1, sweep=6.0)
     started = time.monotonic()
-    relay = asyncio.create_task(outbox.relay(interval=0.1, sweep=6.0))
+    relay = asyncio.create_task(outbox.run())
     try:
-        outbox.mark("books", ["marked"])
+        outbox.publish_soon("books", ["marked"])
         while await outbox.pending() != {"books": {"unmarked": unmarked}}:
             assert time.monotonic() - started < 5, await outbox.pending()
             await asyncio.sleep(0.1)
@@ -133,13 +134,13 @@ async def test_a_document_marked_after_its_entries_were_read_stays_marked(
     await broker.connect()
     outbox = Outbox(broker, "outbox-test", [collection])
     try:
-        outbox.mark("books", ["book"])
+        outbox.publish_soon("books", ["book"])
         before = outbox.marking()  # the relay reads the document's entries: [read]
         await collection.replace_one(
             {"_id": "book"}, {"version": 2, **encode_outbox([read, written_later])}
         )
-        outbox.mark("books", ["book"])  # the command that wrote the second entry
-        assert await outbox.publish(collection, {"book": [read]}, read_before=before) == 1
+        outbox.publish_soon("books", ["book"])  # the command that wrote the second entry
+        assert await outbox.publish_read("books", {"book": [read]}, before) == 1
         assert await outbox.known_backlog() == 1, "still marked: its new entry is waiting"
         assert await outbox.publish_marked() == 1
         assert await outbox.known_backlog() == 0
@@ -148,11 +149,11 @@ async def test_a_document_marked_after_its_entries_were_read_stays_marked(
         await broker.stop()
 
 
-async def test_a_writer_publishing_what_it_added_leaves_the_mark_to_the_relay(
+async def test_a_consumer_publishing_what_it_added_leaves_the_mark_to_the_relay(
     settings: Settings, database: AsyncDatabase[Document]
 ) -> None:
-    """A document marked by a failed publish, then written again by another command that
-    publishes only its own entry: the first entry is still the relay's to publish."""
+    """A document marked (a failed publish, a command's hand-over), then written again by
+    a consumer that publishes only its own entry: the first entry is still the relay's."""
     await ensure_topics(settings, (TOPIC,))
     collection = database["books"]
     failed, added = relayed(7), relayed(8)
@@ -161,10 +162,39 @@ async def test_a_writer_publishing_what_it_added_leaves_the_mark_to_the_relay(
     await broker.connect()
     outbox = Outbox(broker, "outbox-test", [collection])
     try:
-        outbox.mark("books", ["book"])  # as a failed publish of [failed] does
-        assert await outbox.publish(collection, {"book": [added]}) == 1
+        outbox.publish_soon("books", ["book"])  # as a failed publish of [failed] does
+        await outbox.publish("books", {"book": [added]})
+        assert await outbox.pending() == {"books": {"book": [failed]}}
         assert await outbox.known_backlog() == 1, "still marked for the entry left"
         assert await outbox.publish_marked() == 1
+        assert await outbox.pending() == {}
+    finally:
+        await broker.stop()
+
+
+async def test_entries_in_hand_wait_for_their_removal_and_are_not_published_again(
+    settings: Settings, database: AsyncDatabase[Document]
+) -> None:
+    """A consumer publishing with remove=False removes its entries later: until then the
+    relay (marked documents, the sweep) leaves them alone, and the backlog leaves them out."""
+    await ensure_topics(settings, (TOPIC,))
+    collection = database["books"]
+    held, handed_over = relayed(9), relayed(10)
+    await collection.insert_one({"_id": "book", "version": 1, **encode_outbox([held])})
+    broker = make_broker(settings)
+    await broker.connect()
+    outbox = Outbox(broker, "outbox-test", [collection])
+    try:
+        await outbox.publish("books", {"book": [held]}, remove=False)
+        await collection.replace_one(
+            {"_id": "book"}, {"version": 2, **encode_outbox([held, handed_over])}
+        )
+        outbox.publish_soon("books", ["book"])
+        assert await outbox.known_backlog() == 1, "the entry in hand is not waiting"
+        assert await outbox.publish_marked() == 1, "only the entry handed over"
+        assert await outbox.pending() == {"books": {"book": [held]}}
+        assert await outbox.publish_pending() == 0, "nor does the sweep publish it again"
+        await outbox.remove("books", {"book": [held]})
         assert await outbox.pending() == {}
     finally:
         await broker.stop()

@@ -3,10 +3,12 @@ against fakes.
 
 ``create_app`` takes the store and the publisher as parameters; here they are
 an in-memory store (:class:`InMemoryStore`, keeping documents in the form
-:class:`~services.enablement.store.EnablementStore` writes them) and a fake
-Kafka (:class:`FakeKafka`) that publishes an outbox when told to, checks each
-event against the contract and removes it from its document, as the outbox
-does. The app's lifespan is not entered, so neither Kafka nor MongoDB is
+:class:`~services.enablement.store.EnablementStore` writes them) and the
+shared in-memory publisher (:class:`tests.support.fakes.InMemoryPublisher`),
+which checks each event against the contract and removes it from its
+document, as the outbox does; its relay step (``flush``) runs after each
+request, as the outbox relay does once a command has handed its document
+over. The app's lifespan is not entered, so neither Kafka nor MongoDB is
 touched: every test runs in milliseconds. The same behaviour on the real
 infrastructure is in the integration tests of enablement.
 """
@@ -14,6 +16,7 @@ infrastructure is in the integration tests of enablement.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import random
@@ -46,7 +49,6 @@ from services.enablement.domain import (
     quarter_of,
 )
 from services.enablement.handlers import HANDLERS, EnablementConsumer
-from services.enablement.publishing import Outboxes
 from services.enablement.settings import EnablementSettings
 from services.enablement.store import (
     CATALOGUE,
@@ -81,8 +83,9 @@ from shared.commands import CommandKey, KeptLosing
 from shared.consuming import Consumed
 from shared.events import PAYLOADS, Tier, parse_event
 from shared.mongo import Document
-from shared.outbox import OutboxEntry, decode_outbox, encode_outbox
+from shared.outbox import OutboxEntry
 from tests.support.events import CONTRACT, PROFILE, envelope
+from tests.support.fakes import InMemoryPublisher, KafkaDown
 
 ADMIN_KEY, PARTNER_KEY = "admin-key", "partner-key"
 #: The partner PARTNER_KEY reads for (silver).
@@ -288,46 +291,16 @@ class InMemoryStore:
         return sorted(found, key=lambda f: f.submitted_at, reverse=True)[:limit]
 
 
-class FakeKafka:
-    """The :class:`~services.enablement.publishing.Publisher`: publishes outbox entries
-    (each checked against the event contract) and removes them from their documents, as
-    the outbox does; ``down`` makes every publish fail as with Kafka unavailable."""
+def publisher_of(store: InMemoryStore) -> InMemoryPublisher:
+    """The in-memory publisher over the store's documents."""
+    return InMemoryPublisher(store.docs)
 
-    def __init__(self, store: InMemoryStore) -> None:
-        self.store = store
-        self.published: list[dict[str, Any]] = []
-        self.dead_letters: list[tuple[str, str]] = []
-        self.down = False
 
-    async def publish(self, collection: str, outboxes: Outboxes) -> None:
-        if self.down:
-            raise ConnectionError("Kafka is not answering")
-        for doc_id, entries in outboxes.items():
-            for entry in entries:
-                assert entry.topic == topics.ENABLEMENT
-                parse_event(entry.value, topic=topics.ENABLEMENT)  # valid against the contract
-                self.published.append(json.loads(entry.value))
-            doc = self.store.docs[collection][doc_id]
-            sent = {e.id for e in entries}
-            doc.update(encode_outbox([e for e in decode_outbox(doc) if e.id not in sent]))
+class DeadLetters(list[tuple[str, str]]):
+    """The consumer's dead letters, as (event type, why), in order."""
 
-    async def dead_letter(self, consumed: Consumed, error: str) -> None:
-        self.dead_letters.append((consumed.event.type, error))
-
-    def types(self, partner_id: str) -> list[str]:
-        return [e["type"] for e in self.published if e["subject"] == partner_id]
-
-    def of_type(self, event_type: str) -> list[dict[str, Any]]:
-        return [e for e in self.published if e["type"] == event_type]
-
-    def pending(self) -> int:
-        """Outbox entries not published yet, in every document."""
-        return sum(
-            len(decode_outbox(doc))
-            for docs in self.store.docs.values()
-            for doc in docs.values()
-            if "outbox" in doc
-        )
+    async def __call__(self, consumed: Consumed, error: str) -> None:
+        self.append((consumed.event.type, error))
 
 
 @dataclass(frozen=True)
@@ -354,7 +327,8 @@ class Enablement:
 
     def __init__(self) -> None:
         self.store = InMemoryStore()
-        self.kafka = FakeKafka(self.store)
+        self.kafka = publisher_of(self.store)
+        self.dead_letters = DeadLetters()
         settings = EnablementSettings(
             api_keys=SecretStr(f"{ADMIN_KEY}=admin,{PARTNER_KEY}=partner:{KEYED_PARTNER}"),
             api_keys_file=None,
@@ -363,7 +337,7 @@ class Enablement:
         )
         self.client = TestClient(create_app(settings, store=self.store, publisher=self.kafka))
         self.settling = AwardSettling(self.store, self.kafka)
-        self.consumer = EnablementConsumer(self.store, self.kafka, self.settling)
+        self.consumer = EnablementConsumer(self.store, self.kafka, self.settling, self.dead_letters)
 
     def post(
         self, path: str, body: Any = None, *, key: str = ADMIN_KEY, idempotency: str | None = None
@@ -371,7 +345,10 @@ class Enablement:
         headers = {"Authorization": f"Bearer {key}"}
         if idempotency is not None:
             headers["Idempotency-Key"] = idempotency
-        return self.client.post(path, json=body, headers=headers)
+        answer = self.client.post(path, json=body, headers=headers)
+        with contextlib.suppress(KafkaDown):  # the relay tries again later
+            self.kafka.flush()  # the relay, woken by the command
+        return answer
 
     def get(self, path: str, *, key: str = ADMIN_KEY, **params: Any) -> Any:
         return self.client.get(path, params=params, headers={"Authorization": f"Bearer {key}"})
@@ -537,10 +514,12 @@ def test_completions_award_a_certification_once(enablement: Enablement) -> None:
 
 async def test_a_certification_defined_later_is_awarded_to_learners_who_qualify() -> None:
     store = InMemoryStore()
-    kafka = FakeKafka(store)
+    kafka = publisher_of(store)
     settling = AwardSettling(store, kafka)
     commands = EnablementCommands(store, kafka, settling, MdfBudget())
-    await EnablementConsumer(store, kafka, settling).handle([consumed(signed("P-1"))])
+    await EnablementConsumer(store, kafka, settling, DeadLetters()).handle(
+        [consumed(signed("P-1"))]
+    )
     await commands.define_course(CourseBody(course_id="A", title="A", product_line="x"), None)
     for learner in ("L1", "L2"):
         body = CompletionBody.model_validate(completed("P-1", learner, "A", 2))
@@ -569,10 +548,11 @@ def test_the_handler_table_covers_what_enablement_consumes() -> None:
 
 async def test_a_training_completed_from_an_lms_awards_a_certification() -> None:
     store = InMemoryStore()
-    kafka = FakeKafka(store)
+    kafka = publisher_of(store)
     settling = AwardSettling(store, kafka)
     commands = EnablementCommands(store, kafka, settling, MdfBudget())
-    consumer = EnablementConsumer(store, kafka, settling)
+    dead_letters = DeadLetters()
+    consumer = EnablementConsumer(store, kafka, settling, dead_letters)
     for course in ("A", "B"):
         await commands.define_course(
             CourseBody(course_id=course, title=course, product_line="x"), None
@@ -599,17 +579,18 @@ async def test_a_training_completed_from_an_lms_awards_a_certification() -> None
     learner = await store.find_learner("P-1", "L1")
     assert learner is not None
     assert len(learner.completions) == 2
-    assert kafka.dead_letters == []
+    assert dead_letters == []
 
 
 async def test_an_event_the_rules_cannot_use_is_dead_lettered_and_the_batch_goes_on() -> None:
     store = InMemoryStore()
-    kafka = FakeKafka(store)
-    consumer = EnablementConsumer(store, kafka, AwardSettling(store, kafka))
+    kafka = publisher_of(store)
+    dead_letters = DeadLetters()
+    consumer = EnablementConsumer(store, kafka, AwardSettling(store, kafka), dead_letters)
     blank = lms({**completed("P-1", " ", "A", 1)})
     good = lms(completed("P-1", "L1", "A", 1))
     await consumer.handle([consumed(blank), consumed(good)])
-    assert kafka.dead_letters == [("TrainingCompleted", "data: learner_id must not be empty")]
+    assert dead_letters == [("TrainingCompleted", "data: learner_id must not be empty")]
     assert await store.find_learner("P-1", "L1") is not None
 
 
@@ -619,8 +600,8 @@ async def test_partner_events_in_any_order_give_the_same_standing() -> None:
     standings = []
     for order in ([0, 1, 2], [2, 1, 0], [1, 0, 2, 1]):
         store = InMemoryStore()
-        kafka = FakeKafka(store)
-        consumer = EnablementConsumer(store, kafka, AwardSettling(store, kafka))
+        kafka = publisher_of(store)
+        consumer = EnablementConsumer(store, kafka, AwardSettling(store, kafka), DeadLetters())
         for i in order:
             await consumer.handle([consumed(events[i])])
         standings.append(await store.standing("P-1"))
@@ -632,8 +613,8 @@ async def test_partner_events_in_any_order_give_the_same_standing() -> None:
 
 async def test_a_consumer_write_that_loses_is_redone() -> None:
     store = InMemoryStore()
-    kafka = FakeKafka(store)
-    consumer = EnablementConsumer(store, kafka, AwardSettling(store, kafka))
+    kafka = publisher_of(store)
+    consumer = EnablementConsumer(store, kafka, AwardSettling(store, kafka), DeadLetters())
     store.lose_writes = 2
     await consumer.handle([consumed(signed("P-1")), consumed(lms(completed("P-1", "L1", "A", 1)))])
     assert await store.standing("P-1") is not None
@@ -757,15 +738,19 @@ def test_feedback_is_recorded_and_published(enablement: Enablement) -> None:
     }
 
 
-def test_a_command_whose_events_kafka_does_not_take_leaves_them_in_the_outbox(
+def test_a_command_answers_while_kafka_is_down_and_the_relay_publishes_later(
     enablement: Enablement,
 ) -> None:
     enablement.sign("P-1")
     enablement.kafka.down = True
     body = {"partner_id": "P-1", "rating": 5, "topic": "support", "text": ""}
-    ok(enablement.post("/feedback", body), 201)
+    given = ok(enablement.post("/feedback", body), 201)
     assert enablement.kafka.published == []
-    assert enablement.kafka.pending() == 1, "the relay publishes it later"
+    assert enablement.kafka.pending() == 1, "waiting in the feedback's outbox"
+    enablement.kafka.down = False
+    assert enablement.kafka.flush() == 1
+    assert [e["id"] for e in enablement.kafka.published] == [given["event_id"]]
+    assert enablement.kafka.pending() == 0
 
 
 # --------------------------------------------------------------------------- MDF
@@ -834,12 +819,14 @@ def test_mdf_within_budget_is_approved_and_beyond_it_rejected(enablement: Enable
 
 async def test_an_approval_that_loses_a_race_decides_again_on_the_budget_left() -> None:
     store = InMemoryStore()
-    kafka = FakeKafka(store)
+    kafka = publisher_of(store)
     settling = AwardSettling(store, kafka)
     commands = EnablementCommands(
         store, kafka, settling, MdfBudget("USD", {Tier.GOLD: Decimal(1000)})
     )
-    await EnablementConsumer(store, kafka, settling).handle([consumed(signed("P-1"))])
+    await EnablementConsumer(store, kafka, settling, DeadLetters()).handle(
+        [consumed(signed("P-1"))]
+    )
     body = MdfRequestBody.model_validate(
         {"partner_id": "P-1", "campaign": "c", "amount": "600", "currency": "USD"}
     )
@@ -850,6 +837,7 @@ async def test_an_approval_that_loses_a_race_decides_again_on_the_budget_left() 
     decided = await commands.approve_mdf(mine.body["request_id"], None)
     assert decided.body["status"] == "rejected"
     assert decided.body["reason"].startswith("over_budget")
+    kafka.flush()
     decisions = [e["type"] for e in kafka.published if e["type"] != "MdfRequested"]
     assert decisions == ["MdfApproved", "MdfRejected"]
 
@@ -914,7 +902,7 @@ def test_a_retried_command_returns_the_first_answer_and_publishes_nothing_new(
 
 async def test_a_command_write_that_loses_is_decided_again() -> None:
     store = InMemoryStore()
-    kafka = FakeKafka(store)
+    kafka = publisher_of(store)
     commands = EnablementCommands(store, kafka, AwardSettling(store, kafka), MdfBudget())
     key = CommandKey.of("k-1", "/courses", {"course_id": "A", "title": "A", "product_line": "x"})
     body = CourseBody(course_id="A", title="A", product_line="x")

@@ -12,9 +12,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from services.enablement.awards import AwardSettling
-from services.enablement.publishing import Outboxes
 from services.enablement.store import Catalogue
-from shared.consuming import Consumed
+from tests.support.fakes import InMemoryPublisher
 
 
 class CountingStore:
@@ -40,19 +39,14 @@ class CountingStore:
         return set()
 
 
-class NoKafka:
+def no_kafka() -> InMemoryPublisher:
     """A publisher that is never needed here: no learner is stale."""
-
-    async def publish(self, collection: str, outboxes: Outboxes) -> None:
-        assert not any(outboxes.values())
-
-    async def dead_letter(self, consumed: Consumed, error: str) -> None:
-        raise AssertionError("nothing is consumed here")
+    return InMemoryPublisher({})
 
 
 async def test_learners_are_read_whole_only_when_the_catalogue_may_have_moved_on() -> None:
     store = CountingStore()
-    settling = AwardSettling(store, NoKafka())  # type: ignore[arg-type]
+    settling = AwardSettling(store, no_kafka())  # type: ignore[arg-type]
     running = asyncio.create_task(settling.keep_learners_settled(interval=0.02))
 
     async def settle() -> None:
@@ -87,7 +81,7 @@ async def test_learners_are_read_whole_only_when_the_catalogue_may_have_moved_on
 
 async def test_readiness_says_whether_the_awards_follow_the_current_catalogue() -> None:
     store = CountingStore()
-    settling = AwardSettling(store, NoKafka())  # type: ignore[arg-type]
+    settling = AwardSettling(store, no_kafka())  # type: ignore[arg-type]
     assert not await settling.awards_current(), "no pass yet"
     await settling.settle_stale_learners()
     assert await settling.awards_current()

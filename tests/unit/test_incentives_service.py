@@ -1,15 +1,18 @@
 """Incentives' service layer against an in-memory store and publisher: no Kafka, no MongoDB.
 
 The consumer gets batches as the subscriber would hand them over; what it
-publishes is read back from the fake publisher, and a registration decision
-it publishes on deals.v1 is delivered back to it, as Kafka would. The HTTP
+publishes is read back from the shared in-memory publisher
+(:class:`tests.support.fakes.InMemoryPublisher`), and a registration decision
+it publishes on deals.v1 is delivered back to it, as Kafka would. A
+settlement hands its ledgers over to the relay, whose step (``flush``) the
+tests run where the relay would have. The HTTP
 routes run in the real app (``create_app`` with the fakes swapped in) through
 FastAPI's TestClient, without starting it, so nothing connects.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -25,6 +28,7 @@ from services.incentives.settings import IncentivesSettings
 from services.incentives.settlements import Settlements
 from services.incentives.store import (
     LEDGERS,
+    REGISTRATIONS,
     DecisionRecord,
     PartnerLedger,
     RegistrationBook,
@@ -36,8 +40,9 @@ from services.incentives.store import (
 from shared import topics
 from shared.consuming import Consumed
 from shared.events import CloudEvent, Payload, parse_event
-from shared.outbox import OutboxEntry, decode_outbox, encode_outbox
+from shared.outbox import decode_outbox
 from tests.support.events import message
+from tests.support.fakes import InMemoryPublisher
 from tests.support.worked_example import WorkedExample
 
 NOW = datetime(2027, 1, 10, 9, 0, tzinfo=UTC)
@@ -117,37 +122,9 @@ class InMemoryStore:
                 return book.registrations[registration_id], book.decisions.get(registration_id)
         return None
 
-    def documents(self, collection: str) -> dict[str, Document]:
-        return self.ledgers if collection == LEDGERS else self.books
-
-
-class InMemoryPublisher:
-    """Publishes into a list; removes entries from the in-memory store's documents."""
-
-    def __init__(self, store: InMemoryStore) -> None:
-        self.store = store
-        self.events: list[CloudEvent[Payload]] = []
-
-    async def publish(
-        self, collection: str, outboxes: Mapping[str, list[OutboxEntry]], *, remove: bool
-    ) -> None:
-        for entries in outboxes.values():
-            self.events.extend(parse_event(entry.value.encode()) for entry in entries)
-        if remove:
-            await self.remove(collection, outboxes)
-
-    async def remove(self, collection: str, outboxes: Mapping[str, list[OutboxEntry]]) -> None:
-        documents = self.store.documents(collection)
-        for doc_id, entries in outboxes.items():
-            gone = {entry.id for entry in entries}
-            kept = [e for e in decode_outbox(documents[doc_id]) if e.id not in gone]
-            documents[doc_id].update(encode_outbox(kept))
-
-    async def publish_pending(self) -> int:
-        return 0
-
-    def of_type(self, event_type: str) -> list[CloudEvent[Payload]]:
-        return [e for e in self.events if e.type == event_type]
+    def documents(self) -> dict[str, dict[str, Document]]:
+        """Every document by collection, as stored."""
+        return {LEDGERS: self.ledgers, REGISTRATIONS: self.books}
 
 
 @dataclass
@@ -177,7 +154,7 @@ class Service:
 
 def service() -> Service:
     store = InMemoryStore()
-    publisher = InMemoryPublisher(store)
+    publisher = InMemoryPublisher(store.documents())
     ledgers = Ledgers(store, publisher, cache_deals=1000)
     return Service(
         store,
@@ -244,9 +221,7 @@ async def test_the_worked_example_gives_its_commissions_revision_by_revision() -
         assert {k: Decimal(final[deal_id][k]) for k in row} == {
             k: Decimal(v) for k, v in row.items()
         }, deal_id
-    deltas = sum(
-        Decimal(e.data.model_dump()["delta"]) for e in s.publisher.of_type("CommissionCalculated")
-    )
+    deltas = sum(Decimal(e["data"]["delta"]) for e in s.publisher.of_type("CommissionCalculated"))
     assert deltas == Decimal("38100.00"), "the deltas add up to the final payout"
     assert final[EXAMPLE.deal(3)]["revision"] == 2, "D-3 revised once, by the cancellation"
 
@@ -441,11 +416,10 @@ async def test_a_dry_run_records_nothing_and_a_settlement_pays_once() -> None:
         [],
         {},
     )
+    assert s.publisher.of_type("PayoutSettled") == [], "the answer does not wait for Kafka"
+    assert s.publisher.flush() == 1, "the relay, woken by the settlement"
     (event,) = s.publisher.of_type("PayoutSettled")
-    assert (event.id, event.data.model_dump(mode="json")["amount_paid"]) == (
-        payout["event_id"],
-        "50600.00",
-    )
+    assert (event["id"], event["data"]["amount_paid"]) == (payout["event_id"], "50600.00")
 
     replay = client.post("/settlements", json=settle, headers=headers(ADMIN))
     assert replay.status_code == 200
@@ -457,6 +431,7 @@ async def test_a_dry_run_records_nothing_and_a_settlement_pays_once() -> None:
     assert refused.json()["refused"] == [
         {"partner_id": "P-1", "period": "2026-Q4", "settled_by": ["S-1"]}
     ]
+    s.publisher.flush()
     assert len(s.publisher.of_type("PayoutSettled")) == 1, "paid once"
     unknown = client.post(
         "/settlements", json={"period": "2026-Q4", "partner_ids": ["P-9"]}, headers=headers(ADMIN)
@@ -474,6 +449,22 @@ async def test_a_dry_run_records_nothing_and_a_settlement_pays_once() -> None:
     assert settled["pending_adjustments"] == [
         {"period": "2026-Q4", "currency": "USD", "amount": "-12500.00"}
     ]
+
+
+async def test_a_payout_recorded_reaches_kafka_even_if_the_process_dies_after_answering() -> None:
+    """The PayoutSettled is in the ledger's outbox once the settlement is written: a
+    process that dies before its relay ran publishes it at its next start."""
+    s = service()
+    await s.deliver(example_events(with_cancellation=False))
+    run = await s.settlements.run("2026-Q4", ["P-1"], settlement_id="S-1")
+    (payout,) = run.payouts
+    assert s.publisher.of_type("PayoutSettled") == []
+
+    restarted = InMemoryPublisher(s.store.documents())
+    await restarted.publish_pending()
+    (event,) = restarted.of_type("PayoutSettled")
+    assert event["id"] == payout.event_id
+    assert restarted.pending() == 0, "published, then removed from the ledger"
 
 
 async def test_the_consumer_reads_again_what_a_settlement_wrote() -> None:

@@ -1,16 +1,19 @@
 """Onboarding's service layer in memory: the HTTP app and the command side against fakes.
 
-``create_app`` takes the store and the outbox relay's ``publish_soon`` as
-parameters; here they are an in-memory store (:class:`InMemoryPartners`,
-keeping documents in their stored form) and a fake Kafka that publishes each
-partner's outbox as soon as a command has written it. The app's lifespan is
-not entered, so neither Kafka nor MongoDB is touched: every test runs in
-milliseconds. The same behaviour on the real infrastructure is in
+``create_app`` takes the store and the publisher as parameters; here they
+are an in-memory store (:class:`InMemoryPartners`, keeping documents in their
+stored form) and the shared in-memory publisher
+(:class:`tests.support.fakes.InMemoryPublisher`), whose relay step
+(``flush``) runs after each request, as the outbox relay does once a
+command has handed its partner over. The app's lifespan is not entered, so
+neither Kafka nor MongoDB is touched: every test runs in milliseconds. The same behaviour on the real infrastructure is in
 ``tests/integration/onboarding/``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import json
 from collections.abc import Iterator
@@ -32,6 +35,7 @@ from services.onboarding.commands import (
 from services.onboarding.domain import PartnerStatus
 from services.onboarding.settings import OnboardingRules, OnboardingSettings
 from services.onboarding.store import (
+    PARTNERS,
     Page,
     StoredPartner,
     decode_cursor,
@@ -39,12 +43,10 @@ from services.onboarding.store import (
     encode_cursor,
     encode_partner,
 )
-from shared import topics
 from shared.commands import CommandKey, KeptLosing
-from shared.events import parse_event
 from shared.mongo import Document
-from shared.outbox import decode_outbox, encode_outbox
 from tests.support.events import CONTRACT
+from tests.support.fakes import InMemoryPublisher, KafkaDown
 
 ADMIN_KEY, MANAGER_KEY, PARTNER_KEY = "admin-key", "manager-key", "partner-key"
 #: The Idempotency-Key of the application whose partner holds PARTNER_KEY.
@@ -112,27 +114,9 @@ class InMemoryPartners:
         )
 
 
-class FakeKafka:
-    """Publishes a partner's outbox when told a command wrote it, as the relay does."""
-
-    def __init__(self, store: InMemoryPartners) -> None:
-        self.store = store
-        self.published: list[dict[str, Any]] = []
-
-    def publish_soon(self, partner_id: str) -> None:
-        doc = self.store.docs[partner_id]
-        for entry in decode_outbox(doc):
-            assert entry.topic == topics.PARTNERS
-            assert entry.key == partner_id
-            parse_event(entry.value, topic=topics.PARTNERS)  # valid against the contract
-            self.published.append(json.loads(entry.value))
-        doc.update(encode_outbox([]))
-
-    def about(self, partner_id: str) -> list[dict[str, Any]]:
-        return [e for e in self.published if e["subject"] == partner_id]
-
-    def types(self, partner_id: str) -> list[str]:
-        return [e["type"] for e in self.about(partner_id)]
+def publisher_of(store: InMemoryPartners) -> InMemoryPublisher:
+    """The in-memory publisher over the store's partners."""
+    return InMemoryPublisher({PARTNERS: store.docs})
 
 
 class Onboarding:
@@ -140,7 +124,7 @@ class Onboarding:
 
     def __init__(self) -> None:
         self.store = InMemoryPartners()
-        self.kafka = FakeKafka(self.store)
+        self.kafka = publisher_of(self.store)
         settings = OnboardingSettings(
             api_keys=SecretStr(
                 f"{ADMIN_KEY}=admin,{MANAGER_KEY}=channel_manager,"
@@ -150,7 +134,7 @@ class Onboarding:
             scorecard_weights=WEIGHTS,
             termination_notice_days=NOTICE_DAYS,
         )
-        app = create_app(settings, store=self.store, publish_soon=self.kafka.publish_soon)
+        app = create_app(settings, store=self.store, publisher=self.kafka)
         self.client = TestClient(app)
 
     def post(
@@ -159,7 +143,10 @@ class Onboarding:
         headers = {"Authorization": f"Bearer {key}"}
         if idempotency is not None:
             headers["Idempotency-Key"] = idempotency
-        return self.client.post(path, json=body, headers=headers)
+        answer = self.client.post(path, json=body, headers=headers)
+        with contextlib.suppress(KafkaDown):  # the relay tries again later
+            self.kafka.flush()  # the relay, woken by the command
+        return answer
 
     def get(self, path: str, *, key: str = ADMIN_KEY, **params: Any) -> Response:
         return self.client.get(path, params=params, headers={"Authorization": f"Bearer {key}"})
@@ -357,6 +344,27 @@ def test_a_rejection_is_final(onboarding: Onboarding) -> None:
         None,
     )
     assert onboarding.kafka.types(applied["partner_id"]) == ["PartnerApplied", "PartnerRejected"]
+
+
+def test_commands_answer_while_kafka_is_down_and_their_events_follow(
+    onboarding: Onboarding,
+) -> None:
+    """A command hands its partner over to the relay and answers: Kafka being down delays
+    its event, in the partner's outbox, and fails nothing."""
+    onboarding.kafka.down = True
+    applied = apply(onboarding)
+    approved = ok(onboarding.post(f"/applications/{applied['application_id']}/approve"))
+    assert onboarding.kafka.published == []
+    assert asyncio.run(onboarding.kafka.known_backlog()) == 2, "waiting in the outbox"
+
+    onboarding.kafka.down = False
+    assert onboarding.kafka.flush() == 2
+    assert [e["id"] for e in onboarding.kafka.published] == [
+        applied["event_id"],
+        approved["event_id"],
+    ]
+    assert asyncio.run(onboarding.kafka.known_backlog()) == 0
+    assert onboarding.kafka.pending() == 0, "published, then removed from the outbox"
 
 
 # --------------------------------------------------------------------------- idempotency
@@ -593,8 +601,8 @@ def test_a_partner_key_reads_only_its_own_partner(onboarding: Onboarding) -> Non
 
 async def test_a_write_that_loses_to_another_writer_is_decided_again() -> None:
     store = InMemoryPartners()
-    kafka = FakeKafka(store)
-    commands = OnboardingCommands(store, OnboardingRules(), kafka.publish_soon)
+    kafka = publisher_of(store)
+    commands = OnboardingCommands(store, OnboardingRules(), kafka)
     body = ApplicationBody.model_validate(application())
 
     store.lose_writes = 3
@@ -603,6 +611,7 @@ async def test_a_write_that_loses_to_another_writer_is_decided_again() -> None:
     store.lose_writes = 2
     approved = await commands.approve(applied.body["application_id"], None)
     assert approved.status == 200
+    assert kafka.flush() == 2
     assert [e["id"] for e in kafka.published] == [
         applied.body["event_id"],
         approved.body["event_id"],
@@ -612,4 +621,5 @@ async def test_a_write_that_loses_to_another_writer_is_decided_again() -> None:
     store.lose_writes = 1_000
     with pytest.raises(KeptLosing, match=other.body["application_id"]):
         await commands.reject(other.body["application_id"], RejectionBody(reason="no"), None)
+    kafka.flush()
     assert len(kafka.published) == 3

@@ -20,12 +20,15 @@ async def test_commands_need_no_kafka_and_their_events_go_out_once_it_answers(
 ) -> None:
     """Kafka down at command time: the commands succeed, their events wait in the outbox.
 
-    The command layer is driven directly, with no broker at all; a broker
-    connected afterwards publishes the backlog, each event once.
+    The command layer is driven directly, over an outbox whose broker is not
+    connected and whose relay does not run; the broker connected afterwards
+    publishes the backlog, each event once.
     """
     store = OnboardingStore(database)
     await store.create_indexes()
-    onboarding = OnboardingCommands(store, OnboardingRules(), publish_soon=lambda _partner_id: None)
+    broker = make_broker(settings)
+    outbox = Outbox(broker, "onboarding-test", [store.partners])
+    onboarding = OnboardingCommands(store, OnboardingRules(), outbox)
     answers = [
         await onboarding.apply(ApplicationBody(**application(name=f"Offline {n}")), None)
         for n in range(3)
@@ -40,9 +43,8 @@ async def test_commands_need_no_kafka_and_their_events_go_out_once_it_answers(
     for unknown in ("A-nope", answers[1].body["partner_id"], "application"):
         assert await store.load_by_application(unknown) is None, unknown
 
-    broker = make_broker(settings)
-    outbox = Outbox(broker, "onboarding-test", [store.partners])
     assert await outbox.backlog() == 4
+    assert await outbox.known_backlog() == 4, "handed over to the relay"
     await broker.connect()
     try:
         assert await outbox.publish_pending() == 4
