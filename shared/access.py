@@ -1,6 +1,7 @@
 """HTTP access control, the same in every service (docs/rules/events.md, "HTTP access").
 
-Every endpoint except ``/healthz``, ``/readyz`` and ``/metrics`` needs
+Every endpoint except the probes (``/healthz``, ``/readyz``, ``/metrics``) and the
+API's own documents (``/docs``, ``/openapi.json``, ``/asyncapi.json``) needs
 ``Authorization: Bearer <key>``. Keys come from ``API_KEYS`` (comma-separated
 ``key=role``) and, for keys mounted as a secret, from the file named by
 ``API_KEYS_FILE`` (one ``key=role`` a line, ``#`` comments). Roles:
@@ -12,8 +13,8 @@ Every endpoint except ``/healthz``, ``/readyz`` and ``/metrics`` needs
 A service calls :func:`install` once with its settings, then declares on each
 route what it needs with the dependencies below::
 
-    @app.post("/things", dependencies=[StaffAccess])
-    @app.get("/partners/{partner_id}", dependencies=[PartnerReadAccess])
+    @router.post("/things", dependencies=[StaffAccess])
+    @router.get("/partners/{partner_id}", dependencies=[PartnerReadAccess])
 
 Keys are held only as SHA-256 digests, looked up by digest.
 

@@ -1,4 +1,4 @@
-"""HTTP commands, the same way in every service: idempotency, answers, errors, retries.
+"""Commands, the same way in every service: idempotency, answers, refusals, retries.
 
 A command changes one document. With an ``Idempotency-Key`` header, that same
 write also remembers the answer given; a retry with the same key finds the

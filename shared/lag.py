@@ -23,16 +23,18 @@ async def consumer_lag(
     """(topic, partition) → messages not yet committed by ``group`` (all of them if none)."""
     partitions = [TopicPartition(t, p) for t in topics for p in await partition_ids(settings, t)]
     admin = AIOKafkaAdminClient(**kafka_client_options(settings))
-    consumer = AIOKafkaConsumer(**kafka_client_options(settings), enable_auto_commit=False)
     await admin.start()
-    await consumer.start()
     try:
         committed = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(**kafka_client_options(settings), enable_auto_commit=False)
+    await consumer.start()
+    try:
         ends = await consumer.end_offsets(partitions)
         starts = await consumer.beginning_offsets(partitions)
     finally:
         await consumer.stop()
-        await admin.close()
     lag = {}
     for tp in partitions:
         position = (

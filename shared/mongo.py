@@ -1,9 +1,15 @@
-"""MongoDB access: the PyMongo async client factory and the service's database.
+"""The store boundary: the MongoDB client, and every FerretDB specific, in one place.
 
-PyMongo's own async API (``AsyncMongoClient``) is the successor of Motor. The
-same code runs on MongoDB and on FerretDB v1 (the embedded default), so the
-services use single-document atomic writes only: no multi-document
-transactions, no change streams.
+Services reach MongoDB through PyMongo's async API (``AsyncMongoClient``) and
+the helpers here. The same code runs on MongoDB and on FerretDB v1 (the
+embedded default), so services use single-document atomic writes only: no
+multi-document transactions, no change streams. Where FerretDB v1 behaves
+differently (conditional updates that are not atomic, queries other than by
+``_id`` that decode the whole collection, update iterators held open until a
+command ends, duplicate keys that stop an unordered bulk write), the helper
+that designs around it lives here and says so (:func:`is_ferretdb`); what a
+service's ``store.py`` does about it is named there as FerretDB's. The rules
+are in docs/architecture.md ("The store boundary").
 """
 
 from __future__ import annotations

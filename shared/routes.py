@@ -94,12 +94,16 @@ async def command_key(
 ) -> CommandKey | None:
     """The request's :class:`CommandKey` (FastAPI dependency); ``None`` without the header.
 
-    FastAPI has parsed the body by the time dependencies run, so the body here is
-    valid JSON (or empty)."""
+    The body is fingerprinted as the JSON value it holds, so the same value sent
+    with other spacing or key order is the same command; a body that is not JSON
+    (which a route without a body ignores) is fingerprinted as its text."""
     if idempotency_key is None:
         return None
     raw = await request.body()
-    body = json.loads(raw) if raw else None
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = raw.decode("latin-1")
     return CommandKey.of(idempotency_key, request.url.path, body)
 
 

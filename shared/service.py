@@ -38,7 +38,7 @@ from shared import access
 from shared.body_limit import BodyLimit
 from shared.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from shared.mongo import Document, ping
-from shared.observability import ReadinessCheck, configure_logging, operational_routes
+from shared.observability import configure_logging, operational_routes
 from shared.routes import install_error_handlers
 from shared.settings import Settings
 
@@ -56,7 +56,6 @@ def service_app(
     mongo: AsyncMongoClient[Document],
     on_startup: StartupStep | None = None,
     on_shutdown: StartupStep | None = None,
-    extra_checks: Mapping[str, ReadinessCheck] | None = None,
     readiness_details: Mapping[str, Callable[[], Awaitable[Any]]] | None = None,
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
 ) -> FastAPI:
@@ -81,7 +80,7 @@ def service_app(
     app.middleware("http")(_measured(settings.service_name))
     app.include_router(
         operational_routes(
-            {"kafka": kafka_ready, "mongodb": mongodb_ready, **(extra_checks or {})},
+            {"kafka": kafka_ready, "mongodb": mongodb_ready},
             details=readiness_details,
         )
     )
@@ -166,8 +165,7 @@ async def invalid_request(request: Request, exc: Exception) -> Response:
 
 def tune_gc() -> None:
     """Collect young objects less often: the services allocate many short-lived objects
-    per event, and with the default thresholds the collector takes a large share of
-    the time."""
+    per event (docs/performance.md has what this saves)."""
     gc.set_threshold(20_000, 50, 50)
 
 

@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     """Configuration of one service process. Field ``x`` is read from ``X``."""
 
     model_config = SettingsConfigDict(
-        env_file=None,  # the Makefile passes .env explicitly; twelve-factor: env only
+        env_file=None,  # twelve-factor: the environment only (make up exports .env into it)
         extra="ignore",
         case_sensitive=False,
     )

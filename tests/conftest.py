@@ -1,6 +1,6 @@
-"""Fixtures for the tests on real infrastructure (docs/architecture.md: integration,
-end-to-end and reliability tests run against a real Kafka broker and a real
-MongoDB-protocol server, never a mock).
+"""Fixtures for the tests on real infrastructure (docs/development.md, "Tests":
+integration, end-to-end and reliability tests run against a real Kafka broker and
+a real MongoDB-protocol server, never a mock).
 
 Kafka and the MongoDB-protocol server are found in this order, the first time a test
 asks for them (the ``infrastructure`` fixture, which ``settings`` and every fixture

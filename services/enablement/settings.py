@@ -21,7 +21,7 @@ from pydantic import Field, field_validator
 
 from services.enablement.domain import DEFAULT_MDF_CURRENCY, MdfBudget
 from shared.currencies import ISO_4217
-from shared.settings import ConfigurationError, Settings, load
+from shared.settings import ConfigurationError, Settings
 
 DEFAULT_QUARTERLY_BUDGETS = "registered=0,silver=10000,gold=25000,platinum=50000"
 
@@ -58,8 +58,3 @@ class EnablementSettings(Settings):
     @cached_property
     def mdf_budget(self) -> MdfBudget:
         return MdfBudget.parse(self.mdf_budget_currency, self.mdf_quarterly_budgets)
-
-
-def load_settings() -> EnablementSettings:
-    """The settings from the environment; :class:`ConfigurationError` naming each bad variable."""
-    return load(EnablementSettings)

@@ -304,6 +304,3 @@ class MdfRequestsView(BaseModel):
     budget: QuarterBudgetView | None = Field(
         default=None, description="with partner_id, when the partner is known; else left out"
     )
-
-
-# ----------------------------------------------------------------- refusals

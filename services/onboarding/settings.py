@@ -24,7 +24,7 @@ from services.onboarding.domain import (
     InvalidWeights,
     ScorecardWeights,
 )
-from shared.settings import ConfigurationError, Settings, load
+from shared.settings import ConfigurationError, Settings
 
 DEFAULT_SCORECARD_WEIGHTS = ",".join(
     f"{name}={weight}" for name, weight in DEFAULT_WEIGHTS.as_dict().items()
@@ -89,8 +89,3 @@ class OnboardingSettings(Settings):
             weights=parse_weights(self.scorecard_weights),
             notice_days=self.termination_notice_days,
         )
-
-
-def load_settings() -> OnboardingSettings:
-    """The settings from the environment; :class:`ConfigurationError` naming each bad variable."""
-    return load(OnboardingSettings)

@@ -8,8 +8,8 @@ A partner's document (``_id`` = the partner id) holds:
 - ``record``: the :class:`~services.onboarding.domain.PartnerRecord` (profile,
   scorecard and assessment, status, contracts, tier, termination);
 - ``application_id``, ``status`` and ``applied_key`` copied out of the record
-  for the indexes the reads use (lookup by application, listing by status in
-  application order);
+  for the listing by status in application order (an application is found by
+  its partner's ``_id``: application ``A-<x>`` belongs to partner ``P-<x>``);
 - ``events``: every event the partner's commands produced (id, type, time);
 - ``answers``: the answers already given to commands sent with an
   ``Idempotency-Key`` (key digest → fingerprint, status and body);
@@ -49,7 +49,7 @@ from services.onboarding.domain import (
 )
 from shared.commands import InvalidField
 from shared.events import CloudEvent, Contract, Recommendation, Scorecard, Tier
-from shared.mongo import Document, replace_if_unchanged
+from shared.mongo import Document, create_lookup_indexes, replace_if_unchanged
 from shared.outbox import WITHOUT_OUTBOX, OutboxEntry, decode_outbox, encode_outbox
 
 PARTNERS = "partners"
@@ -252,18 +252,20 @@ class OnboardingStore:
         self.partners = database[PARTNERS]
 
     async def create_indexes(self) -> None:
-        """One index per query path (lookups by partner id use ``_id``)."""
-        await self.partners.create_index(
-            [("application_id", ASCENDING)], name="by_application", unique=True
+        """The indexes of the listing by status in application order and of the outbox's
+        sweep, where they serve (:func:`shared.mongo.create_lookup_indexes`); lookups of
+        a partner or an application are by ``_id``."""
+        await create_lookup_indexes(
+            self.partners,
+            [
+                (
+                    "by_status",
+                    [("status", ASCENDING), ("applied_key", ASCENDING), ("_id", ASCENDING)],
+                ),
+                ("by_application_order", [("applied_key", ASCENDING), ("_id", ASCENDING)]),
+                ("by_outbox_entry", [("outbox.id", ASCENDING)]),
+            ],
         )
-        await self.partners.create_index(
-            [("status", ASCENDING), ("applied_key", ASCENDING), ("_id", ASCENDING)],
-            name="by_status",
-        )
-        await self.partners.create_index(
-            [("applied_key", ASCENDING), ("_id", ASCENDING)], name="by_application_order"
-        )
-        await self.partners.create_index([("outbox.id", ASCENDING)], name="by_outbox_entry")
 
     async def load(self, partner_id: str) -> StoredPartner | None:
         doc = await self.partners.find_one({"_id": partner_id})

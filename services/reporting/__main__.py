@@ -4,14 +4,18 @@
 import sys
 
 from services.reporting.settings import ReportingSettings
+from shared.settings import ConfigurationError, load
 
-settings = ReportingSettings()
+try:
+    settings = load(ReportingSettings)
+except ConfigurationError as exc:
+    raise SystemExit(f"reporting: {exc}") from None
 if sys.argv[1:2] == ["rebuild"]:
     from services.reporting.rebuild import main
 
     raise SystemExit(main(sys.argv[2:], settings))
 
-from services.reporting.app import create_app  # noqa: E402
-from shared.service import serve  # noqa: E402
+from services.reporting.app import create_app
+from shared.service import serve
 
 serve(create_app(settings), settings)

@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.reporting.domain import (
@@ -51,7 +50,7 @@ from shared import events
 from shared.consuming import Consumed
 from shared.events import CloudEvent, Payload
 from shared.metrics import EVENTS_CONSUMED
-from shared.mongo import Document, bulk_write_chunked, find_by_ids
+from shared.mongo import Document
 
 #: What one event adds to a batch's writes: ``(writes, data, version key)``.
 EventProjection = Callable[[Writes, Any, str], None]
@@ -405,21 +404,17 @@ async def _derive(
         totals, superseded = _totals_of(generation.lines, pl)
         wanted.update(totals)
         gone.extend(f"{pid}|{period}" for period in superseded)
-    await _write_period_totals(generation, wanted, gone)
+    await generation.write_period_totals(wanted, gone)
 
 
 async def _write_views(generation: Generation, partner_ids: list[str]) -> dict[str, Document]:
     """Read the partners' facts and write the views that changed (a deal's commission
     leaves the partner's view as it was); the facts, by partner."""
-    facts = await find_by_ids(generation["partners"], partner_ids)
+    facts = await generation.partners(partner_ids)
     views = {pid: partner_view(doc) for pid, doc in facts.items()}
-    stale = [
-        UpdateOne({"_id": pid}, {"$set": {"view": view}})
-        for pid, view in views.items()
-        if facts[pid].get("view") != view
-    ]
-    if stale:
-        await bulk_write_chunked(generation["partners"], stale)
+    await generation.set_views(
+        {pid: view for pid, view in views.items() if facts[pid].get("view") != view}
+    )
     return facts
 
 
@@ -437,21 +432,6 @@ def _totals_of(lines: LinesCache, pl: PartnerLines) -> tuple[dict[str, Document]
         for period, period_lines in lines_by_period(current).items()
     }
     return documents, superseded_periods(lines.named_periods(pl.deals), current)
-
-
-async def _write_period_totals(
-    generation: Generation, wanted: dict[str, Document], gone: list[str]
-) -> None:
-    for doc_id in gone:  # a deal moved to another period: one delete by _id each
-        await generation["period_totals"].delete_one({"_id": doc_id})
-    if wanted:
-        await bulk_write_chunked(
-            generation["period_totals"],
-            [
-                UpdateOne({"_id": doc_id}, {"$set": doc}, upsert=True)
-                for doc_id, doc in wanted.items()
-            ],
-        )
 
 
 async def project_into(generation: Generation, writes: Writes) -> None:
@@ -492,6 +472,7 @@ class Projection:
         """A consumed batch (``shared.consuming.subscribe``): projected, then counted."""
         await self.project(c.event for c in batch)
         for consumed in batch:
+            outcome = "processed" if type(consumed.event.data) in PROJECTIONS else "ignored"
             EVENTS_CONSUMED.labels(
-                self.service, consumed.record.topic, consumed.event.type, "processed"
+                self.service, consumed.record.topic, consumed.event.type, outcome
             ).inc()

@@ -449,6 +449,32 @@ class Generation:
             if operations:
                 await bulk_write_chunked(self[collection], operations)
 
+    async def partners(self, partner_ids: Iterable[str]) -> dict[str, Document]:
+        """The partners' documents (facts and view), by partner id; one read by ``_id``."""
+        return await find_by_ids(self["partners"], list(partner_ids))
+
+    async def set_views(self, views: dict[str, Document]) -> None:
+        """Write each partner's ``view`` (one bulk write)."""
+        if views:
+            await bulk_write_chunked(
+                self["partners"],
+                [UpdateOne({"_id": pid}, {"$set": {"view": view}}) for pid, view in views.items()],
+            )
+
+    async def write_period_totals(self, wanted: dict[str, Document], gone: list[str]) -> None:
+        """Upsert the ``period_totals`` documents of ``wanted`` (by ``_id``) and delete
+        those of ``gone`` (a deal moved to another period: one delete by ``_id`` each)."""
+        for doc_id in gone:
+            await self["period_totals"].delete_one({"_id": doc_id})
+        if wanted:
+            await bulk_write_chunked(
+                self["period_totals"],
+                [
+                    UpdateOne({"_id": doc_id}, {"$set": doc}, upsert=True)
+                    for doc_id, doc in wanted.items()
+                ],
+            )
+
     async def lines_of(
         self, partner_ids: Iterable[str]
     ) -> tuple[dict[str, PartnerLines], set[str]]:

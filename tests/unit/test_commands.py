@@ -243,3 +243,19 @@ async def test_an_attempt_may_answer_none() -> None:
         return None
 
     assert await retry_on_conflict(attempt, what="thing T-1") is None
+
+
+def test_a_key_with_a_body_that_is_not_json_is_still_a_key() -> None:
+    app = FastAPI()
+
+    @app.post("/things/{thing_id}/approve")
+    async def approve(thing_id: str, command: IdempotentCommand) -> dict[str, str | None]:
+        return {"digest": None if command is None else command.digest}
+
+    client = TestClient(app)
+    sent = {"Idempotency-Key": "k", "Content-Type": "text/plain"}
+    first = client.post("/things/T-1/approve", content=b"not json", headers=sent)
+    again = client.post("/things/T-1/approve", content=b"not json", headers=sent)
+    assert first.status_code == again.status_code == 200
+    assert first.json() == again.json()
+    assert first.json()["digest"] is not None

@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 
 from services.enablement.domain import DEFAULT_MDF_QUARTERLY, MdfBudget
-from services.enablement.settings import load_settings
+from services.enablement.settings import EnablementSettings
 from shared.events import Tier
-from shared.settings import ConfigurationError
+from shared.settings import ConfigurationError, load
 
 VARIABLES = (
     "SERVICE_NAME",
@@ -28,7 +28,7 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_service_has_its_name_port_and_database(monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = load_settings()
+    settings = load(EnablementSettings)
     assert (settings.service_name, settings.http_port, settings.mongodb_database) == (
         "enablement",
         8002,
@@ -36,12 +36,12 @@ def test_the_service_has_its_name_port_and_database(monkeypatch: pytest.MonkeyPa
     )
     monkeypatch.setenv("HTTP_PORT", "9002")
     monkeypatch.setenv("MONGODB_DATABASE", "elsewhere")
-    settings = load_settings()
+    settings = load(EnablementSettings)
     assert (settings.http_port, settings.mongodb_database) == (9002, "elsewhere")
 
 
 def test_the_default_budgets() -> None:
-    budget = load_settings().mdf_budget
+    budget = load(EnablementSettings).mdf_budget
     assert budget.currency == "USD"
     assert dict(budget.quarterly) == dict(DEFAULT_MDF_QUARTERLY)
 
@@ -49,7 +49,7 @@ def test_the_default_budgets() -> None:
 def test_budgets_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MDF_BUDGET_CURRENCY", " EUR ")
     monkeypatch.setenv("MDF_QUARTERLY_BUDGETS", "silver=500, gold=1000.50")
-    budget = load_settings().mdf_budget
+    budget = load(EnablementSettings).mdf_budget
     assert budget == MdfBudget("EUR", {Tier.SILVER: Decimal(500), Tier.GOLD: Decimal("1000.50")})
     assert budget.for_tier(Tier.PLATINUM) == 0, "a tier left out has no budget"
 
@@ -70,4 +70,4 @@ def test_a_bad_budget_setting_names_its_variable(
 ) -> None:
     monkeypatch.setenv(variable, value)
     with pytest.raises(ConfigurationError, match=f"^{variable}: .*{words}"):
-        load_settings()
+        load(EnablementSettings)

@@ -7,8 +7,12 @@ from decimal import Decimal
 import pytest
 
 from services.onboarding.domain import DEFAULT_NOTICE_DAYS, DEFAULT_WEIGHTS
-from services.onboarding.settings import DEFAULT_SCORECARD_WEIGHTS, load_settings, parse_weights
-from shared.settings import ConfigurationError
+from services.onboarding.settings import (
+    DEFAULT_SCORECARD_WEIGHTS,
+    OnboardingSettings,
+    parse_weights,
+)
+from shared.settings import ConfigurationError, load
 
 SERVICE_VARIABLES = ("SERVICE_NAME", "HTTP_PORT", "MONGODB_DATABASE")
 
@@ -20,7 +24,7 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_defaults() -> None:
-    settings = load_settings()
+    settings = load(OnboardingSettings)
     assert settings.rules.weights == DEFAULT_WEIGHTS
     assert settings.rules.notice_days == DEFAULT_NOTICE_DAYS == 30
     assert parse_weights(DEFAULT_SCORECARD_WEIGHTS) == DEFAULT_WEIGHTS
@@ -28,7 +32,7 @@ def test_the_defaults() -> None:
 
 
 def test_the_service_has_its_name_port_and_database(monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = load_settings()
+    settings = load(OnboardingSettings)
     assert (settings.service_name, settings.http_port, settings.mongodb_database) == (
         "onboarding",
         8001,
@@ -36,7 +40,7 @@ def test_the_service_has_its_name_port_and_database(monkeypatch: pytest.MonkeyPa
     )
     monkeypatch.setenv("HTTP_PORT", "9001")
     monkeypatch.setenv("MONGODB_DATABASE", "elsewhere")
-    settings = load_settings()
+    settings = load(OnboardingSettings)
     assert (settings.http_port, settings.mongodb_database) == (9001, "elsewhere")
 
 
@@ -46,7 +50,7 @@ def test_weights_and_notice_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
         " fit = 0.2, customer_base=0.2 ,sales_network=0.2,expertise=0.2,track_record=0.2",
     )
     monkeypatch.setenv("TERMINATION_NOTICE_DAYS", "60")
-    rules = load_settings().rules
+    rules = load(OnboardingSettings).rules
     assert rules.weights.as_dict() == dict.fromkeys(DEFAULT_WEIGHTS.as_dict(), Decimal("0.2"))
     assert rules.notice_days == 60
 
@@ -72,7 +76,7 @@ def test_bad_weights_name_the_variable_and_the_weight(
         parse_weights(value)
     monkeypatch.setenv("SCORECARD_WEIGHTS", value)
     with pytest.raises(ConfigurationError, match=r"^SCORECARD_WEIGHTS: ") as raised:
-        load_settings()
+        load(OnboardingSettings)
     assert message in str(raised.value)
 
 
@@ -80,13 +84,13 @@ def test_bad_weights_name_the_variable_and_the_weight(
 def test_a_bad_notice_names_the_variable(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv("TERMINATION_NOTICE_DAYS", value)
     with pytest.raises(ConfigurationError, match=r"^TERMINATION_NOTICE_DAYS: "):
-        load_settings()
+        load(OnboardingSettings)
 
 
 def test_every_bad_variable_is_named_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TERMINATION_NOTICE_DAYS", "soon")
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "nowhere")
     with pytest.raises(ConfigurationError) as raised:
-        load_settings()
+        load(OnboardingSettings)
     assert "KAFKA_BOOTSTRAP_SERVERS: must be host:port" in str(raised.value)
     assert "TERMINATION_NOTICE_DAYS: " in str(raised.value)

@@ -144,7 +144,7 @@ def totals(statement: Statement) -> tuple[str, str, str, str]:
     )
 
 
-# --------------------------------------------------------------------------- §5 worked example
+# ------------------------------------------- the worked example (docs/rules/commissions.md)
 
 EXPECTED_BEFORE = {
     "D-1": ("commissionable", "80000.00", "8000.00", "0.00", "8000.00", "0.00"),
@@ -196,7 +196,7 @@ def test_every_permutation_of_the_worked_example() -> None:
         assert totals(statement) == ("290000.00", "38100.00", "0.00", "38100.00")
 
 
-# --------------------------------------------------------------------------- §5 single rules
+# ------------------------------------------------ single rules (docs/rules/commissions.md)
 
 
 def test_cap_limits_commission_but_not_the_target_bonus() -> None:
@@ -461,7 +461,7 @@ def test_partners_are_separate() -> None:
     assert statements[("P-200", "2026-Q4")].line("B").base == Decimal("10000.00")
 
 
-# --------------------------------------------------------------------------- §6 registration
+# ----------------------------------------- registration (docs/rules/deal-registration.md)
 
 
 def registered(

@@ -25,9 +25,11 @@ MAX_APP_LINES = 120
 #: (the same list is in docs/development.md).
 LONG_FUNCTIONS: dict[str, str] = {}
 
-#: Names of documents that live outside the repository; built from parts so that this
-#: file does not match itself.
-OUTSIDE_DOCUMENTS = re.compile("|".join(["SP" + "EC", "ARCHI" + "TECTURE\\.md", "hand" + "book"]))
+#: Names of documents that live outside the repository, and bare section numbers
+#: (which point into them); built from parts so that this file does not match itself.
+OUTSIDE_DOCUMENTS = re.compile(
+    "|".join(["SP" + "EC", "ARCHI" + "TECTURE\\.md", "hand" + "book", "\u00a7" + r"\s*\d"])
+)
 
 
 def functions(path: Path) -> list[tuple[str, int]]:
@@ -93,5 +95,6 @@ def test_the_checks_see_what_they_look_for(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text("def f():\n" + "    x = 1\n" * 90 + "\n\nasync def g():\n    pass\n")
     assert functions(sample) == [("f", 91), ("g", 2)]
-    assert OUTSIDE_DOCUMENTS.search("see " + "SP" + "EC §5")
+    assert OUTSIDE_DOCUMENTS.search("see " + "SP" + "EC")
+    assert OUTSIDE_DOCUMENTS.search("\u00a7" + "6 registration"), "a bare section number"
     assert not OUTSIDE_DOCUMENTS.search("see docs/rules/commissions.md")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from services.reporting.api.dependencies import Reads
 from services.reporting.views import HealthView
@@ -16,12 +17,18 @@ router = APIRouter(tags=["partners"])
 
 @router.get(
     "/partners/{partner_id}/health",
-    summary="Partner health score with its factors (formula in the README)",
+    summary="Partner health score with its factors (docs/rules/health-score.md)",
     dependencies=[access.PartnerReadAccess],
     responses=refusals(not_found="no such partner"),
 )
 async def partner_health(
-    partner_id: str, reads: Reads, as_of: datetime | None = None
+    partner_id: str,
+    reads: Reads,
+    as_of: Annotated[
+        datetime | None, Query(description="the instant to score at (UTC when it has no offset)")
+    ] = None,
 ) -> HealthView:
+    if as_of is not None and as_of.tzinfo is None:
+        as_of = as_of.replace(tzinfo=UTC)
     moment = (as_of or datetime.now(UTC)).astimezone(UTC)
     return HealthView.of(partner_id, moment, await reads.health(partner_id, moment))

@@ -10,7 +10,7 @@ import pytest
 from pymongo import monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
-import services.reporting.projection as projection
+import services.reporting.store as store
 from services.reporting.projection import partner_terms, project_into, writes_for
 from services.reporting.store import (
     Generation,
@@ -190,7 +190,7 @@ async def test_totals_come_only_from_lines_read_or_written_in_the_batch(
 
     # The totals' write fails once, after the lines were written; delivered again, the
     # batch changes no lines but recomputes the totals.
-    real = projection.bulk_write_chunked
+    real = store.bulk_write_chunked
     failures = []
 
     async def failing_once(collection: Any, operations: Any) -> None:
@@ -199,7 +199,7 @@ async def test_totals_come_only_from_lines_read_or_written_in_the_batch(
             raise RuntimeError("the server went away")
         await real(collection, operations)
 
-    monkeypatch.setattr(projection, "bulk_write_chunked", failing_once)
+    monkeypatch.setattr(store, "bulk_write_chunked", failing_once)
     with pytest.raises(RuntimeError, match="went away"):
         await project_into(
             generation, _batch(_commissionable(partner, "D-F4", "1000.00", "100.00"))
