@@ -30,6 +30,7 @@ from aiokafka import AIOKafkaProducer
 from demo import scenario as sim
 from demo.reference import Statement, expected_registration_decisions, expected_statements
 from shared import events, topics
+from shared.access import ADMIN_KEY_VARIABLE, read_admin_key
 from shared.events import CLOUDEVENTS_CONTENT_TYPE, CloudEvent, new_event
 from shared.lag import consumer_lag
 from shared.messaging import kafka_client_options
@@ -54,17 +55,11 @@ def say(text: str = "") -> None:
 
 
 def admin_key() -> str:
-    key = os.environ.get("PARTNERHUB_ADMIN_KEY")
+    key = os.environ.get(ADMIN_KEY_VARIABLE) or read_admin_key(ROOT / ".env")
     if key:
         return key
-    env = ROOT / ".env"
-    if env.exists():
-        for line in env.read_text().splitlines():
-            name, _, value = line.partition("=")
-            if name.strip() == "PARTNERHUB_ADMIN_KEY" and value.strip():
-                return value.strip()
     raise SystemExit(
-        "no admin key: set PARTNERHUB_ADMIN_KEY or run `make env-file` (make demo does)"
+        f"no admin key: set {ADMIN_KEY_VARIABLE} or run `make env-file` (make demo does)"
     )
 
 

@@ -156,13 +156,24 @@ StaffAccess = Depends(staff)
 PartnerReadAccess = Depends(partner_reader)
 
 
-def ensure_env_file(path: Path) -> tuple[str, bool]:
-    """Return the admin key kept in ``path``, creating one on first use (mode 0600)."""
-    lines = path.read_text().splitlines() if path.exists() else []
-    for line in lines:
+def read_admin_key(path: Path) -> str | None:
+    """The admin key an env file (``.env``) keeps in ``PARTNERHUB_ADMIN_KEY``: the first
+    non-empty value; ``None`` when the file or the variable is missing."""
+    if not path.exists():
+        return None
+    for line in path.read_text().splitlines():
         name, _, value = line.partition("=")
         if name.strip() == ADMIN_KEY_VARIABLE and value.strip():
-            return value.strip(), False
+            return value.strip()
+    return None
+
+
+def ensure_env_file(path: Path) -> tuple[str, bool]:
+    """Return the admin key kept in ``path``, creating one on first use (mode 0600)."""
+    kept = read_admin_key(path)
+    if kept is not None:
+        return kept, False
+    lines = path.read_text().splitlines() if path.exists() else []
     key = secrets.token_urlsafe(32)
     lines.append(f"{ADMIN_KEY_VARIABLE}={key}")
     path.write_text("\n".join(lines) + "\n")

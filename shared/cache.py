@@ -1,8 +1,9 @@
 """A bounded in-memory cache of documents a service read or wrote, least recently used out.
 
 Incentives keeps partners' ledgers and reporting partners' lines in one, so a
-batch does not read a document it wrote a moment ago (FerretDB decodes the
-whole document on every read). What is cached carries the ``version`` it was
+batch does not read again a document it wrote a moment ago (a read of a large
+document is costly on the local store: docs/architecture.md, "The store
+boundary"). What is cached carries the ``version`` it was
 stored at, and every write still checks that version: a stale entry makes
 the write lose, and the writer drops it and reads the document again.
 """

@@ -26,6 +26,7 @@ from typing import Any
 import httpx2 as httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from shared.access import ADMIN_KEY_VARIABLE, read_admin_key
 from shared.events import CLOUDEVENTS_CONTENT_TYPE, InvalidEvent, parse_event
 from shared.infra import partition_ids
 from shared.messaging import DLQ_ORIGINAL_TOPIC, DLQ_REASON, kafka_client_options
@@ -34,15 +35,9 @@ from shared.topics import EVENT_TOPICS, dead_letter_topic
 
 
 def _admin_key() -> str:
-    key = os.environ.get("PARTNERHUB_ADMIN_KEY")
-    env = Path(".env")
-    if not key and env.exists():
-        for line in env.read_text().splitlines():
-            name, _, value = line.partition("=")
-            if name.strip() == "PARTNERHUB_ADMIN_KEY":
-                key = value.strip()
+    key = os.environ.get(ADMIN_KEY_VARIABLE) or read_admin_key(Path(".env"))
     if not key:
-        raise SystemExit("no admin key: set PARTNERHUB_ADMIN_KEY (make up writes one into .env)")
+        raise SystemExit(f"no admin key: set {ADMIN_KEY_VARIABLE} (make up writes one into .env)")
     return key
 
 

@@ -25,7 +25,9 @@ Refusals are exceptions that every service answers the same way
 :class:`NotFound` 404, :class:`Conflict` 409. A service's own refusals subclass these.
 
 Writes are optimistic: read, change, write if unchanged. :func:`retry_on_conflict`
-runs such an attempt again while another writer got there first.
+runs such an attempt again while another writer got there first;
+:func:`retry_until_written` does it for many documents written together (a
+consumer's batch, a settlement run), writing again only those whose write lost.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Final, Literal, Self, TypeVar
@@ -137,6 +139,7 @@ Lost = Literal[_Lost.LOST]
 MAX_WRITE_ATTEMPTS = 20
 
 T = TypeVar("T")
+K = TypeVar("K")
 
 
 class KeptLosing(RuntimeError):
@@ -156,3 +159,25 @@ async def retry_on_conflict(
         if result is not LOST:
             return result
     raise KeptLosing(f"{what} kept changing under this write ({attempts} attempts)")
+
+
+async def retry_until_written(
+    keys: Iterable[K],
+    write: Callable[[set[K]], Awaitable[set[K]]],
+    *,
+    what: str,
+    attempts: int = MAX_WRITE_ATTEMPTS,
+) -> None:
+    """Write the documents of ``keys`` until none is lost: ``write`` reads, decides and
+    writes (each if unchanged) the documents of the keys it is given and returns those
+    whose write lost, which it is given again. Nothing to write: returns at once. After
+    ``attempts`` writes that each lost some, :class:`KeptLosing` naming ``what``."""
+    pending = set(keys)
+
+    async def attempt() -> Lost | None:
+        nonlocal pending
+        pending = await write(pending)
+        return LOST if pending else None
+
+    if pending:
+        await retry_on_conflict(attempt, what=what, attempts=attempts)

@@ -44,7 +44,9 @@ from shared.currencies import ISO_4217
 
 # --------------------------------------------------------------------------- scalars
 
-_DECIMAL_TEXT = re.compile(r"^-?\d+(\.\d+)?$")
+#: A plain decimal such as ``"1234.50"`` or ``"-3"``: money and rates as JSON carries them.
+DECIMAL_PATTERN = r"^-?\d+(\.\d+)?$"
+_DECIMAL_TEXT = re.compile(DECIMAL_PATTERN)
 
 
 def _decimal_from_text(value: object, what: str) -> Decimal:
@@ -128,6 +130,17 @@ PERIOD_PATTERN = r"^[1-9]\d{3}(-Q[1-4]|-(0[1-9]|1[0-2]))?$"  # years 1000-9999
 PeriodLabel = Annotated[str, Field(pattern=PERIOD_PATTERN)]
 
 NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+class PartnerStatus(StrEnum):
+    """Where a partner stands in its lifecycle, as partners.v1's events move it:
+    PartnerApplied, PartnerApproved or PartnerRejected, PartnerSigned, PartnerTerminated."""
+
+    APPLIED = "applied"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    ACTIVE = "active"
+    TERMINATED = "terminated"
 
 
 class Tier(StrEnum):

@@ -1,19 +1,25 @@
-"""What every service's routes share: the Idempotency-Key, answers, refusals, wiring.
+"""What every service's routes share: the Idempotency-Key, answers, refusals, wiring,
+and how money and instants appear in a response body.
 
 A command route takes the key with :data:`IdempotentCommand` and answers the
 command's :class:`~shared.commands.Answer` with :func:`respond`::
 
     @router.post("/things", status_code=201, response_model=ThingView)
-    async def add(body: ThingBody, key: IdempotentCommand, things: Things) -> JSONResponse:
-        return respond(await things.add(body, key))
+    async def add(body: ThingBody, key: IdempotentCommand, commands: Commands) -> JSONResponse:
+        return respond(await commands.add(body, key))
 
-``Things`` is what the service's wiring put on the app (:func:`wired`)::
+``Commands`` (and ``Queries``) is what the service's wiring put on the app
+(:func:`wired`), declared in the service's ``api/dependencies.py``::
 
-    Things = Annotated[ThingCommands, Depends(wired("things"))]
-    app.state.things = ThingCommands(...)   # in create_app
+    Commands = Annotated[ThingCommands, Depends(wired("commands"))]
+    app.state.commands = ThingCommands(...)   # provide(app, ...), called by create_app
 
 :func:`install_error_handlers` (called by :func:`shared.service.service_app`)
 answers the refusals of :mod:`shared.commands` the same way in every service.
+
+A response model (a service's ``views.py``) types money as :data:`MoneyText` and
+instants as :data:`InstantText`: the view builds the text (``str(amount)``,
+``instant.isoformat()``), and these types document it in the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -24,9 +30,36 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from shared.commands import Answer, CommandKey, Conflict, InvalidField, NotFound
+from shared.events import DECIMAL_PATTERN
+
+#: Money in a response body: a decimal string, never a JSON number. The pattern documents
+#: the text; the view formats it (``str(amount)``; reporting: two decimals).
+MoneyText = Annotated[
+    str,
+    Field(
+        description='a decimal amount as a string, e.g. "1234.50"',
+        json_schema_extra={"pattern": DECIMAL_PATTERN},
+    ),
+]
+
+#: An instant in a response body: ISO 8601 text with its UTC offset (or ``Z``).
+InstantText = Annotated[
+    str,
+    Field(
+        description="an ISO 8601 instant with its UTC offset, e.g. 2026-11-10T12:00:00+00:00",
+        json_schema_extra={"format": "date-time"},
+    ),
+]
+
+
+class AdjustmentView(BaseModel):
+    """An amount carried to, or left pending against, one settled period."""
+
+    period: str
+    amount: MoneyText
 
 
 class Refusal(BaseModel):

@@ -80,20 +80,17 @@ def to_document(s: Settlement) -> dict[str, Any]:
 
 
 def from_document(doc: Mapping[str, Any]) -> Settlement:
-    """The inverse of :func:`to_document`; a missing list is empty (FerretDB v1 drops empty
-    arrays given in ``$setOnInsert``)."""
+    """The inverse of :func:`to_document`: every field is required."""
     return Settlement(
         settlement_id=doc["settlement_id"],
         period=doc["period"],
         currency=doc["currency"],
         amount_paid=Decimal(doc["amount_paid"]),
         period_amount=Decimal(doc["period_amount"]),
-        carried=tuple(
-            (a["period"], Decimal(a["amount"])) for a in doc.get("carried_adjustments", [])
-        ),
+        carried=tuple((a["period"], Decimal(a["amount"])) for a in doc["carried_adjustments"]),
         settled_at=datetime.fromisoformat(doc["settled_at"]),
-        unrecovered=tuple((a["period"], Decimal(a["amount"])) for a in doc.get("unrecovered", [])),
-        rerun=bool(doc.get("rerun", False)),
+        unrecovered=tuple((a["period"], Decimal(a["amount"])) for a in doc["unrecovered"]),
+        rerun=bool(doc["rerun"]),
     )
 
 

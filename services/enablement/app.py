@@ -11,16 +11,8 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from services.enablement.api import (
-    certifications,
-    completions,
-    courses,
-    feedback,
-    learners,
-    materials,
-    mdf,
-    partners,
-)
+from services.enablement import SERVICE
+from services.enablement.api import ROUTERS
 from services.enablement.api.dependencies import provide
 from services.enablement.awards import AwardSettling
 from services.enablement.commands import EnablementCommands
@@ -39,7 +31,6 @@ DESCRIPTION = (
     "Partner education and support: courses, certifications, completions, sales materials, "
     "feedback and co-marketing funds (docs/rules/enablement.md)."
 )
-ROUTERS = (courses, certifications, completions, learners, partners, materials, feedback, mdf)
 
 
 def create_app(
@@ -55,13 +46,13 @@ def create_app(
     store = mongo_store if store is None else store
     if publisher is None:
         publisher = Outbox(broker, name, mongo_store.with_outbox)
-    settling = AwardSettling(store, publisher, name)
+    award_settling = AwardSettling(store, publisher, name)
     dead_letter = partial(dead_letter_unusable, broker, service=name)
-    consumer = EnablementConsumer(store, publisher, settling, dead_letter, service=name)
+    consumer = EnablementConsumer(store, publisher, award_settling, dead_letter, service=name)
     report_lag = subscribe(
         broker,
         settings,
-        topics.CONSUMED["enablement"],
+        topics.CONSUMED[SERVICE],
         consumer.handle,
         title="enablement-events",
         description="Partners' status and tier, and TrainingCompleted from any source "
@@ -78,7 +69,7 @@ def create_app(
     async def startup() -> None:
         await mongo_store.create_indexes()
         await publisher.publish_pending()
-        settling.definitions_added()  # settle what a crash may have left stale
+        award_settling.definitions_added()  # settle what a crash may have left stale
 
     app = service_app(
         settings,
@@ -89,16 +80,16 @@ def create_app(
         on_startup=startup,
         readiness_details={
             "outbox_backlog": publisher.known_backlog,
-            "awards_current": settling.awards_current,
+            "awards_current": award_settling.awards_current,
         },
-        background=[publisher.run, settling.keep_learners_settled, report_lag],
+        background=[publisher.run, award_settling.keep_learners_settled, report_lag],
     )
     budget = settings.mdf_budget
     provide(
         app,
-        EnablementCommands(store, publisher, settling, budget),
+        EnablementCommands(store, publisher, award_settling, budget),
         EnablementQueries(store, budget),
     )
     for router in ROUTERS:
-        app.include_router(router.router)
+        app.include_router(router)
     return app

@@ -28,6 +28,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from services.enablement import SERVICE
 from services.enablement.domain import Award, awards_due
 from services.enablement.publishing import award_event
 from services.enablement.store import LEARNERS, Catalogue, Learner, Store
@@ -61,7 +62,7 @@ class AwardSettling:
         self,
         store: Store,
         publisher: Publisher,
-        service: str = "enablement",
+        service: str = SERVICE,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store

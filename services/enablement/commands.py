@@ -175,13 +175,13 @@ class EnablementCommands:
         self,
         store: Store,
         publisher: Publisher,
-        settling: AwardSettling,
+        award_settling: AwardSettling,
         budget: MdfBudget,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
         self.publisher = publisher
-        self.settling = settling
+        self.award_settling = award_settling
         self.budget = budget
         self.clock = clock
 
@@ -244,7 +244,7 @@ class EnablementCommands:
             if not await self.store.save_catalogue(catalogue):
                 return LOST
             if added:
-                self.settling.definitions_added()
+                self.award_settling.definitions_added()
             return answer
 
         return await retry_on_conflict(attempt, what="the catalogue")
@@ -312,7 +312,7 @@ class EnablementCommands:
             return answer  # recorded already (from the LMS or an earlier call)
         if await self.store.save_learners([learner]):
             return LOST
-        await self.settling.learners_written(catalogue.definitions_version)
+        await self.award_settling.learners_written(catalogue.definitions_version)
         self.publisher.publish_soon(LEARNERS, [learner.key])
         return answer
 

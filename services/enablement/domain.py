@@ -93,6 +93,7 @@ from shared.events import (
     MdfRejected,
     MdfRequested,
     PartnerFeedbackSubmitted,
+    PartnerStatus,
     Tier,
     TrainingCompleted,
 )
@@ -439,14 +440,6 @@ def awards_due(
 
 
 # --------------------------------------------------------------------------- partners
-
-
-class PartnerStatus(StrEnum):
-    APPLIED = "applied"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    ACTIVE = "active"
-    TERMINATED = "terminated"
 
 
 @dataclass(frozen=True, slots=True)

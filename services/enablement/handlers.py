@@ -18,7 +18,7 @@ learner. Then :class:`EnablementConsumer` writes them:
 4. only then does the subscriber commit the batch's offsets.
 
 A write that lost to another writer is read and redone
-(:func:`shared.commands.retry_on_conflict`). Event types without a handler
+(:func:`shared.commands.retry_until_written`). Event types without a handler
 (enablement's own events on enablement.v1) are counted as ignored. An event
 the rules cannot use although it passed validation (a learner id of blanks,
 say) is a permanent failure: it is dead-lettered like invalid input
@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from services.enablement import SERVICE
 from services.enablement.awards import AwardSettling, settle_learner
 from services.enablement.domain import (
     Completion,
@@ -43,7 +44,7 @@ from services.enablement.domain import (
 )
 from services.enablement.store import LEARNERS, PARTNERS, StandingRecord, Store
 from shared import events
-from shared.commands import LOST, Lost, retry_on_conflict
+from shared.commands import retry_until_written
 from shared.consuming import Consumed, DeadLetter
 from shared.events import CloudEvent, Payload
 from shared.failpoints import failpoint
@@ -120,16 +121,16 @@ def training_completed(changes: BatchChanges, event: CloudEvent[Payload]) -> Non
 #: How an event changes what enablement knows; raises ValueError when the rules cannot use it.
 Handler = Callable[[BatchChanges, CloudEvent[Payload]], None]
 
-#: The handler of each consumed event type.
-HANDLERS: dict[str, Handler] = {
-    events.PartnerApplied.event_type: partner_applied,
-    events.PartnerApproved.event_type: partner_approved,
-    events.PartnerRejected.event_type: partner_rejected,
-    events.PartnerSigned.event_type: contract_signed,
-    events.ContractRenewed.event_type: contract_signed,
-    events.PartnerTierChanged.event_type: tier_changed,
-    events.PartnerTerminated.event_type: partner_terminated,
-    events.TrainingCompleted.event_type: training_completed,
+#: The handler of each consumed event type, by payload class.
+HANDLERS: dict[type[Payload], Handler] = {
+    events.PartnerApplied: partner_applied,
+    events.PartnerApproved: partner_approved,
+    events.PartnerRejected: partner_rejected,
+    events.PartnerSigned: contract_signed,
+    events.ContractRenewed: contract_signed,
+    events.PartnerTierChanged: tier_changed,
+    events.PartnerTerminated: partner_terminated,
+    events.TrainingCompleted: training_completed,
 }
 
 
@@ -144,15 +145,15 @@ class EnablementConsumer:
         self,
         store: Store,
         publisher: Publisher,
-        settling: AwardSettling,
+        award_settling: AwardSettling,
         dead_letter: DeadLetter,
         *,
-        service: str = "enablement",
+        service: str = SERVICE,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
         self.publisher = publisher
-        self.settling = settling
+        self.award_settling = award_settling
         self.dead_letter = dead_letter
         self.service = service
         self.clock = clock
@@ -168,7 +169,7 @@ class EnablementConsumer:
 
     async def _fold(self, consumed: Consumed, changes: BatchChanges) -> None:
         event = consumed.event
-        handler = HANDLERS.get(event.type)
+        handler = HANDLERS.get(type(event.data))
         outcome = "ignored"
         if handler is not None:
             try:
@@ -180,11 +181,8 @@ class EnablementConsumer:
         EVENTS_CONSUMED.labels(self.service, consumed.record.topic, event.type, outcome).inc()
 
     async def _merge_standings(self, standings: dict[str, list[StandingChange]]) -> None:
-        pending = set(standings)
-
-        async def attempt() -> Lost | None:
-            nonlocal pending
-            records = await self.store.load_standings(pending)
+        async def write(partner_ids: set[str]) -> set[str]:
+            records = await self.store.load_standings(partner_ids)
             changed: list[StandingRecord] = []
             for partner_id, record in records.items():
                 before = record.standing
@@ -193,21 +191,16 @@ class EnablementConsumer:
                 if record.standing != before or record.version == 0:
                     changed.append(record)
             lost = await self.store.save_standings(changed)
-            if not lost:
-                return None
-            WRITE_CONFLICTS.labels(self.service, PARTNERS).inc(len(lost))
-            pending = lost
-            return LOST
+            if lost:
+                WRITE_CONFLICTS.labels(self.service, PARTNERS).inc(len(lost))
+            return lost
 
-        await retry_on_conflict(attempt, what="the standings of this batch's partners")
+        await retry_until_written(standings, write, what="the standings of this batch's partners")
 
     async def _record_completions(self, completions: dict[LearnerKey, set[Completion]]) -> None:
-        pending = set(completions)
-
-        async def attempt() -> Lost | None:
-            nonlocal pending
+        async def write(keys: set[LearnerKey]) -> set[LearnerKey]:
             catalogue = await self.store.load_catalogue()
-            learners = await self.store.load_learners(pending)
+            learners = await self.store.load_learners(keys)
             now = self.clock()
             added: dict[str, list[OutboxEntry]] = {}
             for learner in learners.values():
@@ -220,15 +213,13 @@ class EnablementConsumer:
             lost = await self.store.save_learners(x for x in learners.values() if x.key in added)
             if added:
                 failpoint("enablement_after_store")
-                await self.settling.learners_written(catalogue.definitions_version)
+                await self.award_settling.learners_written(catalogue.definitions_version)
             # Only what this write added: entries another writer left are theirs (or the relay's).
             await self.publisher.publish(
                 LEARNERS, {k: v for k, v in added.items() if k not in lost}
             )
-            if not lost:
-                return None
-            WRITE_CONFLICTS.labels(self.service, LEARNERS).inc(len(lost))
-            pending = {(x.partner_id, x.learner_id) for x in learners.values() if x.key in lost}
-            return LOST
+            if lost:
+                WRITE_CONFLICTS.labels(self.service, LEARNERS).inc(len(lost))
+            return {(x.partner_id, x.learner_id) for x in learners.values() if x.key in lost}
 
-        await retry_on_conflict(attempt, what="the learners of this batch")
+        await retry_until_written(completions, write, what="the learners of this batch")

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from services.enablement import SERVICE, SOURCE
 from services.enablement.domain import Award, Completion, Feedback, MdfRequest
 from shared import events
 from shared.events import deterministic_id, new_event
-
-SERVICE = "enablement"
-SOURCE = "/partnerhub/enablement"
 
 # ----------------------------------------------------------------- the events
 

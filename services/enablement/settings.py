@@ -19,6 +19,7 @@ from functools import cached_property
 
 from pydantic import Field, field_validator
 
+from services.enablement import SERVICE
 from services.enablement.domain import DEFAULT_MDF_CURRENCY, MdfBudget
 from shared.currencies import ISO_4217
 from shared.settings import ConfigurationError, Settings
@@ -29,9 +30,7 @@ DEFAULT_QUARTERLY_BUDGETS = "registered=0,silver=10000,gold=25000,platinum=50000
 class EnablementSettings(Settings):
     """The enablement process's configuration; field ``x`` is read from ``X``."""
 
-    service_name: str = Field(
-        default="enablement", description="name in logs, metrics, DLQ headers"
-    )
+    service_name: str = Field(default=SERVICE, description="name in logs, metrics, DLQ headers")
     http_port: int = Field(default=8002, ge=1, le=65535)
     mongodb_database: str = Field(default="partnerhub_enablement", min_length=1)
 

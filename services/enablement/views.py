@@ -2,14 +2,15 @@
 
 The commands build their answers from these models and the routes declare
 them as response models, so the OpenAPI document describes exactly what is
-sent. Instants are ISO 8601 strings with their UTC offset; money is a decimal
-string.
+sent. A resource is a ``…View``, a command's answer that is not the resource
+it made an ``…Answer``. Instants are ISO 8601 text with their UTC offset
+(``instant.isoformat()``); money is a decimal string (``str(amount)``).
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Self
+from typing import Self
 
 from pydantic import BaseModel, Field
 
@@ -21,15 +22,12 @@ from services.enablement.domain import (
     MdfRequest,
     MdfStatus,
     PartnerStanding,
-    PartnerStatus,
     QuarterBudget,
     SalesMaterial,
 )
 from services.enablement.store import Learner
-from shared.events import Tier
-
-Instant = Annotated[str, Field(description="ISO 8601 with the UTC offset")]
-Amount = Annotated[str, Field(description="a decimal string")]
+from shared.events import PartnerStatus, Tier
+from shared.routes import InstantText, MoneyText
 
 # ----------------------------------------------------------------- the catalogue
 
@@ -80,8 +78,8 @@ class CertificationsView(BaseModel):
 class AwardView(BaseModel):
     certification_id: str
     product_line: str
-    awarded_at: Instant
-    expires_at: Instant
+    awarded_at: InstantText
+    expires_at: InstantText
 
     @classmethod
     def of(cls, award: Award) -> Self:
@@ -99,7 +97,7 @@ class CompletionAnswer(BaseModel):
     partner_id: str
     learner_id: str
     course_id: str
-    completed_at: Instant
+    completed_at: InstantText
     score: int
     passed: bool
     event_id: str
@@ -108,7 +106,7 @@ class CompletionAnswer(BaseModel):
 
 class CompletionView(BaseModel):
     course_id: str
-    completed_at: Instant
+    completed_at: InstantText
     score: int
 
 
@@ -116,8 +114,8 @@ class LearnerAwardView(BaseModel):
     learner_id: str
     certification_id: str
     product_line: str
-    awarded_at: Instant
-    expires_at: Instant
+    awarded_at: InstantText
+    expires_at: InstantText
 
     @classmethod
     def of(cls, award: Award) -> Self:
@@ -219,7 +217,7 @@ class FeedbackAnswer(BaseModel):
     rating: int
     topic: str
     text: str
-    submitted_at: Instant
+    submitted_at: InstantText
     event_id: str
 
 
@@ -228,7 +226,7 @@ class FeedbackView(BaseModel):
     rating: int
     topic: str
     text: str
-    submitted_at: Instant
+    submitted_at: InstantText
 
     @classmethod
     def of(cls, feedback: Feedback) -> Self:
@@ -253,11 +251,11 @@ class MdfRequestView(BaseModel):
     request_id: str
     partner_id: str
     campaign: str
-    amount: Amount
+    amount: MoneyText
     currency: str
-    requested_at: Instant
+    requested_at: InstantText
     status: MdfStatus
-    decided_at: Instant | None
+    decided_at: InstantText | None
     reason: str | None = Field(description="why it was rejected")
 
     @classmethod
@@ -281,9 +279,9 @@ class QuarterBudgetView(BaseModel):
     quarter: str
     currency: str
     tier: Tier | None
-    budget: Amount
-    approved: Amount
-    remaining: Amount
+    budget: MoneyText
+    approved: MoneyText
+    remaining: MoneyText
 
     @classmethod
     def of(cls, budget: QuarterBudget) -> Self:

@@ -6,5 +6,7 @@ rules are in docs/rules/commissions.md, docs/rules/deal-registration.md and
 docs/rules/settlement.md.
 """
 
+#: The service's name: the first part of its events' deterministic ids.
+SERVICE = "incentives"
 #: The CloudEvent ``source`` of every event incentives publishes.
 SOURCE = "/partnerhub/incentives"

@@ -1,5 +1,10 @@
-"""Incentives wiring: settings, store, broker, the outbox relay, the consumer, the settlements
-and the routes."""
+"""Incentives' wiring: settings, MongoDB, Kafka, the outbox relay, the consumer, the
+settlements (its commands), the reads and the routes.
+
+``create_app(settings)`` is the service as it runs. Tests pass their own
+``store`` and ``publisher`` (fakes in memory) and do not enter the app's
+lifespan, so neither Kafka nor MongoDB is touched.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,12 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
-from services.incentives.api import commissions, provide, registrations, settlements, simulations
+from services.incentives import SERVICE
+from services.incentives.api import ROUTERS
+from services.incentives.api.dependencies import provide
 from services.incentives.handlers import IncentivesConsumer
 from services.incentives.ledgers import Ledgers
+from services.incentives.queries import IncentivesQueries
 from services.incentives.settings import IncentivesSettings
 from services.incentives.settlements import Settlements
 from services.incentives.store import IncentivesStore, Store
@@ -21,6 +29,11 @@ from shared.mongo import make_mongo_client, service_database
 from shared.outbox import Outbox, Publisher
 from shared.service import service_app
 
+DESCRIPTION = (
+    "Deal registration, the commission engine and settlements (docs/rules/commissions.md, "
+    "docs/rules/deal-registration.md, docs/rules/settlement.md)."
+)
+
 
 def create_app(
     settings: IncentivesSettings,
@@ -29,8 +42,6 @@ def create_app(
     publisher: Publisher | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> FastAPI:
-    """The incentives service on MongoDB and Kafka; tests give an in-memory ``store`` and
-    ``publisher`` instead (nothing connects until the app starts)."""
     name = settings.service_name
     broker = make_broker(settings)
     mongo = make_mongo_client(settings)
@@ -44,12 +55,14 @@ def create_app(
     # One Ledgers for both sides: what a settlement writes, the consumer reads again.
     ledgers = Ledgers(store, publisher, cache_deals=settings.ledger_cache_deals, service=name)
     consumer = IncentivesConsumer(ledgers, store, publisher, service=name, clock=clock)
-    settling = Settlements(ledgers, allow_negative=settings.settlement_allow_negative, clock=clock)
+    settlements = Settlements(
+        ledgers, allow_negative=settings.settlement_allow_negative, clock=clock
+    )
 
     report_lag = subscribe(
         broker,
         settings,
-        topics.CONSUMED["incentives"],
+        topics.CONSUMED[SERVICE],
         consumer.handle,
         title="incentives-events",
         description="Contracts, deals, cancellations, registrations and certifications in; "
@@ -80,9 +93,7 @@ def create_app(
     app = service_app(
         settings,
         title="partnerhub incentives",
-        description="Deal registration, the commission engine and settlements "
-        "(docs/rules/commissions.md, docs/rules/deal-registration.md, "
-        "docs/rules/settlement.md).",
+        description=DESCRIPTION,
         broker=broker,
         mongo=mongo,
         on_startup=startup,
@@ -90,7 +101,7 @@ def create_app(
         readiness_details={"outbox_backlog": publisher.known_backlog},
         background=[publisher.run, report_lag, ledgers.keep_removing_published],
     )
-    provide(app, store, settling)
-    for api in (commissions, registrations, settlements, simulations):
-        app.include_router(api.router)
+    provide(app, settlements, IncentivesQueries(store))
+    for router in ROUTERS:
+        app.include_router(router)
     return app

@@ -752,19 +752,18 @@ def _registration_rejected(
 #: Merges one event's data, at its version, into a book; False when it changes nothing.
 Merge = Callable[[PartnerBook, Any, Version], bool]
 
-#: The event types that bear on commissions, each with how it merges into a partner's book.
-MERGES: dict[str, Merge] = {
-    events.DealClosed.event_type: _deal_closed,
-    events.DealCancelled.event_type: _deal_cancelled,
-    events.PartnerSigned.event_type: _contract,
-    events.ContractRenewed.event_type: _contract,
-    events.PartnerTerminated.event_type: _terminated,
-    events.CertificationAwarded.event_type: _certified,
-    events.DealRegistrationApproved.event_type: _registration_approved,
-    events.DealRegistrationRejected.event_type: _registration_rejected,
+#: The event types that bear on commissions, by payload class, each with how it merges
+#: into a partner's book.
+MERGES: dict[type[events.Payload], Merge] = {
+    events.DealClosed: _deal_closed,
+    events.DealCancelled: _deal_cancelled,
+    events.PartnerSigned: _contract,
+    events.ContractRenewed: _contract,
+    events.PartnerTerminated: _terminated,
+    events.CertificationAwarded: _certified,
+    events.DealRegistrationApproved: _registration_approved,
+    events.DealRegistrationRejected: _registration_rejected,
 }
-
-COMMISSION_INPUTS = frozenset(MERGES)
 
 
 def apply_event(book: PartnerBook, event: events.CloudEvent[events.Payload]) -> bool:
@@ -773,7 +772,7 @@ def apply_event(book: PartnerBook, event: events.CloudEvent[events.Payload]) -> 
     Events that do not bear on commissions (applications, tier changes,
     registrations themselves, training, MDF, …) change nothing.
     """
-    merge = MERGES.get(event.type)
+    merge = MERGES.get(type(event.data))
     return False if merge is None else merge(book, event.data, (event.time, event.id))
 
 

@@ -1,6 +1,8 @@
 """The consumer side of incentives: what it does with each batch of events.
 
-For each batch (after :func:`shared.consuming.validate_batch`):
+For each batch (after :func:`shared.consuming.validate_batch`), each event goes
+through the table :data:`HANDLERS` (by payload class; a type the table does not
+list is counted as ignored) into the batch's :class:`BatchChanges`; then:
 
 1. **Registrations** (DealRegistered): merged into the registration book of
    their (customer, product line); :func:`decide_registrations` decides the
@@ -9,14 +11,14 @@ For each batch (after :func:`shared.consuming.validate_batch`):
    DealRegistrationRejected (a *correction* when it replaces an earlier
    decision: same ``registration_id``, a later CloudEvent ``time``, so the
    latest decision stands for every reader).
-2. **Commissions** (the event types of :data:`COMMISSION_INPUTS`): merged into
-   each partner's book through the domain's table of merges; every deal whose
-   result changed gets a new CommissionCalculated revision
-   (``docs/rules/commissions.md``).
+2. **Commissions** (the event types of the domain's table of merges,
+   :data:`~services.incentives.domain.MERGES`): merged into each partner's
+   book through that table; every deal whose result changed gets a new
+   CommissionCalculated revision (``docs/rules/commissions.md``).
 3. Each ledger or registration book is written back with its new outbox
    entries in **one single-document write**, conditional on the version read
    (another writer that wrote first makes this one read and redo that
-   partner: :func:`shared.commands.retry_on_conflict`).
+   partner: :func:`shared.commands.retry_until_written`).
 4. The outbox entries are published from memory, awaited
    (``await publisher.publish``, :mod:`shared.outbox`): a registration
    book's are removed at once, a ledger's lazily
@@ -36,11 +38,12 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from services.incentives import SOURCE
+from services.incentives import SERVICE, SOURCE
 from services.incentives.domain import (
-    COMMISSION_INPUTS,
+    MERGES,
     Decision,
     Registration,
     Revision,
@@ -58,7 +61,7 @@ from services.incentives.store import (
     registration_key,
 )
 from shared import events
-from shared.commands import LOST, Lost, retry_on_conflict
+from shared.commands import retry_until_written
 from shared.consuming import Consumed
 from shared.events import deterministic_id, new_event
 from shared.failpoints import failpoint
@@ -92,7 +95,7 @@ def commission_event(
         reason=result.reason,
     )
     event_id = deterministic_id(
-        "incentives", "CommissionCalculated", partner_id, result.deal_id, str(revision.revision)
+        SERVICE, "CommissionCalculated", partner_id, result.deal_id, str(revision.revision)
     )
     return new_event(data, source=SOURCE, time=now, event_id=event_id)
 
@@ -117,9 +120,7 @@ def decision_event(decision: Decision, number: int, now: datetime) -> Event:
             rejected_at=r.registered_at,
             reason=decision.reason or "channel_conflict",
         )
-    event_id = deterministic_id(
-        "incentives", "RegistrationDecision", r.registration_id, str(number)
-    )
+    event_id = deterministic_id(SERVICE, "RegistrationDecision", r.registration_id, str(number))
     return new_event(data, source=SOURCE, time=now, event_id=event_id)
 
 
@@ -134,6 +135,35 @@ def _registration(data: events.DealRegistered) -> Registration:
     )
 
 
+@dataclass(slots=True)
+class BatchChanges:
+    """What a batch's events change, before anything is written: the registrations to
+    decide, and the events to merge into the partners' ledgers."""
+
+    registrations: list[events.DealRegistered] = field(default_factory=list)
+    commission_inputs: list[Event] = field(default_factory=list)
+
+
+def deal_registered(changes: BatchChanges, event: Event) -> None:
+    assert isinstance(event.data, events.DealRegistered)
+    changes.registrations.append(event.data)
+
+
+def commission_input(changes: BatchChanges, event: Event) -> None:
+    """An event of the domain's :data:`~services.incentives.domain.MERGES`."""
+    changes.commission_inputs.append(event)
+
+
+#: How an event adds to what a batch changes.
+Handler = Callable[[BatchChanges, Event], None]
+
+#: The handler of each consumed event type, by payload class.
+HANDLERS: dict[type[events.Payload], Handler] = {
+    events.DealRegistered: deal_registered,
+    **dict.fromkeys(MERGES, commission_input),
+}
+
+
 class IncentivesConsumer:
     """Decides registrations and revises commissions from each batch of events."""
 
@@ -143,7 +173,7 @@ class IncentivesConsumer:
         store: Store,
         publisher: Publisher,
         *,
-        service: str = "incentives",
+        service: str = SERVICE,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.ledgers = ledgers
@@ -153,22 +183,18 @@ class IncentivesConsumer:
         self.clock = clock
 
     async def handle(self, batch: list[Consumed]) -> None:
-        registrations: list[events.DealRegistered] = []
-        commission_inputs: list[Event] = []
+        changes = BatchChanges()
         for consumed in batch:
             event = consumed.event
-            outcome = "processed"
-            if isinstance(event.data, events.DealRegistered):
-                registrations.append(event.data)
-            elif event.type in COMMISSION_INPUTS:
-                commission_inputs.append(event)
-            else:
-                outcome = "ignored"
+            handler = HANDLERS.get(type(event.data))
+            if handler is not None:
+                handler(changes, event)
+            outcome = "ignored" if handler is None else "processed"
             EVENTS_CONSUMED.labels(self.service, consumed.record.topic, event.type, outcome).inc()
-        if registrations:
-            await self._decide_registrations(registrations)
-        if commission_inputs:
-            await self._revise_commissions(commission_inputs)
+        if changes.registrations:
+            await self._decide_registrations(changes.registrations)
+        if changes.commission_inputs:
+            await self._revise_commissions(changes.commission_inputs)
 
     # ----------------------------------------------------------------- commissions
 
@@ -176,14 +202,11 @@ class IncentivesConsumer:
         by_partner: dict[str, list[Event]] = defaultdict(list)
         for event in inputs:
             by_partner[event.subject].append(event)
-        pending = set(by_partner)
-
-        async def attempt() -> Lost | None:
-            nonlocal pending
-            pending = await self._revise_ledgers(pending, by_partner)
-            return LOST if pending else None
-
-        await retry_on_conflict(attempt, what="the ledgers of the batch's partners")
+        await retry_until_written(
+            by_partner,
+            lambda partner_ids: self._revise_ledgers(partner_ids, by_partner),
+            what="the ledgers of the batch's partners",
+        )
 
     async def _revise_ledgers(
         self, partner_ids: set[str], by_partner: dict[str, list[Event]]
@@ -241,14 +264,11 @@ class IncentivesConsumer:
         by_key: dict[str, list[Registration]] = defaultdict(list)
         for data in registered:
             by_key[registration_key(data.customer, data.product_line)].append(_registration(data))
-        pending = set(by_key)
-
-        async def attempt() -> Lost | None:
-            nonlocal pending
-            pending = await self._decide_books(pending, by_key)
-            return LOST if pending else None
-
-        await retry_on_conflict(attempt, what="the registration books of the batch")
+        await retry_until_written(
+            by_key,
+            lambda keys: self._decide_books(keys, by_key),
+            what="the registration books of the batch",
+        )
 
     async def _decide_books(
         self, keys: set[str], by_key: dict[str, list[Registration]]

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from services.incentives import SERVICE
 from shared.settings import Settings
 
 
 class IncentivesSettings(Settings):
     """The incentives process's configuration; field ``x`` is read from ``X``."""
 
-    service_name: str = Field(
-        default="incentives", description="name in logs, metrics, DLQ headers"
-    )
+    service_name: str = Field(default=SERVICE, description="name in logs, metrics, DLQ headers")
     http_port: int = Field(default=8003, ge=1, le=65535)
     mongodb_database: str = Field(default="partnerhub_incentives", min_length=1)
 

@@ -8,7 +8,7 @@ Each partner is settled in **one single-document write** of its ledger (the
 settlement recorded beside the facts, its PayoutSettled in the outbox),
 guarded by the ledger's version like a batch of events: a batch that changes
 the partner meanwhile makes the settlement read the ledger and compute again
-(:func:`shared.commands.retry_on_conflict`), so a payout is always computed
+(:func:`shared.commands.retry_until_written`), so a payout is always computed
 from the totals it is recorded against. Then, like every command's, the
 ledger is handed over to the outbox relay (:mod:`shared.outbox`), which
 publishes the PayoutSettled: the answer does not wait for Kafka, and a
@@ -32,12 +32,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from services.incentives import SOURCE
+from services.incentives import SERVICE, SOURCE
 from services.incentives.domain import period_totals, settlement_currency
 from services.incentives.ledgers import Ledgers
 from services.incentives.store import PartnerLedger
 from shared import events
-from shared.commands import LOST, Conflict, Lost, NotFound, retry_on_conflict
+from shared.commands import Conflict, NotFound, retry_until_written
 from shared.events import deterministic_id, new_event
 from shared.outbox import OutboxEntry
 from shared.settlement import AlreadySettled, Settlement, pending_adjustments, settle
@@ -130,7 +130,7 @@ def payout_event(partner_id: str, s: Settlement) -> events.CloudEvent[events.Pay
 
 
 def payout_event_id(settlement_id: str, partner_id: str) -> str:
-    return deterministic_id("incentives", "PayoutSettled", settlement_id, partner_id)
+    return deterministic_id(SERVICE, "PayoutSettled", settlement_id, partner_id)
 
 
 class Settlements:
@@ -147,7 +147,7 @@ class Settlements:
         self.allow_negative = allow_negative
         self.clock = clock
 
-    async def run(
+    async def settle(
         self,
         period: str,
         partner_ids: list[str] | None,
@@ -204,15 +204,13 @@ class Settlements:
     ) -> None:
         """Record each new settlement and have it published, computing again where a
         ledger changed."""
-        pending = {pid for pid, o in outcomes.items() if o.settlement and not o.replayed}
-
-        async def attempt() -> Lost | None:
-            nonlocal pending
-            if pending:
-                pending = await self._record_partners(pending, period, sid, rerun, now, outcomes)
-            return LOST if pending else None
-
-        await retry_on_conflict(attempt, what=f"the ledgers of the partners settled by {sid}")
+        await retry_until_written(
+            {pid for pid, o in outcomes.items() if o.settlement and not o.replayed},
+            lambda partner_ids: self._record_partners(
+                partner_ids, period, sid, rerun, now, outcomes
+            ),
+            what=f"the ledgers of the partners settled by {sid}",
+        )
 
     async def _record_partners(
         self,

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.onboarding.api import applications, partners
+from services.onboarding.api import ROUTERS
 from services.onboarding.api.dependencies import provide
 from services.onboarding.commands import OnboardingCommands
+from services.onboarding.queries import OnboardingQueries
 from services.onboarding.settings import OnboardingSettings
 from services.onboarding.store import OnboardingStore, PartnerStore
 from shared import topics
@@ -62,7 +63,7 @@ def create_app(
     )
     store = mongo_store if store is None else store
     commands = OnboardingCommands(store, settings.rules, publisher, service=settings.service_name)
-    provide(app, commands, store)
-    app.include_router(applications.router)
-    app.include_router(partners.router)
+    provide(app, commands, OnboardingQueries(store))
+    for router in ROUTERS:
+        app.include_router(router)
     return app

@@ -32,13 +32,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from services.onboarding import views
-from services.onboarding.domain import (
-    IllegalTransition,
-    InvalidCommand,
-    PartnerProfile,
-    PartnerRecord,
-)
+from services.onboarding import SERVICE, SOURCE, views
+from services.onboarding.domain import InvalidCommand, PartnerProfile, PartnerRecord
 from services.onboarding.settings import OnboardingRules
 from services.onboarding.store import (
     APPLICATION_PREFIX,
@@ -51,7 +46,6 @@ from shared.commands import (
     LOST,
     Answer,
     CommandKey,
-    Conflict,
     InvalidField,
     Lost,
     NotFound,
@@ -62,8 +56,6 @@ from shared.failpoints import failpoint
 from shared.metrics import WRITE_CONFLICTS
 from shared.outbox import Publisher
 
-SERVICE = "onboarding"
-SOURCE = "/partnerhub/onboarding"
 #: Partner ids tried for one application before giving up (a clash needs 40 equal bits).
 ID_CANDIDATES = 5
 
@@ -126,20 +118,16 @@ class TerminationBody(_Body):
 # --------------------------------------------------------------------------- refusals
 
 
-class TransitionRefused(Conflict):
-    """The partner's status does not allow the step (HTTP 409); the message says why."""
-
-
 @contextmanager
-def refusals_at(*location: str) -> Iterator[None]:
-    """The domain's refusals as HTTP refusals: :class:`InvalidCommand` as 422 naming its
-    field under ``location``, :class:`IllegalTransition` as 409 with its reason."""
+def fields_at(*location: str) -> Iterator[None]:
+    """The domain's :class:`InvalidCommand` names a field of the step's data; this places
+    it in the request (``body``, ``body.contract``), so the 422 names ``body.<field>``.
+    The domain's other refusals (:class:`~services.onboarding.domain.IllegalTransition`,
+    a 409) pass as they are."""
     try:
         yield
     except InvalidCommand as exc:
-        raise InvalidField((*location, exc.field), exc.reason) from None
-    except IllegalTransition as exc:
-        raise TransitionRefused(exc.reason) from None
+        raise InvalidField((*location, *exc.location), exc.message) from None
 
 
 # --------------------------------------------------------------------------- ids
@@ -191,7 +179,7 @@ class OnboardingCommands:
     # ----------------------------------------------------------------- selection
 
     async def apply(self, body: ApplicationBody, key: CommandKey | None) -> Answer:
-        with refusals_at("body"):
+        with fields_at("body"):
             profile = PartnerProfile(
                 name=body.name,
                 partner_type=body.partner_type,
@@ -236,11 +224,11 @@ class OnboardingCommands:
     async def approve(self, application_id: str, key: CommandKey | None) -> Answer:
         def step(record: PartnerRecord, now: datetime, event_id: str) -> tuple[Payload, BaseModel]:
             approved = record.approve(now=now)
-            return approved, views.Approved(
+            return approved, views.ApprovalAnswer(
                 application_id=record.application_id,
                 partner_id=record.partner_id,
                 status=record.status,
-                approved_at=now,
+                approved_at=now.isoformat(),
                 event_id=event_id,
             )
 
@@ -251,11 +239,11 @@ class OnboardingCommands:
     ) -> Answer:
         def step(record: PartnerRecord, now: datetime, event_id: str) -> tuple[Payload, BaseModel]:
             rejected = record.reject(reason=body.reason, now=now)
-            return rejected, views.Rejected(
+            return rejected, views.RejectionAnswer(
                 application_id=record.application_id,
                 partner_id=record.partner_id,
                 status=record.status,
-                rejected_at=now,
+                rejected_at=now.isoformat(),
                 reason=body.reason,
                 event_id=event_id,
             )
@@ -269,7 +257,7 @@ class OnboardingCommands:
 
         def step(record: PartnerRecord, now: datetime, event_id: str) -> tuple[Payload, BaseModel]:
             signed = record.sign(contract)
-            return signed, views.Signed(
+            return signed, views.SigningAnswer(
                 partner_id=record.partner_id,
                 status=record.status,
                 tier=contract.tier,
@@ -286,7 +274,7 @@ class OnboardingCommands:
 
         def step(record: PartnerRecord, now: datetime, event_id: str) -> tuple[Payload, BaseModel]:
             renewed = record.renew(renewed_contract_id=contract_id, contract=contract)
-            return renewed, views.Renewed(
+            return renewed, views.RenewalAnswer(
                 partner_id=record.partner_id,
                 status=record.status,
                 tier=contract.tier,
@@ -307,7 +295,7 @@ class OnboardingCommands:
             changed = record.change_tier(
                 tier=body.tier, effective_date=body.effective_date, reason=body.reason
             )
-            return changed, views.TierChanged(
+            return changed, views.TierChangeAnswer(
                 partner_id=record.partner_id,
                 tier=body.tier,
                 previous_tier=previous,
@@ -329,7 +317,7 @@ class OnboardingCommands:
                 today=today,
                 notice_days=self.rules.notice_days,
             )
-            return terminated, views.Terminated(
+            return terminated, views.TerminationAnswer(
                 partner_id=record.partner_id,
                 status=record.status,
                 effective_date=body.effective_date,
@@ -379,7 +367,7 @@ class OnboardingCommands:
             if key is not None and (replayed := key.find(partner.answers)) is not None:
                 return replayed
             now = self.clock()
-            with refusals_at(*fields):
+            with fields_at(*fields):
                 payload, answer = step(partner.record, now, next_event_id(partner))
             return await self._write(partner, payload, answer, status, key, now)
 

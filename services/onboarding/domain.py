@@ -48,8 +48,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from enum import StrEnum
 
+from shared.commands import Conflict, InvalidField
 from shared.events import (
     Contract,
     ContractRenewed,
@@ -57,6 +57,7 @@ from shared.events import (
     PartnerApproved,
     PartnerRejected,
     PartnerSigned,
+    PartnerStatus,
     PartnerTerminated,
     PartnerTierChanged,
     Recommendation,
@@ -67,19 +68,20 @@ from shared.events import (
 # --------------------------------------------------------------------------- errors
 
 
-class IllegalTransition(Exception):
-    """The partner's current status does not allow this step (the HTTP layer answers 409)."""
+class IllegalTransition(Conflict):
+    """The partner's current status does not allow this step (HTTP 409 with the reason)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
 
 
-class InvalidCommand(ValueError):
-    """The step's own data breaks a rule; ``field`` names it (the HTTP layer answers 422)."""
+class InvalidCommand(InvalidField):
+    """The step's own data breaks a rule; ``field`` names it (HTTP 422 naming the field,
+    placed in the request by the command side: ``body.<field>``, say)."""
 
     def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
+        super().__init__((field,), reason)
         self.field = field
         self.reason = reason
 
@@ -231,16 +233,6 @@ def assess(scorecard: Scorecard, weights: ScorecardWeights = DEFAULT_WEIGHTS) ->
 
 
 # --------------------------------------------------------------------------- lifecycle
-
-
-class PartnerStatus(StrEnum):
-    """Where a partner stands (the ``status`` values of the HTTP API)."""
-
-    APPLIED = "applied"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    ACTIVE = "active"
-    TERMINATED = "terminated"
 
 
 #: Days of notice a termination needs unless configured otherwise.

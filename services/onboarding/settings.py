@@ -18,6 +18,7 @@ from functools import cached_property
 
 from pydantic import Field, field_validator
 
+from services.onboarding import SERVICE
 from services.onboarding.domain import (
     DEFAULT_NOTICE_DAYS,
     DEFAULT_WEIGHTS,
@@ -68,9 +69,7 @@ def parse_weights(text: str) -> ScorecardWeights:
 class OnboardingSettings(Settings):
     """The onboarding process's configuration; field ``x`` is read from ``X``."""
 
-    service_name: str = Field(
-        default="onboarding", description="name in logs, metrics, DLQ headers"
-    )
+    service_name: str = Field(default=SERVICE, description="name in logs, metrics, DLQ headers")
     http_port: int = Field(default=8001, ge=1, le=65535)
     mongodb_database: str = Field(default="partnerhub_onboarding", min_length=1)
 

@@ -1,6 +1,6 @@
 """Onboarding's persistence: one document per partner, from application to termination.
 
-:class:`PartnerStore` is what the commands and the routes use;
+:class:`PartnerStore` is what the commands and the queries use;
 :class:`OnboardingStore` is it on MongoDB (FerretDB by default).
 
 A partner's document (``_id`` = the partner id) holds:
@@ -43,12 +43,11 @@ from services.onboarding.domain import (
     Assessment,
     PartnerProfile,
     PartnerRecord,
-    PartnerStatus,
     ScorecardWeights,
     Termination,
 )
 from shared.commands import InvalidField
-from shared.events import CloudEvent, Contract, Recommendation, Scorecard, Tier
+from shared.events import CloudEvent, Contract, PartnerStatus, Recommendation, Scorecard, Tier
 from shared.mongo import Document, create_lookup_indexes, replace_if_unchanged
 from shared.outbox import WITHOUT_OUTBOX, OutboxEntry, decode_outbox, encode_outbox
 
@@ -226,7 +225,7 @@ class Page:
 
 
 class PartnerStore(Protocol):
-    """Where partners are kept: what the commands and the routes need of a store."""
+    """Where partners are kept: what the commands and the queries need of a store."""
 
     async def load(self, partner_id: str) -> StoredPartner | None:
         """The partner, or ``None``."""

@@ -2,33 +2,23 @@
 
 The routes declare these as their response models, so the OpenAPI document
 describes each answer; the commands build their answers from them, so the
-document and the bodies cannot drift apart. Instants are ISO 8601 with their
-UTC offset, as Python writes them; dates are ``YYYY-MM-DD``; weights and money
-are decimal strings.
+document and the bodies cannot drift apart. A resource is a ``…View``, a
+command's answer an ``…Answer``. Instants are ISO 8601 text with their UTC
+offset (``instant.isoformat()``); dates are ``YYYY-MM-DD``; weights are
+decimal strings.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel
 
-from services.onboarding.domain import PartnerRecord, PartnerStatus
-from shared.events import Contract, Recommendation, Scorecard, Tier
-
-
-def _iso(instant: datetime) -> str:
-    return instant.isoformat()
-
-
-#: An instant as the answers write it: ``2026-09-01T09:30:15.123456+00:00``.
-Instant = Annotated[
-    datetime,
-    PlainSerializer(_iso, return_type=str),
-    WithJsonSchema({"type": "string", "format": "date-time"}),
-]
+from services.onboarding.domain import PartnerRecord
+from shared.events import Contract, PartnerStatus, Recommendation, Scorecard, Tier
+from shared.routes import InstantText
 
 
 class ApplicationView(BaseModel):
@@ -46,12 +36,12 @@ class ApplicationView(BaseModel):
     score: float
     recommendation: Recommendation
     weights: dict[str, Decimal]
-    applied_at: Instant
-    decided_at: Instant | None
+    applied_at: InstantText
+    decided_at: InstantText | None
     rejection_reason: str | None
 
 
-class Applied(ApplicationView):
+class ApplicationAnswer(ApplicationView):
     """The answer to an application: the application as scored, and its PartnerApplied."""
 
     event_id: str
@@ -62,16 +52,16 @@ class EventNote(BaseModel):
 
     event_id: str
     type: str
-    time: Instant
+    time: InstantText
 
 
-class ApplicationHistory(ApplicationView):
+class ApplicationHistoryView(ApplicationView):
     """One application with the events it produced, oldest first."""
 
     events: list[EventNote]
 
 
-class ApplicationPage(BaseModel):
+class ApplicationsView(BaseModel):
     """Applications in the order they arrived; ``next_cursor`` asks for the next page."""
 
     applications: list[ApplicationView]
@@ -100,34 +90,34 @@ class PartnerView(BaseModel):
     tier: Tier | None
     contract: Contract | None
     contracts: list[Contract]
-    applied_at: Instant
-    decided_at: Instant | None
+    applied_at: InstantText
+    decided_at: InstantText | None
     rejection_reason: str | None
     termination: TerminationView | None
 
 
-class Approved(BaseModel):
+class ApprovalAnswer(BaseModel):
     """The answer to an approval: the partner id the application now stands for."""
 
     application_id: str
     partner_id: str
     status: PartnerStatus
-    approved_at: Instant
+    approved_at: InstantText
     event_id: str
 
 
-class Rejected(BaseModel):
+class RejectionAnswer(BaseModel):
     """The answer to a rejection."""
 
     application_id: str
     partner_id: str
     status: PartnerStatus
-    rejected_at: Instant
+    rejected_at: InstantText
     reason: str
     event_id: str
 
 
-class Signed(BaseModel):
+class SigningAnswer(BaseModel):
     """The answer to a first contract: the partner is active at the contract's tier."""
 
     partner_id: str
@@ -137,7 +127,7 @@ class Signed(BaseModel):
     event_id: str
 
 
-class Renewed(BaseModel):
+class RenewalAnswer(BaseModel):
     """The answer to a renewal: the new contract, the one it follows, the tier now."""
 
     partner_id: str
@@ -148,7 +138,7 @@ class Renewed(BaseModel):
     event_id: str
 
 
-class TierChanged(BaseModel):
+class TierChangeAnswer(BaseModel):
     """The answer to a tier change."""
 
     partner_id: str
@@ -159,7 +149,7 @@ class TierChanged(BaseModel):
     event_id: str
 
 
-class Terminated(BaseModel):
+class TerminationAnswer(BaseModel):
     """The answer to a termination: notice given today, effective from a date."""
 
     partner_id: str
@@ -168,6 +158,10 @@ class Terminated(BaseModel):
     reason: str
     noticed_on: date
     event_id: str
+
+
+def _iso(instant: datetime | None) -> str | None:
+    return None if instant is None else instant.isoformat()
 
 
 def body(answer: BaseModel) -> dict[str, Any]:
@@ -190,8 +184,8 @@ def _application_fields(record: PartnerRecord) -> dict[str, Any]:
         "score": float(assessment.score),
         "recommendation": assessment.recommendation,
         "weights": assessment.weights.as_dict(),
-        "applied_at": record.applied_at,
-        "decided_at": record.decided_at,
+        "applied_at": record.applied_at.isoformat(),
+        "decided_at": _iso(record.decided_at),
         "rejection_reason": record.rejection_reason,
     }
 
@@ -200,12 +194,14 @@ def application_view(record: PartnerRecord) -> ApplicationView:
     return ApplicationView(**_application_fields(record))
 
 
-def applied(record: PartnerRecord, event_id: str) -> Applied:
-    return Applied(**_application_fields(record), event_id=event_id)
+def applied(record: PartnerRecord, event_id: str) -> ApplicationAnswer:
+    return ApplicationAnswer(**_application_fields(record), event_id=event_id)
 
 
-def application_history(record: PartnerRecord, events: list[dict[str, Any]]) -> ApplicationHistory:
-    return ApplicationHistory(
+def application_history(
+    record: PartnerRecord, events: list[dict[str, Any]]
+) -> ApplicationHistoryView:
+    return ApplicationHistoryView(
         **_application_fields(record), events=[EventNote.model_validate(e) for e in events]
     )
 
@@ -224,8 +220,8 @@ def partner_view(record: PartnerRecord) -> PartnerView:
         tier=record.tier,
         contract=record.current_contract,
         contracts=record.contracts,
-        applied_at=record.applied_at,
-        decided_at=record.decided_at,
+        applied_at=record.applied_at.isoformat(),
+        decided_at=_iso(record.decided_at),
         rejection_reason=record.rejection_reason,
         termination=None
         if termination is None

@@ -280,17 +280,6 @@ class PeriodPayment:
         """The difference the next settlement pays (zero for a period never settled)."""
         return self.current_total - self.paid if self.settled else ZERO
 
-    def as_json(self) -> dict[str, Any]:
-        """As the read API serves it: money as strings with two decimals."""
-        return {
-            "period": self.period,
-            "currency": self.currency,
-            "current_total": money(self.current_total),
-            "paid": money(self.paid),
-            "settled": self.settled,
-            "pending_adjustment": money(self.pending_adjustment),
-        }
-
 
 def period_payments(
     totals: Mapping[tuple[str, str], Decimal], settlements: Iterable[Settlement]

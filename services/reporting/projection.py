@@ -21,8 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
-
+from services.reporting import SERVICE
 from services.reporting.domain import (
     STATUS_RANK,
     PeriodTotals,
@@ -36,6 +35,8 @@ from services.reporting.domain import (
     version_key,
 )
 from services.reporting.store import (
+    Database,
+    Document,
     Generation,
     LinesCache,
     PartnerLines,
@@ -50,7 +51,6 @@ from shared import events
 from shared.consuming import Consumed
 from shared.events import CloudEvent, Payload
 from shared.metrics import EVENTS_CONSUMED
-from shared.mongo import Document
 
 #: What one event adds to a batch's writes: ``(writes, data, version key)``.
 EventProjection = Callable[[Writes, Any, str], None]
@@ -450,9 +450,9 @@ class Projection:
 
     def __init__(
         self,
-        database: AsyncDatabase[Document],
+        database: Database,
         lines: LinesCache | None = None,
-        service: str = "reporting",
+        service: str = SERVICE,
     ) -> None:
         self.database = database
         self.lines = LinesCache() if lines is None else lines

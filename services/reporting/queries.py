@@ -1,14 +1,12 @@
 """The read side: what the read API asks of the read models, as plain values.
 
-Every query reads the active generation (``store.py``); where a rule decides
-the answer, ``domain.py`` computes it from what was read here. Lookups go by
-``_id`` wherever the answer allows (``shared.mongo.find_by_ids``): FerretDB
-v1 serves no other filter from an index, so a query of ``deals``,
-``period_totals`` or ``payouts`` by partner would decode every document of
-the collection.
-
-FerretDB v1 does not store an empty array given in an upsert: a stored
-payout without ``carried_adjustments`` or ``unrecovered`` has none.
+Every query reads the active generation through ``store.py``
+(:class:`~services.reporting.store.Generation`); where a rule decides the
+answer, ``domain.py`` computes it from what was read here. Lookups go by
+``_id`` wherever the answer allows (:meth:`Generation.find_by_ids`): a query
+of ``deals``, ``period_totals`` or ``payouts`` by partner is not served from
+an index on every server (``store.py`` says which), so those read documents
+by ``_id`` instead. Stored payouts are read with ``store.decode_payout``.
 """
 
 from __future__ import annotations
@@ -20,8 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
-
-from pymongo.asynchronous.database import AsyncDatabase
 
 from services.reporting.domain import (
     Health,
@@ -44,9 +40,16 @@ from services.reporting.domain import (
     target_for,
     utc_text,
 )
-from services.reporting.store import Generation, LinesCache, generation_state, line_revisions
+from services.reporting.store import (
+    Database,
+    Document,
+    Generation,
+    LinesCache,
+    decode_payout,
+    generation_state,
+    line_revisions,
+)
 from shared.commands import NotFound
-from shared.mongo import Document, find_by_ids
 from shared.settlement import from_document
 
 #: Deals' documents looked up at once while looking for a partner's last closed deal.
@@ -62,14 +65,9 @@ class UnknownPartner(NotFound):
         super().__init__(f"unknown partner {partner_id}")
 
 
-def payout(stored: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored payout with the lists FerretDB left out (being empty) given back empty."""
-    return {"carried_adjustments": [], "unrecovered": [], **stored}
-
-
 def partner_settlements(doc: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     """A partner's ``partner_payouts`` document as its payouts, oldest first."""
-    payouts = [payout(p) for p in (doc or {}).get("settlements", {}).values()]
+    payouts = [decode_payout(p) for p in (doc or {}).get("settlements", {}).values()]
     return sorted(payouts, key=lambda d: (d["settled_at"], d["settlement_id"]))
 
 
@@ -101,13 +99,13 @@ class ProgrammeFigures:
     average_rating: Decimal | None = None
 
 
-class ReadModels:
+class ReportingQueries:
     """The queries of the read API over the active generation of the read models.
 
     ``lines``: the process's cache of parsed lines, shared with the projection.
     """
 
-    def __init__(self, database: AsyncDatabase[Document], lines: LinesCache | None = None) -> None:
+    def __init__(self, database: Database, lines: LinesCache | None = None) -> None:
         self.database = database
         self.lines = LinesCache() if lines is None else lines
 
@@ -192,7 +190,7 @@ class ReadModels:
     ) -> dict[str, list[PeriodTotals]]:
         """Each partner's totals per period from its lines (one lookup by ``_id`` each), as
         ``period_totals`` holds them but for the target."""
-        found = await find_by_ids(generation["lines"], partner_ids)
+        found = await generation.find_by_ids("lines", partner_ids)
         out: dict[str, list[PeriodTotals]] = {}
         for pid in partner_ids:
             lines = self.lines.current_lines(pid, line_revisions(found.get(pid)))
@@ -247,7 +245,8 @@ class ReadModels:
         name; :class:`NotFound` if it paid nobody."""
         generation = await self.active()
         docs = [
-            payout(d) async for d in generation["payouts"].find({"settlement_id": settlement_id})
+            decode_payout(d)
+            async for d in generation["payouts"].find({"settlement_id": settlement_id})
         ]
         if not docs:
             raise NotFound(f"no settlement {settlement_id}")
@@ -327,7 +326,7 @@ class ReadModels:
         )
         for start in range(0, len(candidates), LAST_DEAL_LOOKUPS):
             chunk = [deal_id for _, deal_id in candidates[start : start + LAST_DEAL_LOOKUPS]]
-            found = await find_by_ids(generation["deals"], chunk)
+            found = await generation.find_by_ids("deals", chunk)
             closed_dates: list[str] = [
                 current(deal["versions"])["closed_at"]
                 for deal in map(found.get, chunk)

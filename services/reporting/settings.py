@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from services.reporting import SERVICE
 from services.reporting.store import LINES_CACHE_REVISIONS
 from shared.settings import Settings
 
@@ -17,7 +18,7 @@ from shared.settings import Settings
 class ReportingSettings(Settings):
     """The reporting process's configuration; field ``x`` is read from ``X``."""
 
-    service_name: str = Field(default="reporting", description="name in logs, metrics, DLQ headers")
+    service_name: str = Field(default=SERVICE, description="name in logs, metrics, DLQ headers")
     http_port: int = Field(default=8004, ge=1, le=65535)
     mongodb_database: str = Field(default="partnerhub_reporting", min_length=1)
 

@@ -46,7 +46,12 @@ into ``state`` (and ``terms`` compressed beside it), one lookup by ``_id``
 per partner (a revision takes about 300 bytes before compression: the 16 MB
 document limit allows well over 50 000 revisions per partner). Hence too
 ``partner_payouts`` beside ``payouts``, and the readers' lookups by ``_id``
-(``shared.mongo.find_by_ids``).
+(:meth:`Generation.find_by_ids`). FerretDB v1 does not store an empty array
+given in an upsert: :func:`decode_payout` gives a stored payout its empty lists
+back.
+
+The projection and the queries reach the database only through this module:
+:data:`Database`, :class:`Generation` and the decoders here.
 """
 
 from __future__ import annotations
@@ -65,9 +70,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.reporting.domain import Line, current_key
 from shared.cache import BoundedCache
-from shared.commands import LOST, Lost, retry_on_conflict
+from shared.commands import retry_until_written
+from shared.mongo import Document as Document  # what the projection and queries handle
 from shared.mongo import (
-    Document,
     bulk_write_chunked,
     create_lookup_indexes,
     find_by_ids,
@@ -90,6 +95,9 @@ COLLECTIONS = (
 META = "meta"
 GENERATIONS = "generations"
 FIRST_GENERATION = "g1"
+
+#: The read models' database (its ``meta`` and every generation's collections).
+Database = AsyncDatabase[Document]
 
 #: The read API's query paths (on MongoDB; see ``shared.mongo.create_lookup_indexes``).
 INDEXES: dict[str, list[tuple[str, list[tuple[str, int]]]]] = {
@@ -407,6 +415,16 @@ def _added_revisions(updates: dict[Any, list[Document]]) -> dict[str, list[tuple
     return added
 
 
+# --------------------------------------------------------------------------- payouts
+
+
+def decode_payout(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored payout (``payouts``, or one under ``partner_payouts``) as the projection
+    wrote it: FerretDB v1 leaves out an empty ``carried_adjustments`` or ``unrecovered``,
+    so a missing list is given back empty."""
+    return {"carried_adjustments": [], "unrecovered": [], **stored}
+
+
 # --------------------------------------------------------------------------- generations
 
 
@@ -415,9 +433,7 @@ class Generation:
     its lines (``lines``: shared by every ``Generation`` of the process; default one of
     its own)."""
 
-    def __init__(
-        self, database: AsyncDatabase[Document], name: str, lines: LinesCache | None = None
-    ) -> None:
+    def __init__(self, database: Database, name: str, lines: LinesCache | None = None) -> None:
         self.name = name
         self.database = database
         self.lines = LinesCache() if lines is None else lines
@@ -449,9 +465,14 @@ class Generation:
             if operations:
                 await bulk_write_chunked(self[collection], operations)
 
+    async def find_by_ids(self, collection: str, ids: Iterable[str]) -> dict[str, Document]:
+        """The documents of ``collection`` with these ``_id``s, by ``_id`` (the lookup
+        FerretDB serves from an index; see ``shared.mongo.find_by_ids``)."""
+        return await find_by_ids(self[collection], list(ids))
+
     async def partners(self, partner_ids: Iterable[str]) -> dict[str, Document]:
         """The partners' documents (facts and view), by partner id; one read by ``_id``."""
-        return await find_by_ids(self["partners"], list(partner_ids))
+        return await self.find_by_ids("partners", partner_ids)
 
     async def set_views(self, views: dict[str, Document]) -> None:
         """Write each partner's ``view`` (one bulk write)."""
@@ -512,11 +533,12 @@ class Generation:
         terms = terms or {}
         written: dict[str, PartnerLines] = {}
         fresh: set[str] = set()
-        pending = set(added) | set(terms)
-        reuse = known is not None and pending <= known.keys()
+        partner_ids = set(added) | set(terms)
+        # The first write may take the lines ``known``; a write again reads them.
+        reuse = known is not None and partner_ids <= known.keys()
 
-        async def attempt() -> tuple[dict[str, PartnerLines], set[str]] | Lost:
-            nonlocal pending, reuse
+        async def write(pending: set[str]) -> set[str]:
+            nonlocal reuse
             if reuse and known is not None:
                 lines = {pid: known[pid] for pid in pending}
             else:
@@ -526,10 +548,10 @@ class Generation:
             stored, lost = await self._write_merged(lines, added, terms)
             fresh.update(stored)
             written.update({pid: pl for pid, pl in lines.items() if pid not in lost})
-            pending = lost
-            return LOST if pending else (written, fresh)
+            return lost
 
-        return await retry_on_conflict(attempt, what="the lines of this batch's partners")
+        await retry_until_written(partner_ids, write, what="the lines of this batch's partners")
+        return written, fresh
 
     async def _write_merged(
         self,
@@ -607,14 +629,14 @@ class GenerationState:
     building: str | None
 
 
-async def generation_state(database: AsyncDatabase[Document]) -> GenerationState:
+async def generation_state(database: Database) -> GenerationState:
     doc = await database[META].find_one({"_id": GENERATIONS})
     if doc is None:
         return GenerationState(FIRST_GENERATION, None)
     return GenerationState(doc.get("active", FIRST_GENERATION), doc.get("building"))
 
 
-async def set_generation_state(database: AsyncDatabase[Document], state: GenerationState) -> None:
+async def set_generation_state(database: Database, state: GenerationState) -> None:
     await database[META].update_one(
         {"_id": GENERATIONS},
         {"$set": {"active": state.active, "building": state.building}},

@@ -2,10 +2,10 @@
 
 The routes declare these as their response models, so the OpenAPI document
 describes each answer, and build each answer from what the queries found
-(``queries.py``) with the model's ``of``. Money is a decimal string with two
-decimals; instants are the read models' fixed-width UTC text
-(``2026-10-05T12:00:00.000000Z``), but ``as_of`` of a health score, which is
-ISO 8601 with its offset.
+(``queries.py``) with the model's ``of``. A resource is a ``…View``. Money is
+a decimal string with two decimals (``domain.money``); instants are the read
+models' fixed-width UTC text (``2026-10-05T12:00:00.000000Z``), but ``as_of``
+of a health score, which is ISO 8601 with its offset.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import io
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field, WithJsonSchema
+from pydantic import BaseModel, Field
 
 from services.reporting.domain import (
     ACTIVITY_POINTS,
@@ -27,6 +27,7 @@ from services.reporting.domain import (
     ZERO,
     Health,
     Line,
+    PeriodPayment,
     Statement,
     money,
     pending_by_currency,
@@ -38,22 +39,8 @@ from services.reporting.queries import (
     Ranking,
     SettlementRow,
 )
-from shared.events import Contract
-
-#: Money as the read API serves it: a decimal string with two decimals.
-Money = Annotated[
-    str,
-    WithJsonSchema(
-        {
-            "type": "string",
-            "pattern": r"^-?\d+\.\d{2}$",
-            "description": 'An amount with two decimals as a string, e.g. "1234.50".',
-        }
-    ),
-]
-
-PartnerStatus = Literal["applied", "approved", "rejected", "active", "terminated"]
-TierName = Literal["registered", "silver", "gold", "platinum"]
+from shared.events import Contract, PartnerStatus, Tier
+from shared.routes import AdjustmentView, InstantText, MoneyText
 
 
 def _by_currency(amounts: Mapping[str, Decimal]) -> dict[str, str]:
@@ -71,12 +58,12 @@ class Certification(BaseModel):
     learner_id: str
     certification_id: str
     product_line: str
-    awarded_at: str
-    expires_at: str
+    awarded_at: InstantText
+    expires_at: InstantText
     valid: bool = Field(description="awarded_at ≤ now < expires_at")
 
 
-class PartnerView(BaseModel):
+class Partner360View(BaseModel):
     """The partner 360: a partner's profile, status, tier and latest contract, its
     enablement, and its totals over every period."""
 
@@ -86,18 +73,20 @@ class PartnerView(BaseModel):
     partner_type: str | None
     region: str | None
     industry: str | None
-    tier: TierName | None
+    tier: Tier | None
     contract: Contract | None = Field(description="the contract with the latest start date")
     certifications: list[Certification] = Field(description="oldest award first")
     trainings_completed: int
     deals_closed: int = Field(description="deals with a commission line")
-    revenue_total: Money
-    commission_total: Money
-    bonus_total: Money
+    revenue_total: MoneyText
+    commission_total: MoneyText
+    bonus_total: MoneyText
 
 
-class PartnersPage(BaseModel):
-    items: list[PartnerView]
+class PartnersView(BaseModel):
+    """Partner 360s, a page at a time."""
+
+    items: list[Partner360View]
     next_cursor: str | None = Field(description="the next page's cursor; null on the last")
 
 
@@ -108,13 +97,13 @@ class StatementLine(BaseModel):
     """A deal's current commission line: its highest revision."""
 
     deal_id: str
-    closed_at: str | None
-    amount: Money
+    closed_at: InstantText | None
+    amount: MoneyText
     status: str
-    base: Money
-    uplift: Money
-    commission: Money
-    target_bonus: Money
+    base: MoneyText
+    uplift: MoneyText
+    commission: MoneyText
+    target_bonus: MoneyText
     revision: int
 
     @classmethod
@@ -140,15 +129,15 @@ class StatementView(BaseModel):
     period: str
     currency: str | None
     lines: list[StatementLine] = Field(description="by closing, then deal id")
-    revenue: Money = Field(description="of the commissionable deals")
-    commission_total: Money
-    bonus_total: Money
-    payout_total: Money = Field(description="commission and target bonus")
-    target: Money | None
+    revenue: MoneyText = Field(description="of the commissionable deals")
+    commission_total: MoneyText
+    bonus_total: MoneyText
+    payout_total: MoneyText = Field(description="commission and target bonus")
+    target: MoneyText | None
     attainment: str | None = Field(description="revenue ÷ target, four decimals")
     settled: bool
-    paid: Money
-    pending_adjustment: Money
+    paid: MoneyText
+    pending_adjustment: MoneyText
 
     @classmethod
     def of(cls, statement: Statement) -> StatementView:
@@ -173,49 +162,59 @@ class StatementView(BaseModel):
 # --------------------------------------------------------------------------- payouts
 
 
-class Adjustment(BaseModel):
-    period: str
-    amount: Money
-
-
-class Payout(BaseModel):
+class PayoutView(BaseModel):
     """What one settlement paid the partner."""
 
     settlement_id: str
     partner_id: str
     period: str
     currency: str
-    amount_paid: Money
-    period_amount: Money = Field(description="the part of amount_paid from the period's own total")
-    carried_adjustments: list[Adjustment] = Field(description="earlier periods' differences paid")
-    unrecovered: list[Adjustment] = Field(description="negative adjustments left pending")
-    settled_at: str
+    amount_paid: MoneyText
+    period_amount: MoneyText = Field(
+        description="the part of amount_paid from the period's own total"
+    )
+    carried_adjustments: list[AdjustmentView] = Field(
+        description="earlier periods' differences paid"
+    )
+    unrecovered: list[AdjustmentView] = Field(description="negative adjustments left pending")
+    settled_at: InstantText
     rerun: bool
 
 
 class PeriodPaymentView(BaseModel):
     period: str
     currency: str
-    current_total: Money = Field(description="commission and target bonus now")
-    paid: Money
+    current_total: MoneyText = Field(description="commission and target bonus now")
+    paid: MoneyText
     settled: bool
-    pending_adjustment: Money = Field(description="what the next settlement pays for it")
+    pending_adjustment: MoneyText = Field(description="what the next settlement pays for it")
+
+    @classmethod
+    def of(cls, payment: PeriodPayment) -> PeriodPaymentView:
+        return cls(
+            period=payment.period,
+            currency=payment.currency,
+            current_total=money(payment.current_total),
+            paid=money(payment.paid),
+            settled=payment.settled,
+            pending_adjustment=money(payment.pending_adjustment),
+        )
 
 
 class PayoutsView(BaseModel):
     """A partner's settlements, and per period its current total, paid and pending."""
 
     partner_id: str
-    payouts: list[Payout] = Field(description="oldest first")
+    payouts: list[PayoutView] = Field(description="oldest first")
     periods: list[PeriodPaymentView] = Field(description="in period order")
-    pending_adjustments: dict[str, Money] = Field(description="by currency")
+    pending_adjustments: dict[str, MoneyText] = Field(description="by currency")
 
     @classmethod
     def of(cls, partner_id: str, found: PartnerPayouts) -> PayoutsView:
         return cls(
             partner_id=partner_id,
-            payouts=[Payout.model_validate(p) for p in found.settlements],
-            periods=[PeriodPaymentView.model_validate(p.as_json()) for p in found.periods],
+            payouts=[PayoutView.model_validate(p) for p in found.settlements],
+            periods=[PeriodPaymentView.of(p) for p in found.periods],
             pending_adjustments=_by_currency(pending_by_currency(found.periods)),
         )
 
@@ -365,7 +364,7 @@ class HealthView(BaseModel):
     """A partner's health score with its factors (docs/rules/health-score.md)."""
 
     partner_id: str
-    as_of: str
+    as_of: InstantText
     period: str = Field(description="the current period of the partner's plan")
     score: str
     at_risk: bool
@@ -394,24 +393,24 @@ class PartnerCounts(BaseModel):
 
 class OpenMdf(BaseModel):
     requests: int
-    amount: dict[str, Money] = Field(description="by currency")
+    amount: dict[str, MoneyText] = Field(description="by currency")
 
 
-class ProgrammeSummary(BaseModel):
+class ProgrammeSummaryView(BaseModel):
     """The programme at a glance, for a period or (``period`` null) all time."""
 
     period: str | None
     partners: PartnerCounts
-    revenue: dict[str, Money] = Field(description="by currency")
-    commission: dict[str, Money] = Field(description="by currency")
-    bonus: dict[str, Money] = Field(description="by currency")
+    revenue: dict[str, MoneyText] = Field(description="by currency")
+    commission: dict[str, MoneyText] = Field(description="by currency")
+    bonus: dict[str, MoneyText] = Field(description="by currency")
     training_completions: int
     certifications_awarded: int
     open_mdf: OpenMdf
     average_feedback_rating: str | None
 
     @classmethod
-    def of(cls, period: str | None, figures: ProgrammeFigures) -> ProgrammeSummary:
+    def of(cls, period: str | None, figures: ProgrammeFigures) -> ProgrammeSummaryView:
         return cls(
             period=period,
             partners=PartnerCounts(

@@ -111,3 +111,13 @@ def test_env_file_gets_one_admin_key_on_first_use(tmp_path: Path) -> None:
     assert access.ensure_env_file(env) == (key, False)
     assert env.read_text() == f"OTHER=1\nPARTNERHUB_ADMIN_KEY={key}\n"
     assert env.stat().st_mode & 0o077 == 0
+
+
+def test_the_admin_key_is_read_from_an_env_file(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    assert access.read_admin_key(env) is None, "no file"
+    env.write_text("OTHER=1\nPARTNERHUB_ADMIN_KEY=\n")
+    assert access.read_admin_key(env) is None, "an empty value is no key"
+    env.write_text("OTHER=1\n PARTNERHUB_ADMIN_KEY = k1 \nPARTNERHUB_ADMIN_KEY=k2\n")
+    assert access.read_admin_key(env) == "k1"
+    assert access.ensure_env_file(env) == ("k1", False)

@@ -2,7 +2,11 @@
 
 - a service never imports another service;
 - ``shared`` imports no service;
-- a ``domain.py`` imports no I/O library (Kafka, MongoDB, HTTP, sockets, files, the clock's owners).
+- a ``domain.py`` imports no I/O library (Kafka, MongoDB, HTTP, sockets, files, the clock's owners);
+- the store boundary: only a service's ``store.py``, its wiring (``app.py``) and
+  reporting's ``rebuild.py`` (a command-line tool that wires its own client)
+  import the MongoDB driver or ``shared.mongo``. Handlers, the projection,
+  commands, queries, views and routes reach the database through ``store.py``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,14 @@ IO_LIBRARIES = {
     "httpx", "requests", "socket", "asyncio", "subprocess", "prometheus_client", "shared.messaging",
     "shared.mongo", "shared.infra", "shared.observability", "shared.access",
 }  # fmt: skip
+
+
+#: The MongoDB driver and the project's module around it.
+STORE_LIBRARIES = {"pymongo", "bson", "motor", "shared.mongo"}
+#: The modules of a service that may import them (relative to ``services/<name>/``).
+STORE_MODULES = {"store.py", "app.py"}
+#: Besides: reporting's rebuild, a command-line tool that opens its own client.
+STORE_TOOLS = {"services/reporting/rebuild.py"}
 
 
 def imports_of(path: Path) -> set[str]:
@@ -58,6 +70,23 @@ def test_domain_modules_import_no_io() -> None:
     for path in (ROOT / "services").glob("*/domain.py"):
         bad = {n for n in imports_of(path) for lib in IO_LIBRARIES if _under(n, lib)}
         assert not bad, f"{path.relative_to(ROOT)} imports I/O: {sorted(bad)}"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_only_the_store_and_the_wiring_see_the_database(service: str) -> None:
+    folder = ROOT / "services" / service
+    checked = 0
+    for path in sorted(folder.rglob("*.py")):
+        name = str(path.relative_to(ROOT))
+        if str(path.relative_to(folder)) in STORE_MODULES or name in STORE_TOOLS:
+            continue
+        checked += 1
+        bad = {n for n in imports_of(path) for lib in STORE_LIBRARIES if _under(n, lib)}
+        assert not bad, f"{name} imports {sorted(bad)}: read and write through store.py"
+    expected = {"handlers.py", "commands.py", "queries.py", "views.py", "projection.py"}
+    present = {p.name for p in folder.glob("*.py")} & expected
+    assert present, f"{service}: nothing checked"
+    assert checked > len(present)
 
 
 def test_the_checker_sees_imports(tmp_path: Path) -> None:

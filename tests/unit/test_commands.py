@@ -27,6 +27,7 @@ from shared.commands import (
     Lost,
     NotFound,
     retry_on_conflict,
+    retry_until_written,
 )
 from shared.routes import IdempotentCommand, install_error_handlers, respond
 
@@ -243,6 +244,42 @@ async def test_an_attempt_may_answer_none() -> None:
         return None
 
     assert await retry_on_conflict(attempt, what="thing T-1") is None
+
+
+async def test_retry_until_written_writes_again_only_what_lost() -> None:
+    """Each round writes what the last one lost: documents won once are not written again."""
+    given: list[set[str]] = []
+    losing = {"B": 2, "C": 1}  # how many more times each key's write loses
+
+    async def write(keys: set[str]) -> set[str]:
+        given.append(set(keys))
+        lost = {k for k in keys if losing.get(k, 0) > 0}
+        for k in lost:
+            losing[k] -= 1
+        return lost
+
+    await retry_until_written(["A", "B", "C", "A"], write, what="the batch's documents")
+    assert given == [{"A", "B", "C"}, {"B", "C"}, {"B"}]
+
+
+async def test_retry_until_written_writes_nothing_for_no_keys() -> None:
+    async def write(keys: set[str]) -> set[str]:
+        raise AssertionError("nothing to write")
+
+    await retry_until_written(set(), write, what="nothing")
+
+
+async def test_retry_until_written_gives_up_naming_what_kept_changing() -> None:
+    rounds = 0
+
+    async def write(keys: set[int]) -> set[int]:
+        nonlocal rounds
+        rounds += 1
+        return {1}
+
+    with pytest.raises(KeptLosing, match="the ledgers of P-1 kept changing"):
+        await retry_until_written({1, 2}, write, what="the ledgers of P-1", attempts=4)
+    assert rounds == 4
 
 
 def test_a_key_with_a_body_that_is_not_json_is_still_a_key() -> None:

@@ -81,7 +81,7 @@ from services.enablement.store import (
 from shared import topics
 from shared.commands import CommandKey, KeptLosing
 from shared.consuming import Consumed
-from shared.events import PAYLOADS, Tier, parse_event
+from shared.events import PAYLOADS, Tier, TrainingCompleted, parse_event
 from shared.mongo import Document
 from shared.outbox import OutboxEntry
 from tests.support.events import CONTRACT, PROFILE, envelope
@@ -336,8 +336,10 @@ class Enablement:
             mdf_quarterly_budgets=BUDGETS,
         )
         self.client = TestClient(create_app(settings, store=self.store, publisher=self.kafka))
-        self.settling = AwardSettling(self.store, self.kafka)
-        self.consumer = EnablementConsumer(self.store, self.kafka, self.settling, self.dead_letters)
+        self.award_settling = AwardSettling(self.store, self.kafka)
+        self.consumer = EnablementConsumer(
+            self.store, self.kafka, self.award_settling, self.dead_letters
+        )
 
     def post(
         self, path: str, body: Any = None, *, key: str = ADMIN_KEY, idempotency: str | None = None
@@ -515,25 +517,25 @@ def test_completions_award_a_certification_once(enablement: Enablement) -> None:
 async def test_a_certification_defined_later_is_awarded_to_learners_who_qualify() -> None:
     store = InMemoryStore()
     kafka = publisher_of(store)
-    settling = AwardSettling(store, kafka)
-    commands = EnablementCommands(store, kafka, settling, MdfBudget())
-    await EnablementConsumer(store, kafka, settling, DeadLetters()).handle(
+    award_settling = AwardSettling(store, kafka)
+    commands = EnablementCommands(store, kafka, award_settling, MdfBudget())
+    await EnablementConsumer(store, kafka, award_settling, DeadLetters()).handle(
         [consumed(signed("P-1"))]
     )
     await commands.define_course(CourseBody(course_id="A", title="A", product_line="x"), None)
     for learner in ("L1", "L2"):
         body = CompletionBody.model_validate(completed("P-1", learner, "A", 2))
         await commands.report_completion(body, None)
-    assert not await settling.awards_current(), "no pass yet"
+    assert not await award_settling.awards_current(), "no pass yet"
 
     certification = CertificationBody(
         certification_id="CERT-A", product_line="x", required_courses=["A"], validity_days=9
     )
     await commands.define_certification(certification, None)
-    assert settling.wake.is_set(), "a definition added here wakes the pass"
-    assert await settling.settle_stale_learners() == 2
-    assert await settling.settle_stale_learners() == 0
-    assert await settling.awards_current()
+    assert award_settling.wake.is_set(), "a definition added here wakes the pass"
+    assert await award_settling.settle_stale_learners() == 2
+    assert await award_settling.settle_stale_learners() == 0
+    assert await award_settling.awards_current()
     awards = kafka.of_type("CertificationAwarded")
     assert sorted(e["data"]["learner_id"] for e in awards) == ["L1", "L2"]
 
@@ -542,17 +544,17 @@ async def test_a_certification_defined_later_is_awarded_to_learners_who_qualify(
 
 
 def test_the_handler_table_covers_what_enablement_consumes() -> None:
-    partners = {name for name, p in PAYLOADS.items() if p.kafka_topic == topics.PARTNERS}
-    assert set(HANDLERS) == partners | {"TrainingCompleted"}
+    partners = {p for p in PAYLOADS.values() if p.kafka_topic == topics.PARTNERS}
+    assert set(HANDLERS) == partners | {TrainingCompleted}
 
 
 async def test_a_training_completed_from_an_lms_awards_a_certification() -> None:
     store = InMemoryStore()
     kafka = publisher_of(store)
-    settling = AwardSettling(store, kafka)
-    commands = EnablementCommands(store, kafka, settling, MdfBudget())
+    award_settling = AwardSettling(store, kafka)
+    commands = EnablementCommands(store, kafka, award_settling, MdfBudget())
     dead_letters = DeadLetters()
-    consumer = EnablementConsumer(store, kafka, settling, dead_letters)
+    consumer = EnablementConsumer(store, kafka, award_settling, dead_letters)
     for course in ("A", "B"):
         await commands.define_course(
             CourseBody(course_id=course, title=course, product_line="x"), None
@@ -820,11 +822,11 @@ def test_mdf_within_budget_is_approved_and_beyond_it_rejected(enablement: Enable
 async def test_an_approval_that_loses_a_race_decides_again_on_the_budget_left() -> None:
     store = InMemoryStore()
     kafka = publisher_of(store)
-    settling = AwardSettling(store, kafka)
+    award_settling = AwardSettling(store, kafka)
     commands = EnablementCommands(
-        store, kafka, settling, MdfBudget("USD", {Tier.GOLD: Decimal(1000)})
+        store, kafka, award_settling, MdfBudget("USD", {Tier.GOLD: Decimal(1000)})
     )
-    await EnablementConsumer(store, kafka, settling, DeadLetters()).handle(
+    await EnablementConsumer(store, kafka, award_settling, DeadLetters()).handle(
         [consumed(signed("P-1"))]
     )
     body = MdfRequestBody.model_validate(

@@ -19,10 +19,11 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 
 from services.incentives.app import create_app
-from services.incentives.domain import PartnerBook, Registration
-from services.incentives.handlers import IncentivesConsumer
+from services.incentives.domain import MERGES, PartnerBook, Registration
+from services.incentives.handlers import HANDLERS, IncentivesConsumer
 from services.incentives.ledgers import Ledgers
 from services.incentives.settings import IncentivesSettings
 from services.incentives.settlements import Settlements
@@ -37,6 +38,7 @@ from services.incentives.store import (
     encode_ledger,
     encode_registration_book,
 )
+from shared import events as contract
 from shared import topics
 from shared.consuming import Consumed
 from shared.events import CloudEvent, Payload, parse_event
@@ -251,6 +253,33 @@ async def test_a_redelivered_batch_changes_nothing() -> None:
     assert len(s.publisher.events) == count
 
 
+def test_the_handler_table_covers_what_incentives_consumes() -> None:
+    """Registrations are decided; what bears on commissions goes through the domain's
+    table of merges; both tables are keyed by payload class."""
+    assert set(HANDLERS) == {contract.DealRegistered, *MERGES}
+    assert contract.DealRegistered not in MERGES
+
+
+async def test_an_event_type_the_table_does_not_list_is_counted_as_ignored() -> None:
+    s = service()
+    applied = parse_event(message("PartnerApplied"))
+    labels = {"service": "incentives", "topic": topics.PARTNERS, "type": "PartnerApplied"}
+
+    def counted(outcome: str) -> float:
+        return (
+            REGISTRY.get_sample_value(
+                "partnerhub_events_consumed_total", {**labels, "outcome": outcome}
+            )
+            or 0.0
+        )
+
+    before = counted("ignored"), counted("processed")
+    await s.consumer.handle(batch([applied]))
+    assert (counted("ignored"), counted("processed")) == (before[0] + 1, before[1])
+    assert s.publisher.events == []
+    assert s.store.ledgers == {}
+
+
 def restarted(s: Service) -> IncentivesConsumer:
     """A consumer on the same store and publisher with nothing in memory, as after a restart."""
     ledgers = Ledgers(s.store, s.publisher, cache_deals=1000)
@@ -456,7 +485,7 @@ async def test_a_payout_recorded_reaches_kafka_even_if_the_process_dies_after_an
     process that dies before its relay ran publishes it at its next start."""
     s = service()
     await s.deliver(example_events(with_cancellation=False))
-    run = await s.settlements.run("2026-Q4", ["P-1"], settlement_id="S-1")
+    run = await s.settlements.settle("2026-Q4", ["P-1"], settlement_id="S-1")
     (payout,) = run.payouts
     assert s.publisher.of_type("PayoutSettled") == []
 
@@ -472,7 +501,7 @@ async def test_the_consumer_reads_again_what_a_settlement_wrote() -> None:
     write of the partner, and the consumer's ledger in memory is not stale after it."""
     s = service()
     await s.deliver(example_events(with_cancellation=False))
-    run = await s.settlements.run("2026-Q4", ["P-1"], settlement_id="S-1")
+    run = await s.settlements.settle("2026-Q4", ["P-1"], settlement_id="S-1")
     assert run.recorded
     await s.deliver(example_events()[-1:])
     assert s.store.lost_writes == 0, "the consumer did not write over a ledger it held stale"

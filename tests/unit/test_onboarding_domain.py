@@ -23,13 +23,13 @@ from services.onboarding.domain import (
     InvalidWeights,
     PartnerProfile,
     PartnerRecord,
-    PartnerStatus,
     ScorecardWeights,
     assess,
     recommend,
     score,
     termination_window,
 )
+from shared.commands import Conflict, InvalidField
 from shared.events import (
     Contract,
     ContractRenewed,
@@ -37,6 +37,7 @@ from shared.events import (
     PartnerApproved,
     PartnerRejected,
     PartnerSigned,
+    PartnerStatus,
     PartnerTerminated,
     PartnerTierChanged,
     Payload,
@@ -528,7 +529,8 @@ def test_every_illegal_step_is_refused_and_changes_nothing(
         STEPS[step](record)
     assert record == before
     assert "P-1" in caught.value.reason or "A-1" in caught.value.reason
-    assert str(caught.value) == caught.value.reason
+    assert str(caught.value) == caught.value.reason, "the 409's detail is the reason"
+    assert isinstance(caught.value, Conflict), "answered 409 like every service's refusals"
 
 
 @pytest.mark.parametrize(("status", "step"), [(s, step) for step, s in ALLOWED_FROM.items()])
@@ -698,6 +700,13 @@ def test_tier_change_falls_within_the_current_contract(effective: date) -> None:
         record.change_tier(tier=Tier.SILVER, effective_date=effective)
     assert caught.value.field == "effective_date"
     assert record.tier is Tier.GOLD
+
+
+def test_a_broken_rule_is_an_invalid_field_named_in_the_steps_data() -> None:
+    with pytest.raises(InvalidField) as caught:
+        applied().reject(reason="  ", now=NOW)
+    assert isinstance(caught.value, InvalidCommand)
+    assert (caught.value.location, caught.value.message) == (("reason",), "must not be blank")
 
 
 def test_blank_reasons_are_refused() -> None:

@@ -32,7 +32,6 @@ from services.onboarding.commands import (
     RejectionBody,
     derived_ids,
 )
-from services.onboarding.domain import PartnerStatus
 from services.onboarding.settings import OnboardingRules, OnboardingSettings
 from services.onboarding.store import (
     PARTNERS,
@@ -44,6 +43,7 @@ from services.onboarding.store import (
     encode_partner,
 )
 from shared.commands import CommandKey, KeptLosing
+from shared.events import PartnerStatus
 from shared.mongo import Document
 from tests.support.events import CONTRACT
 from tests.support.fakes import InMemoryPublisher, KafkaDown
@@ -543,15 +543,15 @@ def test_applications_are_listed_by_status_a_page_at_a_time(onboarding: Onboardi
 def test_every_route_documents_its_answer(onboarding: Onboarding) -> None:
     paths = onboarding.client.get("/openapi.json").json()["paths"]
     documented = {
-        ("/applications", "post", "201"): "Applied",
-        ("/applications", "get", "200"): "ApplicationPage",
-        ("/applications/{application_id}", "get", "200"): "ApplicationHistory",
-        ("/applications/{application_id}/approve", "post", "200"): "Approved",
-        ("/applications/{application_id}/reject", "post", "200"): "Rejected",
-        ("/partners/{partner_id}/contracts", "post", "201"): "Signed",
-        ("/partners/{partner_id}/contracts/{contract_id}/renew", "post", "201"): "Renewed",
-        ("/partners/{partner_id}/tier", "post", "200"): "TierChanged",
-        ("/partners/{partner_id}/terminate", "post", "200"): "Terminated",
+        ("/applications", "post", "201"): "ApplicationAnswer",
+        ("/applications", "get", "200"): "ApplicationsView",
+        ("/applications/{application_id}", "get", "200"): "ApplicationHistoryView",
+        ("/applications/{application_id}/approve", "post", "200"): "ApprovalAnswer",
+        ("/applications/{application_id}/reject", "post", "200"): "RejectionAnswer",
+        ("/partners/{partner_id}/contracts", "post", "201"): "SigningAnswer",
+        ("/partners/{partner_id}/contracts/{contract_id}/renew", "post", "201"): "RenewalAnswer",
+        ("/partners/{partner_id}/tier", "post", "200"): "TierChangeAnswer",
+        ("/partners/{partner_id}/terminate", "post", "200"): "TerminationAnswer",
         ("/partners/{partner_id}", "get", "200"): "PartnerView",
     }
     for (path, method, status), model in documented.items():

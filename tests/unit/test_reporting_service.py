@@ -29,9 +29,10 @@ from pydantic import SecretStr
 from pymongo import ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError
 
-from services.reporting.app import create_app, refresh_business_gauges
+from services.reporting.app import create_app
+from services.reporting.metrics import refresh_business_gauges
 from services.reporting.projection import PROJECTIONS, Projection
-from services.reporting.queries import ReadModels
+from services.reporting.queries import ReportingQueries
 from services.reporting.settings import ReportingSettings
 from services.reporting.store import Generation, LinesCache
 from shared import events as contract
@@ -423,19 +424,20 @@ async def test_the_read_models_answer_from_what_the_projection_wrote() -> None:
     """The queries over the projected worked example, without HTTP."""
     database = FakeDatabase()
     await project(database, worked_example())
-    reads = ReadModels(database)  # type: ignore[arg-type]
-    found = await reads.statement(P, PERIOD)
+    queries = ReportingQueries(database)  # type: ignore[arg-type]
+    found = await queries.statement(P, PERIOD)
     assert [(line.deal_id, line.revision) for line in found.lines][1] == (D2, 2)
     assert found.payment is not None
     assert (found.payment.paid, found.payment.pending_adjustment) == (50600, -12500)
-    assert [doc["partner_id"] for doc in await reads.leaderboard(BOARD_PERIOD, "revenue", 2)] == [
+    board = await queries.leaderboard(BOARD_PERIOD, "revenue", 2)
+    assert [doc["partner_id"] for doc in board] == [
         "P-200",
         "P-400",
     ]
 
 
 async def test_the_business_gauges_follow_the_period_totals(projected: FakeDatabase) -> None:
-    await refresh_business_gauges(ReadModels(projected))  # type: ignore[arg-type]
+    await refresh_business_gauges(ReportingQueries(projected))  # type: ignore[arg-type]
     labels = {"currency": "USD", "period": PERIOD}
     assert REGISTRY.get_sample_value("partnerhub_revenue", labels) == 290000.0
     assert REGISTRY.get_sample_value("partnerhub_commission", labels) == 38100.0

@@ -205,11 +205,15 @@ def test_settling_every_quarter_pays_exactly_the_final_totals(
 
 
 def test_reporting_shows_current_total_paid_and_pending_per_period() -> None:
-    from services.reporting.domain import period_payments
+    from services.reporting.domain import PeriodPayment, period_payments
+    from services.reporting.views import PeriodPaymentView
+
+    def as_json(payment: PeriodPayment) -> dict[str, object]:
+        return PeriodPaymentView.of(payment).model_dump(mode="json")
 
     history = [recorded(settle("2026-Q4", "USD", {"2026-Q4": D("50600.00")}, []), "S-1")]
     totals = {("2026-Q4", "USD"): D("38100.00"), ("2027-Q1", "USD"): D("3000.00")}
-    rows = [p.as_json() for p in period_payments(totals, history)]
+    rows = [as_json(p) for p in period_payments(totals, history)]
     assert rows == [
         {
             "period": "2026-Q4",
@@ -230,7 +234,7 @@ def test_reporting_shows_current_total_paid_and_pending_per_period() -> None:
     ]
     q1 = settle("2027-Q1", "USD", {"2026-Q4": D("38100.00"), "2027-Q1": D("3000.00")}, history)
     history.append(recorded(q1, "S-2"))
-    after = {p.period: p.as_json() for p in period_payments(totals, history)}
+    after = {p.period: as_json(p) for p in period_payments(totals, history)}
     assert (after["2026-Q4"]["paid"], after["2026-Q4"]["pending_adjustment"]) == (
         "47600.00",
         "-9500.00",
@@ -238,7 +242,7 @@ def test_reporting_shows_current_total_paid_and_pending_per_period() -> None:
     assert (after["2027-Q1"]["paid"], after["2027-Q1"]["pending_adjustment"]) == ("3000.00", "0.00")
 
 
-def test_a_settlement_document_round_trips_and_tolerates_dropped_empty_lists() -> None:
+def test_a_settlement_document_round_trips_and_every_field_is_required() -> None:
     from shared.settlement import from_document, to_document
 
     history = [recorded(settle("2026-Q4", "USD", {"2026-Q4": D("50600.00")}, []), "S-1")]
@@ -246,5 +250,20 @@ def test_a_settlement_document_round_trips_and_tolerates_dropped_empty_lists() -
     assert from_document(to_document(q1)) == q1
     document = to_document(history[0])
     assert document["carried_adjustments"] == []
-    del document["carried_adjustments"], document["unrecovered"]  # as FerretDB stores them
-    assert from_document(document) == history[0]
+    del document["carried_adjustments"]
+    with pytest.raises(KeyError, match="carried_adjustments"):
+        from_document(document)
+
+
+def test_reporting_gives_a_stored_payout_its_dropped_empty_lists_back() -> None:
+    from services.reporting.store import decode_payout
+    from shared.settlement import from_document, to_document
+
+    settled = recorded(settle("2026-Q4", "USD", {"2026-Q4": D("50600.00")}, []), "S-1")
+    stored = to_document(settled)
+    del stored["carried_adjustments"], stored["unrecovered"]  # as FerretDB v1 stores them
+    assert from_document(decode_payout(stored)) == settled
+    kept = to_document(
+        recorded(settle("2027-Q1", "USD", {"2026-Q4": D("38100.00")}, [settled]), "S-2")
+    )
+    assert decode_payout(kept) == kept, "lists that were stored stay as they are"

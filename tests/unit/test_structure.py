@@ -3,7 +3,12 @@
 - no function in ``services/`` or ``shared/`` is longer than 80 lines, except the
   ones named in :data:`LONG_FUNCTIONS` with their reason;
 - every ``services/<name>/app.py`` is wiring only: under 120 lines, no route of its
-  own (routes live in ``services/<name>/api/``);
+  own (routes live in ``services/<name>/api/``), exactly one top-level function,
+  ``create_app``, besides imports and constants;
+- every service has the same shape: ``SERVICE`` in its ``__init__.py``, a
+  ``<Service>Queries`` in ``queries.py``, ``provide`` and ``Queries`` in
+  ``api/dependencies.py``, ``ROUTERS`` in ``api/__init__.py``, response models
+  in ``views.py``, and ``create_app`` includes the routers one way;
 - the repository explains itself: no file cites a document outside it.
 """
 
@@ -67,6 +72,83 @@ def test_app_is_wiring_only(service: str) -> None:
     assert (ROOT / "services" / service / "api").is_dir()
 
 
+def top_level(path: Path) -> list[ast.stmt]:
+    return ast.parse(path.read_text(), filename=str(path)).body
+
+
+def is_constant(statement: ast.stmt) -> bool:
+    """An assignment to UPPER_CASE names (``DESCRIPTION = ...``, ``X: int = ...``)."""
+    if isinstance(statement, ast.Assign):
+        targets = statement.targets
+    elif isinstance(statement, ast.AnnAssign):
+        targets = [statement.target]
+    else:
+        return False
+    return all(isinstance(t, ast.Name) and t.id.isupper() for t in targets)
+
+
+def unexpected_in_app(path: Path) -> list[str]:
+    """What ``app.py`` holds besides its docstring, imports, constants and ``create_app``."""
+    found = []
+    for statement in top_level(path):
+        if isinstance(statement, ast.Import | ast.ImportFrom) or is_constant(statement):
+            continue
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+            continue  # the docstring
+        if isinstance(statement, ast.FunctionDef) and statement.name == "create_app":
+            continue
+        found.append(
+            f"line {statement.lineno}: {type(statement).__name__} "
+            f"{getattr(statement, 'name', '')}".rstrip()
+        )
+    return found
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_app_defines_create_app_and_nothing_else(service: str) -> None:
+    app = ROOT / "services" / service / "app.py"
+    functions_defined = [
+        s.name for s in top_level(app) if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef)
+    ]
+    assert functions_defined == ["create_app"], f"{service}/app.py: {functions_defined}"
+    assert unexpected_in_app(app) == [], f"{service}/app.py holds more than wiring"
+    assert "for router in ROUTERS:\n        app.include_router(router)" in app.read_text()
+
+
+def names_defined(path: Path) -> set[str]:
+    """The classes, functions and constants ``path`` defines at its top level."""
+    names: set[str] = set()
+    for statement in top_level(path):
+        if isinstance(statement, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            names.add(statement.name)
+        elif isinstance(statement, ast.Assign):
+            names.update(t.id for t in statement.targets if isinstance(t, ast.Name))
+        elif isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+            names.add(statement.target.id)
+    return names
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_has_the_same_shape(service: str) -> None:
+    folder = ROOT / "services" / service
+    for module in (
+        "__main__.py",
+        "app.py",
+        "settings.py",
+        "domain.py",
+        "store.py",
+        "queries.py",
+        "views.py",
+        "api/__init__.py",
+        "api/dependencies.py",
+    ):
+        assert (folder / module).is_file(), f"services/{service}/{module} is missing"
+    assert "SERVICE" in names_defined(folder / "__init__.py")
+    assert f"{service.capitalize()}Queries" in names_defined(folder / "queries.py")
+    assert {"provide", "Queries"} <= names_defined(folder / "api" / "dependencies.py")
+    assert "ROUTERS" in names_defined(folder / "api" / "__init__.py")
+
+
 def tracked_files() -> list[Path]:
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
@@ -98,3 +180,9 @@ def test_the_checks_see_what_they_look_for(tmp_path: Path) -> None:
     assert OUTSIDE_DOCUMENTS.search("see " + "SP" + "EC")
     assert OUTSIDE_DOCUMENTS.search("\u00a7" + "6 registration"), "a bare section number"
     assert not OUTSIDE_DOCUMENTS.search("see docs/rules/commissions.md")
+    app = tmp_path / "app.py"
+    app.write_text(
+        '"""Wiring."""\nimport x\nROUTERS = ()\nlog = 1\n\n\n'
+        "def create_app():\n    pass\n\n\nasync def refresh():\n    pass\n"
+    )
+    assert unexpected_in_app(app) == ["line 4: Assign", "line 11: AsyncFunctionDef refresh"]

@@ -1,2 +1,27 @@
 """Enablement's HTTP routes, one router per resource: courses, certifications,
 completions, learners, partners, materials, feedback and MDF requests."""
+
+from fastapi import APIRouter
+
+from services.enablement.api import (
+    certifications,
+    completions,
+    courses,
+    feedback,
+    learners,
+    materials,
+    mdf,
+    partners,
+)
+
+#: Every router of the service, in the order ``create_app`` includes them.
+ROUTERS: tuple[APIRouter, ...] = (
+    courses.router,
+    certifications.router,
+    completions.router,
+    learners.router,
+    partners.router,
+    materials.router,
+    feedback.router,
+    mdf.router,
+)

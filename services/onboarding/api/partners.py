@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from services.onboarding.api.dependencies import Commands, Partners
+from services.onboarding.api.dependencies import Commands, Queries
 from services.onboarding.commands import (
     ContractBody,
     RenewalBody,
@@ -16,31 +14,24 @@ from services.onboarding.commands import (
 )
 from services.onboarding.views import (
     PartnerView,
-    Renewed,
-    Signed,
-    Terminated,
-    TierChanged,
-    partner_view,
+    RenewalAnswer,
+    SigningAnswer,
+    TerminationAnswer,
+    TierChangeAnswer,
 )
 from shared import access
-from shared.commands import NotFound
-from shared.routes import IdempotentCommand, Refusal, respond
+from shared.routes import IdempotentCommand, refusals, respond
 
 router = APIRouter(prefix="/partners/{partner_id}", tags=["partners"])
 
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": Refusal, "description": "no such partner"}
-}
-REFUSED: dict[int | str, dict[str, Any]] = {
-    **NOT_FOUND,
-    409: {"model": Refusal, "description": "the partner's status does not allow it"},
-}
+NOT_FOUND = refusals(not_found="no such partner")
+REFUSED = refusals(not_found="no such partner", conflict="the partner's status does not allow it")
 
 
 @router.post(
     "/contracts",
     status_code=201,
-    response_model=Signed,
+    response_model=SigningAnswer,
     responses=REFUSED,
     dependencies=[access.StaffAccess],
     summary="Sign an approved partner's first contract (PartnerSigned)",
@@ -54,7 +45,7 @@ async def sign(
 @router.post(
     "/contracts/{contract_id}/renew",
     status_code=201,
-    response_model=Renewed,
+    response_model=RenewalAnswer,
     responses=REFUSED,
     dependencies=[access.StaffAccess],
     summary="Renew the current contract with a new one (ContractRenewed)",
@@ -71,7 +62,7 @@ async def renew(
 
 @router.post(
     "/tier",
-    response_model=TierChanged,
+    response_model=TierChangeAnswer,
     responses=REFUSED,
     dependencies=[access.StaffAccess],
     summary="Change an active partner's tier from a date (PartnerTierChanged)",
@@ -84,7 +75,7 @@ async def change_tier(
 
 @router.post(
     "/terminate",
-    response_model=Terminated,
+    response_model=TerminationAnswer,
     responses=REFUSED,
     dependencies=[access.StaffAccess],
     summary="Give notice of termination, respecting the notice period (PartnerTerminated)",
@@ -102,8 +93,5 @@ async def terminate(
     dependencies=[access.PartnerReadAccess],
     summary="A partner as onboarding knows it: status, tier, contracts, termination",
 )
-async def partner(partner_id: str, partners: Partners) -> PartnerView:
-    found = await partners.load(partner_id)
-    if found is None:
-        raise NotFound(f"partner {partner_id} does not exist")
-    return partner_view(found.record)
+async def partner(partner_id: str, queries: Queries) -> PartnerView:
+    return await queries.partner(partner_id)

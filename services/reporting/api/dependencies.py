@@ -1,4 +1,5 @@
-"""What the routes are given: the read models, as ``create_app`` wired them."""
+"""What the routes are given: the reads, as ``create_app`` wired them (reporting has no
+commands)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,14 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI
 
-from services.reporting.queries import ReadModels
+from services.reporting.queries import ReportingQueries
 from shared.routes import wired
 
 
-def provide(app: FastAPI, read_models: ReadModels) -> None:
-    """Make ``read_models`` what :data:`Reads` gives."""
-    app.state.read_models = read_models
+def provide(app: FastAPI, queries: ReportingQueries) -> None:
+    """Make ``queries`` what :data:`Queries` gives."""
+    app.state.queries = queries
 
 
-#: A route parameter of this type is the read models' queries.
-Reads = Annotated[ReadModels, Depends(wired("read_models"))]
+#: A route parameter of this type is reporting's reads.
+Queries = Annotated[ReportingQueries, Depends(wired("queries"))]

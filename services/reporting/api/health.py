@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from services.reporting.api.dependencies import Reads
+from services.reporting.api.dependencies import Queries
 from services.reporting.views import HealthView
 from shared import access
 from shared.routes import refusals
@@ -23,7 +23,7 @@ router = APIRouter(tags=["partners"])
 )
 async def partner_health(
     partner_id: str,
-    reads: Reads,
+    queries: Queries,
     as_of: Annotated[
         datetime | None, Query(description="the instant to score at (UTC when it has no offset)")
     ] = None,
@@ -31,4 +31,4 @@ async def partner_health(
     if as_of is not None and as_of.tzinfo is None:
         as_of = as_of.replace(tzinfo=UTC)
     moment = (as_of or datetime.now(UTC)).astimezone(UTC)
-    return HealthView.of(partner_id, moment, await reads.health(partner_id, moment))
+    return HealthView.of(partner_id, moment, await queries.health(partner_id, moment))

@@ -6,10 +6,11 @@ import base64
 
 from fastapi import APIRouter, Query
 
-from services.reporting.api.dependencies import Reads
-from services.reporting.views import PartnersPage, PartnerStatus, PartnerView, TierName
+from services.reporting.api.dependencies import Queries
+from services.reporting.views import Partner360View, PartnersView
 from shared import access
 from shared.commands import InvalidField
+from shared.events import PartnerStatus, Tier
 from shared.routes import refusals
 
 router = APIRouter(tags=["partners"])
@@ -36,8 +37,8 @@ def partner_after(cursor: str | None) -> str | None:
     dependencies=[access.PartnerReadAccess],
     responses=refusals(not_found="no such partner"),
 )
-async def partner(partner_id: str, reads: Reads) -> PartnerView:
-    return PartnerView.model_validate(await reads.partner(partner_id))
+async def partner(partner_id: str, queries: Queries) -> Partner360View:
+    return Partner360View.model_validate(await queries.partner(partner_id))
 
 
 @router.get(
@@ -46,17 +47,22 @@ async def partner(partner_id: str, reads: Reads) -> PartnerView:
     dependencies=[access.StaffAccess],
 )
 async def partners(
-    reads: Reads,
+    queries: Queries,
     status: PartnerStatus | None = None,
-    tier: TierName | None = None,
+    tier: Tier | None = None,
     region: str | None = None,
     industry: str | None = None,
     limit: int = Query(default=50, ge=1, le=500),
     cursor: str | None = None,
-) -> PartnersPage:
-    filters = {"status": status, "tier": tier, "region": region, "industry": industry}
-    items, more = await reads.partners(filters, limit, partner_after(cursor))
-    return PartnersPage(
-        items=[PartnerView.model_validate(item) for item in items],
+) -> PartnersView:
+    filters = {
+        "status": None if status is None else status.value,
+        "tier": None if tier is None else tier.value,
+        "region": region,
+        "industry": industry,
+    }
+    items, more = await queries.partners(filters, limit, partner_after(cursor))
+    return PartnersView(
+        items=[Partner360View.model_validate(item) for item in items],
         next_cursor=cursor_after(items[-1]["partner_id"]) if more else None,
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from services.reporting.api.dependencies import Reads
+from services.reporting.api.dependencies import Queries
 from services.reporting.views import PayoutsView, finance_csv
 from shared import access
 from shared.routes import Refusal, refusals
@@ -20,8 +20,8 @@ router = APIRouter(tags=["payouts"])
     dependencies=[access.PartnerReadAccess],
     responses=refusals(not_found="no such partner"),
 )
-async def payouts(partner_id: str, reads: Reads) -> PayoutsView:
-    return PayoutsView.of(partner_id, await reads.payouts(partner_id))
+async def payouts(partner_id: str, queries: Queries) -> PayoutsView:
+    return PayoutsView.of(partner_id, await queries.payouts(partner_id))
 
 
 @router.get(
@@ -34,9 +34,9 @@ async def payouts(partner_id: str, reads: Reads) -> PayoutsView:
         404: {"model": Refusal, "description": "no such settlement"},
     },
 )
-async def settlement_csv(settlement_id: str, reads: Reads) -> Response:
+async def settlement_csv(settlement_id: str, queries: Queries) -> Response:
     return Response(
-        finance_csv(await reads.settlement(settlement_id)),
+        finance_csv(await queries.settlement(settlement_id)),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="settlement-{settlement_id}.csv"'},
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from services.reporting.api.dependencies import Reads
-from services.reporting.views import ProgrammeSummary
+from services.reporting.api.dependencies import Queries
+from services.reporting.views import ProgrammeSummaryView
 from shared import access
 from shared.events import PERIOD_PATTERN
 
@@ -16,6 +16,6 @@ router = APIRouter(tags=["programme"])
     "/programme/summary", summary="The programme at a glance", dependencies=[access.StaffAccess]
 )
 async def programme_summary(
-    reads: Reads, period: str | None = Query(default=None, pattern=PERIOD_PATTERN)
-) -> ProgrammeSummary:
-    return ProgrammeSummary.of(period, await reads.programme(period))
+    queries: Queries, period: str | None = Query(default=None, pattern=PERIOD_PATTERN)
+) -> ProgrammeSummaryView:
+    return ProgrammeSummaryView.of(period, await queries.programme(period))

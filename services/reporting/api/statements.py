@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Path
 
-from services.reporting.api.dependencies import Reads
+from services.reporting.api.dependencies import Queries
 from services.reporting.views import StatementView
 from shared import access
 from shared.events import PERIOD_PATTERN
@@ -21,7 +21,7 @@ router = APIRouter(tags=["statements"])
 )
 async def statement(
     partner_id: str,
-    reads: Reads,
+    queries: Queries,
     period: str = Path(pattern=PERIOD_PATTERN, description="2026-Q4, …"),
 ) -> StatementView:
-    return StatementView.of(await reads.statement(partner_id, period))
+    return StatementView.of(await queries.statement(partner_id, period))

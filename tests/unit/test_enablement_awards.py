@@ -46,8 +46,8 @@ def no_kafka() -> InMemoryPublisher:
 
 async def test_learners_are_read_whole_only_when_the_catalogue_may_have_moved_on() -> None:
     store = CountingStore()
-    settling = AwardSettling(store, no_kafka())  # type: ignore[arg-type]
-    running = asyncio.create_task(settling.keep_learners_settled(interval=0.02))
+    award_settling = AwardSettling(store, no_kafka())  # type: ignore[arg-type]
+    running = asyncio.create_task(award_settling.keep_learners_settled(interval=0.02))
 
     async def settle() -> None:
         """Until the loop has checked the catalogue's version three more times."""
@@ -63,14 +63,14 @@ async def test_learners_are_read_whole_only_when_the_catalogue_may_have_moved_on
         await settle()
         assert store.scans == 2
         # Learners computed under version 0 written after that pass: stale, so a pass.
-        await settling.learners_written(0)
+        await award_settling.learners_written(0)
         await settle()
         assert store.scans == 3
         # Written under the current version: nothing to do.
-        await settling.learners_written(1)
+        await award_settling.learners_written(1)
         await settle()
         assert store.scans == 3
-        settling.definitions_added()  # a definition added in this process
+        award_settling.definitions_added()  # a definition added in this process
         await settle()
         assert store.scans == 4
     finally:
@@ -81,9 +81,9 @@ async def test_learners_are_read_whole_only_when_the_catalogue_may_have_moved_on
 
 async def test_readiness_says_whether_the_awards_follow_the_current_catalogue() -> None:
     store = CountingStore()
-    settling = AwardSettling(store, no_kafka())  # type: ignore[arg-type]
-    assert not await settling.awards_current(), "no pass yet"
-    await settling.settle_stale_learners()
-    assert await settling.awards_current()
+    award_settling = AwardSettling(store, no_kafka())  # type: ignore[arg-type]
+    assert not await award_settling.awards_current(), "no pass yet"
+    await award_settling.settle_stale_learners()
+    assert await award_settling.awards_current()
     store.version = 1
-    assert not await settling.awards_current()
+    assert not await award_settling.awards_current()
