@@ -175,20 +175,22 @@ async def find_by_ids(
 
 #: FerretDB v1 keeps every update operation's query iterator and pooled connection open
 #: until the whole command ends, and hangs the database when a command holds as many as
-#: its pool (SQLite: 100): bulk writes go in chunks well below that.
+#: its pool (SQLite: 100): on FerretDB bulk writes go in chunks well below that.
 BULK_CHUNK = 50
 
 
 async def bulk_write_chunked(
     collection: AsyncCollection[Document], operations: Sequence[Any]
 ) -> int:
-    """``bulk_write(ordered=False)`` in chunks of :data:`BULK_CHUNK` operations; returns
-    how many documents the updates and replaces matched."""
+    """``bulk_write(ordered=False)``; returns how many documents the updates and replaces
+    matched. On FerretDB in chunks of :data:`BULK_CHUNK` operations; on MongoDB in one
+    call (the driver splits it at the server's own batch limit)."""
+    if not operations:
+        return 0
+    chunk = BULK_CHUNK if await is_ferretdb(collection) else len(operations)
     matched = 0
-    for start in range(0, len(operations), BULK_CHUNK):
-        result = await collection.bulk_write(
-            list(operations[start : start + BULK_CHUNK]), ordered=False
-        )
+    for start in range(0, len(operations), chunk):
+        result = await collection.bulk_write(list(operations[start : start + chunk]), ordered=False)
         matched += result.matched_count
     return matched
 
@@ -275,12 +277,16 @@ async def insert_new(collection: AsyncCollection[Document], docs: Sequence[Docum
 async def _insert_skipping_duplicates(
     collection: AsyncCollection[Document], docs: Sequence[Document]
 ) -> list[int]:
-    """Unordered inserts in chunks of :data:`INSERT_CHUNK`; the indexes (in ``docs``) of
-    the documents whose ``_id`` existed. Any other write error is raised."""
+    """Unordered inserts, on FerretDB in chunks of :data:`INSERT_CHUNK` (a duplicate key
+    stops the rest of its command there), on MongoDB in one call; the indexes (in
+    ``docs``) of the documents whose ``_id`` existed. Any other write error is raised."""
     duplicates: list[int] = []
-    for start in range(0, len(docs), INSERT_CHUNK):
+    if not docs:
+        return duplicates
+    chunk = INSERT_CHUNK if await is_ferretdb(collection) else len(docs)
+    for start in range(0, len(docs), chunk):
         try:
-            await collection.insert_many(list(docs[start : start + INSERT_CHUNK]), ordered=False)
+            await collection.insert_many(list(docs[start : start + chunk]), ordered=False)
         except BulkWriteError as failed:
             errors = failed.details.get("writeErrors", [])
             if not errors or any(e.get("code") != DUPLICATE_KEY for e in errors):

@@ -36,8 +36,6 @@ from services.onboarding import SERVICE, SOURCE, views
 from services.onboarding.domain import InvalidCommand, PartnerProfile, PartnerRecord
 from services.onboarding.settings import OnboardingRules
 from services.onboarding.store import (
-    APPLICATION_PREFIX,
-    PARTNER_PREFIX,
     PARTNERS,
     PartnerStore,
     StoredPartner,
@@ -133,15 +131,24 @@ def fields_at(*location: str) -> Iterator[None]:
 # --------------------------------------------------------------------------- ids
 
 
+#: An application's id is ``A-…`` and its partner's ``P-…``.
+APPLICATION_PREFIX, PARTNER_PREFIX = "A-", "P-"
+
+
 def derived_ids(key: CommandKey | None, candidate: int = 0) -> tuple[str, str]:
-    """(partner id, application id) of an application: ``P-<x>`` and ``A-<x>``, ``x`` derived
-    from the Idempotency-Key (the same for every delivery; ``candidate`` counts ids found
+    """(partner id, application id) of an application, ``P-…`` and ``A-…``: derived from
+    the Idempotency-Key (the same for every delivery; ``candidate`` counts ids found
     taken by other applications), or random without a key."""
     if key is None:
-        suffix = uuid.uuid4().hex[:10]
-    else:
-        suffix = hashlib.sha256(f"{key.digest}/{candidate}".encode()).hexdigest()[:10]
-    return f"{PARTNER_PREFIX}{suffix}", f"{APPLICATION_PREFIX}{suffix}"
+        return (
+            f"{PARTNER_PREFIX}{uuid.uuid4().hex[:10]}",
+            f"{APPLICATION_PREFIX}{uuid.uuid4().hex[:10]}",
+        )
+
+    def derived(what: str) -> str:
+        return hashlib.sha256(f"{key.digest}/{candidate}{what}".encode()).hexdigest()[:10]
+
+    return f"{PARTNER_PREFIX}{derived('')}", f"{APPLICATION_PREFIX}{derived('/application')}"
 
 
 def next_event_id(partner: StoredPartner) -> str:

@@ -8,14 +8,16 @@ A partner's document (``_id`` = the partner id) holds:
 - ``record``: the :class:`~services.onboarding.domain.PartnerRecord` (profile,
   scorecard and assessment, status, contracts, tier, termination);
 - ``application_id``, ``status`` and ``applied_key`` copied out of the record
-  for the listing by status in application order (an application is found by
-  its partner's ``_id``: application ``A-<x>`` belongs to partner ``P-<x>``);
+  for the listing by status in application order;
 - ``events``: every event the partner's commands produced (id, type, time);
 - ``answers``: the answers already given to commands sent with an
   ``Idempotency-Key`` (key digest → fingerprint, status and body);
 - ``outbox``: the events stored but not yet acknowledged by Kafka
   (:mod:`shared.outbox`);
 - ``version``: bumped by every write (optimistic concurrency).
+
+Beside it, ``applications`` holds one locator per application (its id → the
+partner id), so an application is found by ``_id`` too.
 
 A command is **one single-document write** of all of these, conditional on
 the version read (:func:`shared.mongo.replace_if_unchanged`): the state
@@ -48,12 +50,12 @@ from services.onboarding.domain import (
 )
 from shared.commands import InvalidField
 from shared.events import CloudEvent, Contract, PartnerStatus, Recommendation, Scorecard, Tier
-from shared.mongo import Document, create_lookup_indexes, replace_if_unchanged
+from shared.mongo import Document, create_lookup_indexes, insert_new, replace_if_unchanged
 from shared.outbox import WITHOUT_OUTBOX, OutboxEntry, decode_outbox, encode_outbox
 
 PARTNERS = "partners"
-#: Application ``A-<x>`` creates partner ``P-<x>``: an application is found by ``_id``.
-APPLICATION_PREFIX, PARTNER_PREFIX = "A-", "P-"
+#: One locator per application, ``{_id: application id, partner_id}``, read by ``_id``.
+APPLICATIONS = "applications"
 
 
 class InvalidCursor(InvalidField):
@@ -249,6 +251,7 @@ class OnboardingStore:
 
     def __init__(self, database: AsyncDatabase[Document]) -> None:
         self.partners = database[PARTNERS]
+        self.applications = database[APPLICATIONS]
 
     async def create_indexes(self) -> None:
         """The indexes of the listing by status in application order and of the outbox's
@@ -271,20 +274,27 @@ class OnboardingStore:
         return None if doc is None else decode_partner(doc)
 
     async def load_by_application(self, application_id: str) -> StoredPartner | None:
-        """The partner of an application: application ``A-<x>`` created partner ``P-<x>``
-        (:meth:`OnboardingCommands.apply <services.onboarding.commands.OnboardingCommands.apply>`),
-        so one lookup by ``_id``: FerretDB answers a query on any other field by decoding
-        every partner."""
-        if not application_id.startswith(APPLICATION_PREFIX):
+        """The partner of an application, through the application's locator: two reads by
+        ``_id`` (on FerretDB a query on any other field decodes every partner). The
+        locator is written before the partner it names, so one left by a write that
+        lost names a partner that is missing or holds another application."""
+        locator = await self.applications.find_one({"_id": application_id})
+        if locator is None:
             return None
-        stored = await self.load(PARTNER_PREFIX + application_id.removeprefix(APPLICATION_PREFIX))
+        stored = await self.load(locator["partner_id"])
         return stored if stored is not None and stored.application_id == application_id else None
 
     async def save(self, stored: StoredPartner) -> bool:
-        """Write ``stored`` if nobody wrote it since it was read (insert when new).
+        """Write ``stored`` if nobody wrote it since it was read (insert when new, after
+        its application's locator).
 
         True when this write won; then ``stored.version`` is the new version.
         """
+        if stored.version == 0:
+            await insert_new(
+                self.applications,
+                [{"_id": stored.application_id, "partner_id": stored.partner_id}],
+            )
         lost = await replace_if_unchanged(
             self.partners, [(encode_partner(stored, stored.version + 1), stored.version)]
         )

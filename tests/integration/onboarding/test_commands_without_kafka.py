@@ -36,7 +36,7 @@ async def test_commands_need_no_kafka_and_their_events_go_out_once_it_answers(
     approved = await onboarding.approve(answers[0].body["application_id"], None)
     assert [a.status for a in [*answers, approved]] == [201, 201, 201, 200]
     assert answers[0].body["score"] == 77.0, "the default weights of docs/rules/scorecard.md"
-    # An application is found by its partner's _id (no query over every partner).
+    # An application is found through its locator (reads by _id only).
     found = await store.load_by_application(answers[1].body["application_id"])
     assert found is not None
     assert found.partner_id == answers[1].body["partner_id"]
