@@ -2,13 +2,16 @@
 
 Every endpoint except the probes (``/healthz``, ``/readyz``, ``/metrics``) and the
 API's own documents (``/docs``, ``/openapi.json``, ``/asyncapi.json``) needs
-``Authorization: Bearer <key>``. Keys come from ``API_KEYS`` (comma-separated
+``Authorization: Bearer <key or token>``. Keys come from ``API_KEYS`` (comma-separated
 ``key=role``) and, for keys mounted as a secret, from the file named by
 ``API_KEYS_FILE`` (one ``key=role`` a line, ``#`` comments). Roles:
 
 - ``admin``: everything;
 - ``channel_manager``: every read and every command;
 - ``partner:<partner_id>``: reads that partner's own data only; anything else 403.
+
+People call with a JWT access token of the configured OpenID Connect issuer
+instead of a key; its claims give the same roles (:mod:`shared.tokens`).
 
 A service calls :func:`install` once with its settings, then declares on each
 route what it needs with the dependencies below::
@@ -34,6 +37,13 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, HTTPException, Request, status
 
 from shared.settings import Settings
+from shared.tokens import (
+    IssuerUnavailable,
+    TokenForbidden,
+    TokenRejected,
+    TokenVerifier,
+    looks_like_jwt,
+)
 
 ADMIN = "admin"
 CHANNEL_MANAGER = "channel_manager"
@@ -43,10 +53,12 @@ ADMIN_KEY_VARIABLE = "PARTNERHUB_ADMIN_KEY"
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the role their key carries."""
+    """Who is calling: the role their key or token carries, and, for a person signed in,
+    their subject at the issuer."""
 
     role: str
     partner_id: str | None = None
+    person: str | None = None
 
     @property
     def is_partner(self) -> bool:
@@ -98,8 +110,18 @@ def load_api_keys(settings: Settings) -> dict[str, Principal]:
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Give ``app`` the keys its access dependencies check."""
+    """Give ``app`` the keys and the token verifier its access dependencies check."""
     app.state.api_keys = load_api_keys(settings)
+    app.state.tokens = (
+        None
+        if settings.oidc_issuer is None
+        else TokenVerifier(
+            settings.oidc_issuer,
+            settings.oidc_audience,
+            jwks_url=settings.oidc_jwks_url,
+            cooldown_seconds=settings.oidc_jwks_cooldown_seconds,
+        )
+    )
 
 
 def _unauthorized(detail: str) -> HTTPException:
@@ -109,18 +131,38 @@ def _unauthorized(detail: str) -> HTTPException:
 
 
 async def authenticated(request: Request) -> Principal:
-    """The caller's principal, or 401."""
+    """The caller's principal (an API key's, or a signed-in person's), or 401."""
     header = request.headers.get("authorization")
     if not header:
-        raise _unauthorized("missing Authorization: Bearer <key> header")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        raise _unauthorized("the Authorization header must be 'Bearer <key>'")
+        raise _unauthorized("missing Authorization: Bearer <key or token> header")
+    scheme, _, credential = header.partition(" ")
+    credential = credential.strip()
+    if scheme.lower() != "bearer" or not credential:
+        raise _unauthorized("the Authorization header must be 'Bearer <key or token>'")
+    if looks_like_jwt(credential):
+        return await _person(request, credential)
     keys: dict[str, Principal] = getattr(request.app.state, "api_keys", {})
-    principal = keys.get(_digest(key.strip()))
+    principal = keys.get(_digest(credential))
     if principal is None:
         raise _unauthorized("unknown API key")
     return principal
+
+
+async def _person(request: Request, token: str) -> Principal:
+    """The principal of a person's access token (shared.tokens)."""
+    verifier: TokenVerifier | None = getattr(request.app.state, "tokens", None)
+    if verifier is None:
+        raise _unauthorized("a token was given, but this service accepts API keys only")
+    try:
+        claims = await verifier.verify(token)
+    except TokenRejected as exc:
+        raise _unauthorized(str(exc)) from None
+    except TokenForbidden as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from None
+    except IssuerUnavailable as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from None
+    role = claims.role if claims.partner_id is None else PARTNER_PREFIX + claims.partner_id
+    return Principal(role, partner_id=claims.partner_id, person=claims.subject)
 
 
 Authenticated = Annotated[Principal, Depends(authenticated)]

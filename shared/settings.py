@@ -66,12 +66,32 @@ class Settings(BaseSettings):
         default=None, description="a file of key=role lines (a mounted secret), read too"
     )
 
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="the OpenID Connect issuer whose JWT access tokens people sign in with; "
+        "unset or empty: API keys only",
+    )
+    oidc_audience: str = Field(default="partnerhub", min_length=1)
+    oidc_jwks_url: str | None = Field(
+        default=None, description="the issuer's JWKS; default: from its discovery document"
+    )
+    oidc_jwks_cooldown_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="least time between two fetches of the JWKS for a key id it lacked",
+    )
+
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
+
+    @field_validator("oidc_issuer", "oidc_jwks_url")
+    @classmethod
+    def _empty_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod
