@@ -23,10 +23,14 @@ in order, with its collection and document (:attr:`InMemoryPublisher.sent`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
+
+from fastapi.testclient import TestClient
+from httpx2 import Response
 
 from shared.events import CloudEvent, Payload, parse_event
 from shared.mongo import Document
@@ -180,3 +184,29 @@ class InMemoryPublisher:
             doc = documents.get(doc_id)
             if doc is not None and gone:
                 doc.update(encode_outbox([e for e in decode_outbox(doc) if e.id not in gone]))
+
+
+class ServiceHarness:
+    """A service's app through ``TestClient`` with its fakes, answering as the running
+    service would: after each command the relay (here :meth:`InMemoryPublisher.flush`)
+    publishes what the command handed over. Subclasses set ``client``, ``kafka`` and
+    ``admin_key``."""
+
+    client: TestClient
+    kafka: InMemoryPublisher
+    admin_key: str
+
+    def post(
+        self, path: str, body: Any = None, *, key: str | None = None, idempotency: str | None = None
+    ) -> Response:
+        headers = {"Authorization": f"Bearer {key or self.admin_key}"}
+        if idempotency is not None:
+            headers["Idempotency-Key"] = idempotency
+        answer = self.client.post(path, json=body, headers=headers)
+        with contextlib.suppress(KafkaDown):  # the relay tries again later
+            self.kafka.flush()  # the relay, woken by the command
+        return answer
+
+    def get(self, path: str, *, key: str | None = None, **params: Any) -> Response:
+        headers = {"Authorization": f"Bearer {key or self.admin_key}"}
+        return self.client.get(path, params=params, headers=headers)

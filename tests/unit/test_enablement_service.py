@@ -16,7 +16,6 @@ infrastructure is in the integration tests of enablement.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import json
 import random
@@ -85,7 +84,7 @@ from shared.events import PAYLOADS, Tier, TrainingCompleted, parse_event
 from shared.mongo import Document
 from shared.outbox import OutboxEntry
 from tests.support.events import CONTRACT, PROFILE, envelope
-from tests.support.fakes import InMemoryPublisher, KafkaDown
+from tests.support.fakes import InMemoryPublisher, ServiceHarness
 
 ADMIN_KEY, PARTNER_KEY = "admin-key", "partner-key"
 #: The partner PARTNER_KEY reads for (silver).
@@ -322,8 +321,10 @@ def consumed(event: dict[str, Any]) -> Consumed:
     return Consumed(Record(topic, raw, event["subject"].encode()), parse_event(raw, topic=topic))
 
 
-class Enablement:
+class Enablement(ServiceHarness):
     """The app with its fakes, a client for it that sends a key, and the consumer."""
+
+    admin_key = ADMIN_KEY
 
     def __init__(self) -> None:
         self.store = InMemoryStore()
@@ -340,20 +341,6 @@ class Enablement:
         self.consumer = EnablementConsumer(
             self.store, self.kafka, self.award_settling, self.dead_letters
         )
-
-    def post(
-        self, path: str, body: Any = None, *, key: str = ADMIN_KEY, idempotency: str | None = None
-    ) -> Any:
-        headers = {"Authorization": f"Bearer {key}"}
-        if idempotency is not None:
-            headers["Idempotency-Key"] = idempotency
-        answer = self.client.post(path, json=body, headers=headers)
-        with contextlib.suppress(KafkaDown):  # the relay tries again later
-            self.kafka.flush()  # the relay, woken by the command
-        return answer
-
-    def get(self, path: str, *, key: str = ADMIN_KEY, **params: Any) -> Any:
-        return self.client.get(path, params=params, headers={"Authorization": f"Bearer {key}"})
 
     def consume(self, *events: dict[str, Any]) -> None:
         asyncio.run(self.consumer.handle([consumed(e) for e in events]))

@@ -13,11 +13,10 @@ neither Kafka nor MongoDB is touched: every test runs in milliseconds. The same 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -45,8 +44,8 @@ from services.onboarding.store import (
 from shared.commands import CommandKey, KeptLosing
 from shared.events import PartnerStatus
 from shared.mongo import Document
-from tests.support.events import CONTRACT
-from tests.support.fakes import InMemoryPublisher, KafkaDown
+from tests.support.fakes import InMemoryPublisher, ServiceHarness
+from tests.support.onboarding import SCORECARD, application, contract
 
 ADMIN_KEY, MANAGER_KEY, PARTNER_KEY = "admin-key", "manager-key", "partner-key"
 #: The Idempotency-Key of the application whose partner holds PARTNER_KEY.
@@ -54,7 +53,6 @@ KEYED_APPLICATION = "keyed-application"
 #: Not the default weights: customer_base counts more, expertise less.
 WEIGHTS = "customer_base=0.30,sales_network=0.20,expertise=0.20,track_record=0.20,fit=0.10"
 NOTICE_DAYS = 45
-SCORECARD = {"customer_base": 4, "sales_network": 3, "expertise": 5, "track_record": 3, "fit": 4}
 #: SCORECARD under WEIGHTS (77.0 under the default weights).
 SCORE = 76.0
 TODAY = datetime.now(UTC).date()
@@ -119,8 +117,10 @@ def publisher_of(store: InMemoryPartners) -> InMemoryPublisher:
     return InMemoryPublisher({PARTNERS: store.docs})
 
 
-class Onboarding:
+class Onboarding(ServiceHarness):
     """The app with its fakes, and a client for it that sends a key."""
+
+    admin_key = ADMIN_KEY
 
     def __init__(self) -> None:
         self.store = InMemoryPartners()
@@ -137,20 +137,6 @@ class Onboarding:
         app = create_app(settings, store=self.store, publisher=self.kafka)
         self.client = TestClient(app)
 
-    def post(
-        self, path: str, body: Any = None, *, key: str = ADMIN_KEY, idempotency: str | None = None
-    ) -> Response:
-        headers = {"Authorization": f"Bearer {key}"}
-        if idempotency is not None:
-            headers["Idempotency-Key"] = idempotency
-        answer = self.client.post(path, json=body, headers=headers)
-        with contextlib.suppress(KafkaDown):  # the relay tries again later
-            self.kafka.flush()  # the relay, woken by the command
-        return answer
-
-    def get(self, path: str, *, key: str = ADMIN_KEY, **params: Any) -> Response:
-        return self.client.get(path, params=params, headers={"Authorization": f"Bearer {key}"})
-
 
 @pytest.fixture
 def onboarding() -> Iterator[Onboarding]:
@@ -160,28 +146,6 @@ def onboarding() -> Iterator[Onboarding]:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def application(name: str = "Acme Cloud Resellers", **changes: Any) -> dict[str, Any]:
-    return {
-        "name": name,
-        "partner_type": "reseller",
-        "region": "EMEA",
-        "industry": "IT",
-        "contact_email": "channel@acme.example",
-        "scorecard": SCORECARD,
-        **changes,
-    }
-
-
-def contract(contract_id: str, start: date, end: date, **changes: Any) -> dict[str, Any]:
-    return {
-        **CONTRACT,
-        "contract_id": contract_id,
-        "start_date": start.isoformat(),
-        "end_date": end.isoformat(),
-        **changes,
-    }
 
 
 def keyed_partner_id() -> str:
