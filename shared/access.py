@@ -186,10 +186,26 @@ def forbidden(principal: Principal) -> HTTPException:
     )
 
 
-async def partner_reader(partner_id: str, principal: Authenticated) -> Principal:
-    """Reads of one partner's data (the route has a ``{partner_id}`` path parameter)."""
+def ensure_may_read(principal: Principal, partner_id: str) -> None:
+    """403 unless ``principal`` may read ``partner_id``'s data (a route that finds the
+    partner only once it has read what was asked for)."""
     if not principal.may_read_partner(partner_id):
         raise forbidden(principal)
+
+
+def scoped_partner(principal: Principal, partner_id: str | None) -> str | None:
+    """The partner a listing is for: a partner key's own (naming another is 403);
+    for staff, the one asked for, if any."""
+    if not principal.is_partner:
+        return partner_id
+    if partner_id is not None:
+        ensure_may_read(principal, partner_id)
+    return principal.partner_id
+
+
+async def partner_reader(partner_id: str, principal: Authenticated) -> Principal:
+    """Reads of one partner's data (the route has a ``{partner_id}`` path parameter)."""
+    ensure_may_read(principal, partner_id)
     return principal
 
 

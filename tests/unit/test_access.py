@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from fastapi.testclient import TestClient
 
 from shared import access
@@ -121,3 +121,21 @@ def test_the_admin_key_is_read_from_an_env_file(tmp_path: Path) -> None:
     env.write_text("OTHER=1\n PARTNERHUB_ADMIN_KEY = k1 \nPARTNERHUB_ADMIN_KEY=k2\n")
     assert access.read_admin_key(env) == "k1"
     assert access.ensure_env_file(env) == ("k1", False)
+
+
+def test_a_partner_reads_only_its_own_partner() -> None:
+    partner, staff = access.Principal("partner:P-1", partner_id="P-1"), access.Principal("admin")
+    access.ensure_may_read(partner, "P-1")
+    access.ensure_may_read(staff, "P-2")
+    with pytest.raises(HTTPException) as refused:
+        access.ensure_may_read(partner, "P-2")
+    assert (refused.value.status_code, refused.value.detail) == (
+        403,
+        "this key reads only partner P-1's data",
+    )
+    assert access.scoped_partner(partner, None) == "P-1", "a listing is scoped to its own"
+    assert access.scoped_partner(partner, "P-1") == "P-1"
+    assert access.scoped_partner(staff, None) is None
+    assert access.scoped_partner(staff, "P-2") == "P-2"
+    with pytest.raises(HTTPException):
+        access.scoped_partner(partner, "P-2")

@@ -45,10 +45,7 @@ async def materials(
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> MaterialsView:
     """A partner key sees its own partner's tier's materials only."""
-    if principal.is_partner:
-        if partner_id is not None and partner_id != principal.partner_id:
-            raise access.forbidden(principal)
-        partner_id = principal.partner_id
+    partner_id = access.scoped_partner(principal, partner_id)
     try:
         return await queries.materials(product_line, tier, partner_id, limit)
     except TierMismatch as mismatch:

@@ -72,10 +72,7 @@ async def mdf_requests(
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> MdfRequestsView:
     """A partner key sees its own partner's requests only."""
-    if principal.is_partner:
-        if partner_id is not None and partner_id != principal.partner_id:
-            raise access.forbidden(principal)
-        partner_id = principal.partner_id
+    partner_id = access.scoped_partner(principal, partner_id)
     return await queries.mdf_requests(partner_id, status, limit)
 
 
@@ -89,6 +86,5 @@ async def mdf_request(
     request_id: str, principal: access.Authenticated, queries: Queries
 ) -> MdfRequestView:
     found = await queries.mdf_request(request_id)
-    if not principal.may_read_partner(found.partner_id):
-        raise access.forbidden(principal)
+    access.ensure_may_read(principal, found.partner_id)
     return found

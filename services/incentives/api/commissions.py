@@ -23,8 +23,7 @@ async def commission(
     deal_id: str, principal: access.Authenticated, queries: Queries
 ) -> DealCommissionView:
     found = await queries.deal_commission(deal_id)
-    if not principal.may_read_partner(found.partner_id):
-        raise access.forbidden(principal)
+    access.ensure_may_read(principal, found.partner_id)
     return found
 
 

@@ -22,6 +22,5 @@ async def registration(
     registration_id: str, principal: access.Authenticated, queries: Queries
 ) -> RegistrationView:
     found = await queries.registration(registration_id)
-    if not principal.may_read_partner(found.partner_id):
-        raise access.forbidden(principal)
+    access.ensure_may_read(principal, found.partner_id)
     return found
