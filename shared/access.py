@@ -19,6 +19,16 @@ route what it needs with the dependencies below::
     @router.post("/things", dependencies=[StaffAccess])
     @router.get("/partners/{partner_id}", dependencies=[PartnerReadAccess])
 
+**Self-service commands** (a partner acting for itself, staff for any partner)
+take the caller as :data:`SelfService` and resolve the partner the command acts
+for with :func:`acting_partner`: a partner caller's own (a body naming another
+partner is 403), the one a staff caller names (required: 422).
+
+**Actors.** Every event a command publishes names who caused it
+(:class:`shared.events.Actor`, :attr:`Principal.actor`): a person by their
+subject at the issuer, an API key by its identifier (:func:`key_id`, never the
+key). A command route takes it with :data:`CallerActor`.
+
 Keys are held only as SHA-256 digests, looked up by digest.
 
 ``python -m shared.access init-env .env`` writes a random admin key into a
@@ -30,12 +40,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
 
+from shared.events import Actor, ActorKind
 from shared.settings import Settings
 from shared.tokens import (
     IssuerUnavailable,
@@ -49,23 +61,39 @@ ADMIN = "admin"
 CHANNEL_MANAGER = "channel_manager"
 PARTNER_PREFIX = "partner:"
 ADMIN_KEY_VARIABLE = "PARTNERHUB_ADMIN_KEY"
+#: Hex digits of a key's SHA-256 digest that identify it in events (:func:`key_id`).
+KEY_ID_DIGITS = 12
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the role their key or token carries, and, for a person signed in,
-    their subject at the issuer."""
+    """Who is calling: the role their key or token carries, and either the person signed
+    in (their subject at the issuer) or the API key (its identifier, :func:`key_id`)."""
 
     role: str
     partner_id: str | None = None
     person: str | None = None
+    key_id: str | None = None
 
     @property
     def is_partner(self) -> bool:
         return self.partner_id is not None
 
+    @property
+    def is_staff(self) -> bool:
+        return self.role in (ADMIN, CHANNEL_MANAGER)
+
     def may_read_partner(self, partner_id: str) -> bool:
         return not self.is_partner or self.partner_id == partner_id
+
+    @property
+    def actor(self) -> Actor:
+        """Who the events this caller's commands publish name: the person, else the key."""
+        if self.person is not None:
+            return Actor(kind=ActorKind.PERSON, id=self.person)
+        if self.key_id is not None:
+            return Actor(kind=ActorKind.KEY, id=self.key_id)
+        raise ValueError(f"a {self.role} principal with neither a person nor a key")
 
 
 def _parse_role(role: str) -> Principal:
@@ -80,6 +108,12 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def key_id(key: str) -> str:
+    """A key's identifier in events and logs: the first :data:`KEY_ID_DIGITS` hex digits of
+    its SHA-256 digest. Stable while the key is, and never the key itself."""
+    return _digest(key)[:KEY_ID_DIGITS]
+
+
 def parse_api_keys(entries: list[str], origin: str) -> dict[str, Principal]:
     """``key=role`` entries → digest → principal. Errors name the entry, never the key."""
     keys: dict[str, Principal] = {}
@@ -91,9 +125,11 @@ def parse_api_keys(entries: list[str], origin: str) -> dict[str, Principal]:
         if not separator or not key.strip():
             raise ValueError(f"{origin} entry {number}: expected key=role")
         try:
-            keys[_digest(key.strip())] = _parse_role(role.strip())
+            principal = _parse_role(role.strip())
         except ValueError as exc:
             raise ValueError(f"{origin} entry {number}: {exc}") from None
+        digest = _digest(key.strip())
+        keys[digest] = replace(principal, key_id=digest[:KEY_ID_DIGITS])
     return keys
 
 
@@ -173,7 +209,8 @@ async def staff(principal: Authenticated) -> Principal:
     if principal.is_partner:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
-            detail="a partner key may only read its own partner's data",
+            detail="a partner key may only read its own partner's data "
+            "and use the self-service commands for it",
         )
     return principal
 
@@ -209,9 +246,56 @@ async def partner_reader(partner_id: str, principal: Authenticated) -> Principal
     return principal
 
 
+async def self_service(principal: Authenticated) -> Principal:
+    """A self-service command's caller: staff, or a partner (for itself only; the route
+    resolves the partner with :func:`acting_partner`)."""
+    if not (principal.is_staff or principal.is_partner):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"role {principal.role} may not act")
+    return principal
+
+
+def acting_partner(principal: Principal, named: str | None) -> str:
+    """The partner a self-service command acts for, given the ``partner_id`` its body
+    names (``None``: none named).
+
+    - a partner caller acts for its own partner: naming it is fine, naming another
+      partner is 403;
+    - a staff caller acts for the partner it names, which it must (422 naming
+      ``body.partner_id``).
+    """
+    if principal.partner_id is not None:
+        if named is not None and named != principal.partner_id:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"a partner may act only for itself: body.partner_id is {named}, "
+                f"this caller acts for partner {principal.partner_id}",
+            )
+        return principal.partner_id
+    if named is None:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("body", "partner_id"),
+                    "msg": "Field required: a staff caller names the partner it acts for",
+                    "type": "missing",
+                }
+            ]
+        )
+    return named
+
+
+async def caller_actor(principal: Authenticated) -> Actor:
+    """Who the events of the caller's command name (:attr:`Principal.actor`)."""
+    return principal.actor
+
+
 #: Route dependencies: commands and cross-partner reads; one partner's data.
 StaffAccess = Depends(staff)
 PartnerReadAccess = Depends(partner_reader)
+#: A route parameter of this type is a self-service command's caller (:func:`acting_partner`).
+SelfService = Annotated[Principal, Depends(self_service)]
+#: A route parameter of this type is who the events of the caller's command name.
+CallerActor = Annotated[Actor, Depends(caller_actor)]
 
 
 def read_admin_key(path: Path) -> str | None:

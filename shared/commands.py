@@ -10,9 +10,10 @@ written out in ``docs/architecture.md`` ("Commands").
 How routes take the key and answer is :mod:`shared.routes`; this module has no
 HTTP in it, so a ``domain.py`` may raise its refusals.
 
-A key is remembered as :class:`CommandKey`: the SHA-256 of (request path, key)
-and a fingerprint of the body (the SHA-256 of its JSON with sorted keys). The
-same key with a different body is refused with :class:`InvalidField` (422).
+A key is remembered as :class:`CommandKey`: the SHA-256 of (request path, key,
+and for a partner caller its partner: partners' keys never meet) and a
+fingerprint of the body (the SHA-256 of its JSON with sorted keys). The same
+key with a different body is refused with :class:`InvalidField` (422).
 What a command creates can take its id from the key (:attr:`CommandKey.derived_id`),
 so two concurrent deliveries of one command meet on the same document.
 Remembered answers live in a map from the key's digest to the answer, inside
@@ -86,15 +87,24 @@ class CommandKey:
     fingerprint: str
 
     @classmethod
-    def of(cls, key: str | None, path: str, body: BaseModel | Any | None) -> Self | None:
+    def of(
+        cls,
+        key: str | None,
+        path: str,
+        body: BaseModel | Any | None,
+        *,
+        partner_id: str | None = None,
+    ) -> Self | None:
         """The key of a command to ``path`` with ``body`` (a model or its JSON value);
-        ``None`` when it was sent without one."""
+        ``None`` when it was sent without one. A partner caller's key is its partner's
+        own (``partner_id``): two partners sending the same key send two commands."""
         if key is None:
             return None
         if isinstance(body, BaseModel):
             body = body.model_dump(mode="json", by_alias=True)
+        scope = "" if partner_id is None else f"\n{partner_id}"
         return cls(
-            digest=hashlib.sha256(f"{path}\n{key}".encode()).hexdigest(),
+            digest=hashlib.sha256(f"{path}\n{key}{scope}".encode()).hexdigest(),
             fingerprint=_fingerprint(body),
         )
 

@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from itertools import pairwise
-from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, cast
+from typing import Annotated, Any, ClassVar, Generic, Literal, Self, TypeVar, cast
 
 from pydantic import (
     AwareDatetime,
@@ -184,13 +184,44 @@ class _Model(BaseModel):
     )
 
 
+class ActorKind(StrEnum):
+    """What caused an event: a person signed in, an API key, or a service by itself."""
+
+    PERSON = "person"
+    KEY = "key"
+    SYSTEM = "system"
+
+
+class Actor(_Model):
+    """Who caused an event: a person (id: their subject at the OpenID Connect issuer), an
+    API key (id: the key's identifier, never the key) or the system (id: the service)."""
+
+    kind: ActorKind
+    id: NonEmpty
+
+
+def _absent(value: object) -> bool:
+    return value is None
+
+
 class Payload(_Model):
-    """The ``data`` of an event. Every payload names the partner it is about."""
+    """The ``data`` of an event. Every payload names the partner it is about, and an event
+    a person or an API key caused through a command names them as its ``actor``."""
 
     event_type: ClassVar[str]
     kafka_topic: ClassVar[str]
 
     partner_id: NonEmpty
+    actor: Actor | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description="who caused the event: the person or API key whose command published it; "
+        "absent when no one did (a service deciding from other events, an outside system)",
+    )
+
+    def caused_by(self, actor: Actor | None) -> Self:
+        """This payload naming ``actor`` as who caused it (itself when ``actor`` is None)."""
+        return self if actor is None else self.model_copy(update={"actor": actor})
 
 
 class Bracket(_Model):

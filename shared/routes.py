@@ -32,6 +32,7 @@ from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from shared import access
 from shared.commands import Answer, CommandKey, Conflict, InvalidField, NotFound
 from shared.events import DECIMAL_PATTERN
 
@@ -115,6 +116,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 async def command_key(
     request: Request,
+    principal: access.Authenticated,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -129,7 +131,9 @@ async def command_key(
 
     The body is fingerprinted as the JSON value it holds, so the same value sent
     with other spacing or key order is the same command; a body that is not JSON
-    (which a route without a body ignores) is fingerprinted as its text."""
+    (which a route without a body ignores) is fingerprinted as its text. A partner
+    caller's key is scoped to its partner, so one partner's key never replays another's
+    answer nor meets another's document."""
     if idempotency_key is None:
         return None
     raw = await request.body()
@@ -137,7 +141,7 @@ async def command_key(
         body = json.loads(raw) if raw else None
     except ValueError:
         body = raw.decode("latin-1")
-    return CommandKey.of(idempotency_key, request.url.path, body)
+    return CommandKey.of(idempotency_key, request.url.path, body, partner_id=principal.partner_id)
 
 
 #: A route parameter of this type is the command's Idempotency-Key, if it was sent.

@@ -32,6 +32,7 @@ from services.enablement import SERVICE
 from services.enablement.domain import Award, awards_due
 from services.enablement.publishing import award_event
 from services.enablement.store import LEARNERS, Catalogue, Learner, Store
+from shared.events import Actor
 from shared.metrics import WRITE_CONFLICTS
 from shared.outbox import OutboxEntry, Publisher
 
@@ -43,14 +44,17 @@ SETTLE_CHUNK = 100
 CONFLICT_PAUSE_SECONDS = 0.05
 
 
-def settle_learner(learner: Learner, catalogue: Catalogue, now: datetime) -> list[Award]:
-    """Queue a CertificationAwarded for every award now due; stamp the definitions version."""
+def settle_learner(
+    learner: Learner, catalogue: Catalogue, now: datetime, actor: Actor | None = None
+) -> list[Award]:
+    """Queue a CertificationAwarded for every award now due, naming ``actor`` when a
+    command's completion brought it; stamp the definitions version."""
     due = awards_due(
         catalogue.certifications.values(), catalogue.courses, learner.completions, learner.awards
     )
     for award in due:
         learner.awards.append(award)
-        learner.outbox.append(OutboxEntry.of(award_event(award, now)))
+        learner.outbox.append(OutboxEntry.of(award_event(award, now, actor)))
     learner.catalogue_version = catalogue.definitions_version
     return list(due)
 

@@ -14,6 +14,11 @@ Writers that race on one document (two replicas, HTTP and the consumer) use
 its ``version``: the loser reads again and decides again
 (:func:`shared.commands.retry_on_conflict`).
 
+Every event a command publishes names its ``actor`` (who sent the command).
+Feedback and MDF requests are self-service: a partner sends them for itself, staff
+for the partner they name; the route resolves which partner
+(:func:`shared.access.acting_partner`) and the command is given it.
+
 The rules themselves are in :mod:`services.enablement.domain`
 (``docs/rules/enablement.md``); the answers' bodies in
 :mod:`services.enablement.views`.
@@ -83,7 +88,7 @@ from shared.commands import (
     NotFound,
     retry_on_conflict,
 )
-from shared.events import Currency, Money, Tier
+from shared.events import Actor, Currency, Money, Tier
 from shared.outbox import OutboxEntry, Publisher
 
 #: How far a completion may lie in the future (clocks of an LMS and ours differ a little).
@@ -136,15 +141,22 @@ class MaterialBody(_Body):
     )
 
 
+#: A self-service body's partner: staff name it; a partner may leave it out (its own).
+ActingPartner = Annotated[
+    Identifier | None,
+    Field(description="the partner acted for: required from staff; a partner's own if given"),
+]
+
+
 class FeedbackBody(_Body):
-    partner_id: Identifier
+    partner_id: ActingPartner = None
     rating: StrictInt = Field(ge=1, le=5)
     topic: Identifier
     text: Annotated[str, Field(max_length=5000)] = ""
 
 
 class MdfRequestBody(_Body):
-    partner_id: Identifier
+    partner_id: ActingPartner = None
     campaign: Text
     amount: Annotated[Money, Field(gt=0)]
     currency: Currency
@@ -251,7 +263,9 @@ class EnablementCommands:
 
     # ----------------------------------------------------------------- completions
 
-    async def report_completion(self, body: CompletionBody, key: CommandKey | None) -> Answer:
+    async def report_completion(
+        self, body: CompletionBody, key: CommandKey | None, actor: Actor
+    ) -> Answer:
         """Record a completion (TrainingCompleted) and publish the awards it brings."""
         completion = Completion(
             body.partner_id, body.learner_id, body.course_id, body.completed_at, body.score
@@ -274,7 +288,7 @@ class EnablementCommands:
                 )
             await self._active_partner(body.partner_id, now)
             learner = await self.store.load_learner(body.partner_id, body.learner_id)
-            return await self._record(learner, completion, course, catalogue, now, key)
+            return await self._record(learner, completion, course, catalogue, now, key, actor)
 
         return await retry_on_conflict(attempt, what="the learner")
 
@@ -286,13 +300,14 @@ class EnablementCommands:
         catalogue: Catalogue,
         now: datetime,
         key: CommandKey | None,
+        actor: Actor,
     ) -> Answer | Lost:
-        event = completion_event(completion, now)
+        event = completion_event(completion, now, actor)
         new = completion not in learner.completions
         if new:
             learner.completions.add(completion)
             learner.outbox.append(OutboxEntry.of(event))
-        awarded = settle_learner(learner, catalogue, now)
+        awarded = settle_learner(learner, catalogue, now, actor)
         answer = Answer(
             201,
             CompletionAnswer(
@@ -330,15 +345,17 @@ class EnablementCommands:
             return answer
         return await self._replay_after_race(self.store.material_answers, key)
 
-    async def submit_feedback(self, body: FeedbackBody, key: CommandKey | None) -> Answer:
-        """Record feedback and publish PartnerFeedbackSubmitted."""
+    async def submit_feedback(
+        self, body: FeedbackBody, key: CommandKey | None, *, partner_id: str, actor: Actor
+    ) -> Answer:
+        """Record ``partner_id``'s feedback and publish PartnerFeedbackSubmitted."""
         feedback_id = key.derived_id if key is not None else str(uuid.uuid4())
         if key is not None and (replayed := await self._replayed(self.store.feedback_answers, key)):
             return replayed
         now = self.clock()
-        await self._active_partner(body.partner_id, now)
-        feedback = Feedback(feedback_id, body.partner_id, body.rating, body.topic, body.text, now)
-        event = feedback_event(feedback)
+        await self._active_partner(partner_id, now)
+        feedback = Feedback(feedback_id, partner_id, body.rating, body.topic, body.text, now)
+        event = feedback_event(feedback, actor)
         answer = Answer(
             201,
             FeedbackAnswer(
@@ -372,8 +389,11 @@ class EnablementCommands:
 
     # ----------------------------------------------------------------- MDF
 
-    async def request_mdf(self, body: MdfRequestBody, key: CommandKey | None) -> Answer:
-        """A new request (MdfRequested), rejected at once (MdfRejected) when over budget."""
+    async def request_mdf(
+        self, body: MdfRequestBody, key: CommandKey | None, *, partner_id: str, actor: Actor
+    ) -> Answer:
+        """A new request of ``partner_id`` (MdfRequested), rejected at once (MdfRejected)
+        when over budget."""
         request_id = key.derived_id if key is not None else str(uuid.uuid4())
 
         async def attempt() -> Answer | Lost:
@@ -382,26 +402,24 @@ class EnablementCommands:
                 if found is not None and (replayed := key.find(found.answers)) is not None:
                     return replayed
             now = self.clock()
-            standing = await self._active_partner(body.partner_id, now)
-            ledger = await self.store.load_ledger(body.partner_id, quarter_of(now))
+            standing = await self._active_partner(partner_id, now)
+            ledger = await self.store.load_ledger(partner_id, quarter_of(now))
             request = submit_mdf_request(
-                MdfRequest(
-                    request_id, body.partner_id, body.campaign, body.amount, body.currency, now
-                ),
+                MdfRequest(request_id, partner_id, body.campaign, body.amount, body.currency, now),
                 standing,
                 self.budget,
                 ledger.requests.values(),
             )
             ledger.requests[request_id] = request
-            entries = [OutboxEntry.of(mdf_requested_event(request))]
+            entries = [OutboxEntry.of(mdf_requested_event(request, actor))]
             if request.status is not MdfStatus.REQUESTED:
-                entries.append(OutboxEntry.of(mdf_decision_event(request)))
+                entries.append(OutboxEntry.of(mdf_decision_event(request, actor)))
             answer = Answer(201, MdfRequestView.of(request).model_dump(mode="json"))
             return await self._save_ledger(ledger, entries, key, answer)
 
         return await retry_on_conflict(attempt, what="the MDF ledger")
 
-    async def approve_mdf(self, request_id: str, key: CommandKey | None) -> Answer:
+    async def approve_mdf(self, request_id: str, key: CommandKey | None, actor: Actor) -> Answer:
         """Approve (MdfApproved), or reject (MdfRejected) when the budget no longer allows it."""
 
         async def decide(request: MdfRequest, ledger: MdfLedger, now: datetime) -> MdfRequest:
@@ -410,10 +428,14 @@ class EnablementCommands:
                 request, now, standing, self.budget, ledger.requests.values()
             )
 
-        return await self._decide_mdf(request_id, key, decide)
+        return await self._decide_mdf(request_id, key, actor, decide)
 
     async def reject_mdf(
-        self, request_id: str, body: MdfRejectionBody | None, key: CommandKey | None
+        self,
+        request_id: str,
+        body: MdfRejectionBody | None,
+        key: CommandKey | None,
+        actor: Actor,
     ) -> Answer:
         """Reject (MdfRejected), with the reason given or the channel manager's default."""
         reason = (body or MdfRejectionBody()).reason
@@ -421,12 +443,13 @@ class EnablementCommands:
         async def decide(request: MdfRequest, ledger: MdfLedger, now: datetime) -> MdfRequest:
             return request.reject(now, reason)
 
-        return await self._decide_mdf(request_id, key, decide)
+        return await self._decide_mdf(request_id, key, actor, decide)
 
     async def _decide_mdf(
         self,
         request_id: str,
         key: CommandKey | None,
+        actor: Actor,
         decide: Callable[[MdfRequest, MdfLedger, datetime], Awaitable[MdfRequest]],
     ) -> Answer:
         async def attempt() -> Answer | Lost:
@@ -439,7 +462,7 @@ class EnablementCommands:
             ledger.requests[request_id] = decided
             answer = Answer(200, MdfRequestView.of(decided).model_dump(mode="json"))
             return await self._save_ledger(
-                ledger, [OutboxEntry.of(mdf_decision_event(decided))], key, answer
+                ledger, [OutboxEntry.of(mdf_decision_event(decided, actor))], key, answer
             )
 
         return await retry_on_conflict(attempt, what="the MDF ledger")

@@ -5,6 +5,10 @@ Every event enablement produces has a deterministic CloudEvent id
 an event produced again (a retry, a recomputation, a crash before its outbox
 entry was removed) is the same event and readers de-duplicate it.
 
+An event a command publishes names its ``actor``, the person or API key whose
+command caused it (awards included, when a command's completion brings them);
+what the consumer and the award settling publish by themselves names none.
+
 Events are stored first, in the outbox of the document whose change they
 announce; :class:`shared.outbox.Publisher` then sends them to Kafka and
 removes them from their documents (commands hand their documents over,
@@ -18,17 +22,17 @@ from datetime import datetime
 from services.enablement import SERVICE, SOURCE
 from services.enablement.domain import Award, Completion, Feedback, MdfRequest
 from shared import events
-from shared.events import deterministic_id, new_event
+from shared.events import Actor, deterministic_id, new_event
 
 # ----------------------------------------------------------------- the events
 
 
 def completion_event(
-    completion: Completion, now: datetime
+    completion: Completion, now: datetime, actor: Actor
 ) -> events.CloudEvent[events.TrainingCompleted]:
     """TrainingCompleted for a completion recorded through this service's API."""
     return new_event(
-        completion.to_event(),
+        completion.to_event().caused_by(actor),
         source=SOURCE,
         time=now,
         event_id=deterministic_id(
@@ -43,9 +47,11 @@ def completion_event(
     )
 
 
-def award_event(award: Award, now: datetime) -> events.CloudEvent[events.CertificationAwarded]:
+def award_event(
+    award: Award, now: datetime, actor: Actor | None = None
+) -> events.CloudEvent[events.CertificationAwarded]:
     return new_event(
-        award.to_event(),
+        award.to_event().caused_by(actor),
         source=SOURCE,
         time=now,
         event_id=deterministic_id(
@@ -59,18 +65,22 @@ def award_event(award: Award, now: datetime) -> events.CloudEvent[events.Certifi
     )
 
 
-def feedback_event(feedback: Feedback) -> events.CloudEvent[events.PartnerFeedbackSubmitted]:
+def feedback_event(
+    feedback: Feedback, actor: Actor
+) -> events.CloudEvent[events.PartnerFeedbackSubmitted]:
     return new_event(
-        feedback.to_event(),
+        feedback.to_event().caused_by(actor),
         source=SOURCE,
         time=feedback.submitted_at,
         event_id=deterministic_id(SERVICE, "PartnerFeedbackSubmitted", feedback.feedback_id),
     )
 
 
-def mdf_requested_event(request: MdfRequest) -> events.CloudEvent[events.MdfRequested]:
+def mdf_requested_event(
+    request: MdfRequest, actor: Actor
+) -> events.CloudEvent[events.MdfRequested]:
     return new_event(
-        request.requested_event(),
+        request.requested_event().caused_by(actor),
         source=SOURCE,
         time=request.requested_at,
         event_id=deterministic_id(SERVICE, "MdfRequested", request.request_id),
@@ -78,12 +88,12 @@ def mdf_requested_event(request: MdfRequest) -> events.CloudEvent[events.MdfRequ
 
 
 def mdf_decision_event(
-    request: MdfRequest,
+    request: MdfRequest, actor: Actor
 ) -> events.CloudEvent[events.MdfApproved | events.MdfRejected]:
     """MdfApproved or MdfRejected: a request is decided once, so one id per request."""
     assert request.decided_at is not None, "only a decided request has a decision event"
     return new_event(
-        request.decision_event(),
+        request.decision_event().caused_by(actor),
         source=SOURCE,
         time=request.decided_at,
         event_id=deterministic_id(SERVICE, "MdfDecision", request.request_id),

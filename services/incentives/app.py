@@ -1,5 +1,5 @@
 """Incentives' wiring: settings, MongoDB, Kafka, the outbox relay, the consumer, the
-settlements (its commands), the reads and the routes.
+commands (registrations, settlements), the reads and the routes.
 
 ``create_app(settings)`` is the service as it runs. Tests pass their own
 ``store`` and ``publisher`` (fakes in memory) and do not enter the app's
@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from services.incentives import SERVICE
 from services.incentives.api import ROUTERS
 from services.incentives.api.dependencies import provide
+from services.incentives.commands import IncentivesCommands
 from services.incentives.handlers import IncentivesConsumer
 from services.incentives.ledgers import Ledgers
 from services.incentives.queries import IncentivesQueries
@@ -50,7 +51,8 @@ def create_app(
     if publisher is None:
         # No periodic sweep: the consumer's published entries stay in the ledgers a while
         # (services.incentives.ledgers); what a crash left is published at start-up.
-        publisher = Outbox(broker, name, [stored.ledgers, stored.registrations], sweep=None)
+        collections = [stored.ledgers, stored.registrations, stored.registration_requests]
+        publisher = Outbox(broker, name, collections, sweep=None)
 
     # One Ledgers for both sides: what a settlement writes, the consumer reads again.
     ledgers = Ledgers(store, publisher, cache_deals=settings.ledger_cache_deals, service=name)
@@ -85,6 +87,11 @@ def create_app(
         title="DealRegistrationDecision",
         description="DealRegistrationApproved / DealRegistrationRejected",
     )
+    broker.publisher(
+        topics.DEALS,
+        title="DealRegistered",
+        description="A deal registered through POST /registrations, naming who registered it",
+    )
 
     async def startup() -> None:
         await store.create_indexes()
@@ -101,7 +108,8 @@ def create_app(
         readiness_details={"outbox_backlog": publisher.known_backlog},
         background=[publisher.run, report_lag, ledgers.keep_removing_published],
     )
-    provide(app, settlements, IncentivesQueries(store))
+    commands = IncentivesCommands(store, publisher, settlements, clock=clock)
+    provide(app, commands, IncentivesQueries(store))
     for router in ROUTERS:
         app.include_router(router)
     return app

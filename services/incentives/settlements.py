@@ -38,7 +38,7 @@ from services.incentives.ledgers import Ledgers
 from services.incentives.store import PartnerLedger
 from shared import events
 from shared.commands import Conflict, NotFound, retry_until_written
-from shared.events import deterministic_id, new_event
+from shared.events import Actor, deterministic_id, new_event
 from shared.outbox import OutboxEntry
 from shared.settlement import AlreadySettled, Settlement, pending_adjustments, settle
 
@@ -107,9 +107,12 @@ class SettlementRun:
         return paid
 
 
-def payout_event(partner_id: str, s: Settlement) -> events.CloudEvent[events.PayoutSettled]:
-    """The PayoutSettled of one partner's share of a settlement."""
+def payout_event(
+    partner_id: str, s: Settlement, actor: Actor | None = None
+) -> events.CloudEvent[events.PayoutSettled]:
+    """The PayoutSettled of one partner's share of a settlement, naming who settled."""
     data = events.PayoutSettled(
+        actor=actor,
         partner_id=partner_id,
         settlement_id=s.settlement_id,
         period=s.period,
@@ -155,8 +158,10 @@ class Settlements:
         settlement_id: str | None = None,
         rerun: bool = False,
         dry_run: bool = False,
+        actor: Actor | None = None,
     ) -> SettlementRun:
-        """Settle ``period`` for ``partner_ids`` (None: every partner not yet settled).
+        """Settle ``period`` for ``partner_ids`` (None: every partner not yet settled); the
+        PayoutSettled events name ``actor``, who asked.
 
         Raises :class:`UnknownPartners` or :class:`SettlementRefused` before anything is
         written; a dry run computes and records nothing.
@@ -165,7 +170,7 @@ class Settlements:
         now = self.clock()
         outcomes = await self._compute_all(period, partner_ids, sid, rerun, now)
         if not dry_run:
-            await self._record(period, sid, rerun, now, outcomes)
+            await self._record(period, sid, rerun, now, actor, outcomes)
         return SettlementRun(sid, period, now, dry_run, [outcomes[p] for p in sorted(outcomes)])
 
     async def _compute_all(
@@ -200,6 +205,7 @@ class Settlements:
         sid: str,
         rerun: bool,
         now: datetime,
+        actor: Actor | None,
         outcomes: dict[str, PartnerOutcome],
     ) -> None:
         """Record each new settlement and have it published, computing again where a
@@ -207,7 +213,7 @@ class Settlements:
         await retry_until_written(
             {pid for pid, o in outcomes.items() if o.settlement and not o.replayed},
             lambda partner_ids: self._record_partners(
-                partner_ids, period, sid, rerun, now, outcomes
+                partner_ids, period, sid, rerun, now, actor, outcomes
             ),
             what=f"the ledgers of the partners settled by {sid}",
         )
@@ -219,6 +225,7 @@ class Settlements:
         sid: str,
         rerun: bool,
         now: datetime,
+        actor: Actor | None,
         outcomes: dict[str, PartnerOutcome],
     ) -> set[str]:
         """One attempt of :meth:`_record`; returns the partners whose write lost."""
@@ -235,7 +242,7 @@ class Settlements:
             if outcome.settlement is None or outcome.replayed:
                 continue
             ledger.settlements.append(outcome.settlement)
-            ledger.outbox.append(OutboxEntry.of(payout_event(pid, outcome.settlement)))
+            ledger.outbox.append(OutboxEntry.of(payout_event(pid, outcome.settlement, actor)))
             changed.append(ledger)
         lost = await self.ledgers.save(changed)
         self.ledgers.hand_over(ledger for ledger in changed if ledger.partner_id not in lost)

@@ -22,6 +22,12 @@ what is queried: ``version`` and the outbox. FerretDB decodes a stored
 document field by field on every read and update, so a ledger is kept to few
 fields.
 
+A registration sent through ``POST /registrations`` is kept in
+``registration_requests`` (``_id``: its registration id) with the answer given
+(under its Idempotency-Key) and its DealRegistered in the outbox, written in one
+insert; the consumer decides it once the event comes back from ``deals.v1``,
+into its registration book. Until then it reads as pending.
+
 ``deal_partners`` maps a deal to its partner (``{_id: deal, partner_id}``) for
 ``GET /commissions/{deal_id}``: a lookup by ``_id``, which every server
 answers without a scan. A deal's entry is inserted before the first ledger
@@ -65,12 +71,13 @@ from shared.mongo import (
     insert_new,
     replace_if_unchanged,
 )
-from shared.outbox import OutboxEntry, decode_outbox, encode_outbox
+from shared.outbox import WITHOUT_OUTBOX, OutboxEntry, decode_outbox, encode_outbox
 from shared.settlement import Settlement, from_document, to_document
 
 LEDGERS = "ledgers"
 DEAL_PARTNERS = "deal_partners"
 REGISTRATIONS = "registration_books"
+REGISTRATION_REQUESTS = "registration_requests"
 #: zlib level of a ledger's stored state: the fastest.
 STATE_COMPRESSION = 1
 
@@ -126,6 +133,14 @@ class RegistrationBook:
 
 def registration_key(customer: str, product_line: str) -> str:
     return f"{customer}\x1f{product_line}"
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationRequest:
+    """A registration sent through the API, as its DealRegistered states it."""
+
+    registration: Registration
+    expected_amount: Decimal
 
 
 # --------------------------------------------------------------------------- encoding
@@ -444,6 +459,37 @@ def decode_registration_book(doc: Mapping[str, Any]) -> RegistrationBook:
     )
 
 
+def encode_registration_request(
+    request: RegistrationRequest, answers: Document, outbox: Sequence[OutboxEntry]
+) -> Document:
+    r = request.registration
+    return {
+        "_id": r.registration_id,
+        "deal_id": r.deal_id,
+        "partner_id": r.partner_id,
+        "customer": r.customer,
+        "product_line": r.product_line,
+        "registered_at": r.registered_at.isoformat(),
+        "expected_amount": str(request.expected_amount),
+        "answers": answers,
+        **encode_outbox(outbox),
+    }
+
+
+def decode_registration_request(doc: Mapping[str, Any]) -> RegistrationRequest:
+    return RegistrationRequest(
+        Registration(
+            registration_id=doc["_id"],
+            deal_id=doc["deal_id"],
+            partner_id=doc["partner_id"],
+            customer=doc["customer"],
+            product_line=doc["product_line"],
+            registered_at=datetime.fromisoformat(doc["registered_at"]),
+        ),
+        Decimal(doc["expected_amount"]),
+    )
+
+
 # --------------------------------------------------------------------------- the store
 
 
@@ -459,7 +505,8 @@ class ReadStore(Protocol):
     async def registration(
         self, registration_id: str
     ) -> tuple[Registration, DecisionRecord | None] | None:
-        """The registration and its decision (None while undecided), or None."""
+        """The registration and its decision (None while undecided: one sent through the
+        API and not yet consumed), or None."""
         ...
 
 
@@ -489,6 +536,17 @@ class Store(ReadStore, Protocol):
         """Like :meth:`save_ledgers`; return the keys whose write lost."""
         ...
 
+    async def add_registration_request(
+        self, request: RegistrationRequest, answers: Document, outbox: Sequence[OutboxEntry]
+    ) -> bool:
+        """Insert a registration sent through the API with its answers and outbox; False
+        when one with its id exists already (another delivery of the command)."""
+        ...
+
+    async def registration_request_answers(self, registration_id: str) -> Document | None:
+        """The answers remembered with a registration sent through the API, or None."""
+        ...
+
 
 class IncentivesStore:
     """:class:`Store` on MongoDB (or FerretDB)."""
@@ -496,6 +554,7 @@ class IncentivesStore:
     def __init__(self, database: AsyncDatabase[Document]) -> None:
         self.ledgers = database[LEDGERS]
         self.registrations = database[REGISTRATIONS]
+        self.registration_requests = database[REGISTRATION_REQUESTS]
         self.deal_partners = database[DEAL_PARTNERS]
 
     async def create_indexes(self) -> None:
@@ -507,6 +566,9 @@ class IncentivesStore:
                 ("by_registration", [("registrations.registration_id", ASCENDING)]),
                 ("by_outbox_entry", [("outbox.id", ASCENDING)]),
             ],
+        )
+        await create_lookup_indexes(
+            self.registration_requests, [("by_outbox_entry", [("outbox.id", ASCENDING)])]
         )
 
     async def load_ledgers(self, partner_ids: Iterable[str]) -> dict[str, PartnerLedger]:
@@ -585,7 +647,22 @@ class IncentivesStore:
         self, registration_id: str
     ) -> tuple[Registration, DecisionRecord | None] | None:
         doc = await self.registrations.find_one({"registrations.registration_id": registration_id})
-        if doc is None:
+        if doc is not None:
+            book = decode_registration_book(doc)
+            return book.registrations[registration_id], book.decisions.get(registration_id)
+        received = await self.registration_requests.find_one(
+            {"_id": registration_id}, WITHOUT_OUTBOX
+        )
+        if received is None:
             return None
-        book = decode_registration_book(doc)
-        return book.registrations[registration_id], book.decisions.get(registration_id)
+        return decode_registration_request(received).registration, None
+
+    async def add_registration_request(
+        self, request: RegistrationRequest, answers: Document, outbox: Sequence[OutboxEntry]
+    ) -> bool:
+        doc = encode_registration_request(request, answers, outbox)
+        return await insert_new(self.registration_requests, [doc]) == 1
+
+    async def registration_request_answers(self, registration_id: str) -> Document | None:
+        doc = await self.registration_requests.find_one({"_id": registration_id}, {"answers": 1})
+        return None if doc is None else dict(doc["answers"])

@@ -201,6 +201,19 @@ class RegistrationView(BaseModel):
         )
 
 
+class RegistrationAnswer(BaseModel):
+    """A registration accepted through ``POST /registrations``: pending until incentives
+    decides it, at ``url``."""
+
+    registration_id: str
+    status: Literal["pending"] = "pending"
+    url: str = Field(description="where the registration and its decision are read")
+
+    @classmethod
+    def of(cls, registration_id: str) -> Self:
+        return cls(registration_id=registration_id, url=f"/registrations/{registration_id}")
+
+
 # --------------------------------------------------------------------------- settlements
 
 

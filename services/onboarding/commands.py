@@ -16,6 +16,7 @@ concurrent second delivery, meets the first one's document.
 
 **Events.** A CloudEvent's id derives from (partner id, version of the write
 that stored it): unique, and the same however often the entry is published.
+Each names its ``actor``, the person or API key whose command caused it.
 **Concurrency.** Two writers of one partner (replicas, a double click) race
 on the document's ``version``; the loser reloads and decides again.
 """
@@ -49,7 +50,15 @@ from shared.commands import (
     NotFound,
     retry_on_conflict,
 )
-from shared.events import Contract, Payload, Scorecard, Tier, deterministic_id, new_event
+from shared.events import (
+    Actor,
+    Contract,
+    Payload,
+    Scorecard,
+    Tier,
+    deterministic_id,
+    new_event,
+)
 from shared.failpoints import failpoint
 from shared.metrics import WRITE_CONFLICTS
 from shared.outbox import Publisher
@@ -185,7 +194,7 @@ class OnboardingCommands:
 
     # ----------------------------------------------------------------- selection
 
-    async def apply(self, body: ApplicationBody, key: CommandKey | None) -> Answer:
+    async def apply(self, body: ApplicationBody, key: CommandKey | None, actor: Actor) -> Answer:
         with fields_at("body"):
             profile = PartnerProfile(
                 name=body.name,
@@ -196,7 +205,7 @@ class OnboardingCommands:
             )
         for candidate in range(ID_CANDIDATES):
             partner_id, application_id = derived_ids(key, candidate)
-            attempt = partial(self._apply_as, partner_id, application_id, profile, body, key)
+            attempt = partial(self._apply_as, partner_id, application_id, profile, body, key, actor)
             answer = await retry_on_conflict(attempt, what=f"partner {partner_id}")
             if answer is not None:
                 return answer
@@ -209,6 +218,7 @@ class OnboardingCommands:
         profile: PartnerProfile,
         body: ApplicationBody,
         key: CommandKey | None,
+        actor: Actor,
     ) -> Answer | Lost | None:
         """Create the partner under ``partner_id``: its answer; ``None`` when another
         application holds that id; the first answer when this command already did."""
@@ -226,9 +236,10 @@ class OnboardingCommands:
         )
         partner = StoredPartner(record)
         event_id = next_event_id(partner)
-        return await self._write(partner, payload, views.applied(record, event_id), 201, key, now)
+        answer = views.applied(record, event_id)
+        return await self._write(partner, payload.caused_by(actor), answer, 201, key, now)
 
-    async def approve(self, application_id: str, key: CommandKey | None) -> Answer:
+    async def approve(self, application_id: str, key: CommandKey | None, actor: Actor) -> Answer:
         def step(record: PartnerRecord, now: datetime, event_id: str) -> tuple[Payload, BaseModel]:
             approved = record.approve(now=now)
             return approved, views.ApprovalAnswer(
@@ -239,10 +250,10 @@ class OnboardingCommands:
                 event_id=event_id,
             )
 
-        return await self._application_step(application_id, key, step)
+        return await self._application_step(application_id, key, actor, step)
 
     async def reject(
-        self, application_id: str, body: RejectionBody, key: CommandKey | None
+        self, application_id: str, body: RejectionBody, key: CommandKey | None, actor: Actor
     ) -> Answer:
         def step(record: PartnerRecord, now: datetime, event_id: str) -> tuple[Payload, BaseModel]:
             rejected = record.reject(reason=body.reason, now=now)
@@ -255,11 +266,13 @@ class OnboardingCommands:
                 event_id=event_id,
             )
 
-        return await self._application_step(application_id, key, step)
+        return await self._application_step(application_id, key, actor, step)
 
     # ----------------------------------------------------------------- contracts
 
-    async def sign(self, partner_id: str, body: ContractBody, key: CommandKey | None) -> Answer:
+    async def sign(
+        self, partner_id: str, body: ContractBody, key: CommandKey | None, actor: Actor
+    ) -> Answer:
         contract = body.as_contract()
 
         def step(record: PartnerRecord, now: datetime, event_id: str) -> tuple[Payload, BaseModel]:
@@ -272,10 +285,15 @@ class OnboardingCommands:
                 event_id=event_id,
             )
 
-        return await self._partner_step(partner_id, key, step, status=201)
+        return await self._partner_step(partner_id, key, actor, step, status=201)
 
     async def renew(
-        self, partner_id: str, contract_id: str, body: RenewalBody, key: CommandKey | None
+        self,
+        partner_id: str,
+        contract_id: str,
+        body: RenewalBody,
+        key: CommandKey | None,
+        actor: Actor,
     ) -> Answer:
         contract = body.contract.as_contract()
 
@@ -291,11 +309,11 @@ class OnboardingCommands:
             )
 
         return await self._partner_step(
-            partner_id, key, step, status=201, fields=("body", "contract")
+            partner_id, key, actor, step, status=201, fields=("body", "contract")
         )
 
     async def change_tier(
-        self, partner_id: str, body: TierChangeBody, key: CommandKey | None
+        self, partner_id: str, body: TierChangeBody, key: CommandKey | None, actor: Actor
     ) -> Answer:
         def step(record: PartnerRecord, now: datetime, event_id: str) -> tuple[Payload, BaseModel]:
             previous = record.tier
@@ -311,10 +329,10 @@ class OnboardingCommands:
                 event_id=event_id,
             )
 
-        return await self._partner_step(partner_id, key, step)
+        return await self._partner_step(partner_id, key, actor, step)
 
     async def terminate(
-        self, partner_id: str, body: TerminationBody, key: CommandKey | None
+        self, partner_id: str, body: TerminationBody, key: CommandKey | None, actor: Actor
     ) -> Answer:
         def step(record: PartnerRecord, now: datetime, event_id: str) -> tuple[Payload, BaseModel]:
             today = now.astimezone(UTC).date()
@@ -333,39 +351,41 @@ class OnboardingCommands:
                 event_id=event_id,
             )
 
-        return await self._partner_step(partner_id, key, step)
+        return await self._partner_step(partner_id, key, actor, step)
 
     # ----------------------------------------------------------------- the write
 
     async def _application_step(
-        self, application_id: str, key: CommandKey | None, step: Step
+        self, application_id: str, key: CommandKey | None, actor: Actor, step: Step
     ) -> Answer:
         locate = partial(self.store.load_by_application, application_id)
-        return await self._step(locate, f"application {application_id}", key, step)
+        return await self._step(locate, f"application {application_id}", key, actor, step)
 
     async def _partner_step(
         self,
         partner_id: str,
         key: CommandKey | None,
+        actor: Actor,
         step: Step,
         *,
         status: int = 200,
         fields: tuple[str, ...] = ("body",),
     ) -> Answer:
         locate = partial(self.store.load, partner_id)
-        return await self._step(locate, f"partner {partner_id}", key, step, status, fields)
+        return await self._step(locate, f"partner {partner_id}", key, actor, step, status, fields)
 
     async def _step(
         self,
         locate: Callable[[], Awaitable[StoredPartner | None]],
         what: str,
         key: CommandKey | None,
+        actor: Actor,
         step: Step,
         status: int = 200,
         fields: tuple[str, ...] = ("body",),
     ) -> Answer:
-        """Load, refuse or replay, take ``step``, write; again while another writer won.
-        The domain's refusals name their field under ``fields``."""
+        """Load, refuse or replay, take ``step``, write its event naming ``actor``; again
+        while another writer won. The domain's refusals name their field under ``fields``."""
 
         async def attempt() -> Answer | Lost:
             partner = await locate()
@@ -376,7 +396,7 @@ class OnboardingCommands:
             now = self.clock()
             with fields_at(*fields):
                 payload, answer = step(partner.record, now, next_event_id(partner))
-            return await self._write(partner, payload, answer, status, key, now)
+            return await self._write(partner, payload.caused_by(actor), answer, status, key, now)
 
         return await retry_on_conflict(attempt, what=what)
 

@@ -67,7 +67,8 @@ class Surface:
     protected: tuple[Call, ...]
     #: Staff routes (commands, reads across partners): 403 to a partner's key.
     staff_only: tuple[Call, ...]
-    #: Reads of another partner's data: 403 to a partner's key.
+    #: Reads of another partner's data, self-service commands for another partner: 403 to
+    #: a partner's key.
     other_partners: tuple[Call, ...]
     #: Reads of the key's own partner's data: 200 to its key, whatever the service holds.
     own_partner: tuple[Call, ...] = ()
@@ -127,11 +128,17 @@ SURFACES: dict[str, Surface] = {
         topics=(topics.ENABLEMENT,),
         protected=(get("/courses"),),
         staff_only=(
-            post("/feedback", {"partner_id": OWN, "rating": 5, "topic": "t", "text": ""}),
             post("/courses", {}),
             get("/courses"),
+            post(f"/mdf-requests/R-none-{SUFFIX}/approve"),
+            post(f"/mdf-requests/R-none-{SUFFIX}/reject"),
         ),
         other_partners=(
+            post("/feedback", {"partner_id": OTHER, "rating": 5, "topic": "t", "text": ""}),
+            post(
+                "/mdf-requests",
+                {"partner_id": OTHER, "campaign": "c", "amount": "10", "currency": "USD"},
+            ),
             get("/feedback", partner_id=OTHER),
             get("/mdf-requests", partner_id=OTHER),
             get(f"/partners/{OTHER}/certifications"),
@@ -144,6 +151,7 @@ SURFACES: dict[str, Surface] = {
         paths=(
             "/commissions/{deal_id}",
             "/partners/{partner_id}/commissions",
+            "/registrations",
             "/registrations/{registration_id}",
             "/settlements",
             "/partners/{partner_id}/settlements",
@@ -155,6 +163,16 @@ SURFACES: dict[str, Surface] = {
         other_partners=(
             get(f"/partners/{OTHER}/commissions"),
             get(f"/partners/{OTHER}/settlements"),
+            post(
+                "/registrations",
+                {
+                    "partner_id": OTHER,
+                    "deal_id": f"D-{SUFFIX}",
+                    "customer": "Initech",
+                    "product_line": "cloud",
+                    "expected_amount": "10.00",
+                },
+            ),
         ),
         outbox=True,
     ),

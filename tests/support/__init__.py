@@ -10,6 +10,7 @@
 - ``kafka``: reading a topic back as an outside observer;
 - ``eventually``: a check retried until a service has caught up;
 - ``worked_example``: the worked example of ``docs/rules/commissions.md`` as messages;
+- ``tokens``: a stand-in OpenID Connect issuer signing people's access tokens (unit tests);
 - ``onboarding``, ``enablement``, ``incentives``, ``reporting``: the bodies, the
   settings and the readers each service's tests use.
 """

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import access
 from shared.commands import (
     LOST,
     Answer,
@@ -30,8 +31,11 @@ from shared.commands import (
     retry_until_written,
 )
 from shared.routes import IdempotentCommand, install_error_handlers, respond
+from shared.settings import Settings
 
 PATH = "/partners/P-1/contracts"
+#: The keys of the test apps: commands need a caller, as in every service.
+STAFF_KEY, PARTNER_KEY, OTHER_PARTNER_KEY = "k-staff", "k-p1", "k-p2"
 
 
 class Bracket(BaseModel):
@@ -78,6 +82,38 @@ def test_a_key_is_per_path_and_does_not_reveal_itself() -> None:
     assert other_path.fingerprint == first.fingerprint
     assert "retry-1" not in first.digest
     assert uuid.UUID(first.derived_id).version == 5
+
+
+def test_a_partner_callers_key_is_its_partners_own() -> None:
+    """Two partners sending one key send two commands; staff keys stay as stored."""
+    body = Bracket(from_=0, to=100)
+    mine = CommandKey.of("retry-1", PATH, body, partner_id="P-1")
+    theirs = CommandKey.of("retry-1", PATH, body, partner_id="P-2")
+    assert mine is not None
+    assert theirs is not None
+    assert len({mine.digest, theirs.digest, key().digest}) == 3
+    assert len({mine.derived_id, theirs.derived_id, key().derived_id}) == 3
+    assert mine == CommandKey.of("retry-1", PATH, body, partner_id="P-1")
+    assert mine.fingerprint == theirs.fingerprint == key().fingerprint
+    assert CommandKey.of("retry-1", PATH, body, partner_id=None) == key()
+
+
+def test_over_http_partners_keys_never_meet() -> None:
+    app = authenticated_app()
+
+    @app.post("/things")
+    async def digest(command: IdempotentCommand) -> dict[str, str | None]:
+        return {"digest": None if command is None else command.digest}
+
+    sent = {"Idempotency-Key": "k"}
+    digests = {
+        caller: client_of(app, caller).post("/things", json={}, headers=sent).json()["digest"]
+        for caller in (STAFF_KEY, PARTNER_KEY, OTHER_PARTNER_KEY)
+    }
+    staff = CommandKey.of("k", "/things", {})
+    assert staff is not None
+    assert digests[STAFF_KEY] == staff.digest, "staff keys stay what stored answers hold"
+    assert len(set(digests.values())) == 3
 
 
 def test_the_fingerprint_follows_the_body() -> None:
@@ -145,9 +181,21 @@ class Gone(NotFound):
     pass
 
 
+def authenticated_app() -> FastAPI:
+    """An app with the access control of every service and the keys above."""
+    app = FastAPI()
+    keys = f"{STAFF_KEY}=admin,{PARTNER_KEY}=partner:P-1,{OTHER_PARTNER_KEY}=partner:P-2"
+    access.install(app, Settings(api_keys=keys))  # type: ignore[arg-type]
+    return app
+
+
+def client_of(app: FastAPI, key: str = STAFF_KEY) -> TestClient:
+    return TestClient(app, headers={"Authorization": f"Bearer {key}"})
+
+
 def command_app() -> FastAPI:
     """A service with one command that remembers its answers in a dict, as a document would."""
-    app = FastAPI()
+    app = authenticated_app()
     install_error_handlers(app)
     answers: dict[str, Any] = {}
     writes: list[str] = []
@@ -172,7 +220,7 @@ def command_app() -> FastAPI:
 
 
 def test_a_retried_command_answers_the_first_answer_once_written() -> None:
-    client = TestClient(command_app())
+    client = client_of(command_app())
     first = client.post("/things", json={"name": "a"}, headers={"Idempotency-Key": "k"})
     again = client.post("/things", json={"name": "a"}, headers={"Idempotency-Key": "k"})
     assert first.status_code == again.status_code == 201
@@ -184,7 +232,7 @@ def test_a_retried_command_answers_the_first_answer_once_written() -> None:
 
 
 def test_a_key_reused_for_another_body_answers_422_naming_the_header() -> None:
-    client = TestClient(command_app())
+    client = client_of(command_app())
     client.post("/things", json={"name": "a"}, headers={"Idempotency-Key": "k"})
     reused = client.post("/things", json={"name": "b"}, headers={"Idempotency-Key": "k"})
     assert reused.status_code == 422
@@ -200,13 +248,13 @@ def test_a_key_reused_for_another_body_answers_422_naming_the_header() -> None:
     ],
 )
 def test_refusals_answer_their_status(name: str, status: int, detail: Any) -> None:
-    refused = TestClient(command_app()).post("/things", json={"name": name})
+    refused = client_of(command_app()).post("/things", json={"name": name})
     assert refused.status_code == status
     assert refused.json() == {"detail": detail}
 
 
 def test_an_empty_key_is_refused_naming_the_header() -> None:
-    refused = TestClient(command_app()).post(
+    refused = client_of(command_app()).post(
         "/things", json={"name": "a"}, headers={"Idempotency-Key": ""}
     )
     assert refused.status_code == 422
@@ -283,13 +331,13 @@ async def test_retry_until_written_gives_up_naming_what_kept_changing() -> None:
 
 
 def test_a_key_with_a_body_that_is_not_json_is_still_a_key() -> None:
-    app = FastAPI()
+    app = authenticated_app()
 
     @app.post("/things/{thing_id}/approve")
     async def approve(thing_id: str, command: IdempotentCommand) -> dict[str, str | None]:
         return {"digest": None if command is None else command.digest}
 
-    client = TestClient(app)
+    client = client_of(app)
     sent = {"Idempotency-Key": "k", "Content-Type": "text/plain"}
     first = client.post("/things/T-1/approve", content=b"not json", headers=sent)
     again = client.post("/things/T-1/approve", content=b"not json", headers=sent)

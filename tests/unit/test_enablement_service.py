@@ -77,16 +77,19 @@ from services.enablement.store import (
     learner_key,
     ledger_key,
 )
-from shared import topics
+from shared import access, topics
 from shared.commands import CommandKey, KeptLosing
 from shared.consuming import Consumed
-from shared.events import PAYLOADS, Tier, TrainingCompleted, parse_event
+from shared.events import PAYLOADS, Actor, ActorKind, Tier, TrainingCompleted, parse_event
 from shared.mongo import Document
 from shared.outbox import OutboxEntry
 from tests.support.events import CONTRACT, PROFILE, envelope
 from tests.support.fakes import InMemoryPublisher, ServiceHarness
+from tests.support.tokens import Issuer
 
-ADMIN_KEY, PARTNER_KEY = "admin-key", "partner-key"
+ADMIN_KEY, PARTNER_KEY, OTHER_PARTNER_KEY = "admin-key", "partner-key", "other-partner-key"
+#: Who the events of the commands called directly (without HTTP) name.
+MANAGER = Actor(kind=ActorKind.PERSON, id="maria")
 #: The partner PARTNER_KEY reads for (silver).
 KEYED_PARTNER = "P-keyed"
 #: Small enough to exhaust in a test.
@@ -326,15 +329,18 @@ class Enablement(ServiceHarness):
 
     admin_key = ADMIN_KEY
 
-    def __init__(self) -> None:
+    def __init__(self, issuer: str | None = None) -> None:
         self.store = InMemoryStore()
         self.kafka = publisher_of(self.store)
         self.dead_letters = DeadLetters()
+        keys = f"{ADMIN_KEY}=admin,{PARTNER_KEY}=partner:{KEYED_PARTNER}"
         settings = EnablementSettings(
-            api_keys=SecretStr(f"{ADMIN_KEY}=admin,{PARTNER_KEY}=partner:{KEYED_PARTNER}"),
+            api_keys=SecretStr(f"{keys},{OTHER_PARTNER_KEY}=partner:P-other"),
             api_keys_file=None,
             mdf_budget_currency="USD",
             mdf_quarterly_budgets=BUDGETS,
+            oidc_issuer=issuer,
+            oidc_jwks_cooldown_seconds=0,
         )
         self.client = TestClient(create_app(settings, store=self.store, publisher=self.kafka))
         self.award_settling = AwardSettling(self.store, self.kafka)
@@ -512,7 +518,7 @@ async def test_a_certification_defined_later_is_awarded_to_learners_who_qualify(
     await commands.define_course(CourseBody(course_id="A", title="A", product_line="x"), None)
     for learner in ("L1", "L2"):
         body = CompletionBody.model_validate(completed("P-1", learner, "A", 2))
-        await commands.report_completion(body, None)
+        await commands.report_completion(body, None, MANAGER)
     assert not await award_settling.awards_current(), "no pass yet"
 
     certification = CertificationBody(
@@ -525,6 +531,10 @@ async def test_a_certification_defined_later_is_awarded_to_learners_who_qualify(
     assert await award_settling.awards_current()
     awards = kafka.of_type("CertificationAwarded")
     assert sorted(e["data"]["learner_id"] for e in awards) == ["L1", "L2"]
+    assert all("actor" not in e["data"] for e in awards), "the pass awards by itself"
+    kafka.flush()  # the relay, for what the commands handed over
+    completions = kafka.of_type("TrainingCompleted")
+    assert [e["data"]["actor"] for e in completions] == [MANAGER.model_dump(mode="json")] * 2
 
 
 # --------------------------------------------------------------------------- the consumer
@@ -719,6 +729,7 @@ def test_feedback_is_recorded_and_published(enablement: Enablement) -> None:
         **body,
         "feedback_id": given["feedback_id"],
         "submitted_at": event["data"]["submitted_at"],
+        "actor": {"kind": "key", "id": access.key_id(ADMIN_KEY)},
     }
     listed = ok(enablement.get("/feedback", partner_id="P-1"))
     assert listed == {
@@ -819,11 +830,11 @@ async def test_an_approval_that_loses_a_race_decides_again_on_the_budget_left() 
     body = MdfRequestBody.model_validate(
         {"partner_id": "P-1", "campaign": "c", "amount": "600", "currency": "USD"}
     )
-    mine = await commands.request_mdf(body, None)
-    theirs = await commands.request_mdf(body, None)
+    mine = await commands.request_mdf(body, None, partner_id="P-1", actor=MANAGER)
+    theirs = await commands.request_mdf(body, None, partner_id="P-1", actor=MANAGER)
     # Another writer approves the other request just before this approval is written.
-    store.before_next_write = lambda: commands.approve_mdf(theirs.body["request_id"], None)
-    decided = await commands.approve_mdf(mine.body["request_id"], None)
+    store.before_next_write = lambda: commands.approve_mdf(theirs.body["request_id"], None, MANAGER)
+    decided = await commands.approve_mdf(mine.body["request_id"], None, MANAGER)
     assert decided.body["status"] == "rejected"
     assert decided.body["reason"].startswith("over_budget")
     kafka.flush()
@@ -937,7 +948,7 @@ def test_every_route_documents_its_answer(enablement: Enablement) -> None:
 
 def test_a_partner_key_reads_only_its_own_partner(enablement: Enablement) -> None:
     enablement.sign(KEYED_PARTNER, "silver")
-    body = {"partner_id": KEYED_PARTNER, "rating": 5, "topic": "t", "text": ""}
+    body = {"partner_id": "P-other", "rating": 5, "topic": "t", "text": ""}
     assert enablement.post("/feedback", body, key=PARTNER_KEY).status_code == 403
     assert enablement.get("/courses", key=PARTNER_KEY).status_code == 403
     for path, params in (
@@ -953,3 +964,113 @@ def test_a_partner_key_reads_only_its_own_partner(enablement: Enablement) -> Non
     assert [r["request_id"] for r in own["requests"]] == [made["request_id"]]
     assert own["budget"]["tier"] == "silver"
     assert ok(enablement.get(f"/mdf-requests/{made['request_id']}", key=PARTNER_KEY)) == made
+
+
+# --------------------------------------------------------------------------- self-service
+
+#: The self-service commands, each with a body a partner sends for itself.
+SELF_SERVICE = [
+    ("/feedback", {"rating": 4, "topic": "labs", "text": "More of them."}),
+    ("/mdf-requests", {"campaign": "Launch", "amount": "100.00", "currency": "USD"}),
+]
+KEY_ACTOR = {"kind": "key", "id": access.key_id(PARTNER_KEY)}
+
+
+@pytest.mark.parametrize(("path", "body"), SELF_SERVICE)
+def test_a_partner_sends_a_self_service_command_for_itself(
+    enablement: Enablement, path: str, body: dict[str, Any]
+) -> None:
+    enablement.sign(KEYED_PARTNER)
+    given = ok(enablement.post(path, body, key=PARTNER_KEY), 201)
+    assert given["partner_id"] == KEYED_PARTNER
+    named = ok(enablement.post(path, {**body, "partner_id": KEYED_PARTNER}, key=PARTNER_KEY), 201)
+    assert named["partner_id"] == KEYED_PARTNER, "naming itself is fine"
+    published = enablement.kafka.published
+    assert [(e["subject"], e["data"]["partner_id"]) for e in published] == [
+        (KEYED_PARTNER,) * 2
+    ] * 2
+    assert [e["data"]["actor"] for e in published] == [KEY_ACTOR] * 2
+    staff = ok(enablement.post(path, {**body, "partner_id": KEYED_PARTNER}), 201)
+    assert staff["partner_id"] == KEYED_PARTNER
+    assert enablement.kafka.published[-1]["data"]["actor"] == {
+        "kind": "key",
+        "id": access.key_id(ADMIN_KEY),
+    }
+
+
+@pytest.mark.parametrize(("path", "body"), SELF_SERVICE)
+def test_a_partner_acting_for_another_is_refused_and_nothing_is_published(
+    enablement: Enablement, path: str, body: dict[str, Any]
+) -> None:
+    enablement.sign(KEYED_PARTNER)
+    enablement.sign("P-other")
+    refused = enablement.post(path, {**body, "partner_id": "P-other"}, key=PARTNER_KEY)
+    assert refused.status_code == 403
+    assert "a partner may act only for itself" in refused.json()["detail"]
+    assert "body.partner_id" in refused.json()["detail"]
+    missing = enablement.post(path, body)
+    assert field_errors(missing) == ["body.partner_id"], "staff name the partner"
+    assert enablement.kafka.published == []
+    assert enablement.kafka.pending() == 0
+    assert ok(enablement.get("/feedback", partner_id="P-other"))["feedback"] == []
+    assert ok(enablement.get("/mdf-requests", partner_id="P-other"))["requests"] == []
+
+
+@pytest.mark.parametrize(("path", "body"), SELF_SERVICE)
+def test_a_partners_retried_command_answers_once_and_its_key_is_its_own(
+    enablement: Enablement, path: str, body: dict[str, Any]
+) -> None:
+    enablement.sign(KEYED_PARTNER)
+    enablement.sign("P-other")
+    first = enablement.post(path, body, key=PARTNER_KEY, idempotency="retry-1")
+    again = enablement.post(path, body, key=PARTNER_KEY, idempotency="retry-1")
+    assert first.status_code == 201, first.text
+    assert (again.status_code, again.json()) == (201, first.json())
+    assert again.headers["idempotent-replayed"] == "true"
+    assert len(enablement.kafka.published) == 1
+    theirs = enablement.post(path, body, key=OTHER_PARTNER_KEY, idempotency="retry-1")
+    assert theirs.status_code == 201, "another partner's same key is another command"
+    assert "idempotent-replayed" not in theirs.headers
+    assert theirs.json()["partner_id"] == "P-other"
+    assert [e["subject"] for e in enablement.kafka.published] == [KEYED_PARTNER, "P-other"]
+
+
+def test_mdf_decisions_stay_with_staff_and_name_who_decided(enablement: Enablement) -> None:
+    enablement.sign(KEYED_PARTNER)
+    body = {"campaign": "Launch", "amount": "100.00", "currency": "USD"}
+    first, second = (ok(enablement.post("/mdf-requests", body, key=PARTNER_KEY), 201) for _ in "12")
+    for request in (first, second):
+        for decision in ("approve", "reject"):
+            path = f"/mdf-requests/{request['request_id']}/{decision}"
+            assert enablement.post(path, key=PARTNER_KEY).status_code == 403
+    ok(enablement.post(f"/mdf-requests/{first['request_id']}/approve"))
+    ok(enablement.post(f"/mdf-requests/{second['request_id']}/reject", {"reason": "no"}))
+    decided = enablement.kafka.of_type("MdfApproved") + enablement.kafka.of_type("MdfRejected")
+    admin = {"kind": "key", "id": access.key_id(ADMIN_KEY)}
+    assert [e["data"]["actor"] for e in decided] == [admin, admin]
+    requested = enablement.kafka.of_type("MdfRequested")
+    assert [e["data"]["actor"] for e in requested] == [KEY_ACTOR, KEY_ACTOR]
+
+
+@pytest.fixture
+def issuer() -> Iterator[Issuer]:
+    made = Issuer()
+    made.add_key("k1")
+    yield made
+    made.close()
+
+
+def test_a_person_signed_in_is_the_actor_of_what_they_send(issuer: Issuer) -> None:
+    enablement = Enablement(issuer=issuer.url)
+    enablement.sign(KEYED_PARTNER)
+    pat = issuer.token(partnerhub_role="partner", partner_id=KEYED_PARTNER, sub="pat")
+    ok(enablement.post("/feedback", {"rating": 5, "topic": "portal"}, key=pat), 201)
+    request = ok(enablement.post("/mdf-requests", SELF_SERVICE[1][1], key=pat), 201)
+    maria = issuer.token(partnerhub_role="channel_manager", sub="maria")
+    ok(enablement.post(f"/mdf-requests/{request['request_id']}/approve", key=maria))
+    assert [(e["type"], e["data"]["actor"]) for e in enablement.kafka.published] == [
+        ("PartnerFeedbackSubmitted", {"kind": "person", "id": "pat"}),
+        ("MdfRequested", {"kind": "person", "id": "pat"}),
+        ("MdfApproved", {"kind": "person", "id": "maria"}),
+    ]
+    enablement.client.close()

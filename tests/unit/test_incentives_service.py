@@ -12,16 +12,18 @@ FastAPI's TestClient, without starting it, so nothing connects.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
 from services.incentives.app import create_app
+from services.incentives.commands import IncentivesCommands, RegistrationBody
 from services.incentives.domain import MERGES, PartnerBook, Registration
 from services.incentives.handlers import HANDLERS, IncentivesConsumer
 from services.incentives.ledgers import Ledgers
@@ -29,22 +31,28 @@ from services.incentives.settings import IncentivesSettings
 from services.incentives.settlements import Settlements
 from services.incentives.store import (
     LEDGERS,
+    REGISTRATION_REQUESTS,
     REGISTRATIONS,
     DecisionRecord,
     PartnerLedger,
     RegistrationBook,
+    RegistrationRequest,
     decode_ledger,
     decode_registration_book,
+    decode_registration_request,
     encode_ledger,
     encode_registration_book,
+    encode_registration_request,
 )
+from shared import access, topics
 from shared import events as contract
-from shared import topics
+from shared.commands import CommandKey
 from shared.consuming import Consumed
 from shared.events import CloudEvent, Payload, parse_event
-from shared.outbox import decode_outbox
+from shared.outbox import OutboxEntry, decode_outbox
 from tests.support.events import message
-from tests.support.fakes import InMemoryPublisher
+from tests.support.fakes import InMemoryPublisher, ServiceHarness
+from tests.support.tokens import Issuer
 from tests.support.worked_example import WorkedExample
 
 NOW = datetime(2027, 1, 10, 9, 0, tzinfo=UTC)
@@ -61,6 +69,7 @@ class InMemoryStore:
     def __init__(self) -> None:
         self.ledgers: dict[str, Document] = {}
         self.books: dict[str, Document] = {}
+        self.requests: dict[str, Document] = {}
         self.lost_writes = 0
 
     async def create_indexes(self) -> None:
@@ -122,11 +131,31 @@ class InMemoryStore:
             book = decode_registration_book(doc)
             if registration_id in book.registrations:
                 return book.registrations[registration_id], book.decisions.get(registration_id)
-        return None
+        received = self.requests.get(registration_id)
+        return (
+            None if received is None else (decode_registration_request(received).registration, None)
+        )
+
+    async def add_registration_request(
+        self, request: RegistrationRequest, answers: Document, outbox: Sequence[OutboxEntry]
+    ) -> bool:
+        registration_id = request.registration.registration_id
+        if registration_id in self.requests:
+            return False
+        self.requests[registration_id] = encode_registration_request(request, answers, outbox)
+        return True
+
+    async def registration_request_answers(self, registration_id: str) -> Document | None:
+        doc = self.requests.get(registration_id)
+        return None if doc is None else dict(doc["answers"])
 
     def documents(self) -> dict[str, dict[str, Document]]:
         """Every document by collection, as stored."""
-        return {LEDGERS: self.ledgers, REGISTRATIONS: self.books}
+        return {
+            LEDGERS: self.ledgers,
+            REGISTRATIONS: self.books,
+            REGISTRATION_REQUESTS: self.requests,
+        }
 
 
 @dataclass
@@ -147,9 +176,13 @@ class Service:
         if decisions:
             await self.consumer.handle(batch(decisions))
 
-    def app(self) -> TestClient:
+    def app(self, issuer: str | None = None) -> TestClient:
         keys = f"{ADMIN}=admin,{OWN}=partner:P-1,{OTHER}=partner:P-2"
-        settings = IncentivesSettings(api_keys=keys)  # type: ignore[arg-type]
+        settings = IncentivesSettings(
+            api_keys=keys,  # type: ignore[arg-type]
+            oidc_issuer=issuer,
+            oidc_jwks_cooldown_seconds=0,
+        )
         app = create_app(settings, store=self.store, publisher=self.publisher, clock=lambda: NOW)
         return TestClient(app)  # not started: nothing connects
 
@@ -336,6 +369,210 @@ async def test_a_registration_is_approved_and_a_channel_conflict_rejected() -> N
     assert client.get("/registrations/R-none", headers=headers(ADMIN)).status_code == 404
 
 
+# ----------------------------------------------------------------- registering through the API
+
+
+class Incentives(ServiceHarness):
+    """The app over the fakes (the relay runs after each command) and the consumer, which
+    gets what incentives published on deals.v1 back as Kafka delivers it."""
+
+    admin_key = ADMIN
+
+    def __init__(self, issuer: str | None = None) -> None:
+        self.service = service()
+        self.kafka = self.service.publisher
+        self.client = self.service.app(issuer)
+
+    async def consume_published(self) -> None:
+        """Deliver every DealRegistered published so far to the consumer, as one batch."""
+        registered = [e for e in self.kafka.events if e.type == "DealRegistered"]
+        await self.service.deliver(registered)
+
+
+DEAL = {"deal_id": "D-77", "customer": "Initech", "product_line": "cloud"}
+REGISTRATION = {**DEAL, "expected_amount": "80000.00"}
+
+
+def field_errors(answer: Any) -> list[str]:
+    assert answer.status_code == 422, answer.text
+    return [".".join(str(p) for p in e["loc"]) for e in answer.json()["detail"]]
+
+
+async def test_a_partner_registers_a_deal_for_itself_and_it_is_decided() -> None:
+    incentives = Incentives()
+    answer = incentives.post("/registrations", REGISTRATION, key=OWN)
+    assert answer.status_code == 202, answer.text
+    registration_id = answer.json()["registration_id"]
+    url = f"/registrations/{registration_id}"
+    assert answer.json() == {"registration_id": registration_id, "status": "pending", "url": url}
+
+    pending = incentives.get(url, key=OWN)
+    assert pending.status_code == 200
+    assert (pending.json()["status"], pending.json()["registered_at"]) == (
+        "pending",
+        NOW.isoformat(),
+    )
+    assert incentives.get(url, key=OTHER).status_code == 403
+    (event,) = incentives.kafka.published
+    assert (event["type"], event["subject"], event["source"], event["time"]) == (
+        "DealRegistered",
+        "P-1",
+        "/partnerhub/incentives",
+        "2027-01-10T09:00:00Z",
+    )
+    assert event["data"] == {
+        "partner_id": "P-1",
+        "actor": {"kind": "key", "id": access.key_id(OWN)},
+        "registration_id": registration_id,
+        **REGISTRATION,
+        "registered_at": "2027-01-10T09:00:00Z",
+    }
+
+    await incentives.consume_published()  # the decision is the consumer's, as for a CRM's
+    decided = incentives.get(url, key=OWN).json()
+    assert (decided["status"], decided["decided_at"], decided["partner_id"]) == (
+        "approved",
+        NOW.isoformat(),
+        "P-1",
+    )
+    (approval,) = incentives.kafka.of_type("DealRegistrationApproved")
+    assert approval["data"]["registration_id"] == registration_id
+    assert "actor" not in approval["data"], "incentives decided by itself"
+
+
+async def test_staff_register_for_the_partner_they_name_and_a_conflict_is_decided_as_ever() -> None:
+    incentives = Incentives()
+    first = incentives.post("/registrations", REGISTRATION, key=OWN)
+    missing = incentives.post("/registrations", REGISTRATION)
+    assert field_errors(missing) == ["body.partner_id"]
+    second = incentives.post("/registrations", {**REGISTRATION, "partner_id": "P-2"})
+    assert (first.status_code, second.status_code) == (202, 202)
+    (_, theirs) = incentives.kafka.of_type("DealRegistered")
+    assert (theirs["subject"], theirs["data"]["actor"]) == (
+        "P-2",
+        {"kind": "key", "id": access.key_id(ADMIN)},
+    )
+    await incentives.consume_published()
+    decided = [incentives.get(answer.json()["url"]).json() for answer in (first, second)]
+    assert [d["partner_id"] for d in decided] == ["P-1", "P-2"]
+    # Registered at the same instant: the registration id decides which claimed the pair first.
+    assert sorted((d["status"], d["reason"]) for d in decided) == [
+        ("approved", None),
+        ("rejected", "channel_conflict"),
+    ]
+
+
+def test_a_partner_registering_for_another_is_refused_and_nothing_is_stored() -> None:
+    incentives = Incentives()
+    refused = incentives.post("/registrations", {**REGISTRATION, "partner_id": "P-2"}, key=OWN)
+    assert refused.status_code == 403
+    assert "a partner may act only for itself" in refused.json()["detail"]
+    assert "body.partner_id" in refused.json()["detail"]
+    assert incentives.kafka.published == []
+    assert incentives.service.store.requests == {}
+    itself = incentives.post("/registrations", {**REGISTRATION, "partner_id": "P-1"}, key=OWN)
+    assert itself.status_code == 202, "naming itself is fine"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"expected_amount": 80000}, "body.expected_amount"),
+        ({"expected_amount": 80000.5}, "body.expected_amount"),
+        ({"expected_amount": "-1.00"}, "body.expected_amount"),
+        ({"expected_amount": "eighty"}, "body.expected_amount"),
+        ({"expected_amount": None}, "body.expected_amount"),
+        ({"deal_id": ""}, "body.deal_id"),
+        ({"customer": "  "}, "body.customer"),
+    ],
+)
+def test_a_bad_registration_is_422_naming_the_field(change: dict[str, Any], field: str) -> None:
+    incentives = Incentives()
+    assert field_errors(incentives.post("/registrations", {**REGISTRATION, **change}, key=OWN)) == [
+        field
+    ]
+    assert incentives.kafka.published == []
+
+
+def test_a_retried_registration_answers_once_and_a_partners_key_is_its_own() -> None:
+    incentives = Incentives()
+    first = incentives.post("/registrations", REGISTRATION, key=OWN, idempotency="reg-1")
+    again = incentives.post("/registrations", REGISTRATION, key=OWN, idempotency="reg-1")
+    assert first.status_code == 202, first.text
+    assert (again.status_code, again.json()) == (202, first.json())
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert len(incentives.kafka.of_type("DealRegistered")) == 1
+    changed = incentives.post(
+        "/registrations", {**REGISTRATION, "customer": "Globex"}, key=OWN, idempotency="reg-1"
+    )
+    assert field_errors(changed) == ["header.Idempotency-Key"]
+    theirs = incentives.post("/registrations", REGISTRATION, key=OTHER, idempotency="reg-1")
+    assert theirs.status_code == 202
+    assert theirs.json()["registration_id"] != first.json()["registration_id"]
+    assert [e["subject"] for e in incentives.kafka.of_type("DealRegistered")] == ["P-1", "P-2"]
+
+
+async def test_a_registration_that_meets_another_delivery_answers_what_that_one_stored() -> None:
+    """Two deliveries of one command race: the second finds the id taken and replays."""
+    s = service()
+    commands = IncentivesCommands(s.store, s.publisher, s.settlements, clock=lambda: NOW)
+    body = RegistrationBody.model_validate(REGISTRATION)
+    key = CommandKey.of("reg-1", "/registrations", REGISTRATION, partner_id="P-1")
+    answers_of = s.store.registration_request_answers
+    calls = 0
+
+    async def nothing_yet(registration_id: str) -> Document | None:
+        nonlocal calls
+        calls += 1
+        return None if calls == 1 else await answers_of(registration_id)
+
+    actor = contract.Actor(kind=contract.ActorKind.KEY, id="k")
+    first = await commands.register(body, key, partner_id="P-1", actor=actor)
+    s.store.registration_request_answers = nothing_yet  # type: ignore[method-assign]
+    second = await commands.register(body, key, partner_id="P-1", actor=actor)
+    assert (second.status, second.body, second.replayed) == (202, first.body, True)
+    assert len(s.store.requests) == 1
+
+
+async def test_a_registration_answered_reaches_kafka_even_if_the_process_dies() -> None:
+    s = service()
+    answer = s.app().post("/registrations", json=REGISTRATION, headers=headers(OWN))
+    assert answer.status_code == 202
+    assert s.publisher.of_type("DealRegistered") == [], "the relay did not run"
+    restarted = InMemoryPublisher(s.store.documents())
+    await restarted.publish_pending()
+    (event,) = restarted.of_type("DealRegistered")
+    assert event["data"]["registration_id"] == answer.json()["registration_id"]
+    assert restarted.pending() == 0
+
+
+@pytest.fixture
+def issuer() -> Iterator[Issuer]:
+    made = Issuer()
+    made.add_key("k1")
+    yield made
+    made.close()
+
+
+def test_a_person_signed_in_is_the_actor_of_what_they_register(issuer: Issuer) -> None:
+    incentives = Incentives(issuer.url)
+    pat = issuer.token(partnerhub_role="partner", partner_id="P-1", sub="pat")
+    assert incentives.post("/registrations", REGISTRATION, key=pat).status_code == 202
+    (event,) = incentives.kafka.of_type("DealRegistered")
+    assert event["data"]["actor"] == {"kind": "person", "id": "pat"}
+    assert event["subject"] == "P-1"
+    other = incentives.post("/registrations", {**REGISTRATION, "partner_id": "P-2"}, key=pat)
+    assert other.status_code == 403
+    maria = issuer.token(partnerhub_role="channel_manager", sub="maria")
+    staff = incentives.post("/registrations", {**REGISTRATION, "partner_id": "P-2"}, key=maria)
+    assert staff.status_code == 202
+    assert incentives.kafka.of_type("DealRegistered")[-1]["data"]["actor"] == {
+        "kind": "person",
+        "id": "maria",
+    }
+
+
 # ----------------------------------------------------------------- the HTTP reads
 
 
@@ -449,6 +686,7 @@ async def test_a_dry_run_records_nothing_and_a_settlement_pays_once() -> None:
     assert s.publisher.flush() == 1, "the relay, woken by the settlement"
     (event,) = s.publisher.of_type("PayoutSettled")
     assert (event["id"], event["data"]["amount_paid"]) == (payout["event_id"], "50600.00")
+    assert event["data"]["actor"] == {"kind": "key", "id": access.key_id(ADMIN)}
 
     replay = client.post("/settlements", json=settle, headers=headers(ADMIN))
     assert replay.status_code == 200

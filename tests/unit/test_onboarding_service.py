@@ -41,8 +41,9 @@ from services.onboarding.store import (
     encode_cursor,
     encode_partner,
 )
+from shared import access
 from shared.commands import CommandKey, KeptLosing
-from shared.events import PartnerStatus
+from shared.events import Actor, ActorKind, PartnerStatus
 from shared.mongo import Document
 from tests.support.fakes import InMemoryPublisher, ServiceHarness
 from tests.support.onboarding import SCORECARD, application, contract
@@ -273,6 +274,8 @@ def test_the_whole_lifecycle_publishes_one_event_per_step(onboarding: Onboarding
 
     answers = [applied, approved, signed, renewed, tier, terminated]
     assert [e["id"] for e in onboarding.kafka.about(partner_id)] == [a["event_id"] for a in answers]
+    admin = {"kind": "key", "id": access.key_id(ADMIN_KEY)}
+    assert [e["data"]["actor"] for e in onboarding.kafka.about(partner_id)] == [admin] * 6
     assert onboarding.kafka.types(partner_id) == [
         "PartnerApplied",
         "PartnerApproved",
@@ -572,11 +575,12 @@ async def test_a_write_that_loses_to_another_writer_is_decided_again() -> None:
     commands = OnboardingCommands(store, OnboardingRules(), kafka)
     body = ApplicationBody.model_validate(application())
 
+    manager = Actor(kind=ActorKind.PERSON, id="maria")
     store.lose_writes = 3
-    applied = await commands.apply(body, None)
+    applied = await commands.apply(body, None, manager)
     assert applied.body["score"] == 77.0, "the default weights"
     store.lose_writes = 2
-    approved = await commands.approve(applied.body["application_id"], None)
+    approved = await commands.approve(applied.body["application_id"], None, manager)
     assert approved.status == 200
     assert kafka.flush() == 2
     assert [e["id"] for e in kafka.published] == [
@@ -584,9 +588,13 @@ async def test_a_write_that_loses_to_another_writer_is_decided_again() -> None:
         approved.body["event_id"],
     ]
 
-    other = await commands.apply(body, None)
+    assert [e["data"]["actor"] for e in kafka.published] == [{"kind": "person", "id": "maria"}] * 2
+
+    other = await commands.apply(body, None, manager)
     store.lose_writes = 1_000
     with pytest.raises(KeptLosing, match=other.body["application_id"]):
-        await commands.reject(other.body["application_id"], RejectionBody(reason="no"), None)
+        await commands.reject(
+            other.body["application_id"], RejectionBody(reason="no"), None, manager
+        )
     kafka.flush()
     assert len(kafka.published) == 3

@@ -1,104 +1,31 @@
 """People's access tokens (shared.tokens, shared.access) through a real FastAPI app.
 
-The issuer here is a stand-in: a local HTTP server publishing a discovery document
-and a JWKS of keys made for the test, so each refusal can be provoked. The real
+The issuer here is a stand-in (:class:`tests.support.tokens.Issuer`): a local HTTP
+server publishing a discovery document and a JWKS of keys made for the test, so
+each refusal can be provoked. The real
 OpenID Connect provider of the local platform signs in people end to end in the
 integration tests.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from jwt.algorithms import RSAAlgorithm
 
 from shared import access
 from shared.settings import Settings
 from shared.tokens import Claims, TokenForbidden, claims_of, looks_like_jwt
+from tests.support.tokens import AUDIENCE, Issuer
 
-AUDIENCE = "partnerhub"
 KEY = "k-manager-key"
-
-
-@functools.cache
-def private_key(kid: str) -> rsa.RSAPrivateKey:
-    """One RSA key per key id for the whole module (making one takes a while)."""
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-class Issuer:
-    """Signs tokens and serves ``/.well-known/openid-configuration`` and ``/jwks``."""
-
-    def __init__(self) -> None:
-        self.keys: dict[str, rsa.RSAPrivateKey] = {}
-        self.published: list[str] = []
-        self.jwks_fetches = 0
-        issuer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path == "/.well-known/openid-configuration":
-                    body: dict[str, Any] = {"issuer": issuer.url, "jwks_uri": issuer.url + "/jwks"}
-                elif self.path == "/jwks":
-                    issuer.jwks_fetches += 1
-                    body = {"keys": [issuer.jwk(kid) for kid in issuer.published]}
-                else:
-                    self.send_error(404)
-                    return
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self.thread.start()
-
-    def add_key(self, kid: str, *, publish: bool = True) -> None:
-        self.keys[kid] = private_key(kid)
-        if publish:
-            self.published.append(kid)
-
-    def jwk(self, kid: str) -> dict[str, Any]:
-        public: dict[str, Any] = RSAAlgorithm.to_jwk(self.keys[kid].public_key(), as_dict=True)
-        return {**public, "kid": kid, "use": "sig", "alg": "RS256"}
-
-    def token(self, kid: str = "k1", **claims: Any) -> str:
-        now = int(time.time())
-        payload = {
-            "iss": self.url,
-            "aud": AUDIENCE,
-            "sub": "person-1",
-            "iat": now,
-            "exp": now + 300,
-            **claims,
-        }
-        payload = {name: value for name, value in payload.items() if value is not None}
-        return jwt.encode(payload, self.keys[kid], algorithm="RS256", headers={"kid": kid})
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -23,6 +23,6 @@ router = APIRouter(tags=["learning"])
     dependencies=[access.StaffAccess],
 )
 async def report_completion(
-    body: CompletionBody, key: IdempotentCommand, commands: Commands
+    body: CompletionBody, key: IdempotentCommand, actor: access.CallerActor, commands: Commands
 ) -> JSONResponse:
-    return respond(await commands.report_completion(body, key))
+    return respond(await commands.report_completion(body, key, actor))

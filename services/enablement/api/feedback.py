@@ -19,13 +19,16 @@ router = APIRouter(tags=["feedback"])
     status_code=201,
     response_model=FeedbackAnswer,
     responses=refusals(not_found="the partner is not known", conflict="the partner may not act"),
-    summary="Record a partner's feedback (publishes PartnerFeedbackSubmitted)",
-    dependencies=[access.StaffAccess],
+    summary="Record a partner's feedback (PartnerFeedbackSubmitted): a partner for itself, "
+    "staff for the partner named",
 )
 async def submit_feedback(
-    body: FeedbackBody, key: IdempotentCommand, commands: Commands
+    body: FeedbackBody, key: IdempotentCommand, caller: access.SelfService, commands: Commands
 ) -> JSONResponse:
-    return respond(await commands.submit_feedback(body, key))
+    partner_id = access.acting_partner(caller, body.partner_id)
+    return respond(
+        await commands.submit_feedback(body, key, partner_id=partner_id, actor=caller.actor)
+    )
 
 
 @router.get(

@@ -1,4 +1,5 @@
-"""``/mdf-requests``: co-marketing fund (MDF) requests and their decisions."""
+"""``/mdf-requests``: co-marketing fund (MDF) requests and their decisions. A partner
+requests for itself (self-service); only staff decide."""
 
 from __future__ import annotations
 
@@ -22,13 +23,14 @@ DECISION_REFUSED = refusals(not_found="no such request", conflict="the request i
     status_code=201,
     response_model=MdfRequestView,
     responses=refusals(not_found="the partner is not known", conflict="the partner may not act"),
-    summary="Request co-marketing funds (publishes MdfRequested; MdfRejected when over budget)",
-    dependencies=[access.StaffAccess],
+    summary="Request co-marketing funds (MdfRequested; MdfRejected when over budget): "
+    "a partner for itself, staff for the partner named",
 )
 async def request_mdf(
-    body: MdfRequestBody, key: IdempotentCommand, commands: Commands
+    body: MdfRequestBody, key: IdempotentCommand, caller: access.SelfService, commands: Commands
 ) -> JSONResponse:
-    return respond(await commands.request_mdf(body, key))
+    partner_id = access.acting_partner(caller, body.partner_id)
+    return respond(await commands.request_mdf(body, key, partner_id=partner_id, actor=caller.actor))
 
 
 @router.post(
@@ -38,8 +40,10 @@ async def request_mdf(
     summary="Approve an MDF request (MdfApproved; MdfRejected when the budget no longer allows it)",
     dependencies=[access.StaffAccess],
 )
-async def approve_mdf(request_id: str, key: IdempotentCommand, commands: Commands) -> JSONResponse:
-    return respond(await commands.approve_mdf(request_id, key))
+async def approve_mdf(
+    request_id: str, key: IdempotentCommand, actor: access.CallerActor, commands: Commands
+) -> JSONResponse:
+    return respond(await commands.approve_mdf(request_id, key, actor))
 
 
 @router.post(
@@ -52,10 +56,11 @@ async def approve_mdf(request_id: str, key: IdempotentCommand, commands: Command
 async def reject_mdf(
     request_id: str,
     key: IdempotentCommand,
+    actor: access.CallerActor,
     commands: Commands,
     body: MdfRejectionBody | None = None,
 ) -> JSONResponse:
-    return respond(await commands.reject_mdf(request_id, body, key))
+    return respond(await commands.reject_mdf(request_id, body, key, actor))
 
 
 @router.get(

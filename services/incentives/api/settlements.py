@@ -58,7 +58,10 @@ router = APIRouter(tags=["settlements"])
     },
 )
 async def settle_period(
-    request: SettlementRequest, response: Response, commands: Commands
+    request: SettlementRequest,
+    response: Response,
+    actor: access.CallerActor,
+    commands: Commands,
 ) -> SettlementRunAnswer | JSONResponse:
     try:
         run = await commands.settle(
@@ -67,6 +70,7 @@ async def settle_period(
             settlement_id=request.settlement_id,
             rerun=request.rerun,
             dry_run=request.dry_run,
+            actor=actor,
         )
     except SettlementRefused as refused:
         body = SettlementRefusal.of(refused).model_dump(mode="json")

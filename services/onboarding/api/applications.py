@@ -32,8 +32,10 @@ REFUSED = refusals(
     response_model=ApplicationAnswer,
     summary="Apply: the scorecard is scored and a recommendation given (PartnerApplied)",
 )
-async def apply(body: ApplicationBody, key: IdempotentCommand, commands: Commands) -> JSONResponse:
-    return respond(await commands.apply(body, key))
+async def apply(
+    body: ApplicationBody, key: IdempotentCommand, actor: access.CallerActor, commands: Commands
+) -> JSONResponse:
+    return respond(await commands.apply(body, key, actor))
 
 
 @router.get(
@@ -66,8 +68,10 @@ async def application(application_id: str, queries: Queries) -> ApplicationHisto
     responses=REFUSED,
     summary="Approve an application; answers the partner id (PartnerApproved)",
 )
-async def approve(application_id: str, key: IdempotentCommand, commands: Commands) -> JSONResponse:
-    return respond(await commands.approve(application_id, key))
+async def approve(
+    application_id: str, key: IdempotentCommand, actor: access.CallerActor, commands: Commands
+) -> JSONResponse:
+    return respond(await commands.approve(application_id, key, actor))
 
 
 @router.post(
@@ -77,6 +81,10 @@ async def approve(application_id: str, key: IdempotentCommand, commands: Command
     summary="Reject an application with a reason (PartnerRejected)",
 )
 async def reject(
-    application_id: str, body: RejectionBody, key: IdempotentCommand, commands: Commands
+    application_id: str,
+    body: RejectionBody,
+    key: IdempotentCommand,
+    actor: access.CallerActor,
+    commands: Commands,
 ) -> JSONResponse:
-    return respond(await commands.reject(application_id, body, key))
+    return respond(await commands.reject(application_id, body, key, actor))

@@ -37,9 +37,13 @@ REFUSED = refusals(not_found="no such partner", conflict="the partner's status d
     summary="Sign an approved partner's first contract (PartnerSigned)",
 )
 async def sign(
-    partner_id: str, body: ContractBody, key: IdempotentCommand, commands: Commands
+    partner_id: str,
+    body: ContractBody,
+    key: IdempotentCommand,
+    actor: access.CallerActor,
+    commands: Commands,
 ) -> JSONResponse:
-    return respond(await commands.sign(partner_id, body, key))
+    return respond(await commands.sign(partner_id, body, key, actor))
 
 
 @router.post(
@@ -55,9 +59,10 @@ async def renew(
     contract_id: str,
     body: RenewalBody,
     key: IdempotentCommand,
+    actor: access.CallerActor,
     commands: Commands,
 ) -> JSONResponse:
-    return respond(await commands.renew(partner_id, contract_id, body, key))
+    return respond(await commands.renew(partner_id, contract_id, body, key, actor))
 
 
 @router.post(
@@ -68,9 +73,13 @@ async def renew(
     summary="Change an active partner's tier from a date (PartnerTierChanged)",
 )
 async def change_tier(
-    partner_id: str, body: TierChangeBody, key: IdempotentCommand, commands: Commands
+    partner_id: str,
+    body: TierChangeBody,
+    key: IdempotentCommand,
+    actor: access.CallerActor,
+    commands: Commands,
 ) -> JSONResponse:
-    return respond(await commands.change_tier(partner_id, body, key))
+    return respond(await commands.change_tier(partner_id, body, key, actor))
 
 
 @router.post(
@@ -81,9 +90,13 @@ async def change_tier(
     summary="Give notice of termination, respecting the notice period (PartnerTerminated)",
 )
 async def terminate(
-    partner_id: str, body: TerminationBody, key: IdempotentCommand, commands: Commands
+    partner_id: str,
+    body: TerminationBody,
+    key: IdempotentCommand,
+    actor: access.CallerActor,
+    commands: Commands,
 ) -> JSONResponse:
-    return respond(await commands.terminate(partner_id, body, key))
+    return respond(await commands.terminate(partner_id, body, key, actor))
 
 
 @router.get(

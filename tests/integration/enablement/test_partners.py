@@ -10,7 +10,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from shared import topics
+from shared import access, topics
 from shared.settings import Settings
 from tests.support.enablement import (
     SUFFIX,
@@ -181,6 +181,7 @@ async def test_feedback_is_published_with_its_fields(
         "topic": "training",
         "text": "Good labs.",
         "submitted_at": event["data"]["submitted_at"],
+        "actor": {"kind": "key", "id": access.key_id(service.admin_key)},
     }
     assert instant(event["data"]["submitted_at"]) == instant(given["submitted_at"])
     listed = service.get("/feedback", partner_id=partner).json()["feedback"]

@@ -1,19 +1,28 @@
 """Incentives over real Kafka and FerretDB: the worked example of docs/rules/commissions.md,
-in reverse order, exactly; bad input dead-lettered; what /metrics shows."""
+in reverse order, exactly; a partner registering a deal through the API; bad input
+dead-lettered; what /metrics shows."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from decimal import Decimal
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from shared import topics
+from shared import access, topics
 from shared.settings import Settings
 from tests.support.events import CONTRACT, PROFILE, envelope
-from tests.support.incentives import latest_revisions, wait_for_worked_example
-from tests.support.kafka import first_record
+from tests.support.eventually import eventually
+from tests.support.http import api_keys, idempotency
+from tests.support.incentives import (
+    from_now_on,
+    incentives,
+    latest_revisions,
+    wait_for_worked_example,
+)
+from tests.support.kafka import events_of, first_record, records_keyed
 from tests.support.processes import ServiceProcess, httpx
 from tests.support.worked_example import TOTALS, WorkedExample, publish
 
@@ -83,6 +92,58 @@ async def test_worked_example_in_reverse_order(
     assert Decimal(simulated["actual"]["commission"]) == TOTALS["commission"]
     # 5 % of 290 000 plus the unchanged uplifts (4 000 certification, 100 registration).
     assert Decimal(simulated["simulated"]["commission"]) == Decimal("18600.00")
+
+
+async def test_a_partner_registers_a_deal_that_is_then_decided(
+    settings: Settings, unique: str
+) -> None:
+    """POST /registrations with a partner's key: 202 pending at once; the DealRegistered
+    goes out through the outbox naming the key, comes back from deals.v1 and is decided
+    there; the decision is read at the answer's url."""
+    partner, key = f"P-reg-{unique}", f"partner-key-{unique}"
+    await from_now_on(settings, unique)
+    process = incentives(settings, unique, API_KEYS=api_keys(partner=(key, partner))).start()
+    try:
+        body = {
+            "deal_id": f"D-reg-{unique}",
+            "customer": f"Initech-{unique}",
+            "product_line": "cloud",
+            "expected_amount": "80000.00",
+        }
+        sent = idempotency(f"register-{unique}")
+        answer = process.post("/registrations", body, key=key, **sent)
+        assert answer.status_code == 202, answer.text
+        registration_id = answer.json()["registration_id"]
+        assert answer.json() == {
+            "registration_id": registration_id,
+            "status": "pending",
+            "url": f"/registrations/{registration_id}",
+        }
+        again = process.post("/registrations", body, key=key, **sent)
+        assert (again.status_code, again.json()) == (202, answer.json())
+        assert again.headers["idempotent-replayed"] == "true"
+        other = process.post("/registrations", {**body, "partner_id": f"P-{unique}"}, key=key)
+        assert other.status_code == 403
+
+        def decided() -> dict[str, Any]:
+            seen = process.get(answer.json()["url"], key=key)
+            assert seen.status_code == 200, seen.text
+            assert seen.json()["status"] == "approved", seen.json()
+            found: dict[str, Any] = seen.json()
+            return found
+
+        registration = await eventually(decided, "the registration decided")
+        assert (registration["partner_id"], registration["deal_id"]) == (partner, body["deal_id"])
+        assert registration["decided_at"] == registration["registered_at"]
+
+        registered = events_of(
+            await records_keyed(settings, topics.DEALS, partner), "DealRegistered"
+        )
+        (event,) = registered.values()
+        assert event["data"]["registration_id"] == registration_id
+        assert event["data"]["actor"] == {"kind": "key", "id": access.key_id(key)}
+    finally:
+        process.stop()
 
 
 async def test_bad_input_is_dead_lettered_and_the_consumer_keeps_going(
