@@ -1,27 +1,35 @@
 #!/usr/bin/env bash
 # The embedded default infrastructure: a single-node Apache Kafka broker
-# (KRaft), FerretDB (MongoDB wire protocol, SQLite storage) and Prometheus
-# (scraping the services, with the alert rules) as plain processes on
-# 127.0.0.1, no Docker.
+# (KRaft), FerretDB (MongoDB wire protocol, SQLite storage), an OpenID Connect
+# provider (people's sign-in) and Prometheus (scraping the services, with the
+# alert rules) as plain processes on 127.0.0.1, no Docker.
 #
-#   infra.sh fetch   resolve the Kafka jars (Maven) and build FerretDB (Go), cached
-#   infra.sh up      start all three (fetching first if needed); returns when they serve
+#   infra.sh fetch   resolve the Kafka jars (Maven), build FerretDB and the OIDC provider (Go), cached
+#   infra.sh up      start all four (fetching first if needed); returns when they serve
 #   infra.sh down    stop exactly the processes `up` started (by their recorded pids)
 #   infra.sh status  say what runs
-#   infra.sh stop  kafka|ferretdb|prometheus   stop one (fault tests: a broker or store outage)
-#   infra.sh start kafka|ferretdb|prometheus   start it again on its data; returns when it serves
-#   infra.sh env     print the instance's settings (PARTNERHUB_STATE and the ports) as NAME=value lines
+#   infra.sh stop  kafka|ferretdb|oidc|prometheus   stop one (fault tests: a broker, store or issuer outage)
+#   infra.sh start kafka|ferretdb|oidc|prometheus   start it again on its data; returns when it serves
+#   infra.sh env     print the instance's settings (PARTNERHUB_STATE, the ports, the OIDC issuer as PARTNERHUB_OIDC_ISSUER) as NAME=value lines
 #   infra.sh wipe    delete the instance's Kafka and FerretDB data (refused while they run)
 #
 # PARTNERHUB_INSTANCE picks an instance. Unset, it is the platform's own (`make up`,
-# `make demo`): data in <repo>/.local, Kafka on 9092, FerretDB on 27017,
-# Prometheus on 9090. `test` (`make test`) and `bench` (`make bench`) are
-# separate instances with their data in .local/<instance> and every port moved
-# up by 10 000 (test) or 20 000 (bench), so that neither puts its events into
-# the platform's topics or reads its data, and each can run beside it.
+# `make demo`): data in <repo>/.local, Kafka on 9092, FerretDB on 27017, the
+# OIDC provider on 5556, Prometheus on 9090. `test` (`make test`) and `bench`
+# (`make bench`) are separate instances with their data in .local/<instance>
+# and every port moved up by 10 000 (test) or 20 000 (bench), so that neither
+# puts its events into the platform's topics or reads its data, and each can
+# run beside it.
+#
+# The OIDC provider (deploy/local/oidc, zitadel's OIDC library) is the issuer
+# http://127.0.0.1:<port>. It reads its clients and people from
+# $PARTNERHUB_STATE/oidc/realm.json at every lookup; others write that file
+# (this script never does), and until they have, it knows no one. Its RSA
+# signing key, $PARTNERHUB_STATE/oidc/signing-key.pem, is made on its first
+# start and kept, so tokens stay valid across restarts.
 #
 # Prometheus is Debian's `prometheus` package (the binary on PATH); without it
-# `up` says so and starts the other two.
+# `up` says so and starts the other three.
 #
 # Cached downloads and builds live in $PARTNERHUB_CACHE (~/.cache/partnerhub),
 # so a second clone on the same machine starts in seconds. Data, logs and pid
@@ -33,6 +41,8 @@ repo=$(cd "$here/../.." && pwd)
 
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka/pom.xml")
 FERRETDB_VERSION=$(sed -n 's:^require github.com/FerretDB/FerretDB \(v[0-9.]*\)$:\1:p' "$here/ferretdb/go.mod")
+# The oidc module has more than one direct requirement: its require line is inside a block.
+OIDC_VERSION=$(sed -n 's:^[[:space:]]*\(require[[:space:]]\{1,\}\)\{0,1\}github.com/zitadel/oidc/v3 \(v[0-9.]*\)$:\2:p' "$here/oidc/go.mod")
 CACHE=${PARTNERHUB_CACHE:-$HOME/.cache/partnerhub}
 INSTANCE=${PARTNERHUB_INSTANCE:-}
 case "$INSTANCE" in
@@ -49,14 +59,17 @@ KAFKA_SASL_PORT=${PARTNERHUB_KAFKA_SASL_PORT:-$((9094 + offset))}
 KAFKA_SCRAM_USER=${PARTNERHUB_KAFKA_SCRAM_USER:-partnerhub}
 KAFKA_SCRAM_PASSWORD=${PARTNERHUB_KAFKA_SCRAM_PASSWORD:-partnerhub-local}
 MONGO_PORT=${PARTNERHUB_MONGO_PORT:-$((27017 + offset))}
+OIDC_PORT=${PARTNERHUB_OIDC_PORT:-$((5556 + offset))}
 PROMETHEUS_PORT=${PARTNERHUB_PROMETHEUS_PORT:-$((9090 + offset))}
 TOPIC_PARTITIONS=${PARTNERHUB_TOPIC_PARTITIONS:-6}
 KAFKA_HEAP=${PARTNERHUB_KAFKA_HEAP:-512m}
 PYTHON=${PYTHON:-$repo/.venv/bin/python}
 
 kafka_lib="$CACHE/kafka-$KAFKA_VERSION/lib"
-# The binary's cache key includes a hash of our Go program (every file), so a change to it rebuilds.
+# A Go binary's cache key includes a hash of our program (every file), so a change to it rebuilds.
 ferretdb_bin="$CACHE/ferretdb-$FERRETDB_VERSION-$(cat "$here"/ferretdb/*.go "$here/ferretdb/go.sum" | cksum | cut -d' ' -f1)/ferretdb"
+oidc_bin="$CACHE/oidc-$OIDC_VERSION-$(cat "$here"/oidc/*.go "$here/oidc/go.sum" | cksum | cut -d' ' -f1)/oidc"
+oidc_issuer="http://127.0.0.1:$OIDC_PORT"
 pids="$STATE/pids"
 logs="$STATE/logs"
 
@@ -87,6 +100,15 @@ fetch_ferretdb() {
   mkdir -p "$(dirname "$ferretdb_bin")"
   (cd "$here/ferretdb" && go build -trimpath -o "$ferretdb_bin.tmp.$$" .) >&2
   mv "$ferretdb_bin.tmp.$$" "$ferretdb_bin"
+}
+
+fetch_oidc() {
+  [ -x "$oidc_bin" ] && return 0
+  command -v go >/dev/null || die "Go is needed to build the OIDC provider (zitadel/oidc $OIDC_VERSION)"
+  log "building the OIDC provider (zitadel/oidc $OIDC_VERSION) with Go (first run only)"
+  mkdir -p "$(dirname "$oidc_bin")"
+  (cd "$here/oidc" && go build -trimpath -o "$oidc_bin.tmp.$$" .) >&2
+  mv "$oidc_bin.tmp.$$" "$oidc_bin"
 }
 
 alive() { # alive NAME -> 0 if the recorded pid runs
@@ -154,6 +176,18 @@ start_ferretdb() {
     -data-dir "$STATE/ferretdb" -log-level "${PARTNERHUB_FERRETDB_LOG_LEVEL:-error}" ${PARTNERHUB_FERRETDB_DEBUG_ADDR:+-debug-addr "$PARTNERHUB_FERRETDB_DEBUG_ADDR"} > "$pids/ferretdb.pid"
 }
 
+start_oidc() {
+  if alive oidc; then log "oidc already running (pid $(cat "$pids/oidc.pid"))"; return 0; fi
+  port_open "$OIDC_PORT" && die "127.0.0.1:$OIDC_PORT is taken by another process; stop it or set PARTNERHUB_OIDC_PORT"
+  mkdir -p "$STATE/oidc"
+  local realm="$STATE/oidc/realm.json"
+  [ -f "$realm" ] || log "no $realm yet: the OIDC provider knows no clients or people until it is written"
+  log "starting the OIDC provider (zitadel/oidc $OIDC_VERSION) on 127.0.0.1:$OIDC_PORT"
+  : > "$logs/oidc.log"
+  python3 "$here/spawn.py" "$logs/oidc.log" "$oidc_bin" -addr "127.0.0.1:$OIDC_PORT" -issuer "$oidc_issuer" \
+    -realm "$realm" -key "$STATE/oidc/signing-key.pem" > "$pids/oidc.pid"
+}
+
 prometheus_targets="$STATE/prometheus/targets"
 
 start_prometheus() {
@@ -217,10 +251,13 @@ cmd_up() {
   mkdir -p "$pids" "$logs"
   fetch_kafka
   fetch_ferretdb
+  fetch_oidc
   start_kafka
   start_ferretdb
+  start_oidc
   start_prometheus
   wait_port ferretdb "$MONGO_PORT" 60
+  wait_port oidc "$OIDC_PORT" 30
   wait_port kafka "$KAFKA_PORT" 120
   wait_prometheus
   [ -x "$PYTHON" ] || die "$PYTHON not found: run 'make venv' first"
@@ -232,13 +269,13 @@ cmd_up() {
   add_scram_user
   local with_prometheus=""
   alive prometheus && with_prometheus=", Prometheus http://127.0.0.1:$PROMETHEUS_PORT"
-  log "ready: Kafka 127.0.0.1:$KAFKA_PORT (SCRAM: $KAFKA_SASL_PORT), MongoDB protocol (FerretDB) 127.0.0.1:$MONGO_PORT$with_prometheus; data and logs under $STATE"
+  log "ready: Kafka 127.0.0.1:$KAFKA_PORT (SCRAM: $KAFKA_SASL_PORT), MongoDB protocol (FerretDB) 127.0.0.1:$MONGO_PORT, OIDC issuer $oidc_issuer$with_prometheus; data and logs under $STATE"
 }
 
-component() { # component NAME: refuse anything but the two we run
+component() { # component NAME: refuse anything but the ones we run
   case "${1:-}" in
-    kafka|ferretdb|prometheus) ;;
-    *) echo "usage: $0 stop|start kafka|ferretdb|prometheus" >&2; exit 2 ;;
+    kafka|ferretdb|oidc|prometheus) ;;
+    *) echo "usage: $0 stop|start kafka|ferretdb|oidc|prometheus" >&2; exit 2 ;;
   esac
 }
 
@@ -248,6 +285,7 @@ cmd_start() { # start one component again (after `stop NAME`) and wait until it 
   case "$1" in
     kafka) fetch_kafka; start_kafka; wait_port kafka "$KAFKA_PORT" 120 ;;
     ferretdb) fetch_ferretdb; start_ferretdb; wait_port ferretdb "$MONGO_PORT" 60 ;;
+    oidc) fetch_oidc; start_oidc; wait_port oidc "$OIDC_PORT" 30; log "oidc serves again"; return 0 ;;
     prometheus) start_prometheus; wait_prometheus; log "prometheus serves again"; return 0 ;;
   esac
   [ -x "$PYTHON" ] || die "$PYTHON not found: run 'make venv' first"
@@ -259,6 +297,7 @@ cmd_start() { # start one component again (after `stop NAME`) and wait until it 
 
 cmd_down() {
   stop prometheus
+  stop oidc
   stop kafka
   stop ferretdb
 }
@@ -266,7 +305,8 @@ cmd_down() {
 cmd_env() {
   printf '%s=%s\n' PARTNERHUB_STATE "$STATE" PARTNERHUB_KAFKA_PORT "$KAFKA_PORT" \
     PARTNERHUB_KAFKA_CONTROLLER_PORT "$KAFKA_CONTROLLER_PORT" PARTNERHUB_KAFKA_SASL_PORT "$KAFKA_SASL_PORT" \
-    PARTNERHUB_MONGO_PORT "$MONGO_PORT" PARTNERHUB_PROMETHEUS_PORT "$PROMETHEUS_PORT"
+    PARTNERHUB_MONGO_PORT "$MONGO_PORT" PARTNERHUB_OIDC_PORT "$OIDC_PORT" PARTNERHUB_OIDC_ISSUER "$oidc_issuer" \
+    PARTNERHUB_PROMETHEUS_PORT "$PROMETHEUS_PORT"
 }
 
 cmd_wipe() {
@@ -277,13 +317,13 @@ cmd_wipe() {
 
 cmd_status() {
   local name
-  for name in kafka ferretdb prometheus; do
+  for name in kafka ferretdb oidc prometheus; do
     if alive "$name"; then echo "$name: running (pid $(cat "$pids/$name.pid"))"; else echo "$name: stopped"; fi
   done
 }
 
 case "${1:-}" in
-  fetch) fetch_kafka; fetch_ferretdb ;;
+  fetch) fetch_kafka; fetch_ferretdb; fetch_oidc ;;
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;

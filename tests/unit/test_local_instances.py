@@ -26,6 +26,8 @@ def test_each_instance_has_its_own_data_and_ports() -> None:
     assert platform["PARTNERHUB_STATE"] == str(ROOT / ".local")
     assert platform["PARTNERHUB_KAFKA_PORT"] == "9092"
     assert platform["PARTNERHUB_MONGO_PORT"] == "27017"
+    assert platform["PARTNERHUB_OIDC_ISSUER"] == "http://127.0.0.1:5556"
+    assert instances["test"]["PARTNERHUB_OIDC_ISSUER"] == "http://127.0.0.1:15556"
     states = [settings["PARTNERHUB_STATE"] for settings in instances.values()]
     assert len(set(states)) == 3
     ports = [
@@ -34,8 +36,8 @@ def test_each_instance_has_its_own_data_and_ports() -> None:
         for name, value in settings.items()
         if name.endswith("_PORT")
     ]
-    assert len(ports) == 15
-    assert len(set(ports)) == 15, ports
+    assert len(ports) == 18  # Kafka (3), FerretDB, the OIDC provider, Prometheus
+    assert len(set(ports)) == 18, ports
 
 
 def test_a_port_given_in_the_environment_wins() -> None:
