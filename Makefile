@@ -40,6 +40,7 @@ infra-status: ## say whether the local infrastructure runs
 
 env-file: venv
 	@$(PY) -m shared.access init-env .env
+	@$(PY) -m demo.people init .env .local/oidc/realm.json
 
 up: env-file infra-up ## infrastructure plus every service, in the background (logs in .local/logs)
 	@deploy/local/services.sh up
@@ -70,8 +71,9 @@ schemas: venv ## regenerate docs/events/*.schema.json from the event models
 unit: venv ## unit tests only (no infrastructure)
 	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-go-test: ## the Go tests of the local FerretDB program (deploy/local/ferretdb)
+go-test: ## the Go tests of the local FerretDB and OIDC provider programs (deploy/local/ferretdb, deploy/local/oidc)
 	@cd deploy/local/ferretdb && go vet . && go test -count=1 .
+	@cd deploy/local/oidc && go vet . && go test -count=1 .
 
 # `make test` and `make bench` run on instances of the local infrastructure of their own
 # (fresh data, other ports: deploy/local/infra.sh), never on the platform's of `make up`.

@@ -27,7 +27,9 @@ from typing import Any
 import httpx2 as httpx
 from aiokafka import AIOKafkaProducer
 
+from demo import people
 from demo import scenario as sim
+from demo.people import sign_in_lines
 from demo.reference import Statement, expected_registration_decisions, expected_statements
 from shared import events, topics
 from shared.access import ADMIN_KEY_VARIABLE, read_admin_key
@@ -37,6 +39,10 @@ from shared.messaging import kafka_client_options
 from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Where the demo keeps the demo people's sign-in and partners (DEMO_ENV_FILE, default .env).
+ENV_FILE = Path(os.environ.get("DEMO_ENV_FILE", ROOT / ".env"))
+#: The local OIDC provider's realm (deploy/local/infra.sh reads it from the state folder).
+REALM = Path(os.environ.get("PARTNERHUB_STATE", ROOT / ".local")) / "oidc" / "realm.json"
 SERVICES = {"onboarding": 8001, "enablement": 8002, "incentives": 8003, "reporting": 8004}
 
 
@@ -615,6 +621,10 @@ async def main_async(args: argparse.Namespace) -> int:
         for name in SERVICES:
             say(f"  {name:<11} {service_url(name)}/docs   metrics {service_url(name)}/metrics")
         say()
+        say("THE PORTAL: sign in as one of the demo people (kept in .env)")
+        for line in sign_in_lines(bind_demo_partners(scenario, expected)):
+            say(f"  {line}")
+        say()
         lines = sum(len(s.lines) for s in expected.values())
         if problems:
             say(
@@ -635,6 +645,33 @@ async def main_async(args: argparse.Namespace) -> int:
         await producer.stop()
         for client in http.values():
             await client.aclose()
+
+
+def bind_demo_partners(
+    scenario: sim.Scenario, expected: dict[tuple[str, str], Statement]
+) -> dict[str, str]:
+    """Demo partners A and B are this run's two partners with the most statement lines:
+    their ids go to .env, and the local provider's partner users sign in to them."""
+    lines: dict[str, int] = {}
+    for (partner_id, _), statement in expected.items():
+        lines[partner_id] = lines.get(partner_id, 0) + len(statement.lines)
+    ours = {
+        a.partner_id
+        for index, a in enumerate(scenario.applicants)
+        if a.partner_id and index != scenario.terminated
+    }
+    ranked = sorted((p for p in lines if p in ours), key=lambda p: (-lines[p], p))
+    env = ENV_FILE
+    if len(ranked) >= 2:
+        people.set_env(
+            env,
+            {"PARTNERHUB_DEMO_PARTNER_A_ID": ranked[0], "PARTNERHUB_DEMO_PARTNER_B_ID": ranked[1]},
+        )
+    values = people.ensure_env(env)
+    people.write_realm(
+        REALM, people.demo_people(values), values.get("PORTAL_URL", people.PORTAL_URL)
+    )
+    return values
 
 
 def main() -> int:

@@ -77,7 +77,7 @@ def service_app(
     app.add_exception_handler(RequestValidationError, invalid_request)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    app.middleware("http")(_measured(settings.service_name))
+    app.middleware("http")(measured(settings.service_name))
     app.include_router(
         operational_routes(
             {"kafka": kafka_ready, "mongodb": mongodb_ready},
@@ -131,7 +131,7 @@ def _lifespan(
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def _measured(service: str) -> Callable[[Request, Endpoint], Awaitable[Response]]:
+def measured(service: str) -> Callable[[Request, Endpoint], Awaitable[Response]]:
     """HTTP middleware counting and timing every request by route template and status."""
 
     async def measure(request: Request, call_next: Endpoint) -> Response:

@@ -6,9 +6,10 @@
 #   services.sh down    stop exactly the processes `up` started (by recorded pid)
 #   services.sh status
 #
-# Each service gets the admin key from .env (API_KEYS), the local Kafka and
-# FerretDB, its own MongoDB database and its port (docs/architecture.md). Logs go to
-# .local/logs/<service>.log.
+# Each service gets the admin key from .env (API_KEYS), the local OIDC provider
+# (OIDC_ISSUER from .env), the local Kafka and FerretDB, its own MongoDB database
+# and its port (docs/architecture.md); the portal also gets PORTAL_URL and
+# PORTAL_SESSION_SECRET from .env. Logs go to .local/logs/<service>.log.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -18,15 +19,17 @@ pids="$STATE/pids"
 logs="$STATE/logs"
 
 # The services' ports, in start order.
-SERVICES=(onboarding:8001 enablement:8002 incentives:8003 reporting:8004)
+SERVICES=(onboarding:8001 enablement:8002 incentives:8003 reporting:8004 portal:8000)
 
 log() { printf '[services] %s\n' "$*" >&2; }
 
 alive() { local f="$pids/$1.pid"; [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; }
 
-admin_key() {
-  sed -n 's/^PARTNERHUB_ADMIN_KEY=//p' "$repo/.env" 2>/dev/null | tail -n 1
+env_value() { # env_value NAME -> its value in .env (the first line naming it)
+  sed -n "s/^$1=//p" "$repo/.env" 2>/dev/null | head -n 1
 }
+
+admin_key() { env_value PARTNERHUB_ADMIN_KEY; }
 
 cmd_up() {
   mkdir -p "$pids" "$logs"
@@ -44,6 +47,9 @@ cmd_up() {
     fi
     : > "$logs/$name.log"
     (cd "$repo" && API_KEYS="${API_KEYS:-$key=admin}" HTTP_PORT="$port" \
+      OIDC_ISSUER="${OIDC_ISSUER:-$(env_value OIDC_ISSUER)}" \
+      PORTAL_URL="${PORTAL_URL:-$(env_value PORTAL_URL)}" \
+      PORTAL_SESSION_SECRET="${PORTAL_SESSION_SECRET:-$(env_value PORTAL_SESSION_SECRET)}" \
       KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}" \
       MONGODB_URL="${MONGODB_URL:-mongodb://127.0.0.1:27017}" \
       "$PYTHON" "$here/spawn.py" "$logs/$name.log" "$PYTHON" -m "services.$name" > "$pids/$name.pid")

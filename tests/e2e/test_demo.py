@@ -12,6 +12,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -38,9 +39,12 @@ def platform(settings: Settings, unique: str) -> Iterator[dict[str, ServiceProce
             process.stop()
 
 
-async def test_a_small_demo_checks_itself(platform: dict[str, ServiceProcess], unique: str) -> None:
+async def test_a_small_demo_checks_itself(
+    platform: dict[str, ServiceProcess], unique: str, tmp_path: Path
+) -> None:
     env = {
         **os.environ,
+        "DEMO_ENV_FILE": str(tmp_path / "demo.env"),
         "PARTNERHUB_ADMIN_KEY": ADMIN,
         **{f"DEMO_URL_{name.upper()}": process.url for name, process in platform.items()},
         **{f"DEMO_GROUP_{name.upper()}": f"e2e-{name}-{unique}" for name in platform},
@@ -72,6 +76,11 @@ async def test_a_small_demo_checks_itself(platform: dict[str, ServiceProcess], u
         "PROGRAMME SUMMARY",
         "PARTNERS AT RISK",
         "URLS TO EXPLORE",
+        "THE PORTAL",
     ):
         assert section in output, f"the report lacks {section!r}"
     assert "consumer lag" in output, "progress is shown while it runs"
+    kept = (tmp_path / "demo.env").read_text()
+    assert "PARTNERHUB_DEMO_PARTNER_A_ID=P-" in kept
+    assert "PARTNERHUB_DEMO_PARTNER_B_ID=P-" in kept
+    assert "PARTNERHUB_DEMO_MANAGER=manager:" in kept

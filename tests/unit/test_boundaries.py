@@ -1,6 +1,8 @@
 """The import boundaries of docs/architecture.md, executable.
 
 - a service never imports another service;
+- the portal reaches the services over their public HTTP APIs only: no Kafka, no
+  MongoDB, no service's code;
 - ``shared`` imports no service;
 - a ``domain.py`` imports no I/O library (Kafka, MongoDB, HTTP, sockets, files, the clock's owners);
 - the store boundary: only a service's ``store.py``, its wiring (``app.py``) and
@@ -48,8 +50,26 @@ def _under(name: str, package: str) -> bool:
     return name == package or name.startswith(package + ".")
 
 
-def test_there_are_four_services() -> None:
-    assert SERVICES == ["enablement", "incentives", "onboarding", "reporting"]
+def test_there_are_four_services_and_the_portal() -> None:
+    assert SERVICES == ["enablement", "incentives", "onboarding", "portal", "reporting"]
+
+
+def test_the_portal_talks_to_the_services_over_http_only() -> None:
+    forbidden = {
+        "aiokafka",
+        "faststream",
+        "pymongo",
+        "motor",
+        "bson",
+        "shared.mongo",
+        "shared.messaging",
+        "shared.outbox",
+        "shared.consuming",
+        "shared.infra",
+    }
+    for path in (ROOT / "services" / "portal").rglob("*.py"):
+        bad = {n for n in imports_of(path) for f in forbidden if _under(n, f)}
+        assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
 
 
 @pytest.mark.parametrize("service", SERVICES)

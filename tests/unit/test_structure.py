@@ -23,6 +23,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "__init__.py").exists())
+#: The web application: pages (``pages/``) instead of an API, no store, no events.
+PORTAL = "portal"
+BACKENDS = [s for s in SERVICES if s != PORTAL]
 MAX_FUNCTION_LINES = 80
 MAX_APP_LINES = 120
 
@@ -33,7 +36,7 @@ LONG_FUNCTIONS: dict[str, str] = {}
 #: Names of documents that live outside the repository, and bare section numbers
 #: (which point into them); built from parts so that this file does not match itself.
 OUTSIDE_DOCUMENTS = re.compile(
-    "|".join(["SP" + "EC", "ARCHI" + "TECTURE\\.md", "hand" + "book", "\u00a7" + r"\s*\d"])
+    "|".join([r"\bSP" + r"EC\b", "ARCHI" + "TECTURE\\.md", "hand" + "book", "\u00a7" + r"\s*\d"])
 )
 
 
@@ -68,8 +71,11 @@ def test_app_is_wiring_only(service: str) -> None:
     lines = len(source.splitlines())
     assert lines <= MAX_APP_LINES, f"{service}/app.py has {lines} lines (at most {MAX_APP_LINES})"
     routes = re.findall(r"@(?:app|router)\.(?:get|post|put|patch|delete)\(", source)
-    assert not routes, f"{service}/app.py declares routes; they belong in services/{service}/api/"
-    assert (ROOT / "services" / service / "api").is_dir()
+    routers = "pages" if service == PORTAL else "api"
+    assert not routes, (
+        f"{service}/app.py declares routes; they belong in services/{service}/{routers}/"
+    )
+    assert (ROOT / "services" / service / routers).is_dir()
 
 
 def top_level(path: Path) -> list[ast.stmt]:
@@ -128,7 +134,7 @@ def names_defined(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", BACKENDS)
 def test_every_service_has_the_same_shape(service: str) -> None:
     folder = ROOT / "services" / service
     for module in (
@@ -147,6 +153,24 @@ def test_every_service_has_the_same_shape(service: str) -> None:
     assert f"{service.capitalize()}Queries" in names_defined(folder / "queries.py")
     assert {"provide", "Queries"} <= names_defined(folder / "api" / "dependencies.py")
     assert "ROUTERS" in names_defined(folder / "api" / "__init__.py")
+
+
+def test_the_portal_has_the_shape_of_a_web_application() -> None:
+    folder = ROOT / "services" / PORTAL
+    for module in (
+        "__main__.py",
+        "app.py",
+        "settings.py",
+        "pages/__init__.py",
+        "pages/dependencies.py",
+        "templates/base.html",
+        "static/portal.css",
+    ):
+        assert (folder / module).is_file(), f"services/{PORTAL}/{module} is missing"
+    assert "SERVICE" in names_defined(folder / "__init__.py")
+    assert "ROUTERS" in names_defined(folder / "pages" / "__init__.py")
+    for absent in ("domain.py", "store.py", "handlers.py"):
+        assert not (folder / absent).exists(), f"the portal holds no {absent}: it keeps no data"
 
 
 def tracked_files() -> list[Path]:
@@ -179,7 +203,9 @@ def test_the_checks_see_what_they_look_for(tmp_path: Path) -> None:
     assert functions(sample) == [("f", 91), ("g", 2)]
     assert OUTSIDE_DOCUMENTS.search("see " + "SP" + "EC")
     assert OUTSIDE_DOCUMENTS.search("\u00a7" + "6 registration"), "a bare section number"
+    assert OUTSIDE_DOCUMENTS.search("the " + "SP" + "EC.md")
     assert not OUTSIDE_DOCUMENTS.search("see docs/rules/commissions.md")
+    assert not OUTSIDE_DOCUMENTS.search("SP" + "ECIAL DAMAGES"), "a word that merely starts so"
     app = tmp_path / "app.py"
     app.write_text(
         '"""Wiring."""\nimport x\nROUTERS = ()\nlog = 1\n\n\n'

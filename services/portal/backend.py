@@ -1,0 +1,118 @@
+"""The services' public HTTP APIs, called with the signed-in person's own token.
+
+The portal decides nothing about access: each service checks the token it is
+given. A refusal comes back as :class:`Refused` with the status and the
+service's own message (``detail``), which the page shows as it is.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2 as httpx
+
+from services.portal.settings import PortalSettings
+
+
+class Refused(Exception):
+    """A service said no (or could not be reached: status 503)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+    @property
+    def correctable(self) -> bool:
+        """A refusal of what the form said (4xx), to show on the form again; not a 401,
+        which means signing in again, nor a 5xx."""
+        return 400 <= self.status < 500 and self.status != 401
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A command's answer: its status and body."""
+
+    status: int
+    body: dict[str, Any]
+
+
+class Backend:
+    """One HTTP client for the four services."""
+
+    def __init__(self, settings: PortalSettings, http: httpx.AsyncClient) -> None:
+        self.http = http
+        self.bases = {
+            "onboarding": settings.onboarding_url,
+            "enablement": settings.enablement_url,
+            "incentives": settings.incentives_url,
+            "reporting": settings.reporting_url,
+        }
+
+    async def read(
+        self, service: str, path: str, token: str, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """``GET`` a JSON answer; :class:`Refused` on any status but 200."""
+        query = {k: v for k, v in (params or {}).items() if v not in (None, "")}
+        response = await self._call("GET", service, path, token, params=query)
+        if response.status_code != 200:
+            raise Refused(response.status_code, _message(response))
+        return _body(response)
+
+    async def send(
+        self,
+        service: str,
+        path: str,
+        token: str,
+        body: dict[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> Sent:
+        """``POST`` a command with an idempotency key (a resubmitted form is one command);
+        :class:`Refused` on any status outside 2xx."""
+        headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
+        response = await self._call("POST", service, path, token, json=body, headers=headers)
+        if not 200 <= response.status_code < 300:
+            raise Refused(response.status_code, _message(response))
+        return Sent(response.status_code, _body(response))
+
+    async def _call(
+        self, method: str, service: str, path: str, token: str, **kwargs: Any
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
+        try:
+            return await self.http.request(
+                method, f"{self.bases[service]}{path}", headers=headers, **kwargs
+            )
+        except httpx.HTTPError as exc:
+            raise Refused(503, f"the {service} service cannot be reached ({exc})") from None
+
+
+def _body(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {"items": body}
+
+
+def _message(response: httpx.Response) -> str:
+    """The service's own words: ``detail`` as text, or each field and its problem."""
+    detail = _body(response).get("detail")
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list):
+        parts = []
+        for problem in detail:
+            if isinstance(problem, dict):
+                field = ".".join(str(p) for p in problem.get("loc", []) if p != "body")
+                parts.append(
+                    f"{field}: {problem.get('msg', 'invalid')}"
+                    if field
+                    else str(problem.get("msg"))
+                )
+        if parts:
+            return "; ".join(parts)
+    return f"the service answered {response.status_code}"

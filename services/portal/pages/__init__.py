@@ -1,0 +1,27 @@
+"""The portal's pages, one router per subject (docs/portal.md)."""
+
+from fastapi import APIRouter
+
+from services.portal.pages import (
+    applications,
+    auth,
+    feedback,
+    home,
+    leaderboard,
+    mdf,
+    partners,
+    registrations,
+    statements,
+)
+
+ROUTERS: list[APIRouter] = [
+    auth.router,
+    home.router,
+    partners.router,
+    statements.router,
+    registrations.router,
+    applications.router,
+    mdf.router,
+    feedback.router,
+    leaderboard.router,
+]

@@ -1,0 +1,183 @@
+"""What every page needs: the signed-in person, CSRF-checked forms, rendering, and the
+refusals a page answers with (docs/portal.md)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from services.portal.backend import Backend, Refused
+from services.portal.sessions import SESSION_COOKIE, Session, SessionCodec, safe_next
+from services.portal.settings import PortalSettings
+from services.portal.signin import IssuerUnreachable, OidcClient, SignInFailed
+
+#: Renew the access token when it has less than this left.
+RENEW_SECONDS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Portal:
+    """The portal's parts, one per process (``app.state.portal``)."""
+
+    settings: PortalSettings
+    codec: SessionCodec
+    oidc: OidcClient | None
+    backend: Backend
+    templates: Jinja2Templates
+
+
+class SignInRequired(Exception):
+    """No session, or one that can no longer be used: sign in, then come back."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+class PageRefused(Exception):
+    """A page the person may not see, or a request it cannot serve."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def portal(request: Request) -> Portal:
+    found: Portal = request.app.state.portal
+    return found
+
+
+def return_path(request: Request) -> str:
+    """Where to come back to after signing in: this page; for a form sent (a POST, which
+    cannot be opened again), the portal's page it was sent from, else home."""
+    if request.method in ("GET", "HEAD"):
+        return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc != request.url.netloc:
+        return "/"
+    return safe_next(referer.path + (f"?{referer.query}" if referer.query else ""))
+
+
+def current_session(request: Request) -> Session:
+    """The session as the cookie has it, its token not renewed; none: sign in."""
+    session = portal(request).codec.session(request.cookies.get(SESSION_COOKIE), time.time())
+    if session is None:
+        raise SignInRequired(return_path(request))
+    return session
+
+
+async def signed_in(request: Request) -> Session:
+    """The person signed in; their access token renewed when it is about to expire."""
+    parts = portal(request)
+    session = current_session(request)
+    here = return_path(request)
+    if session.access_expires_at - time.time() < RENEW_SECONDS:
+        if parts.oidc is None:
+            raise SignInRequired(here)
+        try:
+            session = await parts.oidc.refresh(session)
+        except (SignInFailed, IssuerUnreachable, KeyError):
+            raise SignInRequired(here) from None
+        request.state.renewed_session = session
+    return session
+
+
+Person = Annotated[Session, Depends(signed_in)]
+Parts = Annotated[Portal, Depends(portal)]
+
+
+async def staff(person: Person) -> Session:
+    """A channel manager or admin; a partner user gets 403."""
+    if not person.is_staff:
+        raise PageRefused(403, "This page is for channel managers.")
+    return person
+
+
+Staff = Annotated[Session, Depends(staff)]
+
+
+def ensure_may_see(person: Session, partner_id: str) -> None:
+    """A partner user sees their own partner only (the services check it again)."""
+    if not person.may_see_partner(partner_id):
+        raise PageRefused(403, "You can see your own partner's pages only.")
+
+
+async def form_of(request: Request, person: Person) -> dict[str, str]:
+    """The submitted form's fields, once its CSRF token is this session's."""
+    return await _checked_form(request, person)
+
+
+async def sign_out_form(request: Request) -> dict[str, str]:
+    """As :func:`form_of`, but the token is not renewed: signing out needs none, and a
+    renewed session's cookie would outlive the sign-out."""
+    return await _checked_form(request, current_session(request))
+
+
+async def _checked_form(request: Request, person: Session) -> dict[str, str]:
+    form = await request.form()
+    fields = {key: value for key, value in form.items() if isinstance(value, str)}
+    if not person.csrf_matches(fields.pop("csrf", None)):
+        raise PageRefused(
+            403,
+            "The form has expired or did not come from this portal; "
+            "reload the page and send it again.",
+        )
+    return fields
+
+
+Form = Annotated[dict[str, str], Depends(form_of)]
+SignOutForm = Annotated[dict[str, str], Depends(sign_out_form)]
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any], status: int = 200
+) -> HTMLResponse:
+    parts = portal(request)
+    page: HTMLResponse = parts.templates.TemplateResponse(
+        request, template, {"settings": parts.settings, **context}, status_code=status
+    )
+    return page
+
+
+def see_other(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+async def sign_in_required(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SignInRequired)
+    target = f"/login?next={quote(exc.next_path, safe='')}"
+    if request.headers.get("HX-Request"):
+        return Response(status_code=204, headers={"HX-Redirect": target})
+    return see_other(target)
+
+
+async def page_refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PageRefused)
+    return _error_page(request, exc.status, exc.message)
+
+
+async def service_refused(request: Request, exc: Exception) -> Response:
+    """A service's refusal: 401 means signing in again; others are shown as they are."""
+    assert isinstance(exc, Refused)
+    if exc.status == 401:
+        return await sign_in_required(request, SignInRequired(return_path(request)))
+    return _error_page(request, exc.status, exc.message)
+
+
+def _error_page(request: Request, status: int, message: str) -> Response:
+    titles = {403: "Not yours to see", 404: "Not found", 503: "Not available right now"}
+    session = portal(request).codec.session(request.cookies.get(SESSION_COOKIE), time.time())
+    context = {
+        "title": titles.get(status, "Something went wrong"),
+        "message": message,
+        "person": session,
+        "status": status,
+    }
+    return render(request, "error.html", context, status=status)

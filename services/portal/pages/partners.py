@@ -1,0 +1,105 @@
+"""``/partners``: the channel manager's partner list; ``/partners/{partner_id}``: a
+partner's dashboard."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from services.portal.backend import Refused
+from services.portal.charts import bar_chart
+from services.portal.pages.dependencies import Parts, Person, Staff, ensure_may_see, render
+from services.portal.pages.home import current_quarter
+
+router = APIRouter(tags=["partners"])
+
+
+@router.get("/partners/{partner_id}")
+async def dashboard(
+    request: Request, partner_id: str, person: Person, parts: Parts
+) -> HTMLResponse:
+    """Attainment against target, commission per period, certifications, MDF, health."""
+    ensure_may_see(person, partner_id)
+    token, backend = person.access_token, parts.backend
+    partner, payouts, health, mdf = await asyncio.gather(
+        backend.read("reporting", f"/partners/{partner_id}", token),
+        backend.read("reporting", f"/partners/{partner_id}/payouts", token),
+        backend.read("reporting", f"/partners/{partner_id}/health", token),
+        backend.read("enablement", "/mdf-requests", token, {"partner_id": partner_id}),
+    )
+    periods = payouts.get("periods", [])
+    period = health.get("period") or (periods[-1]["period"] if periods else current_quarter())
+    statement = await backend.read(
+        "reporting", f"/partners/{partner_id}/statements/{period}", token
+    )
+    currency = _currency(partner, periods)
+    chart = bar_chart(
+        "Commission and bonus per period",
+        [(p["period"], Decimal(p["current_total"])) for p in periods[-8:]],
+        currency,
+    )
+    context = {
+        "person": person,
+        "title": partner.get("name") or partner_id,
+        "partner": partner,
+        "statement": statement,
+        "periods": periods,
+        "chart": chart,
+        "health": health,
+        "mdf": mdf,
+        "currency": currency,
+    }
+    return render(request, "dashboard.html", context)
+
+
+@router.get("/partners")
+async def partners(
+    request: Request,
+    person: Staff,
+    parts: Parts,
+    tier: str | None = None,
+    region: str | None = None,
+    industry: str | None = None,
+    status: str | None = None,
+    cursor: str | None = None,
+) -> HTMLResponse:
+    """Partners by tier, region, industry and status, a page at a time, with their health."""
+    filters = {"tier": tier, "region": region, "industry": industry, "status": status}
+    page = await parts.backend.read(
+        "reporting",
+        "/partners",
+        person.access_token,
+        {**filters, "cursor": cursor, "limit": parts.settings.portal_page_size},
+    )
+    items: list[dict[str, Any]] = page.get("items", [])
+    healths = await asyncio.gather(
+        *(_health(parts, person.access_token, item["partner_id"]) for item in items)
+    )
+    context = {
+        "person": person,
+        "title": "Partners",
+        "rows": list(zip(items, healths, strict=True)),
+        "filters": filters,
+        "next_cursor": page.get("next_cursor"),
+    }
+    template = "partners_rows.html" if request.headers.get("HX-Request") else "partners.html"
+    return render(request, template, context)
+
+
+async def _health(parts: Parts, token: str, partner_id: str) -> dict[str, Any] | None:
+    try:
+        return await parts.backend.read("reporting", f"/partners/{partner_id}/health", token)
+    except Refused:
+        return None
+
+
+def _currency(partner: dict[str, Any], periods: list[dict[str, Any]]) -> str | None:
+    """The partner's money is in its contract's currency (or its periods')."""
+    contract = partner.get("contract") or {}
+    if contract.get("currency"):
+        return str(contract["currency"])
+    return str(periods[-1]["currency"]) if periods else None

@@ -1,0 +1,145 @@
+"""People use the portal in a real browser: sign in at the real provider, see their own
+figures, register a deal and see it decided, approve an application; a partner user
+cannot reach another partner's pages by URL or by form (docs/portal.md)."""
+
+from __future__ import annotations
+
+import time
+
+from selenium.webdriver.chrome.webdriver import WebDriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as seen
+from selenium.webdriver.support.ui import WebDriverWait
+
+from demo.people import Person
+from tests.browser.conftest import SHOTS, Portal
+
+
+def sign_in(browser: WebDriver, portal: Portal, person: Person, page: str = "/") -> None:
+    """Through the provider's own sign-in form, as a person would."""
+    browser.get(f"{portal.url}/login?next={page}")
+    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "username")))
+    assert browser.current_url.startswith(portal.services["portal"].env["OIDC_ISSUER"])
+    browser.find_element(By.ID, "username").send_keys(person.username)
+    browser.find_element(By.ID, "password").send_keys(person.password)
+    browser.find_element(By.ID, "sign-in").click()
+    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "person-name")))
+    assert browser.current_url.startswith(portal.url)
+    assert browser.find_element(By.ID, "person-name").text == person.name
+
+
+def shot(browser: WebDriver, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SHOTS / f"portal-{name}.png"))
+
+
+def text(browser: WebDriver) -> str:
+    return str(browser.find_element(By.TAG_NAME, "body").text)
+
+
+def wait_for_text(browser: WebDriver, wanted: str, seconds: float = 60) -> None:
+    """Reload until the page shows ``wanted`` (the services work asynchronously)."""
+    deadline = time.monotonic() + seconds
+    while wanted not in text(browser):
+        assert time.monotonic() < deadline, (
+            f"{wanted!r} not shown within {seconds} s:\n{text(browser)}"
+        )
+        time.sleep(0.5)
+        browser.refresh()
+
+
+def test_a_partner_user_signs_in_and_sees_their_own_figures(
+    browser: WebDriver, portal: Portal
+) -> None:
+    sign_in(browser, portal, portal.people["a"])
+    assert browser.current_url == f"{portal.url}/partners/{portal.partner_a}"
+    wait_for_text(browser, "80,000.00 USD")  # the closed deal's revenue, with its currency
+    assert browser.find_elements(By.CSS_SELECTOR, "figure.chart svg"), "the commission chart"
+    shot(browser, "dashboard")
+    browser.find_element(By.ID, "statement-link").click()
+    wait_for_text(browser, portal.deal_id)
+    assert "USD" in browser.find_element(By.ID, "statement-lines").text
+    shot(browser, "statement")
+
+
+def test_a_partner_user_registers_a_deal_and_sees_it_decided(
+    browser: WebDriver, portal: Portal
+) -> None:
+    sign_in(browser, portal, portal.people["a"], "/registrations/new")
+    assert browser.current_url == f"{portal.url}/registrations/new"
+    browser.find_element(By.ID, "deal_id").send_keys("D-portal-1")
+    browser.find_element(By.ID, "customer").send_keys("Globex")
+    browser.find_element(By.ID, "product_line").send_keys("security")
+    browser.find_element(By.ID, "expected_amount").send_keys("25000.00")
+    shot(browser, "register-a-deal")
+    browser.find_element(By.ID, "register").click()
+    WebDriverWait(browser, 20).until(
+        seen.presence_of_element_located((By.ID, "registration-status"))
+    )
+    assert "D-portal-1" in text(browser)
+    deadline = time.monotonic() + 60
+    while browser.find_element(By.ID, "registration-status").text == "pending":
+        assert time.monotonic() < deadline, "the registration was not decided within 60 s"
+        time.sleep(0.5)
+        browser.refresh()
+    assert browser.find_element(By.ID, "registration-status").text in ("approved", "rejected")
+    shot(browser, "registration")
+
+
+def test_a_partner_user_cannot_reach_another_partners_pages(
+    browser: WebDriver, portal: Portal
+) -> None:
+    sign_in(browser, portal, portal.people["a"])
+    other = portal.partner_b
+    for page in (f"/partners/{other}", f"/partners/{other}/statements/2026-Q4"):
+        browser.get(f"{portal.url}{page}")
+        assert "Not yours to see" in text(browser), page
+        assert other not in text(browser).replace(page, ""), f"{page} shows the other partner"
+    browser.get(f"{portal.url}/applications")
+    assert "This page is for channel managers." in text(browser)
+    # A form tampered with to act for the other partner still acts for the user's own.
+    browser.get(f"{portal.url}/registrations/new")
+    browser.execute_script(
+        "const f = document.getElementById('registration-form');"
+        "const i = document.createElement('input'); i.type = 'hidden'; i.name = 'partner_id';"
+        f"i.value = '{other}'; f.appendChild(i);"
+    )
+    for field, value in (
+        ("deal_id", "D-tampered"),
+        ("customer", "Umbrella"),
+        ("product_line", "cloud"),
+        ("expected_amount", "100"),
+    ):
+        browser.find_element(By.ID, field).send_keys(value)
+    browser.find_element(By.ID, "register").click()
+    WebDriverWait(browser, 20).until(
+        seen.presence_of_element_located((By.ID, "registration-status"))
+    )
+    assert portal.partner_a in text(browser)
+    assert other not in text(browser)
+
+
+def test_the_channel_manager_approves_an_application(browser: WebDriver, portal: Portal) -> None:
+    sign_in(browser, portal, portal.people["manager"], "/applications")
+    card = browser.find_element(By.ID, f"application-{portal.pending_application}")
+    assert "Score" in card.text
+    shot(browser, "applications")
+    card.find_element(By.CSS_SELECTOR, "button.approve").click()
+    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "notice")))
+    assert "Application approved: partner " in browser.find_element(By.ID, "notice").text
+    browser.get(f"{portal.url}/")
+    assert "Leaderboard" in text(browser)
+    shot(browser, "programme")
+    browser.get(f"{portal.url}/partners")
+    wait_for_text(browser, "80,000.00 USD")  # partner A's revenue, with its health beside it
+    assert browser.find_element(By.CSS_SELECTOR, f'a[href="/partners/{portal.partner_a}"]')
+    shot(browser, "partners")
+
+
+def test_signing_out_ends_the_session(browser: WebDriver, portal: Portal) -> None:
+    sign_in(browser, portal, portal.people["b"])
+    browser.find_element(By.ID, "sign-out").click()
+    browser.find_element(By.ID, "confirm-sign-out").click()
+    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "welcome-sign-in")))
+    browser.get(f"{portal.url}/partners/{portal.partner_b}")
+    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "username")))

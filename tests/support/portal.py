@@ -1,0 +1,528 @@
+"""The partner portal in unit tests: its settings, sessions sealed with its own codec,
+and a fake of the four services (and, when given, the stand-in issuer) behind an
+``httpx.MockTransport``.
+
+The fake answers canned JSON and records every request that reaches it (method,
+service, path, query, ``Authorization``, ``Idempotency-Key``, JSON body). A request
+it has no answer for fails the test (the error propagates out of the TestClient), so
+a page that asks a service for something unexpected is seen. The canned bodies are
+built through the services' own response models (``views.py``), so they have the
+shape the real services answer with.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from http.cookies import Morsel, SimpleCookie
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx2 as httpx
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from services.enablement.views import MdfRequestsView
+from services.incentives.views import RegistrationAnswer, RegistrationView
+from services.onboarding.views import ApplicationsView, ApprovalAnswer
+from services.portal.app import create_app
+from services.portal.sessions import SESSION_COOKIE, Session, SessionCodec
+from services.portal.settings import PortalSettings
+from services.reporting.views import (
+    HealthView,
+    LeaderboardView,
+    Partner360View,
+    PayoutsView,
+    ProgrammeSummaryView,
+    StatementView,
+)
+from tests.support.events import CONTRACT
+from tests.support.tokens import Issuer
+
+SECRET = "the-portal-test-secret-0123456789"
+SERVICE_URLS = {
+    "onboarding": "http://onboarding.test:8001",
+    "enablement": "http://enablement.test:8002",
+    "incentives": "http://incentives.test:8003",
+    "reporting": "http://reporting.test:8004",
+}
+SERVICE_OF_ORIGIN = {url: name for name, url in SERVICE_URLS.items()}
+
+
+def portal_settings(**changes: Any) -> PortalSettings:
+    """The portal's settings with an explicit session secret, no issuer unless given,
+    and the fake services' URLs."""
+    values: dict[str, Any] = {
+        "portal_session_secret": SECRET,
+        "oidc_issuer": None,
+        "portal_url": "http://127.0.0.1:8000",
+        **{f"{name}_url": url for name, url in SERVICE_URLS.items()},
+        **changes,
+    }
+    return PortalSettings(**values)
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+def partner_user(**changes: Any) -> Session:
+    """Pat, a partner user of partner P-A, signed in just now for an hour's token."""
+    now = time.time()
+    made = Session(
+        subject="pat",
+        name="Pat Partner",
+        role="partner",
+        partner_id="P-A",
+        access_token="access-token-of-pat",
+        refresh_token="refresh-token-of-pat",
+        access_expires_at=now + 3600,
+        started_at=now,
+        csrf="csrf-of-pat",
+    )
+    return replace(made, **changes)
+
+
+def manager(**changes: Any) -> Session:
+    """Maria, a channel manager."""
+    return partner_user(
+        **{
+            "subject": "maria",
+            "name": "Maria Manager",
+            "role": "channel_manager",
+            "partner_id": None,
+            "access_token": "access-token-of-maria",
+            "refresh_token": "refresh-token-of-maria",
+            "csrf": "csrf-of-maria",
+            **changes,
+        }
+    )
+
+
+def cookies_set(headers: list[str]) -> dict[str, Morsel[str]]:
+    """The cookies a response's ``Set-Cookie`` headers set (or delete), by name."""
+    found: dict[str, Morsel[str]] = {}
+    for header in headers:
+        jar: SimpleCookie = SimpleCookie()
+        jar.load(header)
+        found.update(jar)
+    return found
+
+
+def session_cookie(codec: SessionCodec, session: Session, now: float | None = None) -> str:
+    """The session cookie's value, sealed by the portal's own codec."""
+    response = Response()
+    codec.keep_session(response, session, time.time() if now is None else now)
+    return cookies_set(response.headers.getlist("set-cookie"))[SESSION_COOKIE].value
+
+
+def is_deleted(morsel: Morsel[str]) -> bool:
+    return morsel.value == "" and morsel["max-age"] == "0"
+
+
+# --------------------------------------------------------------------------- fake services
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A request that reached a fake service."""
+
+    method: str
+    service: str
+    path: str
+    params: dict[str, str]
+    authorization: str | None
+    idempotency_key: str | None
+    body: Any
+
+
+class FakeServices:
+    """The four services (and the issuer, when given) as one MockTransport handler."""
+
+    def __init__(self, issuer: Issuer | None = None) -> None:
+        self.issuer = issuer
+        self.answers: dict[tuple[str, str, str], tuple[int, Any]] = {}
+        self.calls: list[Call] = []
+        #: Services (or ``"issuer"``) that cannot be reached: a connection error.
+        self.down: set[str] = set()
+
+    def on(self, method: str, service: str, path: str, body: Any, status: int = 200) -> None:
+        self.answers[(method, service, path)] = (status, body)
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.MockTransport(self.handle))
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        parts = urlsplit(str(request.url))
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if self.issuer is not None and origin == self.issuer.url:
+            return self._issuer(request, parts.path)
+        service = SERVICE_OF_ORIGIN.get(origin)
+        if service is None:
+            raise AssertionError(f"the portal called {request.url}, which is no service")
+        if service in self.down:
+            raise httpx.ConnectError("connection refused", request=request)
+        self.calls.append(
+            Call(
+                method=request.method,
+                service=service,
+                path=parts.path,
+                params=dict(parse_qsl(parts.query)),
+                authorization=request.headers.get("Authorization"),
+                idempotency_key=request.headers.get("Idempotency-Key"),
+                body=json.loads(request.content) if request.content else None,
+            )
+        )
+        answer = self.answers.get((request.method, service, parts.path))
+        if answer is None:
+            raise AssertionError(
+                f"the fake has no answer for {request.method} {service}{parts.path}"
+            )
+        status, body = answer
+        return httpx.Response(status, json=body)
+
+    def _issuer(self, request: httpx.Request, path: str) -> httpx.Response:
+        assert self.issuer is not None
+        if "issuer" in self.down:
+            raise httpx.ConnectError("connection refused", request=request)
+        form = dict(parse_qsl(request.content.decode())) if request.method == "POST" else None
+        status, body = self.issuer.answer(request.method, path, form)
+        return httpx.Response(status, json=body)
+
+
+@contextmanager
+def running_portal(settings: PortalSettings, services: FakeServices) -> Iterator[TestClient]:
+    """A TestClient of the portal on the fake services; it follows no redirect."""
+    app: FastAPI = create_app(settings, http=services.client())
+    with TestClient(app, follow_redirects=False) as client:
+        yield client
+
+
+#: The domain the TestClient's cookie jar files the portal's own cookies under.
+COOKIE_DOMAIN = "testserver.local"
+
+
+def sign_in(client: TestClient, session: Session) -> None:
+    """Put ``session`` in the client's cookie jar, sealed by the app's own codec, as if
+    the portal had set it (so the portal's later ``Set-Cookie`` replaces it)."""
+    codec: SessionCodec = client.app.state.portal.codec  # type: ignore[attr-defined]
+    client.cookies.set(SESSION_COOKIE, session_cookie(codec, session), domain=COOKIE_DOMAIN)
+
+
+# --------------------------------------------------------------------------- canned answers
+
+
+def answer_of(model: type[BaseModel], data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` as the service answers it: validated by its response model, as JSON."""
+    return model.model_validate(data).model_dump(mode="json", by_alias=True)
+
+
+def partner_360(
+    partner_id: str, name: str, currency: str = "EUR", **changes: Any
+) -> dict[str, Any]:
+    return answer_of(
+        Partner360View,
+        {
+            "partner_id": partner_id,
+            "name": name,
+            "status": "active",
+            "partner_type": "reseller",
+            "region": "EMEA",
+            "industry": "IT",
+            "tier": "gold",
+            "contract": {**CONTRACT, "contract_id": f"C-{partner_id}", "currency": currency},
+            "certifications": [
+                {
+                    "learner_id": "L-1",
+                    "certification_id": "CERT-CLOUD",
+                    "product_line": "cloud",
+                    "awarded_at": "2026-02-01T09:00:00.000000Z",
+                    "expires_at": "2028-02-01T09:00:00.000000Z",
+                    "valid": True,
+                }
+            ],
+            "trainings_completed": 3,
+            "deals_closed": 7,
+            "revenue_total": "1234567.80",
+            "commission_total": "98765.43",
+            "bonus_total": "5000.00",
+            **changes,
+        },
+    )
+
+
+def payouts(
+    partner_id: str, totals: list[tuple[str, str]], currency: str = "EUR"
+) -> dict[str, Any]:
+    """A partner's payouts with a period per ``(period, current total)``."""
+    periods = [
+        {
+            "period": period,
+            "currency": currency,
+            "current_total": total,
+            "paid": total,
+            "settled": True,
+            "pending_adjustment": "0.00",
+        }
+        for period, total in totals
+    ]
+    return answer_of(
+        PayoutsView,
+        {"partner_id": partner_id, "payouts": [], "periods": periods, "pending_adjustments": {}},
+    )
+
+
+def health(partner_id: str, period: str, score: str = "72.5") -> dict[str, Any]:
+    return answer_of(
+        HealthView,
+        {
+            "partner_id": partner_id,
+            "as_of": "2026-05-10T12:00:00+00:00",
+            "period": period,
+            "score": score,
+            "at_risk": False,
+            "factors": {
+                "attainment": {"value": "0.8125", "points": "32.5", "max": 40},
+                "activity": {"days_since_last_deal": 12, "points": "20.0", "max": 25},
+                "certifications": {"valid": 1, "points": "10.0", "max": 20},
+                "feedback": {"average_rating": "4.0", "points": "10.0", "max": 15},
+            },
+        },
+    )
+
+
+def statement(partner_id: str, period: str, currency: str = "EUR") -> dict[str, Any]:
+    line = {
+        "deal_id": f"D-{partner_id}-1",
+        "closed_at": "2026-05-02T10:00:00.000000Z",
+        "amount": "81250.00",
+        "status": "won",
+        "base": "8125.00",
+        "uplift": "1625.00",
+        "commission": "9750.00",
+        "target_bonus": "0.00",
+        "revision": 1,
+    }
+    return answer_of(
+        StatementView,
+        {
+            "partner_id": partner_id,
+            "period": period,
+            "currency": currency,
+            "lines": [line],
+            "revenue": "81250.00",
+            "commission_total": "9750.00",
+            "bonus_total": "0.00",
+            "payout_total": "9750.00",
+            "target": "100000.00",
+            "attainment": "0.8125",
+            "settled": False,
+            "paid": "0.00",
+            "pending_adjustment": "0.00",
+        },
+    )
+
+
+def mdf_requests(partner_id: str, currency: str = "EUR") -> dict[str, Any]:
+    return answer_of(
+        MdfRequestsView,
+        {
+            "partner_id": partner_id,
+            "status": None,
+            "requests": [
+                {
+                    "request_id": f"M-{partner_id}-1",
+                    "partner_id": partner_id,
+                    "campaign": f"Spring webinar of {partner_id}",
+                    "amount": "2500.00",
+                    "currency": currency,
+                    "requested_at": "2026-04-01T08:00:00+00:00",
+                    "status": "approved",
+                    "decided_at": "2026-04-02T08:00:00+00:00",
+                    "reason": None,
+                }
+            ],
+            "budget": {
+                "quarter": "2026-Q2",
+                "currency": currency,
+                "tier": "gold",
+                "budget": "10000.00",
+                "approved": "2500.00",
+                "remaining": "7500.00",
+            },
+        },
+    )
+
+
+def dashboard_of(services: FakeServices, partner_id: str, name: str, currency: str = "EUR") -> None:
+    """What a partner's dashboard reads, for ``partner_id``."""
+    totals = [("2026-Q1", "12000.00"), ("2026-Q2", "9750.00")]
+    base = f"/partners/{partner_id}"
+    services.on("GET", "reporting", base, partner_360(partner_id, name, currency))
+    services.on("GET", "reporting", f"{base}/payouts", payouts(partner_id, totals, currency))
+    services.on("GET", "reporting", f"{base}/health", health(partner_id, "2026-Q2"))
+    services.on(
+        "GET", "reporting", f"{base}/statements/2026-Q2", statement(partner_id, "2026-Q2", currency)
+    )
+    services.on("GET", "enablement", "/mdf-requests", mdf_requests(partner_id, currency))
+
+
+def registration_answer(registration_id: str) -> dict[str, Any]:
+    return answer_of(RegistrationAnswer, RegistrationAnswer.of(registration_id).model_dump())
+
+
+def registration(registration_id: str, partner_id: str) -> dict[str, Any]:
+    return answer_of(
+        RegistrationView,
+        {
+            "registration_id": registration_id,
+            "deal_id": "D-7",
+            "partner_id": partner_id,
+            "customer": "Globex",
+            "product_line": "cloud",
+            "registered_at": "2026-05-01T10:00:00+00:00",
+            "status": "pending",
+            "reason": None,
+            "decided_at": None,
+        },
+    )
+
+
+def applications(*entries: dict[str, Any]) -> dict[str, Any]:
+    return answer_of(ApplicationsView, {"applications": list(entries), "next_cursor": None})
+
+
+def application(application_id: str, partner_id: str, name: str) -> dict[str, Any]:
+    return {
+        "application_id": application_id,
+        "partner_id": partner_id,
+        "status": "applied",
+        "name": name,
+        "partner_type": "reseller",
+        "region": "EMEA",
+        "industry": "IT",
+        "contact_email": "channel@example.com",
+        "scorecard": {
+            "customer_base": 4,
+            "sales_network": 3,
+            "expertise": 5,
+            "track_record": 3,
+            "fit": 4,
+        },
+        "score": 77.0,
+        "recommendation": "approve",
+        "weights": {
+            "customer_base": "0.25",
+            "sales_network": "0.20",
+            "expertise": "0.25",
+            "track_record": "0.20",
+            "fit": "0.10",
+        },
+        "applied_at": "2026-05-01T10:00:00+00:00",
+        "decided_at": None,
+        "rejection_reason": None,
+    }
+
+
+def approval(application_id: str, partner_id: str) -> dict[str, Any]:
+    return answer_of(
+        ApprovalAnswer,
+        {
+            "application_id": application_id,
+            "partner_id": partner_id,
+            "status": "approved",
+            "approved_at": "2026-05-02T10:00:00+00:00",
+            "event_id": "E-1",
+        },
+    )
+
+
+def programme(period: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The programme summary and the leaderboard of a period."""
+    summary = answer_of(
+        ProgrammeSummaryView,
+        {
+            "period": period,
+            "partners": {
+                "total": 3,
+                "by_status": {"active": 2, "applied": 1},
+                "by_tier": {"gold": 2},
+            },
+            "revenue": {"EUR": "1500000.00", "USD": "250000.50"},
+            "commission": {"EUR": "150000.00", "USD": "25000.05"},
+            "bonus": {},
+            "training_completions": 12,
+            "certifications_awarded": 4,
+            "open_mdf": {"requests": 2, "amount": {"EUR": "4000.00"}},
+            "average_feedback_rating": "4.2",
+        },
+    )
+    board = answer_of(
+        LeaderboardView,
+        {
+            "period": period,
+            "by": "revenue",
+            "entries": [
+                {
+                    "rank": 1,
+                    "partner_id": "P-A",
+                    "name": "Alpha",
+                    "value": "900000.00",
+                    "currency": "EUR",
+                },
+                {
+                    "rank": 2,
+                    "partner_id": "P-B",
+                    "name": "Bravo",
+                    "value": "250000.50",
+                    "currency": "USD",
+                },
+            ],
+        },
+    )
+    return summary, board
+
+
+# --------------------------------------------------------------------------- answers
+
+
+#: A money figure as the pages show it: two decimals, thousands separators.
+MONEY = re.compile(r"(?<![\d.,])-?\d{1,3}(?:,\d{3})*\.\d{2}(?![\d.])")
+
+
+def money_without(html: str, *currencies: str) -> list[str]:
+    """The money figures in ``html`` followed by none of `` <currency>`` (each with what
+    follows it)."""
+    return [
+        html[m.start() : m.end() + 20]
+        for m in MONEY.finditer(html)
+        if not any(html.startswith(f" {currency}", m.end()) for currency in currencies)
+    ]
+
+
+def assert_hardened(answer: httpx.Response, issuer: str | None = None) -> None:
+    """The headers every portal answer carries: the Content-Security-Policy,
+    ``nosniff`` and ``no-store``."""
+    policy = {
+        directive.split(" ", 1)[0]: directive.split(" ", 1)[1]
+        for directive in answer.headers["Content-Security-Policy"].split("; ")
+    }
+    assert policy["script-src"] == "'self'"
+    assert policy["frame-ancestors"] == "'none'"
+    assert policy["default-src"] == "'self'"
+    assert policy["object-src"] == "'none'"
+    form_action = policy["form-action"].split()
+    assert "'self'" in form_action
+    if issuer is not None:
+        parts = urlsplit(issuer)
+        assert f"{parts.scheme}://{parts.netloc}" in form_action
+    else:
+        assert form_action == ["'self'"]
+    assert "unsafe-inline" not in answer.headers["Content-Security-Policy"]
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert answer.headers["Cache-Control"] == "no-store"
