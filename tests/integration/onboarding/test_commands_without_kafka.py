@@ -7,12 +7,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.onboarding.commands import ApplicationBody, OnboardingCommands
 from services.onboarding.settings import OnboardingRules
 from services.onboarding.store import OnboardingStore
+from shared.events import Actor, ActorKind
 from shared.messaging import make_broker
 from shared.mongo import Document
 from shared.outbox import Outbox
 from shared.settings import Settings
 from tests.support.kafka import by_id
 from tests.support.onboarding import application, records_about
+
+ACTOR = Actor(kind=ActorKind.KEY, id="0123456789ab")
 
 
 async def test_commands_need_no_kafka_and_their_events_go_out_once_it_answers(
@@ -30,10 +33,10 @@ async def test_commands_need_no_kafka_and_their_events_go_out_once_it_answers(
     outbox = Outbox(broker, "onboarding-test", [store.partners])
     onboarding = OnboardingCommands(store, OnboardingRules(), outbox)
     answers = [
-        await onboarding.apply(ApplicationBody(**application(name=f"Offline {n}")), None)
+        await onboarding.apply(ApplicationBody(**application(name=f"Offline {n}")), None, ACTOR)
         for n in range(3)
     ]
-    approved = await onboarding.approve(answers[0].body["application_id"], None)
+    approved = await onboarding.approve(answers[0].body["application_id"], None, ACTOR)
     assert [a.status for a in [*answers, approved]] == [201, 201, 201, 200]
     assert answers[0].body["score"] == 77.0, "the default weights of docs/rules/scorecard.md"
     # An application is found through its locator (reads by _id only).

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from shared import topics
+from shared.access import key_id
 from shared.events import CLOUDEVENTS_CONTENT_TYPE, parse_event
 from shared.settings import Settings
 from tests.support.http import field_errors
@@ -102,6 +103,10 @@ async def test_the_whole_lifecycle_publishes_one_event_per_step(
         parse_event(record.value, topic=topics.PARTNERS)
 
     by_type = {e["type"]: e["data"] for e in events.values()}
+    # Every event a command published names the caller: the admin key, by its identifier.
+    expected_actor = {"kind": "key", "id": key_id(service.admin_key)}
+    for kind, data in by_type.items():
+        assert data.pop("actor") == expected_actor, kind
     assert by_type["PartnerApproved"]["application_id"] == application_id
     signed_contract = by_type["PartnerSigned"]["contract"]
     assert signed_contract["contract_id"] == first["contract_id"]
