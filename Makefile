@@ -11,7 +11,7 @@ INSTALLED := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cks
 PYTEST_ARGS ?=
 
 .PHONY: help venv lock infra-up infra-down infra-status up down env-file demo \
-        test go-test lint format typecheck schemas unit integration clean bench-engine bench bench-store ops-check
+        test go-test lint format typecheck schemas unit integration clean bench-engine bench bench-store bench-portal ops-check
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -89,6 +89,9 @@ bench: venv ## end-to-end benchmark against the raw Kafka/MongoDB ceilings (BENC
 
 bench-store: venv ## the store's operations alone, as a steady rate makes the services do them (BENCH_ARGS="--batch-sizes 100,1000 …")
 	@PARTNERHUB_INSTANCE=bench deploy/local/with-infra.sh --fresh $(PY) -m bench.store $(BENCH_ARGS)
+
+bench-portal: venv ## the portal's page times at N partners (BENCH_ARGS="--partners 1000 --deals 20000 --requests 400")
+	@PARTNERHUB_INSTANCE=bench deploy/local/with-infra.sh --fresh $(PY) -m bench.portal $(BENCH_ARGS)
 
 clean: ## remove local state (data, logs) and the virtual environment
 	@deploy/local/services.sh down || true

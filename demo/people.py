@@ -18,12 +18,16 @@ partners (before, they sign in to a partner that does not exist yet).
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import secrets
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx2 as httpx
 
 ISSUER = "http://127.0.0.1:5556"
 PORTAL_URL = "http://127.0.0.1:8000"
@@ -158,6 +162,30 @@ def sign_in_lines(values: dict[str, str]) -> list[str]:
         )
         lines.append(f"  {name}{partner}: username {username}, password {password}")
     return lines
+
+
+class SignInRefused(Exception):
+    """The provider did not sign the person in; the message says where it stopped."""
+
+
+_FORM = re.compile(r'<form[^>]*method="post"[^>]*action="([^"]+)"', re.IGNORECASE)
+_HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', re.IGNORECASE)
+
+
+async def sign_in(client: httpx.AsyncClient, portal_url: str, username: str, password: str) -> str:
+    """Sign in to the portal as a person does, through the provider's own form, with a
+    client that follows redirects and keeps cookies; the page it lands on (the person's
+    home). For the demo's self-check and the benchmarks; people use a browser."""
+    form_page = await client.get(f"{portal_url}/login?next=/")
+    action = _FORM.search(form_page.text)
+    if form_page.status_code != 200 or action is None:
+        raise SignInRefused(f"no sign-in form at {form_page.url} ({form_page.status_code})")
+    fields = {name: html.unescape(value) for name, value in _HIDDEN.findall(form_page.text)}
+    target = form_page.url.join(html.unescape(action.group(1)))
+    landed = await client.post(target, data={**fields, "username": username, "password": password})
+    if not str(landed.url).startswith(portal_url) or landed.status_code != 200:
+        raise SignInRefused(f"{username} was not signed in: {landed.status_code} at {landed.url}")
+    return landed.text
 
 
 def main(argv: list[str]) -> int:
