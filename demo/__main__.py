@@ -622,8 +622,21 @@ async def main_async(args: argparse.Namespace) -> int:
             say(f"  {name:<11} {service_url(name)}/docs   metrics {service_url(name)}/metrics")
         say()
         say("THE PORTAL: sign in as one of the demo people (kept in .env)")
-        for line in sign_in_lines(bind_demo_partners(scenario, expected)):
+        values = bind_demo_partners(scenario, expected)
+        for line in sign_in_lines(values):
             say(f"  {line}")
+        say()
+        portal_problems = await check_portal(values, expected)
+        for problem in portal_problems:
+            say(f"PORTAL CHECK FAILED: {problem}")
+        if portal_problems:
+            return 1
+        say(
+            "portal checked: demo partner A signed in at the OIDC provider, saw its statement's payout"
+        )
+        say(
+            "equal to the independent recomputation, and was refused demo partner B's dashboard (403)"
+        )
         say()
         lines = sum(len(s.lines) for s in expected.values())
         if problems:
@@ -672,6 +685,40 @@ def bind_demo_partners(
         REALM, people.demo_people(values), values.get("PORTAL_URL", people.PORTAL_URL)
     )
     return values
+
+
+async def check_portal(
+    values: dict[str, str], expected: dict[tuple[str, str], Statement]
+) -> list[str]:
+    """Demo partner A signs in at the portal (through the OIDC provider's form), finds the
+    payout of its fullest statement as the independent recomputation has it, with its
+    currency, and is refused demo partner B's dashboard."""
+    portal = values.get("PORTAL_URL", people.PORTAL_URL)
+    partner_a, partner_b = (
+        values.get("PARTNERHUB_DEMO_PARTNER_A_ID"),
+        values.get("PARTNERHUB_DEMO_PARTNER_B_ID"),
+    )
+    ours = [s for (partner, _), s in sorted(expected.items()) if partner == partner_a]
+    if not partner_a or not partner_b or not ours:
+        return ["this run made no demo partners A and B with a statement"]
+    statement = max(ours, key=lambda s: len(s.lines))
+    username, _, password = values["PARTNERHUB_DEMO_PARTNER_A"].partition(":")
+    problems = []
+    async with httpx.AsyncClient(follow_redirects=True, timeout=30) as client:
+        try:
+            await people.sign_in(client, portal, username, password)
+        except (people.SignInRefused, httpx.HTTPError) as exc:
+            return [f"signing in at {portal} as {username}: {exc}"]
+        page = await client.get(f"{portal}/partners/{partner_a}/statements/{statement.period}")
+        shown = f"{statement.payout_total:,.2f} {statement.currency}"
+        if page.status_code != 200 or f'id="payout-total">{shown}<' not in page.text:
+            problems.append(
+                f"partner A's {statement.period} statement page does not show the payout {shown}"
+            )
+        other = await client.get(f"{portal}/partners/{partner_b}")
+        if other.status_code != 403 or partner_b in other.text:
+            problems.append(f"partner A's user reached partner B's dashboard ({other.status_code})")
+    return problems
 
 
 def main() -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from shared.settings import Settings
-from tests.support.processes import ROOT, ServiceProcess
+from tests.support.processes import ROOT, ServiceProcess, free_port
 from tests.support.services import service_env
 
 ADMIN = "e2e-admin-key"
@@ -25,14 +25,25 @@ ADMIN = "e2e-admin-key"
 
 @pytest.fixture
 def platform(settings: Settings, unique: str) -> Iterator[dict[str, ServiceProcess]]:
+    """The four services and the portal, signing people in at the local OIDC provider."""
+    oidc = {"OIDC_ISSUER": os.environ["PARTNERHUB_OIDC_ISSUER"]}
     started: dict[str, ServiceProcess] = {}
     try:
         for name in ("onboarding", "enablement", "incentives", "reporting"):
-            started[name] = ServiceProcess(
-                name,
-                service_env(settings, f"e2e_{name}_{unique}", f"e2e-{name}-{unique}"),
-                admin_key=ADMIN,
-            ).start(timeout=120)
+            env = service_env(settings, f"e2e_{name}_{unique}", f"e2e-{name}-{unique}", **oidc)
+            started[name] = ServiceProcess(name, env, admin_key=ADMIN).start(timeout=120)
+        port = free_port()
+        urls = {f"{name.upper()}_URL": process.url for name, process in started.items()}
+        started["portal"] = ServiceProcess(
+            "portal",
+            {
+                **oidc,
+                **urls,
+                "PORTAL_URL": f"http://127.0.0.1:{port}",
+                "PORTAL_SESSION_SECRET": unique,
+            },
+            port=port,
+        ).start(timeout=60)
         yield started
     finally:
         for process in started.values():
@@ -42,12 +53,17 @@ def platform(settings: Settings, unique: str) -> Iterator[dict[str, ServiceProce
 async def test_a_small_demo_checks_itself(
     platform: dict[str, ServiceProcess], unique: str, tmp_path: Path
 ) -> None:
+    portal = platform["portal"]
+    services = {name: process for name, process in platform.items() if name != "portal"}
+    (tmp_path / "demo.env").write_text(
+        f"PORTAL_URL={portal.url}\nOIDC_ISSUER={portal.env['OIDC_ISSUER']}\n"
+    )
     env = {
         **os.environ,
         "DEMO_ENV_FILE": str(tmp_path / "demo.env"),
         "PARTNERHUB_ADMIN_KEY": ADMIN,
-        **{f"DEMO_URL_{name.upper()}": process.url for name, process in platform.items()},
-        **{f"DEMO_GROUP_{name.upper()}": f"e2e-{name}-{unique}" for name in platform},
+        **{f"DEMO_URL_{name.upper()}": process.url for name, process in services.items()},
+        **{f"DEMO_GROUP_{name.upper()}": f"e2e-{name}-{unique}" for name in services},
     }
     demo = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -70,6 +86,7 @@ async def test_a_small_demo_checks_itself(
     output = output_bytes.decode()
     assert demo.returncode == 0, output[-6000:]
     assert "SELF-CHECK PASSED" in output
+    assert "portal checked: demo partner A signed in" in output
     for section in (
         "LEADERBOARD 2026-Q4",
         "STATEMENT ",
