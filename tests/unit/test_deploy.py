@@ -267,6 +267,28 @@ def test_every_service_has_a_hardened_deployment_with_both_probes(service: str) 
         assert trigger["metadata"]["consumerGroup"] == service  # the services' default group
 
 
+def test_the_portal_has_a_hardened_deployment_without_store_or_kafka_credentials() -> None:
+    documents = _base("portal")
+    deployment = _one(documents, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    _check_pod_security("portal", pod)
+    (container,) = pod["containers"]
+    assert container["command"] == ["python", "-m", "services.portal"]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    env = {e["name"]: e for e in container["env"]}
+    assert "MONGODB_URL" not in env, "the portal holds no data"
+    secret = env["PORTAL_SESSION_SECRET"]["valueFrom"]["secretKeyRef"]
+    assert (secret["name"], secret["key"]) == ("partnerhub-portal", "session-secret")
+    assert deployment["spec"]["replicas"] >= 2, "sessions are cookies: any replica serves them"
+    labels = deployment["spec"]["selector"]["matchLabels"]
+    assert _one(documents, "Service")["spec"]["selector"] == labels
+    kustomization = _yaml(DEPLOY / "k8s/base/kustomization.yaml")
+    generated = {g["name"]: g["literals"] for g in kustomization["configMapGenerator"]}
+    own = dict(literal.split("=", 1) for literal in generated["partnerhub-portal-config"])
+    for service in SERVICES:
+        assert own[f"{service.upper()}_URL"] == f"http://partnerhub-{service}:8000"
+
+
 def test_the_base_configures_each_service_from_config_maps() -> None:
     kustomization = _yaml(DEPLOY / "k8s/base/kustomization.yaml")
     generated = {g["name"]: g["literals"] for g in kustomization["configMapGenerator"]}
