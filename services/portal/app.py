@@ -8,8 +8,10 @@ from pathlib import Path
 
 import httpx2 as httpx
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.portal.backend import Backend, Refused
 from services.portal.pages import ROUTERS
@@ -17,6 +19,8 @@ from services.portal.pages.dependencies import (
     PageRefused,
     Portal,
     SignInRequired,
+    bad_request,
+    not_a_page,
     page_refused,
     service_refused,
     sign_in_required,
@@ -66,6 +70,8 @@ def create_app(settings: PortalSettings, *, http: httpx.AsyncClient | None = Non
     app.add_exception_handler(SignInRequired, sign_in_required)
     app.add_exception_handler(PageRefused, page_refused)
     app.add_exception_handler(Refused, service_refused)
+    app.add_exception_handler(StarletteHTTPException, not_a_page)
+    app.add_exception_handler(RequestValidationError, bad_request)
     app.middleware("http")(measured(settings.service_name))
     app.middleware("http")(security_headers(parts))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

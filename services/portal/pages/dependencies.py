@@ -9,8 +9,10 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.portal.backend import Backend, Refused
 from services.portal.sessions import SESSION_COOKIE, Session, SessionCodec, safe_next
@@ -171,8 +173,34 @@ async def service_refused(request: Request, exc: Exception) -> Response:
     return _error_page(request, exc.status, exc.message)
 
 
+async def not_a_page(request: Request, exc: Exception) -> Response:
+    """No such page (404), or a method it does not take (405): the portal's own page."""
+    assert isinstance(exc, StarletteHTTPException)
+    messages = {
+        404: f"There is no page at {request.url.path}.",
+        405: f"{request.url.path} does not take a {request.method}.",
+    }
+    return _error_page(request, exc.status_code, messages.get(exc.status_code, str(exc.detail)))
+
+
+async def bad_request(request: Request, exc: Exception) -> Response:
+    """A query or form the page cannot use: the page says which field, as a 422 page."""
+    assert isinstance(exc, RequestValidationError)
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in error['loc'][1:]) or error['loc'][0]}: {error['msg']}"
+        for error in exc.errors()
+    )
+    return _error_page(request, 422, f"This request cannot be used: {problems}.")
+
+
 def _error_page(request: Request, status: int, message: str) -> Response:
-    titles = {403: "Not yours to see", 404: "Not found", 503: "Not available right now"}
+    titles = {
+        403: "Not yours to see",
+        404: "Not found",
+        405: "Not found",
+        422: "Something to fix",
+        503: "Not available right now",
+    }
     session = portal(request).codec.session(request.cookies.get(SESSION_COOKIE), time.time())
     context = {
         "title": titles.get(status, "Something went wrong"),
