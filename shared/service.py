@@ -28,11 +28,13 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from pymongo import AsyncMongoClient
+from starlette.exceptions import HTTPException
 
 from shared import access
 from shared.body_limit import BodyLimit
@@ -75,6 +77,7 @@ def service_app(
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     access.install(app, settings)
     app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(HTTPException, refused_request)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.middleware("http")(measured(settings.service_name))
@@ -151,16 +154,48 @@ def measured(service: str) -> Callable[[Request, Endpoint], Awaitable[Response]]
     return measure
 
 
+async def access_refusal(request: Request) -> Response | None:
+    """The 401 (or 403, 503) :func:`shared.access.authenticated` answers the request's
+    caller; ``None`` when the caller is authenticated.
+
+    FastAPI reads a route's JSON body before it runs the route's dependencies, so a body
+    that is not JSON (422) or not UTF-8 (400) is refused before the access check: these
+    answers are given only to an authenticated caller, every other one gets what the
+    access check answers (docs/rules/events.md, "HTTP access")."""
+    try:
+        await access.authenticated(request)
+    except HTTPException as refused:
+        return await http_exception_handler(request, refused)
+    return None
+
+
 async def invalid_request(request: Request, exc: Exception) -> Response:
     """FastAPI's 422 answer, each error once: a query parameter that both a route and its
-    access check take (``partner_id``) is otherwise reported missing twice."""
+    access check take (``partner_id``) is otherwise reported missing twice. A body that
+    is not JSON, only to an authenticated caller (:func:`access_refusal`)."""
     if not isinstance(exc, RequestValidationError):
         raise exc
+    if any(error.get("type") == "json_invalid" for error in exc.errors()):
+        refused = await access_refusal(request)
+        if refused is not None:
+            return refused
     errors: list[Any] = []
     for error in jsonable_encoder(exc.errors()):
         if error not in errors:
             errors.append(error)
     return JSONResponse(status_code=422, content={"detail": errors})
+
+
+async def refused_request(request: Request, exc: Exception) -> Response:
+    """FastAPI's answer to an :class:`HTTPException`; its 400 for a body it cannot read,
+    only to an authenticated caller (:func:`access_refusal`)."""
+    if not isinstance(exc, HTTPException):
+        raise exc
+    if exc.status_code == 400:
+        refused = await access_refusal(request)
+        if refused is not None:
+            return refused
+    return await http_exception_handler(request, exc)
 
 
 def tune_gc() -> None:
