@@ -8,8 +8,14 @@ business; the rules are in :mod:`services.incentives.domain`.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+from collections.abc import Collection
+from datetime import UTC, datetime
+
 from services.incentives import domain
-from services.incentives.domain import plan_terms
+from services.incentives.domain import Registration, plan_terms
 from services.incentives.store import PartnerLedger, ReadStore
 from services.incentives.views import (
     DealCommissionView,
@@ -18,10 +24,12 @@ from services.incentives.views import (
     PartnerCommissionsView,
     PartnerSettlementsView,
     PartnerSimulation,
+    RegistrationStatus,
+    RegistrationsView,
     RegistrationView,
     SimulationView,
 )
-from shared.commands import NotFound
+from shared.commands import InvalidField, NotFound
 from shared.events import CommissionPlan
 
 
@@ -30,6 +38,41 @@ class NoCommissionData(NotFound):
 
     def __init__(self, partner_id: str) -> None:
         super().__init__(f"no commission data for partner {partner_id}")
+
+
+class InvalidCursor(InvalidField):
+    """A listing cursor this service did not hand out (HTTP 422 naming ``query.cursor``)."""
+
+    def __init__(self) -> None:
+        super().__init__(("query", "cursor"), "not a cursor from an earlier page")
+
+
+#: Where a registration stands in the listing's order: newest first, by
+#: (``registered_at``, ``registration_id``) descending.
+Position = tuple[datetime, str]
+
+
+def position(registration: Registration) -> Position:
+    return registration.registered_at, registration.registration_id
+
+
+def encode_cursor(at: Position) -> str:
+    """The cursor of the page after the registration at ``at``."""
+    raw = json.dumps([at[0].astimezone(UTC).isoformat(timespec="microseconds"), at[1]])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Position:
+    """The position a cursor continues after; :class:`InvalidCursor` for one no page gave."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        instant, registration_id = json.loads(raw)
+        at = datetime.fromisoformat(instant)
+    except (binascii.Error, ValueError, TypeError):
+        raise InvalidCursor from None
+    if not isinstance(registration_id, str) or at.tzinfo is None:
+        raise InvalidCursor
+    return at, registration_id
 
 
 class IncentivesQueries:
@@ -60,6 +103,40 @@ class IncentivesQueries:
         if found is None:
             raise NotFound(f"no registration {registration_id}")
         return RegistrationView.of(*found)
+
+    async def registrations(
+        self,
+        partner_id: str | None,
+        statuses: Collection[RegistrationStatus] | None,
+        limit: int,
+        cursor: str | None,
+    ) -> RegistrationsView:
+        """The registrations of ``partner_id`` (None: every partner's) with one of
+        ``statuses`` (None or empty: any), newest first, ``limit`` at a time, after the
+        registration ``cursor`` names (docs/rules/deal-registration.md)."""
+        after = None if cursor is None else decode_cursor(cursor)
+        found = sorted(
+            await self.store.registrations_of(partner_id),
+            key=lambda pair: position(pair[0]),
+            reverse=True,
+        )
+        page: list[tuple[Position, RegistrationView]] = []
+        for registration, decision in found:
+            at = position(registration)
+            if after is not None and at >= after:
+                continue
+            view = RegistrationView.of(registration, decision)
+            if statuses and view.status not in statuses:
+                continue
+            page.append((at, view))
+            if len(page) > limit:
+                break
+        more = len(page) > limit
+        page = page[:limit]
+        return RegistrationsView(
+            registrations=[view for _, view in page],
+            next_cursor=encode_cursor(page[-1][0]) if more else None,
+        )
 
     async def partner_settlements(self, partner_id: str) -> PartnerSettlementsView:
         return PartnerSettlementsView.of(await self._ledger(partner_id))

@@ -26,7 +26,16 @@ A registration sent through ``POST /registrations`` is kept in
 ``registration_requests`` (``_id``: its registration id) with the answer given
 (under its Idempotency-Key) and its DealRegistered in the outbox, written in one
 insert; the consumer decides it once the event comes back from ``deals.v1``,
-into its registration book. Until then it reads as pending.
+into its registration book. Until then it reads as pending. The request stays
+(its answer is remembered there), so a registration sent through the API is in
+both collections once decided, and its registration book is what holds its
+decision.
+
+``GET /registrations`` lists a partner's registrations (or every partner's)
+from both: the books holding one of the partner's registrations
+(``registrations.partner_id``) and the partner's requests (``partner_id``),
+each a request not yet in a book being pending
+(:meth:`IncentivesStore.registrations_of`).
 
 ``deal_partners`` maps a deal to its partner (``{_id: deal, partner_id}``) for
 ``GET /commissions/{deal_id}``: a lookup by ``_id``, which every server
@@ -492,6 +501,9 @@ def decode_registration_request(doc: Mapping[str, Any]) -> RegistrationRequest:
 
 # --------------------------------------------------------------------------- the store
 
+#: A registration request as a listing reads it: without what only the command needs.
+_REQUEST_LISTING: Document = {"answers": 0, **WITHOUT_OUTBOX}
+
 
 class ReadStore(Protocol):
     """What the HTTP reads need of the store."""
@@ -507,6 +519,13 @@ class ReadStore(Protocol):
     ) -> tuple[Registration, DecisionRecord | None] | None:
         """The registration and its decision (None while undecided: one sent through the
         API and not yet consumed), or None."""
+        ...
+
+    async def registrations_of(
+        self, partner_id: str | None
+    ) -> list[tuple[Registration, DecisionRecord | None]]:
+        """Every registration of ``partner_id`` (None: of every partner), in no particular
+        order, each with its decision (None while undecided), each once."""
         ...
 
 
@@ -564,11 +583,16 @@ class IncentivesStore:
             self.registrations,
             [
                 ("by_registration", [("registrations.registration_id", ASCENDING)]),
+                ("by_partner", [("registrations.partner_id", ASCENDING)]),
                 ("by_outbox_entry", [("outbox.id", ASCENDING)]),
             ],
         )
         await create_lookup_indexes(
-            self.registration_requests, [("by_outbox_entry", [("outbox.id", ASCENDING)])]
+            self.registration_requests,
+            [
+                ("by_partner", [("partner_id", ASCENDING)]),
+                ("by_outbox_entry", [("outbox.id", ASCENDING)]),
+            ],
         )
 
     async def load_ledgers(self, partner_ids: Iterable[str]) -> dict[str, PartnerLedger]:
@@ -656,6 +680,26 @@ class IncentivesStore:
         if received is None:
             return None
         return decode_registration_request(received).registration, None
+
+    async def registrations_of(
+        self, partner_id: str | None
+    ) -> list[tuple[Registration, DecisionRecord | None]]:
+        """The books holding one of the partner's registrations, then the partner's
+        requests not found in them (pending). Every book and request is read when
+        ``partner_id`` is None; on FerretDB a filter on anything but ``_id`` reads every
+        document anyway (docs/architecture.md, "The store boundary")."""
+        books = {} if partner_id is None else {"registrations.partner_id": partner_id}
+        found: dict[str, tuple[Registration, DecisionRecord | None]] = {}
+        async for doc in self.registrations.find(books, WITHOUT_OUTBOX):
+            book = decode_registration_book(doc)
+            for registration_id, registration in book.registrations.items():
+                if partner_id is None or registration.partner_id == partner_id:
+                    found[registration_id] = (registration, book.decisions.get(registration_id))
+        requests = {} if partner_id is None else {"partner_id": partner_id}
+        async for doc in self.registration_requests.find(requests, _REQUEST_LISTING):
+            registration = decode_registration_request(doc).registration
+            found.setdefault(registration.registration_id, (registration, None))
+        return list(found.values())
 
     async def add_registration_request(
         self, request: RegistrationRequest, answers: Document, outbox: Sequence[OutboxEntry]

@@ -170,6 +170,9 @@ class PartnerCommissionsView(LineTotals):
 
 # --------------------------------------------------------------------------- registrations
 
+#: A registration's state: ``pending`` until incentives decides it, then its decision.
+RegistrationStatus = Literal["pending", "approved", "rejected"]
+
 
 class RegistrationView(BaseModel):
     """A registration as the partner sent it, and what was decided."""
@@ -180,7 +183,7 @@ class RegistrationView(BaseModel):
     customer: str
     product_line: str
     registered_at: InstantText
-    status: Literal["pending", "approved", "rejected"]
+    status: RegistrationStatus
     reason: str | None = Field(description="why it was rejected, e.g. channel_conflict")
     decided_at: InstantText | None = Field(description="when incentives decided; null: pending")
 
@@ -199,6 +202,14 @@ class RegistrationView(BaseModel):
             reason=None if decision is None else decision.reason,
             decided_at=None if decision is None else decision.decided_at.isoformat(),
         )
+
+
+class RegistrationsView(BaseModel):
+    """Deal registrations, decided or pending, newest first (``registered_at``, then
+    ``registration_id``, both descending); ``next_cursor`` asks for the next page."""
+
+    registrations: list[RegistrationView]
+    next_cursor: str | None = Field(description="the next page's cursor; null on the last")
 
 
 class RegistrationAnswer(BaseModel):

@@ -143,3 +143,20 @@ def test_signing_out_ends_the_session(browser: WebDriver, portal: Portal) -> Non
     WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "welcome-sign-in")))
     browser.get(f"{portal.url}/partners/{portal.partner_b}")
     WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "username")))
+
+
+def test_the_channel_manager_settles_a_partner_and_sees_the_payout(
+    browser: WebDriver, portal: Portal
+) -> None:
+    sign_in(browser, portal, portal.people["manager"], "/settlements")
+    browser.find_element(By.ID, "period").send_keys("2026-Q4")
+    browser.find_element(By.ID, "partner_ids").send_keys(portal.partner_a)
+    shot(browser, "settlements")
+    browser.find_element(By.ID, "settle").click()
+    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "outcome")))
+    outcome = browser.find_element(By.ID, "outcome").text
+    assert portal.partner_a in outcome
+    assert "8,000.00 USD" in outcome, outcome
+    browser.get(f"{portal.url}/registrations")
+    wait_for_text(browser, "D-portal-1")  # the partner's registration, in the manager's list
+    shot(browser, "registrations")

@@ -29,7 +29,13 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from services.enablement.views import MdfRequestsView
-from services.incentives.views import RegistrationAnswer, RegistrationView
+from services.incentives.views import (
+    PartnerSettlementsView,
+    RegistrationAnswer,
+    RegistrationsView,
+    RegistrationView,
+    SettlementRunAnswer,
+)
 from services.onboarding.views import ApplicationsView, ApprovalAnswer
 from services.portal.app import create_app
 from services.portal.sessions import SESSION_COOKIE, Session, SessionCodec
@@ -38,6 +44,7 @@ from services.reporting.views import (
     HealthView,
     LeaderboardView,
     Partner360View,
+    PartnersView,
     PayoutsView,
     ProgrammeSummaryView,
     StatementView,
@@ -139,6 +146,12 @@ class Call:
     authorization: str | None
     idempotency_key: str | None
     body: Any
+    #: The query as sent, each parameter as often as it was repeated.
+    query: tuple[tuple[str, str], ...] = ()
+
+    def values(self, name: str) -> list[str]:
+        """Every value of the query parameter ``name``, in order."""
+        return [value for key, value in self.query if key == name]
 
 
 class FakeServices:
@@ -176,6 +189,7 @@ class FakeServices:
                 authorization=request.headers.get("Authorization"),
                 idempotency_key=request.headers.get("Idempotency-Key"),
                 body=json.loads(request.content) if request.content else None,
+                query=tuple(parse_qsl(parts.query)),
             )
         )
         answer = self.answers.get((request.method, service, parts.path))
@@ -254,6 +268,11 @@ def partner_360(
             **changes,
         },
     )
+
+
+def partners_page(*items: dict[str, Any], next_cursor: str | None = None) -> dict[str, Any]:
+    """A page of reporting's ``GET /partners``."""
+    return answer_of(PartnersView, {"items": list(items), "next_cursor": next_cursor})
 
 
 def payouts(
@@ -370,13 +389,24 @@ def dashboard_of(services: FakeServices, partner_id: str, name: str, currency: s
         "GET", "reporting", f"{base}/statements/2026-Q2", statement(partner_id, "2026-Q2", currency)
     )
     services.on("GET", "enablement", "/mdf-requests", mdf_requests(partner_id, currency))
+    services.on(
+        "GET",
+        "incentives",
+        "/registrations",
+        registrations(
+            registration(f"R-{partner_id}-1", partner_id),
+            registration(f"R-{partner_id}-2", partner_id, "approved"),
+        ),
+    )
 
 
 def registration_answer(registration_id: str) -> dict[str, Any]:
     return answer_of(RegistrationAnswer, RegistrationAnswer.of(registration_id).model_dump())
 
 
-def registration(registration_id: str, partner_id: str) -> dict[str, Any]:
+def registration(
+    registration_id: str, partner_id: str, status: str = "pending", reason: str | None = None
+) -> dict[str, Any]:
     return answer_of(
         RegistrationView,
         {
@@ -386,9 +416,74 @@ def registration(registration_id: str, partner_id: str) -> dict[str, Any]:
             "customer": "Globex",
             "product_line": "cloud",
             "registered_at": "2026-05-01T10:00:00+00:00",
-            "status": "pending",
-            "reason": None,
-            "decided_at": None,
+            "status": status,
+            "reason": reason,
+            "decided_at": None if status == "pending" else "2026-05-01T10:00:05+00:00",
+        },
+    )
+
+
+def registrations(*entries: dict[str, Any], next_cursor: str | None = None) -> dict[str, Any]:
+    """A page of incentives' ``GET /registrations``."""
+    return answer_of(
+        RegistrationsView, {"registrations": list(entries), "next_cursor": next_cursor}
+    )
+
+
+def partner_settlements(partner_id: str, currency: str = "EUR") -> dict[str, Any]:
+    """A partner's settlements (one, of 2026-Q1) and a clawback pending against it."""
+    settled = {
+        "settlement_id": f"S-{partner_id}-Q1",
+        "period": "2026-Q1",
+        "currency": currency,
+        "amount_paid": "12000.00",
+        "period_amount": "12000.00",
+        "carried_adjustments": [],
+        "unrecovered": [],
+        "settled_at": "2026-04-02T09:00:00+00:00",
+        "rerun": False,
+    }
+    return answer_of(
+        PartnerSettlementsView,
+        {
+            "partner_id": partner_id,
+            "settlements": [settled],
+            "pending_adjustments": [
+                {"period": "2026-Q1", "currency": currency, "amount": "-250.00"}
+            ],
+        },
+    )
+
+
+def settlement_run(
+    settlement_id: str, period: str, *, dry_run: bool = False, currency: str = "EUR"
+) -> dict[str, Any]:
+    """What ``POST /settlements`` answers: P-A paid, P-B skipped."""
+    payout = {
+        "partner_id": "P-A",
+        "settlement_id": settlement_id,
+        "period": period,
+        "currency": currency,
+        "amount_paid": "9500.00",
+        "period_amount": "9750.00",
+        "carried_adjustments": [{"period": "2026-Q1", "amount": "-250.00"}],
+        "unrecovered": [],
+        "settled_at": "2026-07-01T09:00:00+00:00",
+        "rerun": False,
+        "event_id": None if dry_run else "E-P-A",
+        "replayed": False,
+        "pending_after": {},
+    }
+    return answer_of(
+        SettlementRunAnswer,
+        {
+            "settlement_id": settlement_id,
+            "period": period,
+            "settled_at": "2026-07-01T09:00:00+00:00",
+            "dry_run": dry_run,
+            "payouts": [payout],
+            "skipped": [{"partner_id": "P-B", "skipped": "nothing earned and nothing pending"}],
+            "totals": {currency: "9500.00"},
         },
     )
 

@@ -136,6 +136,21 @@ class InMemoryStore:
             None if received is None else (decode_registration_request(received).registration, None)
         )
 
+    async def registrations_of(
+        self, partner_id: str | None
+    ) -> list[tuple[Registration, DecisionRecord | None]]:
+        found: dict[str, tuple[Registration, DecisionRecord | None]] = {}
+        for doc in self.books.values():
+            book = decode_registration_book(doc)
+            for registration_id, r in book.registrations.items():
+                if partner_id is None or r.partner_id == partner_id:
+                    found[registration_id] = (r, book.decisions.get(registration_id))
+        for doc in self.requests.values():
+            r = decode_registration_request(doc).registration
+            if partner_id is None or r.partner_id == partner_id:
+                found.setdefault(r.registration_id, (r, None))
+        return list(found.values())
+
     async def add_registration_request(
         self, request: RegistrationRequest, answers: Document, outbox: Sequence[OutboxEntry]
     ) -> bool:
@@ -571,6 +586,107 @@ def test_a_person_signed_in_is_the_actor_of_what_they_register(issuer: Issuer) -
         "kind": "person",
         "id": "maria",
     }
+
+
+# ----------------------------------------------------------------- the registrations listed
+
+
+async def registrations_of_two_partners() -> Incentives:
+    """P-1's R-a (approved) and its registration through the API (pending, registered at
+    NOW); P-2's R-b (rejected: R-a holds the pair) and R-c (approved, another pair)."""
+    incentives = Incentives()
+    await incentives.service.deliver(
+        [
+            registered("P-1", "R-a", "2026-11-01"),
+            registered("P-2", "R-b", "2026-11-20"),
+            registered("P-2", "R-c", "2026-12-01", customer="Initech"),
+        ]
+    )
+    assert incentives.post("/registrations", REGISTRATION, key=OWN).status_code == 202
+    return incentives
+
+
+def listed(answer: Any) -> list[tuple[str, str, str | None]]:
+    assert answer.status_code == 200, answer.text
+    return [
+        (r["registration_id"], r["status"], r["reason"]) for r in answer.json()["registrations"]
+    ]
+
+
+async def test_registrations_are_listed_newest_first_decided_and_pending() -> None:
+    incentives = await registrations_of_two_partners()
+    [pending_id] = incentives.service.store.requests
+    everything = incentives.get("/registrations")
+    assert listed(everything) == [
+        (pending_id, "pending", None),
+        ("R-c", "approved", None),
+        ("R-b", "rejected", "channel_conflict"),
+        ("R-a", "approved", None),
+    ]
+    assert everything.json()["next_cursor"] is None
+    pending = everything.json()["registrations"][0]
+    assert (pending["partner_id"], pending["decided_at"], pending["registered_at"]) == (
+        "P-1",
+        None,
+        NOW.isoformat(),
+    )
+    assert listed(incentives.get("/registrations", status="rejected")) == [
+        ("R-b", "rejected", "channel_conflict")
+    ]
+    open_ones = incentives.get("/registrations", status=["pending", "approved"])
+    assert [r for r, _, _ in listed(open_ones)] == [pending_id, "R-c", "R-a"]
+    assert [r for r, _, _ in listed(incentives.get("/registrations", partner_id="P-2"))] == [
+        "R-c",
+        "R-b",
+    ]
+    assert listed(incentives.get("/registrations", partner_id="P-9")) == []
+    assert field_errors(incentives.get("/registrations", status="decided")) == ["query.status.0"]
+
+    # Once decided, the registration sent through the API is listed once, with its decision.
+    await incentives.consume_published()
+    decided = listed(incentives.get("/registrations", partner_id="P-1"))
+    assert decided == [(pending_id, "approved", None), ("R-a", "approved", None)]
+
+
+async def test_a_partner_lists_only_its_own_registrations() -> None:
+    incentives = await registrations_of_two_partners()
+    [pending_id] = incentives.service.store.requests
+    own = [(pending_id, "pending", None), ("R-a", "approved", None)]
+    assert listed(incentives.get("/registrations", key=OWN)) == own
+    assert listed(incentives.get("/registrations", key=OWN, partner_id="P-1")) == own
+    refused = incentives.get("/registrations", key=OWN, partner_id="P-2")
+    assert refused.status_code == 403
+    assert "R-b" not in refused.text
+    assert listed(incentives.get("/registrations", key=OTHER, status="rejected")) == [
+        ("R-b", "rejected", "channel_conflict")
+    ]
+
+
+async def test_registrations_are_paged_by_cursor() -> None:
+    incentives = await registrations_of_two_partners()
+    expected = [r for r, _, _ in listed(incentives.get("/registrations"))]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = incentives.get("/registrations", limit=1, **({"cursor": cursor} if cursor else {}))
+        seen += [r for r, _, _ in listed(page)]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == expected
+    first = incentives.get("/registrations", limit=2, status="approved").json()
+    assert [r["registration_id"] for r in first["registrations"]] == ["R-c", "R-a"]
+    assert first["next_cursor"] is None, "no more approved registrations after R-a"
+    first = incentives.get("/registrations", limit=1, status="approved").json()
+    rest = incentives.get(
+        "/registrations", limit=1, status="approved", cursor=first["next_cursor"]
+    ).json()
+    assert [r["registration_id"] for r in rest["registrations"]] == ["R-a"]
+    assert rest["next_cursor"] is None
+    for cursor in ("garbage!", "bm90IGpzb24", "WyIyMDI2LTExLTAxIiwgIlItYSJd"):
+        assert field_errors(incentives.get("/registrations", cursor=cursor)) == ["query.cursor"]
+    for limit in (0, 501):
+        assert field_errors(incentives.get("/registrations", limit=limit)) == ["query.limit"]
 
 
 # ----------------------------------------------------------------- the HTTP reads

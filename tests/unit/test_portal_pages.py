@@ -187,6 +187,7 @@ def test_the_partners_dashboard_shows_its_money_with_its_currency_and_the_chart(
         ("reporting", "/partners/P-A/health"),
         ("reporting", "/partners/P-A/statements/2026-Q2"),
         ("enablement", "/mdf-requests"),
+        ("incentives", "/registrations"),
     }
     assert {c.authorization for c in services.calls} == {PAT}
     assert {c.method for c in services.calls} == {"GET"}
@@ -547,7 +548,7 @@ def test_a_form_sent_after_the_session_ended_comes_back_to_a_page(
     assert services.calls == []
 
 
-@pytest.mark.parametrize("down", ["reporting", "enablement"])
+@pytest.mark.parametrize("down", ["reporting", "enablement", "incentives"])
 def test_a_service_that_cannot_be_reached_is_a_503_page(
     as_pat: TestClient, services: FakeServices, down: str
 ) -> None:

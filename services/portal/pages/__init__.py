@@ -11,6 +11,7 @@ from services.portal.pages import (
     mdf,
     partners,
     registrations,
+    settlements,
     statements,
 )
 
@@ -20,6 +21,7 @@ ROUTERS: list[APIRouter] = [
     partners.router,
     statements.router,
     registrations.router,
+    settlements.router,
     applications.router,
     mdf.router,
     feedback.router,

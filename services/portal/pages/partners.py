@@ -17,19 +17,29 @@ from services.portal.pages.home import current_quarter
 
 router = APIRouter(tags=["partners"])
 
+#: A registration still open: waiting for its decision, or approved.
+OPEN = ("pending", "approved")
+
 
 @router.get("/partners/{partner_id}")
 async def dashboard(
     request: Request, partner_id: str, person: Person, parts: Parts
 ) -> HTMLResponse:
-    """Attainment against target, commission per period, certifications, MDF, health."""
+    """Attainment against target, commission per period, certifications, MDF, health, and
+    the open registrations (pending or approved)."""
     ensure_may_see(person, partner_id)
     token, backend = person.access_token, parts.backend
-    partner, payouts, health, mdf = await asyncio.gather(
+    open_registrations = {
+        "partner_id": partner_id,
+        "status": list(OPEN),
+        "limit": parts.settings.portal_page_size,
+    }
+    partner, payouts, health, mdf, registrations = await asyncio.gather(
         backend.read("reporting", f"/partners/{partner_id}", token),
         backend.read("reporting", f"/partners/{partner_id}/payouts", token),
         backend.read("reporting", f"/partners/{partner_id}/health", token),
         backend.read("enablement", "/mdf-requests", token, {"partner_id": partner_id}),
+        backend.read("incentives", "/registrations", token, open_registrations),
     )
     periods = payouts.get("periods", [])
     period = health.get("period") or (periods[-1]["period"] if periods else current_quarter())
@@ -51,6 +61,8 @@ async def dashboard(
         "chart": chart,
         "health": health,
         "mdf": mdf,
+        "registrations": registrations,
+        "open_statuses": OPEN,
         "currency": currency,
     }
     return render(request, "dashboard.html", context)

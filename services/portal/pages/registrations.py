@@ -1,9 +1,13 @@
-"""``/registrations/new``: a partner registers a deal; ``/registrations/{id}``: the
+"""``/registrations``: the registrations, newest first, a page at a time (a partner
+user's own; the channel manager's of every partner or one, by status);
+``/registrations/new``: a partner registers a deal; ``/registrations/{id}``: the
 registration and its decision (docs/rules/deal-registration.md)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.portal.backend import Refused
@@ -19,6 +23,48 @@ from services.portal.pages.dependencies import (
 router = APIRouter(tags=["registrations"])
 
 FIELDS = ("deal_id", "customer", "product_line", "expected_amount")
+#: What incentives says a registration is; the filter keeps these only.
+STATUSES = ("pending", "approved", "rejected")
+
+
+@router.get("/registrations")
+async def registrations(
+    request: Request,
+    person: Person,
+    parts: Parts,
+    partner_id: str | None = None,
+    status: Annotated[list[str] | None, Query()] = None,
+    cursor: str | None = None,
+) -> HTMLResponse:
+    """A partner user's own registrations (naming another partner is 403); the channel
+    manager's of every partner, or of the partner named."""
+    partner_id = (partner_id or "").strip() or None
+    if person.is_partner:
+        if partner_id is not None:
+            ensure_may_see(person, partner_id)
+        partner_id = person.partner_id
+    statuses = [s for s in STATUSES if s in (status or [])]
+    page = await parts.backend.read(
+        "incentives",
+        "/registrations",
+        person.access_token,
+        {
+            "partner_id": partner_id,
+            "status": statuses,
+            "cursor": cursor,
+            "limit": parts.settings.portal_page_size,
+        },
+    )
+    context = {
+        "person": person,
+        "title": "Registrations",
+        "registrations": page.get("registrations", []),
+        "next_cursor": page.get("next_cursor"),
+        "partner_id": partner_id,
+        "statuses": statuses,
+        "all_statuses": STATUSES,
+    }
+    return render(request, "registrations.html", context)
 
 
 @router.get("/registrations/new")
