@@ -10,8 +10,8 @@ On the local ``bench`` infrastructure (its OIDC provider included):
 3. a channel manager and a partner user sign in through the provider's form;
 4. ``--requests`` page loads of each kind, ``--concurrency`` at a time: a partner's
    dashboard and statement (random partners, as the manager; the partner user's
-   own), the partner list, the programme page. Each page is timed from request
-   to the last byte of its HTML, and must answer 200.
+   own), the partner list, the partners at risk, the programme page. Each page is
+   timed from request to the last byte of its HTML, and must answer 200.
 
 Prints p50/p95/p99 per page and pages/s.
 
@@ -182,6 +182,7 @@ async def measure(
                 lambda: f"/partners/{own}/statements/{PERIOD}",
             ),
             ("partners list (manager, page of 25)", manager, lambda: "/partners"),
+            ("partners at risk (manager)", manager, lambda: "/partners/at-risk"),
             ("programme (manager)", manager, lambda: f"/?period={PERIOD}"),
         ]
         for label, client, path in pages:

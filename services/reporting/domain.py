@@ -12,7 +12,8 @@ module turns such facts, as plain values, into what the read API serves:
   (docs/rules/commissions.md);
 - what settlements paid for each period and what is pending
   (docs/rules/settlement.md);
-- the partner health score (docs/rules/health-score.md).
+- the partner health score, and where a partner's last closed deal is found
+  (docs/rules/health-score.md).
 """
 
 from __future__ import annotations
@@ -396,6 +397,34 @@ def days_since(instant: str | None, moment: datetime) -> int | None:
     return None if instant is None else (moment - parse_instant(instant)).days
 
 
+def last_deal_candidates(lines: Iterable[Line], moment: datetime) -> list[str]:
+    """Where a partner's last closed deal is looked for: the deals of its current lines
+    that closed by ``moment`` as their line says, latest first (a tie: the greater deal id
+    first)."""
+    closed = sorted(
+        (
+            (closed_at, line.deal_id)
+            for line in lines
+            if line.closed_at and (closed_at := parse_instant(line.closed_at)) <= moment
+        ),
+        reverse=True,
+    )
+    return [deal_id for _, deal_id in closed]
+
+
+def last_close(deals: Iterable[Mapping[str, Any] | None], moment: datetime) -> str | None:
+    """The latest ``closed_at`` at or before ``moment`` among these ``deals`` documents
+    that hold a DealClosed and no cancellation (None: a deal not known); None if none
+    qualifies."""
+    now = utc_text(moment)
+    closed: list[str] = [
+        current(deal["versions"])["closed_at"]
+        for deal in deals
+        if deal and deal.get("versions") and not deal.get("cancelled_at")
+    ]
+    return max((instant for instant in closed if instant <= now), default=None)
+
+
 @dataclass(frozen=True)
 class Health:
     """A partner's health score and each factor's value and exact points."""
@@ -451,3 +480,26 @@ def health(
         certification_points=certification_points,
         feedback_points=feedback_points,
     )
+
+
+@dataclass(frozen=True)
+class HealthFacts:
+    """What a partner's health score counts but its last closed deal: its contracts, the
+    current period of its plan, the period's stored attainment, its valid certifications
+    and its feedback ratings."""
+
+    contracts: list[dict[str, Any]]
+    period: str
+    attainment: Decimal | None
+    valid_certifications: int
+    ratings: list[int]
+
+    def score(self, last_deal: str | None, moment: datetime) -> Health:
+        """The score (:func:`health`) with ``last_deal`` the last closed deal's
+        ``closed_at`` (None: no deal)."""
+        return health(
+            attainment=health_attainment(self.attainment, target_for(self.contracts, self.period)),
+            days_since_last_deal=days_since(last_deal, moment),
+            valid_certifications=self.valid_certifications,
+            average_rating=average_rating(self.ratings),
+        )

@@ -21,23 +21,20 @@ from typing import Any, Literal
 
 from services.reporting.domain import (
     Health,
+    HealthFacts,
     PeriodPayment,
     PeriodTotals,
     Statement,
     average_rating,
-    current,
-    days_since,
-    health,
-    health_attainment,
     health_period,
+    last_close,
+    last_deal_candidates,
     lines_by_period,
     money,
-    parse_instant,
     period_bounds,
     period_payments,
     period_totals,
     statement,
-    target_for,
     utc_text,
 )
 from services.reporting.store import (
@@ -81,6 +78,23 @@ class PartnerPayouts:
 class PartnerHealth:
     period: str
     health: Health
+
+
+@dataclass(frozen=True)
+class ScoredPartner:
+    """A partner's id, its current ``view`` (name, tier, region, …) and its health score."""
+
+    partner_id: str
+    view: dict[str, Any]
+    health: PartnerHealth
+
+
+@dataclass(frozen=True)
+class PartnersAtRisk:
+    """How many active partners were scored, and those at risk, worst first."""
+
+    scored: int
+    partners: list[ScoredPartner]
 
 
 @dataclass
@@ -281,28 +295,90 @@ class ReportingQueries:
     async def health(self, partner_id: str, moment: datetime) -> PartnerHealth:
         """The partner's health score as of ``moment`` (docs/rules/health-score.md)."""
         generation = await self.active()
-        contracts = (await self._facts(generation, partner_id)).get("contracts", [])
-        period = health_period(contracts, moment.date())
-        totals = await generation["period_totals"].find_one({"_id": f"{partner_id}|{period}"})
-        stored = Decimal(totals["attainment"]) if totals and totals.get("attainment") else None
-        now = utc_text(moment)
-        valid = await generation["certifications"].count_documents(
-            {"partner_id": partner_id, "awarded_at": {"$lte": now}, "expires_at": {"$gt": now}}
-        )
-        ratings = [
-            f["rating"]
-            async for f in generation["feedback"].find(
-                {"partner_id": partner_id, "submitted_at": {"$lte": now}}
+        partner = await self._facts(generation, partner_id)
+        facts = (await self._health_facts(generation, [partner], moment))[partner_id]
+        last_deal = await self._last_closed_deal(generation, partner_id, moment)
+        return PartnerHealth(facts.period, facts.score(last_deal, moment))
+
+    async def partners_at_risk(self, moment: datetime, limit: int) -> PartnersAtRisk:
+        """The active partners whose health score as of ``moment`` puts them at risk, worst
+        first (then by partner id), at most ``limit``; and how many active partners were
+        scored (docs/rules/health-score.md, "Partners at risk").
+
+        The same score as :meth:`health` gives each, from a number of queries that does
+        not grow with the partners': the active partners' documents, then their
+        current periods' totals, valid certifications and feedback (one query each),
+        then, for the partners the other three factors leave below the line, their lines
+        and their deals' documents, a round of lookups by ``_id`` per chunk of
+        candidates (:meth:`_last_closed_deals`). Activity only adds points: a partner
+        the other factors keep above the line is not at risk whatever its last deal, and
+        its deals are not looked up.
+        """
+        generation = await self.active()
+        docs = [
+            doc
+            async for doc in generation["partners"].find(
+                {"view.status": "active"}, {"view": 1, "contracts": 1}
             )
         ]
-        last_deal = await self._last_closed_deal(generation, partner_id, moment)
-        score = health(
-            attainment=health_attainment(stored, target_for(contracts, period)),
-            days_since_last_deal=days_since(last_deal, moment),
-            valid_certifications=valid,
-            average_rating=average_rating(ratings),
+        facts = await self._health_facts(generation, docs, moment)
+        below = [pid for pid, f in facts.items() if f.score(None, moment).at_risk]
+        last_deals = await self._last_closed_deals(generation, below, moment)
+        scores = {pid: facts[pid].score(last_deals[pid], moment) for pid in below}
+        worst = sorted(
+            (pid for pid, score in scores.items() if score.at_risk),
+            key=lambda pid: (scores[pid].score, pid),
+        )[:limit]
+        views = {doc["_id"]: doc.get("view") or {} for doc in docs}
+        return PartnersAtRisk(
+            scored=len(docs),
+            partners=[
+                ScoredPartner(pid, views[pid], PartnerHealth(facts[pid].period, scores[pid]))
+                for pid in worst
+            ],
         )
-        return PartnerHealth(period, score)
+
+    async def _health_facts(
+        self, generation: Generation, docs: list[Document], moment: datetime
+    ) -> dict[str, HealthFacts]:
+        """What each partner's score counts but its last deal, by partner id: the totals of
+        its current period (one lookup by ``_id`` each), its certifications valid at
+        ``moment`` and its feedback submitted by then (one query each for all)."""
+        if not docs:
+            return {}
+        now = utc_text(moment)
+        ids = [doc["_id"] for doc in docs]
+        periods = {
+            doc["_id"]: health_period(doc.get("contracts", []), moment.date()) for doc in docs
+        }
+        totals, valid, ratings = await asyncio.gather(
+            generation.find_by_ids("period_totals", [f"{pid}|{p}" for pid, p in periods.items()]),
+            _valid_certifications(generation, ids, now),
+            _ratings(generation, ids, now),
+        )
+        return {
+            doc["_id"]: HealthFacts(
+                contracts=doc.get("contracts", []),
+                period=periods[doc["_id"]],
+                attainment=_stored_attainment(totals.get(f"{doc['_id']}|{periods[doc['_id']]}")),
+                valid_certifications=valid[doc["_id"]],
+                ratings=ratings.get(doc["_id"], []),
+            )
+            for doc in docs
+        }
+
+    def _deal_chunks(
+        self, partner_id: str, lines_doc: Document | None, moment: datetime
+    ) -> list[list[str]]:
+        """The partner's candidates for its last closed deal (``domain.last_deal_candidates``,
+        from its lines), in the chunks they are checked in, the latest first."""
+        candidates = last_deal_candidates(
+            self.lines.current_lines(partner_id, line_revisions(lines_doc)), moment
+        )
+        return [
+            candidates[start : start + LAST_DEAL_LOOKUPS]
+            for start in range(0, len(candidates), LAST_DEAL_LOOKUPS)
+        ]
 
     async def _last_closed_deal(
         self, generation: Generation, partner_id: str, moment: datetime
@@ -311,30 +387,39 @@ class ReportingQueries:
 
         The candidates are the deals of the partner's lines (one lookup by
         ``_id``; every closed deal has a line once incentives has computed it),
-        latest first, each checked against its ``deals`` document, a few
-        lookups by ``_id`` at a time, until one qualifies.
+        latest first, each chunk checked against its ``deals`` documents
+        (``domain.last_close``), a few lookups by ``_id`` at a time, until one
+        qualifies.
         """
-        now = utc_text(moment)
         lines_doc = await generation["lines"].find_one({"_id": partner_id})
-        candidates = sorted(
-            (
-                (closed, line.deal_id)
-                for line in self.lines.current_lines(partner_id, line_revisions(lines_doc))
-                if line.closed_at and (closed := parse_instant(line.closed_at)) <= moment
-            ),
-            reverse=True,
-        )
-        for start in range(0, len(candidates), LAST_DEAL_LOOKUPS):
-            chunk = [deal_id for _, deal_id in candidates[start : start + LAST_DEAL_LOOKUPS]]
+        for chunk in self._deal_chunks(partner_id, lines_doc, moment):
             found = await generation.find_by_ids("deals", chunk)
-            closed_dates: list[str] = [
-                current(deal["versions"])["closed_at"]
-                for deal in map(found.get, chunk)
-                if deal and deal.get("versions") and not deal.get("cancelled_at")
-            ]
-            if qualifying := [closed for closed in closed_dates if closed <= now]:
-                return max(qualifying)
+            if (closed := last_close(map(found.get, chunk), moment)) is not None:
+                return closed
         return None
+
+    async def _last_closed_deals(
+        self, generation: Generation, partner_ids: list[str], moment: datetime
+    ) -> dict[str, str | None]:
+        """:meth:`_last_closed_deal` of each partner, by partner id, in rounds: the lines of
+        all (one lookup by ``_id`` each), then round *k* looks up the deals of the *k*-th
+        chunk of every partner no earlier chunk decided, together. The rounds are as many
+        as the longest run of chunks without a qualifying deal, whatever the number of
+        partners."""
+        found_lines = await generation.find_by_ids("lines", partner_ids)
+        chunks = {pid: self._deal_chunks(pid, found_lines.get(pid), moment) for pid in partner_ids}
+        last: dict[str, str | None] = dict.fromkeys(partner_ids)
+        undecided = [pid for pid in partner_ids if chunks[pid]]
+        turn = 0
+        while undecided:
+            found = await generation.find_by_ids(
+                "deals", [deal for pid in undecided for deal in chunks[pid][turn]]
+            )
+            for pid in undecided:
+                last[pid] = last_close(map(found.get, chunks[pid][turn]), moment)
+            turn += 1
+            undecided = [pid for pid in undecided if last[pid] is None and turn < len(chunks[pid])]
+        return last
 
     # ----------------------------------------------------------------------- programme
 
@@ -418,3 +503,41 @@ def _partner_view(
         "commission_total": money(sum((t.commission for t in periods), Decimal(0))),
         "bonus_total": money(sum((t.bonus for t in periods), Decimal(0))),
     }
+
+
+def _stored_attainment(totals: Document | None) -> Decimal | None:
+    """The attainment a ``period_totals`` document holds (None: no target, or no totals)."""
+    return Decimal(totals["attainment"]) if totals and totals.get("attainment") else None
+
+
+async def _valid_certifications(
+    generation: Generation, partner_ids: list[str], now: str
+) -> Counter[str]:
+    """How many certifications valid at ``now`` (``awarded_at ≤ now < expires_at``) each
+    partner holds; one query."""
+    return Counter(
+        [
+            c["partner_id"]
+            async for c in generation["certifications"].find(
+                {
+                    "partner_id": {"$in": partner_ids},
+                    "awarded_at": {"$lte": now},
+                    "expires_at": {"$gt": now},
+                },
+                {"partner_id": 1},
+            )
+        ]
+    )
+
+
+async def _ratings(
+    generation: Generation, partner_ids: list[str], now: str
+) -> dict[str, list[int]]:
+    """The ratings of the feedback each partner submitted by ``now``; one query."""
+    ratings: dict[str, list[int]] = defaultdict(list)
+    async for f in generation["feedback"].find(
+        {"partner_id": {"$in": partner_ids}, "submitted_at": {"$lte": now}},
+        {"partner_id": 1, "rating": 1},
+    ):
+        ratings[f["partner_id"]].append(f["rating"])
+    return ratings

@@ -35,8 +35,10 @@ from services.reporting.domain import (
 from services.reporting.queries import (
     PartnerHealth,
     PartnerPayouts,
+    PartnersAtRisk,
     ProgrammeFigures,
     Ranking,
+    ScoredPartner,
     SettlementRow,
 )
 from shared.events import Contract, PartnerStatus, Tier
@@ -379,6 +381,48 @@ class HealthView(BaseModel):
             score=str(found.health.score),
             at_risk=found.health.at_risk,
             factors=HealthFactors.of(found.health),
+        )
+
+
+class PartnerAtRisk(BaseModel):
+    """A partner at risk: who it is and its health score with its factors."""
+
+    partner_id: str
+    name: str | None
+    tier: Tier | None
+    region: str | None
+    period: str = Field(description="the current period of the partner's plan")
+    score: str
+    factors: HealthFactors
+
+    @classmethod
+    def of(cls, found: ScoredPartner) -> PartnerAtRisk:
+        return cls(
+            partner_id=found.partner_id,
+            name=found.view.get("name"),
+            tier=found.view.get("tier"),
+            region=found.view.get("region"),
+            period=found.health.period,
+            score=str(found.health.health.score),
+            factors=HealthFactors.of(found.health.health),
+        )
+
+
+class PartnersAtRiskView(BaseModel):
+    """The active partners at risk as of an instant (docs/rules/health-score.md)."""
+
+    as_of: InstantText
+    scored: int = Field(description="how many active partners were scored")
+    partners: list[PartnerAtRisk] = Field(
+        description="at most `limit`, the lowest score first; ties by partner id"
+    )
+
+    @classmethod
+    def of(cls, moment: datetime, found: PartnersAtRisk) -> PartnersAtRiskView:
+        return cls(
+            as_of=moment.isoformat(),
+            scored=found.scored,
+            partners=[PartnerAtRisk.of(partner) for partner in found.partners],
         )
 
 

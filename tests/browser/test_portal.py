@@ -130,6 +130,10 @@ def test_the_channel_manager_approves_an_application(browser: WebDriver, portal:
     browser.get(f"{portal.url}/")
     assert "Leaderboard" in text(browser)
     shot(browser, "programme")
+    browser.get(f"{portal.url}/partners/at-risk")
+    # Partner B has closed no deal and holds no certification: at risk.
+    assert browser.find_element(By.CSS_SELECTOR, f'a[href="/partners/{portal.partner_b}"]')
+    shot(browser, "at-risk")
     browser.get(f"{portal.url}/partners")
     wait_for_text(browser, "80,000.00 USD")  # partner A's revenue, with its health beside it
     assert browser.find_element(By.CSS_SELECTOR, f'a[href="/partners/{portal.partner_a}"]')

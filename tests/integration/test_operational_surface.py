@@ -183,6 +183,7 @@ SURFACES: dict[str, Surface] = {
             "/partners/{partner_id}/statements/{period}",
             "/partners/{partner_id}/payouts",
             "/partners/{partner_id}/health",
+            "/partners/at-risk",
             "/settlements/{settlement_id}/export.csv",
             "/leaderboard",
             "/programme/summary",
@@ -191,6 +192,7 @@ SURFACES: dict[str, Surface] = {
         protected=(get("/partners"), get(f"/partners/{OWN}")),
         staff_only=(
             get("/partners"),
+            get("/partners/at-risk"),
             get("/leaderboard", period="2026-Q4"),
             get("/programme/summary", period="2026-Q4"),
             get(f"/settlements/S-none-{SUFFIX}/export.csv"),

@@ -44,6 +44,7 @@ from services.reporting.views import (
     HealthView,
     LeaderboardView,
     Partner360View,
+    PartnersAtRiskView,
     PartnersView,
     PayoutsView,
     ProgrammeSummaryView,
@@ -311,6 +312,49 @@ def health(partner_id: str, period: str, score: str = "72.5") -> dict[str, Any]:
                 "certifications": {"valid": 1, "points": "10.0", "max": 20},
                 "feedback": {"average_rating": "4.0", "points": "10.0", "max": 15},
             },
+        },
+    )
+
+
+def partners_at_risk(*partners: tuple[str, str], scored: int = 40) -> dict[str, Any]:
+    """Reporting's ``GET /partners/at-risk``: each ``(partner_id, name)`` at risk, lowest
+    score first: the first with a little of each factor (19.8), the others with no
+    target, no deal and no feedback (27.5)."""
+    quiet = {
+        "period": "2026-Q2",
+        "score": "27.5",
+        "factors": {
+            "attainment": {"value": None, "points": "20.0", "max": 40},
+            "activity": {"days_since_last_deal": None, "points": "0.0", "max": 25},
+            "certifications": {"valid": 0, "points": "0.0", "max": 20},
+            "feedback": {"average_rating": None, "points": "7.5", "max": 15},
+        },
+    }
+    lagging = {
+        "period": "2026-Q2",
+        "score": "19.8",
+        "factors": {
+            "attainment": {"value": "0.1500", "points": "6.0", "max": 40},
+            "activity": {"days_since_last_deal": 120, "points": "0.0", "max": 25},
+            "certifications": {"valid": 1, "points": "10.0", "max": 20},
+            "feedback": {"average_rating": "2.00", "points": "3.8", "max": 15},
+        },
+    }
+    return answer_of(
+        PartnersAtRiskView,
+        {
+            "as_of": "2026-05-10T12:00:00+00:00",
+            "scored": scored,
+            "partners": [
+                {
+                    "partner_id": partner_id,
+                    "name": name,
+                    "tier": "silver",
+                    "region": "EMEA",
+                    **(lagging if n == 0 else quiet),
+                }
+                for n, (partner_id, name) in enumerate(partners)
+            ],
         },
     )
 

@@ -28,6 +28,7 @@ from tests.support.portal import (
     money_without,
     partner_360,
     partner_user,
+    partners_at_risk,
     portal_settings,
     programme,
     registration,
@@ -267,7 +268,9 @@ def test_a_partner_user_never_sees_another_partners_registration(
     assert "P-B" not in answer.text
 
 
-@pytest.mark.parametrize("page", ["/applications", "/partners", "/leaderboard"])
+@pytest.mark.parametrize(
+    "page", ["/applications", "/partners", "/partners/at-risk", "/leaderboard"]
+)
 def test_staff_pages_are_403_for_a_partner_user(
     as_pat: TestClient, services: FakeServices, page: str
 ) -> None:
@@ -302,6 +305,9 @@ def test_the_managers_home_is_the_programme_with_money_in_each_currency(
         ("/programme/summary", "2026-Q2", MARIA),
         ("/leaderboard", "2026-Q2", MARIA),
     ]
+    assert 'href="/partners/at-risk"' in answer.text.split("</nav>", 1)[1]  # on the page
+    nav = answer.text[answer.text.index("<nav") : answer.text.index("</nav>")]
+    assert 'href="/partners/at-risk"' in nav
 
 
 def test_the_managers_partner_list_shows_each_partners_health(
@@ -326,6 +332,47 @@ def test_the_managers_partner_list_shows_each_partners_health(
     assert 'id="next-page"' in answer.text
     assert "tier=gold" in answer.text
     assert services.calls[0].params == {"tier": "gold", "limit": "25"}
+
+
+def test_the_managers_list_of_partners_at_risk_shows_each_factor_and_links_each_dashboard(
+    as_maria: TestClient, services: FakeServices
+) -> None:
+    services.on(
+        "GET",
+        "reporting",
+        "/partners/at-risk",
+        partners_at_risk(("P-L", "Lagging Ltd"), ("P-Q", "Quiet & Sons")),
+    )
+    answer = as_maria.get("/partners/at-risk")
+    assert answer.status_code == 200, answer.text
+    assert_hardened(answer)
+    assert [(c.service, c.path, c.params, c.authorization) for c in services.calls] == [
+        ("reporting", "/partners/at-risk", {"limit": "100"}, MARIA)
+    ]
+    html = answer.text
+    assert "40 active partners scored, 2 at risk" in html
+    assert "Quiet &amp; Sons" in html
+    rows = html[html.index("<tbody>") : html.index("</tbody>")].split("<tr>")[1:]
+    assert [re.findall(r'href="([^"]+)"', row) for row in rows] == [
+        ["/partners/P-L"],
+        ["/partners/P-Q"],
+    ]
+    lagging, quiet = rows
+    for shown in ("27.5", "20.0 / 40", "no target", "no deal", "0 valid", "no feedback"):
+        assert shown in quiet, shown
+    for shown in ("19.8", "15.0 %", "last deal 120 days ago", "1 valid", "rated 2.00 of 5"):
+        assert shown in lagging, shown
+    assert "No partner is at risk" not in html
+
+
+def test_the_list_of_partners_at_risk_says_when_there_is_none(
+    as_maria: TestClient, services: FakeServices
+) -> None:
+    services.on("GET", "reporting", "/partners/at-risk", partners_at_risk(scored=12))
+    answer = as_maria.get("/partners/at-risk")
+    assert answer.status_code == 200, answer.text
+    assert "No partner is at risk." in answer.text
+    assert "12 active partners scored, 0 at risk" in answer.text
 
 
 def test_approving_an_application_posts_to_onboarding_and_says_which_partner(

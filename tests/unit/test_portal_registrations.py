@@ -130,6 +130,7 @@ def test_the_navigation_links_the_new_pages(
     for link in links:
         assert link in nav
     assert ('href="/settlements"' in nav) is (len(links) == 2)
+    assert ('href="/partners/at-risk"' in nav) is (len(links) == 2)
 
 
 # --------------------------------------------------------------------------- the dashboard

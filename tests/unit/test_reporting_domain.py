@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -10,6 +11,8 @@ from services.reporting.domain import (
     current,
     governing_contract,
     health,
+    last_close,
+    last_deal_candidates,
     money,
     parse_instant,
     partner_view,
@@ -162,6 +165,54 @@ def test_health_formula() -> None:
     )
     assert edge.score == Decimal("40.0")  # 20 + 12.5 + 0 + 7.5: exactly 40 is not at risk
     assert not edge.at_risk
+
+
+def test_the_last_deal_is_looked_for_among_the_lines_closed_by_then_latest_first() -> None:
+    def line(deal_id: str, closed_at: str | None) -> Line:
+        fields = {
+            "deal_id": deal_id,
+            "period": "2026-Q4",
+            "currency": "USD",
+            "closed_at": closed_at,
+            "amount": "1",
+            "status": "commissionable",
+            "base": "0",
+            "uplift": "0",
+            "commission": "0",
+            "target_bonus": "0",
+        }
+        return Line.from_revision("P", 1, fields)
+
+    lines = [
+        line("D-a", "2026-11-01T12:00:00Z"),
+        line("D-b", "2026-12-01T12:00:00+02:00"),
+        line("D-c", "2026-12-20T00:00:00Z"),  # after as_of
+        line("D-d", None),
+        line("D-e", "2026-12-01T10:00:00Z"),  # the same instant as D-b
+    ]
+    moment = datetime(2026, 12, 16, tzinfo=UTC)
+    assert last_deal_candidates(lines, moment) == ["D-e", "D-b", "D-a"]
+    assert last_deal_candidates(lines, datetime(2026, 10, 1, tzinfo=UTC)) == []
+
+
+def test_the_last_close_is_the_latest_qualifying_deal_document() -> None:
+    def deal(*closed: str, cancelled: str | None = None) -> dict[str, Any]:
+        versions = {f"v{n}": {"closed_at": c} for n, c in enumerate(closed)}
+        return {"versions": versions, **({"cancelled_at": cancelled} if cancelled else {})}
+
+    moment = datetime(2026, 12, 16, tzinfo=UTC)
+    nov, dec, later = (
+        "2026-11-01T12:00:00.000000Z",
+        "2026-12-10T12:00:00.000000Z",
+        "2026-12-20T12:00:00.000000Z",
+    )
+    assert last_close([deal(nov), deal(dec)], moment) == dec
+    assert (
+        last_close([deal(dec, cancelled="2027-01-01T00:00:00.000000Z"), deal(nov)], moment) == nov
+    )
+    assert last_close([deal(dec, later), deal(nov)], moment) == nov  # its latest version counts
+    assert last_close([None, {"partner_id": "P"}, deal(later)], moment) is None
+    assert last_close([], moment) is None
 
 
 def test_a_batch_writes_each_document_about_once() -> None:

@@ -18,6 +18,7 @@ import csv
 import io
 import json
 import random
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -181,6 +182,7 @@ class FakeCollection:
     def find(
         self, query: dict[str, Any] | None = None, projection: dict[str, Any] | None = None
     ) -> FakeCursor:
+        self.database.reads[self.name] += 1
         found = [d for d in self.docs.values() if _matches(d, query)]
         return FakeCursor(sorted(found, key=lambda d: str(d["_id"])), projection)
 
@@ -192,6 +194,7 @@ class FakeCollection:
         return None
 
     async def count_documents(self, query: dict[str, Any]) -> int:
+        self.database.reads[self.name] += 1
         return sum(1 for d in self.docs.values() if _matches(d, query))
 
     async def insert_many(self, docs: list[dict[str, Any]], ordered: bool = True) -> None:
@@ -270,6 +273,8 @@ class FakeDatabase:
         self.name = f"reporting_{FakeDatabase._count}"  # one write lock per fake collection
         self.client = FakeClient()
         self.collections: dict[str, FakeCollection] = {}
+        #: Queries asked of each collection (a find, a find_one or a count each).
+        self.reads: Counter[str] = Counter()
 
     def __getitem__(self, name: str) -> FakeCollection:
         if name not in self.collections:
@@ -647,6 +652,7 @@ def test_every_route_documents_its_answer(reporting: Reporting) -> None:
         "/settlements/{settlement_id}/export.csv": "payouts",
         "/leaderboard": "leaderboard",
         "/partners/{partner_id}/health": "partners",
+        "/partners/at-risk": "partners",
         "/programme/summary": "programme",
     }
     for path, tag in reads.items():

@@ -1,5 +1,8 @@
-"""``/partners``: the channel manager's partner list; ``/partners/{partner_id}``: a
-partner's dashboard."""
+"""``/partners``: the channel manager's partner list; ``/partners/at-risk``: the partners
+at risk across the programme; ``/partners/{partner_id}``: a partner's dashboard.
+
+``/partners/at-risk`` is declared before ``/partners/{partner_id}``, which would take
+``at-risk`` for a partner id."""
 
 from __future__ import annotations
 
@@ -19,6 +22,24 @@ router = APIRouter(tags=["partners"])
 
 #: A registration still open: waiting for its decision, or approved.
 OPEN = ("pending", "approved")
+#: The most partners at risk the page lists, the lowest scores first.
+AT_RISK_LIMIT = 100
+
+
+@router.get("/partners/at-risk")
+async def at_risk(request: Request, person: Staff, parts: Parts) -> HTMLResponse:
+    """The active partners at risk now, lowest health score first, each with its factors
+    and a link to its dashboard (reporting's ``GET /partners/at-risk``)."""
+    found = await parts.backend.read(
+        "reporting", "/partners/at-risk", person.access_token, {"limit": AT_RISK_LIMIT}
+    )
+    context = {
+        "person": person,
+        "title": "Partners at risk",
+        "found": found,
+        "limit": AT_RISK_LIMIT,
+    }
+    return render(request, "at_risk.html", context)
 
 
 @router.get("/partners/{partner_id}")

@@ -1,16 +1,17 @@
-"""Reporting's read API, one router per resource: partners, statements, payouts,
-leaderboard, health and the programme summary."""
+"""Reporting's read API, one router per resource: health, partners, statements, payouts,
+leaderboard and the programme summary."""
 
 from fastapi import APIRouter
 
 from services.reporting.api import health, leaderboard, partners, payouts, programme, statements
 
-#: Every router of the service, in the order ``create_app`` includes them.
+#: Every router of the service, in the order ``create_app`` includes them: health's
+#: before the partners' (``/partners/at-risk`` before ``/partners/{partner_id}``).
 ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
     partners.router,
     statements.router,
     payouts.router,
     leaderboard.router,
-    health.router,
     programme.router,
 )
