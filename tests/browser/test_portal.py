@@ -164,3 +164,31 @@ def test_the_channel_manager_settles_a_partner_and_sees_the_payout(
     browser.get(f"{portal.url}/registrations")
     wait_for_text(browser, "D-portal-1")  # the partner's registration, in the manager's list
     shot(browser, "registrations")
+
+
+def test_a_partner_asks_for_funds_and_the_manager_approves_them(
+    browser: WebDriver, portal: Portal
+) -> None:
+    sign_in(browser, portal, portal.people["a"], "/mdf")
+    browser.find_element(By.ID, "campaign").send_keys("Spring webinar series")
+    browser.find_element(By.ID, "amount").send_keys("1500.00")
+    browser.find_element(By.ID, "request-mdf").click()
+    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "notice")))
+    assert "Spring webinar series" in browser.find_element(By.ID, "mdf-requests").text
+    shot(browser, "mdf")
+    browser.get(f"{portal.url}/feedback/new")
+    browser.find_element(By.ID, "feedback-text").send_keys("The new course on security helped.")
+    browser.find_element(By.ID, "send-feedback").click()
+    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "notice")))
+    assert "your feedback is recorded" in browser.find_element(By.ID, "notice").text
+    browser.delete_all_cookies()
+    sign_in(browser, portal, portal.people["manager"], "/mdf")
+    row = next(
+        r
+        for r in browser.find_elements(By.CSS_SELECTOR, "#mdf-requests tbody tr")
+        if "Spring webinar series" in r.text
+    )
+    assert portal.partner_a in row.text
+    row.find_element(By.CSS_SELECTOR, "button.approve").click()
+    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "notice")))
+    assert "MDF request approved." in browser.find_element(By.ID, "notice").text
