@@ -25,6 +25,7 @@ from tests.support.portal import (
     health,
     is_deleted,
     manager,
+    mdf_requests,
     money_without,
     partner_360,
     partner_user,
@@ -687,3 +688,42 @@ def test_every_answer_carries_the_security_headers(
     assert static.status_code == 200
     assert "script-src 'self'" in static.headers["Content-Security-Policy"]
     assert static.headers["X-Content-Type-Options"] == "nosniff"
+
+
+# --------------------------------------------------------------------------- MDF outcomes
+
+
+def mdf_answer(status: str) -> dict[str, object]:
+    request = mdf_requests("P-A")["requests"][0]
+    return {**request, "status": status, "decided_at": None, "reason": None}
+
+
+@pytest.mark.parametrize(
+    ("status", "done", "said"),
+    [
+        ("requested", "sent", "MDF request sent: the channel manager decides it."),
+        ("rejected", "over-budget", "more than the budget left this quarter"),
+    ],
+)
+def test_a_partners_mdf_request_says_what_became_of_it(
+    as_pat: TestClient, services: FakeServices, status: str, done: str, said: str
+) -> None:
+    services.on("GET", "enablement", "/mdf-requests", mdf_requests("P-A"))
+    services.on("POST", "enablement", "/mdf-requests", mdf_answer(status), status=201)
+    form = form_of(as_pat, "/mdf")
+    fields = {"campaign": "Webinar", "amount": "100.00", "currency": "EUR"}
+    answer = as_pat.post("/mdf-requests", data={**form, **fields})
+    assert (answer.status_code, answer.headers["location"]) == (303, f"/mdf?done={done}")
+    assert said in as_pat.get(answer.headers["location"]).text
+
+
+@pytest.mark.parametrize(("decision", "said"), [("approve", "approved"), ("reject", "rejected")])
+def test_the_managers_mdf_decision_is_reported_in_words(
+    as_maria: TestClient, services: FakeServices, decision: str, said: str
+) -> None:
+    services.on("GET", "enablement", "/mdf-requests", mdf_requests("P-A"))
+    services.on("POST", "enablement", "/mdf-requests/M-1/" + decision, mdf_answer(said), status=200)
+    form = form_of(as_maria, "/mdf")
+    answer = as_maria.post(f"/mdf-requests/M-1/{decision}", data=form)
+    assert answer.headers["location"] == f"/mdf?done={said}"
+    assert f"MDF request {said}." in as_maria.get(answer.headers["location"]).text

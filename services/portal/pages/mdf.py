@@ -11,6 +11,9 @@ from services.portal.pages.dependencies import Form, Parts, Person, Staff, rende
 
 router = APIRouter(tags=["mdf"])
 
+#: A decision, as the page reports it done.
+DECIDED = {"approve": "approved", "reject": "rejected"}
+
 
 @router.get("/mdf")
 async def mdf(
@@ -56,14 +59,17 @@ async def request_mdf(request: Request, person: Person, parts: Parts, form: Form
             "values": body,
         }
         return render(request, "mdf.html", context, status=exc.status)
-    return see_other(f"/mdf?done={sent.body.get('status', 'requested')}")
+    # Over the budget left, enablement rejects a request at once.
+    return see_other(
+        "/mdf?done=over-budget" if sent.body.get("status") == "rejected" else "/mdf?done=sent"
+    )
 
 
 @router.post("/mdf-requests/{request_id}/{decision}", response_model=None)
 async def decide(
     request_id: str, decision: str, person: Staff, parts: Parts, form: Form
 ) -> Response:
-    if decision not in ("approve", "reject"):
+    if decision not in DECIDED:
         return see_other("/mdf")
     body = {"reason": form["reason"].strip()} if form.get("reason", "").strip() else None
     await parts.backend.send(
@@ -73,4 +79,4 @@ async def decide(
         body,
         idempotency_key=form.get("submission") or None,
     )
-    return see_other(f"/mdf?done={decision}d")
+    return see_other(f"/mdf?done={DECIDED[decision]}")
