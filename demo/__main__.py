@@ -632,7 +632,7 @@ async def main_async(args: argparse.Namespace) -> int:
         if portal_problems:
             return 1
         say(
-            "portal checked: demo partner A signed in at the OIDC provider, saw its statement's payout"
+            "portal checked: demo partner A signed in at the OIDC provider, saw a statement's payout"
         )
         say(
             "equal to the independent recomputation, and was refused demo partner B's dashboard (403)"
