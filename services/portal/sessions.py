@@ -84,8 +84,12 @@ def new_csrf() -> str:
 
 
 def safe_next(path: str | None) -> str:
-    """Only a path on this site: ``/x`` yes, ``//host`` or ``https://host`` no."""
+    """Only a path on this site: ``/x`` yes, ``//host`` or ``https://host`` no, nor a path
+    with whitespace or control characters (browsers drop a tab or a newline between the
+    two slashes of ``//host``)."""
     if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return "/"
+    if any(c.isspace() or not c.isprintable() for c in path):
         return "/"
     return path
 

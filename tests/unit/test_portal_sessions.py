@@ -212,6 +212,16 @@ def test_safe_next_is_always_a_path_on_this_site(path: str | None) -> None:
     assert not kept.startswith("//")
     assert "\\" not in kept
     assert kept in (path, "/")
+    # What a browser would make of it once it drops whitespace and control characters.
+    browsed = "".join(c for c in kept if c.isprintable() and not c.isspace())
+    assert not browsed.startswith("//")
+
+
+@pytest.mark.parametrize(
+    "path", ["/\t/evil.example", "/\n/evil.example", "/ /evil.example", "/\x00/x"]
+)
+def test_safe_next_refuses_a_path_a_browser_would_read_as_another_host(path: str) -> None:
+    assert safe_next(path) == "/"
 
 
 LOCAL_PATH = st.lists(
