@@ -51,6 +51,7 @@ from services.reporting.views import (
     StatementView,
 )
 from tests.support.events import CONTRACT
+from tests.support.onboarding import SCORECARD
 from tests.support.tokens import Issuer
 
 SECRET = "the-portal-test-secret-0123456789"
@@ -227,6 +228,20 @@ def sign_in(client: TestClient, session: Session) -> None:
     the portal had set it (so the portal's later ``Set-Cookie`` replaces it)."""
     codec: SessionCodec = client.app.state.portal.codec  # type: ignore[attr-defined]
     client.cookies.set(SESSION_COOKIE, session_cookie(codec, session), domain=COOKIE_DOMAIN)
+
+
+def hidden(html: str, name: str) -> str:
+    """The value of the (first) hidden field ``name`` in ``html``."""
+    found = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert found, f"no hidden {name} field in the page"
+    return found[1]
+
+
+def form_of(client: TestClient, page: str) -> dict[str, str]:
+    """The CSRF token and submission id of the (first) form on ``page``."""
+    shown = client.get(page)
+    assert shown.status_code == 200, shown.text
+    return {"csrf": hidden(shown.text, "csrf"), "submission": hidden(shown.text, "submission")}
 
 
 # --------------------------------------------------------------------------- canned answers
@@ -546,13 +561,7 @@ def application(application_id: str, partner_id: str, name: str) -> dict[str, An
         "region": "EMEA",
         "industry": "IT",
         "contact_email": "channel@example.com",
-        "scorecard": {
-            "customer_base": 4,
-            "sales_network": 3,
-            "expertise": 5,
-            "track_record": 3,
-            "fit": 4,
-        },
+        "scorecard": SCORECARD,
         "score": 77.0,
         "recommendation": "approve",
         "weights": {

@@ -1052,14 +1052,6 @@ def test_mdf_decisions_stay_with_staff_and_name_who_decided(enablement: Enableme
     assert [e["data"]["actor"] for e in requested] == [KEY_ACTOR, KEY_ACTOR]
 
 
-@pytest.fixture
-def issuer() -> Iterator[Issuer]:
-    made = Issuer()
-    made.add_key("k1")
-    yield made
-    made.close()
-
-
 def test_a_person_signed_in_is_the_actor_of_what_they_send(issuer: Issuer) -> None:
     enablement = Enablement(issuer=issuer.url)
     enablement.sign(KEYED_PARTNER)

@@ -12,7 +12,7 @@ FastAPI's TestClient, without starting it, so nothing connects.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -560,14 +560,6 @@ async def test_a_registration_answered_reaches_kafka_even_if_the_process_dies() 
     (event,) = restarted.of_type("DealRegistered")
     assert event["data"]["registration_id"] == answer.json()["registration_id"]
     assert restarted.pending() == 0
-
-
-@pytest.fixture
-def issuer() -> Iterator[Issuer]:
-    made = Issuer()
-    made.add_key("k1")
-    yield made
-    made.close()
 
 
 def test_a_person_signed_in_is_the_actor_of_what_they_register(issuer: Issuer) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
@@ -22,7 +21,9 @@ from tests.support.portal import (
     assert_hardened,
     cookies_set,
     dashboard_of,
+    form_of,
     health,
+    hidden,
     is_deleted,
     manager,
     mdf_requests,
@@ -49,42 +50,6 @@ DEAL = {
     "product_line": "cloud",
     "expected_amount": "80000.00",
 }
-
-
-@pytest.fixture
-def services() -> FakeServices:
-    return FakeServices()
-
-
-@pytest.fixture
-def portal(services: FakeServices) -> Iterator[TestClient]:
-    with running_portal(portal_settings(), services) as client:
-        yield client
-
-
-@pytest.fixture
-def as_pat(portal: TestClient) -> TestClient:
-    sign_in(portal, partner_user())
-    return portal
-
-
-@pytest.fixture
-def as_maria(portal: TestClient) -> TestClient:
-    sign_in(portal, manager())
-    return portal
-
-
-def hidden(html: str, name: str) -> str:
-    found = re.search(rf'name="{name}" value="([^"]*)"', html)
-    assert found, f"no hidden {name} field in the page"
-    return found[1]
-
-
-def form_of(client: TestClient, page: str) -> dict[str, str]:
-    """The CSRF token and submission id of the form on ``page``."""
-    shown = client.get(page)
-    assert shown.status_code == 200, shown.text
-    return {"csrf": hidden(shown.text, "csrf"), "submission": hidden(shown.text, "submission")}
 
 
 # --------------------------------------------------------------------------- signed in or not

@@ -6,7 +6,6 @@ channel manager's settlements with the form that settles a period."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from html import unescape
 from urllib.parse import quote
 
@@ -17,58 +16,22 @@ from tests.support.portal import (
     FakeServices,
     assert_hardened,
     dashboard_of,
+    form_of,
+    hidden,
     manager,
     money_without,
     partner_360,
     partner_settlements,
     partner_user,
     partners_page,
-    portal_settings,
     registration,
     registrations,
-    running_portal,
     settlement_run,
     sign_in,
 )
 
 PAT = "Bearer access-token-of-pat"
 MARIA = "Bearer access-token-of-maria"
-
-
-@pytest.fixture
-def services() -> FakeServices:
-    return FakeServices()
-
-
-@pytest.fixture
-def portal(services: FakeServices) -> Iterator[TestClient]:
-    with running_portal(portal_settings(), services) as client:
-        yield client
-
-
-@pytest.fixture
-def as_pat(portal: TestClient) -> TestClient:
-    sign_in(portal, partner_user())
-    return portal
-
-
-@pytest.fixture
-def as_maria(portal: TestClient) -> TestClient:
-    sign_in(portal, manager())
-    return portal
-
-
-def hidden(html: str, name: str) -> str:
-    found = re.search(rf'name="{name}" value="([^"]*)"', html)
-    assert found, f"no hidden {name} field in the page"
-    return found[1]
-
-
-def form_of(client: TestClient, page: str) -> dict[str, str]:
-    """The CSRF token and submission id of the (first) form on ``page``."""
-    shown = client.get(page)
-    assert shown.status_code == 200, shown.text
-    return {"csrf": hidden(shown.text, "csrf"), "submission": hidden(shown.text, "submission")}
 
 
 def next_page(html: str) -> str:

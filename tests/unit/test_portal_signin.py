@@ -39,14 +39,6 @@ CALLBACK = "http://127.0.0.1:8000/auth/callback"
 
 
 @pytest.fixture
-def issuer() -> Iterator[Issuer]:
-    made = Issuer()
-    made.add_key("k1")
-    yield made
-    made.close()
-
-
-@pytest.fixture
 def services(issuer: Issuer) -> FakeServices:
     return FakeServices(issuer)
 

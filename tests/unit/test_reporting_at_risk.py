@@ -22,7 +22,7 @@ import pytest
 
 from services.reporting.domain import period_of
 from services.reporting.queries import PartnerHealth, ReportingQueries
-from tests.support.events import CONTRACT, PROFILE, envelope
+from tests.support.events import CONTRACT, DATA, PROFILE, envelope
 from tests.support.reporting import calculated
 from tests.unit.test_reporting_service import PARTNER_KEY, FakeDatabase, Reporting, project
 
@@ -44,22 +44,7 @@ def signed(partner: str, *, target: str | None = "300000", plan: str = "quarter"
 
 
 def approved(partner: str) -> list[Any]:
-    applied = {
-        "partner_id": partner,
-        "application_id": f"A-{partner}",
-        **PROFILE,
-        "contact_email": "channel@example.com",
-        "scorecard": {
-            "customer_base": 4,
-            "sales_network": 3,
-            "expertise": 5,
-            "track_record": 3,
-            "fit": 4,
-        },
-        "score": 77.0,
-        "recommendation": "approve",
-        "applied_at": "2026-09-01T09:00:00Z",
-    }
+    applied = {**DATA["PartnerApplied"], "partner_id": partner, "application_id": f"A-{partner}"}
     decided = {
         "partner_id": partner,
         "application_id": f"A-{partner}",

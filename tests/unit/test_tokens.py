@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +25,6 @@ from shared.tokens import Claims, TokenForbidden, claims_of, looks_like_jwt
 from tests.support.tokens import AUDIENCE, Issuer
 
 KEY = "k-manager-key"
-
-
-@pytest.fixture
-def issuer() -> Iterator[Issuer]:
-    made = Issuer()
-    made.add_key("k1")
-    yield made
-    made.close()
 
 
 def app(settings: Settings) -> FastAPI:

@@ -6,7 +6,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.portal.pages.dependencies import Form, Parts, Staff, render, see_other
+from services.portal.pages.dependencies import (
+    Form,
+    Parts,
+    Staff,
+    render,
+    see_other,
+    send_form,
+)
 
 router = APIRouter(tags=["applications"])
 
@@ -39,11 +46,8 @@ async def applications(
 
 @router.post("/applications/{application_id}/approve", response_model=None)
 async def approve(application_id: str, person: Staff, parts: Parts, form: Form) -> Response:
-    sent = await parts.backend.send(
-        "onboarding",
-        f"/applications/{application_id}/approve",
-        person.access_token,
-        idempotency_key=form.get("submission") or None,
+    sent = await send_form(
+        parts, person, form, "onboarding", f"/applications/{application_id}/approve"
     )
     return see_other(f"/applications?done=approved:{sent.body.get('partner_id', application_id)}")
 
@@ -51,11 +55,12 @@ async def approve(application_id: str, person: Staff, parts: Parts, form: Form) 
 @router.post("/applications/{application_id}/reject", response_model=None)
 async def reject(application_id: str, person: Staff, parts: Parts, form: Form) -> Response:
     reason = form.get("reason", "").strip() or "not a fit for the programme now"
-    await parts.backend.send(
+    await send_form(
+        parts,
+        person,
+        form,
         "onboarding",
         f"/applications/{application_id}/reject",
-        person.access_token,
         {"reason": reason},
-        idempotency_key=form.get("submission") or None,
     )
     return see_other(f"/applications?done=rejected:{application_id}")

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.portal.backend import Backend, Refused
+from services.portal.backend import Backend, Refused, Sent
 from services.portal.sessions import SESSION_COOKIE, Session, SessionCodec, safe_next
 from services.portal.settings import PortalSettings
 from services.portal.signin import IssuerUnreachable, OidcClient, SignInFailed
@@ -136,6 +136,49 @@ async def _checked_form(request: Request, person: Session) -> dict[str, str]:
 
 Form = Annotated[dict[str, str], Depends(form_of)]
 SignOutForm = Annotated[dict[str, str], Depends(sign_out_form)]
+
+
+def fields_of(form: dict[str, str], names: tuple[str, ...], person: Session) -> dict[str, str]:
+    """A self-service command's body from its form: the named fields, trimmed, and, from a
+    staff person, the partner it acts for (a partner user's command acts for their own,
+    which the service decides from their token)."""
+    body = {name: form.get(name, "").strip() for name in names}
+    if person.is_staff:
+        body["partner_id"] = form.get("partner_id", "").strip()
+    return body
+
+
+async def send_form(
+    parts: Portal,
+    person: Session,
+    form: dict[str, str],
+    service: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+) -> Sent:
+    """The form's command, sent to ``service`` as the person, with the form's
+    ``submission`` as its Idempotency-Key: a form sent twice is one command."""
+    return await parts.backend.send(
+        service, path, person.access_token, body, idempotency_key=form.get("submission") or None
+    )
+
+
+async def send_correctable(
+    parts: Portal,
+    person: Session,
+    form: dict[str, str],
+    service: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+) -> Sent | Refused:
+    """:func:`send_form`, with a refusal the person can correct (a 4xx but 401) returned
+    to be shown on the form; any other (a 401 signs in again, a 5xx) is raised."""
+    try:
+        return await send_form(parts, person, form, service, path, body)
+    except Refused as exc:
+        if not exc.correctable:
+            raise
+        return exc
 
 
 def render(

@@ -6,7 +6,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.portal.backend import Refused
-from services.portal.pages.dependencies import Form, Parts, Person, render
+from services.portal.pages.dependencies import (
+    Form,
+    Parts,
+    Person,
+    fields_of,
+    render,
+    send_correctable,
+)
 
 router = APIRouter(tags=["feedback"])
 
@@ -28,26 +35,11 @@ async def new_feedback(request: Request, person: Person) -> HTMLResponse:
 
 @router.post("/feedback", response_model=None)
 async def submit(request: Request, person: Person, parts: Parts, form: Form) -> Response:
-    values = {name: form.get(name, "").strip() for name in ("topic", "rating", "text")}
-    body: dict[str, object] = {
-        **values,
-        "rating": int(values["rating"]) if values["rating"].isdigit() else values["rating"],
-    }
-    if person.is_staff:
-        body["partner_id"] = form.get("partner_id", "").strip()
-    problem, status = None, 201
-    try:
-        await parts.backend.send(
-            "enablement",
-            "/feedback",
-            person.access_token,
-            body,
-            idempotency_key=form.get("submission") or None,
-        )
-    except Refused as exc:
-        if not exc.correctable:
-            raise
-        problem, status = exc.message, exc.status
+    values = fields_of(form, ("topic", "rating", "text"), person)
+    rating = values["rating"]
+    body = {**values, "rating": int(rating) if rating.isdigit() else rating}
+    sent = await send_correctable(parts, person, form, "enablement", "/feedback", body)
+    problem = sent.message if isinstance(sent, Refused) else None
     context = {
         "person": person,
         "title": "Feedback",
@@ -56,4 +48,6 @@ async def submit(request: Request, person: Person, parts: Parts, form: Form) -> 
         "problem": problem,
         "sent": problem is None,
     }
-    return render(request, "feedback.html", context, status=200 if problem is None else status)
+    return render(
+        request, "feedback.html", context, status=sent.status if isinstance(sent, Refused) else 200
+    )

@@ -16,8 +16,10 @@ from services.portal.pages.dependencies import (
     Parts,
     Person,
     ensure_may_see,
+    fields_of,
     render,
     see_other,
+    send_correctable,
 )
 
 router = APIRouter(tags=["registrations"])
@@ -76,27 +78,16 @@ async def new_registration(request: Request, person: Person) -> HTMLResponse:
 @router.post("/registrations", response_model=None)
 async def register(request: Request, person: Person, parts: Parts, form: Form) -> Response:
     """Sent to incentives as the person; a refusal shows the form again with the reason."""
-    body = {name: form.get(name, "").strip() for name in FIELDS}
-    if person.is_staff:
-        body["partner_id"] = form.get("partner_id", "").strip()
-    try:
-        sent = await parts.backend.send(
-            "incentives",
-            "/registrations",
-            person.access_token,
-            body,
-            idempotency_key=form.get("submission") or None,
-        )
-    except Refused as exc:
-        if not exc.correctable:
-            raise
+    body = fields_of(form, FIELDS, person)
+    sent = await send_correctable(parts, person, form, "incentives", "/registrations", body)
+    if isinstance(sent, Refused):
         context = {
             "person": person,
             "title": "Register a deal",
             "values": body,
-            "problem": exc.message,
+            "problem": sent.message,
         }
-        return render(request, "registration_new.html", context, status=exc.status)
+        return render(request, "registration_new.html", context, status=sent.status)
     return see_other(f"/registrations/{sent.body['registration_id']}?registered=1")
 
 

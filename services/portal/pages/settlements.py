@@ -18,7 +18,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from services.portal.backend import Refused
-from services.portal.pages.dependencies import Form, Parts, Staff, render
+from services.portal.pages.dependencies import (
+    Form,
+    Parts,
+    Staff,
+    render,
+    send_correctable,
+)
 
 router = APIRouter(tags=["settlements"])
 
@@ -56,16 +62,10 @@ async def settle(request: Request, person: Staff, parts: Parts, form: Form) -> H
     submission = form.get("submission") or None
     if submission is not None and SETTLEMENT_ID.match(submission):
         body["settlement_id"] = submission
-    outcome, problem, status = None, None, 200
-    try:
-        sent = await parts.backend.send(
-            "incentives", "/settlements", person.access_token, body, idempotency_key=submission
-        )
-        outcome = {**sent.body, "recorded": sent.status == 201}
-    except Refused as exc:
-        if not exc.correctable:
-            raise
-        problem, status = exc.message, exc.status
+    sent = await send_correctable(parts, person, form, "incentives", "/settlements", body)
+    refused = sent if isinstance(sent, Refused) else None
+    outcome = None if isinstance(sent, Refused) else {**sent.body, "recorded": sent.status == 201}
+    problem, status = (refused.message, refused.status) if refused else (None, 200)
     try:
         listing = await _listing(parts, person.access_token, None, None)
     except Refused as exc:  # the run's outcome is shown all the same
