@@ -27,10 +27,10 @@ from typing import Any
 import httpx2 as httpx
 from aiokafka import AIOKafkaProducer
 
-from demo import people
+from demo import lifecycle, people
 from demo import scenario as sim
 from demo.people import sign_in_lines
-from demo.reference import Statement, expected_registration_decisions, expected_statements
+from demo.reference import Statement, expected_statements
 from shared import events, topics
 from shared.access import ADMIN_KEY_VARIABLE, read_admin_key
 from shared.events import CLOUDEVENTS_CONTENT_TYPE, CloudEvent, new_event
@@ -116,8 +116,12 @@ async def progress(platform: Platform, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), 3)
 
 
-async def drive(platform: Platform, scenario: sim.Scenario) -> list[CloudEvent[Any]]:
-    """Run the scenario; return the events a reference computation needs (sent or implied)."""
+async def drive(
+    platform: Platform, scenario: sim.Scenario
+) -> tuple[list[CloudEvent[Any]], list[CloudEvent[Any]]]:
+    """Run the scenario; return the events a reference computation needs (sent or implied)
+    and the registrations sent, whose decisions the reference makes
+    (:func:`demo.lifecycle.approvals`)."""
     ledger: list[CloudEvent[Any]] = []
     now = datetime.now(UTC)
     say(f"1. {len(scenario.applicants)} partner applications with scorecards (onboarding HTTP)")
@@ -252,29 +256,6 @@ async def drive(platform: Platform, scenario: sim.Scenario) -> list[CloudEvent[A
         )
         registered_events.append(event)
         await platform.publish(event)
-    by_registration = {
-        e.data.registration_id: e
-        for e in registered_events
-        if isinstance(e.data, events.DealRegistered)
-    }
-    for registration_id, (approved, _reason) in expected_registration_decisions(
-        registered_events
-    ).items():
-        data = by_registration[registration_id].data
-        assert isinstance(data, events.DealRegistered)
-        if approved:
-            ledger.append(
-                new_event(
-                    events.DealRegistrationApproved(
-                        partner_id=data.partner_id,
-                        registration_id=registration_id,
-                        deal_id=data.deal_id,
-                        approved_at=data.registered_at,
-                    ),
-                    source="/demo/expected",
-                )
-            )
-
     deals = scenario.deals + scenario.conflicting_registrations
     corrections = [d for d in deals if d.correction is not None]
     cancellations = [d for d in deals if d.cancelled_at is not None]
@@ -382,7 +363,7 @@ async def drive(platform: Platform, scenario: sim.Scenario) -> list[CloudEvent[A
                 f"{scenario.run}-mdf-{i}-approve",
                 expect=(200, 201, 409),
             )
-    return ledger
+    return ledger, registered_events
 
 
 def compare(expected: Statement, served: dict[str, Any]) -> list[str]:
@@ -422,6 +403,7 @@ def compare(expected: Statement, served: dict[str, Any]) -> list[str]:
         ("revenue", expected.revenue),
         ("commission_total", expected.commission_total),
         ("bonus_total", expected.bonus_total),
+        ("adjustment_total", expected.adjustment_total),
         ("payout_total", expected.payout_total),
     ):
         if served.get(field) != money(value):
@@ -607,12 +589,27 @@ async def main_async(args: argparse.Namespace) -> int:
         say(
             f"partnerhub demo: run {run}, seed {args.seed}, {args.partners} partners, {args.deals} deals"
         )
-        ledger = await drive(platform, scenario)
-        expected = expected_statements(ledger)
+        ledger, registered = await drive(platform, scenario)
+        expected = expected_statements([*ledger, *lifecycle.approvals(registered)])
         say(
             f"9. waiting for the platform to process everything, then comparing {len(expected)} statements"
         )
         problems = await check(platform, expected, args.timeout)
+        if not problems:
+            say(
+                "10. a decision by hand, an extension, an inquiry resolved by adjustment (incentives HTTP)"
+            )
+            done = await lifecycle.exercise(platform, run, key, registered, expected)
+            for line in done.said:
+                say(line)
+            ledger += done.events
+            expected = expected_statements(
+                [*ledger, *lifecycle.approvals([*registered, *done.events])]
+            )
+            say(f"11. comparing the {len(expected)} statements again")
+            problems = await check(platform, expected, args.timeout)
+            if done.problems:
+                problems[("lifecycle", "-")] = done.problems
         stop.set()
         await ticker
         await report(platform, scenario, expected)
@@ -648,7 +645,8 @@ async def main_async(args: argparse.Namespace) -> int:
             return 1
         say(
             f"SELF-CHECK PASSED: {len(expected)} statements, {lines} lines, every number equal to the independent "
-            f"recomputation from the events sent ({time.monotonic() - started:.0f} s)"
+            f"recomputation from the events sent, after a decision by hand and an adjustment; "
+            f"the extension as the rule says ({time.monotonic() - started:.0f} s)"
         )
         return 0
     finally:

@@ -1,25 +1,45 @@
 """A second, independent implementation of the commission rules and the deal-registration rule.
 
-The rules are docs/rules/commissions.md and docs/rules/deal-registration.md.
+The rules are docs/rules/commissions.md, docs/rules/deal-registration.md and, for
+the adjustments a statement adds to its payout, docs/rules/inquiries.md.
 
 It is written for clarity, not speed, and is meant as a test oracle: it takes the
 whole set of events at once and computes every result from scratch, never
 incrementally.
 
-Two steps:
+Commissions, in two steps:
 
 1. **Gather the final facts** out of the events, ignoring their order and any
    duplicates: the standing version of each deal, contract and registration
-   decision, the earliest cancellation of each deal, every termination and
-   every certification.
+   decision (one made by hand stands over an automatic one, then the greatest
+   (time, id)), the standing answer to each extension request, the earliest
+   cancellation of each deal, every termination and every certification.
 2. **Compute every deal** from those facts, period by period, following the
-   numbered commission rules one after the other.
+   numbered commission rules one after the other. A deal earns the
+   registered-deal uplift inside an approved registration's window:
+   ``approved_at ≤ closed_at ≤ expires_at``, the decision's ``expires_at``
+   moved on by the registration's counted extensions (absent: no end).
+
+A statement's ``payout_total`` adds the period's CommissionAdjusted amounts in
+its currency (each ``adjustment_id`` once) to its commissions and target bonus.
 
 Facts are kept per partner (for one partner, the commission of every deal is a
 pure function of the set of that partner's events): a deal, a contract, a
-cancellation, a termination and a certification belong to the partner named
-in their payload. Registration decisions are keyed by ``registration_id`` and
-count for a deal only when they name that deal and its partner.
+cancellation, a termination, a certification, a registration decision and an
+extension answer belong to the partner named in their payload. Registration
+decisions are keyed by (partner, ``registration_id``) and count for a deal only
+when they name that deal; extension answers are keyed by (partner,
+``extension_id``) and count for the registration of that partner they name.
+
+Registrations (:func:`expected_registration_decisions`): every DealRegistered is
+decided in (registered_at, registration_id) order; one decided by hand (a
+decision whose ``actor`` is a person or a key) keeps that decision, any other is
+rejected when another partner's approved registration of the same (customer,
+product_line) protects at its registered_at. An approved registration protects
+from its registered_at to registered_at + protection_days + its counted
+extensions, both ends included. Of the granted extensions of a registration (the
+standing answer per ``extension_id``), the first two by (time, id) count, each at
+most 90 days.
 """
 
 from __future__ import annotations
@@ -28,11 +48,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from shared.events import (
+    ActorKind,
     CertificationAwarded,
     CloudEvent,
+    CommissionAdjusted,
     CommissionPlan,
     CommissionStatus,
     Contract,
@@ -41,6 +63,8 @@ from shared.events import (
     DealClosed,
     DealRegistered,
     DealRegistrationApproved,
+    DealRegistrationExtended,
+    DealRegistrationExtensionRejected,
     DealRegistrationRejected,
     PartnerSigned,
     PartnerTerminated,
@@ -50,11 +74,17 @@ from shared.events import (
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
-CONFLICT_WINDOW = timedelta(days=90)
+#: How long an approved registration protects its pair, by default (a programme setting).
+PROTECTION_DAYS = 90
+#: Of a registration's granted extensions, this many count (the first by (time, id)) ...
+MAX_EXTENSIONS = 2
+#: ... each for at most this many days.
+MAX_EXTENSION_DAYS = 90
 CHANNEL_CONFLICT = "channel_conflict"
 
 __all__ = [
     "Line",
+    "RegistrationOutcome",
     "Statement",
     "expected_registration_decisions",
     "expected_statements",
@@ -91,6 +121,8 @@ class Statement:
     period: str
     currency: str
     lines: list[Line] = field(default_factory=list)
+    #: The period's CommissionAdjusted amounts in its currency, by adjustment id.
+    adjustments: dict[str, Decimal] = field(default_factory=dict)
 
     @property
     def revenue(self) -> Decimal:
@@ -116,8 +148,16 @@ class Statement:
         return total
 
     @property
+    def adjustment_total(self) -> Decimal:
+        total = ZERO
+        for amount in self.adjustments.values():
+            total += amount
+        return total
+
+    @property
     def payout_total(self) -> Decimal:
-        return self.commission_total + self.bonus_total
+        """Commissions, target bonus and adjustments (docs/rules/inquiries.md)."""
+        return self.commission_total + self.bonus_total + self.adjustment_total
 
     def line(self, deal_id: str) -> Line:
         for line in self.lines:
@@ -146,8 +186,12 @@ class _Facts:
     contracts: dict[tuple[str, str], CloudEvent[Payload]] = field(default_factory=dict)
     # every certification, as (partner_id, product_line, awarded_at, expires_at)
     certifications: set[tuple[str, str, datetime, datetime]] = field(default_factory=set)
-    # registration_id -> the standing DealRegistrationApproved/Rejected event
-    decisions: dict[str, CloudEvent[Payload]] = field(default_factory=dict)
+    # (partner_id, registration_id) -> the standing DealRegistrationApproved/Rejected event
+    decisions: dict[tuple[str, str], CloudEvent[Payload]] = field(default_factory=dict)
+    # (partner_id, extension_id) -> the standing DealRegistrationExtended/ExtensionRejected
+    answers: dict[tuple[str, str], CloudEvent[Payload]] = field(default_factory=dict)
+    # (partner_id, adjustment_id) -> its CommissionAdjusted (an adjustment never changes)
+    adjustments: dict[tuple[str, str], CloudEvent[Payload]] = field(default_factory=dict)
 
 
 K = TypeVar("K")
@@ -158,6 +202,57 @@ def _keep_latest(table: dict[K, CloudEvent[Payload]], key: K, event: CloudEvent[
     current = table.get(key)
     if current is None or _version(event) > _version(current):
         table[key] = event
+
+
+def _by_hand(data: Payload) -> bool:
+    """A decision made by a channel manager: its actor is a person or an API key.
+
+    A decision with no actor, or with the system as actor, is the service's own
+    output of the rule.
+    """
+    return data.actor is not None and data.actor.kind in (ActorKind.PERSON, ActorKind.KEY)
+
+
+def _decision_rank(event: CloudEvent[Payload]) -> tuple[bool, datetime, str]:
+    """Which of two decisions on one registration stands: by hand over automatic, then
+    the greater (time, id)."""
+    return (_by_hand(event.data), event.time, event.id)
+
+
+def _keep_standing_decision(
+    table: dict[tuple[str, str], CloudEvent[Payload]],
+    key: tuple[str, str],
+    event: CloudEvent[Payload],
+) -> None:
+    current = table.get(key)
+    if current is None or _decision_rank(event) > _decision_rank(current):
+        table[key] = event
+
+
+def counted_extension_days(
+    answers: dict[tuple[str, str], CloudEvent[Payload]], partner_id: str, registration_id: str
+) -> int:
+    """The days a registration's protection is extended by.
+
+    ``answers`` holds the standing answer of each extension request. Of those that
+    grant an extension of this registration, the first :data:`MAX_EXTENSIONS` by
+    (time, id) count, each for at most :data:`MAX_EXTENSION_DAYS` days.
+    """
+    granted: list[CloudEvent[Payload]] = []
+    for (partner, _extension_id), event in answers.items():
+        data = event.data
+        if (
+            partner == partner_id
+            and isinstance(data, DealRegistrationExtended)
+            and data.registration_id == registration_id
+        ):
+            granted.append(event)
+    granted.sort(key=_version)
+    total = 0
+    for event in granted[:MAX_EXTENSIONS]:
+        assert isinstance(event.data, DealRegistrationExtended)
+        total += min(event.data.days, MAX_EXTENSION_DAYS)
+    return total
 
 
 def _gather(events: Iterable[CloudEvent[Payload]]) -> _Facts:
@@ -181,7 +276,11 @@ def _gather(events: Iterable[CloudEvent[Payload]]) -> _Facts:
         elif isinstance(data, CertificationAwarded):
             facts.certifications.add((partner, data.product_line, data.awarded_at, data.expires_at))
         elif isinstance(data, DealRegistrationApproved | DealRegistrationRejected):
-            _keep_latest(facts.decisions, data.registration_id, event)
+            _keep_standing_decision(facts.decisions, (partner, data.registration_id), event)
+        elif isinstance(data, DealRegistrationExtended | DealRegistrationExtensionRejected):
+            _keep_latest(facts.answers, (partner, data.extension_id), event)
+        elif isinstance(data, CommissionAdjusted):
+            facts.adjustments.setdefault((partner, data.adjustment_id), event)
     return facts
 
 
@@ -289,16 +388,34 @@ def is_certified(facts: _Facts, partner_id: str, product_line: str, closed_at: d
     return False
 
 
+def registration_window(
+    facts: _Facts, partner_id: str, decision: DealRegistrationApproved
+) -> tuple[datetime, datetime | None]:
+    """When an approved registration gives its deal the registered-deal uplift.
+
+    From ``approved_at`` to the decision's ``expires_at`` moved on by the
+    registration's counted extensions, both ends included; ``None``: no end (a
+    decision without ``expires_at``).
+    """
+    if decision.expires_at is None:
+        return (decision.approved_at, None)
+    days = counted_extension_days(facts.answers, partner_id, decision.registration_id)
+    return (decision.approved_at, decision.expires_at + timedelta(days=days))
+
+
 def is_registered(facts: _Facts, partner_id: str, deal_id: str, closed_at: datetime) -> bool:
-    """Rule 6, second part: a standing approval for this deal and partner dated ≤ closed_at."""
-    for event in facts.decisions.values():
+    """Rule 6, second part: a standing approval of a registration of this deal and partner
+    whose window holds closed_at (``approved_at ≤ closed_at ≤ expires_at``)."""
+    for (partner, _registration_id), event in facts.decisions.items():
         decision = event.data
         if (
-            isinstance(decision, DealRegistrationApproved)
-            and decision.partner_id == partner_id
-            and decision.deal_id == deal_id
-            and decision.approved_at <= closed_at
+            partner != partner_id
+            or not isinstance(decision, DealRegistrationApproved)
+            or decision.deal_id != deal_id
         ):
+            continue
+        start, end = registration_window(facts, partner_id, decision)
+        if start <= closed_at and (end is None or closed_at <= end):
             return True
     return False
 
@@ -421,7 +538,17 @@ def expected_statements(
         groups.setdefault((partner_id, period), []).append(
             _Placed(partner_id, deal, contract, status, period)
         )
-    return {key: _compute_period(key[0], key[1], placed, facts) for key, placed in groups.items()}
+    statements = {
+        key: _compute_period(key[0], key[1], placed, facts) for key, placed in groups.items()
+    }
+    for event in facts.adjustments.values():
+        data = event.data
+        assert isinstance(data, CommissionAdjusted)
+        key = (data.partner_id, data.period)
+        statement = statements.setdefault(key, Statement(key[0], key[1], data.currency))
+        if data.currency == statement.currency:
+            statement.adjustments[data.adjustment_id] = data.amount
+    return statements
 
 
 def expected_lines(events: Iterable[CloudEvent[Payload]]) -> dict[tuple[str, str], Line]:
@@ -436,45 +563,114 @@ def expected_lines(events: Iterable[CloudEvent[Payload]]) -> dict[tuple[str, str
 # --------------------------------------------------------------------------- registration
 
 
+class RegistrationOutcome(NamedTuple):
+    """A registration's decision by the rule (or by hand), as the reference expects it."""
+
+    approved: bool
+    #: None when approved by the rule; ``channel_conflict`` when rejected by it; the
+    #: channel manager's reason (if any) when decided by hand.
+    reason: str | None = None
+    #: The protecting registration it conflicts with (rejected by the rule only).
+    conflicting_registration_id: str | None = None
+    #: The end of its protection, extensions included, when approved; None when rejected.
+    expires_at: datetime | None = None
+
+
+@dataclass
+class _RegistrationFacts:
+    # registration_id -> the standing DealRegistered event
+    registrations: dict[str, CloudEvent[Payload]] = field(default_factory=dict)
+    # (partner_id, registration_id) -> the standing decision made by hand
+    manual: dict[tuple[str, str], CloudEvent[Payload]] = field(default_factory=dict)
+    # (partner_id, extension_id) -> the standing answer to the extension request
+    answers: dict[tuple[str, str], CloudEvent[Payload]] = field(default_factory=dict)
+
+
+def _gather_registrations(events: Iterable[CloudEvent[Payload]]) -> _RegistrationFacts:
+    facts = _RegistrationFacts()
+    for event in events:
+        data = event.data
+        if isinstance(data, DealRegistered):
+            _keep_latest(facts.registrations, data.registration_id, event)
+        elif isinstance(data, DealRegistrationApproved | DealRegistrationRejected):
+            # Decisions with no actor or the system as actor are the rule's own output,
+            # never an input to it.
+            if _by_hand(data):
+                _keep_latest(facts.manual, (data.partner_id, data.registration_id), event)
+        elif isinstance(data, DealRegistrationExtended | DealRegistrationExtensionRejected):
+            _keep_latest(facts.answers, (data.partner_id, data.extension_id), event)
+    return facts
+
+
+def _protects(registration: DealRegistered, end: datetime, instant: datetime) -> bool:
+    """An approved registration protects its pair from registered_at to end, both included."""
+    return registration.registered_at <= instant <= end
+
+
 def expected_registration_decisions(
     events: Iterable[CloudEvent[Payload]],
-) -> dict[str, tuple[bool, str | None]]:
-    """The deal-registration rule: registration_id -> (approved, reason) for every DealRegistered.
+    protection_days: int = PROTECTION_DAYS,
+) -> dict[str, RegistrationOutcome]:
+    """The deal-registration rule: registration_id -> its outcome, for every DealRegistered.
 
     Registrations are decided one after the other by (registered_at,
-    registration_id). One is rejected with ``channel_conflict`` when another
-    partner already holds an approved registration for the same (customer,
-    product_line) whose registered_at lies within the 90 days up to its own.
-    A registration sent twice counts once (the version with the greatest
-    (time, id) stands).
+    registration_id). One decided by hand (the standing DealRegistrationApproved/
+    Rejected whose actor is a person or a key, greatest (time, id)) keeps that
+    decision. Any other is rejected with ``channel_conflict`` when another partner's
+    registration of the same (customer, product_line), decided before it and approved,
+    protects at its registered_at; the first such registration in decision order is
+    the conflicting one. Otherwise it is approved.
+
+    An approved registration protects from its registered_at to its expires_at =
+    registered_at + ``protection_days`` + its counted extensions (both ends included).
+    A registration sent twice counts once (the version with the greatest (time, id)
+    stands). Decisions by hand and extension answers count for a registration when
+    they name it and its partner.
+
+    The outcome's ``expires_at`` is that end, extensions included, for an approved
+    registration (by the rule or by hand), and None for a rejected one.
     """
-    standing: dict[str, CloudEvent[Payload]] = {}
-    for event in events:
-        if isinstance(event.data, DealRegistered):
-            _keep_latest(standing, event.data.registration_id, event)
+    facts = _gather_registrations(events)
 
     registrations: list[DealRegistered] = []
-    for event in standing.values():
+    for event in facts.registrations.values():
         assert isinstance(event.data, DealRegistered)
         registrations.append(event.data)
     registrations.sort(key=lambda r: (r.registered_at, r.registration_id))
 
-    decisions: dict[str, tuple[bool, str | None]] = {}
-    approved: list[DealRegistered] = []
+    outcomes: dict[str, RegistrationOutcome] = {}
+    # The approved registrations decided so far, with the end of their protection.
+    protecting: list[tuple[DealRegistered, datetime]] = []
     for registration in registrations:
-        conflict = False
-        for other in approved:
-            if (
-                other.partner_id != registration.partner_id
-                and other.customer == registration.customer
-                and other.product_line == registration.product_line
-                and registration.registered_at - other.registered_at <= CONFLICT_WINDOW
-            ):
-                conflict = True
-                break
-        if conflict:
-            decisions[registration.registration_id] = (False, CHANNEL_CONFLICT)
+        key = (registration.partner_id, registration.registration_id)
+        days = protection_days + counted_extension_days(facts.answers, *key)
+        end = registration.registered_at + timedelta(days=days)
+
+        manual = facts.manual.get(key)
+        if manual is not None:
+            hand = manual.data
+            if isinstance(hand, DealRegistrationApproved):
+                outcome = RegistrationOutcome(True, hand.reason, None, end)
+            else:
+                assert isinstance(hand, DealRegistrationRejected)
+                outcome = RegistrationOutcome(False, hand.reason, None, None)
         else:
-            decisions[registration.registration_id] = (True, None)
-            approved.append(registration)
-    return decisions
+            conflicting: str | None = None
+            for other, other_end in protecting:
+                if (
+                    other.partner_id != registration.partner_id
+                    and other.customer == registration.customer
+                    and other.product_line == registration.product_line
+                    and _protects(other, other_end, registration.registered_at)
+                ):
+                    conflicting = other.registration_id
+                    break
+            if conflicting is None:
+                outcome = RegistrationOutcome(True, None, None, end)
+            else:
+                outcome = RegistrationOutcome(False, CHANNEL_CONFLICT, conflicting, None)
+
+        outcomes[registration.registration_id] = outcome
+        if outcome.approved:
+            protecting.append((registration, end))
+    return outcomes

@@ -39,9 +39,26 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Final, Literal, Self, TypeVar
+from typing import Annotated, Any, Final, Literal, Self, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
+
+# ----------------------------------------------------------------- bodies
+
+#: An id a command body names (a deal's, a partner's, …).
+Identifier = Annotated[str, Field(min_length=1, max_length=200)]
+#: A short text a person writes (a reason, a note, a name).
+Text = Annotated[str, Field(min_length=1, max_length=500)]
+#: A longer text a person writes (a question, an answer).
+Message = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class CommandBody(BaseModel):
+    """A command's JSON body: fields it does not know are ignored, text is stripped (a
+    text of blanks is empty, and refused where one is required)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
 
 # ----------------------------------------------------------------- answers and refusals
 

@@ -356,16 +356,40 @@ class DealRegistered(Payload):
     registered_at: AwareDatetime
 
 
+def _optional(description: str) -> Any:
+    """An optional payload field, left out of the JSON when absent."""
+    return Field(default=None, exclude_if=_absent, description=description)
+
+
+#: How long an extension may be, in days (docs/rules/deal-registration.md).
+ExtensionDays = Annotated[int, Field(ge=1, le=90)]
+
+
 class DealRegistrationApproved(Payload):
+    """A registration's decision: approved. Decided automatically (``actor`` the
+    incentives service) or by a channel manager (``actor`` a person or key), which stands
+    over the automatic rule. Dated at the registration's own ``registered_at``."""
+
     event_type = "DealRegistrationApproved"
     kafka_topic = topics.DEALS
 
     registration_id: NonEmpty
     deal_id: NonEmpty
     approved_at: AwareDatetime
+    customer: str | None = _optional("the registration's customer")
+    product_line: str | None = _optional("the registration's product line")
+    expires_at: AwareDatetime | None = _optional(
+        "the end of its protection before any extension: registered_at + protection_days; "
+        "each DealRegistrationExtended moves it on by its days"
+    )
+    reason: str | None = _optional("why, for a decision made by hand")
 
 
 class DealRegistrationRejected(Payload):
+    """A registration's decision: rejected, with ``channel_conflict`` and the
+    ``conflicting_registration_id`` when decided automatically, with the channel
+    manager's reason when decided by hand."""
+
     event_type = "DealRegistrationRejected"
     kafka_topic = topics.DEALS
 
@@ -373,6 +397,55 @@ class DealRegistrationRejected(Payload):
     deal_id: NonEmpty
     rejected_at: AwareDatetime
     reason: NonEmpty
+    customer: str | None = _optional("the registration's customer")
+    product_line: str | None = _optional("the registration's product line")
+    conflicting_registration_id: str | None = _optional(
+        "the other partner's protecting registration it conflicts with"
+    )
+
+
+class _ExtensionPayload(Payload):
+    """What every event about an extension of a registration's protection names."""
+
+    registration_id: NonEmpty
+    extension_id: NonEmpty
+    deal_id: NonEmpty
+    customer: NonEmpty
+    product_line: NonEmpty
+
+
+class DealRegistrationExtensionRequested(_ExtensionPayload):
+    """A partner (or staff) asks for a registration's protection to last ``days`` longer."""
+
+    event_type = "DealRegistrationExtensionRequested"
+    kafka_topic = topics.DEALS
+
+    days: ExtensionDays
+    reason: NonEmpty
+    requested_at: AwareDatetime
+
+
+class DealRegistrationExtended(_ExtensionPayload):
+    """A channel manager granted an extension: the protection ends ``days`` later, at
+    ``expires_at``."""
+
+    event_type = "DealRegistrationExtended"
+    kafka_topic = topics.DEALS
+
+    days: ExtensionDays
+    expires_at: AwareDatetime
+    extended_at: AwareDatetime
+    note: str | None = _optional("the channel manager's note")
+
+
+class DealRegistrationExtensionRejected(_ExtensionPayload):
+    """A channel manager refused an extension."""
+
+    event_type = "DealRegistrationExtensionRejected"
+    kafka_topic = topics.DEALS
+
+    reason: NonEmpty
+    rejected_at: AwareDatetime
 
 
 class DealClosed(Payload):
@@ -519,6 +592,55 @@ class PayoutSettled(Payload):
         return self.amount_paid - sum((a.amount for a in self.carried_adjustments), Decimal(0))
 
 
+class CommissionInquiryOpened(Payload):
+    """A partner (or staff for it) asks why a deal's commission is what it is."""
+
+    event_type = "CommissionInquiryOpened"
+    kafka_topic = topics.INCENTIVES
+
+    inquiry_id: NonEmpty
+    deal_id: NonEmpty
+    period: PeriodLabel
+    message: NonEmpty
+    opened_at: AwareDatetime
+
+
+InquiryResolution = Literal["explained", "adjusted"]
+
+
+class CommissionInquiryResolved(Payload):
+    """A channel manager answered an inquiry: explained, or adjusted (then a
+    CommissionAdjusted, ``adjustment_id``, follows)."""
+
+    event_type = "CommissionInquiryResolved"
+    kafka_topic = topics.INCENTIVES
+
+    inquiry_id: NonEmpty
+    deal_id: NonEmpty
+    period: PeriodLabel
+    resolution: InquiryResolution
+    note: NonEmpty
+    resolved_at: AwareDatetime
+    adjustment_id: str | None = _optional("the adjustment made, when adjusted")
+
+
+class CommissionAdjusted(Payload):
+    """Money added to (or taken from) a partner's period by a channel manager: it counts
+    in the period's payout total, and a settlement pays it (docs/rules/settlement.md)."""
+
+    event_type = "CommissionAdjusted"
+    kafka_topic = topics.INCENTIVES
+
+    adjustment_id: NonEmpty
+    deal_id: str | None = _optional("the deal it is about; absent: the period as a whole")
+    period: PeriodLabel
+    currency: Currency
+    amount: Money = Field(description="signed: negative takes money back")
+    reason: NonEmpty
+    adjusted_at: AwareDatetime
+    inquiry_id: str | None = _optional("the inquiry it resolves, if any")
+
+
 PAYLOAD_TYPES: tuple[type[Payload], ...] = (
     PartnerApplied,
     PartnerApproved,
@@ -532,6 +654,9 @@ PAYLOAD_TYPES: tuple[type[Payload], ...] = (
     DealCancelled,
     DealRegistrationApproved,
     DealRegistrationRejected,
+    DealRegistrationExtensionRequested,
+    DealRegistrationExtended,
+    DealRegistrationExtensionRejected,
     TrainingCompleted,
     CertificationAwarded,
     PartnerFeedbackSubmitted,
@@ -540,6 +665,9 @@ PAYLOAD_TYPES: tuple[type[Payload], ...] = (
     MdfRejected,
     CommissionCalculated,
     PayoutSettled,
+    CommissionInquiryOpened,
+    CommissionInquiryResolved,
+    CommissionAdjusted,
 )
 
 #: Event type name (the CloudEvent ``type``) → payload model.

@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AliasChoices, AwareDatetime, BaseModel, Field, StrictInt
 
 from services.enablement.awards import AwardSettling, settle_learner
 from services.enablement.domain import (
@@ -82,10 +82,13 @@ from services.enablement.views import (
 from shared.commands import (
     LOST,
     Answer,
+    CommandBody,
     CommandKey,
+    Identifier,
     InvalidField,
     Lost,
     NotFound,
+    Text,
     retry_on_conflict,
 )
 from shared.events import Actor, Currency, Money, Tier
@@ -95,32 +98,26 @@ from shared.outbox import OutboxEntry, Publisher
 CLOCK_TOLERANCE = timedelta(minutes=5)
 
 Score = Annotated[StrictInt, Field(ge=0, le=100)]
-Text = Annotated[str, Field(min_length=1, max_length=500)]
-Identifier = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 # --------------------------------------------------------------------------- bodies
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
-
-
-class CourseBody(_Body):
+class CourseBody(CommandBody):
     course_id: Identifier
     title: Text
     product_line: Identifier
     passing_score: Score = DEFAULT_PASSING_SCORE
 
 
-class CertificationBody(_Body):
+class CertificationBody(CommandBody):
     certification_id: Identifier
     product_line: Identifier
     required_courses: list[Identifier] = Field(min_length=1, max_length=100)
     validity_days: StrictInt = Field(ge=1, le=36_500)
 
 
-class CompletionBody(_Body):
+class CompletionBody(CommandBody):
     partner_id: Identifier
     learner_id: Identifier
     course_id: Identifier
@@ -128,7 +125,7 @@ class CompletionBody(_Body):
     score: Score
 
 
-class MaterialBody(_Body):
+class MaterialBody(CommandBody):
     title: Text
     product_line: Identifier
     kind: Identifier
@@ -148,21 +145,21 @@ ActingPartner = Annotated[
 ]
 
 
-class FeedbackBody(_Body):
+class FeedbackBody(CommandBody):
     partner_id: ActingPartner = None
     rating: StrictInt = Field(ge=1, le=5)
     topic: Identifier
     text: Annotated[str, Field(max_length=5000)] = ""
 
 
-class MdfRequestBody(_Body):
+class MdfRequestBody(CommandBody):
     partner_id: ActingPartner = None
     campaign: Text
     amount: Annotated[Money, Field(gt=0)]
     currency: Currency
 
 
-class MdfRejectionBody(_Body):
+class MdfRejectionBody(CommandBody):
     reason: Text = "rejected by the channel manager"
 
 

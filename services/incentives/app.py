@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
-from services.incentives import SERVICE
+from services.incentives import PUBLISHES, SERVICE
 from services.incentives.api import ROUTERS
 from services.incentives.api.dependencies import provide
 from services.incentives.commands import IncentivesCommands
 from services.incentives.handlers import IncentivesConsumer
+from services.incentives.inquiries import Inquiries
 from services.incentives.ledgers import Ledgers
 from services.incentives.queries import IncentivesQueries
 from services.incentives.settings import IncentivesSettings
@@ -56,10 +57,12 @@ def create_app(
 
     # One Ledgers for both sides: what a settlement writes, the consumer reads again.
     ledgers = Ledgers(store, publisher, cache_deals=settings.ledger_cache_deals, service=name)
-    consumer = IncentivesConsumer(ledgers, store, publisher, service=name, clock=clock)
-    settlements = Settlements(
-        ledgers, allow_negative=settings.settlement_allow_negative, clock=clock
+    days = settings.registration_protection_days
+    consumer = IncentivesConsumer(
+        ledgers, store, publisher, service=name, protection_days=days, clock=clock
     )
+    negative = settings.settlement_allow_negative
+    settlements = Settlements(ledgers, allow_negative=negative, clock=clock)
 
     report_lag = subscribe(
         broker,
@@ -71,27 +74,8 @@ def create_app(
         "CommissionCalculated and registration decisions out.",
         partner_partitions_together=True,
     )
-    # For the AsyncAPI document: what incentives publishes.
-    broker.publisher(
-        topics.INCENTIVES,
-        title="CommissionCalculated",
-        description="One revision of one deal's commission",
-    )
-    broker.publisher(
-        topics.INCENTIVES,
-        title="PayoutSettled",
-        description="One partner's payout for a settled period, with carried adjustments",
-    )
-    broker.publisher(
-        topics.DEALS,
-        title="DealRegistrationDecision",
-        description="DealRegistrationApproved / DealRegistrationRejected",
-    )
-    broker.publisher(
-        topics.DEALS,
-        title="DealRegistered",
-        description="A deal registered through POST /registrations, naming who registered it",
-    )
+    for topic, title, description in PUBLISHES:  # for the AsyncAPI document
+        broker.publisher(topic, title=title, description=description)
 
     async def startup() -> None:
         await store.create_indexes()
@@ -108,8 +92,11 @@ def create_app(
         readiness_details={"outbox_backlog": publisher.known_backlog},
         background=[publisher.run, report_lag, ledgers.keep_removing_published],
     )
-    commands = IncentivesCommands(store, publisher, settlements, clock=clock)
-    provide(app, commands, IncentivesQueries(store))
+    inquiries = Inquiries(ledgers, store, clock=clock)
+    commands = IncentivesCommands(
+        store, publisher, settlements, inquiries, protection_days=days, clock=clock
+    )
+    provide(app, commands, IncentivesQueries(store, clock=clock))
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -1,8 +1,9 @@
-"""The commission engine and the deal-registration rule, pure.
+"""The commission engine, the deal-registration rule and its lifecycle, pure.
 
 The rules are written out in ``docs/rules/commissions.md`` (governing
 contract, statuses, periods, brackets, uplift, rounding, cap, target bonus,
-revisions), ``docs/rules/deal-registration.md`` (channel conflict) and
+revisions), ``docs/rules/deal-registration.md`` (channel conflict, protection,
+extensions, decisions by hand), ``docs/rules/inquiries.md`` (adjustments) and
 ``docs/rules/settlement.md`` (what a settlement pays). No Kafka, no MongoDB, no
 clock: everything here is a function of the facts it is given, so the same
 events give the same results whatever their order or duplication.
@@ -13,7 +14,9 @@ decisions). Each fact is merged so that merging is commutative and idempotent:
 a deal keeps its version with the greatest (CloudEvent ``time``, ``id``); a
 cancellation keeps the earliest ``cancelled_at``; a termination keeps the
 earliest ``effective_date``; certifications are a set; a registration keeps its
-decision with the greatest (``time``, ``id``). :func:`apply_event` merges an
+decision made by hand over one made by the rule, then the one with the greatest
+(``time``, ``id``); an answer to an extension request the greatest (``time``,
+``id``). :func:`apply_event` merges an
 event through the table :data:`MERGES`, one function per event type.
 :meth:`PartnerBook.results` computes every deal's :class:`DealResult` with its
 breakdown.
@@ -24,16 +27,23 @@ Incremental: merging a fact marks only the positions it can change as stale
 the first stale place of each touched period and returns the deals whose
 result changed. A new contract re-sorts every deal into its period.
 
-**Registrations.** :func:`decide_registrations` decides one (customer,
-product line)'s registrations in (``registered_at``, ``registration_id``)
-order: rejected with ``channel_conflict`` when another partner holds an
-approved registration registered within the previous 90 days, else approved.
+**Registrations.** :class:`RegistrationFacts` holds what is known of one
+(customer, product line)'s registrations: the registrations, extension requests
+and their answers, decisions by hand. :func:`decide_registrations` decides them
+in (``registered_at``, ``registration_id``) order: a decision by hand stands;
+otherwise rejected with ``channel_conflict`` when another partner's approved
+registration protects at its ``registered_at`` (from its ``registered_at`` to
+its ``expires_at``: ``protection_days`` later, moved on by its granted
+extensions, :func:`extended_end`), else approved. The registered-deal uplift
+applies to a deal closed inside an approval's protection.
+
+**Adjustments** count in their period's total (:func:`period_totals`).
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -46,7 +56,11 @@ from shared.settlement import Settlement, pending_adjustments
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
 ZERO_CENTS = Decimal("0.00")
-CONFLICT_WINDOW = timedelta(days=90)
+#: How long an approved registration protects its (customer, product line) by default.
+PROTECTION_DAYS = 90
+#: At most this many extensions of a registration count, each at most this many days.
+MAX_EXTENSIONS = 2
+MAX_EXTENSION_DAYS = 90
 
 #: A fact's version: the CloudEvent ``time`` and ``id``; the greatest stands.
 Version = tuple[datetime, str]
@@ -131,11 +145,59 @@ class Certification:
 
 @dataclass(frozen=True, slots=True)
 class RegistrationDecision:
+    """A published decision on a registration, as the commissions see it: approved ones
+    give their deal the registered-deal uplift from ``decided_at`` to ``expires_at``
+    (moved on by the registration's granted extensions; None: no end)."""
+
     registration_id: str
     deal_id: str
     approved: bool
     decided_at: datetime
     version: Version
+    manual: bool = False
+    expires_at: datetime | None = None
+
+    @property
+    def rank(self) -> tuple[bool, Version]:
+        """Which of two decisions on a registration stands: one made by hand over an
+        automatic one, then the greatest version."""
+        return self.manual, self.version
+
+
+@dataclass(frozen=True, slots=True)
+class ExtensionAnswer:
+    """A channel manager's answer to a request to extend a registration's protection:
+    granted (by ``days``) or refused. Of two answers to one request the greatest
+    version stands."""
+
+    extension_id: str
+    registration_id: str
+    deal_id: str
+    granted: bool
+    days: int
+    answered_at: datetime
+    version: Version
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExtensionRequest:
+    """A request to extend a registration's protection by ``days``."""
+
+    extension_id: str
+    registration_id: str
+    days: int
+    reason: str
+    requested_at: datetime
+    version: Version
+
+
+def extended_end(expires_at: datetime, answers: Iterable[ExtensionAnswer]) -> datetime:
+    """``expires_at`` moved on by the granted extensions that count: the first
+    :data:`MAX_EXTENSIONS` by version, each at most :data:`MAX_EXTENSION_DAYS` days."""
+    granted = sorted((a for a in answers if a.granted), key=lambda a: a.version)
+    days = sum(min(a.days, MAX_EXTENSION_DAYS) for a in granted[:MAX_EXTENSIONS])
+    return expires_at + timedelta(days=days)
 
 
 # --------------------------------------------------------------------------- results
@@ -298,7 +360,10 @@ class PartnerBook:
         self.cancellations: dict[str, datetime] = {}
         self.certifications: set[Certification] = set()
         self.registrations: dict[str, RegistrationDecision] = {}
-        self._approved_at: dict[str, datetime] = {}
+        #: Answers to extension requests, by registration id and extension id.
+        self.extensions: dict[str, dict[str, ExtensionAnswer]] = {}
+        #: Each registered deal's uplift windows: (approved_at, end or None).
+        self._windows: dict[str, list[tuple[datetime, datetime | None]]] = {}
         self._periods: dict[str, _Period] = {}
         self._place: dict[str, tuple[str, SortKey]] = {}
         self._contracts_by_start: list[ContractTerms] = []
@@ -359,22 +424,48 @@ class PartnerBook:
 
     def add_registration_decision(self, decision: RegistrationDecision) -> bool:
         known = self.registrations.get(decision.registration_id)
-        if known is not None and known.version >= decision.version:
+        if known is not None and known.rank >= decision.rank:
             return False
         self.registrations[decision.registration_id] = decision
-        deal_ids = {decision.deal_id} | ({known.deal_id} if known else set())
-        for deal_id in deal_ids:
-            approvals = [
-                r.decided_at
-                for r in self.registrations.values()
-                if r.deal_id == deal_id and r.approved
-            ]
-            if approvals:
-                self._approved_at[deal_id] = min(approvals)
-            else:
-                self._approved_at.pop(deal_id, None)
-            self._mark_deal(deal_id)
+        for deal_id in {decision.deal_id} | ({known.deal_id} if known else set()):
+            self._refresh_windows(deal_id)
         return True
+
+    def add_extension_answer(self, answer: ExtensionAnswer) -> bool:
+        answers = self.extensions.setdefault(answer.registration_id, {})
+        known = answers.get(answer.extension_id)
+        if known is not None and known.version >= answer.version:
+            return False
+        answers[answer.extension_id] = answer
+        decision = self.registrations.get(answer.registration_id)
+        for deal_id in {answer.deal_id} | ({decision.deal_id} if decision else set()):
+            self._refresh_windows(deal_id)
+        return True
+
+    def uplift_windows(self, deal_id: str) -> list[tuple[datetime, datetime | None]]:
+        """When ``deal_id`` earns the registered-deal uplift if it closes: from each
+        standing approval's ``decided_at`` to its end, extensions included (both ends
+        included; None: no end)."""
+        return list(self._windows.get(deal_id, ()))
+
+    def _refresh_windows(self, deal_id: str) -> None:
+        windows = sorted(
+            (
+                r.decided_at,
+                None
+                if r.expires_at is None
+                else extended_end(
+                    r.expires_at, self.extensions.get(r.registration_id, {}).values()
+                ),
+            )
+            for r in self.registrations.values()
+            if r.deal_id == deal_id and r.approved
+        )
+        if windows:
+            self._windows[deal_id] = windows
+        else:
+            self._windows.pop(deal_id, None)
+        self._mark_deal(deal_id)
 
     # ----------------------------------------------------------------- computing
 
@@ -522,7 +613,8 @@ class PartnerBook:
     def _uplift_rate(self, deal: Deal, plan: Plan) -> tuple[Decimal, tuple[str, ...]]:
         """The uplift's rate and why: the certification bonus when the partner holds a
         certification for the deal's product line valid when it closed, plus the
-        registered-deal bonus when a registration for it was approved by then."""
+        registered-deal bonus when it closed inside an approved registration's
+        protection (``approved_at ≤ closed_at ≤ expires_at``)."""
         reasons: tuple[str, ...] = ()
         rate = ZERO
         if plan.certification_bonus_rate and any(
@@ -531,11 +623,9 @@ class PartnerBook:
         ):
             rate += plan.certification_bonus_rate
             reasons += (f"certified for {deal.product_line}",)
-        approved_at = self._approved_at.get(deal.deal_id)
-        if (
-            plan.registered_deal_bonus_rate
-            and approved_at is not None
-            and approved_at <= deal.closed_at
+        if plan.registered_deal_bonus_rate and any(
+            approved_at <= deal.closed_at and (end is None or deal.closed_at <= end)
+            for approved_at, end in self._windows.get(deal.deal_id, ())
         ):
             rate += plan.registered_deal_bonus_rate
             reasons += ("registered deal",)
@@ -625,6 +715,9 @@ def with_plan(book: PartnerBook, plan: Plan) -> PartnerBook:
         draft.add_certification(certification)
     for decision in book.registrations.values():
         draft.add_registration_decision(decision)
+    for answers in book.extensions.values():
+        for answer in answers.values():
+            draft.add_extension_answer(answer)
     draft.settle()
     return draft
 
@@ -643,34 +736,172 @@ class Registration:
 
 
 @dataclass(frozen=True, slots=True)
+class ManualDecision:
+    """A channel manager's decision on a registration: it stands over the automatic rule.
+    Of two on one registration the greatest version stands."""
+
+    registration_id: str
+    approved: bool
+    reason: str
+    version: Version
+    actor: events.Actor | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
+    """A registration's decision: approved or rejected (``reason``; for a conflict, the
+    registration it conflicts with), by hand or by the rule, and when its protection
+    ends, extensions included."""
+
     registration: Registration
     approved: bool
+    expires_at: datetime
     reason: str | None = None
+    conflicting_registration_id: str | None = None
+    manual: bool = False
+
+    def protects(self, instant: datetime) -> bool:
+        """Approved and protecting at ``instant`` (both ends included)."""
+        return self.approved and self.registration.registered_at <= instant <= self.expires_at
 
 
-def decide_registrations(registrations: Iterable[Registration]) -> Iterator[Decision]:
-    """Each registration's decision, in (``registered_at``, ``registration_id``) order:
-    rejected (``channel_conflict``) when another partner holds an approved registration
-    for the same (customer, product line) registered within the previous 90 days.
+def decide_registrations(
+    registrations: Iterable[Registration],
+    *,
+    protection_days: int = PROTECTION_DAYS,
+    extensions: Mapping[str, Iterable[ExtensionAnswer]] | None = None,
+    manual: Mapping[str, ManualDecision] | None = None,
+) -> Iterator[Decision]:
+    """Each registration's decision, in (``registered_at``, ``registration_id``) order.
+
+    A registration decided by hand keeps that decision. Any other is rejected
+    (``channel_conflict``) when another partner's approved registration for the same
+    (customer, product line) protects at its ``registered_at``, else approved. An
+    approved registration protects from its ``registered_at`` to its ``expires_at``:
+    ``protection_days`` later, moved on by its granted extensions (:func:`extended_end`).
     """
-    approved: dict[tuple[str, str], list[Registration]] = {}
+    extensions = extensions or {}
+    manual = manual or {}
+    holders: dict[tuple[str, str], list[Decision]] = {}
     ordered = sorted(
         {r.registration_id: r for r in registrations}.values(),
         key=lambda r: (r.registered_at, r.registration_id),
     )
     for registration in ordered:
-        holders = approved.setdefault((registration.customer, registration.product_line), [])
-        conflict = any(
-            other.partner_id != registration.partner_id
-            and registration.registered_at - other.registered_at <= CONFLICT_WINDOW
-            for other in holders
+        expires_at = extended_end(
+            registration.registered_at + timedelta(days=protection_days),
+            extensions.get(registration.registration_id, ()),
         )
-        if conflict:
-            yield Decision(registration, approved=False, reason="channel_conflict")
+        pair = holders.setdefault((registration.customer, registration.product_line), [])
+        by_hand = manual.get(registration.registration_id)
+        if by_hand is not None:
+            decision = Decision(
+                registration,
+                by_hand.approved,
+                expires_at,
+                reason=by_hand.reason,
+                manual=True,
+            )
         else:
-            holders.append(registration)
-            yield Decision(registration, approved=True)
+            conflict = next(
+                (
+                    other
+                    for other in pair
+                    if other.registration.partner_id != registration.partner_id
+                    and other.protects(registration.registered_at)
+                ),
+                None,
+            )
+            decision = (
+                Decision(registration, True, expires_at)
+                if conflict is None
+                else Decision(
+                    registration,
+                    False,
+                    expires_at,
+                    reason="channel_conflict",
+                    conflicting_registration_id=conflict.registration.registration_id,
+                )
+            )
+        if decision.approved:
+            pair.append(decision)
+        yield decision
+
+
+@dataclass(slots=True)
+class RegistrationFacts:
+    """What is known of the registrations of one (customer, product line): the
+    registrations, the extension requests and their answers, and the decisions made by
+    hand. Each fact merges commutatively and idempotently: a registration, a request
+    and a decision by hand keep their greatest version, an answer the greatest version
+    for its request."""
+
+    registrations: dict[str, Registration] = field(default_factory=dict)
+    #: The version of each registration's DealRegistered that stands.
+    versions: dict[str, Version] = field(default_factory=dict)
+    requests: dict[str, ExtensionRequest] = field(default_factory=dict)
+    #: Answers by registration id, then extension id.
+    answers: dict[str, dict[str, ExtensionAnswer]] = field(default_factory=dict)
+    manual: dict[str, ManualDecision] = field(default_factory=dict)
+
+    def add_registration(self, registration: Registration, version: Version) -> bool:
+        known = self.versions.get(registration.registration_id)
+        if known is not None and known >= version:
+            return False
+        self.registrations[registration.registration_id] = registration
+        self.versions[registration.registration_id] = version
+        return True
+
+    def add_request(self, request: ExtensionRequest) -> bool:
+        known = self.requests.get(request.extension_id)
+        if known is not None and known.version >= request.version:
+            return False
+        self.requests[request.extension_id] = request
+        return True
+
+    def add_answer(self, answer: ExtensionAnswer) -> bool:
+        answers = self.answers.setdefault(answer.registration_id, {})
+        known = answers.get(answer.extension_id)
+        if known is not None and known.version >= answer.version:
+            return False
+        answers[answer.extension_id] = answer
+        return True
+
+    def add_manual(self, decision: ManualDecision) -> bool:
+        known = self.manual.get(decision.registration_id)
+        if known is not None and known.version >= decision.version:
+            return False
+        self.manual[decision.registration_id] = decision
+        return True
+
+    def decide(self, protection_days: int = PROTECTION_DAYS) -> Iterator[Decision]:
+        """Every registration's decision (:func:`decide_registrations`)."""
+        return decide_registrations(
+            self.registrations.values(),
+            protection_days=protection_days,
+            extensions={rid: answers.values() for rid, answers in self.answers.items()},
+            manual=self.manual,
+        )
+
+    def requests_of(self, registration_id: str) -> list[ExtensionRequest]:
+        """The registration's extension requests, oldest first."""
+        return sorted(
+            (r for r in self.requests.values() if r.registration_id == registration_id),
+            key=lambda r: (r.requested_at, r.extension_id),
+        )
+
+    def waiting(self, registration_id: str) -> ExtensionRequest | None:
+        """The registration's extension request that has no answer yet, if any."""
+        answered = self.answers.get(registration_id, {})
+        return next(
+            (r for r in self.requests_of(registration_id) if r.extension_id not in answered),
+            None,
+        )
+
+    def granted(self, registration_id: str) -> list[ExtensionAnswer]:
+        """The registration's granted extensions that count (:func:`extended_end`)."""
+        answers = self.answers.get(registration_id, {}).values()
+        return sorted((a for a in answers if a.granted), key=lambda a: a.version)[:MAX_EXTENSIONS]
 
 
 # --------------------------------------------------------------------------- from events
@@ -733,11 +964,25 @@ def _certified(book: PartnerBook, data: events.CertificationAwarded, version: Ve
     )
 
 
+def by_hand(data: events.Payload) -> bool:
+    """Whether a decision event was made by a person or an API key (a channel manager's
+    decision), not by the service's rule."""
+    return data.actor is not None and data.actor.kind is not events.ActorKind.SYSTEM
+
+
 def _registration_approved(
     book: PartnerBook, data: events.DealRegistrationApproved, version: Version
 ) -> bool:
     return book.add_registration_decision(
-        RegistrationDecision(data.registration_id, data.deal_id, True, data.approved_at, version)
+        RegistrationDecision(
+            data.registration_id,
+            data.deal_id,
+            True,
+            data.approved_at,
+            version,
+            manual=by_hand(data),
+            expires_at=data.expires_at,
+        )
     )
 
 
@@ -745,8 +990,50 @@ def _registration_rejected(
     book: PartnerBook, data: events.DealRegistrationRejected, version: Version
 ) -> bool:
     return book.add_registration_decision(
-        RegistrationDecision(data.registration_id, data.deal_id, False, data.rejected_at, version)
+        RegistrationDecision(
+            data.registration_id,
+            data.deal_id,
+            False,
+            data.rejected_at,
+            version,
+            manual=by_hand(data),
+        )
     )
+
+
+def extension_answer(
+    data: events.DealRegistrationExtended | events.DealRegistrationExtensionRejected,
+    version: Version,
+) -> ExtensionAnswer:
+    if isinstance(data, events.DealRegistrationExtended):
+        return ExtensionAnswer(
+            data.extension_id,
+            data.registration_id,
+            data.deal_id,
+            True,
+            data.days,
+            data.extended_at,
+            version,
+            data.note,
+        )
+    return ExtensionAnswer(
+        data.extension_id,
+        data.registration_id,
+        data.deal_id,
+        False,
+        0,
+        data.rejected_at,
+        version,
+        data.reason,
+    )
+
+
+def _extension_answered(
+    book: PartnerBook,
+    data: events.DealRegistrationExtended | events.DealRegistrationExtensionRejected,
+    version: Version,
+) -> bool:
+    return book.add_extension_answer(extension_answer(data, version))
 
 
 #: Merges one event's data, at its version, into a book; False when it changes nothing.
@@ -763,6 +1050,8 @@ MERGES: dict[type[events.Payload], Merge] = {
     events.CertificationAwarded: _certified,
     events.DealRegistrationApproved: _registration_approved,
     events.DealRegistrationRejected: _registration_rejected,
+    events.DealRegistrationExtended: _extension_answered,
+    events.DealRegistrationExtensionRejected: _extension_answered,
 }
 
 
@@ -824,26 +1113,85 @@ def simulate(
     return actual, simulated
 
 
+# --------------------------------------------------------------------------- inquiries
+
+
+@dataclass(frozen=True, slots=True)
+class Adjustment:
+    """Money a channel manager adds to (or, negative, takes from) a partner's period: it
+    counts in the period's total like a commission (docs/rules/settlement.md)."""
+
+    adjustment_id: str
+    deal_id: str | None
+    period: str
+    currency: str
+    amount: Decimal
+    reason: str
+    adjusted_at: datetime
+    actor: events.Actor | None = None
+    inquiry_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Inquiry:
+    """A question about a deal's commission, open until a channel manager resolves it:
+    explained, or adjusted (``adjustment_id``)."""
+
+    inquiry_id: str
+    deal_id: str
+    period: str
+    message: str
+    opened_at: datetime
+    opened_by: events.Actor | None = None
+    resolution: str | None = None
+    note: str | None = None
+    resolved_at: datetime | None = None
+    resolved_by: events.Actor | None = None
+    adjustment_id: str | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.resolution is None
+
+
+def adjustment_totals(adjustments: Iterable[Adjustment], currency: str) -> dict[str, Decimal]:
+    """Each period's adjustments in ``currency``, summed."""
+    sums: dict[str, Decimal] = {}
+    for adjustment in adjustments:
+        if adjustment.currency == currency:
+            sums[adjustment.period] = sums.get(adjustment.period, ZERO_CENTS) + adjustment.amount
+    return sums
+
+
 # --------------------------------------------------------------------------- settlements
 
 
-def period_totals(published: Iterable[Revision], currency: str) -> dict[str, Decimal]:
-    """Each period's current total (commission + target bonus) in ``currency``, as the
-    latest published revisions say: what a settlement pays from."""
+def period_totals(
+    published: Iterable[Revision], currency: str, adjustments: Iterable[Adjustment] = ()
+) -> dict[str, Decimal]:
+    """Each period's current total (commission + target bonus + adjustments) in
+    ``currency``, as the latest published revisions and the adjustments made say: what a
+    settlement pays from."""
     sums: dict[str, Decimal] = {}
     for revision in published:
         result = revision.result
         if result.currency == currency:
             sums[result.period] = sums.get(result.period, ZERO_CENTS) + result.payout
+    for period, amount in adjustment_totals(adjustments, currency).items():
+        sums[period] = sums.get(period, ZERO_CENTS) + amount
     return {period: to_cents(total) for period, total in sums.items()}
 
 
 def settlement_currency(
-    published: Iterable[Revision], contracts: Iterable[ContractTerms], period: str
+    published: Iterable[Revision],
+    contracts: Iterable[ContractTerms],
+    period: str,
+    adjustments: Iterable[Adjustment] = (),
 ) -> str | None:
-    """The currency ``period`` is settled in: its paying deals', else the latest contract's
-    (with paying deals in several currencies: the latest contract's of those)."""
+    """The currency ``period`` is settled in: its paying deals' and adjustments', else the
+    latest contract's (with several currencies paying: the latest contract's of those)."""
     paying = {r.result.currency for r in published if r.result.period == period and r.result.payout}
+    paying |= {a.currency for a in adjustments if a.period == period and a.amount}
     if len(paying) == 1:
         return paying.pop()
     ordered = sorted(contracts, key=lambda c: (c.start_date, c.contract_id))
@@ -853,13 +1201,15 @@ def settlement_currency(
 
 
 def pending_by_currency(
-    published: Collection[Revision], settlements: Sequence[Settlement]
+    published: Collection[Revision],
+    settlements: Sequence[Settlement],
+    adjustments: Collection[Adjustment] = (),
 ) -> list[tuple[str, str, Decimal]]:
     """(period, currency, amount) of every adjustment pending against a settled period."""
     return [
         (period, currency, amount)
         for currency in sorted({s.currency for s in settlements})
         for period, amount in pending_adjustments(
-            period_totals(published, currency), settlements, currency
+            period_totals(published, currency, adjustments), settlements, currency
         ).items()
     ]

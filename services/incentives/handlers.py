@@ -4,14 +4,18 @@ For each batch (after :func:`shared.consuming.validate_batch`), each event goes
 through the table :data:`HANDLERS` (by payload class; a type the table does not
 list is counted as ignored) into the batch's :class:`BatchChanges`; then:
 
-1. **Registrations** (DealRegistered): merged into the registration book of
-   their (customer, product line); :func:`decide_registrations` decides the
-   whole book again (``docs/rules/deal-registration.md``); a registration
-   whose decision is new or different gets a DealRegistrationApproved /
-   DealRegistrationRejected (a *correction* when it replaces an earlier
-   decision: same ``registration_id``, a later CloudEvent ``time``, so the
-   latest decision stands for every reader).
-2. **Commissions** (the event types of the domain's table of merges,
+1. **Registrations** (DealRegistered, the extension requests and answers, the
+   decisions made by hand): merged into the registration book of their
+   (customer, product line), which is decided again
+   (:mod:`services.incentives.registrations`, ``docs/rules/deal-registration.md``);
+   a registration whose automatic decision is new or different gets a
+   DealRegistrationApproved / DealRegistrationRejected (a *correction* when it
+   replaces an earlier decision: same ``registration_id``, a later CloudEvent
+   ``time``, so the latest decision stands for every reader). What a command
+   wrote into a book already comes back from ``deals.v1`` as known, and changes
+   nothing.
+2. **Commissions** (the event types of the domain's table of merges, decisions
+   and extension answers included,
    :data:`~services.incentives.domain.MERGES`): merged into each partner's
    book through that table; every deal whose result changed gets a new
    CommissionCalculated revision (``docs/rules/commissions.md``).
@@ -44,21 +48,18 @@ from datetime import UTC, datetime
 from services.incentives import SERVICE, SOURCE
 from services.incentives.domain import (
     MERGES,
-    Decision,
-    Registration,
+    PROTECTION_DAYS,
     Revision,
     apply_event,
-    decide_registrations,
     next_revision,
 )
 from services.incentives.ledgers import Ledgers
+from services.incentives.registrations import book_key, merge, redecide, unplaced_decision
 from services.incentives.store import (
     REGISTRATIONS,
-    DecisionRecord,
     PartnerLedger,
     RegistrationBook,
     Store,
-    registration_key,
 )
 from shared import events
 from shared.commands import retry_until_written
@@ -100,53 +101,18 @@ def commission_event(
     return new_event(data, source=SOURCE, time=now, event_id=event_id)
 
 
-def decision_event(decision: Decision, number: int, now: datetime) -> Event:
-    """The ``number``-th decision on a registration: approved or rejected, dated at the
-    registration's own ``registered_at``."""
-    r = decision.registration
-    data: events.Payload
-    if decision.approved:
-        data = events.DealRegistrationApproved(
-            partner_id=r.partner_id,
-            registration_id=r.registration_id,
-            deal_id=r.deal_id,
-            approved_at=r.registered_at,
-        )
-    else:
-        data = events.DealRegistrationRejected(
-            partner_id=r.partner_id,
-            registration_id=r.registration_id,
-            deal_id=r.deal_id,
-            rejected_at=r.registered_at,
-            reason=decision.reason or "channel_conflict",
-        )
-    event_id = deterministic_id(SERVICE, "RegistrationDecision", r.registration_id, str(number))
-    return new_event(data, source=SOURCE, time=now, event_id=event_id)
-
-
-def _registration(data: events.DealRegistered) -> Registration:
-    return Registration(
-        registration_id=data.registration_id,
-        deal_id=data.deal_id,
-        partner_id=data.partner_id,
-        customer=data.customer,
-        product_line=data.product_line,
-        registered_at=data.registered_at,
-    )
-
-
 @dataclass(slots=True)
 class BatchChanges:
     """What a batch's events change, before anything is written: the registrations to
     decide, and the events to merge into the partners' ledgers."""
 
-    registrations: list[events.DealRegistered] = field(default_factory=list)
+    registrations: list[Event] = field(default_factory=list)
     commission_inputs: list[Event] = field(default_factory=list)
 
 
-def deal_registered(changes: BatchChanges, event: Event) -> None:
-    assert isinstance(event.data, events.DealRegistered)
-    changes.registrations.append(event.data)
+def lifecycle(changes: BatchChanges, event: Event) -> None:
+    """An event of a registration book's lifecycle (:func:`registrations.book_key`)."""
+    changes.registrations.append(event)
 
 
 def commission_input(changes: BatchChanges, event: Event) -> None:
@@ -154,13 +120,25 @@ def commission_input(changes: BatchChanges, event: Event) -> None:
     changes.commission_inputs.append(event)
 
 
+def both(changes: BatchChanges, event: Event) -> None:
+    """An event both of a registration's lifecycle and of the commissions (a decision, an
+    answer to an extension request)."""
+    lifecycle(changes, event)
+    commission_input(changes, event)
+
+
 #: How an event adds to what a batch changes.
 Handler = Callable[[BatchChanges, Event], None]
 
 #: The handler of each consumed event type, by payload class.
 HANDLERS: dict[type[events.Payload], Handler] = {
-    events.DealRegistered: deal_registered,
     **dict.fromkeys(MERGES, commission_input),
+    events.DealRegistered: lifecycle,
+    events.DealRegistrationExtensionRequested: lifecycle,
+    events.DealRegistrationExtended: both,
+    events.DealRegistrationExtensionRejected: both,
+    events.DealRegistrationApproved: both,
+    events.DealRegistrationRejected: both,
 }
 
 
@@ -174,8 +152,10 @@ class IncentivesConsumer:
         publisher: Publisher,
         *,
         service: str = SERVICE,
+        protection_days: int = PROTECTION_DAYS,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self.protection_days = protection_days
         self.ledgers = ledgers
         self.store = store
         self.publisher = publisher
@@ -260,21 +240,31 @@ class IncentivesConsumer:
 
     # ----------------------------------------------------------------- registrations
 
-    async def _decide_registrations(self, registered: list[events.DealRegistered]) -> None:
-        by_key: dict[str, list[Registration]] = defaultdict(list)
-        for data in registered:
-            by_key[registration_key(data.customer, data.product_line)].append(_registration(data))
+    async def _decide_registrations(self, lifecycle: list[Event]) -> None:
+        by_key: dict[str, list[Event]] = defaultdict(list)
+        for event in lifecycle:
+            key = book_key(event)
+            registration_id = unplaced_decision(event)
+            if registration_id is not None:
+                book = await self.store.registration_book_of(registration_id)
+                key = None if book is None else book.key
+                if key is None:
+                    log.warning(
+                        "a decision by hand on registration %s, not known yet, names no "
+                        "customer and product line: it is not applied",
+                        registration_id,
+                    )
+            if key is not None:
+                by_key[key].append(event)
         await retry_until_written(
             by_key,
             lambda keys: self._decide_books(keys, by_key),
             what="the registration books of the batch",
         )
 
-    async def _decide_books(
-        self, keys: set[str], by_key: dict[str, list[Registration]]
-    ) -> set[str]:
-        """Decide the books' registrations again, store and publish what changed; return
-        the keys whose write lost."""
+    async def _decide_books(self, keys: set[str], by_key: dict[str, list[Event]]) -> set[str]:
+        """Merge the books' events, decide them again, store and publish what changed;
+        return the keys whose write lost."""
         books = await self.store.load_registration_books(keys)
         now = self.clock()
         changed = [b for b in books.values() if self._decide(b, by_key[b.key], now)]
@@ -288,25 +278,12 @@ class IncentivesConsumer:
             entries.clear()
         return lost
 
-    def _decide(self, book: RegistrationBook, new: list[Registration], now: datetime) -> bool:
-        """Add ``new`` to the book; queue a decision for every registration whose decision
-        is new or changed."""
-        added = False
-        for registration in new:
-            if registration.registration_id not in book.registrations:
-                book.registrations[registration.registration_id] = registration
-                added = True
-        if not added:
+    def _decide(self, book: RegistrationBook, new: list[Event], now: datetime) -> bool:
+        """Merge ``new`` into the book; decide it again when that added anything."""
+        merged = False
+        for event in new:
+            merged |= merge(book, event)
+        if not merged:
             return False
-        for decision in decide_registrations(book.registrations.values()):
-            registration_id = decision.registration.registration_id
-            previous = book.decisions.get(registration_id)
-            if previous is not None and previous.approved == decision.approved:
-                continue
-            number = 1 if previous is None else previous.number + 1
-            event = decision_event(decision, number, now)
-            book.decisions[registration_id] = DecisionRecord(
-                registration_id, decision.approved, decision.reason, number, event.id, now
-            )
-            book.outbox.append(OutboxEntry.of(event))
+        redecide(book, self.protection_days, now)
         return True

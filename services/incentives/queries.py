@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 
 from services.incentives import domain
@@ -19,6 +19,8 @@ from services.incentives.domain import Registration, plan_terms
 from services.incentives.store import PartnerLedger, ReadStore
 from services.incentives.views import (
     DealCommissionView,
+    InquiriesView,
+    InquiryView,
     Lines,
     NoPartnerData,
     PartnerCommissionsView,
@@ -78,8 +80,11 @@ def decode_cursor(cursor: str) -> Position:
 class IncentivesQueries:
     """The reads of incentives' HTTP API over a :class:`ReadStore`."""
 
-    def __init__(self, store: ReadStore) -> None:
+    def __init__(
+        self, store: ReadStore, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         self.store = store
+        self.clock = clock
 
     async def _ledger(self, partner_id: str) -> PartnerLedger:
         ledger = await self.store.load_ledger(partner_id)
@@ -102,7 +107,7 @@ class IncentivesQueries:
         found = await self.store.registration(registration_id)
         if found is None:
             raise NotFound(f"no registration {registration_id}")
-        return RegistrationView.of(*found)
+        return RegistrationView.of(found, self.clock())
 
     async def registrations(
         self,
@@ -110,22 +115,28 @@ class IncentivesQueries:
         statuses: Collection[RegistrationStatus] | None,
         limit: int,
         cursor: str | None,
+        *,
+        extension_waiting: bool = False,
     ) -> RegistrationsView:
         """The registrations of ``partner_id`` (None: every partner's) with one of
-        ``statuses`` (None or empty: any), newest first, ``limit`` at a time, after the
+        ``statuses`` (None or empty: any), only those with an extension request waiting
+        when ``extension_waiting``, newest first, ``limit`` at a time, after the
         registration ``cursor`` names (docs/rules/deal-registration.md)."""
         after = None if cursor is None else decode_cursor(cursor)
         found = sorted(
             await self.store.registrations_of(partner_id),
-            key=lambda pair: position(pair[0]),
+            key=lambda state: position(state.registration),
             reverse=True,
         )
+        now = self.clock()
         page: list[tuple[Position, RegistrationView]] = []
-        for registration, decision in found:
-            at = position(registration)
+        for state in found:
+            at = position(state.registration)
             if after is not None and at >= after:
                 continue
-            view = RegistrationView.of(registration, decision)
+            if extension_waiting and state.waiting is None:
+                continue
+            view = RegistrationView.of(state, now)
             if statuses and view.status not in statuses:
                 continue
             page.append((at, view))
@@ -137,6 +148,32 @@ class IncentivesQueries:
             registrations=[view for _, view in page],
             next_cursor=encode_cursor(page[-1][0]) if more else None,
         )
+
+    async def inquiry(self, inquiry_id: str) -> InquiryView:
+        partner_id = await self.store.partner_of_inquiry(inquiry_id)
+        ledger = None if partner_id is None else await self.store.load_ledger(partner_id)
+        inquiry = None if ledger is None else ledger.inquiries.get(inquiry_id)
+        if ledger is None or inquiry is None:
+            raise NotFound(f"no inquiry {inquiry_id}")
+        adjustment = ledger.adjustments.get(inquiry.adjustment_id or "")
+        return InquiryView.of(ledger.partner_id, inquiry, adjustment, self.clock())
+
+    async def inquiries(self, partner_id: str | None, status: str | None) -> InquiriesView:
+        """Inquiries (of ``partner_id``, if given; open or resolved, if ``status`` says),
+        oldest first, each with its age."""
+        now = self.clock()
+        found: list[InquiryView] = []
+        for pid in await self.store.partners_with_inquiries(partner_id):
+            ledger = await self.store.load_ledger(pid)
+            if ledger is None:
+                continue
+            for inquiry in ledger.inquiries.values():
+                adjustment = ledger.adjustments.get(inquiry.adjustment_id or "")
+                view = InquiryView.of(pid, inquiry, adjustment, now)
+                if status is None or view.status == status:
+                    found.append(view)
+        found.sort(key=lambda v: (v.opened_at, v.inquiry_id))
+        return InquiriesView(inquiries=found)
 
     async def partner_settlements(self, partner_id: str) -> PartnerSettlementsView:
         return PartnerSettlementsView.of(await self._ledger(partner_id))

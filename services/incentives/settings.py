@@ -5,7 +5,10 @@ Besides every service's settings (:class:`shared.settings.Settings`):
 - ``LEDGER_CACHE_DEALS`` (default 100000): how much of the partners' ledgers a
   process keeps in memory between batches (:class:`services.incentives.ledgers.Ledgers`);
 - ``SETTLEMENT_ALLOW_NEGATIVE`` (default false): whether a settlement pays a
-  negative amount when clawbacks exceed what is payable (``docs/rules/settlement.md``).
+  negative amount when clawbacks exceed what is payable (``docs/rules/settlement.md``);
+- ``REGISTRATION_PROTECTION_DAYS`` (default 90): how long an approved deal
+  registration protects its customer and product line, before extensions
+  (``docs/rules/deal-registration.md``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from services.incentives import SERVICE
+from services.incentives.domain import PROTECTION_DAYS
 from shared.settings import Settings
 
 
@@ -33,4 +37,11 @@ class IncentivesSettings(Settings):
         default=False,
         description="pay negative amounts when clawbacks exceed what is payable; "
         "by default the rest carries forward to the next settlement",
+    )
+    registration_protection_days: int = Field(
+        default=PROTECTION_DAYS,
+        ge=1,
+        le=3650,
+        description="days an approved deal registration protects its customer and product "
+        "line, before extensions; a programme setting, fixed for the decisions it made",
     )

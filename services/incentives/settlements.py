@@ -254,19 +254,24 @@ class Settlements:
         """What settling ``ledger``'s partner pays (raises AlreadySettled); changes nothing."""
         outcome = PartnerOutcome(ledger.partner_id)
         published = ledger.published.values()
+        adjustments = ledger.adjustments.values()
         done = next((s for s in ledger.settlements if s.settlement_id == settlement_id), None)
         if done is not None:
             outcome.settlement, outcome.replayed = done, True
             outcome.event_id = payout_event_id(settlement_id, ledger.partner_id)
             outcome.pending_after = pending_adjustments(
-                period_totals(published, done.currency), ledger.settlements, done.currency
+                period_totals(published, done.currency, adjustments),
+                ledger.settlements,
+                done.currency,
             )
             return outcome
-        currency = settlement_currency(published, ledger.book.contracts.values(), period)
+        currency = settlement_currency(
+            published, ledger.book.contracts.values(), period, adjustments
+        )
         if currency is None:
             outcome.skipped = "no contract, nothing to settle"
             return outcome
-        totals = period_totals(published, currency)
+        totals = period_totals(published, currency, adjustments)
         payout = settle(
             period,
             currency,

@@ -61,18 +61,25 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.incentives.domain import (
+    Adjustment,
     Bracket,
     Certification,
     ContractTerms,
     DealResult,
+    Decision,
+    ExtensionAnswer,
+    ExtensionRequest,
+    Inquiry,
+    ManualDecision,
     PartnerBook,
     Plan,
     Registration,
     RegistrationDecision,
+    RegistrationFacts,
     Revision,
 )
 from services.incentives.domain import Deal as DealFact
-from shared.events import CommissionStatus, PlanPeriod
+from shared.events import Actor, ActorKind, CommissionStatus, PlanPeriod
 from shared.mongo import (
     Document,
     create_lookup_indexes,
@@ -87,6 +94,7 @@ LEDGERS = "ledgers"
 DEAL_PARTNERS = "deal_partners"
 REGISTRATIONS = "registration_books"
 REGISTRATION_REQUESTS = "registration_requests"
+INQUIRY_PARTNERS = "inquiry_partners"
 #: zlib level of a ledger's stored state: the fastest.
 STATE_COMPRESSION = 1
 
@@ -105,6 +113,9 @@ class PartnerLedger:
     history: dict[str, list[Document]] = field(default_factory=dict)
     outbox: list[OutboxEntry] = field(default_factory=list)
     settlements: list[Settlement] = field(default_factory=list)
+    #: Adjustments and inquiries, by id (docs/rules/inquiries.md).
+    adjustments: dict[str, Adjustment] = field(default_factory=dict)
+    inquiries: dict[str, Inquiry] = field(default_factory=dict)
     #: Published deals known to be in ``deal_partners``.
     indexed: set[str] = field(default_factory=set)
     #: The JSON text of each deal and published revision as last encoded (see
@@ -119,7 +130,9 @@ class PartnerLedger:
 
 @dataclass(frozen=True, slots=True)
 class DecisionRecord:
-    """A decision published on a registration: the ``number``-th, in ``event_id``."""
+    """A registration's standing decision: the ``number``-th published, in ``event_id``
+    (for a decision by hand, the channel manager's own event), with when its protection
+    ends and, for a conflict, the registration it conflicts with."""
 
     registration_id: str
     approved: bool
@@ -127,17 +140,62 @@ class DecisionRecord:
     number: int
     event_id: str
     decided_at: datetime
+    expires_at: datetime | None = None
+    conflicting_registration_id: str | None = None
+    decided_by: Actor | None = None
+
+    @property
+    def by_hand(self) -> bool:
+        return self.decided_by is not None and self.decided_by.kind is not ActorKind.SYSTEM
+
+    def same_outcome(self, decision: Decision) -> bool:
+        """Whether ``decision`` says what this record's event says (nothing to publish):
+        a protection's end moved by an extension is in the extension's own event."""
+        return (
+            self.approved == decision.approved
+            and self.reason == decision.reason
+            and self.conflicting_registration_id == decision.conflicting_registration_id
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationState:
+    """One registration as it is read: its decision (None while undecided) and its
+    extension requests with their answers."""
+
+    registration: Registration
+    decision: DecisionRecord | None = None
+    requests: tuple[ExtensionRequest, ...] = ()
+    answers: Mapping[str, ExtensionAnswer] = field(default_factory=dict)
+    waiting: ExtensionRequest | None = None
+    granted: int = 0
 
 
 @dataclass(slots=True)
 class RegistrationBook:
-    """The registrations for one (customer, product line), and the decisions published."""
+    """The registrations for one (customer, product line), what is known of their
+    lifecycle, and their standing decisions."""
 
     key: str
     version: int
-    registrations: dict[str, Registration] = field(default_factory=dict)
+    facts: RegistrationFacts = field(default_factory=RegistrationFacts)
     decisions: dict[str, DecisionRecord] = field(default_factory=dict)
     outbox: list[OutboxEntry] = field(default_factory=list)
+
+    @property
+    def registrations(self) -> dict[str, Registration]:
+        return self.facts.registrations
+
+    def state(self, registration_id: str) -> RegistrationState:
+        facts = self.facts
+        return RegistrationState(
+            registration=facts.registrations[registration_id],
+            decision=self.decisions.get(registration_id),
+            requests=tuple(facts.requests_of(registration_id)),
+            answers=dict(facts.answers.get(registration_id, {})),
+            waiting=facts.waiting(registration_id),
+            granted=len(facts.granted(registration_id)),
+        )
 
 
 def registration_key(customer: str, product_line: str) -> str:
@@ -169,6 +227,108 @@ def _money(value: Decimal | None) -> str | None:
 
 def _unmoney(value: str | None) -> Decimal | None:
     return None if value is None else Decimal(value)
+
+
+def _instant(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _uninstant(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _encode_answer(a: ExtensionAnswer) -> Document:
+    return {
+        "extension_id": a.extension_id,
+        "registration_id": a.registration_id,
+        "deal_id": a.deal_id,
+        "granted": a.granted,
+        "days": a.days,
+        "answered_at": a.answered_at.isoformat(),
+        "version": _version(a.version),
+        "note": a.note,
+    }
+
+
+def _decode_answer(doc: Mapping[str, Any]) -> ExtensionAnswer:
+    return ExtensionAnswer(
+        extension_id=doc["extension_id"],
+        registration_id=doc["registration_id"],
+        deal_id=doc["deal_id"],
+        granted=bool(doc["granted"]),
+        days=int(doc["days"]),
+        answered_at=datetime.fromisoformat(doc["answered_at"]),
+        version=_unversion(doc["version"]),
+        note=doc["note"],
+    )
+
+
+def _encode_adjustment(a: Adjustment) -> Document:
+    return {
+        "adjustment_id": a.adjustment_id,
+        "deal_id": a.deal_id,
+        "period": a.period,
+        "currency": a.currency,
+        "amount": str(a.amount),
+        "reason": a.reason,
+        "adjusted_at": a.adjusted_at.isoformat(),
+        "actor": _actor(a.actor),
+        "inquiry_id": a.inquiry_id,
+    }
+
+
+def _decode_adjustment(doc: Mapping[str, Any]) -> Adjustment:
+    return Adjustment(
+        adjustment_id=doc["adjustment_id"],
+        deal_id=doc["deal_id"],
+        period=doc["period"],
+        currency=doc["currency"],
+        amount=Decimal(doc["amount"]),
+        reason=doc["reason"],
+        adjusted_at=datetime.fromisoformat(doc["adjusted_at"]),
+        actor=_unactor(doc["actor"]),
+        inquiry_id=doc["inquiry_id"],
+    )
+
+
+def _encode_inquiry(i: Inquiry) -> Document:
+    return {
+        "inquiry_id": i.inquiry_id,
+        "deal_id": i.deal_id,
+        "period": i.period,
+        "message": i.message,
+        "opened_at": i.opened_at.isoformat(),
+        "opened_by": _actor(i.opened_by),
+        "resolution": i.resolution,
+        "note": i.note,
+        "resolved_at": _instant(i.resolved_at),
+        "resolved_by": _actor(i.resolved_by),
+        "adjustment_id": i.adjustment_id,
+    }
+
+
+def _decode_inquiry(doc: Mapping[str, Any]) -> Inquiry:
+    return Inquiry(
+        inquiry_id=doc["inquiry_id"],
+        deal_id=doc["deal_id"],
+        period=doc["period"],
+        message=doc["message"],
+        opened_at=datetime.fromisoformat(doc["opened_at"]),
+        opened_by=_unactor(doc["opened_by"]),
+        resolution=doc["resolution"],
+        note=doc["note"],
+        resolved_at=_uninstant(doc["resolved_at"]),
+        resolved_by=_unactor(doc["resolved_by"]),
+        adjustment_id=doc["adjustment_id"],
+    )
+
+
+def _actor(actor: Actor | None) -> Document | None:
+    return None if actor is None else actor.model_dump(mode="json")
+
+
+def _unactor(doc: Mapping[str, Any] | None) -> Actor | None:
+    return None if doc is None else Actor.model_validate(doc)
 
 
 def _encode_result(result: DealResult) -> Document:
@@ -338,10 +498,15 @@ def _ledger_state(ledger: PartnerLedger, *, items: bool = True) -> Document:
                 "approved": r.approved,
                 "decided_at": r.decided_at.isoformat(),
                 "version": _version(r.version),
+                "manual": r.manual,
+                "expires_at": _instant(r.expires_at),
             }
             for r in book.registrations.values()
         ],
+        "extensions": [_encode_answer(a) for x in book.extensions.values() for a in x.values()],
         "settlements": [to_document(x) for x in ledger.settlements],
+        "adjustments": [_encode_adjustment(a) for a in ledger.adjustments.values()],
+        "inquiries": [_encode_inquiry(i) for i in ledger.inquiries.values()],
     }
     if items:
         state["deals"] = [_deal_doc(d) for d in book.deals.values()]
@@ -388,8 +553,12 @@ def decode_ledger(stored: Mapping[str, Any]) -> PartnerLedger:
                 bool(r["approved"]),
                 datetime.fromisoformat(r["decided_at"]),
                 _unversion(r["version"]),
+                manual=bool(r.get("manual", False)),
+                expires_at=_uninstant(r.get("expires_at")),
             )
         )
+    for a in state.get("extensions", []):
+        book.add_extension_answer(_decode_answer(a))
     book.settle()
     published = {
         p["deal_id"]: Revision(_decode_result(p), int(p["revision"]), Decimal(p["delta"]))
@@ -403,25 +572,67 @@ def decode_ledger(stored: Mapping[str, Any]) -> PartnerLedger:
         history={p["deal_id"]: list(p["history"]) for p in state["published"]},
         outbox=decode_outbox(stored),
         settlements=[from_document(x) for x in state["settlements"]],
+        adjustments={
+            a["adjustment_id"]: _decode_adjustment(a) for a in state.get("adjustments", [])
+        },
+        inquiries={i["inquiry_id"]: _decode_inquiry(i) for i in state.get("inquiries", [])},
         # Every deal a stored ledger published was indexed before the ledger was written.
         indexed=set(published),
     )
 
 
+def _encode_registration(r: Registration) -> Document:
+    return {
+        "registration_id": r.registration_id,
+        "deal_id": r.deal_id,
+        "partner_id": r.partner_id,
+        "customer": r.customer,
+        "product_line": r.product_line,
+        "registered_at": r.registered_at.isoformat(),
+    }
+
+
+def _decode_registration(r: Mapping[str, Any]) -> Registration:
+    return Registration(
+        registration_id=r["registration_id"],
+        deal_id=r["deal_id"],
+        partner_id=r["partner_id"],
+        customer=r["customer"],
+        product_line=r["product_line"],
+        registered_at=datetime.fromisoformat(r["registered_at"]),
+    )
+
+
 def encode_registration_book(book: RegistrationBook, version: int) -> Document:
+    facts = book.facts
     return {
         "_id": book.key,
         "version": version,
         "registrations": [
+            {**_encode_registration(r), "version": _version(facts.versions[r.registration_id])}
+            for r in facts.registrations.values()
+        ],
+        "requests": [
             {
+                "extension_id": r.extension_id,
                 "registration_id": r.registration_id,
-                "deal_id": r.deal_id,
-                "partner_id": r.partner_id,
-                "customer": r.customer,
-                "product_line": r.product_line,
-                "registered_at": r.registered_at.isoformat(),
+                "days": r.days,
+                "reason": r.reason,
+                "requested_at": r.requested_at.isoformat(),
+                "version": _version(r.version),
             }
-            for r in book.registrations.values()
+            for r in facts.requests.values()
+        ],
+        "answers": [_encode_answer(a) for x in facts.answers.values() for a in x.values()],
+        "manual": [
+            {
+                "registration_id": m.registration_id,
+                "approved": m.approved,
+                "reason": m.reason,
+                "version": _version(m.version),
+                "actor": _actor(m.actor),
+            }
+            for m in facts.manual.values()
         ],
         "decisions": [
             {
@@ -431,6 +642,9 @@ def encode_registration_book(book: RegistrationBook, version: int) -> Document:
                 "number": d.number,
                 "event_id": d.event_id,
                 "decided_at": d.decided_at.isoformat(),
+                "expires_at": _instant(d.expires_at),
+                "conflicting_registration_id": d.conflicting_registration_id,
+                "decided_by": _actor(d.decided_by),
             }
             for d in book.decisions.values()
         ],
@@ -439,20 +653,36 @@ def encode_registration_book(book: RegistrationBook, version: int) -> Document:
 
 
 def decode_registration_book(doc: Mapping[str, Any]) -> RegistrationBook:
+    facts = RegistrationFacts()
+    for r in doc["registrations"]:
+        facts.add_registration(_decode_registration(r), _unversion(r["version"]))
+    for r in doc.get("requests", []):
+        facts.add_request(
+            ExtensionRequest(
+                extension_id=r["extension_id"],
+                registration_id=r["registration_id"],
+                days=int(r["days"]),
+                reason=r["reason"],
+                requested_at=datetime.fromisoformat(r["requested_at"]),
+                version=_unversion(r["version"]),
+            )
+        )
+    for a in doc.get("answers", []):
+        facts.add_answer(_decode_answer(a))
+    for m in doc.get("manual", []):
+        facts.add_manual(
+            ManualDecision(
+                m["registration_id"],
+                bool(m["approved"]),
+                m["reason"],
+                _unversion(m["version"]),
+                _unactor(m["actor"]),
+            )
+        )
     return RegistrationBook(
         key=doc["_id"],
         version=int(doc["version"]),
-        registrations={
-            r["registration_id"]: Registration(
-                registration_id=r["registration_id"],
-                deal_id=r["deal_id"],
-                partner_id=r["partner_id"],
-                customer=r["customer"],
-                product_line=r["product_line"],
-                registered_at=datetime.fromisoformat(r["registered_at"]),
-            )
-            for r in doc["registrations"]
-        },
+        facts=facts,
         decisions={
             d["registration_id"]: DecisionRecord(
                 registration_id=d["registration_id"],
@@ -461,6 +691,9 @@ def decode_registration_book(doc: Mapping[str, Any]) -> RegistrationBook:
                 number=int(d["number"]),
                 event_id=d["event_id"],
                 decided_at=datetime.fromisoformat(d["decided_at"]),
+                expires_at=_uninstant(d.get("expires_at")),
+                conflicting_registration_id=d.get("conflicting_registration_id"),
+                decided_by=_unactor(d.get("decided_by")),
             )
             for d in doc["decisions"]
         },
@@ -514,18 +747,22 @@ class ReadStore(Protocol):
         """The ledger that published ``deal_id``, or None."""
         ...
 
-    async def registration(
-        self, registration_id: str
-    ) -> tuple[Registration, DecisionRecord | None] | None:
-        """The registration and its decision (None while undecided: one sent through the
-        API and not yet consumed), or None."""
+    async def registration(self, registration_id: str) -> RegistrationState | None:
+        """The registration with its decision (None while undecided: one sent through the
+        API and not yet consumed) and extensions, or None."""
         ...
 
-    async def registrations_of(
-        self, partner_id: str | None
-    ) -> list[tuple[Registration, DecisionRecord | None]]:
+    async def registrations_of(self, partner_id: str | None) -> list[RegistrationState]:
         """Every registration of ``partner_id`` (None: of every partner), in no particular
-        order, each with its decision (None while undecided), each once."""
+        order, each once."""
+        ...
+
+    async def partner_of_inquiry(self, inquiry_id: str) -> str | None:
+        """The partner whose ledger holds the inquiry, if noted."""
+        ...
+
+    async def partners_with_inquiries(self, partner_id: str | None) -> list[str]:
+        """The partners with an inquiry noted (only ``partner_id``, if given), in id order."""
         ...
 
 
@@ -555,6 +792,15 @@ class Store(ReadStore, Protocol):
         """Like :meth:`save_ledgers`; return the keys whose write lost."""
         ...
 
+    async def registration_book_of(self, registration_id: str) -> RegistrationBook | None:
+        """The book holding a registration, or None while no book holds it."""
+        ...
+
+    async def add_inquiry_partner(self, inquiry_id: str, partner_id: str) -> None:
+        """Note whose ledger holds an inquiry (before the ledger write that adds it); an
+        entry that exists stays as it is."""
+        ...
+
     async def add_registration_request(
         self, request: RegistrationRequest, answers: Document, outbox: Sequence[OutboxEntry]
     ) -> bool:
@@ -575,6 +821,7 @@ class IncentivesStore:
         self.registrations = database[REGISTRATIONS]
         self.registration_requests = database[REGISTRATION_REQUESTS]
         self.deal_partners = database[DEAL_PARTNERS]
+        self.inquiry_partners = database[INQUIRY_PARTNERS]
 
     async def create_indexes(self) -> None:
         """The indexes the queries other than by ``_id`` use (see create_lookup_indexes)."""
@@ -647,6 +894,17 @@ class IncentivesStore:
     async def partner_ids(self) -> list[str]:
         return sorted([doc["_id"] async for doc in self.ledgers.find({}, {"_id": 1})])
 
+    async def add_inquiry_partner(self, inquiry_id: str, partner_id: str) -> None:
+        await insert_new(self.inquiry_partners, [{"_id": inquiry_id, "partner_id": partner_id}])
+
+    async def partner_of_inquiry(self, inquiry_id: str) -> str | None:
+        entry = await self.inquiry_partners.find_one({"_id": inquiry_id})
+        return None if entry is None else str(entry["partner_id"])
+
+    async def partners_with_inquiries(self, partner_id: str | None) -> list[str]:
+        wanted = {} if partner_id is None else {"partner_id": partner_id}
+        return sorted({doc["partner_id"] async for doc in self.inquiry_partners.find(wanted)})
+
     async def load_registration_books(self, keys: Iterable[str]) -> dict[str, RegistrationBook]:
         wanted = sorted(set(keys))
         found = {
@@ -667,38 +925,37 @@ class IncentivesStore:
                 book.version += 1
         return lost
 
-    async def registration(
-        self, registration_id: str
-    ) -> tuple[Registration, DecisionRecord | None] | None:
+    async def registration_book_of(self, registration_id: str) -> RegistrationBook | None:
         doc = await self.registrations.find_one({"registrations.registration_id": registration_id})
-        if doc is not None:
-            book = decode_registration_book(doc)
-            return book.registrations[registration_id], book.decisions.get(registration_id)
+        return None if doc is None else decode_registration_book(doc)
+
+    async def registration(self, registration_id: str) -> RegistrationState | None:
+        book = await self.registration_book_of(registration_id)
+        if book is not None:
+            return book.state(registration_id)
         received = await self.registration_requests.find_one(
             {"_id": registration_id}, WITHOUT_OUTBOX
         )
         if received is None:
             return None
-        return decode_registration_request(received).registration, None
+        return RegistrationState(decode_registration_request(received).registration)
 
-    async def registrations_of(
-        self, partner_id: str | None
-    ) -> list[tuple[Registration, DecisionRecord | None]]:
+    async def registrations_of(self, partner_id: str | None) -> list[RegistrationState]:
         """The books holding one of the partner's registrations, then the partner's
         requests not found in them (pending). Every book and request is read when
         ``partner_id`` is None; on FerretDB a filter on anything but ``_id`` reads every
         document anyway (docs/architecture.md, "The store boundary")."""
         books = {} if partner_id is None else {"registrations.partner_id": partner_id}
-        found: dict[str, tuple[Registration, DecisionRecord | None]] = {}
+        found: dict[str, RegistrationState] = {}
         async for doc in self.registrations.find(books, WITHOUT_OUTBOX):
             book = decode_registration_book(doc)
             for registration_id, registration in book.registrations.items():
                 if partner_id is None or registration.partner_id == partner_id:
-                    found[registration_id] = (registration, book.decisions.get(registration_id))
+                    found[registration_id] = book.state(registration_id)
         requests = {} if partner_id is None else {"partner_id": partner_id}
         async for doc in self.registration_requests.find(requests, _REQUEST_LISTING):
             registration = decode_registration_request(doc).registration
-            found.setdefault(registration.registration_id, (registration, None))
+            found.setdefault(registration.registration_id, RegistrationState(registration))
         return list(found.values())
 
     async def add_registration_request(

@@ -11,14 +11,22 @@ The rules behind the figures are in ``docs/rules/commissions.md``,
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.incentives.domain import DealResult, Registration, pending_by_currency, totals
+from services.incentives.domain import (
+    MAX_EXTENSIONS,
+    Adjustment,
+    DealResult,
+    Inquiry,
+    pending_by_currency,
+    totals,
+)
 from services.incentives.settlements import PartnerOutcome, SettlementRefused, SettlementRun
-from services.incentives.store import DecisionRecord, PartnerLedger
-from shared.events import CommissionStatus
+from services.incentives.store import PartnerLedger, RegistrationState
+from shared.events import Actor, CommissionStatus
 from shared.routes import AdjustmentView, InstantText, MoneyText
 from shared.settlement import Settlement, to_document
 
@@ -170,12 +178,66 @@ class PartnerCommissionsView(LineTotals):
 
 # --------------------------------------------------------------------------- registrations
 
-#: A registration's state: ``pending`` until incentives decides it, then its decision.
-RegistrationStatus = Literal["pending", "approved", "rejected"]
+#: A registration's state: ``pending`` until incentives decides it, then its decision;
+#: an approved one is ``expired`` once its protection has ended.
+RegistrationStatus = Literal["pending", "approved", "rejected", "expired"]
+ExtensionStatus = Literal["requested", "granted", "rejected"]
+
+
+class ExtensionView(BaseModel):
+    """A request to extend a registration's protection, and its answer."""
+
+    extension_id: str
+    days: int
+    reason: str | None = Field(description="why it was asked for")
+    status: ExtensionStatus
+    requested_at: InstantText | None
+    answered_at: InstantText | None
+    answer: str | None = Field(description="the channel manager's note or refusal reason")
+
+
+def _extensions(state: RegistrationState) -> list[ExtensionView]:
+    views = [
+        ExtensionView(
+            extension_id=request.extension_id,
+            days=request.days,
+            reason=request.reason,
+            status="requested",
+            requested_at=request.requested_at.isoformat(),
+            answered_at=None,
+            answer=None,
+        )
+        for request in state.requests
+    ]
+    known = {v.extension_id: i for i, v in enumerate(views)}
+    for answer in sorted(state.answers.values(), key=lambda a: a.version):
+        answered = {
+            "status": "granted" if answer.granted else "rejected",
+            "answered_at": answer.answered_at.isoformat(),
+            "answer": answer.note,
+        }
+        if answer.extension_id in known:
+            index = known[answer.extension_id]
+            views[index] = views[index].model_copy(update=answered)
+            if answer.granted:
+                views[index] = views[index].model_copy(update={"days": answer.days})
+        else:
+            known[answer.extension_id] = len(views)
+            views.append(
+                ExtensionView(
+                    extension_id=answer.extension_id,
+                    days=answer.days,
+                    reason=None,
+                    requested_at=None,
+                    **answered,
+                )
+            )
+    return views
 
 
 class RegistrationView(BaseModel):
-    """A registration as the partner sent it, and what was decided."""
+    """A registration as the partner sent it, what was decided, and how long it
+    protects (docs/rules/deal-registration.md)."""
 
     registration_id: str
     deal_id: str
@@ -184,11 +246,34 @@ class RegistrationView(BaseModel):
     product_line: str
     registered_at: InstantText
     status: RegistrationStatus
-    reason: str | None = Field(description="why it was rejected, e.g. channel_conflict")
+    reason: str | None = Field(
+        description="why it was rejected (channel_conflict), or the channel manager's reason "
+        "for a decision by hand"
+    )
     decided_at: InstantText | None = Field(description="when incentives decided; null: pending")
+    expires_at: InstantText | None = Field(
+        description="when its protection ends, extensions included; null: pending or rejected"
+    )
+    conflicting_registration_id: str | None = Field(
+        description="the other partner's protecting registration it conflicts with"
+    )
+    decided_by_hand: bool = Field(description="decided by a channel manager, over the rule")
+    decided_by: Actor | None = Field(description="who decided; null: pending")
+    extensions: list[ExtensionView]
+    extension_waiting: bool = Field(description="an extension request waits for an answer")
+    may_request_extension: bool = Field(
+        description="approved, not expired, extended fewer than twice and none waiting"
+    )
 
     @classmethod
-    def of(cls, registered: Registration, decision: DecisionRecord | None) -> Self:
+    def of(cls, state: RegistrationState, now: datetime) -> Self:
+        registered = state.registration
+        decision = state.decision
+        status: RegistrationStatus = "pending"
+        if decision is not None:
+            status = "approved" if decision.approved else "rejected"
+            if decision.approved and decision.expires_at is not None and now > decision.expires_at:
+                status = "expired"
         return cls(
             registration_id=registered.registration_id,
             deal_id=registered.deal_id,
@@ -196,11 +281,22 @@ class RegistrationView(BaseModel):
             customer=registered.customer,
             product_line=registered.product_line,
             registered_at=registered.registered_at.isoformat(),
-            status="pending"
-            if decision is None
-            else ("approved" if decision.approved else "rejected"),
+            status=status,
             reason=None if decision is None else decision.reason,
             decided_at=None if decision is None else decision.decided_at.isoformat(),
+            expires_at=None
+            if decision is None or not decision.approved or decision.expires_at is None
+            else decision.expires_at.isoformat(),
+            conflicting_registration_id=None
+            if decision is None
+            else decision.conflicting_registration_id,
+            decided_by_hand=decision is not None and decision.by_hand,
+            decided_by=None if decision is None else decision.decided_by,
+            extensions=_extensions(state),
+            extension_waiting=state.waiting is not None,
+            may_request_extension=status == "approved"
+            and state.granted < MAX_EXTENSIONS
+            and state.waiting is None,
         )
 
 
@@ -210,6 +306,15 @@ class RegistrationsView(BaseModel):
 
     registrations: list[RegistrationView]
     next_cursor: str | None = Field(description="the next page's cursor; null on the last")
+
+
+class ExtensionAnswerView(BaseModel):
+    """An extension request accepted: a channel manager answers it."""
+
+    registration_id: str
+    extension_id: str
+    status: Literal["requested"] = "requested"
+    url: str = Field(description="where the registration and its extensions are read")
 
 
 class RegistrationAnswer(BaseModel):
@@ -348,7 +453,7 @@ class PartnerSettlementsView(BaseModel):
             pending_adjustments=[
                 PendingAdjustment(period=period, currency=currency, amount=str(amount))
                 for period, currency, amount in pending_by_currency(
-                    ledger.published.values(), ledger.settlements
+                    ledger.published.values(), ledger.settlements, list(ledger.adjustments.values())
                 )
             ],
         )
@@ -383,3 +488,83 @@ class SimulationView(BaseModel):
 
     period: str
     partners: list[PartnerSimulation | NoPartnerData]
+
+
+# --------------------------------------------------------------------------- inquiries
+
+
+class AdjustmentItem(BaseModel):
+    """An adjustment of a partner's period: signed money, counted in the period's total."""
+
+    adjustment_id: str
+    partner_id: str
+    deal_id: str | None
+    period: str
+    currency: str
+    amount: MoneyText
+    reason: str
+    adjusted_at: InstantText
+    actor: Actor | None
+    inquiry_id: str | None
+
+    @classmethod
+    def of(cls, partner_id: str, a: Adjustment) -> Self:
+        return cls(
+            adjustment_id=a.adjustment_id,
+            partner_id=partner_id,
+            deal_id=a.deal_id,
+            period=a.period,
+            currency=a.currency,
+            amount=str(a.amount),
+            reason=a.reason,
+            adjusted_at=a.adjusted_at.isoformat(),
+            actor=a.actor,
+            inquiry_id=a.inquiry_id,
+        )
+
+
+class InquiryView(BaseModel):
+    """An inquiry about a deal's commission, and its answer once resolved."""
+
+    inquiry_id: str
+    partner_id: str
+    deal_id: str
+    period: str
+    message: str
+    status: Literal["open", "resolved"]
+    opened_at: InstantText
+    opened_by: Actor | None
+    age_days: int = Field(description="whole days since it was opened (until resolved)")
+    resolution: Literal["explained", "adjusted"] | None
+    note: str | None
+    resolved_at: InstantText | None
+    resolved_by: Actor | None
+    adjustment: AdjustmentItem | None
+
+    @classmethod
+    def of(cls, partner_id: str, i: Inquiry, adjustment: Adjustment | None, now: datetime) -> Self:
+        until = i.resolved_at or now
+        return cls(
+            inquiry_id=i.inquiry_id,
+            partner_id=partner_id,
+            deal_id=i.deal_id,
+            period=i.period,
+            message=i.message,
+            status="open" if i.open else "resolved",
+            opened_at=i.opened_at.isoformat(),
+            opened_by=i.opened_by,
+            age_days=max(0, (until - i.opened_at).days),
+            resolution="adjusted"
+            if i.resolution == "adjusted"
+            else ("explained" if i.resolution == "explained" else None),
+            note=i.note,
+            resolved_at=None if i.resolved_at is None else i.resolved_at.isoformat(),
+            resolved_by=i.resolved_by,
+            adjustment=None if adjustment is None else AdjustmentItem.of(partner_id, adjustment),
+        )
+
+
+class InquiriesView(BaseModel):
+    """Inquiries, oldest first."""
+
+    inquiries: list[InquiryView]

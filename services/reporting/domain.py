@@ -12,6 +12,9 @@ module turns such facts, as plain values, into what the read API serves:
   (docs/rules/commissions.md);
 - what settlements paid for each period and what is pending
   (docs/rules/settlement.md);
+- a partner's commission adjustments and inquiries: each adjustment counted
+  once, each inquiry open or resolved whatever order its events came in
+  (docs/rules/commissions.md, "The statement");
 - the partner health score, and where a partner's last closed deal is found
   (docs/rules/health-score.md).
 """
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, overload
@@ -287,8 +290,8 @@ def period_payments(
 ) -> list[PeriodPayment]:
     """Every (period, currency) with a total or a payment, in period order.
 
-    ``totals``: the current payout total (commission + target bonus) per
-    (period, currency). Paid is what settlements took of the period, its own
+    ``totals``: the current payout total (commission + target bonus +
+    adjustments) per (period, currency). Paid is what settlements took of the period, its own
     payments and the adjustments carried for it (docs/rules/settlement.md).
     """
     settlements = list(settlements)
@@ -317,9 +320,131 @@ def pending_by_currency(payments: Iterable[PeriodPayment]) -> dict[str, Decimal]
     return dict(sorted(pending.items()))
 
 
+# --------------------------------------------------------------------------- adjustments, inquiries
+
+
+@dataclass(frozen=True, slots=True)
+class Adjustment:
+    """A channel manager's adjustment of a partner's period (CommissionAdjusted): signed
+    money that counts in the period's payout total."""
+
+    adjustment_id: str
+    deal_id: str | None
+    period: str
+    currency: str
+    amount: Decimal
+    reason: str
+    adjusted_at: str
+    inquiry_id: str | None
+    actor: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, fields: Mapping[str, Any]) -> Adjustment:
+        """An adjustment from its stored fields (``projection.commission_adjusted``)."""
+        return cls(
+            adjustment_id=fields["adjustment_id"],
+            deal_id=fields.get("deal_id"),
+            period=fields["period"],
+            currency=fields["currency"],
+            amount=Decimal(fields["amount"]),
+            reason=fields["reason"],
+            adjusted_at=fields["adjusted_at"],
+            inquiry_id=fields.get("inquiry_id"),
+            actor=fields.get("actor"),
+        )
+
+
+def adjustments_of(
+    stored: Mapping[str, Mapping[str, Mapping[str, Any]]] | None,
+) -> list[Adjustment]:
+    """A partner's adjustments from its facts (adjustment key → version key → fields), by
+    (``adjusted_at``, ``adjustment_id``).
+
+    An adjustment is immutable: of the statements of one ``adjustment_id``
+    (a duplicate, a republication) the earliest version stands, so each id
+    counts once whatever arrived first.
+    """
+    found = [
+        Adjustment.of(versions[min(versions)]) for versions in (stored or {}).values() if versions
+    ]
+    return sorted(found, key=lambda a: (a.adjusted_at, a.adjustment_id))
+
+
+@dataclass(frozen=True, slots=True)
+class Inquiry:
+    """A partner's question about a deal's commission (CommissionInquiryOpened) and its
+    answer (CommissionInquiryResolved). Resolved before its opening arrived, it is
+    resolved, and what only the opening says (``message``, ``opened_at``, ``actor``) is
+    None until that arrives."""
+
+    inquiry_id: str
+    deal_id: str
+    period: str
+    message: str | None
+    opened_at: str | None
+    actor: dict[str, Any] | None
+    resolution: str | None
+    note: str | None
+    resolved_at: str | None
+    resolved_by: dict[str, Any] | None
+    adjustment_id: str | None
+
+    @property
+    def status(self) -> str:
+        """``open`` until resolved, ``resolved`` once a resolution is known."""
+        return "open" if self.resolution is None else "resolved"
+
+
+def inquiry(facts: Mapping[str, Any]) -> Inquiry | None:
+    """An inquiry from its facts: ``opened`` and ``resolved``, each by version key (the
+    greatest stands); None without either."""
+    opened: Mapping[str, Any] = current(facts.get("opened")) or {}
+    resolved: Mapping[str, Any] = current(facts.get("resolved")) or {}
+    about = opened or resolved
+    if not about:
+        return None
+    return Inquiry(
+        inquiry_id=about["inquiry_id"],
+        deal_id=about["deal_id"],
+        period=about["period"],
+        message=opened.get("message"),
+        opened_at=opened.get("opened_at"),
+        actor=opened.get("actor"),
+        resolution=resolved.get("resolution"),
+        note=resolved.get("note"),
+        resolved_at=resolved.get("resolved_at"),
+        resolved_by=resolved.get("actor"),
+        adjustment_id=resolved.get("adjustment_id"),
+    )
+
+
+def inquiries_of(stored: Mapping[str, Mapping[str, Any]] | None) -> list[Inquiry]:
+    """A partner's inquiries from its facts (inquiry key → facts), oldest first: by
+    ``opened_at`` (``resolved_at`` while the opening is unknown), then ``inquiry_id``."""
+    found = [i for facts in (stored or {}).values() if (i := inquiry(facts)) is not None]
+    return sorted(found, key=lambda i: (i.opened_at or i.resolved_at or "", i.inquiry_id))
+
+
+def open_inquiries(inquiries: Iterable[Inquiry]) -> list[Inquiry]:
+    """The inquiries opened and not resolved."""
+    return [i for i in inquiries if i.opened_at is not None and i.resolution is None]
+
+
+def adjusted_totals(adjustments: Iterable[Adjustment]) -> dict[tuple[str, str], Decimal]:
+    """The adjustments summed per (period, currency)."""
+    sums: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for a in adjustments:
+        sums[(a.period, a.currency)] += a.amount
+    return dict(sums)
+
+
+# --------------------------------------------------------------------------- statements
+
+
 @dataclass(frozen=True)
 class Statement:
-    """A partner's commission statement for one period."""
+    """A partner's commission statement for one period, with the period's adjustments
+    (of every currency; those in the statement's currency count) and inquiries."""
 
     partner_id: str
     period: str
@@ -327,6 +452,26 @@ class Statement:
     lines: list[Line]
     totals: PeriodTotals
     payment: PeriodPayment | None
+    adjustments: list[Adjustment] = field(default_factory=list)
+    adjustment_total: Decimal = ZERO
+    inquiries: list[Inquiry] = field(default_factory=list)
+
+    @property
+    def payout_total(self) -> Decimal:
+        """Commission, target bonus and adjustments."""
+        return self.totals.payout + self.adjustment_total
+
+
+def statement_currency(
+    line_currency: str | None, contract_currency: str | None, adjustments: Iterable[Adjustment]
+) -> str | None:
+    """A statement's currency: its lines'; without lines, its adjustments' (the
+    contract's if they are in several and one is the contract's, else the first by
+    code); without either, the contract's."""
+    adjusted = sorted({a.currency for a in adjustments})
+    if line_currency or not adjusted:
+        return line_currency or contract_currency
+    return contract_currency if contract_currency in adjusted else adjusted[0]
 
 
 def statement(
@@ -335,25 +480,42 @@ def statement(
     lines: Iterable[Line],
     contracts: Iterable[Mapping[str, Any]],
     settlements: Iterable[Settlement],
+    adjustments: Iterable[Adjustment] = (),
+    inquiries: Iterable[Inquiry] = (),
 ) -> Statement:
-    """The statement of ``period`` from the partner's current lines, contracts and
-    settlements: the lines of the period (by closing), their totals against the target,
-    the currency of the lines (else of the contract governing the period's last day),
-    and what the settlements paid for it."""
+    """The statement of ``period`` from the partner's current lines, contracts,
+    settlements, adjustments and inquiries: the lines of the period (by closing), their
+    totals against the target, the currency (:func:`statement_currency`; the contract
+    governing the period's last day), the period's adjustments and what those in the
+    statement's currency add, the period's inquiries, and what the settlements paid
+    for it against its payout total (commission, bonus and adjustments)."""
     contracts = list(contracts)
     lines = [line for line in lines if line.period == period]
+    adjustments = [a for a in adjustments if a.period == period]
     totals = period_totals(partner_id, period, lines, target_for(contracts, period))
     contract = governing_contract(contracts, period_bounds(period)[1])
-    currency = totals.currency or (contract or {}).get("currency")
+    currency = statement_currency(totals.currency, (contract or {}).get("currency"), adjustments)
+    adjustment_total = sum((a.amount for a in adjustments if a.currency == currency), ZERO)
+    payout = totals.payout + adjustment_total
     payment = next(
         (
             p
-            for p in period_payments({(period, currency or ""): totals.payout}, settlements)
+            for p in period_payments({(period, currency or ""): payout}, settlements)
             if p.period == period and p.currency == (currency or "")
         ),
         None,
     )
-    return Statement(partner_id, period, currency, sort_lines(lines), totals, payment)
+    return Statement(
+        partner_id,
+        period,
+        currency,
+        sort_lines(lines),
+        totals,
+        payment,
+        adjustments,
+        adjustment_total,
+        [i for i in inquiries if i.period == period],
+    )
 
 
 # --------------------------------------------------------------------------- health

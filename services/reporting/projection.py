@@ -4,7 +4,8 @@ documents.
 Each function of :data:`PROJECTIONS` turns one event into upserts of the
 batch's :class:`~services.reporting.store.Writes`, built so that they commute
 (``store.py``): any order, any number of times, the same documents. Events
-of types not in the table (deal registrations) are not in these read models.
+of types not in the table (deal registrations and their extensions) are not in
+these read models, and are counted as ignored.
 
 :func:`derive` then recomputes, for the partners a batch touched, the
 documents that are functions of their facts: each partner's ``view``
@@ -41,8 +42,10 @@ from services.reporting.store import (
     LinesCache,
     PartnerLines,
     Writes,
+    adjustment_key,
     deal_key,
     generation_state,
+    inquiry_key,
     revision_key,
     revision_text,
     settlement_key,
@@ -188,6 +191,65 @@ def payout_settled(writes: Writes, data: events.PayoutSettled, v: str) -> None:
     )
 
 
+# --------------------------------------------------------------------------- adjustments, inquiries
+#
+# Rare (each a person's command), and no part of the lines or the period totals: one
+# ``$set`` under the event's version key each, and nothing derived.
+
+
+def _actor(data: Payload) -> Document | None:
+    return None if data.actor is None else data.actor.model_dump(mode="json")
+
+
+def commission_adjusted(writes: Writes, data: events.CommissionAdjusted, v: str) -> None:
+    """An adjustment under its partner, by id and version (the earliest version stands:
+    ``domain.adjustments_of``)."""
+    fields = {
+        "adjustment_id": data.adjustment_id,
+        "deal_id": data.deal_id,
+        "period": data.period,
+        "currency": data.currency,
+        "amount": str(data.amount),
+        "reason": data.reason,
+        "adjusted_at": utc_text(data.adjusted_at),
+        "inquiry_id": data.inquiry_id,
+        "actor": _actor(data),
+    }
+    path = f"adjustments.{adjustment_key(data.adjustment_id)}.{v}"
+    writes.add("partner_adjustments", data.partner_id, {"$set": {path: fields}})
+
+
+def inquiry_opened(writes: Writes, data: events.CommissionInquiryOpened, v: str) -> None:
+    """An inquiry's opening under its partner, by inquiry id and version."""
+    fields = {
+        "inquiry_id": data.inquiry_id,
+        "deal_id": data.deal_id,
+        "period": data.period,
+        "message": data.message,
+        "opened_at": utc_text(data.opened_at),
+        "actor": _actor(data),
+    }
+    path = f"inquiries.{inquiry_key(data.inquiry_id)}.opened.{v}"
+    writes.add("partner_inquiries", data.partner_id, {"$set": {path: fields}})
+
+
+def inquiry_resolved(writes: Writes, data: events.CommissionInquiryResolved, v: str) -> None:
+    """An inquiry's resolution beside its opening (arrived or not: a resolution known
+    makes the inquiry resolved, ``domain.inquiry``)."""
+    fields = {
+        "inquiry_id": data.inquiry_id,
+        "deal_id": data.deal_id,
+        "period": data.period,
+        "resolution": data.resolution,
+        "note": data.note,
+        "resolved_at": utc_text(data.resolved_at),
+        "adjustment_id": data.adjustment_id,
+        "actor": _actor(data),
+    }
+    path = f"inquiries.{inquiry_key(data.inquiry_id)}.resolved.{v}"
+    writes.add("partner_inquiries", data.partner_id, {"$set": {path: fields}})
+
+
 # --------------------------------------------------------------------------- enablement
 
 
@@ -279,6 +341,9 @@ PROJECTIONS: dict[type[Payload], EventProjection] = {
     events.DealCancelled: deal_cancelled,
     events.CommissionCalculated: commission_calculated,
     events.PayoutSettled: payout_settled,
+    events.CommissionAdjusted: commission_adjusted,
+    events.CommissionInquiryOpened: inquiry_opened,
+    events.CommissionInquiryResolved: inquiry_resolved,
     events.TrainingCompleted: training_completed,
     events.CertificationAwarded: certification_awarded,
     events.PartnerFeedbackSubmitted: feedback_submitted,

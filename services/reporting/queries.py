@@ -22,15 +22,18 @@ from typing import Any, Literal
 from services.reporting.domain import (
     Health,
     HealthFacts,
+    Inquiry,
     PeriodPayment,
     PeriodTotals,
     Statement,
+    adjusted_totals,
     average_rating,
     health_period,
     last_close,
     last_deal_candidates,
     lines_by_period,
     money,
+    open_inquiries,
     period_bounds,
     period_payments,
     period_totals,
@@ -42,6 +45,8 @@ from services.reporting.store import (
     Document,
     Generation,
     LinesCache,
+    decode_adjustments,
+    decode_inquiries,
     decode_payout,
     generation_state,
     line_revisions,
@@ -53,6 +58,14 @@ from shared.settlement import from_document
 LAST_DEAL_LOOKUPS = 8
 
 Ranking = Literal["revenue", "commission", "attainment"]
+#: What a statement reads, each one lookup by the partner's id.
+STATEMENT_SOURCES = (
+    "partners",
+    "lines",
+    "partner_payouts",
+    "partner_adjustments",
+    "partner_inquiries",
+)
 #: A settlement's payout to one partner, and the partner's name.
 SettlementRow = tuple[dict[str, Any], str | None]
 
@@ -172,8 +185,17 @@ class ReportingQueries:
             ]
         )
         totals = await self._totals_from_lines(generation, ids)
+        inquiries = await generation.find_by_ids("partner_inquiries", ids)
         return [
-            _partner_view(doc, certifications.get(doc["_id"], []), trainings, totals[doc["_id"]])
+            {
+                **_partner_view(
+                    doc, certifications.get(doc["_id"], []), trainings, totals[doc["_id"]]
+                ),
+                "open_inquiries": [
+                    _open_inquiry(i)
+                    for i in open_inquiries(decode_inquiries(inquiries.get(doc["_id"])))
+                ],
+            }
             for doc in docs
         ]
 
@@ -218,40 +240,45 @@ class ReportingQueries:
 
     async def statement(self, partner_id: str, period: str) -> Statement:
         """The partner's statement of ``period``; :class:`UnknownPartner` when the read
-        models know neither the partner nor a line of it in the period."""
+        models know neither the partner nor a line, an adjustment or an inquiry of it in
+        the period."""
         generation = await self.active()
-        # Three lookups by _id, independent of each other: in flight at once.
-        facts, lines_doc, payouts_doc = await asyncio.gather(
-            *(
-                generation[name].find_one({"_id": partner_id})
-                for name in ("partners", "lines", "partner_payouts")
-            )
+        # Five lookups by _id, independent of each other: in flight at once.
+        facts, lines_doc, payouts_doc, adjustments_doc, inquiries_doc = await asyncio.gather(
+            *(generation[name].find_one({"_id": partner_id}) for name in STATEMENT_SOURCES)
         )
         lines = self.lines.current_lines(partner_id, line_revisions(lines_doc))
-        if facts is None and not any(line.period == period for line in lines):
+        adjustments = decode_adjustments(adjustments_doc)
+        inquiries = decode_inquiries(inquiries_doc)
+        periods = {x.period for x in lines} | {x.period for x in adjustments}
+        if facts is None and period not in periods | {x.period for x in inquiries}:
             raise UnknownPartner(partner_id)
         settlements = [from_document(doc) for doc in partner_settlements(payouts_doc)]
         contracts = (facts or {}).get("contracts", [])
-        return statement(partner_id, period, lines, contracts, settlements)
+        return statement(partner_id, period, lines, contracts, settlements, adjustments, inquiries)
 
     async def payouts(self, partner_id: str) -> PartnerPayouts:
-        """The partner's settlements, and per period its current total, paid and pending."""
+        """The partner's settlements, and per period its current total (commission, target
+        bonus and adjustments), paid and pending."""
         generation = await self.active()
-        settlements = partner_settlements(
-            await generation["partner_payouts"].find_one({"_id": partner_id})
+        payouts_doc, adjustments_doc = await asyncio.gather(
+            generation["partner_payouts"].find_one({"_id": partner_id}),
+            generation["partner_adjustments"].find_one({"_id": partner_id}),
         )
-        totals: dict[tuple[str, str], Decimal] = {
-            (t.period, t.currency): t.payout
-            for t in (await self._totals_from_lines(generation, [partner_id]))[partner_id]
-            if t.currency
-        }
+        settlements = partner_settlements(payouts_doc)
+        totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        for t in (await self._totals_from_lines(generation, [partner_id]))[partner_id]:
+            if t.currency:
+                totals[(t.period, t.currency)] += t.payout
+        for key, amount in adjusted_totals(decode_adjustments(adjustments_doc)).items():
+            totals[key] += amount
         if (
             not settlements
             and not totals
             and await generation["partners"].find_one({"_id": partner_id}, {"_id": 1}) is None
         ):
             raise UnknownPartner(partner_id)
-        periods = period_payments(totals, [from_document(d) for d in settlements])
+        periods = period_payments(dict(totals), [from_document(d) for d in settlements])
         return PartnerPayouts(settlements, periods)
 
     async def settlement(self, settlement_id: str) -> list[SettlementRow]:
@@ -502,6 +529,18 @@ def _partner_view(
         "revenue_total": money(sum((t.revenue for t in periods), Decimal(0))),
         "commission_total": money(sum((t.commission for t in periods), Decimal(0))),
         "bonus_total": money(sum((t.bonus for t in periods), Decimal(0))),
+    }
+
+
+def _open_inquiry(inquiry: Inquiry) -> dict[str, Any]:
+    """An open inquiry as the partner 360 lists it."""
+    return {
+        "inquiry_id": inquiry.inquiry_id,
+        "deal_id": inquiry.deal_id,
+        "period": inquiry.period,
+        "message": inquiry.message,
+        "opened_at": inquiry.opened_at,
+        "actor": inquiry.actor,
     }
 
 

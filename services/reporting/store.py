@@ -33,6 +33,15 @@ while readers keep using the active ones):
   which the finance export reads by settlement;
 - ``partner_payouts``: per partner, the same documents under
   ``settlements.<settlement key>``, which statements and a partner's payouts
+  read by ``_id``;
+- ``partner_adjustments``: per partner, each CommissionAdjusted's fields under
+  ``adjustments.<adjustment key>.<version key>`` (``domain.adjustments_of``:
+  the earliest version stands, so an id counts once), which statements and
+  payouts read by ``_id``;
+- ``partner_inquiries``: per partner, each inquiry's CommissionInquiryOpened
+  and CommissionInquiryResolved fields under
+  ``inquiries.<inquiry key>.opened.<version key>`` and ``….resolved.<version
+  key>`` (``domain.inquiries_of``), which statements and the partner 360
   read by ``_id``.
 
 ``meta`` (not per generation) says which generation is active and which is
@@ -68,7 +77,14 @@ from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.reporting.domain import Line, current_key
+from services.reporting.domain import (
+    Adjustment,
+    Inquiry,
+    Line,
+    adjustments_of,
+    current_key,
+    inquiries_of,
+)
 from shared.cache import BoundedCache
 from shared.commands import retry_until_written
 from shared.mongo import Document as Document  # what the projection and queries handle
@@ -91,6 +107,8 @@ COLLECTIONS = (
     "mdf",
     "payouts",
     "partner_payouts",
+    "partner_adjustments",
+    "partner_inquiries",
 )
 META = "meta"
 GENERATIONS = "generations"
@@ -147,6 +165,16 @@ def deal_key(deal_id: str) -> str:
 def settlement_key(settlement_id: str) -> str:
     """A settlement id as a field name, escaped as :func:`deal_key` escapes deal ids."""
     return deal_key(settlement_id)
+
+
+def adjustment_key(adjustment_id: str) -> str:
+    """An adjustment id as a field name, escaped as :func:`deal_key` escapes deal ids."""
+    return deal_key(adjustment_id)
+
+
+def inquiry_key(inquiry_id: str) -> str:
+    """An inquiry id as a field name, escaped as :func:`deal_key` escapes deal ids."""
+    return deal_key(inquiry_id)
 
 
 def revision_key(revision: int) -> str:
@@ -423,6 +451,21 @@ def decode_payout(stored: Mapping[str, Any]) -> dict[str, Any]:
     wrote it: FerretDB v1 leaves out an empty ``carried_adjustments`` or ``unrecovered``,
     so a missing list is given back empty."""
     return {"carried_adjustments": [], "unrecovered": [], **stored}
+
+
+# --------------------------------------------------------------------------- adjustments, inquiries
+
+
+def decode_adjustments(doc: Mapping[str, Any] | None) -> list[Adjustment]:
+    """A partner's ``partner_adjustments`` document as its adjustments, each id once
+    (``domain.adjustments_of``)."""
+    return adjustments_of((doc or {}).get("adjustments"))
+
+
+def decode_inquiries(doc: Mapping[str, Any] | None) -> list[Inquiry]:
+    """A partner's ``partner_inquiries`` document as its inquiries, oldest first
+    (``domain.inquiries_of``)."""
+    return inquiries_of((doc or {}).get("inquiries"))
 
 
 # --------------------------------------------------------------------------- generations

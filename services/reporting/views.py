@@ -15,9 +15,9 @@ import io
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.reporting.domain import (
     ACTIVITY_POINTS,
@@ -25,7 +25,9 @@ from services.reporting.domain import (
     CERTIFICATION_POINTS,
     FEEDBACK_POINTS,
     ZERO,
+    Adjustment,
     Health,
+    Inquiry,
     Line,
     PeriodPayment,
     Statement,
@@ -41,7 +43,7 @@ from services.reporting.queries import (
     ScoredPartner,
     SettlementRow,
 )
-from shared.events import Contract, PartnerStatus, Tier
+from shared.events import Actor, Contract, InquiryResolution, PartnerStatus, Tier
 from shared.routes import AdjustmentView, InstantText, MoneyText
 
 
@@ -65,9 +67,23 @@ class Certification(BaseModel):
     valid: bool = Field(description="awarded_at ≤ now < expires_at")
 
 
+class OpenInquiry(BaseModel):
+    """An inquiry about a deal's commission, opened and not resolved yet."""
+
+    inquiry_id: str
+    deal_id: str
+    period: str = Field(description="the statement it is about")
+    message: str
+    opened_at: InstantText
+    actor: Actor | None = Field(description="who opened it")
+
+
 class Partner360View(BaseModel):
     """The partner 360: a partner's profile, status, tier and latest contract, its
-    enablement, and its totals over every period."""
+    enablement, its totals over every period and its open commission inquiries."""
+
+    # Fields with a default are in every answer all the same: the schema says required.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
     partner_id: str
     name: str | None
@@ -83,6 +99,9 @@ class Partner360View(BaseModel):
     revenue_total: MoneyText
     commission_total: MoneyText
     bonus_total: MoneyText
+    open_inquiries: list[OpenInquiry] = Field(
+        default_factory=list, description="oldest first, of every period"
+    )
 
 
 class PartnersView(BaseModel):
@@ -123,9 +142,77 @@ class StatementLine(BaseModel):
         )
 
 
+class StatementAdjustment(BaseModel):
+    """A channel manager's adjustment of the period: signed money."""
+
+    adjustment_id: str
+    deal_id: str | None = Field(description="the deal it is about; null: the period as a whole")
+    amount: MoneyText = Field(description="signed: negative takes money back")
+    currency: str
+    reason: str
+    adjusted_at: InstantText
+    inquiry_id: str | None = Field(description="the inquiry it resolved, if any")
+    actor: Actor | None = Field(description="who made it")
+
+    @classmethod
+    def of(cls, adjustment: Adjustment) -> StatementAdjustment:
+        return cls(
+            adjustment_id=adjustment.adjustment_id,
+            deal_id=adjustment.deal_id,
+            amount=money(adjustment.amount),
+            currency=adjustment.currency,
+            reason=adjustment.reason,
+            adjusted_at=adjustment.adjusted_at,
+            inquiry_id=adjustment.inquiry_id,
+            actor=None if adjustment.actor is None else Actor.model_validate(adjustment.actor),
+        )
+
+
+class StatementInquiry(BaseModel):
+    """An inquiry about one of the period's commissions, open or resolved. One resolved
+    before its opening reached reporting has a null message, opened_at and actor until
+    the opening arrives."""
+
+    inquiry_id: str
+    deal_id: str
+    period: str
+    message: str | None
+    opened_at: InstantText | None
+    actor: Actor | None = Field(description="who opened it")
+    status: Literal["open", "resolved"]
+    resolution: InquiryResolution | None = Field(description="null while open")
+    note: str | None = Field(description="the channel manager's answer; null while open")
+    resolved_at: InstantText | None
+    resolved_by: Actor | None
+    adjustment_id: str | None = Field(description="the adjustment it made, when adjusted")
+
+    @classmethod
+    def of(cls, inquiry: Inquiry) -> StatementInquiry:
+        return cls.model_validate(
+            {
+                "inquiry_id": inquiry.inquiry_id,
+                "deal_id": inquiry.deal_id,
+                "period": inquiry.period,
+                "message": inquiry.message,
+                "opened_at": inquiry.opened_at,
+                "actor": inquiry.actor,
+                "status": inquiry.status,
+                "resolution": inquiry.resolution,
+                "note": inquiry.note,
+                "resolved_at": inquiry.resolved_at,
+                "resolved_by": inquiry.resolved_by,
+                "adjustment_id": inquiry.adjustment_id,
+            }
+        )
+
+
 class StatementView(BaseModel):
-    """A partner's commission statement for one period (docs/rules/commissions.md), and
-    what settlements paid for it (docs/rules/settlement.md)."""
+    """A partner's commission statement for one period (docs/rules/commissions.md, "The
+    statement"), its adjustments and inquiries, and what settlements paid for it
+    (docs/rules/settlement.md)."""
+
+    # Fields with a default are in every answer all the same: the schema says required.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
     partner_id: str
     period: str
@@ -134,12 +221,22 @@ class StatementView(BaseModel):
     revenue: MoneyText = Field(description="of the commissionable deals")
     commission_total: MoneyText
     bonus_total: MoneyText
-    payout_total: MoneyText = Field(description="commission and target bonus")
+    adjustments: list[StatementAdjustment] = Field(
+        default_factory=list,
+        description="the period's adjustments, of any currency, by adjusted_at then id",
+    )
+    adjustment_total: MoneyText = Field(
+        default="0.00", description="the adjustments in the statement's currency"
+    )
+    payout_total: MoneyText = Field(description="commission_total + bonus_total + adjustment_total")
     target: MoneyText | None
     attainment: str | None = Field(description="revenue ÷ target, four decimals")
     settled: bool
     paid: MoneyText
-    pending_adjustment: MoneyText
+    pending_adjustment: MoneyText = Field(description="payout_total − paid, once settled")
+    inquiries: list[StatementInquiry] = Field(
+        default_factory=list, description="the period's inquiries, open and resolved, oldest first"
+    )
 
     @classmethod
     def of(cls, statement: Statement) -> StatementView:
@@ -152,12 +249,15 @@ class StatementView(BaseModel):
             revenue=money(totals.revenue),
             commission_total=money(totals.commission),
             bonus_total=money(totals.bonus),
-            payout_total=money(totals.payout),
+            adjustments=[StatementAdjustment.of(a) for a in statement.adjustments],
+            adjustment_total=money(statement.adjustment_total),
+            payout_total=money(statement.payout_total),
             target=money(totals.target),
             attainment=_text(totals.attainment),
             settled=payment is not None and payment.settled,
             paid=money(payment.paid if payment else ZERO),
             pending_adjustment=money(payment.pending_adjustment if payment else ZERO),
+            inquiries=[StatementInquiry.of(i) for i in statement.inquiries],
         )
 
 
@@ -186,7 +286,7 @@ class PayoutView(BaseModel):
 class PeriodPaymentView(BaseModel):
     period: str
     currency: str
-    current_total: MoneyText = Field(description="commission and target bonus now")
+    current_total: MoneyText = Field(description="commission, target bonus and adjustments now")
     paid: MoneyText
     settled: bool
     pending_adjustment: MoneyText = Field(description="what the next settlement pays for it")

@@ -242,3 +242,63 @@ async def test_settlement_requests_are_checked(
     assert "P-nobody" in unknown.json()["detail"]
     partner_key = engine.post("/settlements", {"period": "2026-Q4"}, key="test-partner-key")
     assert partner_key.status_code in (401, 403)
+
+
+async def test_an_inquiry_resolved_by_an_adjustment_is_reported_and_paid_once(
+    producer: AIOKafkaProducer,
+    services: tuple[ServiceProcess, ServiceProcess],
+    unique: str,
+) -> None:
+    """docs/rules/inquiries.md's example: +800.00 adjusted through an inquiry shows on the
+    statement and is paid with 2026-Q4; −150.00 adjusted after 2026-Q4 was settled is
+    carried into the 2027-Q1 settlement. Another partner's key is refused on each route."""
+    engine, reads = services
+    c = WorkedExample(f"PC-{unique}", f"c{unique}")
+    await publish(producer, c.messages(with_cancellation=False))
+    await eventually(
+        lambda: expect(quarter(engine, c.partner_id, "2026-Q4"), ("45600.00", "5000.00"))
+    )
+    deal = c.deal(3)
+    other = {"key": "test-partner-key"}  # partner P-x's
+
+    ask = {"message": "the registered-deal bonus is missing"}
+    assert engine.post(f"/commissions/{deal}/inquiries", ask, **other).status_code == 403
+    opened = engine.post(f"/commissions/{deal}/inquiries", ask)
+    assert opened.status_code == 201, opened.text
+    inquiry = opened.json()["inquiry_id"]
+    resolution = {
+        "resolution": "adjusted",
+        "note": "approved late by mistake",
+        "adjustment": {"amount": "800.00", "reason": "registered-deal bonus"},
+    }
+    assert engine.get(f"/inquiries/{inquiry}", **other).status_code == 403
+    assert engine.post(f"/inquiries/{inquiry}/resolve", resolution, **other).status_code == 403
+    late = {"partner_id": c.partner_id, "period": "2026-Q4", "amount": "-150.00", "reason": "r"}
+    assert engine.post("/adjustments", late, **other).status_code == 403
+    resolved = engine.post(f"/inquiries/{inquiry}/resolve", resolution)
+    assert resolved.status_code == 200, resolved.text
+    assert engine.get("/inquiries", status="open").json()["inquiries"] == []
+
+    def statement(total: str) -> dict[str, Any]:
+        answer = reads.get(f"/partners/{c.partner_id}/statements/2026-Q4")
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        assert body["payout_total"] == total, body
+        return body
+
+    shown = await eventually(lambda: statement("51400.00"))
+    assert [(a["amount"], a["inquiry_id"]) for a in shown["adjustments"]] == [("800.00", inquiry)]
+    assert shown["adjustment_total"] == "800.00"
+
+    first = settle(engine, "2026-Q4", [c.partner_id])
+    assert first.status_code == 201, first.text
+    assert [p["amount_paid"] for p in first.json()["payouts"]] == ["51400.00"]
+
+    assert engine.post("/adjustments", late).status_code == 201
+    await publish(producer, [c.later_deal(5, "2027-01-15", "200000.00", "cloud")])
+    await eventually(lambda: expect(quarter(engine, c.partner_id, "2027-Q1"), ("26000.00", "0.00")))
+    nxt = settle(engine, "2027-Q1", [c.partner_id])
+    assert nxt.status_code == 201, nxt.text
+    (payout,) = nxt.json()["payouts"]
+    assert (payout["amount_paid"], adjustments(payout)) == ("25850.00", [("2026-Q4", "-150.00")])
+    await eventually(lambda: statement("51250.00"))

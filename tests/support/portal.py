@@ -30,6 +30,9 @@ from starlette.responses import Response
 
 from services.enablement.views import MdfRequestsView
 from services.incentives.views import (
+    AdjustmentItem,
+    InquiriesView,
+    InquiryView,
     PartnerSettlementsView,
     RegistrationAnswer,
     RegistrationsView,
@@ -478,6 +481,13 @@ def registration(
             "status": status,
             "reason": reason,
             "decided_at": None if status == "pending" else "2026-05-01T10:00:05+00:00",
+            "expires_at": None if status == "pending" else "2026-07-30T10:00:00+00:00",
+            "conflicting_registration_id": None,
+            "decided_by_hand": False,
+            "decided_by": None if status == "pending" else {"kind": "system", "id": "incentives"},
+            "extensions": [],
+            "extension_waiting": False,
+            "may_request_extension": status == "approved",
         },
     )
 
@@ -487,6 +497,65 @@ def registrations(*entries: dict[str, Any], next_cursor: str | None = None) -> d
     return answer_of(
         RegistrationsView, {"registrations": list(entries), "next_cursor": next_cursor}
     )
+
+
+def adjustment_item(
+    adjustment_id: str,
+    partner_id: str = "P-A",
+    amount: str = "800.00",
+    inquiry_id: str | None = None,
+    **changes: Any,
+) -> dict[str, Any]:
+    """An adjustment as incentives answers it (``POST /adjustments``, or in an inquiry)."""
+    return answer_of(
+        AdjustmentItem,
+        {
+            "adjustment_id": adjustment_id,
+            "partner_id": partner_id,
+            "deal_id": f"D-{partner_id}-1",
+            "period": "2026-Q2",
+            "currency": "EUR",
+            "amount": amount,
+            "reason": "registered-deal bonus",
+            "adjusted_at": "2026-06-03T09:00:00+00:00",
+            "actor": {"kind": "person", "id": "maria"},
+            "inquiry_id": inquiry_id,
+            **changes,
+        },
+    )
+
+
+def inquiry(
+    inquiry_id: str, partner_id: str = "P-A", status: str = "open", **changes: Any
+) -> dict[str, Any]:
+    """An inquiry about ``D-<partner_id>-1`` of 2026-Q2 as incentives answers it
+    (``GET /inquiries/{id}``), asked by Pat 4 days ago; resolved: explained by Maria."""
+    resolved = status == "resolved"
+    return answer_of(
+        InquiryView,
+        {
+            "inquiry_id": inquiry_id,
+            "partner_id": partner_id,
+            "deal_id": f"D-{partner_id}-1",
+            "period": "2026-Q2",
+            "message": "The uplift is missing: we hold the cloud certification.",
+            "status": status,
+            "opened_at": "2026-06-01T09:00:00+00:00",
+            "opened_by": {"kind": "person", "id": "pat"},
+            "age_days": 4,
+            "resolution": "explained" if resolved else None,
+            "note": "The certification was awarded after the deal closed." if resolved else None,
+            "resolved_at": "2026-06-05T10:00:00+00:00" if resolved else None,
+            "resolved_by": {"kind": "person", "id": "maria"} if resolved else None,
+            "adjustment": None,
+            **changes,
+        },
+    )
+
+
+def inquiries(*entries: dict[str, Any]) -> dict[str, Any]:
+    """Incentives' ``GET /inquiries``."""
+    return answer_of(InquiriesView, {"inquiries": list(entries)})
 
 
 def partner_settlements(partner_id: str, currency: str = "EUR") -> dict[str, Any]:

@@ -96,12 +96,15 @@ EXPECTED_STATEMENT = {
     "revenue": "290000.00",
     "commission_total": "38100.00",
     "bonus_total": "0.00",
+    "adjustments": [],
+    "adjustment_total": "0.00",
     "payout_total": "38100.00",
     "target": "300000.00",
     "attainment": "0.9667",
     "settled": False,
     "paid": "0.00",
     "pending_adjustment": "0.00",
+    "inquiries": [],
 }
 
 # A period only this test writes, for an exact leaderboard.
@@ -142,6 +145,232 @@ def calculated(
         },
         id=f"reporting-test/{partner}/{deal}/{revision}",
     )
+
+
+PAT = {"kind": "person", "id": "pat"}
+MARIA = {"kind": "person", "id": "maria"}
+FINANCE_KEY = {"kind": "key", "id": "0123456789ab"}
+#: The adjustment-only period of the worked example's partner.
+ADJUSTED_PERIOD = "2027-Q1"
+I1, I2, I3 = (f"I-{n}-{RUN}" for n in range(1, 4))
+ADJ1, ADJ2, ADJ3 = (f"ADJ-{n}-{RUN}" for n in range(1, 4))
+
+
+def adjusted(
+    partner: str,
+    adjustment_id: str,
+    period: str,
+    amount: str,
+    at: str,
+    *,
+    deal: str | None = None,
+    inquiry: str | None = None,
+    currency: str = "USD",
+    reason: str = "adjusted by hand",
+    actor: dict[str, str] = MARIA,
+) -> dict[str, Any]:
+    """A CommissionAdjusted as incentives publishes it (its id derived from the
+    adjustment's, so publishing it again is the same event)."""
+    data: dict[str, Any] = {
+        "partner_id": partner,
+        "actor": actor,
+        "adjustment_id": adjustment_id,
+        "period": period,
+        "currency": currency,
+        "amount": amount,
+        "reason": reason,
+        "adjusted_at": at,
+    }
+    data |= {"deal_id": deal} if deal else {}
+    data |= {"inquiry_id": inquiry} if inquiry else {}
+    return envelope(
+        "CommissionAdjusted", data, id=f"reporting-test/{partner}/{adjustment_id}", time=at
+    )
+
+
+def inquiry_opened(
+    partner: str, inquiry_id: str, deal: str, period: str, message: str, at: str
+) -> dict[str, Any]:
+    data = {
+        "partner_id": partner,
+        "actor": PAT,
+        "inquiry_id": inquiry_id,
+        "deal_id": deal,
+        "period": period,
+        "message": message,
+        "opened_at": at,
+    }
+    return envelope(
+        "CommissionInquiryOpened", data, id=f"reporting-test/{partner}/{inquiry_id}/o", time=at
+    )
+
+
+def inquiry_resolved(
+    partner: str,
+    inquiry_id: str,
+    deal: str,
+    period: str,
+    at: str,
+    *,
+    note: str = "explained",
+    adjustment_id: str | None = None,
+) -> dict[str, Any]:
+    """Resolved: ``adjusted`` with an ``adjustment_id``, else ``explained``."""
+    data: dict[str, Any] = {
+        "partner_id": partner,
+        "actor": MARIA,
+        "inquiry_id": inquiry_id,
+        "deal_id": deal,
+        "period": period,
+        "resolution": "explained" if adjustment_id is None else "adjusted",
+        "note": note,
+        "resolved_at": at,
+    }
+    data |= {"adjustment_id": adjustment_id} if adjustment_id else {}
+    return envelope(
+        "CommissionInquiryResolved", data, id=f"reporting-test/{partner}/{inquiry_id}/r", time=at
+    )
+
+
+def corrections(partner: str = P) -> list[dict[str, Any]]:
+    """What the worked example's partner asks and is adjusted after the quarter: I-3 on
+    D-1, explained; I-1 on D-3, adjusted by ADJ-1 (+800.00); ADJ-2 on the quarter as a
+    whole (−150.25); I-2 on D-4, left open; ADJ-3 (+1000.00) in ADJUSTED_PERIOD, where
+    the partner has no deal. ``partner``: another partner with the same deals."""
+    q4 = PERIOD
+
+    def at(day: int) -> str:
+        return f"2027-01-{day:02d}T09:00:00Z"
+
+    return [
+        inquiry_opened(partner, I3, D1, q4, "is D-1 in the right bracket?", at(2)),
+        inquiry_resolved(partner, I3, D1, q4, at(3), note="the first 100 000 earn 10 %"),
+        inquiry_opened(partner, I1, D3, q4, "the registration uplift is missing", at(3)),
+        inquiry_resolved(partner, I1, D3, q4, at(4), note="approved late", adjustment_id=ADJ1),
+        adjusted(
+            partner, ADJ1, q4, "800.00", at(4), deal=D3, inquiry=I1,
+            reason="registered-deal uplift approved late",
+        ),
+        adjusted(
+            partner, ADJ2, q4, "-150.25", at(6), reason="co-marketing fee", actor=FINANCE_KEY
+        ),
+        inquiry_opened(partner, I2, D4, q4, "why no certification uplift?", at(7)),
+        adjusted(partner, ADJ3, ADJUSTED_PERIOD, "1000.00", "2027-04-02T10:00:00Z", reason="spiff"),
+    ]  # fmt: skip
+
+
+#: The statement's adjustments and inquiries after :func:`corrections`.
+EXPECTED_ADJUSTMENTS: list[dict[str, Any]] = [
+    {
+        "adjustment_id": ADJ1,
+        "deal_id": D3,
+        "amount": "800.00",
+        "currency": "USD",
+        "reason": "registered-deal uplift approved late",
+        "adjusted_at": "2027-01-04T09:00:00.000000Z",
+        "inquiry_id": I1,
+        "actor": MARIA,
+    },
+    {
+        "adjustment_id": ADJ2,
+        "deal_id": None,
+        "amount": "-150.25",
+        "currency": "USD",
+        "reason": "co-marketing fee",
+        "adjusted_at": "2027-01-06T09:00:00.000000Z",
+        "inquiry_id": None,
+        "actor": FINANCE_KEY,
+    },
+]
+EXPECTED_INQUIRIES: list[dict[str, Any]] = [
+    {
+        "inquiry_id": I3,
+        "deal_id": D1,
+        "period": PERIOD,
+        "message": "is D-1 in the right bracket?",
+        "opened_at": "2027-01-02T09:00:00.000000Z",
+        "actor": PAT,
+        "status": "resolved",
+        "resolution": "explained",
+        "note": "the first 100 000 earn 10 %",
+        "resolved_at": "2027-01-03T09:00:00.000000Z",
+        "resolved_by": MARIA,
+        "adjustment_id": None,
+    },
+    {
+        "inquiry_id": I1,
+        "deal_id": D3,
+        "period": PERIOD,
+        "message": "the registration uplift is missing",
+        "opened_at": "2027-01-03T09:00:00.000000Z",
+        "actor": PAT,
+        "status": "resolved",
+        "resolution": "adjusted",
+        "note": "approved late",
+        "resolved_at": "2027-01-04T09:00:00.000000Z",
+        "resolved_by": MARIA,
+        "adjustment_id": ADJ1,
+    },
+    {
+        "inquiry_id": I2,
+        "deal_id": D4,
+        "period": PERIOD,
+        "message": "why no certification uplift?",
+        "opened_at": "2027-01-07T09:00:00.000000Z",
+        "actor": PAT,
+        "status": "open",
+        "resolution": None,
+        "note": None,
+        "resolved_at": None,
+        "resolved_by": None,
+        "adjustment_id": None,
+    },
+]
+#: The partner 360's open inquiries after :func:`corrections`.
+EXPECTED_OPEN_INQUIRIES: list[dict[str, Any]] = [
+    {
+        key: EXPECTED_INQUIRIES[2][key]
+        for key in ("inquiry_id", "deal_id", "period", "message", "opened_at", "actor")
+    }
+]
+#: The worked example's statement after :func:`corrections`, before any settlement.
+EXPECTED_CORRECTED_STATEMENT: dict[str, Any] = {
+    **EXPECTED_STATEMENT,
+    "adjustments": EXPECTED_ADJUSTMENTS,
+    "adjustment_total": "649.75",  # 800.00 − 150.25
+    "payout_total": "38749.75",  # 38 100.00 + 0.00 + 649.75
+    "inquiries": EXPECTED_INQUIRIES,
+}
+#: The statement of ADJUSTED_PERIOD: no line, ADJ-3 only.
+EXPECTED_ADJUSTMENT_ONLY_STATEMENT: dict[str, Any] = {
+    "partner_id": P,
+    "period": ADJUSTED_PERIOD,
+    "currency": "USD",
+    "lines": [],
+    "revenue": "0.00",
+    "commission_total": "0.00",
+    "bonus_total": "0.00",
+    "adjustments": [
+        {
+            "adjustment_id": ADJ3,
+            "deal_id": None,
+            "amount": "1000.00",
+            "currency": "USD",
+            "reason": "spiff",
+            "adjusted_at": "2027-04-02T10:00:00.000000Z",
+            "inquiry_id": None,
+            "actor": MARIA,
+        }
+    ],
+    "adjustment_total": "1000.00",
+    "payout_total": "1000.00",
+    "target": "300000.00",
+    "attainment": "0.0000",
+    "settled": False,
+    "paid": "0.00",
+    "pending_adjustment": "0.00",
+    "inquiries": [],
+}
 
 
 def events() -> list[tuple[str, dict[str, Any]]]:
@@ -238,7 +467,7 @@ def _partner_events() -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def _revisions() -> list[tuple[str, dict[str, Any]]]:
+def _revisions(partner: str = P) -> list[tuple[str, dict[str, Any]]]:
     """What incentives publishes for the worked example (REVISIONS)."""
     out: list[tuple[str, dict[str, Any]]] = []
     for deal, revision, status, base, uplift, commission, bonus, delta in REVISIONS:
@@ -246,7 +475,7 @@ def _revisions() -> list[tuple[str, dict[str, Any]]]:
             (
                 topics.INCENTIVES,
                 calculated(
-                    P,
+                    partner,
                     deal,
                     revision,
                     PERIOD,
@@ -262,6 +491,22 @@ def _revisions() -> list[tuple[str, dict[str, Any]]]:
             )
         )
     return out
+
+
+def corrected_partner(partner: str) -> list[tuple[str, dict[str, Any]]]:
+    """Another partner with the worked example's contract and commission lines (not its
+    deals, enablement or settlement), and :func:`corrections`: its statements are
+    EXPECTED_CORRECTED_STATEMENT and EXPECTED_ADJUSTMENT_ONLY_STATEMENT with its id."""
+    signed = envelope(
+        "PartnerSigned",
+        {"partner_id": partner, **PROFILE, "contract": CONTRACT},
+        id=f"reporting-test/{partner}/signed",
+    )
+    return [
+        (topics.PARTNERS, signed),
+        *_revisions(partner),
+        *((topics.INCENTIVES, event) for event in corrections(partner)),
+    ]
 
 
 def _leaderboard() -> list[tuple[str, dict[str, Any]]]:

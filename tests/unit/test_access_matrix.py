@@ -205,6 +205,11 @@ SELF_SERVICE_BODIES: dict[str, dict[str, Any]] = {
         "product_line": "cloud",
         "expected_amount": "80000.00",
     },
+    "incentives POST /commissions/{deal_id}/inquiries": {"message": "where is my bonus?"},
+    "incentives POST /registrations/{registration_id}/extension": {
+        "days": 30,
+        "reason": "the signature moved to next quarter",
+    },
 }
 
 

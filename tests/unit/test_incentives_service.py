@@ -12,7 +12,7 @@ FastAPI's TestClient, without starting it, so nothing connects.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,8 +24,9 @@ from prometheus_client import REGISTRY
 
 from services.incentives.app import create_app
 from services.incentives.commands import IncentivesCommands, RegistrationBody
-from services.incentives.domain import MERGES, PartnerBook, Registration
+from services.incentives.domain import MERGES, PartnerBook
 from services.incentives.handlers import HANDLERS, IncentivesConsumer
+from services.incentives.inquiries import Inquiries
 from services.incentives.ledgers import Ledgers
 from services.incentives.settings import IncentivesSettings
 from services.incentives.settlements import Settlements
@@ -33,10 +34,10 @@ from services.incentives.store import (
     LEDGERS,
     REGISTRATION_REQUESTS,
     REGISTRATIONS,
-    DecisionRecord,
     PartnerLedger,
     RegistrationBook,
     RegistrationRequest,
+    RegistrationState,
     decode_ledger,
     decode_registration_book,
     decode_registration_request,
@@ -70,10 +71,21 @@ class InMemoryStore:
         self.ledgers: dict[str, Document] = {}
         self.books: dict[str, Document] = {}
         self.requests: dict[str, Document] = {}
+        self.inquiry_partners: dict[str, str] = {}
         self.lost_writes = 0
 
     async def create_indexes(self) -> None:
         pass
+
+    async def add_inquiry_partner(self, inquiry_id: str, partner_id: str) -> None:
+        self.inquiry_partners.setdefault(inquiry_id, partner_id)
+
+    async def partner_of_inquiry(self, inquiry_id: str) -> str | None:
+        return self.inquiry_partners.get(inquiry_id)
+
+    async def partners_with_inquiries(self, partner_id: str | None) -> list[str]:
+        found = set(self.inquiry_partners.values())
+        return sorted(found if partner_id is None else found & {partner_id})
 
     async def load_ledgers(self, partner_ids: Iterable[str]) -> dict[str, PartnerLedger]:
         return {
@@ -124,31 +136,35 @@ class InMemoryStore:
             book.version += 1
         return lost
 
-    async def registration(
-        self, registration_id: str
-    ) -> tuple[Registration, DecisionRecord | None] | None:
+    async def registration_book_of(self, registration_id: str) -> RegistrationBook | None:
         for doc in self.books.values():
             book = decode_registration_book(doc)
             if registration_id in book.registrations:
-                return book.registrations[registration_id], book.decisions.get(registration_id)
+                return book
+        return None
+
+    async def registration(self, registration_id: str) -> RegistrationState | None:
+        book = await self.registration_book_of(registration_id)
+        if book is not None:
+            return book.state(registration_id)
         received = self.requests.get(registration_id)
         return (
-            None if received is None else (decode_registration_request(received).registration, None)
+            None
+            if received is None
+            else RegistrationState(decode_registration_request(received).registration)
         )
 
-    async def registrations_of(
-        self, partner_id: str | None
-    ) -> list[tuple[Registration, DecisionRecord | None]]:
-        found: dict[str, tuple[Registration, DecisionRecord | None]] = {}
+    async def registrations_of(self, partner_id: str | None) -> list[RegistrationState]:
+        found: dict[str, RegistrationState] = {}
         for doc in self.books.values():
             book = decode_registration_book(doc)
             for registration_id, r in book.registrations.items():
                 if partner_id is None or r.partner_id == partner_id:
-                    found[registration_id] = (r, book.decisions.get(registration_id))
+                    found[registration_id] = book.state(registration_id)
         for doc in self.requests.values():
             r = decode_registration_request(doc).registration
             if partner_id is None or r.partner_id == partner_id:
-                found.setdefault(r.registration_id, (r, None))
+                found.setdefault(r.registration_id, RegistrationState(r))
         return list(found.values())
 
     async def add_registration_request(
@@ -182,6 +198,7 @@ class Service:
     ledgers: Ledgers
     consumer: IncentivesConsumer
     settlements: Settlements
+    clock: Callable[[], datetime] = lambda: NOW
 
     async def deliver(self, events: Iterable[CloudEvent[Payload]]) -> None:
         """One batch; then the registration decisions it published, as Kafka delivers them."""
@@ -198,11 +215,12 @@ class Service:
             oidc_issuer=issuer,
             oidc_jwks_cooldown_seconds=0,
         )
-        app = create_app(settings, store=self.store, publisher=self.publisher, clock=lambda: NOW)
+        app = create_app(settings, store=self.store, publisher=self.publisher, clock=self.clock)
         return TestClient(app)  # not started: nothing connects
 
 
-def service() -> Service:
+def service(clock: Callable[[], datetime] = lambda: NOW) -> Service:
+    """The service over the fakes; ``clock`` is its time, the consumer's and the app's."""
     store = InMemoryStore()
     publisher = InMemoryPublisher(store.documents())
     ledgers = Ledgers(store, publisher, cache_deals=1000)
@@ -210,8 +228,9 @@ def service() -> Service:
         store,
         publisher,
         ledgers,
-        IncentivesConsumer(ledgers, store, publisher, clock=lambda: NOW),
-        Settlements(ledgers, clock=lambda: NOW),
+        IncentivesConsumer(ledgers, store, publisher, clock=clock),
+        Settlements(ledgers, clock=clock),
+        clock,
     )
 
 
@@ -302,10 +321,16 @@ async def test_a_redelivered_batch_changes_nothing() -> None:
 
 
 def test_the_handler_table_covers_what_incentives_consumes() -> None:
-    """Registrations are decided; what bears on commissions goes through the domain's
-    table of merges; both tables are keyed by payload class."""
-    assert set(HANDLERS) == {contract.DealRegistered, *MERGES}
+    """Registrations are decided from their lifecycle's events; what bears on
+    commissions goes through the domain's table of merges; both tables are keyed by
+    payload class."""
+    assert set(HANDLERS) == {
+        contract.DealRegistered,
+        contract.DealRegistrationExtensionRequested,
+        *MERGES,
+    }
     assert contract.DealRegistered not in MERGES
+    assert contract.DealRegistrationExtensionRequested not in MERGES
 
 
 async def test_an_event_type_the_table_does_not_list_is_counted_as_ignored() -> None:
@@ -378,6 +403,13 @@ async def test_a_registration_is_approved_and_a_channel_conflict_rejected() -> N
         "status": "rejected",
         "reason": "channel_conflict",
         "decided_at": NOW.isoformat(),
+        "expires_at": None,
+        "conflicting_registration_id": "R-early",
+        "decided_by_hand": False,
+        "decided_by": {"kind": "system", "id": "incentives"},
+        "extensions": [],
+        "extension_waiting": False,
+        "may_request_extension": False,
     }
     assert client.get("/registrations/R-late", headers=headers(OTHER)).status_code == 200
     assert client.get("/registrations/R-late", headers=headers(OWN)).status_code == 403
@@ -452,7 +484,9 @@ async def test_a_partner_registers_a_deal_for_itself_and_it_is_decided() -> None
     )
     (approval,) = incentives.kafka.of_type("DealRegistrationApproved")
     assert approval["data"]["registration_id"] == registration_id
-    assert "actor" not in approval["data"], "incentives decided by itself"
+    assert approval["data"]["actor"] == {"kind": "system", "id": "incentives"}, (
+        "incentives decided by itself"
+    )
 
 
 async def test_staff_register_for_the_partner_they_name_and_a_conflict_is_decided_as_ever() -> None:
@@ -531,7 +565,8 @@ def test_a_retried_registration_answers_once_and_a_partners_key_is_its_own() -> 
 async def test_a_registration_that_meets_another_delivery_answers_what_that_one_stored() -> None:
     """Two deliveries of one command race: the second finds the id taken and replays."""
     s = service()
-    commands = IncentivesCommands(s.store, s.publisher, s.settlements, clock=lambda: NOW)
+    inquiries = Inquiries(s.ledgers, s.store, clock=lambda: NOW)
+    commands = IncentivesCommands(s.store, s.publisher, s.settlements, inquiries, clock=lambda: NOW)
     body = RegistrationBody.model_validate(REGISTRATION)
     key = CommandKey.of("reg-1", "/registrations", REGISTRATION, partner_id="P-1")
     answers_of = s.store.registration_request_answers

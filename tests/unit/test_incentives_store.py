@@ -9,7 +9,16 @@ from decimal import Decimal
 import pytest
 
 import services.incentives.store as store
-from services.incentives.domain import PartnerBook, Registration, apply_event, next_revision
+from services.incentives.domain import (
+    ExtensionAnswer,
+    ExtensionRequest,
+    ManualDecision,
+    PartnerBook,
+    Registration,
+    RegistrationFacts,
+    apply_event,
+    next_revision,
+)
 from services.incentives.handlers import commission_event
 from services.incentives.store import (
     DecisionRecord,
@@ -24,6 +33,7 @@ from services.incentives.store import (
     registration_key,
 )
 from shared.cache import BoundedCache
+from shared.events import Actor, ActorKind
 from shared.outbox import OutboxEntry
 from tests.unit.test_commission_engine import P, cancelled, closed, signed
 
@@ -84,11 +94,32 @@ def test_a_registration_book_reads_back_as_written() -> None:
     registration = Registration(
         "R-1", "D-1", P, "Globex", "security", datetime(2026, 11, 15, tzinfo=UTC)
     )
+    facts = RegistrationFacts()
+    facts.add_registration(registration, (NOW, "E-1"))
+    facts.add_request(ExtensionRequest("X-1", "R-1", 30, "signature slipped", NOW, (NOW, "E-3")))
+    facts.add_answer(ExtensionAnswer("X-1", "R-1", "D-1", True, 30, NOW, (NOW, "E-4"), "fine"))
+    facts.add_manual(
+        ManualDecision(
+            "R-1", False, "duplicate", (NOW, "E-5"), Actor(kind=ActorKind.PERSON, id="maria")
+        )
+    )
     book = RegistrationBook(
         registration_key("Globex", "security"),
         2,
-        registrations={"R-1": registration},
-        decisions={"R-1": DecisionRecord("R-1", False, "channel_conflict", 2, "E-2", NOW)},
+        facts=facts,
+        decisions={
+            "R-1": DecisionRecord(
+                "R-1",
+                False,
+                "duplicate",
+                2,
+                "E-5",
+                NOW,
+                expires_at=NOW,
+                conflicting_registration_id="R-0",
+                decided_by=Actor(kind=ActorKind.PERSON, id="maria"),
+            )
+        },
     )
     back = decode_registration_book(encode_registration_book(book, 2))
     assert back == book

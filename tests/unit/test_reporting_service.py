@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import copy
 import csv
+import functools
 import io
 import json
 import random
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from decimal import Decimal
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
@@ -47,6 +49,7 @@ from tests.support.reporting import (
     PERIOD,
     P,
     calculated,
+    corrections,
     events,
 )
 
@@ -80,7 +83,7 @@ def _unset(doc: dict[str, Any], path: str) -> None:
     doc.pop(leaf, None)
 
 
-_COMPARISONS = {
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "$gt": lambda a, b: a > b,
     "$gte": lambda a, b: a >= b,
     "$lt": lambda a, b: a < b,
@@ -146,6 +149,11 @@ def _projected(doc: dict[str, Any], projection: dict[str, Any] | None) -> dict[s
     return out
 
 
+def _value_at(path: str, doc: dict[str, Any]) -> Any:
+    """The sort key of a document that has a value at ``path``: that value."""
+    return _get(doc, path)
+
+
 class FakeCursor:
     def __init__(self, docs: list[dict[str, Any]], projection: dict[str, Any] | None) -> None:
         self._docs = docs
@@ -158,7 +166,7 @@ class FakeCursor:
         for path, order in reversed(keys):  # stable sorts, the last key first
             absent = [d for d in self._docs if _get(d, path) in (_MISSING, None)]
             present = [d for d in self._docs if _get(d, path) not in (_MISSING, None)]
-            present.sort(key=lambda d, p=path: _get(d, p), reverse=order < 0)
+            present.sort(key=functools.partial(_value_at, path), reverse=order < 0)
             self._docs = absent + present if order > 0 else present + absent
         return self
 
@@ -166,7 +174,7 @@ class FakeCursor:
         self._limit = count
         return self
 
-    async def __aiter__(self) -> Any:
+    async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
         for doc in self._docs[: self._limit]:
             yield _projected(doc, self._projection)
 
@@ -235,9 +243,13 @@ class FakeCollection:
         matched = 0
         for op in operations:
             if isinstance(op, UpdateOne):
-                matched += await self.update_one(op._filter, op._doc, upsert=op._upsert)
+                update = cast(dict[str, Any], op._doc)
+                matched += await self.update_one(dict(op._filter), update, upsert=bool(op._upsert))
             elif isinstance(op, ReplaceOne):
-                matched += await self.replace_one(op._filter, op._doc, upsert=bool(op._upsert))
+                replacement = cast(dict[str, Any], op._doc)
+                matched += await self.replace_one(
+                    dict(op._filter), replacement, upsert=bool(op._upsert)
+                )
             else:
                 raise NotImplementedError(type(op).__name__)
         return type("BulkWriteResult", (), {"matched_count": matched})()
@@ -334,15 +346,19 @@ def test_every_event_type_is_projected_but_deal_registrations() -> None:
         contract.DealRegistered,
         contract.DealRegistrationApproved,
         contract.DealRegistrationRejected,
+        contract.DealRegistrationExtensionRequested,
+        contract.DealRegistrationExtended,
+        contract.DealRegistrationExtensionRejected,
     }
     assert set(PROJECTIONS) == set(contract.PAYLOAD_TYPES) - left_out
 
 
 @pytest.mark.parametrize("kept", [200_000, 0])
 async def test_any_order_and_any_duplicates_give_the_same_read_models(kept: int) -> None:
-    """Every write commutes: the worked example in its natural order in one batch, and
-    shuffled, a third of it twice, in batches of five, leave the same documents."""
-    raw = worked_example()
+    """Every write commutes: the worked example, its partner's commission inquiries and
+    adjustments, in their natural order in one batch, and shuffled, a third of it
+    twice, in batches of five, leave the same documents."""
+    raw = worked_example() + corrections()
     natural, shuffled = FakeDatabase(), FakeDatabase()
     await project(natural, raw)
     rng = random.Random(kept)
@@ -362,6 +378,8 @@ async def test_any_order_and_any_duplicates_give_the_same_read_models(kept: int)
         "0.9667",
         PROFILE["name"],
     )
+    assert len(natural.documents("partner_adjustments")[P]["adjustments"]) == 3
+    assert len(natural.documents("partner_inquiries")[P]["inquiries"]) == 3
 
 
 async def test_the_highest_revision_stands_whatever_arrives_first() -> None:
@@ -433,7 +451,10 @@ async def test_the_read_models_answer_from_what_the_projection_wrote() -> None:
     found = await queries.statement(P, PERIOD)
     assert [(line.deal_id, line.revision) for line in found.lines][1] == (D2, 2)
     assert found.payment is not None
-    assert (found.payment.paid, found.payment.pending_adjustment) == (50600, -12500)
+    assert (found.payment.paid, found.payment.pending_adjustment) == (
+        Decimal(50600),
+        Decimal(-12500),
+    )
     board = await queries.leaderboard(BOARD_PERIOD, "revenue", 2)
     assert [doc["partner_id"] for doc in board] == [
         "P-200",
@@ -510,6 +531,7 @@ def test_the_partner_view(reporting: Reporting) -> None:
         "revenue_total": "290000.00",
         "commission_total": "38100.00",
         "bonus_total": "0.00",
+        "open_inquiries": [],
     }
     assert [(c["certification_id"], c["awarded_at"], c["expires_at"]) for c in certification] == [
         ("CERT-CLOUD", "2026-11-01T00:00:00.000000Z", "2027-11-01T00:00:00.000000Z")

@@ -1,13 +1,20 @@
-"""Incentives' HTTP routes, one router per resource: commissions, registrations,
-settlements and simulations."""
+"""Incentives' HTTP routes, one router per resource: commissions, inquiries and
+adjustments, registrations, settlements and simulations."""
 
 from fastapi import APIRouter
 
-from services.incentives.api import commissions, registrations, settlements, simulations
+from services.incentives.api import (
+    commissions,
+    inquiries,
+    registrations,
+    settlements,
+    simulations,
+)
 
 #: Every router of the service, in the order ``create_app`` includes them.
 ROUTERS: tuple[APIRouter, ...] = (
     commissions.router,
+    inquiries.router,
     registrations.router,
     settlements.router,
     simulations.router,

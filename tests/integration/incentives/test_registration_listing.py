@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.incentives.domain import Registration
+from services.incentives.domain import Registration, RegistrationFacts
 from services.incentives.queries import IncentivesQueries
 from services.incentives.store import (
     DecisionRecord,
@@ -30,6 +30,13 @@ def registered(partner_id: str, registration_id: str, day: int, customer: str) -
         product_line="cloud",
         registered_at=datetime(2026, 11, day, tzinfo=UTC),
     )
+
+
+def facts_of(*registrations: Registration) -> RegistrationFacts:
+    facts = RegistrationFacts()
+    for r in registrations:
+        facts.add_registration(r, (r.registered_at, r.registration_id))
+    return facts
 
 
 def decided(registration: Registration, approved: bool) -> DecisionRecord:
@@ -55,13 +62,13 @@ async def test_registrations_are_listed_from_the_books_and_the_pending_requests(
     book = RegistrationBook(
         registration_key("Globex", "cloud"),
         0,
-        registrations={a1.registration_id: a1, b1.registration_id: b1},
+        facts=facts_of(a1, b1),
         decisions={a1.registration_id: decided(a1, True), b1.registration_id: decided(b1, False)},
     )
     other = RegistrationBook(
         registration_key("Initech", "cloud"),
         0,
-        registrations={a2.registration_id: a2},
+        facts=facts_of(a2),
         decisions={a2.registration_id: decided(a2, True)},
     )
     assert await store.save_registration_books([book, other]) == set()
@@ -71,14 +78,16 @@ async def test_registrations_are_listed_from_the_books_and_the_pending_requests(
             RegistrationRequest(request, Decimal("1000.00")), {}, []
         )
 
-    everyone = {r.registration_id: d for r, d in await store.registrations_of(None)}
+    everyone = {
+        s.registration.registration_id: s.decision for s in await store.registrations_of(None)
+    }
     assert set(everyone) == {"R-a1", "R-b1", "R-a2", "R-a3"}
     assert everyone["R-a3"] is None
     assert everyone["R-a2"] is not None
     assert everyone["R-a2"].approved
     assert everyone["R-b1"] is not None
     assert everyone["R-b1"].reason == "channel_conflict"
-    own = sorted(r.registration_id for r, _ in await store.registrations_of("P-1"))
+    own = sorted(s.registration.registration_id for s in await store.registrations_of("P-1"))
     assert own == ["R-a1", "R-a2", "R-a3"]
     assert await store.registrations_of("P-9") == []
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import sys
 import time
@@ -18,16 +19,32 @@ from shared.lag import consumer_lag
 from shared.settings import Settings
 from tests.support.eventually import eventually
 from tests.support.processes import ROOT, ServiceProcess
-from tests.support.reporting import EXPECTED_STATEMENT, PERIOD, P, publish_shuffled
+from tests.support.reporting import (
+    EXPECTED_CORRECTED_STATEMENT,
+    EXPECTED_STATEMENT,
+    PERIOD,
+    RUN,
+    P,
+    corrected_partner,
+    publish_shuffled,
+)
+
+#: A partner with commission inquiries and adjustments, which the rebuild replays too.
+ADJUSTED = f"P-rebuilt-{RUN}"
 
 
 async def test_rebuild_gives_the_same_read_models_without_downtime(
     settings: Settings, producer: AIOKafkaProducer, reporting: ServiceProcess, unique: str
 ) -> None:
     await publish_shuffled(producer)
+    for topic, event in corrected_partner(ADJUSTED):
+        await producer.send(topic, json.dumps(event).encode(), key=ADJUSTED.encode())
+    await producer.flush()
 
     def statement_matches() -> None:
         assert reporting.get(f"/partners/{P}/statements/{PERIOD}").json() == EXPECTED_STATEMENT
+        adjusted = reporting.get(f"/partners/{ADJUSTED}/statements/{PERIOD}").json()
+        assert adjusted == {**EXPECTED_CORRECTED_STATEMENT, "partner_id": ADJUSTED}
 
     await eventually(statement_matches)
     # The old generation stops receiving writes at the switch: let the live service
