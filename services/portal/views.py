@@ -1,10 +1,12 @@
-"""How the pages show figures: money always with its currency, instants as dates,
-ratios as percentages. Registered as template filters."""
+"""How the pages show figures: money always with its currency, instants as dates (or
+minutes, in UTC), ratios as percentages, how long a registration protects its deal.
+Registered as template filters."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from jinja2 import Environment
@@ -45,10 +47,51 @@ def day(instant: object) -> str:
         return str(instant)
 
 
+def _instant(value: object) -> datetime | None:
+    """An ISO instant as an aware datetime (a naive one read as UTC); none otherwise."""
+    if not value:
+        return None
+    try:
+        found = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return found if found.tzinfo else found.replace(tzinfo=UTC)
+
+
+def moment(instant: object) -> str:
+    """An ISO instant → ``2026-11-30 14:05 UTC``; none → ``—``."""
+    found = _instant(instant)
+    if found is None:
+        return str(instant) if instant else "—"
+    return found.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def protection(registration: Mapping[str, object], now: datetime | None = None) -> str:
+    """How long an approved registration protects its customer and product line, as of
+    ``now`` (the clock's): ``until 2026-08-01 (10 days left)`` (whole days; ``less than a day left``
+    in its last), or ``ended 2026-08-01 (expired)`` once its ``expires_at`` has passed or
+    incentives says it has expired. Empty for one that protects nothing (pending,
+    rejected) or names no end."""
+    status = registration.get("status")
+    ends = _instant(registration.get("expires_at"))
+    if status not in ("approved", "expired") or ends is None:
+        return ""
+    end = ends.astimezone(UTC).date().isoformat()
+    now = now or datetime.now(UTC)
+    if status == "expired" or ends <= now:
+        return f"ended {end} (expired)"
+    left = (ends - now) // timedelta(days=1)
+    if left == 0:
+        return f"until {end} (less than a day left)"
+    return f"until {end} ({left} day{'' if left == 1 else 's'} left)"
+
+
 def install_filters(env: Environment) -> None:
     env.filters["money"] = money
     env.filters["percent"] = percent
     env.filters["day"] = day
+    env.filters["moment"] = moment
+    env.filters["protection"] = protection
     # Each form carries a fresh id, sent as the command's Idempotency-Key: the same form
     # sent twice (a double click, a reload) is one command.
     env.globals["submission_id"] = lambda: uuid.uuid4().hex

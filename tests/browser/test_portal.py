@@ -1,6 +1,9 @@
 """People use the portal in a real browser: sign in at the real provider, see their own
-figures, register a deal and see it decided, approve an application; a partner user
-cannot reach another partner's pages by URL or by form (docs/portal.md)."""
+figures, register a deal and see it decided, ask for its protection to be extended (the
+channel manager grants it, then decides the registration by hand), approve an
+application, ask about a commission (the channel manager resolves it with an
+adjustment, then adjusts the period by hand); a partner user cannot reach another
+partner's pages by URL or by form (docs/portal.md)."""
 
 from __future__ import annotations
 
@@ -84,6 +87,61 @@ def test_a_partner_user_registers_a_deal_and_sees_it_decided(
         browser.refresh()
     assert browser.find_element(By.ID, "registration-status").text in ("approved", "rejected")
     shot(browser, "registration")
+
+
+def test_a_partner_asks_for_an_extension_and_the_manager_grants_it_then_decides_by_hand(
+    browser: WebDriver, portal: Portal
+) -> None:
+    deal_id = f"{portal.deal_id}-extended"
+    sign_in(browser, portal, portal.people["a"], "/registrations/new")
+    browser.find_element(By.ID, "deal_id").send_keys(deal_id)
+    browser.find_element(By.ID, "customer").send_keys(f"Extension Co {portal.deal_id}")
+    browser.find_element(By.ID, "product_line").send_keys("networking")
+    browser.find_element(By.ID, "expected_amount").send_keys("40000.00")
+    browser.find_element(By.ID, "register").click()
+    WebDriverWait(browser, 20).until(
+        seen.presence_of_element_located((By.ID, "registration-status"))
+    )
+    registration_url = browser.current_url.split("?")[0]
+    wait_for_text(browser, "Ask for an extension")  # approved: nobody else holds the pair
+    assert browser.find_element(By.ID, "registration-status").text == "approved"
+    assert "days left" in browser.find_element(By.ID, "protection").text
+    days = browser.find_element(By.ID, "extension-days")
+    days.clear()
+    days.send_keys("45")
+    browser.find_element(By.ID, "extension-reason").send_keys("The customer's board meets late.")
+    browser.find_element(By.ID, "request-extension").click()
+    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "notice")))
+    assert "Extension request sent" in browser.find_element(By.ID, "notice").text
+    wait_for_text(browser, "waiting for a channel manager's answer")
+    assert "requested" in browser.find_element(By.ID, "extensions").text
+    shot(browser, "extension-requested")
+
+    browser.delete_all_cookies()
+    sign_in(browser, portal, portal.people["manager"], "/registrations?extension=requested")
+    wait_for_text(browser, deal_id)
+    browser.find_element(By.LINK_TEXT, deal_id).click()
+    WebDriverWait(browser, 20).until(
+        seen.presence_of_element_located((By.ID, "extension-approve-form"))
+    )
+    assert "45 more days" in browser.find_element(By.ID, "waiting-extension").text
+    shot(browser, "extension-waiting")
+    browser.find_element(By.ID, "extension-note").send_keys("Board date confirmed.")
+    browser.find_element(By.ID, "grant-extension").click()
+    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "notice")))
+    assert "Extension granted" in browser.find_element(By.ID, "notice").text
+    wait_for_text(browser, "Board date confirmed.")
+    assert "granted" in browser.find_element(By.ID, "extensions").text
+
+    browser.find_element(By.CSS_SELECTOR, '#decision-form input[value="reject"]').click()
+    browser.find_element(By.ID, "decision-reason").send_keys("A duplicate of another deal.")
+    browser.find_element(By.ID, "decide").click()
+    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "notice")))
+    browser.get(registration_url)
+    wait_for_text(browser, "decided by hand")
+    assert browser.find_element(By.ID, "registration-status").text == "rejected"
+    assert "A duplicate of another deal." in browser.find_element(By.ID, "registration-reason").text
+    shot(browser, "decided-by-hand")
 
 
 def test_a_partner_user_cannot_reach_another_partners_pages(
@@ -192,3 +250,64 @@ def test_a_partner_asks_for_funds_and_the_manager_approves_them(
     row.find_element(By.CSS_SELECTOR, "button.approve").click()
     WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "notice")))
     assert "MDF request approved." in browser.find_element(By.ID, "notice").text
+
+
+def test_a_partner_asks_about_a_commission_and_the_manager_resolves_it_with_an_adjustment(
+    browser: WebDriver, portal: Portal
+) -> None:
+    question = f"The certification uplift is missing on {portal.deal_id}."
+    sign_in(browser, portal, portal.people["a"])
+    browser.find_element(By.ID, "statement-link").click()
+    wait_for_text(browser, portal.deal_id)
+    statement_url = browser.current_url.split("?")[0]
+    browser.find_element(By.CSS_SELECTOR, f'tr[id="line-{portal.deal_id}"] a.ask').click()
+    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "inquiry-form")))
+    assert portal.deal_id in browser.find_element(By.ID, "asked-line").text
+    browser.find_element(By.ID, "inquiry-message").send_keys(question)
+    shot(browser, "inquiry-ask")
+    browser.find_element(By.ID, "send-inquiry").click()
+    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "notice")))
+    assert "Your question is sent" in browser.find_element(By.ID, "notice").text
+    assert browser.find_element(By.ID, "inquiry-status").text == "open"
+    assert question in browser.find_element(By.ID, "inquiry-message").text
+    inquiry_path = browser.current_url.split("?")[0].removeprefix(portal.url)
+    browser.get(f"{portal.url}/inquiries")
+    assert question in browser.find_element(By.ID, "inquiries").text
+    browser.get(statement_url)
+    assert question in browser.find_element(By.ID, "statement-inquiries").text
+    assert not browser.find_elements(By.ID, "adjustment-form"), "the manager's form"
+
+    browser.delete_all_cookies()
+    sign_in(browser, portal, portal.people["manager"], "/inquiries")
+    assert "Open" in browser.find_element(By.ID, "inquiry-tabs").text
+    shot(browser, "inquiries-work-queue")
+    browser.find_element(By.LINK_TEXT, question).click()
+    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "resolve-form")))
+    browser.find_element(By.ID, "resolution-adjusted").click()
+    browser.find_element(By.ID, "resolve-note").send_keys("The uplift was missed: corrected.")
+    browser.find_element(By.ID, "resolve-amount").send_keys("800.00")
+    browser.find_element(By.ID, "resolve-reason").send_keys("Certification uplift.")
+    browser.find_element(By.ID, "resolve").click()
+    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "notice")))
+    assert "Resolved" in browser.find_element(By.ID, "notice").text
+    assert browser.find_element(By.ID, "inquiry-status").text == "resolved"
+    assert "800.00 USD" in browser.find_element(By.ID, "inquiry-adjustment").text
+    shot(browser, "inquiry-resolved")
+
+    browser.get(statement_url)
+    wait_for_text(browser, "Certification uplift.")  # reporting lists the adjustment
+    browser.find_element(By.ID, "adjustment-amount").send_keys("-50.00")
+    browser.find_element(By.ID, "adjustment-reason").send_keys("Goodwill correction.")
+    browser.find_element(By.ID, "adjust").click()
+    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "notice")))
+    assert "Adjustment recorded" in browser.find_element(By.ID, "notice").text
+    wait_for_text(browser, "Goodwill correction.")
+    assert "750.00 USD" in browser.find_element(By.ID, "adjustment-total").text
+    shot(browser, "statement-adjusted")
+
+    browser.delete_all_cookies()
+    sign_in(browser, portal, portal.people["a"], inquiry_path)
+    assert browser.find_element(By.ID, "inquiry-status").text == "resolved"
+    assert "The uplift was missed" in browser.find_element(By.ID, "inquiry-note").text
+    assert "800.00 USD" in browser.find_element(By.ID, "inquiry-adjustment").text
+    assert not browser.find_elements(By.ID, "resolve-form")

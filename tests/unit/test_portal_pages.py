@@ -24,6 +24,7 @@ from tests.support.portal import (
     form_of,
     health,
     hidden,
+    inquiries,
     is_deleted,
     manager,
     mdf_requests,
@@ -188,15 +189,17 @@ def test_a_dashboard_without_a_known_currency_says_so(
 
 def test_the_partners_own_statement(as_pat: TestClient, services: FakeServices) -> None:
     dashboard_of(services, "P-A", "Alpha")
+    services.on("GET", "incentives", "/inquiries", inquiries())
     answer = as_pat.get("/partners/P-A/statements/2026-Q2")
     assert answer.status_code == 200, answer.text
     assert_hardened(answer)
     assert 'id="payout-total">9,750.00 EUR' in answer.text
     assert "D-P-A-1" in answer.text
     assert money_without(answer.text, "EUR") == []
-    assert [(c.path, c.authorization) for c in services.calls] == [
-        ("/partners/P-A/statements/2026-Q2", PAT),
-        ("/partners/P-A", PAT),
+    assert sorted((c.service, c.path, c.authorization) for c in services.calls) == [
+        ("incentives", "/inquiries", PAT),
+        ("reporting", "/partners/P-A", PAT),
+        ("reporting", "/partners/P-A/statements/2026-Q2", PAT),
     ]
 
 
@@ -389,6 +392,16 @@ POSTS = [
     ("/applications/A-1/approve", {}),
     ("/applications/A-1/reject", {"reason": "no"}),
     ("/mdf-requests/M-1/approve", {}),
+    ("/registrations/R-1/extension", {"days": "30", "reason": "the board meets in July"}),
+    ("/registrations/R-1/extension/approve", {"note": "fine"}),
+    ("/registrations/R-1/extension/reject", {"reason": "no"}),
+    ("/registrations/R-1/decision", {"decision": "approve", "reason": "a duplicate"}),
+    ("/partners/P-A/statements/2026-Q2/inquiries", {"deal_id": "D-1", "message": "why?"}),
+    ("/inquiries/I-1/resolve", {"resolution": "explained", "note": "the rate is 10 %"}),
+    (
+        "/partners/P-A/statements/2026-Q2/adjustments",
+        {"amount": "800.00", "reason": "goodwill", "deal_id": ""},
+    ),
     ("/logout", {}),
 ]
 
