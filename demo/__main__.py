@@ -599,6 +599,7 @@ async def main_async(args: argparse.Namespace) -> int:
             say(
                 "10. a decision by hand, an extension, an inquiry resolved by adjustment (incentives HTTP)"
             )
+            before = datetime.now(UTC)
             done = await lifecycle.exercise(platform, run, key, registered, expected)
             for line in done.said:
                 say(line)
@@ -608,6 +609,13 @@ async def main_async(args: argparse.Namespace) -> int:
             )
             say(f"11. comparing the {len(expected)} statements again")
             problems = await check(platform, expected, args.timeout)
+            adjusted = [e for e in done.events if isinstance(e.data, events.CommissionAdjusted)]
+            if adjusted:
+                done.problems += await lifecycle.explained(platform, before, adjusted[0])
+                say(
+                    "12. the adjusted statement's changes since step 10 add up to its change; "
+                    "its partner's history names who asked, answered and adjusted"
+                )
             if done.problems:
                 problems[("lifecycle", "-")] = done.problems
         stop.set()

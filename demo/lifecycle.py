@@ -250,6 +250,40 @@ async def adjust(
     )
 
 
+async def explained(
+    api: Api, since: datetime, adjusted: CloudEvent[Any], seconds: float = 60
+) -> list[str]:
+    """The adjusted statement's changes since ``since`` add up to its change, and one of
+    them is the adjustment; the partner's history names who asked, answered and
+    adjusted. What is wrong, if anything."""
+    data = adjusted.data
+    assert isinstance(data, events.CommissionAdjusted)
+    url = f"/partners/{data.partner_id}"
+    wanted = {"CommissionInquiryOpened", "CommissionInquiryResolved", "CommissionAdjusted"}
+    deadline = time.monotonic() + seconds
+    while True:
+        changes = await api.get(
+            "reporting", f"{url}/statements/{data.period}/changes", since=since.isoformat()
+        )
+        history = await api.get("reporting", f"{url}/history", since=since.isoformat())
+        told = {e["type"]: e["actor"] for e in history["entries"] if e["type"] in wanted}
+        adjustments = [c for c in changes["changes"] if c["type"] == "CommissionAdjusted"]
+        if (adjustments and told.keys() == wanted) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)  # a poll of another process: no event to wait on
+    problems = []
+    total = sum((Decimal(c["delta"]) for c in changes["changes"]), Decimal(0))
+    if total != Decimal(changes["change"]) or Decimal(changes["change"]) != Decimal(
+        changes["payout_total_now"]
+    ) - Decimal(changes["payout_total_then"]):
+        problems.append(f"{url} {data.period}: the changes since {since} do not add up: {changes}")
+    if [c["delta"] for c in adjustments] != [str(ADJUSTMENT)]:
+        problems.append(f"{url} {data.period}: the adjustment is not among the changes: {changes}")
+    if told.keys() != wanted or any(a is None or a["kind"] != "key" for a in told.values()):
+        problems.append(f"{url}/history does not name who asked, answered, adjusted: {told}")
+    return problems
+
+
 async def _eventually_status(
     api: Api, registration_id: str, wanted: str, seconds: float = 60
 ) -> str:

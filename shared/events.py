@@ -555,6 +555,7 @@ class CommissionCalculated(Payload):
     delta: Money
     revision: int = Field(ge=1)
     closed_at: AwareDatetime | None = None
+    reason: str | None = _optional("why the status is what it is, in words")
 
 
 class CarriedAdjustment(_Model):

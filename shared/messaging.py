@@ -124,7 +124,8 @@ def make_broker(settings: Settings, **options: Any) -> KafkaBroker:
 
 
 class ConsumedRecord(Protocol):
-    """What a dead letter needs of a consumed Kafka record (aiokafka's ConsumerRecord fits)."""
+    """What a dead letter (and a replay) needs of a consumed Kafka record (aiokafka's
+    ConsumerRecord fits); ``timestamp``: the record's, in milliseconds since the epoch."""
 
     @property
     def topic(self) -> str: ...
@@ -138,6 +139,8 @@ class ConsumedRecord(Protocol):
     def value(self) -> bytes | None: ...
     @property
     def headers(self) -> Iterable[tuple[str, bytes]]: ...
+    @property
+    def timestamp(self) -> int: ...
 
 
 def dead_letter_headers(

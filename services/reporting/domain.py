@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, overload
@@ -64,6 +64,13 @@ def version_key(time: datetime, event_id: str) -> str:
     """A key ordering an event's versions by (CloudEvent ``time``, ``id``): the later event
     stands, and two events of one instant are ordered by id. Free of ``.`` and ``$``."""
     return time.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "_" + event_id.encode().hex()
+
+
+def version_event(key: str) -> tuple[str, str]:
+    """The CloudEvent (``time`` as UTC text, ``id``) that a :func:`version_key` names."""
+    stamp, hex_id = key.split("_", 1)
+    time = datetime.strptime(stamp, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+    return utc_text(time), bytes.fromhex(hex_id).decode()
 
 
 def current_key(versions: Mapping[str, Any] | None) -> str | None:
@@ -665,3 +672,181 @@ class HealthFacts:
             valid_certifications=self.valid_certifications,
             average_rating=average_rating(self.ratings),
         )
+
+
+# --------------------------------------------------------------------------- explaining a number
+
+
+@dataclass(frozen=True, slots=True)
+class StatedRevision:
+    """A CommissionCalculated revision as the lines keep it, with when reporting received
+    it (``at``: its Kafka timestamp as UTC text; None where that is not known, which
+    counts as always known), its CloudEvent id and time, and the reason it states."""
+
+    line: Line
+    at: str | None = None
+    event_id: str | None = None
+    time: str | None = None
+    reason: str | None = None
+
+
+def known_lines(revisions: Iterable[StatedRevision], instant: str | None = None) -> list[Line]:
+    """Every deal's line as known at ``instant`` (UTC text; None: now): the line of the
+    highest revision received by then."""
+    best: dict[str, Line] = {}
+    for stated in revisions:
+        line = stated.line
+        if instant is not None and stated.at is not None and stated.at > instant:
+            continue
+        known = best.get(line.deal_id)
+        if known is None or line.revision > known.revision:
+            best[line.deal_id] = line
+    return list(best.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """An event that changed a statement's ``payout_total``: by how much, and why."""
+
+    event_id: str | None
+    type: str
+    time: str | None
+    received_at: str | None
+    deal_id: str | None
+    delta: Decimal
+    explanation: str
+
+
+def _figure(amount: Decimal) -> str:
+    return f"{money(amount)}"
+
+
+def _signed(amount: Decimal) -> str:
+    return f"{'+' if amount >= 0 else '−'}{_figure(abs(amount))}"
+
+
+def explain_revision(before: Line | None, after: Line, reason: str | None, period: str) -> str:
+    """What a revision changed in ``period``'s statement, in words."""
+    deal = after.deal_id
+    if before is None:
+        closed = f" closed {after.closed_at[:10]}" if after.closed_at else ""
+        said = f"{deal}{closed} for {_figure(after.amount)}, {after.status.replace('_', ' ')}"
+    else:
+        parts = []
+        if before.period != after.period:
+            parts.append(
+                f"moved to {after.period}"
+                if before.period == period
+                else f"moved here from {before.period}"
+            )
+        if before.status != after.status:
+            parts.append(f"now {after.status.replace('_', ' ')}")
+        # A line that stops earning says why by its status alone.
+        earning = after.status == "commissionable"
+        if earning and before.amount != after.amount:
+            parts.append(f"amount corrected {_figure(before.amount)} → {_figure(after.amount)}")
+        elif earning and before.base != after.base:
+            parts.append(
+                f"base {_figure(before.base)} → {_figure(after.base)} (the brackets moved as "
+                "the period's earlier deals changed)"
+            )
+        if earning and before.uplift != after.uplift:
+            parts.append(f"uplift {_figure(before.uplift)} → {_figure(after.uplift)}")
+        if before.target_bonus != after.target_bonus:
+            parts.append(
+                "the target bonus reached with it"
+                if after.target_bonus > before.target_bonus
+                else "the target bonus no longer reached with it"
+            )
+        said = f"{deal}: {'; '.join(parts)}" if parts else f"{deal} recalculated"
+    if reason and after.status != "commissionable":
+        said += f" ({reason})"
+    return said
+
+
+def _in(line: Line | None, period: str) -> Decimal:
+    """What a line adds to ``period``'s payout total."""
+    return (
+        line.commission + line.target_bonus if line is not None and line.period == period else ZERO
+    )
+
+
+def statement_changes(
+    revisions: Iterable[StatedRevision],
+    adjustments: Iterable[tuple[Adjustment, str | None, str | None]],
+    period: str,
+    currency: str | None,
+    since: str,
+) -> list[Change]:
+    """Each event received after ``since`` that changed ``period``'s payout total, in the
+    order received, with its delta: a revision that became its deal's highest known (its
+    line's payout in the period, less the one it replaced), an adjustment of the period
+    in the statement's ``currency`` (with when it was received and its event id). The
+    deltas add up to the payout total now less the payout total as known at ``since``
+    (:func:`known_lines`)."""
+    revisions = list(revisions)
+    known = {line.deal_id: line for line in known_lines(revisions, since)}
+    later = sorted(
+        (r for r in revisions if r.at is not None and r.at > since),
+        key=lambda r: (r.at or "", r.line.deal_id, r.line.revision),
+    )
+    changes: list[Change] = []
+    for stated in later:
+        line = stated.line
+        before = known.get(line.deal_id)
+        if before is not None and before.revision >= line.revision:
+            continue  # an older revision received late: the line already says more
+        known[line.deal_id] = line
+        delta = _in(line, period) - _in(before, period)
+        if period not in (line.period, before.period if before else None):
+            continue
+        changes.append(
+            Change(
+                stated.event_id,
+                "CommissionCalculated",
+                stated.time,
+                stated.at,
+                line.deal_id,
+                delta,
+                explain_revision(before, line, stated.reason, period) + f": {_signed(delta)}",
+            )
+        )
+    for adjustment, at, event_id in adjustments:
+        if at is None or at <= since or adjustment.period != period:
+            continue
+        if adjustment.currency != currency:
+            continue
+        who = (adjustment.actor or {}).get("id")
+        by = f" by {who}" if who else ""
+        changes.append(
+            Change(
+                event_id,
+                "CommissionAdjusted",
+                adjustment.adjusted_at,
+                at,
+                adjustment.deal_id,
+                adjustment.amount,
+                f"adjusted{by}: {adjustment.reason}: {_signed(adjustment.amount)}",
+            )
+        )
+    return sorted(changes, key=lambda c: (c.received_at or "", c.deal_id or "", c.type))
+
+
+def inquiries_known(inquiries: Iterable[Inquiry], instant: str) -> list[Inquiry]:
+    """The inquiries as they stood at ``instant``: those opened by then, open again where
+    their resolution came later."""
+    known = []
+    for i in inquiries:
+        if i.opened_at is None or i.opened_at > instant:
+            continue
+        if i.resolved_at is not None and i.resolved_at > instant:
+            i = replace(
+                i,
+                resolution=None,
+                note=None,
+                resolved_at=None,
+                resolved_by=None,
+                adjustment_id=None,
+            )
+        known.append(i)
+    return known

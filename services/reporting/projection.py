@@ -19,7 +19,9 @@ generation (``rebuild.py`` fills a new one).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import asyncio
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from services.reporting import SERVICE
@@ -35,6 +37,7 @@ from services.reporting.domain import (
     utc_text,
     version_key,
 )
+from services.reporting.history import bucket_id, day_of, history_entry
 from services.reporting.store import (
     Database,
     Document,
@@ -160,7 +163,11 @@ def commission_calculated(writes: Writes, data: events.CommissionCalculated, v: 
         "commission": str(data.commission),
         "target_bonus": str(data.target_bonus),
         "closed_at": utc_text(data.closed_at) if data.closed_at else None,
+        "reason": data.reason,
+        "v": v,
     }
+    if writes.received_at is not None:
+        fields["at"] = writes.received_at
     path = f"deals.{deal_key(data.deal_id)}.{revision_key(data.revision)}"
     writes.add("lines", data.partner_id, {"$set": {path: revision_text(fields)}})
     writes.partners.add(data.partner_id)
@@ -184,11 +191,15 @@ def payout_settled(writes: Writes, data: events.PayoutSettled, v: str) -> None:
         "rerun": data.rerun,
     }
     writes.add("payouts", f"{data.settlement_id}|{data.partner_id}", {"$setOnInsert": payout})
-    writes.add(
-        "partner_payouts",
-        data.partner_id,
-        {"$set": {f"settlements.{settlement_key(data.settlement_id)}": payout}},
-    )
+    key = settlement_key(data.settlement_id)
+    writes.add("partner_payouts", data.partner_id, {"$set": {f"settlements.{key}": payout}})
+    _received(writes, "partner_payouts", data.partner_id, key)
+
+
+def _received(writes: Writes, collection: str, partner_id: str, key: str) -> None:
+    """Note, under ``received.<key>``, when the thing of ``key`` was first received."""
+    if writes.received_at is not None:
+        writes.add(collection, partner_id, {"$min": {f"received.{key}": writes.received_at}})
 
 
 # --------------------------------------------------------------------------- adjustments, inquiries
@@ -215,8 +226,9 @@ def commission_adjusted(writes: Writes, data: events.CommissionAdjusted, v: str)
         "inquiry_id": data.inquiry_id,
         "actor": _actor(data),
     }
-    path = f"adjustments.{adjustment_key(data.adjustment_id)}.{v}"
-    writes.add("partner_adjustments", data.partner_id, {"$set": {path: fields}})
+    key = adjustment_key(data.adjustment_id)
+    writes.add("partner_adjustments", data.partner_id, {"$set": {f"adjustments.{key}.{v}": fields}})
+    _received(writes, "partner_adjustments", data.partner_id, key)
 
 
 def inquiry_opened(writes: Writes, data: events.CommissionInquiryOpened, v: str) -> None:
@@ -353,14 +365,36 @@ PROJECTIONS: dict[type[Payload], EventProjection] = {
 }
 
 
-def writes_for(batch: Iterable[CloudEvent[Payload]]) -> Writes:
-    """The upserts of a batch of events, through :data:`PROJECTIONS`."""
+def writes_for(
+    batch: Iterable[CloudEvent[Payload]], received: Mapping[str, datetime] | None = None
+) -> Writes:
+    """The upserts of a batch of events, through :data:`PROJECTIONS`, and the partners'
+    history entries of every event whose receipt is known; ``received`` is when each
+    event (by id) was received (:func:`received_at`)."""
     writes = Writes()
+    received = received or {}
     for event in batch:
+        at = received.get(event.id)
+        writes.received_at = None if at is None else utc_text(at)
+        if at is not None:
+            partner_id = event.data.partner_id
+            bucket = bucket_id(partner_id, day_of(at))
+            writes.remember(bucket, partner_id, history_entry(event, at))
         project = PROJECTIONS.get(type(event.data))
         if project is not None:
             project(writes, event.data, version_key(event.time, event.id))
     return writes
+
+
+def received_at(records: Iterable[tuple[str, int]]) -> dict[str, datetime]:
+    """When each event was received: the earliest Kafka timestamp (milliseconds) of the
+    records that carried it, by event id."""
+    found: dict[str, datetime] = {}
+    for event_id, timestamp in records:
+        at = datetime.fromtimestamp(timestamp / 1000, UTC)
+        if event_id not in found or at < found[event_id]:
+            found[event_id] = at
+    return found
 
 
 # --------------------------------------------------------------------------- derived documents
@@ -501,12 +535,16 @@ def _totals_of(lines: LinesCache, pl: PartnerLines) -> tuple[dict[str, Document]
 
 async def project_into(generation: Generation, writes: Writes) -> None:
     """The batch's upserts (one bulk write per collection), then its partners' lines and
-    the derived documents."""
-    await generation.apply(writes)
-    if writes.partners:
-        lifecycle = set(writes.by_collection.get("partners", {}))
-        lines = writes.by_collection.get("lines", {})
-        await derive(generation, sorted(writes.partners), lines, lifecycle)
+    the derived documents; beside them, at the same time, the partners' history."""
+
+    async def read_models() -> None:
+        await generation.apply(writes)
+        if writes.partners:
+            lifecycle = set(writes.by_collection.get("partners", {}))
+            lines = writes.by_collection.get("lines", {})
+            await derive(generation, sorted(writes.partners), lines, lifecycle)
+
+    await asyncio.gather(read_models(), generation.write_history(writes))
 
 
 class Projection:
@@ -528,14 +566,17 @@ class Projection:
         names = [state.active] + ([state.building] if state.building else [])
         return [Generation(self.database, name, self.lines) for name in names]
 
-    async def project(self, batch: Iterable[CloudEvent[Payload]]) -> None:
-        writes = writes_for(batch)
+    async def project(
+        self, batch: Iterable[CloudEvent[Payload]], received: Mapping[str, datetime] | None = None
+    ) -> None:
+        writes = writes_for(batch, received)
         for generation in await self.generations():
             await project_into(generation, writes)
 
     async def handle(self, batch: list[Consumed]) -> None:
         """A consumed batch (``shared.consuming.subscribe``): projected, then counted."""
-        await self.project(c.event for c in batch)
+        received = received_at((c.event.id, c.record.timestamp) for c in batch)
+        await self.project((c.event for c in batch), received)
         for consumed in batch:
             outcome = "processed" if type(consumed.event.data) in PROJECTIONS else "ignored"
             EVENTS_CONSUMED.labels(

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from services.reporting.domain import (
+    Change,
     Health,
     HealthFacts,
     Inquiry,
@@ -29,6 +30,8 @@ from services.reporting.domain import (
     adjusted_totals,
     average_rating,
     health_period,
+    inquiries_known,
+    known_lines,
     last_close,
     last_deal_candidates,
     lines_by_period,
@@ -38,18 +41,24 @@ from services.reporting.domain import (
     period_payments,
     period_totals,
     statement,
+    statement_changes,
     utc_text,
 )
+from services.reporting.history import bucket_id, day_of, days, in_order
 from services.reporting.store import (
     Database,
     Document,
     Generation,
     LinesCache,
     decode_adjustments,
+    decode_history,
     decode_inquiries,
     decode_payout,
     generation_state,
     line_revisions,
+    received_adjustments,
+    settlement_key,
+    stated_revisions,
 )
 from shared.commands import NotFound
 from shared.settlement import from_document
@@ -58,6 +67,18 @@ from shared.settlement import from_document
 LAST_DEAL_LOOKUPS = 8
 
 Ranking = Literal["revenue", "commission", "attainment"]
+
+
+@dataclass(frozen=True, slots=True)
+class StatementChanges:
+    """A statement as known at an instant (``then``), as it is (``now``), and the changes
+    received in between, whose deltas add up to ``now.payout_total − then.payout_total``."""
+
+    then: Statement
+    now: Statement
+    changes: list[Change]
+
+
 #: What a statement reads, each one lookup by the partner's id.
 STATEMENT_SOURCES = (
     "partners",
@@ -236,26 +257,92 @@ class ReportingQueries:
             ]
         return out
 
+    # ----------------------------------------------------------------------- history
+
+    async def history(self, partner_id: str, since: datetime, until: datetime) -> list[Document]:
+        """The partner's history entries received in [``since``, ``until``), in the order
+        received: the buckets of those days, read by ``_id``
+        (:mod:`services.reporting.history`). :class:`UnknownPartner` when there are none
+        and the read models know nothing else of the partner."""
+        generation = await self.active()
+        ids = [bucket_id(partner_id, day) for day in days(day_of(since), day_of(until))]
+        buckets = await generation.find_by_ids("history", ids)
+        entries = in_order(decode_history(buckets.values()), utc_text(since), utc_text(until))
+        if not entries and await generation["partners"].find_one({"_id": partner_id}) is None:
+            raise UnknownPartner(partner_id)
+        return entries
+
     # ----------------------------------------------------------------------- statements
 
-    async def statement(self, partner_id: str, period: str) -> Statement:
-        """The partner's statement of ``period``; :class:`UnknownPartner` when the read
-        models know neither the partner nor a line, an adjustment or an inquiry of it in
-        the period."""
+    async def statement(
+        self, partner_id: str, period: str, as_of: datetime | None = None
+    ) -> Statement:
+        """The partner's statement of ``period`` (as known at ``as_of``, if given);
+        :class:`UnknownPartner` when the read models know neither the partner nor a line,
+        an adjustment or an inquiry of it in the period."""
+        return (await self._explained(partner_id, period, None if as_of is None else [as_of]))[0]
+
+    async def changes(self, partner_id: str, period: str, since: datetime) -> StatementChanges:
+        """What changed ``period``'s statement since ``since``: the statement then and now,
+        and each change received in between (``domain.statement_changes``)."""
+        then, now, changes = await self._explained(partner_id, period, [since], explain=True)
+        return StatementChanges(then, now, changes)
+
+    async def _explained(
+        self,
+        partner_id: str,
+        period: str,
+        instants: list[datetime] | None,
+        *,
+        explain: bool = False,
+    ) -> tuple[Statement, Statement, list[Change]]:
+        """The statement as known at the instant given (else now), the statement now, and
+        with ``explain`` the changes received since that instant."""
         generation = await self.active()
         # Five lookups by _id, independent of each other: in flight at once.
         facts, lines_doc, payouts_doc, adjustments_doc, inquiries_doc = await asyncio.gather(
             *(generation[name].find_one({"_id": partner_id}) for name in STATEMENT_SOURCES)
         )
-        lines = self.lines.current_lines(partner_id, line_revisions(lines_doc))
-        adjustments = decode_adjustments(adjustments_doc)
+        revisions = line_revisions(lines_doc)
+        lines = self.lines.current_lines(partner_id, revisions)
+        adjustments = received_adjustments(adjustments_doc)
         inquiries = decode_inquiries(inquiries_doc)
-        periods = {x.period for x in lines} | {x.period for x in adjustments}
+        periods = {x.period for x in lines} | {a.period for a, _, _ in adjustments}
         if facts is None and period not in periods | {x.period for x in inquiries}:
             raise UnknownPartner(partner_id)
-        settlements = [from_document(doc) for doc in partner_settlements(payouts_doc)]
+        payouts = partner_settlements(payouts_doc)
         contracts = (facts or {}).get("contracts", [])
-        return statement(partner_id, period, lines, contracts, settlements, adjustments, inquiries)
+        now = statement(
+            partner_id,
+            period,
+            lines,
+            contracts,
+            [from_document(doc) for doc in payouts],
+            [a for a, _, _ in adjustments],
+            inquiries,
+        )
+        if not instants:
+            return now, now, []
+        instant = utc_text(instants[0])
+        stated = stated_revisions(partner_id, revisions)
+        received = ((payouts_doc or {}).get("received")) or {}
+        then = statement(
+            partner_id,
+            period,
+            known_lines(stated, instant),
+            contracts,
+            [
+                from_document(doc)
+                for doc in payouts
+                if received.get(settlement_key(doc["settlement_id"]), "") <= instant
+            ],
+            [a for a, at, _ in adjustments if at is None or at <= instant],
+            inquiries_known(inquiries, instant),
+        )
+        changes = (
+            statement_changes(stated, adjustments, period, now.currency, instant) if explain else []
+        )
+        return then, now, changes
 
     async def payouts(self, partner_id: str) -> PartnerPayouts:
         """The partner's settlements, and per period its current total (commission, target

@@ -32,7 +32,7 @@ from typing import TextIO
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from services.reporting.projection import project_into, writes_for
+from services.reporting.projection import project_into, received_at, writes_for
 from services.reporting.settings import ReportingSettings
 from services.reporting.store import (
     Generation,
@@ -105,13 +105,22 @@ async def rebuild(
         await mongo.close()
 
 
-def _events(records: Iterable[ConsumedRecord]) -> Iterator[CloudEvent[Payload]]:
-    """The valid events of ``records``, in order; the rest is skipped."""
+def _events(
+    records: Iterable[ConsumedRecord],
+) -> Iterator[tuple[ConsumedRecord, CloudEvent[Payload]]]:
+    """The valid events of ``records`` with their records, in order; the rest is skipped."""
     for record in records:
         try:
-            yield parse_event(record.value or b"", topic=record.topic)
+            yield record, parse_event(record.value or b"", topic=record.topic)
         except InvalidEvent:
             continue
+
+
+def _timestamps(
+    records: Iterable[ConsumedRecord], valid: list[tuple[ConsumedRecord, CloudEvent[Payload]]]
+) -> Iterator[tuple[str, int]]:
+    """(event id, Kafka timestamp) of each valid event, as the live projection notes them."""
+    return ((event.id, record.timestamp) for record, event in valid)
 
 
 async def _replay(
@@ -145,7 +154,8 @@ async def _replay(
         if records:
             valid = list(_events(records))
             skipped += len(records) - len(valid)
-            await project_into(target, writes_for(valid))
+            received = received_at(_timestamps(records, valid))
+            await project_into(target, writes_for((e for _, e in valid), received))
             done += len(records)
         # Done with a partition once a record at or past its noted end offset has
         # been *projected* (not merely fetched); an empty stretch with the

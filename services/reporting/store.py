@@ -8,6 +8,12 @@ exactly-once effect and order independence with single-document atomic
 writes and no conditions that can fail. The current value of a thing is the
 entry under the greatest version key (``domain.current``).
 
+The ``history`` buckets keep it as the reader sees them: a batch ``$push``es one
+chunk of entries to each bucket it touches, and a bucket is read as the set of
+its entries, each event once at its earliest receipt (``history.in_order``);
+the chunks themselves depend on how the events were batched (a rebuild's
+comparison reads them as entries, :meth:`Generation.snapshot`).
+
 The ``lines`` keep the property another way: a partner's revisions are
 merged in memory (a set union, so still any order, any number of times) and
 written whole, conditional on the document's ``version``
@@ -38,6 +44,9 @@ while readers keep using the active ones):
   ``adjustments.<adjustment key>.<version key>`` (``domain.adjustments_of``:
   the earliest version stands, so an id counts once), which statements and
   payouts read by ``_id``;
+- ``history``: per partner and day of receipt (``{partner}|{day}``), the
+  entries of every event about the partner, as compressed chunks
+  (:mod:`services.reporting.history`);
 - ``partner_inquiries``: per partner, each inquiry's CommissionInquiryOpened
   and CommissionInquiryResolved fields under
   ``inquiries.<inquiry key>.opened.<version key>`` and ``….resolved.<version
@@ -67,7 +76,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -81,10 +90,13 @@ from services.reporting.domain import (
     Adjustment,
     Inquiry,
     Line,
+    StatedRevision,
     adjustments_of,
     current_key,
     inquiries_of,
+    version_event,
 )
+from services.reporting.history import in_order
 from shared.cache import BoundedCache
 from shared.commands import retry_until_written
 from shared.mongo import Document as Document  # what the projection and queries handle
@@ -109,6 +121,7 @@ COLLECTIONS = (
     "partner_payouts",
     "partner_adjustments",
     "partner_inquiries",
+    "history",
 )
 META = "meta"
 GENERATIONS = "generations"
@@ -194,6 +207,19 @@ def revision_text(fields: Mapping[str, Any]) -> str:
     return json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
 
 
+def first_received(stored: str, text: str) -> str:
+    """Of two texts of one revision, the one received first (``at``: the Kafka timestamp
+    of the record it came in, when known) if they say the same otherwise; else ``text``,
+    the one consumed last."""
+    old, new = dict(revision_fields(stored)), dict(revision_fields(text))
+    old_at, new_at = old.pop("at", None), new.pop("at", None)
+    if old != new:
+        return text
+    if new_at is not None and (old_at is None or new_at < old_at):
+        return text
+    return stored
+
+
 def revision_fields(text: str) -> Mapping[str, Any]:
     fields: Mapping[str, Any] = json.loads(text)
     return fields
@@ -242,16 +268,23 @@ class PartnerLines:
         changed.
 
         A revision's content does not change, so setting it again changes
-        nothing. Should two producers ever publish different contents under
-        one revision, the one consumed last stands, as ``$set`` would: a
-        rebuild, which consumes in the same order, then agrees.
+        nothing; received again later (published again), it keeps the instant it
+        was first received (:func:`first_received`). Should two producers ever
+        publish different contents under one revision, the one consumed last
+        stands, as ``$set`` would: a rebuild, which consumes in the same order,
+        then agrees.
         """
         changed = False
         for deal, revision, text in revisions:
             known = self.deals.setdefault(deal, {})
-            if known.get(revision) != text:
-                if revision not in known:
+            stored = known.get(revision)
+            if stored != text:
+                if stored is None:
                     self.revisions += 1
+                else:
+                    text = first_received(stored, text)
+                    if text == stored:
+                        continue
                 known[revision] = text
                 changed = True
         return changed
@@ -407,6 +440,16 @@ class Writes:
 
     by_collection: dict[str, dict[Any, list[Document]]] = field(default_factory=dict)
     partners: set[str] = field(default_factory=set)
+    #: When the event being projected was received: its Kafka record's timestamp (UTC
+    #: text), the earliest if it came more than once; None when not known.
+    received_at: str | None = None
+    #: The partners' history entries of the batch, by bucket (``history.bucket_id``).
+    history: dict[str, tuple[str, list[Document]]] = field(default_factory=dict)
+
+    def remember(self, bucket: str, partner_id: str, entry: Document) -> None:
+        """Keep a history entry for the bucket of its partner and day."""
+        self.history.setdefault(bucket, (partner_id, []))[1].append(entry)
+
     _paths: dict[tuple[str, Any], _Paths] = field(default_factory=dict, repr=False)
 
     def add(self, collection: str, doc_id: Any, update: Document) -> None:
@@ -462,6 +505,55 @@ def decode_adjustments(doc: Mapping[str, Any] | None) -> list[Adjustment]:
     return adjustments_of((doc or {}).get("adjustments"))
 
 
+def received_adjustments(
+    doc: Mapping[str, Any] | None,
+) -> list[tuple[Adjustment, str | None, str | None]]:
+    """A partner's adjustments (each id once, in the order of :func:`decode_adjustments`),
+    each with when it was first received (UTC text, or None) and the id of the event that
+    stands."""
+    stored = (doc or {}).get("adjustments") or {}
+    received = (doc or {}).get("received") or {}
+    found: list[tuple[Adjustment, str | None, str | None]] = []
+    for key, versions in stored.items():
+        if versions:
+            version = min(versions)
+            found.append(
+                (Adjustment.of(versions[version]), received.get(key), version_event(version)[1])
+            )
+    return sorted(found, key=lambda found: (found[0].adjusted_at, found[0].adjustment_id))
+
+
+def stated_revisions(
+    partner_id: str, deals: Mapping[str, Mapping[str, str]]
+) -> list[StatedRevision]:
+    """Every revision of a partner's lines (deal key → revision key → text), each with when
+    it was received, its event's id and time and its reason, as far as stored."""
+    found = []
+    for revisions in deals.values():
+        for key, text in revisions.items():
+            fields = revision_fields(text)
+            version = fields.get("v")
+            time, event_id = version_event(version) if version else (None, None)
+            line = Line.from_revision(partner_id, revision_number(key), fields)
+            found.append(
+                StatedRevision(line, fields.get("at"), event_id, time, fields.get("reason"))
+            )
+    return found
+
+
+def encode_history(entries: list[Document]) -> Binary:
+    """A batch's history entries of one bucket as stored: one compressed JSON chunk (a
+    bucket's chunks are one field each to FerretDB)."""
+    return _compressed(entries)
+
+
+def decode_history(buckets: Iterable[Mapping[str, Any]]) -> Iterator[Document]:
+    """Every entry of the stored history ``buckets``, as chunked (duplicates included)."""
+    for bucket in buckets:
+        for stored in bucket.get("chunks", []):
+            yield from json.loads(zlib.decompress(bytes(stored)))
+
+
 def decode_inquiries(doc: Mapping[str, Any] | None) -> list[Inquiry]:
     """A partner's ``partner_inquiries`` document as its inquiries, oldest first
     (``domain.inquiries_of``)."""
@@ -507,6 +599,26 @@ class Generation:
             operations = writes.operations(collection)
             if operations:
                 await bulk_write_chunked(self[collection], operations)
+
+    async def write_history(self, writes: Writes) -> None:
+        """The batch's history entries: one chunk more in each bucket it touches (a
+        bucket's chunks are read as one set of entries, ``history.in_order``)."""
+        if not writes.history:
+            return
+        await bulk_write_chunked(
+            self["history"],
+            [
+                UpdateOne(
+                    {"_id": bucket},
+                    {
+                        "$setOnInsert": {"partner_id": partner_id},
+                        "$push": {"chunks": encode_history(entries)},
+                    },
+                    upsert=True,
+                )
+                for bucket, (partner_id, entries) in writes.history.items()
+            ],
+        )
 
     async def find_by_ids(self, collection: str, ids: Iterable[str]) -> dict[str, Document]:
         """The documents of ``collection`` with these ``_id``s, by ``_id`` (the lookup
@@ -646,7 +758,8 @@ class Generation:
         """Every document of every collection, sorted: for comparing generations.
 
         A ``lines`` document is given by its content (the revisions and the
-        terms), not by how many writes made it (``version``) or which was last.
+        terms), not by how many writes made it (``version``) or which was last; a
+        ``history`` bucket by its entries, not by how batches chunked them.
         """
         found = {
             collection: [doc async for doc in self[collection].find({}).sort("_id", ASCENDING)]
@@ -662,6 +775,10 @@ class Generation:
                 "terms": decode_terms(doc["terms"]) if doc.get("terms") else None,
             }
             for doc in found["lines"]
+        ]
+        found["history"] = [
+            {"_id": doc["_id"], "entries": in_order(decode_history([doc]), "", "~")}
+            for doc in found["history"]
         ]
         return found
 

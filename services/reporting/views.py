@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -33,6 +33,7 @@ from services.reporting.domain import (
     Statement,
     money,
     pending_by_currency,
+    utc_text,
 )
 from services.reporting.queries import (
     PartnerHealth,
@@ -42,6 +43,7 @@ from services.reporting.queries import (
     Ranking,
     ScoredPartner,
     SettlementRow,
+    StatementChanges,
 )
 from shared.events import Actor, Contract, InquiryResolution, PartnerStatus, Tier
 from shared.routes import AdjustmentView, InstantText, MoneyText
@@ -258,6 +260,112 @@ class StatementView(BaseModel):
             paid=money(payment.paid if payment else ZERO),
             pending_adjustment=money(payment.pending_adjustment if payment else ZERO),
             inquiries=[StatementInquiry.of(i) for i in statement.inquiries],
+        )
+
+
+class ChangeView(BaseModel):
+    """An event that changed a statement's payout total, its delta, and why."""
+
+    event_id: str | None
+    type: str
+    time: str | None = Field(description="the event's own time")
+    received_at: str | None = Field(description="when reporting received it (Kafka timestamp)")
+    deal_id: str | None
+    delta: MoneyText = Field(description="what it changed payout_total by")
+    explanation: str
+
+
+class StatementChangesView(BaseModel):
+    """What changed a statement since an instant: each change with its delta, adding up
+    exactly to ``change`` (docs/rules/commissions.md, "Explaining a number")."""
+
+    partner_id: str
+    period: str
+    currency: str | None
+    since: str
+    payout_total_then: MoneyText = Field(description="the statement's payout total at since")
+    payout_total_now: MoneyText
+    change: MoneyText = Field(description="payout_total_now − payout_total_then")
+    changes: list[ChangeView] = Field(description="in the order received")
+
+    @classmethod
+    def of(cls, since: datetime, found: StatementChanges) -> StatementChangesView:
+        then, now = found.then, found.now
+        return cls(
+            partner_id=now.partner_id,
+            period=now.period,
+            currency=now.currency,
+            since=utc_text(since),
+            payout_total_then=money(then.payout_total),
+            payout_total_now=money(now.payout_total),
+            change=money(now.payout_total - then.payout_total),
+            changes=[
+                ChangeView(
+                    event_id=c.event_id,
+                    type=c.type,
+                    time=c.time,
+                    received_at=c.received_at,
+                    deal_id=c.deal_id,
+                    delta=money(c.delta),
+                    explanation=c.explanation,
+                )
+                for c in found.changes
+            ],
+        )
+
+
+# --------------------------------------------------------------------------- history
+
+
+class HistoryEntry(BaseModel):
+    """One event of a partner's history (docs/rules/events.md, "A partner's history")."""
+
+    event_id: str = Field(description="the CloudEvent id")
+    type: str = Field(description="the event type, e.g. DealClosed")
+    time: InstantText = Field(description="the CloudEvent's own time")
+    received_at: InstantText = Field(description="when reporting received it (Kafka timestamp)")
+    source: str = Field(description="the CloudEvent's source: who published it")
+    actor: Actor | None = Field(
+        description="who caused it, as it names them: a person, an API key or a system; "
+        "null when it names no one (a service deciding from other events, an outside "
+        "system that left it out)"
+    )
+    summary: str = Field(description="what happened, in one plain sentence")
+
+
+class HistoryView(BaseModel):
+    """A partner's history over a window: every event received about it, in the order
+    received; ``earlier`` asks for the window before."""
+
+    partner_id: str
+    since: InstantText
+    until: InstantText
+    entries: list[HistoryEntry]
+    earlier: str = Field(description="the path of the same span of days before this one")
+
+    @classmethod
+    def of(
+        cls, partner_id: str, since: datetime, until: datetime, entries: Sequence[Mapping[str, Any]]
+    ) -> HistoryView:
+        span = until - since
+        before = f"since={utc_text(since - span)}&until={utc_text(since)}"
+        return cls(
+            partner_id=partner_id,
+            since=utc_text(since),
+            until=utc_text(until),
+            entries=[
+                HistoryEntry(
+                    event_id=e["id"],
+                    type=e["type"],
+                    time=e["time"],
+                    received_at=e["at"],
+                    source=e["source"],
+                    actor=e["actor"],
+                    summary=e["summary"],
+                )
+                for e in entries
+            ],
+            earlier=f"/partners/{partner_id}/history?{before}",
         )
 
 

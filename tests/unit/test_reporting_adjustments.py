@@ -141,7 +141,10 @@ async def test_the_new_types_are_counted_as_processed_and_extensions_as_ignored(
     before = {(k, o): counted(k, o) for k in kinds for o in ("processed", "ignored")}
     batch = [
         Consumed(
-            SimpleNamespace(topic=topics.DEALS if k.startswith("Deal") else topics.INCENTIVES),
+            SimpleNamespace(
+                topic=topics.DEALS if k.startswith("Deal") else topics.INCENTIVES,
+                timestamp=1_796_000_000_000,
+            ),
             event,
         )
         for k, event in zip(kinds, parsed(envelope(k) for k in kinds), strict=True)

@@ -266,15 +266,16 @@ def test_a_path_enclosing_an_earlier_one_starts_another_update() -> None:
 
 
 def test_partner_lines_merge_and_round_trip() -> None:
+    a, b, b2, c = ('{"n":"a"}', '{"n":"b"}', '{"n":"b2"}', '{"n":"c"}')
     lines = PartnerLines("P", 0, {})
-    assert lines.add([("D-1", revision_key(1), "a"), ("D-2", revision_key(1), "b")])
-    assert not lines.add([("D-1", revision_key(1), "a")]), "the same revision again: no change"
-    assert lines.add([("D-1", revision_key(2), "c")])
+    assert lines.add([("D-1", revision_key(1), a), ("D-2", revision_key(1), b)])
+    assert not lines.add([("D-1", revision_key(1), a)]), "the same revision again: no change"
+    assert lines.add([("D-1", revision_key(2), c)])
     # Two contents under one revision (two producers): the one consumed last stands.
-    assert lines.add([("D-2", revision_key(1), "b2")])
+    assert lines.add([("D-2", revision_key(1), b2)])
     assert lines.deals == {
-        "D-1": {revision_key(1): "a", revision_key(2): "c"},
-        "D-2": {revision_key(1): "b2"},
+        "D-1": {revision_key(1): a, revision_key(2): c},
+        "D-2": {revision_key(1): b2},
     }
     assert lines.revisions == 3
     stored = encode_lines(lines, 4)
@@ -283,6 +284,21 @@ def test_partner_lines_merge_and_round_trip() -> None:
     assert (back.partner_id, back.version, back.deals, back.revisions) == ("P", 4, lines.deals, 3)
     assert line_revisions(stored) == lines.deals
     assert line_revisions(None) == {}
+
+
+def test_a_revision_received_again_keeps_when_it_was_first_received() -> None:
+    early, late = '{"n":"a","at":"2026-12-01"}', '{"n":"a","at":"2026-12-05"}'
+    for order in ([early, late], [late, early], [late, early, late]):
+        lines = PartnerLines("P", 0, {})
+        for text in order:
+            lines.add([("D-1", revision_key(1), text)])
+        assert lines.deals == {"D-1": {revision_key(1): early}}, order
+        assert lines.revisions == 1
+    unknown = PartnerLines("P", 0, {})
+    unknown.add([("D-1", revision_key(1), '{"n":"a"}')])
+    assert unknown.add([("D-1", revision_key(1), late)]), "a known instant beats none"
+    assert not unknown.add([("D-1", revision_key(1), '{"n":"a"}')])
+    assert unknown.deals["D-1"][revision_key(1)] == late
 
 
 def test_partner_terms_are_the_name_and_contracts_in_a_fixed_order() -> None:

@@ -3,7 +3,7 @@
 The read models live in :class:`FakeDatabase`, an in-memory stand-in for the
 few MongoDB operations the store and the queries use (finds with equality,
 ``$in`` and range filters, sorts, projections; upserts with ``$set``,
-``$setOnInsert``, ``$max``, ``$min``, ``$addToSet``; inserts that report
+``$setOnInsert``, ``$max``, ``$min``, ``$addToSet``, ``$push``; inserts that report
 duplicate ids; conditional replaces). Events go through the real projection
 (:class:`~services.reporting.projection.Projection`), and the FastAPI app
 (``create_app`` with the fake database swapped in, lifespan not entered)
@@ -126,6 +126,8 @@ def _apply(doc: dict[str, Any], update: dict[str, Any], inserting: bool) -> None
                 values = value["$each"] if isinstance(value, dict) and "$each" in value else [value]
                 present = [] if known is _MISSING else known
                 _set(doc, path, present + [v for v in values if v not in present])
+            elif op == "$push":
+                _set(doc, path, ([] if known is _MISSING else known) + [value])
             elif op == "$unset":
                 _unset(doc, path)
             elif _changes(op, value, known, inserting):

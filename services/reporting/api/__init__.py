@@ -1,9 +1,17 @@
-"""Reporting's read API, one router per resource: health, partners, statements, payouts,
-leaderboard and the programme summary."""
+"""Reporting's read API, one router per resource: health, partners, statements, a
+partner's history, payouts, leaderboard and the programme summary."""
 
 from fastapi import APIRouter
 
-from services.reporting.api import health, leaderboard, partners, payouts, programme, statements
+from services.reporting.api import (
+    health,
+    history,
+    leaderboard,
+    partners,
+    payouts,
+    programme,
+    statements,
+)
 
 #: Every router of the service, in the order ``create_app`` includes them: health's
 #: before the partners' (``/partners/at-risk`` before ``/partners/{partner_id}``).
@@ -11,6 +19,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     health.router,
     partners.router,
     statements.router,
+    history.router,
     payouts.router,
     leaderboard.router,
     programme.router,
