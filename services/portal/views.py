@@ -31,6 +31,14 @@ def money(amount: object, currency: str | None) -> str:
     return f"{text} {currency}" if currency else f"{text} (currency unknown)"
 
 
+def signed_money(amount: object, currency: str | None) -> str:
+    """:func:`money` with its sign always shown, for a change: ``+650.00 EUR``,
+    ``-150.00 EUR``, ``0.00 EUR``."""
+    value = _amount(amount)
+    shown = money(amount, currency)
+    return f"+{shown}" if value is not None and value > 0 else shown
+
+
 def percent(ratio: object) -> str:
     """``"0.8125"`` → ``81.2 %`` (half-even, as reporting rounds); none → ``—``."""
     value = _amount(ratio)
@@ -88,6 +96,7 @@ def protection(registration: Mapping[str, object], now: datetime | None = None) 
 
 def install_filters(env: Environment) -> None:
     env.filters["money"] = money
+    env.filters["signed_money"] = signed_money
     env.filters["percent"] = percent
     env.filters["day"] = day
     env.filters["moment"] = moment

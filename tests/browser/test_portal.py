@@ -3,11 +3,13 @@ figures, register a deal and see it decided, ask for its protection to be extend
 channel manager grants it, then decides the registration by hand), approve an
 application, ask about a commission (the channel manager resolves it with an
 adjustment, then adjusts the period by hand); a partner user cannot reach another
-partner's pages by URL or by form (docs/portal.md)."""
+partner's pages by URL or by form; a partner reads its history, what changed its statement
+and the statement as it was (docs/portal.md)."""
 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
@@ -38,6 +40,12 @@ def shot(browser: WebDriver, name: str) -> None:
 
 def text(browser: WebDriver) -> str:
     return str(browser.find_element(By.TAG_NAME, "body").text)
+
+
+def notice_says(browser: WebDriver, wanted: str) -> None:
+    """Wait until the page's notice says ``wanted``: the page a form led to (the page it
+    was sent from may show a notice of its own until the answer arrives)."""
+    WebDriverWait(browser, 20).until(seen.text_to_be_present_in_element((By.ID, "notice"), wanted))
 
 
 def wait_for_text(browser: WebDriver, wanted: str, seconds: float = 60) -> None:
@@ -111,8 +119,7 @@ def test_a_partner_asks_for_an_extension_and_the_manager_grants_it_then_decides_
     days.send_keys("45")
     browser.find_element(By.ID, "extension-reason").send_keys("The customer's board meets late.")
     browser.find_element(By.ID, "request-extension").click()
-    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "notice")))
-    assert "Extension request sent" in browser.find_element(By.ID, "notice").text
+    notice_says(browser, "Extension request sent")
     wait_for_text(browser, "waiting for a channel manager's answer")
     assert "requested" in browser.find_element(By.ID, "extensions").text
     shot(browser, "extension-requested")
@@ -128,15 +135,14 @@ def test_a_partner_asks_for_an_extension_and_the_manager_grants_it_then_decides_
     shot(browser, "extension-waiting")
     browser.find_element(By.ID, "extension-note").send_keys("Board date confirmed.")
     browser.find_element(By.ID, "grant-extension").click()
-    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "notice")))
-    assert "Extension granted" in browser.find_element(By.ID, "notice").text
+    notice_says(browser, "Extension granted")
     wait_for_text(browser, "Board date confirmed.")
     assert "granted" in browser.find_element(By.ID, "extensions").text
 
     browser.find_element(By.CSS_SELECTOR, '#decision-form input[value="reject"]').click()
     browser.find_element(By.ID, "decision-reason").send_keys("A duplicate of another deal.")
     browser.find_element(By.ID, "decide").click()
-    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "notice")))
+    notice_says(browser, "Decided by hand")
     browser.get(registration_url)
     wait_for_text(browser, "decided by hand")
     assert browser.find_element(By.ID, "registration-status").text == "rejected"
@@ -183,8 +189,7 @@ def test_the_channel_manager_approves_an_application(browser: WebDriver, portal:
     assert "Score" in card.text
     shot(browser, "applications")
     card.find_element(By.CSS_SELECTOR, "button.approve").click()
-    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "notice")))
-    assert "Application approved: partner " in browser.find_element(By.ID, "notice").text
+    notice_says(browser, "Application approved: partner ")
     browser.get(f"{portal.url}/")
     assert "Leaderboard" in text(browser)
     shot(browser, "programme")
@@ -237,8 +242,7 @@ def test_a_partner_asks_for_funds_and_the_manager_approves_them(
     browser.get(f"{portal.url}/feedback/new")
     browser.find_element(By.ID, "feedback-text").send_keys("The new course on security helped.")
     browser.find_element(By.ID, "send-feedback").click()
-    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "notice")))
-    assert "your feedback is recorded" in browser.find_element(By.ID, "notice").text
+    notice_says(browser, "your feedback is recorded")
     browser.delete_all_cookies()
     sign_in(browser, portal, portal.people["manager"], "/mdf")
     row = next(
@@ -248,8 +252,7 @@ def test_a_partner_asks_for_funds_and_the_manager_approves_them(
     )
     assert portal.partner_a in row.text
     row.find_element(By.CSS_SELECTOR, "button.approve").click()
-    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "notice")))
-    assert "MDF request approved." in browser.find_element(By.ID, "notice").text
+    notice_says(browser, "MDF request approved.")
 
 
 def test_a_partner_asks_about_a_commission_and_the_manager_resolves_it_with_an_adjustment(
@@ -266,8 +269,7 @@ def test_a_partner_asks_about_a_commission_and_the_manager_resolves_it_with_an_a
     browser.find_element(By.ID, "inquiry-message").send_keys(question)
     shot(browser, "inquiry-ask")
     browser.find_element(By.ID, "send-inquiry").click()
-    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "notice")))
-    assert "Your question is sent" in browser.find_element(By.ID, "notice").text
+    notice_says(browser, "Your question is sent")
     assert browser.find_element(By.ID, "inquiry-status").text == "open"
     assert question in browser.find_element(By.ID, "inquiry-message").text
     inquiry_path = browser.current_url.split("?")[0].removeprefix(portal.url)
@@ -288,8 +290,7 @@ def test_a_partner_asks_about_a_commission_and_the_manager_resolves_it_with_an_a
     browser.find_element(By.ID, "resolve-amount").send_keys("800.00")
     browser.find_element(By.ID, "resolve-reason").send_keys("Certification uplift.")
     browser.find_element(By.ID, "resolve").click()
-    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "notice")))
-    assert "Resolved" in browser.find_element(By.ID, "notice").text
+    notice_says(browser, "Resolved")
     assert browser.find_element(By.ID, "inquiry-status").text == "resolved"
     assert "800.00 USD" in browser.find_element(By.ID, "inquiry-adjustment").text
     shot(browser, "inquiry-resolved")
@@ -299,8 +300,7 @@ def test_a_partner_asks_about_a_commission_and_the_manager_resolves_it_with_an_a
     browser.find_element(By.ID, "adjustment-amount").send_keys("-50.00")
     browser.find_element(By.ID, "adjustment-reason").send_keys("Goodwill correction.")
     browser.find_element(By.ID, "adjust").click()
-    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "notice")))
-    assert "Adjustment recorded" in browser.find_element(By.ID, "notice").text
+    notice_says(browser, "Adjustment recorded")
     wait_for_text(browser, "Goodwill correction.")
     assert "750.00 USD" in browser.find_element(By.ID, "adjustment-total").text
     shot(browser, "statement-adjusted")
@@ -311,3 +311,45 @@ def test_a_partner_asks_about_a_commission_and_the_manager_resolves_it_with_an_a
     assert "The uplift was missed" in browser.find_element(By.ID, "inquiry-note").text
     assert "800.00 USD" in browser.find_element(By.ID, "inquiry-adjustment").text
     assert not browser.find_elements(By.ID, "resolve-form")
+
+
+def test_a_partner_reads_its_history_and_what_changed_its_statement(
+    browser: WebDriver, portal: Portal
+) -> None:
+    two_days_ago = (datetime.now(UTC) - timedelta(days=2)).date().isoformat()
+    sign_in(browser, portal, portal.people["a"])
+    browser.find_element(By.ID, "history-link").click()
+    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "history-window")))
+    assert "(the last 30 days)" in browser.find_element(By.ID, "history-window").text
+    wait_for_text(browser, f"Deal {portal.deal_id} closed")  # reporting has received it
+    row = next(
+        r
+        for r in browser.find_elements(By.CSS_SELECTOR, "#history tbody tr")
+        if f"Deal {portal.deal_id} closed" in r.text
+    )
+    assert "80,000.00 USD" in row.text
+    assert "DealClosed" in row.text
+    assert browser.find_element(By.ID, "history-earlier").get_attribute("href")
+    shot(browser, "history")
+
+    browser.get(f"{portal.url}/partners/{portal.partner_a}")
+    browser.find_element(By.ID, "statement-link").click()
+    wait_for_text(browser, portal.deal_id)
+    statement_url = browser.current_url.split("?")[0]
+    day = browser.find_element(By.ID, "changes-since")
+    # A date field's typing depends on the browser's locale: its value is set directly.
+    browser.execute_script("arguments[0].value = arguments[1]", day, two_days_ago)
+    browser.find_element(By.ID, "show-changes").click()
+    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "changes-summary")))
+    assert portal.deal_id in browser.find_element(By.ID, "changes").text
+    assert "add up to the change" in browser.find_element(By.ID, "changes-add-up").text
+    assert browser.find_element(By.ID, "statement-lines"), "still the statement's page"
+    shot(browser, "statement-changes")
+
+    browser.get(f"{statement_url}?as_of={two_days_ago}")
+    assert "A past view" in browser.find_element(By.ID, "as-of-label").text
+    assert portal.deal_id not in browser.find_element(By.ID, "statement-lines").text
+    assert not browser.find_elements(By.CSS_SELECTOR, "a.ask"), "no asking from a past view"
+    browser.find_element(By.ID, "statement-now").click()
+    wait_for_text(browser, portal.deal_id)
+    assert not browser.find_elements(By.ID, "as-of-label")

@@ -18,6 +18,8 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
 from http.cookies import Morsel, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -45,12 +47,15 @@ from services.portal.sessions import SESSION_COOKIE, Session, SessionCodec
 from services.portal.settings import PortalSettings
 from services.reporting.views import (
     HealthView,
+    HistoryEntry,
+    HistoryView,
     LeaderboardView,
     Partner360View,
     PartnersAtRiskView,
     PartnersView,
     PayoutsView,
     ProgrammeSummaryView,
+    StatementChangesView,
     StatementView,
 )
 from tests.support.events import CONTRACT
@@ -703,6 +708,67 @@ def programme(period: str) -> tuple[dict[str, Any], dict[str, Any]]:
         },
     )
     return summary, board
+
+
+def history_entry(
+    event_id: str,
+    event_type: str,
+    summary: str,
+    actor: dict[str, str] | None,
+    received_at: str = "2026-06-01T09:00:00.000000Z",
+    source: str = "/partnerhub/incentives",
+    time: str | None = None,
+) -> dict[str, Any]:
+    """One entry of reporting's history, received at ``received_at`` (its event's own
+    ``time`` the same unless given)."""
+    return answer_of(
+        HistoryEntry,
+        {
+            "event_id": event_id,
+            "type": event_type,
+            "time": time or received_at,
+            "received_at": received_at,
+            "source": source,
+            "actor": actor,
+            "summary": summary,
+        },
+    )
+
+
+def history(
+    partner_id: str, since: datetime, until: datetime, *entries: dict[str, Any]
+) -> dict[str, Any]:
+    """Reporting's ``GET /partners/{partner_id}/history`` over [since, until): its window
+    and ``earlier`` as reporting's own :meth:`HistoryView.of` makes them, and ``entries``."""
+    window = HistoryView.of(partner_id, since, until, []).model_dump(mode="json")
+    return answer_of(HistoryView, {**window, "entries": list(entries)})
+
+
+def statement_changes(
+    partner_id: str,
+    period: str,
+    since: str,
+    then: str,
+    now: str,
+    *changes: dict[str, Any],
+    currency: str | None = "EUR",
+) -> dict[str, Any]:
+    """Reporting's ``GET …/statements/{period}/changes?since=``: the payout then and now,
+    and each change (``event_id``, ``type``, ``received_at``, ``deal_id``, ``delta``,
+    ``explanation``); the change is now − then."""
+    return answer_of(
+        StatementChangesView,
+        {
+            "partner_id": partner_id,
+            "period": period,
+            "currency": currency,
+            "since": since,
+            "payout_total_then": then,
+            "payout_total_now": now,
+            "change": str(Decimal(now) - Decimal(then)),
+            "changes": [{"time": c.get("received_at"), **c} for c in changes],
+        },
+    )
 
 
 # --------------------------------------------------------------------------- answers

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
@@ -103,6 +104,17 @@ async def staff(person: Person) -> Session:
 
 
 Staff = Annotated[Session, Depends(staff)]
+
+
+def aware_instant(text: str) -> datetime | None:
+    """``text`` as an ISO 8601 instant with its offset (``2026-12-01T00:00:00Z``,
+    ``…+01:00``); none for anything else, a date or a time without its offset included
+    (the services refuse those)."""
+    try:
+        found = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return found if found.tzinfo is not None else None
 
 
 def ensure_may_see(person: Session, partner_id: str) -> None:
