@@ -537,6 +537,75 @@ class MdfRejected(Payload):
     reason: NonEmpty
 
 
+#: A SHA-256 digest as 64 hexadecimal digits (a piece of evidence's fingerprint).
+SHA256_PATTERN = r"^[0-9a-fA-F]{64}$"
+Sha256 = Annotated[str, Field(pattern=SHA256_PATTERN, description="SHA-256, 64 hex digits")]
+#: An http(s) URL, kept as written.
+HTTP_URL_PATTERN = r"^https?://[^\s/?#]+\S*$"
+HttpUrlText = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=2000,
+        pattern=HTTP_URL_PATTERN,
+        description="an http or https URL",
+        json_schema_extra={"format": "uri"},
+    ),
+]
+#: An amount of money above zero.
+PositiveMoney = Annotated[Money, Field(gt=0)]
+
+
+class MdfClaimEvidence(_Model):
+    """One piece of a claim's proof of performance: what it is, where it is, its digest."""
+
+    kind: NonEmpty
+    url: HttpUrlText
+    sha256: Sha256
+
+
+class MdfClaimSubmitted(Payload):
+    """A partner claims ``amount`` of an approved MDF request, with its proof of
+    performance (docs/rules/enablement.md, "Claims")."""
+
+    event_type = "MdfClaimSubmitted"
+    kafka_topic = topics.ENABLEMENT
+
+    request_id: NonEmpty
+    claim_id: NonEmpty
+    amount: PositiveMoney
+    currency: Currency
+    activity_end: date
+    evidence: list[MdfClaimEvidence] = Field(min_length=1)
+    submitted_at: AwareDatetime
+
+
+class MdfClaimApproved(Payload):
+    """A channel manager approved a claim, all of it or ``approved_amount`` of it: what
+    the partner is paid for it."""
+
+    event_type = "MdfClaimApproved"
+    kafka_topic = topics.ENABLEMENT
+
+    request_id: NonEmpty
+    claim_id: NonEmpty
+    approved_amount: PositiveMoney
+    currency: Currency
+    approved_at: AwareDatetime
+
+
+class MdfClaimRejected(Payload):
+    """A channel manager rejected a claim: nothing is paid for it."""
+
+    event_type = "MdfClaimRejected"
+    kafka_topic = topics.ENABLEMENT
+
+    request_id: NonEmpty
+    claim_id: NonEmpty
+    reason: NonEmpty
+    rejected_at: AwareDatetime
+
+
 class CommissionCalculated(Payload):
     """One revision of one deal's commission; the highest stands (docs/rules/commissions.md)."""
 
@@ -585,6 +654,14 @@ class PayoutSettled(Payload):
         "they stay pending against their period",
     )
     rerun: bool = Field(default=False, description="a re-run paying only the difference")
+    mdf_reimbursed: Money = Field(
+        default=Decimal("0.00"),
+        description="approved MDF claims paid beside the commissions, in the same currency "
+        "(not part of amount_paid)",
+    )
+    mdf_claims: list[str] = Field(
+        default_factory=list, description="the ids of the MDF claims mdf_reimbursed pays"
+    )
 
     def own_amount(self) -> Decimal:
         """``period_amount``, or what it must be when a producer left it out."""
@@ -664,6 +741,9 @@ PAYLOAD_TYPES: tuple[type[Payload], ...] = (
     MdfRequested,
     MdfApproved,
     MdfRejected,
+    MdfClaimSubmitted,
+    MdfClaimApproved,
+    MdfClaimRejected,
     CommissionCalculated,
     PayoutSettled,
     CommissionInquiryOpened,

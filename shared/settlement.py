@@ -54,6 +54,9 @@ class Settlement:
     settled_at: datetime
     unrecovered: tuple[tuple[str, Decimal], ...] = ()
     rerun: bool = False
+    #: Approved MDF claims paid beside the commissions (not part of ``amount_paid``).
+    mdf_reimbursed: Decimal = ZERO
+    mdf_claims: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         netted = self.period_amount + sum((amount for _, amount in self.carried), ZERO)
@@ -76,11 +79,14 @@ def to_document(s: Settlement) -> dict[str, Any]:
         "unrecovered": [{"period": p, "amount": str(a)} for p, a in s.unrecovered],
         "settled_at": s.settled_at.isoformat(),
         "rerun": s.rerun,
+        "mdf_reimbursed": str(s.mdf_reimbursed),
+        "mdf_claims": list(s.mdf_claims),
     }
 
 
 def from_document(doc: Mapping[str, Any]) -> Settlement:
-    """The inverse of :func:`to_document`: every field is required."""
+    """The inverse of :func:`to_document`: every field is required but the MDF claims (a
+    settlement recorded before claims were paid paid none)."""
     return Settlement(
         settlement_id=doc["settlement_id"],
         period=doc["period"],
@@ -91,6 +97,8 @@ def from_document(doc: Mapping[str, Any]) -> Settlement:
         settled_at=datetime.fromisoformat(doc["settled_at"]),
         unrecovered=tuple((a["period"], Decimal(a["amount"])) for a in doc["unrecovered"]),
         rerun=bool(doc["rerun"]),
+        mdf_reimbursed=Decimal(doc.get("mdf_reimbursed", "0.00")),
+        mdf_claims=tuple(doc.get("mdf_claims", ())),
     )
 
 

@@ -63,7 +63,8 @@ def create_app(
         topics.ENABLEMENT,
         title="EnablementEvents",
         description="TrainingCompleted, CertificationAwarded, PartnerFeedbackSubmitted, "
-        "MdfRequested, MdfApproved, MdfRejected",
+        "MdfRequested, MdfApproved, MdfRejected, MdfClaimSubmitted, MdfClaimApproved, "
+        "MdfClaimRejected",
     )
 
     async def startup() -> None:
@@ -87,7 +88,13 @@ def create_app(
     budget = settings.mdf_budget
     provide(
         app,
-        EnablementCommands(store, publisher, award_settling, budget),
+        EnablementCommands(
+            store,
+            publisher,
+            award_settling,
+            budget,
+            claim_window_days=settings.mdf_claim_window_days,
+        ),
         EnablementQueries(store, budget),
     )
     for router in ROUTERS:

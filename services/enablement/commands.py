@@ -17,7 +17,14 @@ its ``version``: the loser reads again and decides again
 Every event a command publishes names its ``actor`` (who sent the command).
 Feedback and MDF requests are self-service: a partner sends them for itself, staff
 for the partner they name; the route resolves which partner
-(:func:`shared.access.acting_partner`) and the command is given it.
+(:func:`shared.access.acting_partner`) and the command is given it. An MDF claim
+is self-service too, for the partner of its request: the route lets a partner
+caller claim against its own requests only.
+
+MDF claims are written to the partner's claim book (one document holding every
+claim of the partner), never to the request's ledger: the evidence rule spans all
+the partner's claims, so the book is what the check and the write share
+(:mod:`services.enablement.store`).
 
 The rules themselves are in :mod:`services.enablement.domain`
 (``docs/rules/enablement.md``); the answers' bodies in
@@ -28,25 +35,29 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
-from pydantic import AliasChoices, AwareDatetime, BaseModel, Field, StrictInt
+from pydantic import AfterValidator, AliasChoices, AwareDatetime, BaseModel, Field, StrictInt
 
 from services.enablement.awards import AwardSettling, settle_learner
 from services.enablement.domain import (
     ALL_TIERS,
+    DEFAULT_CLAIM_WINDOW_DAYS,
     DEFAULT_PASSING_SCORE,
     CertificationDefinition,
     Completion,
     Course,
+    Evidence,
     Feedback,
     MdfBudget,
+    MdfClaim,
     MdfRequest,
     MdfStatus,
     PartnerStanding,
     SalesMaterial,
     approve_mdf_request,
+    check_mdf_claim,
     define,
     passes,
     quarter_of,
@@ -57,16 +68,20 @@ from services.enablement.domain import (
 from services.enablement.publishing import (
     completion_event,
     feedback_event,
+    mdf_claim_decision_event,
+    mdf_claim_submitted_event,
     mdf_decision_event,
     mdf_requested_event,
 )
 from services.enablement.store import (
     FEEDBACK,
     LEARNERS,
+    MDF_CLAIMS,
     MDF_LEDGERS,
     Answers,
     Catalogue,
     Learner,
+    MdfClaimBook,
     MdfLedger,
     Store,
 )
@@ -77,6 +92,7 @@ from services.enablement.views import (
     CourseView,
     FeedbackAnswer,
     MaterialView,
+    MdfClaimView,
     MdfRequestView,
 )
 from shared.commands import (
@@ -91,7 +107,7 @@ from shared.commands import (
     Text,
     retry_on_conflict,
 )
-from shared.events import Actor, Currency, Money, Tier
+from shared.events import Actor, Currency, HttpUrlText, Money, Sha256, Tier
 from shared.outbox import OutboxEntry, Publisher
 
 #: How far a completion may lie in the future (clocks of an LMS and ours differ a little).
@@ -163,6 +179,33 @@ class MdfRejectionBody(CommandBody):
     reason: Text = "rejected by the channel manager"
 
 
+class EvidenceBody(CommandBody):
+    kind: Text = Field(description="what it is: invoice, photo, attendee list, …")
+    url: HttpUrlText
+    sha256: Annotated[Sha256, AfterValidator(str.lower)]
+
+
+class MdfClaimBody(CommandBody):
+    amount: Annotated[Money, Field(gt=0)]
+    currency: Currency | None = Field(
+        default=None, description="the request's currency if left out; another one is refused"
+    )
+    activity_end: date = Field(description="the day the claimed activity ended")
+    evidence: list[EvidenceBody] = Field(
+        default_factory=list, max_length=100, description="the proof of performance: at least one"
+    )
+
+
+class MdfClaimApprovalBody(CommandBody):
+    approved_amount: Annotated[Money, Field(gt=0)] | None = Field(
+        default=None, description="what is approved of the claim; left out: all of it"
+    )
+
+
+class MdfClaimRejectionBody(CommandBody):
+    reason: Text = "rejected by the channel manager"
+
+
 # --------------------------------------------------------------------------- commands
 
 #: Where an item's remembered answers are, by its id (None: no such item).
@@ -187,12 +230,15 @@ class EnablementCommands:
         award_settling: AwardSettling,
         budget: MdfBudget,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        claim_window_days: int = DEFAULT_CLAIM_WINDOW_DAYS,
     ) -> None:
         self.store = store
         self.publisher = publisher
         self.award_settling = award_settling
         self.budget = budget
         self.clock = clock
+        self.claim_window_days = claim_window_days
 
     async def _active_partner(self, partner_id: str, now: datetime) -> PartnerStanding:
         return require_active_partner(
@@ -477,4 +523,109 @@ class EnablementCommands:
         if not await self.store.save_ledger(ledger):
             return LOST
         self.publisher.publish_soon(MDF_LEDGERS, [ledger.key])
+        return answer
+
+    # ----------------------------------------------------------------- MDF claims
+
+    async def submit_mdf_claim(
+        self, request_id: str, body: MdfClaimBody, key: CommandKey | None, actor: Actor
+    ) -> Answer:
+        """A claim against an approved request (MdfClaimSubmitted), written to the
+        partner's claim book with every other claim of the partner, so its rules are
+        checked against them in the write that adds it."""
+        claim_id = key.derived_id if key is not None else str(uuid.uuid4())
+
+        async def attempt() -> Answer | Lost:
+            request, book = await self._claims_of(request_id)
+            if key is not None and (replayed := key.find(book.answers)) is not None:
+                return replayed
+            now = self.clock()
+            claim = MdfClaim(
+                claim_id=claim_id,
+                request_id=request_id,
+                partner_id=request.partner_id,
+                amount=body.amount,
+                currency=body.currency or request.currency,
+                activity_end=body.activity_end,
+                evidence=tuple(Evidence(e.kind, e.url, e.sha256) for e in body.evidence),
+                submitted_at=now,
+            )
+            check_mdf_claim(
+                claim, request, book.claims.values(), utc_date(now), self.claim_window_days
+            )
+            book.claims[claim_id] = claim
+            answer = Answer(201, MdfClaimView.of(claim).model_dump(mode="json"))
+            entry = OutboxEntry.of(mdf_claim_submitted_event(claim, actor))
+            return await self._save_claims(book, entry, key, answer)
+
+        return await retry_on_conflict(attempt, what="the MDF claims")
+
+    async def approve_mdf_claim(
+        self,
+        request_id: str,
+        claim_id: str,
+        body: MdfClaimApprovalBody | None,
+        key: CommandKey | None,
+        actor: Actor,
+    ) -> Answer:
+        """Approve a claim, all of it or ``approved_amount`` of it (MdfClaimApproved)."""
+        amount = None if body is None else body.approved_amount
+        return await self._decide_claim(
+            request_id, claim_id, key, actor, lambda claim, now: claim.approve(now, amount)
+        )
+
+    async def reject_mdf_claim(
+        self,
+        request_id: str,
+        claim_id: str,
+        body: MdfClaimRejectionBody | None,
+        key: CommandKey | None,
+        actor: Actor,
+    ) -> Answer:
+        """Reject a claim (MdfClaimRejected), with the reason given or the default."""
+        reason = (body or MdfClaimRejectionBody()).reason
+        return await self._decide_claim(
+            request_id, claim_id, key, actor, lambda claim, now: claim.reject(now, reason)
+        )
+
+    async def _decide_claim(
+        self,
+        request_id: str,
+        claim_id: str,
+        key: CommandKey | None,
+        actor: Actor,
+        decide: Callable[[MdfClaim, datetime], MdfClaim],
+    ) -> Answer:
+        async def attempt() -> Answer | Lost:
+            _, book = await self._claims_of(request_id)
+            if key is not None and (replayed := key.find(book.answers)) is not None:
+                return replayed
+            claim = book.claims.get(claim_id)
+            if claim is None or claim.request_id != request_id:
+                raise NotFound(f"MDF request {request_id} has no claim {claim_id}")
+            decided = decide(claim, self.clock())
+            book.claims[claim_id] = decided
+            answer = Answer(200, MdfClaimView.of(decided).model_dump(mode="json"))
+            entry = OutboxEntry.of(mdf_claim_decision_event(decided, actor))
+            return await self._save_claims(book, entry, key, answer)
+
+        return await retry_on_conflict(attempt, what="the MDF claims")
+
+    async def _claims_of(self, request_id: str) -> tuple[MdfRequest, MdfClaimBook]:
+        """The request and its partner's claim book; :class:`NotFound` for no request."""
+        ledger = await self.store.ledger_of_request(request_id)
+        if ledger is None:
+            raise NotFound(f"MDF request {request_id} does not exist")
+        request = ledger.requests[request_id]
+        return request, await self.store.load_claim_book(request.partner_id)
+
+    async def _save_claims(
+        self, book: MdfClaimBook, entry: OutboxEntry, key: CommandKey | None, answer: Answer
+    ) -> Answer | Lost:
+        book.outbox.append(entry)
+        if key is not None:
+            key.remember(book.answers, answer)
+        if not await self.store.save_claim_book(book):
+            return LOST
+        self.publisher.publish_soon(MDF_CLAIMS, [book.key])
         return answer

@@ -72,6 +72,20 @@ have used the budget in between). A request goes ``requested`` → ``approved``
 :func:`quarter_budget` sums a partner's quarter up: its budget, what is
 approved and what remains.
 
+**MDF claims.** An approved request is paid only against claims (:class:`MdfClaim`),
+each with its proof of performance (:class:`Evidence`: kind, URL, SHA-256).
+:func:`check_mdf_claim` refuses a claim with :class:`MdfClaimRefused` (HTTP
+422, naming the field and the :class:`ClaimRule`): the request is not
+approved, the claim is in another currency, it has no evidence, today is after
+``activity_end`` + the claim window (default 60 days; that last day included),
+it would take the request's claims beyond its approved amount (a claim waiting
+holds its amount, an approved one what was approved, a rejected one nothing),
+or one of its digests was used by any earlier claim of the partner. A claim
+goes ``submitted`` → ``approved`` (all or part: :meth:`MdfClaim.approve`; more
+than claimed is refused) | ``rejected``; deciding a decided claim raises
+:class:`MdfClaimAlreadyDecided` (HTTP 409). :func:`claims_summary` says what
+a request's claims hold of it.
+
 Refusals are exceptions that say why (``reason``); each is a
 :class:`shared.commands.NotFound` (HTTP 404) or :class:`shared.commands.Conflict`
 (HTTP 409).
@@ -84,12 +98,16 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import TypeVar
+from typing import TypeVar, cast
 
-from shared.commands import Conflict, NotFound
+from shared.commands import Conflict, InvalidField, NotFound
 from shared.events import (
     CertificationAwarded,
     MdfApproved,
+    MdfClaimApproved,
+    MdfClaimEvidence,
+    MdfClaimRejected,
+    MdfClaimSubmitted,
     MdfRejected,
     MdfRequested,
     PartnerFeedbackSubmitted,
@@ -920,3 +938,282 @@ def approve_mdf_request(
     if refusal is not None:
         return request.reject(at, refusal)
     return request.approve(at)
+
+
+# --------------------------------------------------------------------------- MDF claims
+
+DEFAULT_CLAIM_WINDOW_DAYS = 60
+
+
+class ClaimRule(StrEnum):
+    """The rule a refused claim (or approval of one) breaks; its refusal's message starts
+    with it."""
+
+    NOT_APPROVED = "not_approved"
+    CURRENCY_MISMATCH = "currency_mismatch"
+    NO_EVIDENCE = "no_evidence"
+    CLAIM_WINDOW_CLOSED = "claim_window_closed"
+    OVER_APPROVED_AMOUNT = "over_approved_amount"
+    EVIDENCE_REUSED = "evidence_reused"
+    MORE_THAN_CLAIMED = "more_than_claimed"
+
+
+#: Where a refusal points in the request, as FastAPI's ``loc``: ``("body", "amount")``,
+#: ``("body", "evidence", 0, "sha256")`` (list positions are integers).
+Location = tuple[str | int, ...]
+
+
+class MdfClaimRefused(InvalidField):
+    """A claim, or the approval of one, that breaks ``rule`` (HTTP 422 naming the field
+    at ``location``; the message starts with the rule's code)."""
+
+    def __init__(self, rule: ClaimRule, location: Location, message: str) -> None:
+        text = f"{rule.value}: {message}"
+        Exception.__init__(self, f"{'.'.join(str(p) for p in location)}: {text}")
+        # FastAPI's loc holds a list position as an integer; InvalidField types its
+        # location as text only, and the 422 handler passes it through as it is.
+        self.location = cast(tuple[str, ...], location)
+        self.message = text
+        self.rule = rule
+
+
+class MdfClaimAlreadyDecided(EnablementError, Conflict):
+    """A claim already approved or rejected cannot be decided again (HTTP 409)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One piece of a claim's proof of performance; ``sha256`` is kept in lower case, so
+    the same digest in either case is the same evidence."""
+
+    kind: str
+    url: str
+    sha256: str
+
+    def __post_init__(self) -> None:
+        _require_text(self.kind, "kind")
+        _require_text(self.url, "url")
+        digest = self.sha256.lower()
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ValueError(f"sha256 must be 64 hexadecimal digits, got {self.sha256!r}")
+        object.__setattr__(self, "sha256", digest)
+
+
+class MdfClaimStatus(StrEnum):
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class MdfClaim:
+    """A partner's claim against an approved MDF request, with its proof of performance,
+    and its decision: ``approved_amount`` (all or part of ``amount``) when approved,
+    ``reason`` when rejected."""
+
+    claim_id: str
+    request_id: str
+    partner_id: str
+    amount: Decimal
+    currency: str
+    activity_end: date
+    evidence: tuple[Evidence, ...]
+    submitted_at: datetime
+    status: MdfClaimStatus = MdfClaimStatus.SUBMITTED
+    decided_at: datetime | None = None
+    approved_amount: Decimal | None = None
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("claim_id", "request_id", "partner_id", "currency"):
+            _require_text(getattr(self, name), name)
+        if not self.amount.is_finite() or self.amount <= 0:
+            raise ValueError(f"amount must be a positive amount, got {self.amount}")
+        object.__setattr__(self, "submitted_at", _require_aware(self.submitted_at, "submitted_at"))
+        if self.decided_at is not None:
+            object.__setattr__(self, "decided_at", _require_aware(self.decided_at, "decided_at"))
+        if (self.status is MdfClaimStatus.SUBMITTED) != (self.decided_at is None):
+            raise ValueError("a claim has a decided_at exactly when it is decided")
+        if (self.status is MdfClaimStatus.APPROVED) != (self.approved_amount is not None):
+            raise ValueError("a claim has an approved_amount exactly when it is approved")
+        if self.approved_amount is not None and not 0 < self.approved_amount <= self.amount:
+            raise ValueError(f"approved_amount must be above 0 and at most {self.amount}")
+        if (self.status is MdfClaimStatus.REJECTED) != (self.reason is not None):
+            raise ValueError("a claim has a reason exactly when it is rejected")
+
+    @property
+    def held(self) -> Decimal:
+        """What the claim holds of its request's approved amount: all it asks for while
+        it waits, what was approved once approved, nothing once rejected."""
+        if self.status is MdfClaimStatus.SUBMITTED:
+            return self.amount
+        return self.approved_amount or Decimal(0)
+
+    def ensure_undecided(self, action: str) -> None:
+        if self.status is not MdfClaimStatus.SUBMITTED:
+            raise MdfClaimAlreadyDecided(
+                f"MDF claim {self.claim_id} cannot be {action}: it is already {self.status}"
+            )
+
+    def approve(self, at: datetime, approved_amount: Decimal | None = None) -> MdfClaim:
+        """The claim approved at ``at``: all of it (``approved_amount`` None) or part.
+        More than claimed is :class:`MdfClaimRefused` (``body.approved_amount``)."""
+        self.ensure_undecided("approved")
+        amount = self.amount if approved_amount is None else approved_amount
+        if amount > self.amount:
+            raise MdfClaimRefused(
+                ClaimRule.MORE_THAN_CLAIMED,
+                ("body", "approved_amount"),
+                f"{amount} {self.currency} is more than the {self.amount} {self.currency} "
+                f"claim {self.claim_id} asks for",
+            )
+        if not amount.is_finite() or amount <= 0:
+            raise ValueError(f"approved_amount must be above 0, got {amount}")
+        return replace(self, status=MdfClaimStatus.APPROVED, decided_at=at, approved_amount=amount)
+
+    def reject(self, at: datetime, reason: str) -> MdfClaim:
+        self.ensure_undecided("rejected")
+        _require_text(reason, "reason")
+        return replace(self, status=MdfClaimStatus.REJECTED, decided_at=at, reason=reason)
+
+    def submitted_event(self) -> MdfClaimSubmitted:
+        return MdfClaimSubmitted(
+            partner_id=self.partner_id,
+            request_id=self.request_id,
+            claim_id=self.claim_id,
+            amount=self.amount,
+            currency=self.currency,
+            activity_end=self.activity_end,
+            evidence=[
+                MdfClaimEvidence(kind=e.kind, url=e.url, sha256=e.sha256) for e in self.evidence
+            ],
+            submitted_at=self.submitted_at,
+        )
+
+    def decision_event(self) -> MdfClaimApproved | MdfClaimRejected:
+        if self.status is MdfClaimStatus.APPROVED and self.decided_at is not None:
+            assert self.approved_amount is not None
+            return MdfClaimApproved(
+                partner_id=self.partner_id,
+                request_id=self.request_id,
+                claim_id=self.claim_id,
+                approved_amount=self.approved_amount,
+                currency=self.currency,
+                approved_at=self.decided_at,
+            )
+        if self.status is MdfClaimStatus.REJECTED and self.decided_at is not None:
+            return MdfClaimRejected(
+                partner_id=self.partner_id,
+                request_id=self.request_id,
+                claim_id=self.claim_id,
+                reason=self.reason or "",
+                rejected_at=self.decided_at,
+            )
+        raise ValueError(f"MDF claim {self.claim_id} is not decided yet")
+
+
+def claim_window_closes(activity_end: date, window_days: int) -> date:
+    """The last day a claim for an activity that ended on ``activity_end`` may be made."""
+    return activity_end + timedelta(days=window_days)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimsSummary:
+    """What a request's claims hold of it: ``claimed`` (claims waiting, at their amount,
+    and approved ones, at what was approved), ``approved`` (what the approved claims
+    pay) and ``claimable`` (what a new claim may still ask for)."""
+
+    claimed: Decimal
+    approved: Decimal
+    claimable: Decimal
+
+
+def claims_summary(request: MdfRequest, claims: Iterable[MdfClaim]) -> ClaimsSummary:
+    """The summary of ``request``'s claims (claims of other requests are ignored)."""
+    own = [c for c in claims if c.request_id == request.request_id]
+    claimed = sum((c.held for c in own), Decimal(0))
+    approved = sum(
+        (c.approved_amount or Decimal(0) for c in own if c.status is MdfClaimStatus.APPROVED),
+        Decimal(0),
+    )
+    total = request.amount if request.status is MdfStatus.APPROVED else Decimal(0)
+    return ClaimsSummary(
+        claimed=claimed, approved=approved, claimable=max(total - claimed, Decimal(0))
+    )
+
+
+def _reused_evidence(claim: MdfClaim, earlier: Iterable[MdfClaim]) -> None:
+    used = {
+        e.sha256: c.claim_id for c in earlier if c.claim_id != claim.claim_id for e in c.evidence
+    }
+    listed: set[str] = set()
+    for index, evidence in enumerate(claim.evidence):
+        where: Location = ("body", "evidence", index, "sha256")
+        if evidence.sha256 in used:
+            raise MdfClaimRefused(
+                ClaimRule.EVIDENCE_REUSED,
+                where,
+                f"evidence {evidence.sha256} was already used by claim {used[evidence.sha256]}",
+            )
+        if evidence.sha256 in listed:
+            raise MdfClaimRefused(
+                ClaimRule.EVIDENCE_REUSED, where, f"evidence {evidence.sha256} is listed twice"
+            )
+        listed.add(evidence.sha256)
+
+
+def check_mdf_claim(
+    claim: MdfClaim,
+    request: MdfRequest,
+    claims: Iterable[MdfClaim],
+    today: date,
+    window_days: int = DEFAULT_CLAIM_WINDOW_DAYS,
+) -> None:
+    """Refuse ``claim`` against ``request`` (:class:`MdfClaimRefused`, naming the field and
+    the rule) unless every rule allows it, checked in this order: the request is approved;
+    the claim is in its currency; it has evidence; ``today`` is at most
+    ``activity_end`` + ``window_days``; with the request's other claims (rejected ones
+    hold nothing) it stays within the approved amount; no evidence digest was used by
+    any earlier claim of the partner (``claims``: all of them, of every request) nor is
+    listed twice."""
+    if claim.request_id != request.request_id or claim.partner_id != request.partner_id:
+        raise ValueError(f"claim {claim.claim_id} judged against another request")
+    claims = list(claims)
+    if request.status is not MdfStatus.APPROVED:
+        raise MdfClaimRefused(
+            ClaimRule.NOT_APPROVED,
+            ("path", "request_id"),
+            f"MDF request {request.request_id} is {request.status}: only an approved "
+            "request is claimed against",
+        )
+    if claim.currency != request.currency:
+        raise MdfClaimRefused(
+            ClaimRule.CURRENCY_MISMATCH,
+            ("body", "currency"),
+            f"MDF request {request.request_id} is in {request.currency}, "
+            f"the claim in {claim.currency}",
+        )
+    if not claim.evidence:
+        raise MdfClaimRefused(
+            ClaimRule.NO_EVIDENCE,
+            ("body", "evidence"),
+            "a claim needs at least one piece of proof of performance",
+        )
+    closes = claim_window_closes(claim.activity_end, window_days)
+    if today > closes:
+        raise MdfClaimRefused(
+            ClaimRule.CLAIM_WINDOW_CLOSED,
+            ("body", "activity_end"),
+            f"an activity that ended on {claim.activity_end.isoformat()} could be claimed "
+            f"until {closes.isoformat()} ({window_days} days)",
+        )
+    others = [c for c in claims if c.claim_id != claim.claim_id]
+    left = claims_summary(request, others).claimable
+    if claim.amount > left:
+        raise MdfClaimRefused(
+            ClaimRule.OVER_APPROVED_AMOUNT,
+            ("body", "amount"),
+            f"{claim.amount} {claim.currency} claimed but only {left} {request.currency} "
+            f"of the {request.amount} {request.currency} approved is left to claim",
+        )
+    _reused_evidence(claim, others)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.enablement import SERVICE, SOURCE
-from services.enablement.domain import Award, Completion, Feedback, MdfRequest
+from services.enablement.domain import Award, Completion, Feedback, MdfClaim, MdfRequest
 from shared import events
 from shared.events import Actor, deterministic_id, new_event
 
@@ -97,4 +97,28 @@ def mdf_decision_event(
         source=SOURCE,
         time=request.decided_at,
         event_id=deterministic_id(SERVICE, "MdfDecision", request.request_id),
+    )
+
+
+def mdf_claim_submitted_event(
+    claim: MdfClaim, actor: Actor
+) -> events.CloudEvent[events.MdfClaimSubmitted]:
+    return new_event(
+        claim.submitted_event().caused_by(actor),
+        source=SOURCE,
+        time=claim.submitted_at,
+        event_id=deterministic_id(SERVICE, "MdfClaimSubmitted", claim.claim_id),
+    )
+
+
+def mdf_claim_decision_event(
+    claim: MdfClaim, actor: Actor
+) -> events.CloudEvent[events.MdfClaimApproved | events.MdfClaimRejected]:
+    """MdfClaimApproved or MdfClaimRejected: a claim is decided once, so one id per claim."""
+    assert claim.decided_at is not None, "only a decided claim has a decision event"
+    return new_event(
+        claim.decision_event().caused_by(actor),
+        source=SOURCE,
+        time=claim.decided_at,
+        event_id=deterministic_id(SERVICE, "MdfClaimDecision", claim.claim_id),
     )

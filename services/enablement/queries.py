@@ -35,6 +35,7 @@ from services.enablement.views import (
     LearnerView,
     MaterialsView,
     MaterialView,
+    MdfRequestDetailView,
     MdfRequestsView,
     MdfRequestView,
     PartnerCertificationsView,
@@ -191,8 +192,11 @@ class EnablementQueries:
             )
         )
 
-    async def mdf_request(self, request_id: str) -> MdfRequestView:
+    async def mdf_request(self, request_id: str) -> MdfRequestDetailView:
+        """The request with its claims (from its partner's claim book)."""
         ledger = await self.store.ledger_of_request(request_id)
         if ledger is None:
             raise NotFound(f"MDF request {request_id} does not exist")
-        return MdfRequestView.of(ledger.requests[request_id])
+        request = ledger.requests[request_id]
+        book = await self.store.load_claim_book(request.partner_id)
+        return MdfRequestDetailView.with_claims(request, book.claims.values())

@@ -7,7 +7,9 @@ budgets (docs/rules/enablement.md):
   budget, an ISO 4217 code;
 - ``MDF_QUARTERLY_BUDGETS`` (default
   ``registered=0,silver=10000,gold=25000,platinum=50000``): each tier's
-  quarterly amount; a tier left out has no budget.
+  quarterly amount; a tier left out has no budget;
+- ``MDF_CLAIM_WINDOW_DAYS`` (default 60): how many days after its activity
+  ended a claim against an approved request may still be made (0 to 3650).
 
 A bad value stops the service at start-up with a :class:`ConfigurationError`
 naming the variable.
@@ -20,7 +22,11 @@ from functools import cached_property
 from pydantic import Field, field_validator
 
 from services.enablement import SERVICE
-from services.enablement.domain import DEFAULT_MDF_CURRENCY, MdfBudget
+from services.enablement.domain import (
+    DEFAULT_CLAIM_WINDOW_DAYS,
+    DEFAULT_MDF_CURRENCY,
+    MdfBudget,
+)
 from shared.currencies import ISO_4217
 from shared.settings import ConfigurationError, Settings
 
@@ -36,6 +42,7 @@ class EnablementSettings(Settings):
 
     mdf_budget_currency: str = DEFAULT_MDF_CURRENCY
     mdf_quarterly_budgets: str = DEFAULT_QUARTERLY_BUDGETS
+    mdf_claim_window_days: int = Field(default=DEFAULT_CLAIM_WINDOW_DAYS, ge=0, le=3650)
 
     @field_validator("mdf_budget_currency")
     @classmethod

@@ -12,6 +12,12 @@
 - ``mdf_ledgers``: one document per (partner, calendar quarter): the MDF
   requests drawing on that quarter's budget, so a budget check and the
   decision it allows are one single-document write.
+- ``mdf_claims``: one document per partner (``_id`` its id), its **claim book**:
+  every claim of its MDF requests, of every quarter. The evidence digests a
+  new claim must not reuse are those of all the partner's claims, so they
+  are in the one document the claim is written to: the check, the claim and
+  its event are one single-document write (docs/rules/enablement.md,
+  "Claims"). A claim finds its book from its request (``partner_id``).
 - ``feedback`` and ``materials``: one document per item.
 
 Every document that several writers may change carries a ``version`` and is
@@ -55,7 +61,10 @@ from services.enablement.domain import (
     Completion,
     ContractTier,
     Course,
+    Evidence,
     Feedback,
+    MdfClaim,
+    MdfClaimStatus,
     MdfRequest,
     MdfStatus,
     PartnerStanding,
@@ -77,6 +86,7 @@ CATALOGUE = "catalogue"
 LEARNERS = "learners"
 PARTNERS = "partners"
 MDF_LEDGERS = "mdf_ledgers"
+MDF_CLAIMS = "mdf_claims"
 FEEDBACK = "feedback"
 MATERIALS = "materials"
 LOCATORS = "locators"
@@ -433,6 +443,80 @@ def decode_ledger(doc: Mapping[str, Any]) -> MdfLedger:
     return ledger
 
 
+# --------------------------------------------------------------------------- MDF claims
+
+
+@dataclass(slots=True)
+class MdfClaimBook:
+    """Every MDF claim of one partner, of all its requests: one atomic unit, so a new
+    claim is checked against all the evidence the partner used in the write that adds it."""
+
+    partner_id: str
+    version: int = 0
+    claims: dict[str, MdfClaim] = field(default_factory=dict)
+    answers: Answers = field(default_factory=dict)
+    outbox: list[OutboxEntry] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return self.partner_id
+
+
+def encode_mdf_claim(c: MdfClaim) -> Document:
+    return {
+        "claim_id": c.claim_id,
+        "request_id": c.request_id,
+        "amount": str(c.amount),
+        "currency": c.currency,
+        "activity_end": c.activity_end.isoformat(),
+        "evidence": [{"kind": e.kind, "url": e.url, "sha256": e.sha256} for e in c.evidence],
+        "submitted_at": _instant(c.submitted_at),
+        "status": c.status.value,
+        "decided_at": None if c.decided_at is None else _instant(c.decided_at),
+        "approved_amount": None if c.approved_amount is None else str(c.approved_amount),
+        "reason": c.reason,
+    }
+
+
+def decode_mdf_claim(partner_id: str, doc: Mapping[str, Any]) -> MdfClaim:
+    return MdfClaim(
+        claim_id=doc["claim_id"],
+        request_id=doc["request_id"],
+        partner_id=partner_id,
+        amount=Decimal(doc["amount"]),
+        currency=doc["currency"],
+        activity_end=date.fromisoformat(doc["activity_end"]),
+        evidence=tuple(Evidence(e["kind"], e["url"], e["sha256"]) for e in doc["evidence"]),
+        submitted_at=datetime.fromisoformat(doc["submitted_at"]),
+        status=MdfClaimStatus(doc["status"]),
+        decided_at=None if doc["decided_at"] is None else datetime.fromisoformat(doc["decided_at"]),
+        approved_amount=None if doc["approved_amount"] is None else Decimal(doc["approved_amount"]),
+        reason=doc["reason"],
+    )
+
+
+def encode_claim_book(book: MdfClaimBook, version: int) -> Document:
+    return {
+        "_id": book.key,
+        "version": version,
+        "partner_id": book.partner_id,
+        "claims": [encode_mdf_claim(c) for c in book.claims.values()],
+        "answers": book.answers,
+        **encode_outbox(book.outbox),
+    }
+
+
+def decode_claim_book(doc: Mapping[str, Any]) -> MdfClaimBook:
+    partner_id = doc["partner_id"]
+    return MdfClaimBook(
+        partner_id=partner_id,
+        version=int(doc["version"]),
+        claims={c["claim_id"]: decode_mdf_claim(partner_id, c) for c in doc["claims"]},
+        answers=dict(doc["answers"]),
+        outbox=decode_outbox(doc),
+    )
+
+
 # --------------------------------------------------------------------------- materials
 
 
@@ -522,6 +606,9 @@ class Store(Protocol):
     async def ledgers_with_status(self, status: MdfStatus, limit: int) -> list[MdfLedger]: ...
     async def save_ledger(self, ledger: MdfLedger) -> bool: ...
 
+    async def load_claim_book(self, partner_id: str) -> MdfClaimBook: ...
+    async def save_claim_book(self, book: MdfClaimBook) -> bool: ...
+
     async def add_material(
         self, material: SalesMaterial, created_at: datetime, answers: Answers
     ) -> bool: ...
@@ -545,6 +632,7 @@ class EnablementStore:
         self.learners = database[LEARNERS]
         self.partners = database[PARTNERS]
         self.mdf_ledgers = database[MDF_LEDGERS]
+        self.mdf_claims = database[MDF_CLAIMS]
         self.feedback = database[FEEDBACK]
         self.materials = database[MATERIALS]
         self.locators = database[LOCATORS]
@@ -552,7 +640,7 @@ class EnablementStore:
     @property
     def with_outbox(self) -> list[AsyncCollection[Document]]:
         """The collections whose documents carry an outbox."""
-        return [self.learners, self.mdf_ledgers, self.feedback]
+        return [self.learners, self.mdf_ledgers, self.mdf_claims, self.feedback]
 
     async def create_indexes(self) -> None:
         """One index per query path (the ``_id`` lookups need none); see
@@ -730,6 +818,22 @@ class EnablementStore:
             return False
         ledger.version += 1
         ledger.located = ledger.locators
+        return True
+
+    # ------------------------------------------------------------- MDF claims
+
+    async def load_claim_book(self, partner_id: str) -> MdfClaimBook:
+        """The partner's claim book, an empty one before its first claim."""
+        doc = await self.mdf_claims.find_one({"_id": partner_id})
+        return MdfClaimBook(partner_id) if doc is None else decode_claim_book(doc)
+
+    async def save_claim_book(self, book: MdfClaimBook) -> bool:
+        lost = await replace_if_unchanged(
+            self.mdf_claims, [(encode_claim_book(book, book.version + 1), book.version)]
+        )
+        if lost:
+            return False
+        book.version += 1
         return True
 
     # ------------------------------------------------------------- locators

@@ -9,6 +9,7 @@ it made an ``…Answer``. Instants are ISO 8601 text with their UTC offset
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from typing import Self
 
@@ -18,12 +19,16 @@ from services.enablement.domain import (
     Award,
     CertificationDefinition,
     Course,
+    Evidence,
     Feedback,
+    MdfClaim,
+    MdfClaimStatus,
     MdfRequest,
     MdfStatus,
     PartnerStanding,
     QuarterBudget,
     SalesMaterial,
+    claims_summary,
 )
 from services.enablement.store import Learner
 from shared.events import PartnerStatus, Tier
@@ -270,6 +275,81 @@ class MdfRequestView(BaseModel):
             status=request.status,
             decided_at=None if request.decided_at is None else request.decided_at.isoformat(),
             reason=request.reason,
+        )
+
+
+class EvidenceView(BaseModel):
+    """A piece of a claim's proof of performance."""
+
+    kind: str
+    url: str
+    sha256: str = Field(description="SHA-256 of the document, 64 lower-case hex digits")
+
+    @classmethod
+    def of(cls, evidence: Evidence) -> Self:
+        return cls(kind=evidence.kind, url=evidence.url, sha256=evidence.sha256)
+
+
+class MdfClaimView(BaseModel):
+    """A claim against an approved MDF request, and its decision."""
+
+    claim_id: str
+    request_id: str
+    partner_id: str
+    amount: MoneyText
+    currency: str
+    activity_end: str = Field(
+        description="the day the claimed activity ended", json_schema_extra={"format": "date"}
+    )
+    evidence: list[EvidenceView]
+    status: MdfClaimStatus
+    submitted_at: InstantText
+    decided_at: InstantText | None
+    approved_amount: MoneyText | None = Field(description="what is paid for it, once approved")
+    reason: str | None = Field(description="why it was rejected")
+
+    @classmethod
+    def of(cls, claim: MdfClaim) -> Self:
+        return cls(
+            claim_id=claim.claim_id,
+            request_id=claim.request_id,
+            partner_id=claim.partner_id,
+            amount=str(claim.amount),
+            currency=claim.currency,
+            activity_end=claim.activity_end.isoformat(),
+            evidence=[EvidenceView.of(e) for e in claim.evidence],
+            status=claim.status,
+            submitted_at=claim.submitted_at.isoformat(),
+            decided_at=None if claim.decided_at is None else claim.decided_at.isoformat(),
+            approved_amount=None if claim.approved_amount is None else str(claim.approved_amount),
+            reason=claim.reason,
+        )
+
+
+class MdfRequestDetailView(MdfRequestView):
+    """One MDF request with its claims and what they hold of it."""
+
+    claims: list[MdfClaimView] = Field(description="by submitted_at, then claim_id")
+    claimed: MoneyText = Field(
+        description="what the claims hold: those waiting at their amount, "
+        "approved ones at what was approved"
+    )
+    claims_approved: MoneyText = Field(description="what the approved claims pay")
+    claimable: MoneyText = Field(description="what a new claim may still ask for")
+
+    @classmethod
+    def with_claims(cls, request: MdfRequest, claims: Iterable[MdfClaim]) -> Self:
+        own = sorted(
+            (c for c in claims if c.request_id == request.request_id),
+            key=lambda c: (c.submitted_at, c.claim_id),
+        )
+        summary = claims_summary(request, own)
+        return cls(
+            **MdfRequestView.of(request).model_dump(),
+            claims=[MdfClaimView.of(c) for c in own],
+            claimed=str(summary.claimed),
+            claims_approved=str(summary.approved),
+            claimable=str(summary.claimable),
         )
 
 

@@ -360,6 +360,8 @@ class PartnerBook:
         self.cancellations: dict[str, datetime] = {}
         self.certifications: set[Certification] = set()
         self.registrations: dict[str, RegistrationDecision] = {}
+        #: Approved MDF claims, by claim id (the first approval stands).
+        self.mdf_claims: dict[str, MdfClaim] = {}
         #: Answers to extension requests, by registration id and extension id.
         self.extensions: dict[str, dict[str, ExtensionAnswer]] = {}
         #: Each registered deal's uplift windows: (approved_at, end or None).
@@ -429,6 +431,13 @@ class PartnerBook:
         self.registrations[decision.registration_id] = decision
         for deal_id in {decision.deal_id} | ({known.deal_id} if known else set()):
             self._refresh_windows(deal_id)
+        return True
+
+    def add_mdf_claim(self, claim: MdfClaim) -> bool:
+        """An approved claim; a claim's approval is final, so only its first counts."""
+        if claim.claim_id in self.mdf_claims:
+            return False
+        self.mdf_claims[claim.claim_id] = claim
         return True
 
     def add_extension_answer(self, answer: ExtensionAnswer) -> bool:
@@ -718,6 +727,8 @@ def with_plan(book: PartnerBook, plan: Plan) -> PartnerBook:
     for answers in book.extensions.values():
         for answer in answers.values():
             draft.add_extension_answer(answer)
+    for claim in book.mdf_claims.values():
+        draft.add_mdf_claim(claim)
     draft.settle()
     return draft
 
@@ -1036,6 +1047,14 @@ def _extension_answered(
     return book.add_extension_answer(extension_answer(data, version))
 
 
+def _mdf_claim_approved(book: PartnerBook, data: events.MdfClaimApproved, version: Version) -> bool:
+    return book.add_mdf_claim(
+        MdfClaim(
+            data.claim_id, data.request_id, data.currency, data.approved_amount, data.approved_at
+        )
+    )
+
+
 #: Merges one event's data, at its version, into a book; False when it changes nothing.
 Merge = Callable[[PartnerBook, Any, Version], bool]
 
@@ -1052,6 +1071,7 @@ MERGES: dict[type[events.Payload], Merge] = {
     events.DealRegistrationRejected: _registration_rejected,
     events.DealRegistrationExtended: _extension_answered,
     events.DealRegistrationExtensionRejected: _extension_answered,
+    events.MdfClaimApproved: _mdf_claim_approved,
 }
 
 
@@ -1111,6 +1131,32 @@ def simulate(
         key=lambda r: (r.closed_at, r.deal_id),
     )
     return actual, simulated
+
+
+# --------------------------------------------------------------------------- MDF claims
+
+
+@dataclass(frozen=True, slots=True)
+class MdfClaim:
+    """An approved MDF claim: money the partner's next settlement in its currency pays
+    beside the commissions (docs/rules/settlement.md, "MDF claims")."""
+
+    claim_id: str
+    request_id: str
+    currency: str
+    amount: Decimal
+    approved_at: datetime
+
+
+def unpaid_claims(
+    claims: Iterable[MdfClaim], settlements: Iterable[Settlement], currency: str
+) -> list[MdfClaim]:
+    """The approved claims in ``currency`` no settlement has paid yet, oldest first."""
+    paid = {claim_id for s in settlements for claim_id in s.mdf_claims}
+    return sorted(
+        (c for c in claims if c.currency == currency and c.claim_id not in paid),
+        key=lambda c: (c.approved_at, c.claim_id),
+    )
 
 
 # --------------------------------------------------------------------------- inquiries

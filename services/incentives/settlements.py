@@ -33,14 +33,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from services.incentives import SERVICE, SOURCE
-from services.incentives.domain import period_totals, settlement_currency
+from services.incentives.domain import period_totals, settlement_currency, unpaid_claims
 from services.incentives.ledgers import Ledgers
 from services.incentives.store import PartnerLedger
 from shared import events
 from shared.commands import Conflict, NotFound, retry_until_written
 from shared.events import Actor, deterministic_id, new_event
 from shared.outbox import OutboxEntry
-from shared.settlement import AlreadySettled, Settlement, pending_adjustments, settle
+from shared.settlement import ZERO, AlreadySettled, Settlement, pending_adjustments, settle
 
 
 class UnknownPartners(NotFound):
@@ -123,6 +123,8 @@ def payout_event(
         period_amount=s.period_amount,
         unrecovered=[events.CarriedAdjustment(period=p, amount=a) for p, a in s.unrecovered],
         rerun=s.rerun,
+        mdf_reimbursed=s.mdf_reimbursed,
+        mdf_claims=list(s.mdf_claims),
     )
     return new_event(
         data,
@@ -272,6 +274,7 @@ class Settlements:
             outcome.skipped = "no contract, nothing to settle"
             return outcome
         totals = period_totals(published, currency, adjustments)
+        claims = unpaid_claims(ledger.book.mdf_claims.values(), ledger.settlements, currency)
         payout = settle(
             period,
             currency,
@@ -281,7 +284,7 @@ class Settlements:
             allow_negative=self.allow_negative,
         )
         first = not any(s.period == period and s.currency == currency for s in ledger.settlements)
-        if payout.empty and (not first or period not in totals):
+        if payout.empty and not claims and (not first or period not in totals):
             outcome.skipped = (
                 "nothing changed since the period was settled"
                 if not first
@@ -298,6 +301,8 @@ class Settlements:
             settled_at=now,
             unrecovered=payout.unrecovered,
             rerun=not first,
+            mdf_reimbursed=sum((c.amount for c in claims), ZERO),
+            mdf_claims=tuple(c.claim_id for c in claims),
         )
         outcome.event_id = payout_event_id(settlement_id, ledger.partner_id)
         outcome.pending_after = pending_adjustments(

@@ -71,6 +71,7 @@ from services.incentives.domain import (
     ExtensionRequest,
     Inquiry,
     ManualDecision,
+    MdfClaim,
     PartnerBook,
     Plan,
     Registration,
@@ -504,6 +505,16 @@ def _ledger_state(ledger: PartnerLedger, *, items: bool = True) -> Document:
             for r in book.registrations.values()
         ],
         "extensions": [_encode_answer(a) for x in book.extensions.values() for a in x.values()],
+        "mdf_claims": [
+            {
+                "claim_id": c.claim_id,
+                "request_id": c.request_id,
+                "currency": c.currency,
+                "amount": str(c.amount),
+                "approved_at": c.approved_at.isoformat(),
+            }
+            for c in book.mdf_claims.values()
+        ],
         "settlements": [to_document(x) for x in ledger.settlements],
         "adjustments": [_encode_adjustment(a) for a in ledger.adjustments.values()],
         "inquiries": [_encode_inquiry(i) for i in ledger.inquiries.values()],
@@ -559,6 +570,16 @@ def decode_ledger(stored: Mapping[str, Any]) -> PartnerLedger:
         )
     for a in state.get("extensions", []):
         book.add_extension_answer(_decode_answer(a))
+    for c in state.get("mdf_claims", []):
+        book.add_mdf_claim(
+            MdfClaim(
+                c["claim_id"],
+                c["request_id"],
+                c["currency"],
+                Decimal(c["amount"]),
+                datetime.fromisoformat(c["approved_at"]),
+            )
+        )
     book.settle()
     published = {
         p["deal_id"]: Revision(_decode_result(p), int(p["revision"]), Decimal(p["delta"]))

@@ -347,6 +347,10 @@ class SettlementView(BaseModel):
     unrecovered: list[AdjustmentView] = Field(description="clawbacks left pending, by period")
     settled_at: InstantText
     rerun: bool
+    mdf_reimbursed: MoneyText = Field(
+        description="approved MDF claims paid beside the commissions (not in amount_paid)"
+    )
+    mdf_claims: list[str] = Field(description="the MDF claims mdf_reimbursed pays")
 
     @classmethod
     def of(cls, settlement: Settlement) -> Self:

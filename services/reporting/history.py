@@ -195,6 +195,22 @@ def _commission(data: events.CommissionCalculated) -> str:
     return f"{said} ({why})" if why else said
 
 
+def _claimed(data: events.MdfClaimSubmitted) -> str:
+    pieces = len(data.evidence)
+    return (
+        f"MDF claim {data.claim_id} of {amount_text(data.amount, data.currency)} sent on request "
+        f"{data.request_id}, with {pieces} piece{'s' if pieces != 1 else ''} of evidence"
+    )
+
+
+def _claim_approved(data: events.MdfClaimApproved) -> str:
+    return f"MDF claim {data.claim_id} approved: {amount_text(data.approved_amount, data.currency)}"
+
+
+def _claim_rejected(data: events.MdfClaimRejected) -> str:
+    return f"MDF claim {data.claim_id} rejected{_because(data.reason)}"
+
+
 def _inquiry_opened(data: events.CommissionInquiryOpened) -> str:
     return f"Inquiry {data.inquiry_id} on the commission of {data.deal_id} opened: {data.message}"
 
@@ -220,7 +236,11 @@ def _paid(data: events.PayoutSettled) -> str:
         f"{amount_text(a.amount, data.currency)} carried for {a.period}"
         for a in data.carried_adjustments
     ]
-    return f"{said}, including {' and '.join(carried)}" if carried else said
+    if carried:
+        said += f", including {' and '.join(carried)}"
+    if data.mdf_reimbursed:
+        said += f"; and {amount_text(data.mdf_reimbursed, data.currency)} for MDF claims"
+    return said
 
 
 #: One plain sentence per event type: what a history entry says the event did.
@@ -251,6 +271,9 @@ SUMMARIES: dict[type[events.Payload], Callable[[Any], str]] = {
     events.CommissionInquiryOpened: _inquiry_opened,
     events.CommissionInquiryResolved: _inquiry_resolved,
     events.CommissionAdjusted: _adjusted,
+    events.MdfClaimSubmitted: _claimed,
+    events.MdfClaimApproved: _claim_approved,
+    events.MdfClaimRejected: _claim_rejected,
 }
 
 

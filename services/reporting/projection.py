@@ -189,6 +189,8 @@ def payout_settled(writes: Writes, data: events.PayoutSettled, v: str) -> None:
         "unrecovered": [{"period": a.period, "amount": money(a.amount)} for a in data.unrecovered],
         "settled_at": utc_text(data.settled_at),
         "rerun": data.rerun,
+        "mdf_reimbursed": money(data.mdf_reimbursed),
+        "mdf_claims": list(data.mdf_claims),
     }
     writes.add("payouts", f"{data.settlement_id}|{data.partner_id}", {"$setOnInsert": payout})
     key = settlement_key(data.settlement_id)

@@ -389,6 +389,10 @@ class PayoutView(BaseModel):
     unrecovered: list[AdjustmentView] = Field(description="negative adjustments left pending")
     settled_at: InstantText
     rerun: bool
+    mdf_reimbursed: MoneyText = Field(
+        description="approved MDF claims paid beside the commissions (not in amount_paid)"
+    )
+    mdf_claims: list[str] = Field(description="the MDF claims mdf_reimbursed pays")
 
 
 class PeriodPaymentView(BaseModel):
@@ -442,6 +446,7 @@ CSV_COLUMNS = (
     "amount_paid",
     "unrecovered",
     "settled_at",
+    "mdf_reimbursed",
 )
 
 
@@ -469,6 +474,7 @@ def finance_csv(rows: list[SettlementRow]) -> str:
                 payout["amount_paid"],
                 _adjustments(payout["unrecovered"]),
                 payout["settled_at"],
+                payout["mdf_reimbursed"],
             ]
         )
     return out.getvalue()

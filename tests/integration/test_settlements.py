@@ -25,6 +25,7 @@ from shared import topics
 from shared.infra import start_group_at_end
 from shared.mongo import make_mongo_client
 from shared.settings import Settings
+from tests.support.events import DATA, envelope, send
 from tests.support.eventually import eventually
 from tests.support.incentives import incentives
 from tests.support.kafka import collect
@@ -302,3 +303,68 @@ async def test_an_inquiry_resolved_by_an_adjustment_is_reported_and_paid_once(
     (payout,) = nxt.json()["payouts"]
     assert (payout["amount_paid"], adjustments(payout)) == ("25850.00", [("2026-Q4", "-150.00")])
     await eventually(lambda: statement("51250.00"))
+
+
+async def test_approved_mdf_claims_are_paid_once_beside_the_commissions(
+    producer: AIOKafkaProducer,
+    services: tuple[ServiceProcess, ServiceProcess],
+    unique: str,
+) -> None:
+    """docs/rules/settlement.md, "MDF claims": two approved claims (one delivered twice)
+    are paid by the next settlement as mdf_reimbursed, shown in reporting's payouts and
+    the finance export; the next settlement pays none of them again."""
+    engine, reads = services
+    e = WorkedExample(f"PE-{unique}", f"e{unique}")
+    await publish(producer, e.messages(with_cancellation=False))
+    await eventually(
+        lambda: expect(quarter(engine, e.partner_id, "2026-Q4"), ("45600.00", "5000.00"))
+    )
+
+    def approved(claim: str, amount: str) -> tuple[str, dict[str, Any]]:
+        data = {
+            **DATA["MdfClaimApproved"],
+            "partner_id": e.partner_id,
+            "claim_id": f"{claim}-{unique}",
+            "approved_amount": amount,
+            "currency": "USD",
+        }
+        return topics.ENABLEMENT, envelope("MdfClaimApproved", data, id=f"{claim}-{unique}")
+
+    for topic, event in (
+        approved("MC-1", "700.00"),
+        approved("MC-2", "300.00"),
+        approved("MC-1", "700.00"),
+    ):
+        await send(producer, topic, event)
+
+    def paid() -> dict[str, Any]:
+        answer = settle(engine, "2026-Q4", [e.partner_id], dry_run=True)
+        assert answer.status_code == 200, answer.text
+        (payout,) = answer.json()["payouts"]
+        assert payout["mdf_reimbursed"] == "1000.00", payout  # until both claims are in
+        found: dict[str, Any] = payout
+        return found
+
+    await eventually(paid)
+    run = settle(engine, "2026-Q4", [e.partner_id])
+    assert run.status_code == 201, run.text
+    (payout,) = run.json()["payouts"]
+    assert (payout["amount_paid"], payout["mdf_reimbursed"]) == ("50600.00", "1000.00")
+    nxt = settle(engine, "2027-Q1", [e.partner_id])
+    assert nxt.json()["payouts"] == [], "nothing earned, nothing pending, no claim left"
+
+    def reported() -> dict[str, Any]:
+        answer = reads.get(f"/partners/{e.partner_id}/payouts")
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        assert len(body["payouts"]) == 1, body
+        return body
+
+    (shown,) = (await eventually(reported))["payouts"]
+    assert (shown["mdf_reimbursed"], sorted(shown["mdf_claims"])) == (
+        "1000.00",
+        [f"MC-1-{unique}", f"MC-2-{unique}"],
+    )
+    export = reads.get(f"/settlements/{run.json()['settlement_id']}/export.csv")
+    (row,) = list(csv.DictReader(io.StringIO(export.text)))
+    assert (row["amount_paid"], row["mdf_reimbursed"]) == ("50600.00", "1000.00")

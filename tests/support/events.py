@@ -209,6 +209,40 @@ DATA: dict[str, dict[str, Any]] = {
         "rejected_at": "2026-10-12T08:00:00Z",
         "reason": "over the quarterly budget",
     },
+    "MdfClaimSubmitted": {
+        "partner_id": PARTNER,
+        "actor": {"kind": "person", "id": "pat"},
+        "request_id": "M-1",
+        "claim_id": "MC-1",
+        "amount": "7500.00",
+        "currency": "EUR",
+        "activity_end": "2026-11-20",
+        "evidence": [
+            {
+                "kind": "invoice",
+                "url": "https://files.example.com/roadshow/invoice-881.pdf",
+                "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            }
+        ],
+        "submitted_at": "2026-11-28T09:00:00Z",
+    },
+    "MdfClaimApproved": {
+        "partner_id": PARTNER,
+        "actor": {"kind": "person", "id": "maria"},
+        "request_id": "M-1",
+        "claim_id": "MC-1",
+        "approved_amount": "7000.00",
+        "currency": "EUR",
+        "approved_at": "2026-12-02T09:00:00Z",
+    },
+    "MdfClaimRejected": {
+        "partner_id": PARTNER,
+        "actor": {"kind": "person", "id": "maria"},
+        "request_id": "M-1",
+        "claim_id": "MC-2",
+        "reason": "the invoice is not the roadshow's",
+        "rejected_at": "2026-12-02T09:00:00Z",
+    },
     "CommissionCalculated": {
         "partner_id": PARTNER,
         "deal_id": "D-3",

@@ -575,6 +575,8 @@ def partner_settlements(partner_id: str, currency: str = "EUR") -> dict[str, Any
         "unrecovered": [],
         "settled_at": "2026-04-02T09:00:00+00:00",
         "rerun": False,
+        "mdf_reimbursed": "0.00",
+        "mdf_claims": [],
     }
     return answer_of(
         PartnerSettlementsView,
@@ -603,6 +605,8 @@ def settlement_run(
         "unrecovered": [],
         "settled_at": "2026-07-01T09:00:00+00:00",
         "rerun": False,
+        "mdf_reimbursed": "0.00",
+        "mdf_claims": [],
         "event_id": None if dry_run else "E-P-A",
         "replayed": False,
         "pending_after": {},

@@ -198,6 +198,13 @@ SELF_SERVICE_BODIES: dict[str, dict[str, Any]] = {
         "amount": "100.00",
         "currency": "USD",
     },
+    "enablement POST /mdf-requests/{request_id}/claims": {
+        "amount": "100.00",
+        "activity_end": "2026-11-20",
+        "evidence": [
+            {"kind": "invoice", "url": "https://files.example.com/i.pdf", "sha256": "0" * 64}
+        ],
+    },
     "incentives POST /registrations": {
         "partner_id": MINE,
         "deal_id": "D-77",

@@ -55,20 +55,24 @@ from services.enablement.store import (
     FEEDBACK,
     LEARNERS,
     MATERIALS,
+    MDF_CLAIMS,
     MDF_LEDGERS,
     PARTNERS,
     Answers,
     Catalogue,
     Learner,
+    MdfClaimBook,
     MdfLedger,
     StandingRecord,
     decode_catalogue,
+    decode_claim_book,
     decode_feedback,
     decode_learner,
     decode_ledger,
     decode_material,
     decode_standing,
     encode_catalogue,
+    encode_claim_book,
     encode_feedback,
     encode_learner,
     encode_ledger,
@@ -249,6 +253,19 @@ class InMemoryStore:
             return False
         self._write(MDF_LEDGERS, encode_ledger(ledger, ledger.version + 1))
         ledger.version += 1
+        return True
+
+    # ------------------------------------------------------------- MDF claims
+
+    async def load_claim_book(self, partner_id: str) -> MdfClaimBook:
+        doc = self.docs[MDF_CLAIMS].get(partner_id)
+        return MdfClaimBook(partner_id) if doc is None else decode_claim_book(copy.deepcopy(doc))
+
+    async def save_claim_book(self, book: MdfClaimBook) -> bool:
+        if not await self._wins(MDF_CLAIMS, book.key, book.version):
+            return False
+        self._write(MDF_CLAIMS, encode_claim_book(book, book.version + 1))
+        book.version += 1
         return True
 
     # ------------------------------------------------------------- materials and feedback
@@ -801,7 +818,13 @@ def test_mdf_within_budget_is_approved_and_beyond_it_rejected(enablement: Enable
         first["request_id"],
         second["request_id"],
     ]
-    assert ok(enablement.get(f"/mdf-requests/{first['request_id']}")) == approved
+    assert ok(enablement.get(f"/mdf-requests/{first['request_id']}")) == {
+        **approved,
+        "claims": [],
+        "claimed": "0",
+        "claims_approved": "0",
+        "claimable": "600.00",
+    }, "the request, with no claims yet"
     assert field_errors(enablement.get("/mdf-requests")) == ["query.partner_id"]
     assert enablement.get("/mdf-requests/R-none").status_code == 404
     assert enablement.post("/mdf-requests/R-none/approve").status_code == 404
@@ -936,9 +959,12 @@ def test_every_route_documents_its_answer(enablement: Enablement) -> None:
         ("/feedback", "get", "200"): "FeedbackListView",
         ("/mdf-requests", "post", "201"): "MdfRequestView",
         ("/mdf-requests", "get", "200"): "MdfRequestsView",
-        ("/mdf-requests/{request_id}", "get", "200"): "MdfRequestView",
+        ("/mdf-requests/{request_id}", "get", "200"): "MdfRequestDetailView",
         ("/mdf-requests/{request_id}/approve", "post", "200"): "MdfRequestView",
         ("/mdf-requests/{request_id}/reject", "post", "200"): "MdfRequestView",
+        ("/mdf-requests/{request_id}/claims", "post", "201"): "MdfClaimView",
+        ("/mdf-requests/{request_id}/claims/{claim_id}/approve", "post", "200"): "MdfClaimView",
+        ("/mdf-requests/{request_id}/claims/{claim_id}/reject", "post", "200"): "MdfClaimView",
     }
     for (path, method, status), model in documented.items():
         content = paths[path][method]["responses"][status]["content"]["application/json"]
@@ -963,7 +989,9 @@ def test_a_partner_key_reads_only_its_own_partner(enablement: Enablement) -> Non
     own = ok(enablement.get("/mdf-requests", key=PARTNER_KEY))
     assert [r["request_id"] for r in own["requests"]] == [made["request_id"]]
     assert own["budget"]["tier"] == "silver"
-    assert ok(enablement.get(f"/mdf-requests/{made['request_id']}", key=PARTNER_KEY)) == made
+    read = ok(enablement.get(f"/mdf-requests/{made['request_id']}", key=PARTNER_KEY))
+    assert {k: read[k] for k in made} == made
+    assert (read["claims"], read["claimable"]) == ([], "0"), "not approved: nothing to claim"
 
 
 # --------------------------------------------------------------------------- self-service

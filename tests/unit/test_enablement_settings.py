@@ -1,5 +1,6 @@
-"""Enablement's settings: the service's name, port and database, and the MDF budgets
-(MDF_BUDGET_CURRENCY, MDF_QUARTERLY_BUDGETS), with errors naming the variable."""
+"""Enablement's settings: the service's name, port and database, the MDF budgets
+(MDF_BUDGET_CURRENCY, MDF_QUARTERLY_BUDGETS) and the claim window (MDF_CLAIM_WINDOW_DAYS),
+with errors naming the variable."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ VARIABLES = (
     "MONGODB_DATABASE",
     "MDF_BUDGET_CURRENCY",
     "MDF_QUARTERLY_BUDGETS",
+    "MDF_CLAIM_WINDOW_DAYS",
 )
 
 
@@ -63,11 +65,19 @@ def test_budgets_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ("MDF_QUARTERLY_BUDGETS", "diamond=5", "unknown tier"),
         ("MDF_QUARTERLY_BUDGETS", "gold=lots", "not a decimal"),
         ("MDF_QUARTERLY_BUDGETS", "gold=-5", "non-negative"),
+        ("MDF_CLAIM_WINDOW_DAYS", "-1", "greater than or equal to 0"),
+        ("MDF_CLAIM_WINDOW_DAYS", "two months", "integer"),
     ],
 )
-def test_a_bad_budget_setting_names_its_variable(
+def test_a_bad_mdf_setting_names_its_variable(
     monkeypatch: pytest.MonkeyPatch, variable: str, value: str, words: str
 ) -> None:
     monkeypatch.setenv(variable, value)
     with pytest.raises(ConfigurationError, match=f"^{variable}: .*{words}"):
         load(EnablementSettings)
+
+
+def test_the_claim_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load(EnablementSettings).mdf_claim_window_days == 60, "the default"
+    monkeypatch.setenv("MDF_CLAIM_WINDOW_DAYS", "90")
+    assert load(EnablementSettings).mdf_claim_window_days == 90

@@ -77,6 +77,11 @@ SENTENCES = {
     "CommissionAdjusted": (
         "2026-Q4 adjusted by 800.00 USD on D-1: registered-deal bonus approved late by mistake"
     ),
+    "MdfClaimSubmitted": (
+        "MDF claim MC-1 of 7,500.00 EUR sent on request M-1, with 1 piece of evidence"
+    ),
+    "MdfClaimApproved": "MDF claim MC-1 approved: 7,000.00 EUR",
+    "MdfClaimRejected": "MDF claim MC-2 rejected: the invoice is not the roadshow's",
 }
 
 #: More sentences: what the examples leave out (a renewal naming its contract, a
@@ -104,6 +109,11 @@ VARIANTS = [
         "PayoutSettled",
         {"settlement_id": "S-1", "carried_adjustments": [], "rerun": True},
         "Paid 38,100.00 USD for 2026-Q4 (settlement S-1, a re-run)",
+    ),
+    (
+        "PayoutSettled",
+        {"settlement_id": "S-2", "carried_adjustments": [], "mdf_reimbursed": "7000.00"},
+        "Paid 38,100.00 USD for 2026-Q4 (settlement S-2); and 7,000.00 USD for MDF claims",
     ),
     (
         "PartnerTierChanged",
