@@ -27,7 +27,7 @@ from typing import Any
 import httpx2 as httpx
 from aiokafka import AIOKafkaProducer
 
-from demo import lifecycle, people
+from demo import claims, lifecycle, people
 from demo import scenario as sim
 from demo.people import sign_in_lines
 from demo.reference import Statement, expected_statements
@@ -616,6 +616,11 @@ async def main_async(args: argparse.Namespace) -> int:
                     "12. the adjusted statement's changes since step 10 add up to its change; "
                     "its partner's history names who asked, answered and adjusted"
                 )
+            say("13. MDF claims with evidence, approved whole and in part, paid by a settlement")
+            said = len(done.said)
+            await claims.exercise(platform, run, scenario, done)
+            for line in done.said[said:]:
+                say(line)
             if done.problems:
                 problems[("lifecycle", "-")] = done.problems
         stop.set()
@@ -654,7 +659,8 @@ async def main_async(args: argparse.Namespace) -> int:
         say(
             f"SELF-CHECK PASSED: {len(expected)} statements, {lines} lines, every number equal to the independent "
             f"recomputation from the events sent, after a decision by hand and an adjustment; "
-            f"the extension as the rule says ({time.monotonic() - started:.0f} s)"
+            f"the extension as the rule says; the MDF claims paid once, as approved "
+            f"({time.monotonic() - started:.0f} s)"
         )
         return 0
     finally:
