@@ -1,5 +1,5 @@
 """What enablement's HTTP reads answer: the catalogue, learners, partners, materials,
-feedback and MDF requests, as the bodies of :mod:`services.enablement.views`.
+feedback, MDF requests and their claims, as the bodies of :mod:`services.enablement.views`.
 
 Who may read what (a partner key reads its own partner's data) is the
 routes' business; the rules a read applies are in
@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from services.enablement.domain import (
     MdfBudget,
+    MdfClaimStatus,
     MdfStatus,
     materials_tier,
     quarter_budget,
@@ -35,6 +36,8 @@ from services.enablement.views import (
     LearnerView,
     MaterialsView,
     MaterialView,
+    MdfClaimsView,
+    MdfClaimView,
     MdfRequestDetailView,
     MdfRequestsView,
     MdfRequestView,
@@ -200,3 +203,20 @@ class EnablementQueries:
         request = ledger.requests[request_id]
         book = await self.store.load_claim_book(request.partner_id)
         return MdfRequestDetailView.with_claims(request, book.claims.values())
+
+    async def mdf_claims(
+        self, partner_id: str | None, status: MdfClaimStatus | None, limit: int
+    ) -> MdfClaimsView:
+        """Claims across requests, oldest first: one partner's (its claim book, one
+        document), or, without a partner, every partner's (every claim book holding one of
+        ``status``: a read that grows with every claim ever made, see
+        docs/rules/enablement.md, "Claims")."""
+        if partner_id is not None:
+            book = await self.store.load_claim_book(partner_id)
+            found = [c for c in book.claims.values() if status is None or c.status is status]
+        else:
+            found = await self.store.claims_with_status(status)
+        claims = sorted(found, key=lambda c: (c.submitted_at, c.claim_id))[:limit]
+        return MdfClaimsView(
+            partner_id=partner_id, status=status, claims=[MdfClaimView.of(c) for c in claims]
+        )

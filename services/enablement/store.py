@@ -17,7 +17,10 @@
   new claim must not reuse are those of all the partner's claims, so they
   are in the one document the claim is written to: the check, the claim and
   its event are one single-document write (docs/rules/enablement.md,
-  "Claims"). A claim finds its book from its request (``partner_id``).
+  "Claims"). A claim finds its book from its request (``partner_id``). Listing
+  every partner's claims (``GET /mdf-claims`` naming no partner) reads every
+  book holding one of the status asked for
+  (:meth:`EnablementStore.claims_with_status`).
 - ``feedback`` and ``materials``: one document per item.
 
 Every document that several writers may change carries a ``version`` and is
@@ -608,6 +611,7 @@ class Store(Protocol):
 
     async def load_claim_book(self, partner_id: str) -> MdfClaimBook: ...
     async def save_claim_book(self, book: MdfClaimBook) -> bool: ...
+    async def claims_with_status(self, status: MdfClaimStatus | None) -> list[MdfClaim]: ...
 
     async def add_material(
         self, material: SalesMaterial, created_at: datetime, answers: Answers
@@ -662,6 +666,9 @@ class EnablementStore:
                 ("by_partner", [("partner_id", ASCENDING), ("quarter", ASCENDING)]),
                 ("by_status", [("requests.status", ASCENDING)]),
             ],
+        )
+        await create_lookup_indexes(
+            self.mdf_claims, [("by_status", [("claims.status", ASCENDING)])]
         )
         await create_lookup_indexes(
             self.feedback,
@@ -835,6 +842,23 @@ class EnablementStore:
             return False
         book.version += 1
         return True
+
+    async def claims_with_status(self, status: MdfClaimStatus | None) -> list[MdfClaim]:
+        """Every partner's claims of ``status`` (any: every claim), by partner, from the
+        claim books holding one. Nothing but the books holds claims, so this reads every
+        claim of each such book, decided ones too (their answers and outbox are left
+        out); on FerretDB v1, which indexes nothing, every book is decoded to find them
+        (docs/rules/enablement.md, "What listing claims costs")."""
+        query: dict[str, Any] = {} if status is None else {"claims.status": status.value}
+        found: list[MdfClaim] = []
+        cursor = self.mdf_claims.find(query, {"partner_id": 1, "claims": 1}).sort("_id", 1)
+        async for doc in cursor:
+            found.extend(
+                decode_mdf_claim(doc["partner_id"], c)
+                for c in doc["claims"]
+                if status is None or c["status"] == status.value
+            )
+        return found
 
     # ------------------------------------------------------------- locators
 

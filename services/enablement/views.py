@@ -353,6 +353,14 @@ class MdfRequestDetailView(MdfRequestView):
         )
 
 
+class MdfClaimsView(BaseModel):
+    """Claims across requests: one partner's, or every partner's, of one status or any."""
+
+    partner_id: str | None = Field(description="the partner asked for; none: every partner")
+    status: MdfClaimStatus | None = Field(description="the status asked for; none: any")
+    claims: list[MdfClaimView] = Field(description="oldest first: by submitted_at, then claim_id")
+
+
 class QuarterBudgetView(BaseModel):
     """A partner's MDF budget this quarter at its tier today."""
 

@@ -15,14 +15,21 @@ import httpx2 as httpx
 
 from services.portal.settings import PortalSettings
 
+#: Where a field is in a request, as FastAPI names it: ``("body", "evidence", "0", "url")``.
+Location = tuple[str, ...]
+#: One field a service refused: where it is and what is wrong with it.
+Problem = tuple[Location, str]
+
 
 class Refused(Exception):
-    """A service said no (or could not be reached: status 503)."""
+    """A service said no (or could not be reached: status 503). ``problems``: each field
+    it named (FastAPI's 422 shape), for a page that says in words which field to fix."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, problems: tuple[Problem, ...] = ()) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.problems = problems
 
     @property
     def correctable(self) -> bool:
@@ -75,7 +82,7 @@ class Backend:
         headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
         response = await self._call("POST", service, path, token, json=body, headers=headers)
         if not 200 <= response.status_code < 300:
-            raise Refused(response.status_code, _message(response))
+            raise Refused(response.status_code, _message(response), _problems(response))
         return Sent(response.status_code, _body(response))
 
     async def _call(
@@ -116,3 +123,15 @@ def _message(response: httpx.Response) -> str:
         if parts:
             return "; ".join(parts)
     return f"the service answered {response.status_code}"
+
+
+def _problems(response: httpx.Response) -> tuple[Problem, ...]:
+    """Each field the service named: its ``loc`` and its ``msg``."""
+    detail = _body(response).get("detail")
+    if not isinstance(detail, list):
+        return ()
+    return tuple(
+        (tuple(str(p) for p in problem.get("loc", [])), str(problem.get("msg", "invalid")))
+        for problem in detail
+        if isinstance(problem, dict)
+    )

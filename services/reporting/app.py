@@ -27,8 +27,8 @@ from shared.mongo import make_mongo_client, service_database
 from shared.service import service_app
 
 DESCRIPTION = (
-    "Read models of the partner programme: partner 360, statements, payouts, leaderboards, "
-    "health and the programme summary."
+    "Read models of the partner programme: partner 360, statements, payouts, MDF positions, "
+    "leaderboards, health and the programme summary."
 )
 
 

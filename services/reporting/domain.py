@@ -16,7 +16,10 @@ module turns such facts, as plain values, into what the read API serves:
   once, each inquiry open or resolved whatever order its events came in
   (docs/rules/commissions.md, "The statement");
 - the partner health score, and where a partner's last closed deal is found
-  (docs/rules/health-score.md).
+  (docs/rules/health-score.md);
+- a partner's MDF position per quarter: requested, approved, claimed,
+  approved in claims, reimbursed by settlements (docs/rules/enablement.md,
+  "The partner's MDF position").
 """
 
 from __future__ import annotations
@@ -523,6 +526,135 @@ def statement(
         adjustment_total,
         [i for i in inquiries if i.period == period],
     )
+
+
+# --------------------------------------------------------------------------- MDF
+
+#: The figures of a partner's MDF position, in the order served.
+MDF_FIGURES = ("requested", "approved", "claimed", "claims_approved", "reimbursed", "released")
+
+
+@dataclass(frozen=True, slots=True)
+class MdfAmount:
+    """One amount of a partner's MDF position: which figure it adds to, in which currency,
+    filed under the ``requested_at`` (UTC text) of the request it belongs to."""
+
+    requested_at: str
+    currency: str
+    figure: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class MdfFigures:
+    """A partner's MDF figures in one currency: of one quarter (the quarter its requests
+    were made in), or of every quarter (``quarter`` None)."""
+
+    currency: str
+    quarter: str | None = None
+    requested: Decimal = ZERO
+    approved: Decimal = ZERO
+    claimed: Decimal = ZERO
+    claims_approved: Decimal = ZERO
+    reimbursed: Decimal = ZERO
+    #: Unclaimed funds given back (MdfFundsReleased): no such event exists yet, so 0.
+    released: Decimal = ZERO
+
+
+def _earliest(versions: Mapping[str, Mapping[str, Any]] | None) -> Mapping[str, Any] | None:
+    """Of an immutable fact's versions (version key → fields), the earliest: a duplicate
+    or a republication changes nothing, whatever arrived first."""
+    return versions[min(versions)] if versions else None
+
+
+def mdf_amounts(
+    requests: Mapping[str, Mapping[str, Any]] | None,
+    claims: Mapping[str, Mapping[str, Any]] | None,
+    reimbursed: Mapping[str, Mapping[str, Any]] | None,
+) -> list[MdfAmount]:
+    """A partner's MDF amounts from its facts: ``requests`` (request key → ``requested``,
+    ``approved``, ``rejected``, each by version key), ``claims`` (claim key →
+    ``submitted``, ``approved``, ``rejected``, each by version key) and ``reimbursed``
+    (claim key → the settlements that paid the claim, by settlement key).
+
+    Each fact is immutable: its earliest version stands (:func:`_earliest`).
+    A request adds its amount to ``requested``, and, approved and not
+    rejected, the approved amount to ``approved``. A claim is filed under its
+    request: its submission adds its amount to ``claimed`` (whatever its
+    decision), its approval the approved amount to ``claims_approved``, and
+    that again to ``reimbursed`` once any settlement paid it (once, however
+    many list it). An approval counts without its submission (the submission's
+    amount then joins ``claimed`` when it arrives); a claim whose request is
+    not known yet counts nowhere until the request arrives. A claim's
+    rejection adds nothing: the claim still counts in ``claimed``.
+    """
+    found: list[MdfAmount] = []
+    filed: dict[str, str] = {}  # request id → requested_at
+    for facts in (requests or {}).values():
+        asked = _earliest(facts.get("requested"))
+        if asked is None:
+            continue
+        at = asked["requested_at"]
+        filed[asked["request_id"]] = at
+        found.append(MdfAmount(at, asked["currency"], "requested", Decimal(asked["amount"])))
+        approval = _earliest(facts.get("approved"))
+        if approval is not None and not facts.get("rejected"):
+            found.append(
+                MdfAmount(at, approval["currency"], "approved", Decimal(approval["amount"]))
+            )
+    for key, facts in (claims or {}).items():
+        submitted = _earliest(facts.get("submitted"))
+        approval = _earliest(facts.get("approved"))
+        known = submitted or approval
+        if known is None or known["request_id"] not in filed:
+            continue
+        at = filed[known["request_id"]]
+        if submitted is not None:
+            found.append(
+                MdfAmount(at, submitted["currency"], "claimed", Decimal(submitted["amount"]))
+            )
+        if approval is not None:
+            amount = Decimal(approval["approved_amount"])
+            found.append(MdfAmount(at, approval["currency"], "claims_approved", amount))
+            if (reimbursed or {}).get(key):
+                found.append(MdfAmount(at, approval["currency"], "reimbursed", amount))
+    return found
+
+
+def mdf_quarter(requested_at: str) -> str:
+    """The quarter a request (and its claims) is filed under: of its ``requested_at``,
+    in UTC (enablement draws it on the budget of that quarter)."""
+    return period_of(date.fromisoformat(requested_at[:10]), "quarter")
+
+
+def in_period(instant: str, period: str) -> bool:
+    """Whether ``instant`` (UTC text) falls on a day of ``period``."""
+    first, last = period_bounds(period)
+    return first <= date.fromisoformat(instant[:10]) <= last
+
+
+def _mdf_figures(amounts: Iterable[MdfAmount], quarterly: bool) -> list[MdfFigures]:
+    sums: dict[tuple[str | None, str], dict[str, Decimal]] = defaultdict(
+        lambda: defaultdict(Decimal)
+    )
+    for a in amounts:
+        quarter = mdf_quarter(a.requested_at) if quarterly else None
+        sums[(quarter, a.currency)][a.figure] += a.amount
+    return [
+        MdfFigures(currency, quarter, **sums[(quarter, currency)])
+        for quarter, currency in sorted(sums, key=lambda k: (k[0] or "", k[1]))
+    ]
+
+
+def mdf_position(amounts: Iterable[MdfAmount]) -> list[MdfFigures]:
+    """A partner's MDF position: its figures per quarter and currency, in quarter order
+    (then by currency)."""
+    return _mdf_figures(amounts, quarterly=True)
+
+
+def mdf_totals(amounts: Iterable[MdfAmount]) -> list[MdfFigures]:
+    """A partner's MDF figures over every quarter, per currency (by currency)."""
+    return _mdf_figures(amounts, quarterly=False)
 
 
 # --------------------------------------------------------------------------- health

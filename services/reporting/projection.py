@@ -46,9 +46,11 @@ from services.reporting.store import (
     PartnerLines,
     Writes,
     adjustment_key,
+    claim_key,
     deal_key,
     generation_state,
     inquiry_key,
+    request_key,
     revision_key,
     revision_text,
     settlement_key,
@@ -196,6 +198,8 @@ def payout_settled(writes: Writes, data: events.PayoutSettled, v: str) -> None:
     key = settlement_key(data.settlement_id)
     writes.add("partner_payouts", data.partner_id, {"$set": {f"settlements.{key}": payout}})
     _received(writes, "partner_payouts", data.partner_id, key)
+    if data.mdf_claims:
+        _claims_reimbursed(writes, data, key)
 
 
 def _received(writes: Writes, collection: str, partner_id: str, key: str) -> None:
@@ -323,6 +327,39 @@ def _mdf(
     )
 
 
+# The partner's MDF position (``partner_mdf``): each request's and each claim's facts
+# under their id and the event's version key, and the claims settlements paid under the
+# claim and the settlement; the figures are computed when read (``domain.mdf_amounts``),
+# so a claim filed under a request that has not arrived yet counts once it does.
+
+
+def _position(writes: Writes, partner_id: str, path: str, fields: Document) -> None:
+    writes.add("partner_mdf", partner_id, {"$set": {path: fields}})
+
+
+def _request_fact(
+    writes: Writes,
+    data: events.MdfRequested | events.MdfApproved | events.MdfRejected,
+    fact: str,
+    v: str,
+    fields: Document,
+) -> None:
+    path = f"requests.{request_key(data.request_id)}.{fact}.{v}"
+    _position(writes, data.partner_id, path, {"request_id": data.request_id, **fields})
+
+
+def _claim_fact(
+    writes: Writes,
+    data: events.MdfClaimSubmitted | events.MdfClaimApproved | events.MdfClaimRejected,
+    fact: str,
+    v: str,
+    fields: Document,
+) -> None:
+    path = f"claims.{claim_key(data.claim_id)}.{fact}.{v}"
+    facts = {"claim_id": data.claim_id, "request_id": data.request_id, **fields}
+    _position(writes, data.partner_id, path, facts)
+
+
 def mdf_requested(writes: Writes, data: events.MdfRequested, v: str) -> None:
     fields = {
         "campaign": data.campaign,
@@ -331,15 +368,58 @@ def mdf_requested(writes: Writes, data: events.MdfRequested, v: str) -> None:
         "requested_at": utc_text(data.requested_at),
     }
     _mdf(writes, data, 1, fields)
+    _request_fact(writes, data, "requested", v, fields)
 
 
 def mdf_approved(writes: Writes, data: events.MdfApproved, v: str) -> None:
     fields = {"approved_amount": str(data.amount), "approved_at": utc_text(data.approved_at)}
     _mdf(writes, data, 2, fields)
+    approval = {
+        "amount": str(data.amount),
+        "currency": data.currency,
+        "approved_at": utc_text(data.approved_at),
+    }
+    _request_fact(writes, data, "approved", v, approval)
 
 
 def mdf_rejected(writes: Writes, data: events.MdfRejected, v: str) -> None:
-    _mdf(writes, data, 3, {"rejected_at": utc_text(data.rejected_at), "reason": data.reason})
+    fields = {"rejected_at": utc_text(data.rejected_at), "reason": data.reason}
+    _mdf(writes, data, 3, fields)
+    _request_fact(writes, data, "rejected", v, fields)
+
+
+def mdf_claim_submitted(writes: Writes, data: events.MdfClaimSubmitted, v: str) -> None:
+    fields = {
+        "amount": str(data.amount),
+        "currency": data.currency,
+        "activity_end": data.activity_end.isoformat(),
+        "submitted_at": utc_text(data.submitted_at),
+    }
+    _claim_fact(writes, data, "submitted", v, fields)
+
+
+def mdf_claim_approved(writes: Writes, data: events.MdfClaimApproved, v: str) -> None:
+    fields = {
+        "approved_amount": str(data.approved_amount),
+        "currency": data.currency,
+        "approved_at": utc_text(data.approved_at),
+    }
+    _claim_fact(writes, data, "approved", v, fields)
+
+
+def mdf_claim_rejected(writes: Writes, data: events.MdfClaimRejected, v: str) -> None:
+    fields = {"reason": data.reason, "rejected_at": utc_text(data.rejected_at)}
+    _claim_fact(writes, data, "rejected", v, fields)
+
+
+def _claims_reimbursed(writes: Writes, data: events.PayoutSettled, settlement: str) -> None:
+    """The claims a settlement paid, each under the claim and the settlement (a payout
+    received twice sets the same entry; a claim counts once however many list it)."""
+    paid = {"settlement_id": data.settlement_id, "settled_at": utc_text(data.settled_at)}
+    update = {
+        f"reimbursed.{claim_key(claim_id)}.{settlement}": paid for claim_id in data.mdf_claims
+    }
+    writes.add("partner_mdf", data.partner_id, {"$set": update})
 
 
 #: The projection: what each event type adds to a batch's writes.
@@ -364,6 +444,9 @@ PROJECTIONS: dict[type[Payload], EventProjection] = {
     events.MdfRequested: mdf_requested,
     events.MdfApproved: mdf_approved,
     events.MdfRejected: mdf_rejected,
+    events.MdfClaimSubmitted: mdf_claim_submitted,
+    events.MdfClaimApproved: mdf_claim_approved,
+    events.MdfClaimRejected: mdf_claim_rejected,
 }
 
 

@@ -20,21 +20,26 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from services.reporting.domain import (
+    MDF_FIGURES,
     Change,
     Health,
     HealthFacts,
     Inquiry,
+    MdfFigures,
     PeriodPayment,
     PeriodTotals,
     Statement,
     adjusted_totals,
     average_rating,
     health_period,
+    in_period,
     inquiries_known,
     known_lines,
     last_close,
     last_deal_candidates,
     lines_by_period,
+    mdf_position,
+    mdf_totals,
     money,
     open_inquiries,
     period_bounds,
@@ -53,6 +58,7 @@ from services.reporting.store import (
     decode_adjustments,
     decode_history,
     decode_inquiries,
+    decode_mdf,
     decode_payout,
     generation_state,
     line_revisions,
@@ -144,6 +150,10 @@ class ProgrammeFigures:
     certifications_awarded: int = 0
     open_mdf_requests: int = 0
     open_mdf: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    #: What MDF claims ask and what settlements reimbursed for them, of the requests made
+    #: in the period (a claim is filed under its request, as a partner's MDF position is).
+    mdf_claimed: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    mdf_reimbursed: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     average_rating: Decimal | None = None
 
 
@@ -207,6 +217,7 @@ class ReportingQueries:
         )
         totals = await self._totals_from_lines(generation, ids)
         inquiries = await generation.find_by_ids("partner_inquiries", ids)
+        mdf = await generation.find_by_ids("partner_mdf", ids)
         return [
             {
                 **_partner_view(
@@ -216,6 +227,7 @@ class ReportingQueries:
                     _open_inquiry(i)
                     for i in open_inquiries(decode_inquiries(inquiries.get(doc["_id"])))
                 ],
+                "mdf": [_mdf_summary(f) for f in mdf_totals(decode_mdf(mdf.get(doc["_id"])))],
             }
             for doc in docs
         ]
@@ -256,6 +268,18 @@ class ReportingQueries:
                 for period, period_lines in lines_by_period(lines).items()
             ]
         return out
+
+    # ----------------------------------------------------------------------- MDF
+
+    async def mdf(self, partner_id: str) -> list[MdfFigures]:
+        """The partner's MDF position, per quarter and currency (``domain.mdf_position``):
+        one lookup by ``_id``; :class:`UnknownPartner` when the read models know neither
+        the partner nor any MDF fact of it."""
+        generation = await self.active()
+        doc = await generation["partner_mdf"].find_one({"_id": partner_id})
+        if doc is None and await generation["partners"].find_one({"_id": partner_id}) is None:
+            raise UnknownPartner(partner_id)
+        return mdf_position(decode_mdf(doc))
 
     # ----------------------------------------------------------------------- history
 
@@ -540,7 +564,8 @@ class ReportingQueries:
     async def programme(self, period: str | None) -> ProgrammeFigures:
         """Partners by status and tier; revenue, commission and bonus per currency; training
         completions, certifications awarded and feedback in the period (all time: None);
-        the MDF requests open now."""
+        the MDF requests open now; what the MDF claims of the requests made in the
+        period ask and what settlements reimbursed for them, per currency."""
         generation = await self.active()
         figures = ProgrammeFigures()
         async for doc in generation["partners"].find({}, {"view.status": 1, "view.tier": 1}):
@@ -573,6 +598,14 @@ class ReportingQueries:
             if "amount" in m:
                 figures.open_mdf[m["currency"]] += Decimal(m["amount"])
                 figures.open_mdf_requests += 1
+        async for doc in generation["partner_mdf"].find({}):
+            for amount in decode_mdf(doc):
+                if period is not None and not in_period(amount.requested_at, period):
+                    continue
+                if amount.figure == "claimed":
+                    figures.mdf_claimed[amount.currency] += amount.amount
+                elif amount.figure == "reimbursed":
+                    figures.mdf_reimbursed[amount.currency] += amount.amount
         figures.average_rating = average_rating(
             [f["rating"] async for f in generation["feedback"].find(during("submitted_at"))]
         )
@@ -616,6 +649,15 @@ def _partner_view(
         "revenue_total": money(sum((t.revenue for t in periods), Decimal(0))),
         "commission_total": money(sum((t.commission for t in periods), Decimal(0))),
         "bonus_total": money(sum((t.bonus for t in periods), Decimal(0))),
+    }
+
+
+def _mdf_summary(figures: MdfFigures) -> dict[str, Any]:
+    """A partner's MDF figures in one currency over every quarter, as the partner 360
+    lists them."""
+    return {
+        "currency": figures.currency,
+        **{name: money(getattr(figures, name)) for name in MDF_FIGURES},
     }
 
 

@@ -51,7 +51,15 @@ while readers keep using the active ones):
   and CommissionInquiryResolved fields under
   ``inquiries.<inquiry key>.opened.<version key>`` and ``….resolved.<version
   key>`` (``domain.inquiries_of``), which statements and the partner 360
-  read by ``_id``.
+  read by ``_id``;
+- ``partner_mdf``: per partner, the facts of its MDF requests and claims, each
+  under its id and the event's version key (``requests.<request key>.requested
+  .<version key>``, ``….approved.…``, ``….rejected.…``;
+  ``claims.<claim key>.submitted.<version key>``, ``….approved.…``,
+  ``….rejected.…``), and the claims settlements paid
+  (``reimbursed.<claim key>.<settlement key>``, from PayoutSettled's
+  ``mdf_claims``), which the partner's MDF position, the partner 360 and the
+  programme summary read (``domain.mdf_amounts``).
 
 ``meta`` (not per generation) says which generation is active and which is
 being built.
@@ -90,10 +98,12 @@ from services.reporting.domain import (
     Adjustment,
     Inquiry,
     Line,
+    MdfAmount,
     StatedRevision,
     adjustments_of,
     current_key,
     inquiries_of,
+    mdf_amounts,
     version_event,
 )
 from services.reporting.history import in_order
@@ -121,6 +131,7 @@ COLLECTIONS = (
     "partner_payouts",
     "partner_adjustments",
     "partner_inquiries",
+    "partner_mdf",
     "history",
 )
 META = "meta"
@@ -188,6 +199,16 @@ def adjustment_key(adjustment_id: str) -> str:
 def inquiry_key(inquiry_id: str) -> str:
     """An inquiry id as a field name, escaped as :func:`deal_key` escapes deal ids."""
     return deal_key(inquiry_id)
+
+
+def request_key(request_id: str) -> str:
+    """An MDF request id as a field name, escaped as :func:`deal_key` escapes deal ids."""
+    return deal_key(request_id)
+
+
+def claim_key(claim_id: str) -> str:
+    """An MDF claim id as a field name, escaped as :func:`deal_key` escapes deal ids."""
+    return deal_key(claim_id)
 
 
 def revision_key(revision: int) -> str:
@@ -565,6 +586,16 @@ def decode_inquiries(doc: Mapping[str, Any] | None) -> list[Inquiry]:
     """A partner's ``partner_inquiries`` document as its inquiries, oldest first
     (``domain.inquiries_of``)."""
     return inquiries_of((doc or {}).get("inquiries"))
+
+
+# --------------------------------------------------------------------------- MDF
+
+
+def decode_mdf(doc: Mapping[str, Any] | None) -> list[MdfAmount]:
+    """A partner's ``partner_mdf`` document as the amounts of its MDF position
+    (``domain.mdf_amounts``)."""
+    doc = doc or {}
+    return mdf_amounts(doc.get("requests"), doc.get("claims"), doc.get("reimbursed"))
 
 
 # --------------------------------------------------------------------------- generations

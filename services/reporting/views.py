@@ -29,6 +29,7 @@ from services.reporting.domain import (
     Health,
     Inquiry,
     Line,
+    MdfFigures,
     PeriodPayment,
     Statement,
     money,
@@ -80,9 +81,23 @@ class OpenInquiry(BaseModel):
     actor: Actor | None = Field(description="who opened it")
 
 
+class MdfSummary(BaseModel):
+    """A partner's MDF figures in one currency over every quarter: its MDF position
+    (``/partners/{partner_id}/mdf``) summed."""
+
+    currency: str
+    requested: MoneyText
+    approved: MoneyText
+    claimed: MoneyText
+    claims_approved: MoneyText
+    reimbursed: MoneyText
+    released: MoneyText
+
+
 class Partner360View(BaseModel):
     """The partner 360: a partner's profile, status, tier and latest contract, its
-    enablement, its totals over every period and its open commission inquiries."""
+    enablement, its totals over every period, its open commission inquiries and its MDF
+    figures."""
 
     # Fields with a default are in every answer all the same: the schema says required.
     model_config = ConfigDict(json_schema_serialization_defaults_required=True)
@@ -103,6 +118,11 @@ class Partner360View(BaseModel):
     bonus_total: MoneyText
     open_inquiries: list[OpenInquiry] = Field(
         default_factory=list, description="oldest first, of every period"
+    )
+    mdf: list[MdfSummary] = Field(
+        default_factory=list,
+        description="MDF requested, approved, claimed and reimbursed over every quarter, "
+        "per currency (by currency); the quarters are in /partners/{partner_id}/mdf",
     )
 
 
@@ -312,6 +332,54 @@ class StatementChangesView(BaseModel):
                 for c in found.changes
             ],
         )
+
+
+# --------------------------------------------------------------------------- MDF
+
+
+class MdfQuarterView(BaseModel):
+    """A partner's MDF figures of one quarter in one currency (docs/rules/enablement.md,
+    "The partner's MDF position")."""
+
+    quarter: str = Field(description="of the requests' requested_at (UTC), e.g. 2026-Q4")
+    currency: str
+    requested: MoneyText = Field(description="what the quarter's requests asked, any status")
+    approved: MoneyText = Field(description="what was approved of them")
+    claimed: MoneyText = Field(
+        description="what the claims against them ask, whatever their decision"
+    )
+    claims_approved: MoneyText = Field(description="what was approved of those claims")
+    reimbursed: MoneyText = Field(
+        description="the approved amounts of the claims a settlement paid (each claim once)"
+    )
+    released: MoneyText = Field(
+        description="unclaimed funds released: always 0.00 until releasing is built"
+    )
+
+    @classmethod
+    def of(cls, figures: MdfFigures) -> MdfQuarterView:
+        return cls(
+            quarter=figures.quarter or "",
+            currency=figures.currency,
+            requested=money(figures.requested),
+            approved=money(figures.approved),
+            claimed=money(figures.claimed),
+            claims_approved=money(figures.claims_approved),
+            reimbursed=money(figures.reimbursed),
+            released=money(figures.released),
+        )
+
+
+class MdfPositionView(BaseModel):
+    """A partner's MDF position: per quarter (of its requests) and currency, what it
+    requested, was approved, claimed, had approved in claims and was reimbursed."""
+
+    partner_id: str
+    quarters: list[MdfQuarterView] = Field(description="in quarter order, then by currency")
+
+    @classmethod
+    def of(cls, partner_id: str, found: list[MdfFigures]) -> MdfPositionView:
+        return cls(partner_id=partner_id, quarters=[MdfQuarterView.of(f) for f in found])
 
 
 # --------------------------------------------------------------------------- history
@@ -657,6 +725,9 @@ class OpenMdf(BaseModel):
 class ProgrammeSummaryView(BaseModel):
     """The programme at a glance, for a period or (``period`` null) all time."""
 
+    # Fields with a default are in every answer all the same: the schema says required.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     period: str | None
     partners: PartnerCounts
     revenue: dict[str, MoneyText] = Field(description="by currency")
@@ -665,6 +736,16 @@ class ProgrammeSummaryView(BaseModel):
     training_completions: int
     certifications_awarded: int
     open_mdf: OpenMdf
+    mdf_claimed: dict[str, MoneyText] = Field(
+        default_factory=dict,
+        description="by currency: what the claims against the MDF requests made in the "
+        "period ask, whatever their decision",
+    )
+    mdf_reimbursed: dict[str, MoneyText] = Field(
+        default_factory=dict,
+        description="by currency: what settlements reimbursed for the claims against the "
+        "MDF requests made in the period",
+    )
     average_feedback_rating: str | None
 
     @classmethod
@@ -684,5 +765,7 @@ class ProgrammeSummaryView(BaseModel):
             open_mdf=OpenMdf(
                 requests=figures.open_mdf_requests, amount=_by_currency(figures.open_mdf)
             ),
+            mdf_claimed=_by_currency(figures.mdf_claimed),
+            mdf_reimbursed=_by_currency(figures.mdf_reimbursed),
             average_feedback_rating=_text(figures.average_rating),
         )

@@ -4,15 +4,18 @@ channel manager grants it, then decides the registration by hand), approve an
 application, ask about a commission (the channel manager resolves it with an
 adjustment, then adjusts the period by hand); a partner user cannot reach another
 partner's pages by URL or by form; a partner reads its history, what changed its statement
-and the statement as it was (docs/portal.md)."""
+and the statement as it was; a partner claims against approved funds with evidence and
+the channel manager approves part of the claim (docs/portal.md)."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from datetime import UTC, datetime, timedelta
 
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -353,3 +356,97 @@ def test_a_partner_reads_its_history_and_what_changed_its_statement(
     browser.find_element(By.ID, "statement-now").click()
     wait_for_text(browser, portal.deal_id)
     assert not browser.find_elements(By.ID, "as-of-label")
+
+
+def claims_of(browser: WebDriver, campaign: str) -> WebElement:
+    """The partner's MDF page's section of the approved request ``campaign``."""
+    return browser.find_element(
+        By.XPATH, f"//section[contains(@class, 'claims')][h3[contains(., '{campaign}')]]"
+    )
+
+
+def fill_claim(
+    browser: WebDriver, campaign: str, amount: str, day: str, *evidence: tuple[str, str, str]
+) -> None:
+    """Fill in and send the claim form of ``campaign``'s request: each piece of evidence
+    (kind, URL, SHA-256) in a row of its own."""
+    form = claims_of(browser, campaign).find_element(By.TAG_NAME, "form")
+    form.find_element(By.NAME, "amount").send_keys(amount)
+    # A date field's typing depends on the browser's locale: its value is set directly.
+    browser.execute_script(
+        "arguments[0].value = arguments[1]", form.find_element(By.NAME, "activity_end"), day
+    )
+    for row, piece in enumerate(evidence, 1):
+        for part, value in zip(("kind", "url", "sha256"), piece, strict=True):
+            form.find_element(By.NAME, f"evidence-{row}-{part}").send_keys(value)
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+
+def test_a_partner_claims_with_evidence_and_the_manager_approves_part_of_it(
+    browser: WebDriver, portal: Portal
+) -> None:
+    campaign = f"Claimed roadshow {portal.deal_id}"
+    ended = (datetime.now(UTC) - timedelta(days=3)).date().isoformat()
+    files = f"https://files.example.com/{portal.deal_id}"
+    invoice = ("invoice", f"{files}/venue.pdf", hashlib.sha256(files.encode()).hexdigest())
+    photo = ("photo", f"{files}/booth.jpg", hashlib.sha256(invoice[2].encode()).hexdigest())
+
+    sign_in(browser, portal, portal.people["a"], "/mdf")
+    browser.find_element(By.ID, "campaign").send_keys(campaign)
+    browser.find_element(By.ID, "amount").send_keys("2000.00")
+    browser.find_element(By.ID, "request-mdf").click()
+    notice_says(browser, "MDF request sent")
+    browser.delete_all_cookies()
+    sign_in(browser, portal, portal.people["manager"], "/mdf")
+    row = next(
+        r
+        for r in browser.find_elements(By.CSS_SELECTOR, "#mdf-requests tbody tr")
+        if campaign in r.text
+    )
+    row.find_element(By.CSS_SELECTOR, "button.approve").click()
+    notice_says(browser, "MDF request approved.")
+
+    browser.delete_all_cookies()
+    sign_in(browser, portal, portal.people["a"], "/mdf")
+    assert "No claim yet." in claims_of(browser, campaign).text
+    fill_claim(browser, campaign, "2000.01", ended, invoice)
+    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "problem")))
+    refused = claims_of(browser, campaign)
+    assert "Amount: over the approved amount" in refused.find_element(By.ID, "problem").text
+    assert refused.find_element(By.NAME, "evidence-1-url").get_attribute("value") == invoice[1]
+    browser.get(f"{portal.url}/mdf")
+    upper = (photo[0], photo[1], photo[2].upper())  # a digest in either case is the same
+    fill_claim(browser, campaign, "1200.00", ended, invoice, upper)
+    notice_says(browser, "Claim sent: a channel manager decides it.")
+    claimed = claims_of(browser, campaign).text
+    assert "1,200.00 USD" in claimed
+    assert "submitted" in claimed
+    shot(browser, "mdf-claimed")
+
+    browser.delete_all_cookies()
+    sign_in(browser, portal, portal.people["manager"], "/mdf/claims")
+    row = next(
+        r
+        for r in browser.find_elements(By.CSS_SELECTOR, "#claims-waiting tbody tr")
+        if portal.partner_a in r.text and "1,200.00 USD" in r.text
+    )
+    assert row.find_element(By.LINK_TEXT, "invoice").get_attribute("href") == invoice[1]
+    assert row.find_element(By.LINK_TEXT, "photo").get_attribute("href") == photo[1]
+    shot(browser, "mdf-claims-waiting")
+    row.find_element(By.NAME, "approved_amount").send_keys("900.00")
+    row.find_element(By.CSS_SELECTOR, "button.approve").click()
+    notice_says(browser, "Claim approved")
+    assert not any(
+        portal.partner_a in r.text and "1,200.00 USD" in r.text
+        for r in browser.find_elements(By.CSS_SELECTOR, "#claims-waiting tbody tr")
+    ), "no longer waiting"
+
+    browser.delete_all_cookies()
+    sign_in(browser, portal, portal.people["a"], "/mdf")
+    decided = claims_of(browser, campaign).text
+    assert "approved" in decided
+    assert "900.00 USD" in decided
+    fill_claim(browser, campaign, "300.00", ended, invoice)
+    WebDriverWait(browser, 20).until(seen.presence_of_element_located((By.ID, "problem")))
+    said = claims_of(browser, campaign).find_element(By.ID, "problem").text
+    assert "Evidence 1, its SHA-256: this evidence was already used" in said

@@ -12,6 +12,7 @@ shape the real services answer with.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -30,7 +31,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from services.enablement.views import MdfRequestsView
+from services.enablement.views import MdfClaimsView, MdfRequestsView
 from services.incentives.views import (
     AdjustmentItem,
     InquiriesView,
@@ -442,6 +443,57 @@ def mdf_requests(partner_id: str, currency: str = "EUR") -> dict[str, Any]:
                 "remaining": "7500.00",
             },
         },
+    )
+
+
+def evidence_digest(name: str) -> str:
+    """A made-up document's SHA-256, different for each ``name``."""
+    return hashlib.sha256(name.encode()).hexdigest()
+
+
+def mdf_claim(
+    claim_id: str,
+    request_id: str,
+    partner_id: str = "P-A",
+    amount: str = "600.00",
+    status: str = "submitted",
+    currency: str = "EUR",
+    **changes: Any,
+) -> dict[str, Any]:
+    """A claim as enablement answers it (``GET /mdf-claims``): an invoice and a photo (each
+    digest :func:`evidence_digest` of its file), submitted on 2026-05-20 for an activity
+    that ended on 2026-05-15; approved: all of it."""
+    decided = status != "submitted"
+    return {
+        "claim_id": claim_id,
+        "request_id": request_id,
+        "partner_id": partner_id,
+        "amount": amount,
+        "currency": currency,
+        "activity_end": "2026-05-15",
+        "evidence": [
+            {
+                "kind": kind,
+                "url": f"https://files.example.com/{claim_id}/{name}",
+                "sha256": evidence_digest(f"{claim_id}/{name}"),
+            }
+            for kind, name in (("invoice", "invoice.pdf"), ("photo", "booth.jpg"))
+        ],
+        "status": status,
+        "submitted_at": "2026-05-20T09:00:00+00:00",
+        "decided_at": "2026-05-22T09:00:00+00:00" if decided else None,
+        "approved_amount": amount if status == "approved" else None,
+        "reason": "rejected by the channel manager" if status == "rejected" else None,
+        **changes,
+    }
+
+
+def mdf_claims(
+    *claims: dict[str, Any], partner_id: str | None = None, status: str | None = None
+) -> dict[str, Any]:
+    """Enablement's ``GET /mdf-claims``, through its response model."""
+    return answer_of(
+        MdfClaimsView, {"partner_id": partner_id, "status": status, "claims": list(claims)}
     )
 
 

@@ -42,6 +42,8 @@ from services.enablement.commands import (
 from services.enablement.domain import (
     Feedback,
     MdfBudget,
+    MdfClaim,
+    MdfClaimStatus,
     MdfStatus,
     PartnerStanding,
     SalesMaterial,
@@ -267,6 +269,17 @@ class InMemoryStore:
         self._write(MDF_CLAIMS, encode_claim_book(book, book.version + 1))
         book.version += 1
         return True
+
+    async def claims_with_status(self, status: MdfClaimStatus | None) -> list[MdfClaim]:
+        books = [
+            decode_claim_book(d) for d in sorted(self._read(MDF_CLAIMS), key=lambda d: d["_id"])
+        ]
+        return [
+            c
+            for book in books
+            for c in book.claims.values()
+            if status is None or c.status is status
+        ]
 
     # ------------------------------------------------------------- materials and feedback
 
@@ -965,6 +978,7 @@ def test_every_route_documents_its_answer(enablement: Enablement) -> None:
         ("/mdf-requests/{request_id}/claims", "post", "201"): "MdfClaimView",
         ("/mdf-requests/{request_id}/claims/{claim_id}/approve", "post", "200"): "MdfClaimView",
         ("/mdf-requests/{request_id}/claims/{claim_id}/reject", "post", "200"): "MdfClaimView",
+        ("/mdf-claims", "get", "200"): "MdfClaimsView",
     }
     for (path, method, status), model in documented.items():
         content = paths[path][method]["responses"][status]["content"]["application/json"]

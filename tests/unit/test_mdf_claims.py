@@ -433,9 +433,11 @@ def enablement() -> Iterator[Enablement]:
     service.client.close()
 
 
-def approved_request(enablement: Enablement, amount: str = "600.00") -> str:
+def approved_request(
+    enablement: Enablement, amount: str = "600.00", partner_id: str = KEYED_PARTNER
+) -> str:
     body = {
-        "partner_id": KEYED_PARTNER,
+        "partner_id": partner_id,
         "campaign": "Roadshow",
         "amount": amount,
         "currency": "USD",
@@ -715,6 +717,88 @@ def test_deciding_a_claim_twice_or_beyond_it_is_refused(enablement: Enablement) 
         again = enablement.post(claims_path(request_id, made["claim_id"], decision))
         assert again.status_code == 409
         assert "already approved" in again.json()["detail"]
+
+
+# --------------------------------------------------------------------------- the listing
+
+#: The partner OTHER_PARTNER_KEY reads for.
+OTHER_PARTNER = "P-other"
+
+
+def listed(enablement: Enablement, key: str = ADMIN_KEY, **query: Any) -> list[str]:
+    """The claim ids ``GET /mdf-claims`` answers, in its order."""
+    return [c["claim_id"] for c in ok(enablement.get("/mdf-claims", key=key, **query))["claims"]]
+
+
+def test_claims_are_listed_across_requests_and_partners_oldest_first(
+    enablement: Enablement,
+) -> None:
+    enablement.sign(OTHER_PARTNER, "gold")
+    roadshow, webinar = approved_request(enablement), approved_request(enablement, "100.00")
+    elsewhere = approved_request(enablement, partner_id=OTHER_PARTNER)
+    first = ok(
+        enablement.post(claims_path(roadshow), claim_body("400.00", 1), key=PARTNER_KEY), 201
+    )
+    second = ok(enablement.post(claims_path(elsewhere), claim_body("50.00", 2)), 201)
+    third = ok(enablement.post(claims_path(webinar), claim_body("80.00", 3), key=PARTNER_KEY), 201)
+    approved = ok(
+        enablement.post(
+            claims_path(roadshow, first["claim_id"], "approve"), {"approved_amount": "300.00"}
+        )
+    )
+    rejected = ok(
+        enablement.post(
+            claims_path(webinar, third["claim_id"], "reject"), {"reason": "no attendee list"}
+        )
+    )
+
+    waiting = ok(enablement.get("/mdf-claims", status="submitted"))
+    assert waiting == {"partner_id": None, "status": "submitted", "claims": [second]}, (
+        "each claim as its own answer: request, partner, amounts, evidence, decision"
+    )
+    assert ok(enablement.get("/mdf-claims", status="approved"))["claims"] == [approved]
+    assert (approved["approved_amount"], approved["decided_at"] is not None) == ("300.00", True)
+    everything = ok(enablement.get("/mdf-claims"))
+    assert everything["claims"] == [approved, second, rejected], "oldest first, any status"
+    assert {c["partner_id"] for c in everything["claims"]} == {KEYED_PARTNER, OTHER_PARTNER}
+    assert [c["request_id"] for c in everything["claims"]] == [roadshow, elsewhere, webinar]
+    assert listed(enablement, limit=2) == [first["claim_id"], second["claim_id"]]
+
+    one = ok(enablement.get("/mdf-claims", partner_id=KEYED_PARTNER))
+    assert (one["partner_id"], one["status"]) == (KEYED_PARTNER, None)
+    assert one["claims"] == [approved, rejected]
+    assert ok(enablement.get("/mdf-claims", partner_id=KEYED_PARTNER, status="rejected"))[
+        "claims"
+    ] == [rejected]
+    assert rejected["reason"] == "no attendee list"
+    assert listed(enablement, partner_id="P-none") == [], "no claim book: no claim"
+    assert listed(enablement, partner_id=OTHER_PARTNER, status="approved") == []
+
+
+def test_a_partner_lists_its_own_claims_only(enablement: Enablement) -> None:
+    enablement.sign(OTHER_PARTNER, "gold")
+    own = ok(enablement.post(claims_path(approved_request(enablement)), claim_body("1.00", 1)), 201)
+    elsewhere = approved_request(enablement, partner_id=OTHER_PARTNER)
+    other = ok(enablement.post(claims_path(elsewhere), claim_body("1.00", 2)), 201)
+
+    assert listed(enablement, PARTNER_KEY) == [own["claim_id"]], "left out: its own partner"
+    assert listed(enablement, PARTNER_KEY, status="submitted") == [own["claim_id"]]
+    assert listed(enablement, PARTNER_KEY, partner_id=KEYED_PARTNER) == [own["claim_id"]]
+    assert ok(enablement.get("/mdf-claims", key=PARTNER_KEY))["partner_id"] == KEYED_PARTNER
+    refused = enablement.get("/mdf-claims", key=PARTNER_KEY, partner_id=OTHER_PARTNER)
+    assert refused.status_code == 403, refused.text
+    assert listed(enablement, OTHER_PARTNER_KEY) == [other["claim_id"]]
+    assert listed(enablement) == [own["claim_id"], other["claim_id"]], "staff: every partner's"
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [({"status": "requested"}, "query.status"), ({"limit": "0"}, "query.limit")],
+)
+def test_a_listing_asked_wrongly_names_its_parameter(
+    enablement: Enablement, query: dict[str, str], field: str
+) -> None:
+    assert field_errors(enablement.get("/mdf-claims", **query)) == [field]
 
 
 # --------------------------------------------------------------------------- races

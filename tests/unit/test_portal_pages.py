@@ -27,6 +27,7 @@ from tests.support.portal import (
     inquiries,
     is_deleted,
     manager,
+    mdf_claims,
     mdf_requests,
     money_without,
     partner_360,
@@ -392,6 +393,19 @@ POSTS = [
     ("/applications/A-1/approve", {}),
     ("/applications/A-1/reject", {"reason": "no"}),
     ("/mdf-requests/M-1/approve", {}),
+    ("/mdf-requests/M-1/reject", {"reason": "no"}),
+    (
+        "/mdf-requests/M-1/claims",
+        {
+            "amount": "600.00",
+            "activity_end": "2026-05-15",
+            "evidence-1-kind": "invoice",
+            "evidence-1-url": "https://files.example.com/i.pdf",
+            "evidence-1-sha256": "0" * 64,
+        },
+    ),
+    ("/mdf-requests/M-1/claims/MC-1/approve", {"approved_amount": "500.00"}),
+    ("/mdf-requests/M-1/claims/MC-1/reject", {"reason": "no attendee list"}),
     ("/registrations/R-1/extension", {"days": "30", "reason": "the board meets in July"}),
     ("/registrations/R-1/extension/approve", {"note": "fine"}),
     ("/registrations/R-1/extension/reject", {"reason": "no"}),
@@ -687,6 +701,7 @@ def test_a_partners_mdf_request_says_what_became_of_it(
     as_pat: TestClient, services: FakeServices, status: str, done: str, said: str
 ) -> None:
     services.on("GET", "enablement", "/mdf-requests", mdf_requests("P-A"))
+    services.on("GET", "enablement", "/mdf-claims", mdf_claims(partner_id="P-A"))
     services.on("POST", "enablement", "/mdf-requests", mdf_answer(status), status=201)
     form = form_of(as_pat, "/mdf")
     fields = {"campaign": "Webinar", "amount": "100.00", "currency": "EUR"}

@@ -351,11 +351,6 @@ def test_every_event_type_is_projected_but_deal_registrations() -> None:
         contract.DealRegistrationExtensionRequested,
         contract.DealRegistrationExtended,
         contract.DealRegistrationExtensionRejected,
-        # Claims are paid through the settlements (PayoutSettled's mdf_reimbursed); the
-        # partner's MDF position per quarter does not read them yet.
-        contract.MdfClaimSubmitted,
-        contract.MdfClaimApproved,
-        contract.MdfClaimRejected,
     }
     assert set(PROJECTIONS) == set(contract.PAYLOAD_TYPES) - left_out
 
@@ -539,6 +534,7 @@ def test_the_partner_view(reporting: Reporting) -> None:
         "commission_total": "38100.00",
         "bonus_total": "0.00",
         "open_inquiries": [],
+        "mdf": [],
     }
     assert [(c["certification_id"], c["awarded_at"], c["expires_at"]) for c in certification] == [
         ("CERT-CLOUD", "2026-11-01T00:00:00.000000Z", "2027-11-01T00:00:00.000000Z")
@@ -652,6 +648,8 @@ def test_the_programme_summary(reporting: Reporting) -> None:
         "training_completions": 2,
         "certifications_awarded": 1,
         "open_mdf": {"requests": 0, "amount": {}},
+        "mdf_claimed": {},
+        "mdf_reimbursed": {},
         "average_feedback_rating": "4.00",
     }
     everything = reporting.json("/programme/summary")
@@ -662,7 +660,7 @@ def test_the_programme_summary(reporting: Reporting) -> None:
 def test_what_is_not_there_is_404_and_a_partner_key_reads_its_own(reporting: Reporting) -> None:
     nobody = reporting.get("/partners/P-nobody")
     assert (nobody.status_code, nobody.json()) == (404, {"detail": "unknown partner P-nobody"})
-    for path in ("/statements/2026-Q4", "/payouts", "/health"):
+    for path in ("/statements/2026-Q4", "/payouts", "/health", "/mdf"):
         assert reporting.get(f"/partners/P-nobody{path}").status_code == 404, path
     assert reporting.get(f"/partners/{P}/statements/2026-Q5").status_code == 422
     missing = reporting.get("/settlements/S-none/export.csv")
@@ -684,6 +682,7 @@ def test_every_route_documents_its_answer(reporting: Reporting) -> None:
         "/partners/{partner_id}/health": "partners",
         "/partners/at-risk": "partners",
         "/programme/summary": "programme",
+        "/partners/{partner_id}/mdf": "mdf",
     }
     for path, tag in reads.items():
         operation = paths[path]["get"]

@@ -1,5 +1,6 @@
 """Enablement's HTTP routes, one router per resource: courses, certifications,
-completions, learners, partners, materials, feedback and MDF requests."""
+completions, learners, partners, materials, feedback, MDF requests (and the claims made
+under them) and MDF claims across requests."""
 
 from fastapi import APIRouter
 
@@ -11,6 +12,7 @@ from services.enablement.api import (
     learners,
     materials,
     mdf,
+    mdf_claims,
     partners,
 )
 
@@ -24,4 +26,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     materials.router,
     feedback.router,
     mdf.router,
+    mdf_claims.router,
 )

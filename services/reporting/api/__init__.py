@@ -1,5 +1,6 @@
 """Reporting's read API, one router per resource: health, partners, statements, a
-partner's history, payouts, leaderboard and the programme summary."""
+partner's history, payouts, a partner's MDF position, leaderboard and the programme
+summary."""
 
 from fastapi import APIRouter
 
@@ -7,6 +8,7 @@ from services.reporting.api import (
     health,
     history,
     leaderboard,
+    mdf,
     partners,
     payouts,
     programme,
@@ -21,6 +23,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     statements.router,
     history.router,
     payouts.router,
+    mdf.router,
     leaderboard.router,
     programme.router,
 )

@@ -17,6 +17,7 @@ from services.reporting.store import Generation
 from shared import topics
 from shared.lag import consumer_lag
 from shared.settings import Settings
+from tests.integration.reporting.test_mdf_position import EXPECTED_QUARTERS, mdf_partner
 from tests.support.eventually import eventually
 from tests.support.processes import ROOT, ServiceProcess
 from tests.support.reporting import (
@@ -31,6 +32,8 @@ from tests.support.reporting import (
 
 #: A partner with commission inquiries and adjustments, which the rebuild replays too.
 ADJUSTED = f"P-rebuilt-{RUN}"
+#: A partner with MDF requests, claims and settlements paying them, replayed too.
+MDF_PARTNER = f"P-mdf-rebuilt-{RUN}"
 
 
 async def test_rebuild_gives_the_same_read_models_without_downtime(
@@ -39,12 +42,16 @@ async def test_rebuild_gives_the_same_read_models_without_downtime(
     await publish_shuffled(producer)
     for topic, event in corrected_partner(ADJUSTED):
         await producer.send(topic, json.dumps(event).encode(), key=ADJUSTED.encode())
+    for topic, event in mdf_partner(MDF_PARTNER):
+        await producer.send(topic, json.dumps(event).encode(), key=MDF_PARTNER.encode())
     await producer.flush()
 
     def statement_matches() -> None:
         assert reporting.get(f"/partners/{P}/statements/{PERIOD}").json() == EXPECTED_STATEMENT
         adjusted = reporting.get(f"/partners/{ADJUSTED}/statements/{PERIOD}").json()
         assert adjusted == {**EXPECTED_CORRECTED_STATEMENT, "partner_id": ADJUSTED}
+        mdf = reporting.get(f"/partners/{MDF_PARTNER}/mdf").json()
+        assert mdf == {"partner_id": MDF_PARTNER, "quarters": EXPECTED_QUARTERS}
 
     await eventually(statement_matches)
     # The old generation stops receiving writes at the switch: let the live service
