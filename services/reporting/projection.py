@@ -19,7 +19,6 @@ generation (``rebuild.py`` fills a new one).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -620,16 +619,14 @@ def _totals_of(lines: LinesCache, pl: PartnerLines) -> tuple[dict[str, Document]
 
 async def project_into(generation: Generation, writes: Writes) -> None:
     """The batch's upserts (one bulk write per collection), then its partners' lines and
-    the derived documents; beside them, at the same time, the partners' history."""
-
-    async def read_models() -> None:
-        await generation.apply(writes)
-        if writes.partners:
-            lifecycle = set(writes.by_collection.get("partners", {}))
-            lines = writes.by_collection.get("lines", {})
-            await derive(generation, sorted(writes.partners), lines, lifecycle)
-
-    await asyncio.gather(read_models(), generation.write_history(writes))
+    the derived documents, then the partners' history, one after the other like every
+    write of a batch: the store is not given several commands at once."""
+    await generation.apply(writes)
+    if writes.partners:
+        lifecycle = set(writes.by_collection.get("partners", {}))
+        lines = writes.by_collection.get("lines", {})
+        await derive(generation, sorted(writes.partners), lines, lifecycle)
+    await generation.write_history(writes)
 
 
 class Projection:
