@@ -340,7 +340,9 @@ async def test_approved_mdf_claims_are_paid_once_beside_the_commissions(
     def paid() -> dict[str, Any]:
         answer = settle(engine, "2026-Q4", [e.partner_id], dry_run=True)
         assert answer.status_code == 200, answer.text
-        (payout,) = answer.json()["payouts"]
+        payouts = answer.json()["payouts"]
+        assert len(payouts) == 1, payouts
+        payout = payouts[0]
         assert payout["mdf_reimbursed"] == "1000.00", payout  # until both claims are in
         found: dict[str, Any] = payout
         return found
