@@ -7,6 +7,8 @@ lifespan, so neither Kafka nor MongoDB is touched.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import partial
 
 from fastapi import FastAPI
@@ -38,6 +40,7 @@ def create_app(
     *,
     store: Store | None = None,
     publisher: Publisher | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> FastAPI:
     name = settings.service_name
     broker = make_broker(settings)
@@ -94,6 +97,7 @@ def create_app(
             award_settling,
             budget,
             claim_window_days=settings.mdf_claim_window_days,
+            clock=clock,
         ),
         EnablementQueries(store, budget),
     )

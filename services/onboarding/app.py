@@ -7,6 +7,9 @@ lifespan, so neither Kafka nor MongoDB is touched.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+
 from fastapi import FastAPI
 
 from services.onboarding.api import ROUTERS
@@ -32,6 +35,7 @@ def create_app(
     *,
     store: PartnerStore | None = None,
     publisher: Publisher | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> FastAPI:
     broker = make_broker(settings)
     mongo = make_mongo_client(settings)
@@ -62,7 +66,9 @@ def create_app(
         background=[publisher.run],
     )
     store = mongo_store if store is None else store
-    commands = OnboardingCommands(store, settings.rules, publisher, service=settings.service_name)
+    commands = OnboardingCommands(
+        store, settings.rules, publisher, service=settings.service_name, clock=clock
+    )
     provide(app, commands, OnboardingQueries(store))
     for router in ROUTERS:
         app.include_router(router)

@@ -100,8 +100,20 @@ MANAGER = Actor(kind=ActorKind.PERSON, id="maria")
 KEYED_PARTNER = "P-keyed"
 #: Small enough to exhaust in a test.
 BUDGETS = "registered=0,silver=500,gold=1000,platinum=5000"
+#: The tests' now: where the service's clock starts, so a run across midnight sees one day.
 NOW = datetime.now(UTC)
 TODAY = NOW.date()
+
+
+def ticking(start: datetime = NOW) -> Callable[[], datetime]:
+    """A clock from ``start`` that moves on a millisecond at each reading."""
+    at = [start]
+
+    def now() -> datetime:
+        at[0] += timedelta(milliseconds=1)
+        return at[0]
+
+    return now
 
 
 # --------------------------------------------------------------------------- the fakes
@@ -372,7 +384,9 @@ class Enablement(ServiceHarness):
             oidc_issuer=issuer,
             oidc_jwks_cooldown_seconds=0,
         )
-        self.client = TestClient(create_app(settings, store=self.store, publisher=self.kafka))
+        self.client = TestClient(
+            create_app(settings, store=self.store, publisher=self.kafka, clock=ticking())
+        )
         self.award_settling = AwardSettling(self.store, self.kafka)
         self.consumer = EnablementConsumer(
             self.store, self.kafka, self.award_settling, self.dead_letters
@@ -817,7 +831,7 @@ def test_mdf_within_budget_is_approved_and_beyond_it_rejected(enablement: Enable
     listing = ok(enablement.get("/mdf-requests", partner_id="P-1"))
     assert len(listing["requests"]) == 6
     assert listing["budget"] == {
-        "quarter": quarter_of(datetime.now(UTC)),
+        "quarter": quarter_of(NOW),
         "currency": "USD",
         "tier": "gold",
         "budget": "1000",

@@ -53,6 +53,7 @@ from shared.events import Actor, ActorKind, MdfClaimApproved, MdfClaimRejected, 
 from tests.unit.test_enablement_service import (
     ADMIN_KEY,
     KEYED_PARTNER,
+    NOW,
     OTHER_PARTNER_KEY,
     PARTNER_KEY,
     DeadLetters,
@@ -63,6 +64,7 @@ from tests.unit.test_enablement_service import (
     ok,
     publisher_of,
     signed,
+    ticking,
 )
 
 PARTNER = "P-100"
@@ -406,7 +408,7 @@ def test_a_claim_book_is_stored_as_it_was() -> None:
 
 # --------------------------------------------------------------------------- the service
 
-TODAY = datetime.now(UTC).date()
+TODAY = NOW.date()
 
 
 def proof(*numbers: int) -> list[dict[str, str]]:
@@ -815,6 +817,7 @@ async def commands_over(store: InMemoryStore, window_days: int = 60) -> Enableme
         award_settling,
         MdfBudget("USD", {Tier.GOLD: Decimal(1000)}),
         claim_window_days=window_days,
+        clock=ticking(),
     )
 
 

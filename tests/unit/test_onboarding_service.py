@@ -56,7 +56,9 @@ WEIGHTS = "customer_base=0.30,sales_network=0.20,expertise=0.20,track_record=0.2
 NOTICE_DAYS = 45
 #: SCORECARD under WEIGHTS (77.0 under the default weights).
 SCORE = 76.0
-TODAY = datetime.now(UTC).date()
+#: The tests' now: the service's clock too, so a run across midnight sees one day.
+NOW = datetime.now(UTC)
+TODAY = NOW.date()
 
 
 # --------------------------------------------------------------------------- the fakes
@@ -135,7 +137,7 @@ class Onboarding(ServiceHarness):
             scorecard_weights=WEIGHTS,
             termination_notice_days=NOTICE_DAYS,
         )
-        app = create_app(settings, store=self.store, publisher=self.kafka)
+        app = create_app(settings, store=self.store, publisher=self.kafka, clock=lambda: NOW)
         self.client = TestClient(app)
 
 
