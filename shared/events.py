@@ -606,6 +606,28 @@ class MdfClaimRejected(Payload):
     rejected_at: AwareDatetime
 
 
+#: A calendar quarter, e.g. ``2026-Q3``.
+QUARTER_PATTERN = r"^[1-9]\d{3}-Q[1-4]$"
+QuarterLabel = Annotated[str, Field(pattern=QUARTER_PATTERN)]
+
+
+class MdfFundsReleased(Payload):
+    """The claim window of an approved MDF request closed and ``amount`` of it was never
+    claimed: it goes back to the budget of ``quarter``. ``amount`` is all the request has
+    released so far; a claim waiting at the close that is then rejected or approved in
+    part releases more, with a greater ``amount`` (docs/rules/enablement.md, "Unclaimed
+    funds")."""
+
+    event_type = "MdfFundsReleased"
+    kafka_topic = topics.ENABLEMENT
+
+    request_id: NonEmpty
+    quarter: QuarterLabel
+    amount: PositiveMoney
+    currency: Currency
+    released_at: AwareDatetime
+
+
 class CommissionCalculated(Payload):
     """One revision of one deal's commission; the highest stands (docs/rules/commissions.md)."""
 
@@ -744,6 +766,7 @@ PAYLOAD_TYPES: tuple[type[Payload], ...] = (
     MdfClaimSubmitted,
     MdfClaimApproved,
     MdfClaimRejected,
+    MdfFundsReleased,
     CommissionCalculated,
     PayoutSettled,
     CommissionInquiryOpened,

@@ -67,7 +67,17 @@ def create_app(
         title="EnablementEvents",
         description="TrainingCompleted, CertificationAwarded, PartnerFeedbackSubmitted, "
         "MdfRequested, MdfApproved, MdfRejected, MdfClaimSubmitted, MdfClaimApproved, "
-        "MdfClaimRejected",
+        "MdfClaimRejected, MdfFundsReleased",
+    )
+
+    budget = settings.mdf_budget
+    commands = EnablementCommands(
+        store,
+        publisher,
+        award_settling,
+        budget,
+        claim_window_days=settings.mdf_claim_window_days,
+        clock=clock,
     )
 
     async def startup() -> None:
@@ -86,20 +96,17 @@ def create_app(
             "outbox_backlog": publisher.known_backlog,
             "awards_current": award_settling.awards_current,
         },
-        background=[publisher.run, award_settling.keep_learners_settled, report_lag],
+        background=[
+            publisher.run,
+            award_settling.keep_learners_settled,
+            report_lag,
+            partial(commands.keep_releasing, settings.mdf_release_interval_seconds),
+        ],
     )
-    budget = settings.mdf_budget
     provide(
         app,
-        EnablementCommands(
-            store,
-            publisher,
-            award_settling,
-            budget,
-            claim_window_days=settings.mdf_claim_window_days,
-            clock=clock,
-        ),
-        EnablementQueries(store, budget),
+        commands,
+        EnablementQueries(store, budget, clock, claim_window_days=settings.mdf_claim_window_days),
     )
     for router in ROUTERS:
         app.include_router(router)

@@ -33,9 +33,11 @@ The rules themselves are in :mod:`services.enablement.domain`
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import AfterValidator, AliasChoices, AwareDatetime, BaseModel, Field, StrictInt
@@ -59,15 +61,18 @@ from services.enablement.domain import (
     approve_mdf_request,
     check_mdf_claim,
     define,
+    funds_released,
     passes,
     quarter_of,
     require_active_partner,
     submit_mdf_request,
+    unclaimed_funds,
     utc_date,
 )
 from services.enablement.publishing import (
     completion_event,
     feedback_event,
+    funds_released_event,
     mdf_claim_decision_event,
     mdf_claim_submitted_event,
     mdf_decision_event,
@@ -93,6 +98,8 @@ from services.enablement.views import (
     FeedbackAnswer,
     MaterialView,
     MdfClaimView,
+    MdfReleasesView,
+    MdfReleaseView,
     MdfRequestView,
 )
 from shared.commands import (
@@ -108,7 +115,11 @@ from shared.commands import (
     retry_on_conflict,
 )
 from shared.events import Actor, Currency, HttpUrlText, Money, Sha256, Tier
+from shared.failpoints import failpoint
 from shared.outbox import OutboxEntry, Publisher
+from shared.periodic import every
+
+log = logging.getLogger(__name__)
 
 #: How far a completion may lie in the future (clocks of an LMS and ours differ a little).
 CLOCK_TOLERANCE = timedelta(minutes=5)
@@ -457,7 +468,9 @@ class EnablementCommands:
             entries = [OutboxEntry.of(mdf_requested_event(request, actor))]
             if request.status is not MdfStatus.REQUESTED:
                 entries.append(OutboxEntry.of(mdf_decision_event(request, actor)))
-            answer = Answer(201, MdfRequestView.of(request).model_dump(mode="json"))
+            answer = Answer(
+                201, MdfRequestView.of(request, self.claim_window_days).model_dump(mode="json")
+            )
             return await self._save_ledger(ledger, entries, key, answer)
 
         return await retry_on_conflict(attempt, what="the MDF ledger")
@@ -503,7 +516,9 @@ class EnablementCommands:
                 return replayed
             decided = await decide(ledger.requests[request_id], ledger, self.clock())
             ledger.requests[request_id] = decided
-            answer = Answer(200, MdfRequestView.of(decided).model_dump(mode="json"))
+            answer = Answer(
+                200, MdfRequestView.of(decided, self.claim_window_days).model_dump(mode="json")
+            )
             return await self._save_ledger(
                 ledger, [OutboxEntry.of(mdf_decision_event(decided, actor))], key, answer
             )
@@ -611,6 +626,78 @@ class EnablementCommands:
 
         return await retry_on_conflict(attempt, what="the MDF claims")
 
+    # ----------------------------------------------------------------- unclaimed funds
+
+    async def release_unclaimed_funds(self) -> MdfReleasesView:
+        """Release what approved requests left unclaimed once their claims closed, for
+        every partner (MdfFundsReleased: docs/rules/enablement.md, "Unclaimed funds").
+
+        A run decides from the claim books alone, so it is idempotent: run again (by
+        the schedule, after a restart, on another replica), it releases only what the
+        claims now hold less of, and the same release is the same event."""
+        now = self.clock()
+        today = utc_date(now)
+        newest = quarter_of(now - timedelta(days=self.claim_window_days + 1))
+        approved: dict[str, list[MdfRequest]] = {}
+        for ledger in await self.store.approved_ledgers_through(newest):
+            approved.setdefault(ledger.partner_id, []).extend(
+                r for r in ledger.requests.values() if r.status is MdfStatus.APPROVED
+            )
+        released: list[MdfReleaseView] = []
+        for partner_id, requests in approved.items():
+            released.extend(await self._release(partner_id, requests, now, today))
+        return MdfReleasesView(released=released)
+
+    async def keep_releasing(self, interval: float) -> None:
+        """Release unclaimed funds now and every ``interval`` seconds until cancelled."""
+        await every(
+            interval,
+            self.release_unclaimed_funds,
+            what="releasing unclaimed MDF funds",
+            log=log,
+            immediately=True,
+        )
+
+    async def _release(
+        self, partner_id: str, requests: list[MdfRequest], now: datetime, today: date
+    ) -> list[MdfReleaseView]:
+        """Release what ``requests`` (of one partner) left unclaimed, in one write of the
+        partner's claim book, so a claim made at the same moment is decided before or
+        after it, never beside it."""
+
+        async def attempt() -> list[MdfReleaseView] | Lost:
+            book = await self.store.load_claim_book(partner_id)
+            views: list[MdfReleaseView] = []
+            for request in sorted(requests, key=lambda r: r.request_id):
+                already = book.released.get(request.request_id, Decimal(0))
+                total = unclaimed_funds(
+                    request, book.claims.values(), already, today, self.claim_window_days
+                )
+                if total is None:
+                    continue
+                book.released[request.request_id] = total
+                release = funds_released(request, total, now)
+                book.outbox.append(OutboxEntry.of(funds_released_event(release)))
+                views.append(
+                    MdfReleaseView(
+                        partner_id=partner_id,
+                        request_id=request.request_id,
+                        quarter=release.quarter,
+                        amount=str(total),
+                        currency=release.currency,
+                        released_at=now.isoformat(),
+                    )
+                )
+            if not views:
+                return views
+            if not await self.store.save_claim_book(book):
+                return LOST
+            failpoint("enablement_claims_after_store")
+            self.publisher.publish_soon(MDF_CLAIMS, [book.key])
+            return views
+
+        return await retry_on_conflict(attempt, what=f"the MDF claims of {partner_id}")
+
     async def _claims_of(self, request_id: str) -> tuple[MdfRequest, MdfClaimBook]:
         """The request and its partner's claim book; :class:`NotFound` for no request."""
         ledger = await self.store.ledger_of_request(request_id)
@@ -627,5 +714,6 @@ class EnablementCommands:
             key.remember(book.answers, answer)
         if not await self.store.save_claim_book(book):
             return LOST
+        failpoint("enablement_claims_after_store")
         self.publisher.publish_soon(MDF_CLAIMS, [book.key])
         return answer

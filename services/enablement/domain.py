@@ -76,15 +76,22 @@ approved and what remains.
 each with its proof of performance (:class:`Evidence`: kind, URL, SHA-256).
 :func:`check_mdf_claim` refuses a claim with :class:`MdfClaimRefused` (HTTP
 422, naming the field and the :class:`ClaimRule`): the request is not
-approved, the claim is in another currency, it has no evidence, today is after
-``activity_end`` + the claim window (default 60 days; that last day included),
-it would take the request's claims beyond its approved amount (a claim waiting
+approved, the claim is in another currency, it has no evidence, its activity has
+not ended yet, today is after ``activity_end`` + the claim window (default 60
+days; that last day included) or after the last day of the request's quarter +
+the claim window, it would take the request's claims beyond its approved amount (a claim waiting
 holds its amount, an approved one what was approved, a rejected one nothing),
 or one of its digests was used by any earlier claim of the partner. A claim
 goes ``submitted`` → ``approved`` (all or part: :meth:`MdfClaim.approve`; more
 than claimed is refused) | ``rejected``; deciding a decided claim raises
 :class:`MdfClaimAlreadyDecided` (HTTP 409). :func:`claims_summary` says what
 a request's claims hold of it.
+
+**Unclaimed funds.** Once a request's claims have closed (the last day of its
+quarter + the claim window, :func:`request_claims_close`), what its claims do not
+hold goes back to the quarter's budget: :func:`unclaimed_funds` says what the
+request has released in all (MdfFundsReleased), and :func:`quarter_budget`
+counts it as unused.
 
 Refusals are exceptions that say why (``reason``); each is a
 :class:`shared.commands.NotFound` (HTTP 404) or :class:`shared.commands.Conflict`
@@ -108,6 +115,7 @@ from shared.events import (
     MdfClaimEvidence,
     MdfClaimRejected,
     MdfClaimSubmitted,
+    MdfFundsReleased,
     MdfRejected,
     MdfRequested,
     PartnerFeedbackSubmitted,
@@ -835,7 +843,8 @@ def remaining_mdf_budget(
 @dataclass(frozen=True, slots=True)
 class QuarterBudget:
     """A partner's MDF budget for one quarter as it stands: ``approved`` is what its
-    approved requests use, ``remaining`` what is left (never below 0)."""
+    approved requests were granted, ``released`` what of that went unclaimed and came
+    back (:func:`unclaimed_funds`), ``remaining`` what is left unused (never below 0)."""
 
     quarter: str
     currency: str
@@ -843,6 +852,7 @@ class QuarterBudget:
     budget: Decimal
     approved: Decimal
     remaining: Decimal
+    released: Decimal = Decimal("0.00")
 
 
 def quarter_budget(
@@ -851,22 +861,34 @@ def quarter_budget(
     day: date,
     budget: MdfBudget,
     requests: Iterable[MdfRequest],
+    released: Mapping[str, Decimal] | None = None,
 ) -> QuarterBudget:
     """The partner's budget for ``quarter`` at its tier on ``day`` (none without a contract
-    in force), given its requests of that quarter."""
+    in force), given its requests of that quarter and what each released (request id →
+    total released)."""
+    by_id = {r.request_id: r for r in requests}
+    back = sum(
+        (
+            (released or {}).get(r.request_id, Decimal(0))
+            for r in by_id.values()
+            if r.status is MdfStatus.APPROVED and r.quarter == quarter
+        ),
+        Decimal("0.00"),
+    )
     tier = standing.tier_on(day)
     if tier is None:
         total = remaining = Decimal(0)
     else:
         total = budget.for_tier(tier)
-        remaining = remaining_mdf_budget(standing.partner_id, quarter, tier, budget, requests)
+        remaining = remaining_mdf_budget(standing.partner_id, quarter, tier, budget, by_id.values())
     return QuarterBudget(
         quarter=quarter,
         currency=budget.currency,
         tier=tier,
         budget=total,
         approved=total - remaining,
-        remaining=max(remaining, Decimal(0)),
+        remaining=max(remaining + back, Decimal(0)),
+        released=back,
     )
 
 
@@ -953,6 +975,7 @@ class ClaimRule(StrEnum):
     CURRENCY_MISMATCH = "currency_mismatch"
     NO_EVIDENCE = "no_evidence"
     CLAIM_WINDOW_CLOSED = "claim_window_closed"
+    ACTIVITY_NOT_ENDED = "activity_not_ended"
     OVER_APPROVED_AMOUNT = "over_approved_amount"
     EVIDENCE_REUSED = "evidence_reused"
     MORE_THAN_CLAIMED = "more_than_claimed"
@@ -1112,9 +1135,36 @@ class MdfClaim:
         raise ValueError(f"MDF claim {self.claim_id} is not decided yet")
 
 
+def funds_released(request: MdfRequest, total: Decimal, at: datetime) -> MdfFundsReleased:
+    """The event of ``request`` having released ``total`` in all (:func:`unclaimed_funds`)."""
+    return MdfFundsReleased(
+        partner_id=request.partner_id,
+        request_id=request.request_id,
+        quarter=request.quarter,
+        amount=total,
+        currency=request.currency,
+        released_at=at,
+    )
+
+
 def claim_window_closes(activity_end: date, window_days: int) -> date:
     """The last day a claim for an activity that ended on ``activity_end`` may be made."""
     return activity_end + timedelta(days=window_days)
+
+
+def quarter_last_day(quarter: str) -> date:
+    """The last day of a calendar quarter such as ``2026-Q3`` (30 September 2026)."""
+    year, number = int(quarter[:4]), int(quarter[6])
+    if number == 4:
+        return date(year, 12, 31)
+    return date(year, 3 * number + 1, 1) - timedelta(days=1)
+
+
+def request_claims_close(request: MdfRequest, window_days: int) -> date:
+    """The last day any claim may be made against ``request``: the last day of the quarter
+    whose budget it draws on, plus the claim window. After it, what no claim holds is
+    released (:func:`unclaimed_funds`)."""
+    return quarter_last_day(request.quarter) + timedelta(days=window_days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1140,6 +1190,29 @@ def claims_summary(request: MdfRequest, claims: Iterable[MdfClaim]) -> ClaimsSum
     return ClaimsSummary(
         claimed=claimed, approved=approved, claimable=max(total - claimed, Decimal(0))
     )
+
+
+def unclaimed_funds(
+    request: MdfRequest,
+    claims: Iterable[MdfClaim],
+    released: Decimal,
+    today: date,
+    window_days: int = DEFAULT_CLAIM_WINDOW_DAYS,
+) -> Decimal | None:
+    """What ``request`` has released in all once this release is made, or None when it
+    releases nothing now: only an approved request whose claims closed before ``today``
+    (:func:`request_claims_close`) releases, and it releases its amount less what its
+    claims hold (:attr:`MdfClaim.held`), when that is more than ``released`` already.
+    A claim waiting at the close holds its whole amount until it is decided; rejected
+    or approved in part, it lets the next release give back the rest. No claim can be
+    made after the close, so what the claims hold only falls, and the total released
+    only grows."""
+    if request.status is not MdfStatus.APPROVED:
+        return None
+    if today <= request_claims_close(request, window_days):
+        return None
+    total = request.amount - claims_summary(request, claims).claimed
+    return total if total > released else None
 
 
 def _reused_evidence(claim: MdfClaim, earlier: Iterable[MdfClaim]) -> None:
@@ -1171,8 +1244,9 @@ def check_mdf_claim(
 ) -> None:
     """Refuse ``claim`` against ``request`` (:class:`MdfClaimRefused`, naming the field and
     the rule) unless every rule allows it, checked in this order: the request is approved;
-    the claim is in its currency; it has evidence; ``today`` is at most
-    ``activity_end`` + ``window_days``; with the request's other claims (rejected ones
+    the claim is in its currency; it has evidence; its activity has ended (``activity_end``
+    is not after ``today``); ``today`` is at most ``activity_end`` + ``window_days``, and
+    at most the last day of the request's quarter + ``window_days``; with the request's other claims (rejected ones
     hold nothing) it stays within the approved amount; no evidence digest was used by
     any earlier claim of the partner (``claims``: all of them, of every request) nor is
     listed twice."""
@@ -1199,6 +1273,13 @@ def check_mdf_claim(
             ("body", "evidence"),
             "a claim needs at least one piece of proof of performance",
         )
+    if claim.activity_end > today:
+        raise MdfClaimRefused(
+            ClaimRule.ACTIVITY_NOT_ENDED,
+            ("body", "activity_end"),
+            f"the activity ends on {claim.activity_end.isoformat()}: it is claimed once it "
+            f"has ended, today is {today.isoformat()}",
+        )
     closes = claim_window_closes(claim.activity_end, window_days)
     if today > closes:
         raise MdfClaimRefused(
@@ -1206,6 +1287,15 @@ def check_mdf_claim(
             ("body", "activity_end"),
             f"an activity that ended on {claim.activity_end.isoformat()} could be claimed "
             f"until {closes.isoformat()} ({window_days} days)",
+        )
+    last = request_claims_close(request, window_days)
+    if today > last:
+        raise MdfClaimRefused(
+            ClaimRule.CLAIM_WINDOW_CLOSED,
+            ("path", "request_id"),
+            f"MDF request {request.request_id} of {request.quarter} could be claimed against "
+            f"until {last.isoformat()} ({window_days} days after its quarter); what was not "
+            "claimed went back to the budget",
         )
     others = [c for c in claims if c.claim_id != claim.claim_id]
     left = claims_summary(request, others).claimable

@@ -122,3 +122,22 @@ def mdf_claim_decision_event(
         time=claim.decided_at,
         event_id=deterministic_id(SERVICE, "MdfClaimDecision", claim.claim_id),
     )
+
+
+#: The actor of what enablement decides by itself on a schedule (a release of funds).
+SYSTEM = events.Actor(kind=events.ActorKind.SYSTEM, id=SERVICE)
+
+
+def funds_released_event(
+    release: events.MdfFundsReleased,
+) -> events.CloudEvent[events.MdfFundsReleased]:
+    """MdfFundsReleased: one id per request and total, so the same release made again (two
+    replicas, a crash before its outbox entry was removed) is the same event."""
+    return new_event(
+        release.caused_by(SYSTEM),
+        source=SOURCE,
+        time=release.released_at,
+        event_id=deterministic_id(
+            SERVICE, "MdfFundsReleased", release.request_id, str(release.amount)
+        ),
+    )

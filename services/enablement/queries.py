@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from services.enablement.domain import (
+    DEFAULT_CLAIM_WINDOW_DAYS,
     MdfBudget,
     MdfClaimStatus,
     MdfStatus,
@@ -57,10 +59,13 @@ class EnablementQueries:
         store: Store,
         budget: MdfBudget,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        claim_window_days: int = DEFAULT_CLAIM_WINDOW_DAYS,
     ) -> None:
         self.store = store
         self.budget = budget
         self.clock = clock
+        self.claim_window_days = claim_window_days
 
     # ----------------------------------------------------------------- the catalogue
 
@@ -153,9 +158,14 @@ class EnablementQueries:
     # ----------------------------------------------------------------- MDF
 
     async def mdf_requests(
-        self, partner_id: str | None, status: MdfStatus | None, limit: int
+        self,
+        partner_id: str | None,
+        status: MdfStatus | None,
+        limit: int,
+        quarter: str | None = None,
     ) -> MdfRequestsView:
-        """A partner's requests with its budget this quarter, or every request by status."""
+        """A partner's requests with its budget of ``quarter`` (default this quarter), or
+        every request by status."""
         ledgers: list[MdfLedger]
         if partner_id is not None:
             ledgers = await self.store.ledgers_of(partner_id)
@@ -175,34 +185,48 @@ class EnablementQueries:
         view = MdfRequestsView(
             partner_id=partner_id,
             status=status,
-            requests=[MdfRequestView.of(r) for r in requests],
+            requests=[MdfRequestView.of(r, self.claim_window_days) for r in requests],
         )
         if partner_id is not None:
-            budget = await self._budget_this_quarter(partner_id)
+            budget = await self._budget_of(partner_id, quarter)
             if budget is not None:
                 view.budget = budget
         return view
 
-    async def _budget_this_quarter(self, partner_id: str) -> QuarterBudgetView | None:
+    async def _budget_of(self, partner_id: str, quarter: str | None) -> QuarterBudgetView | None:
+        """The partner's budget of ``quarter`` (None: this one) at its tier today, with what
+        its requests released (from its claim book)."""
         standing = await self.store.standing(partner_id)
         if standing is None:
             return None
         now = self.clock()
-        ledger = await self.store.load_ledger(partner_id, quarter_of(now))
+        ledger = await self.store.load_ledger(partner_id, quarter or quarter_of(now))
+        book = await self.store.load_claim_book(partner_id)
         return QuarterBudgetView.of(
             quarter_budget(
-                standing, ledger.quarter, utc_date(now), self.budget, ledger.requests.values()
+                standing,
+                ledger.quarter,
+                utc_date(now),
+                self.budget,
+                ledger.requests.values(),
+                book.released,
             )
         )
 
     async def mdf_request(self, request_id: str) -> MdfRequestDetailView:
-        """The request with its claims (from its partner's claim book)."""
+        """The request with its claims and what it released (from its partner's claim book)."""
         ledger = await self.store.ledger_of_request(request_id)
         if ledger is None:
             raise NotFound(f"MDF request {request_id} does not exist")
         request = ledger.requests[request_id]
         book = await self.store.load_claim_book(request.partner_id)
-        return MdfRequestDetailView.with_claims(request, book.claims.values())
+        return MdfRequestDetailView.with_claims(
+            request,
+            book.claims.values(),
+            released=book.released.get(request_id, Decimal("0.00")),
+            window_days=self.claim_window_days,
+            today=utc_date(self.clock()),
+        )
 
     async def mdf_claims(
         self, partner_id: str | None, status: MdfClaimStatus | None, limit: int

@@ -9,7 +9,10 @@ budgets (docs/rules/enablement.md):
   ``registered=0,silver=10000,gold=25000,platinum=50000``): each tier's
   quarterly amount; a tier left out has no budget;
 - ``MDF_CLAIM_WINDOW_DAYS`` (default 60): how many days after its activity
-  ended a claim against an approved request may still be made (0 to 3650).
+  ended a claim against an approved request may still be made (0 to 3650); it is
+  also how many days after the last day of its quarter a request's claims close;
+- ``MDF_RELEASE_INTERVAL_SECONDS`` (default 3600): how often the service releases
+  what approved requests left unclaimed once their claims closed (1 to 86400).
 
 A bad value stops the service at start-up with a :class:`ConfigurationError`
 naming the variable.
@@ -43,6 +46,7 @@ class EnablementSettings(Settings):
     mdf_budget_currency: str = DEFAULT_MDF_CURRENCY
     mdf_quarterly_budgets: str = DEFAULT_QUARTERLY_BUDGETS
     mdf_claim_window_days: int = Field(default=DEFAULT_CLAIM_WINDOW_DAYS, ge=0, le=3650)
+    mdf_release_interval_seconds: float = Field(default=3600, ge=1, le=86400)
 
     @field_validator("mdf_budget_currency")
     @classmethod

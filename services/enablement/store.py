@@ -17,7 +17,9 @@
   new claim must not reuse are those of all the partner's claims, so they
   are in the one document the claim is written to: the check, the claim and
   its event are one single-document write (docs/rules/enablement.md,
-  "Claims"). A claim finds its book from its request (``partner_id``). Listing
+  "Claims"), and what each request released when its claims closed is kept
+  there too, so a release and a late claim are decided one after the other
+  ("Unclaimed funds"). A claim finds its book from its request (``partner_id``). Listing
   every partner's claims (``GET /mdf-claims`` naming no partner) reads every
   book holding one of the status asked for
   (:meth:`EnablementStore.claims_with_status`).
@@ -459,6 +461,9 @@ class MdfClaimBook:
     claims: dict[str, MdfClaim] = field(default_factory=dict)
     answers: Answers = field(default_factory=dict)
     outbox: list[OutboxEntry] = field(default_factory=list)
+    #: What each of the partner's requests has released in all (request id → amount):
+    #: kept with the claims, so a release and a late claim are decided one after the other.
+    released: dict[str, Decimal] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -504,6 +509,7 @@ def encode_claim_book(book: MdfClaimBook, version: int) -> Document:
         "version": version,
         "partner_id": book.partner_id,
         "claims": [encode_mdf_claim(c) for c in book.claims.values()],
+        "released": {request_id: str(amount) for request_id, amount in book.released.items()},
         "answers": book.answers,
         **encode_outbox(book.outbox),
     }
@@ -517,6 +523,7 @@ def decode_claim_book(doc: Mapping[str, Any]) -> MdfClaimBook:
         claims={c["claim_id"]: decode_mdf_claim(partner_id, c) for c in doc["claims"]},
         answers=dict(doc["answers"]),
         outbox=decode_outbox(doc),
+        released={r: Decimal(amount) for r, amount in doc.get("released", {}).items()},
     )
 
 
@@ -607,6 +614,7 @@ class Store(Protocol):
     async def ledger_of_request(self, request_id: str) -> MdfLedger | None: ...
     async def ledgers_of(self, partner_id: str) -> list[MdfLedger]: ...
     async def ledgers_with_status(self, status: MdfStatus, limit: int) -> list[MdfLedger]: ...
+    async def approved_ledgers_through(self, quarter: str) -> list[MdfLedger]: ...
     async def save_ledger(self, ledger: MdfLedger) -> bool: ...
 
     async def load_claim_book(self, partner_id: str) -> MdfClaimBook: ...
@@ -815,6 +823,11 @@ class EnablementStore:
             .sort("_id", 1)
             .limit(limit)
         ]
+
+    async def approved_ledgers_through(self, quarter: str) -> list[MdfLedger]:
+        """The ledgers of ``quarter`` and earlier holding an approved request, by partner."""
+        query = {"quarter": {"$lte": quarter}, "requests.status": MdfStatus.APPROVED.value}
+        return [decode_ledger(doc) async for doc in self.mdf_ledgers.find(query).sort("_id", 1)]
 
     async def save_ledger(self, ledger: MdfLedger) -> bool:
         await self._locate({ledger.key: ledger.locators - ledger.located})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from decimal import Decimal
 from typing import Self
 
 from pydantic import BaseModel, Field
@@ -29,6 +30,7 @@ from services.enablement.domain import (
     QuarterBudget,
     SalesMaterial,
     claims_summary,
+    request_claims_close,
 )
 from services.enablement.store import Learner
 from shared.events import PartnerStatus, Tier
@@ -262,9 +264,15 @@ class MdfRequestView(BaseModel):
     status: MdfStatus
     decided_at: InstantText | None
     reason: str | None = Field(description="why it was rejected")
+    claims_close: str | None = Field(
+        description="approved: the last day a claim may be made against it (the last day "
+        "of its quarter plus the claim window); else none",
+        json_schema_extra={"format": "date"},
+    )
 
     @classmethod
-    def of(cls, request: MdfRequest) -> Self:
+    def of(cls, request: MdfRequest, window_days: int) -> Self:
+        approved = request.status is MdfStatus.APPROVED
         return cls(
             request_id=request.request_id,
             partner_id=request.partner_id,
@@ -275,6 +283,9 @@ class MdfRequestView(BaseModel):
             status=request.status,
             decided_at=None if request.decided_at is None else request.decided_at.isoformat(),
             reason=request.reason,
+            claims_close=request_claims_close(request, window_days).isoformat()
+            if approved
+            else None,
         )
 
 
@@ -335,22 +346,56 @@ class MdfRequestDetailView(MdfRequestView):
         "approved ones at what was approved"
     )
     claims_approved: MoneyText = Field(description="what the approved claims pay")
-    claimable: MoneyText = Field(description="what a new claim may still ask for")
+    claimable: MoneyText = Field(
+        description="what a new claim may still ask for (0.00 once claims have closed)"
+    )
+    released: MoneyText = Field(
+        description="what went unclaimed and was released to the budget once claims closed"
+    )
 
     @classmethod
-    def with_claims(cls, request: MdfRequest, claims: Iterable[MdfClaim]) -> Self:
+    def with_claims(
+        cls,
+        request: MdfRequest,
+        claims: Iterable[MdfClaim],
+        *,
+        released: Decimal,
+        window_days: int,
+        today: date,
+    ) -> Self:
         own = sorted(
             (c for c in claims if c.request_id == request.request_id),
             key=lambda c: (c.submitted_at, c.claim_id),
         )
         summary = claims_summary(request, own)
+        open_ = today <= request_claims_close(request, window_days)
         return cls(
-            **MdfRequestView.of(request).model_dump(),
+            **MdfRequestView.of(request, window_days).model_dump(),
             claims=[MdfClaimView.of(c) for c in own],
             claimed=str(summary.claimed),
             claims_approved=str(summary.approved),
-            claimable=str(summary.claimable),
+            claimable=str(summary.claimable if open_ else Decimal("0.00")),
+            released=str(released),
         )
+
+
+class MdfReleaseView(BaseModel):
+    """What one request has released in all (MdfFundsReleased), by this run."""
+
+    partner_id: str
+    request_id: str
+    quarter: str
+    amount: MoneyText = Field(description="all the request has released so far")
+    currency: str
+    released_at: InstantText
+
+
+class MdfReleasesView(BaseModel):
+    """One run of the release of unclaimed funds."""
+
+    released: list[MdfReleaseView] = Field(
+        description="the requests that released (more) now, by partner and request"
+    )
 
 
 class MdfClaimsView(BaseModel):
@@ -362,14 +407,17 @@ class MdfClaimsView(BaseModel):
 
 
 class QuarterBudgetView(BaseModel):
-    """A partner's MDF budget this quarter at its tier today."""
+    """A partner's MDF budget for one quarter, at its tier today."""
 
     quarter: str
     currency: str
     tier: Tier | None
     budget: MoneyText
     approved: MoneyText
-    remaining: MoneyText
+    released: MoneyText = Field(
+        description="what approved requests left unclaimed and gave back once claims closed"
+    )
+    remaining: MoneyText = Field(description="budget − approved + released (never below 0)")
 
     @classmethod
     def of(cls, budget: QuarterBudget) -> Self:
@@ -379,6 +427,7 @@ class QuarterBudgetView(BaseModel):
             tier=budget.tier,
             budget=str(budget.budget),
             approved=str(budget.approved),
+            released=str(budget.released),
             remaining=str(budget.remaining),
         )
 

@@ -557,7 +557,8 @@ class MdfFigures:
     claimed: Decimal = ZERO
     claims_approved: Decimal = ZERO
     reimbursed: Decimal = ZERO
-    #: Unclaimed funds given back (MdfFundsReleased): no such event exists yet, so 0.
+    #: Unclaimed funds returned to the budget once the claim window closed
+    #: (MdfFundsReleased).
     released: Decimal = ZERO
 
 
@@ -571,11 +572,13 @@ def mdf_amounts(
     requests: Mapping[str, Mapping[str, Any]] | None,
     claims: Mapping[str, Mapping[str, Any]] | None,
     reimbursed: Mapping[str, Mapping[str, Any]] | None,
+    released: Mapping[str, Mapping[str, Any]] | None,
 ) -> list[MdfAmount]:
     """A partner's MDF amounts from its facts: ``requests`` (request key → ``requested``,
     ``approved``, ``rejected``, each by version key), ``claims`` (claim key →
-    ``submitted``, ``approved``, ``rejected``, each by version key) and ``reimbursed``
-    (claim key → the settlements that paid the claim, by settlement key).
+    ``submitted``, ``approved``, ``rejected``, each by version key), ``reimbursed``
+    (claim key → the settlements that paid the claim, by settlement key) and
+    ``released`` (request key → the releases of its unclaimed funds, by version key).
 
     Each fact is immutable: its earliest version stands (:func:`_earliest`).
     A request adds its amount to ``requested``, and, approved and not
@@ -587,6 +590,11 @@ def mdf_amounts(
     amount then joins ``claimed`` when it arrives); a claim whose request is
     not known yet counts nowhere until the request arrives. A claim's
     rejection adds nothing: the claim still counts in ``claimed``.
+
+    A release carries all its request has released so far, and a request's
+    releases only grow: the greatest of them counts in ``released``, once,
+    whatever arrived first or twice (:func:`_greatest`). Like a claim, it is
+    filed under its request and counts nowhere until the request arrives.
     """
     found: list[MdfAmount] = []
     filed: dict[str, str] = {}  # request id → requested_at
@@ -618,7 +626,21 @@ def mdf_amounts(
             found.append(MdfAmount(at, approval["currency"], "claims_approved", amount))
             if (reimbursed or {}).get(key):
                 found.append(MdfAmount(at, approval["currency"], "reimbursed", amount))
+    for versions in (released or {}).values():
+        release = _greatest(versions)
+        if release is None or release["request_id"] not in filed:
+            continue
+        at = filed[release["request_id"]]
+        found.append(MdfAmount(at, release["currency"], "released", Decimal(release["amount"])))
     return found
+
+
+def _greatest(versions: Mapping[str, Mapping[str, Any]] | None) -> Mapping[str, Any] | None:
+    """Of a cumulative amount's versions (version key → fields with an ``amount``), the
+    greatest amount's (equal amounts: the latest version's), whatever arrived first."""
+    if not versions:
+        return None
+    return max(versions.items(), key=lambda kv: (Decimal(kv[1]["amount"]), kv[0]))[1]
 
 
 def mdf_quarter(requested_at: str) -> str:

@@ -211,6 +211,14 @@ def _claim_rejected(data: events.MdfClaimRejected) -> str:
     return f"MDF claim {data.claim_id} rejected{_because(data.reason)}"
 
 
+def _funds_released(data: events.MdfFundsReleased) -> str:
+    """``amount`` is all the request has released so far, so the sentence says "in all"."""
+    return (
+        f"MDF request {data.request_id}: {amount_text(data.amount, data.currency)} unclaimed "
+        f"in all, released to the {data.quarter} budget"
+    )
+
+
 def _inquiry_opened(data: events.CommissionInquiryOpened) -> str:
     return f"Inquiry {data.inquiry_id} on the commission of {data.deal_id} opened: {data.message}"
 
@@ -274,6 +282,7 @@ SUMMARIES: dict[type[events.Payload], Callable[[Any], str]] = {
     events.MdfClaimSubmitted: _claimed,
     events.MdfClaimApproved: _claim_approved,
     events.MdfClaimRejected: _claim_rejected,
+    events.MdfFundsReleased: _funds_released,
 }
 
 

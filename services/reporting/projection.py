@@ -327,9 +327,11 @@ def _mdf(
 
 
 # The partner's MDF position (``partner_mdf``): each request's and each claim's facts
-# under their id and the event's version key, and the claims settlements paid under the
-# claim and the settlement; the figures are computed when read (``domain.mdf_amounts``),
-# so a claim filed under a request that has not arrived yet counts once it does.
+# under their id and the event's version key, each release of a request's unclaimed funds
+# under the request and the event's version key, and the claims settlements paid under
+# the claim and the settlement; the figures are computed when read
+# (``domain.mdf_amounts``), so a claim or a release filed under a request that has not
+# arrived yet counts once it does.
 
 
 def _position(writes: Writes, partner_id: str, path: str, fields: Document) -> None:
@@ -411,6 +413,20 @@ def mdf_claim_rejected(writes: Writes, data: events.MdfClaimRejected, v: str) ->
     _claim_fact(writes, data, "rejected", v, fields)
 
 
+def mdf_funds_released(writes: Writes, data: events.MdfFundsReleased, v: str) -> None:
+    """A release of a request's unclaimed funds, under the request and the event's version
+    key: each carries all the request has released so far, so the greatest counts
+    (``domain.mdf_amounts``)."""
+    fields = {
+        "request_id": data.request_id,
+        "quarter": data.quarter,
+        "amount": str(data.amount),
+        "currency": data.currency,
+        "released_at": utc_text(data.released_at),
+    }
+    _position(writes, data.partner_id, f"released.{request_key(data.request_id)}.{v}", fields)
+
+
 def _claims_reimbursed(writes: Writes, data: events.PayoutSettled, settlement: str) -> None:
     """The claims a settlement paid, each under the claim and the settlement (a payout
     received twice sets the same entry; a claim counts once however many list it)."""
@@ -446,6 +462,7 @@ PROJECTIONS: dict[type[Payload], EventProjection] = {
     events.MdfClaimSubmitted: mdf_claim_submitted,
     events.MdfClaimApproved: mdf_claim_approved,
     events.MdfClaimRejected: mdf_claim_rejected,
+    events.MdfFundsReleased: mdf_funds_released,
 }
 
 

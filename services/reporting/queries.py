@@ -150,10 +150,12 @@ class ProgrammeFigures:
     certifications_awarded: int = 0
     open_mdf_requests: int = 0
     open_mdf: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
-    #: What MDF claims ask and what settlements reimbursed for them, of the requests made
-    #: in the period (a claim is filed under its request, as a partner's MDF position is).
+    #: What MDF claims ask, what settlements reimbursed for them and what went unclaimed
+    #: and was released, of the requests made in the period (a claim and a release are
+    #: filed under their request, as a partner's MDF position is).
     mdf_claimed: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     mdf_reimbursed: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    mdf_released: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     average_rating: Decimal | None = None
 
 
@@ -565,7 +567,8 @@ class ReportingQueries:
         """Partners by status and tier; revenue, commission and bonus per currency; training
         completions, certifications awarded and feedback in the period (all time: None);
         the MDF requests open now; what the MDF claims of the requests made in the
-        period ask and what settlements reimbursed for them, per currency."""
+        period ask, what settlements reimbursed for them and what of those requests went
+        unclaimed and was released, per currency."""
         generation = await self.active()
         figures = ProgrammeFigures()
         async for doc in generation["partners"].find({}, {"view.status": 1, "view.tier": 1}):
@@ -606,6 +609,8 @@ class ReportingQueries:
                     figures.mdf_claimed[amount.currency] += amount.amount
                 elif amount.figure == "reimbursed":
                     figures.mdf_reimbursed[amount.currency] += amount.amount
+                elif amount.figure == "released":
+                    figures.mdf_released[amount.currency] += amount.amount
         figures.average_rating = average_rating(
             [f["rating"] async for f in generation["feedback"].find(during("submitted_at"))]
         )

@@ -56,10 +56,11 @@ while readers keep using the active ones):
   under its id and the event's version key (``requests.<request key>.requested
   .<version key>``, ``….approved.…``, ``….rejected.…``;
   ``claims.<claim key>.submitted.<version key>``, ``….approved.…``,
-  ``….rejected.…``), and the claims settlements paid
-  (``reimbursed.<claim key>.<settlement key>``, from PayoutSettled's
-  ``mdf_claims``), which the partner's MDF position, the partner 360 and the
-  programme summary read (``domain.mdf_amounts``).
+  ``….rejected.…``), the releases of each request's unclaimed funds
+  (``released.<request key>.<version key>``, from MdfFundsReleased), and the
+  claims settlements paid (``reimbursed.<claim key>.<settlement key>``, from
+  PayoutSettled's ``mdf_claims``), which the partner's MDF position, the
+  partner 360 and the programme summary read (``domain.mdf_amounts``).
 
 ``meta`` (not per generation) says which generation is active and which is
 being built.
@@ -595,7 +596,9 @@ def decode_mdf(doc: Mapping[str, Any] | None) -> list[MdfAmount]:
     """A partner's ``partner_mdf`` document as the amounts of its MDF position
     (``domain.mdf_amounts``)."""
     doc = doc or {}
-    return mdf_amounts(doc.get("requests"), doc.get("claims"), doc.get("reimbursed"))
+    return mdf_amounts(
+        doc.get("requests"), doc.get("claims"), doc.get("reimbursed"), doc.get("released")
+    )
 
 
 # --------------------------------------------------------------------------- generations

@@ -121,8 +121,8 @@ class Partner360View(BaseModel):
     )
     mdf: list[MdfSummary] = Field(
         default_factory=list,
-        description="MDF requested, approved, claimed and reimbursed over every quarter, "
-        "per currency (by currency); the quarters are in /partners/{partner_id}/mdf",
+        description="MDF requested, approved, claimed, reimbursed and released over every "
+        "quarter, per currency (by currency); the quarters are in /partners/{partner_id}/mdf",
     )
 
 
@@ -353,7 +353,8 @@ class MdfQuarterView(BaseModel):
         description="the approved amounts of the claims a settlement paid (each claim once)"
     )
     released: MoneyText = Field(
-        description="unclaimed funds released: always 0.00 until releasing is built"
+        description="unclaimed funds returned to the budget after the request's claim window "
+        "closed (MdfFundsReleased)"
     )
 
     @classmethod
@@ -372,7 +373,8 @@ class MdfQuarterView(BaseModel):
 
 class MdfPositionView(BaseModel):
     """A partner's MDF position: per quarter (of its requests) and currency, what it
-    requested, was approved, claimed, had approved in claims and was reimbursed."""
+    requested, was approved, claimed, had approved in claims, was reimbursed and left
+    unclaimed (released)."""
 
     partner_id: str
     quarters: list[MdfQuarterView] = Field(description="in quarter order, then by currency")
@@ -746,6 +748,11 @@ class ProgrammeSummaryView(BaseModel):
         description="by currency: what settlements reimbursed for the claims against the "
         "MDF requests made in the period",
     )
+    mdf_released: dict[str, MoneyText] = Field(
+        default_factory=dict,
+        description="by currency: the unclaimed funds of the MDF requests made in the period "
+        "returned to the budget after their claim window closed (MdfFundsReleased)",
+    )
     average_feedback_rating: str | None
 
     @classmethod
@@ -767,5 +774,6 @@ class ProgrammeSummaryView(BaseModel):
             ),
             mdf_claimed=_by_currency(figures.mdf_claimed),
             mdf_reimbursed=_by_currency(figures.mdf_reimbursed),
+            mdf_released=_by_currency(figures.mdf_released),
             average_feedback_rating=_text(figures.average_rating),
         )

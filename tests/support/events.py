@@ -243,6 +243,15 @@ DATA: dict[str, dict[str, Any]] = {
         "reason": "the invoice is not the roadshow's",
         "rejected_at": "2026-12-02T09:00:00Z",
     },
+    "MdfFundsReleased": {
+        "partner_id": PARTNER,
+        "actor": {"kind": "system", "id": "enablement"},
+        "request_id": "M-1",
+        "quarter": "2026-Q3",
+        "amount": "1250.00",
+        "currency": "USD",
+        "released_at": "2026-12-01T00:00:00Z",
+    },
     "CommissionCalculated": {
         "partner_id": PARTNER,
         "deal_id": "D-3",

@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from http.cookies import Morsel, SimpleCookie
 from typing import Any
@@ -432,6 +432,8 @@ def mdf_requests(partner_id: str, currency: str = "EUR") -> dict[str, Any]:
                     "status": "approved",
                     "decided_at": "2026-04-02T08:00:00+00:00",
                     "reason": None,
+                    # Still open: claims are taken until this day.
+                    "claims_close": (datetime.now(UTC).date() + timedelta(days=30)).isoformat(),
                 }
             ],
             "budget": {
@@ -440,6 +442,7 @@ def mdf_requests(partner_id: str, currency: str = "EUR") -> dict[str, Any]:
                 "tier": "gold",
                 "budget": "10000.00",
                 "approved": "2500.00",
+                "released": "0.00",
                 "remaining": "7500.00",
             },
         },

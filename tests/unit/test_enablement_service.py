@@ -47,6 +47,7 @@ from services.enablement.domain import (
     MdfStatus,
     PartnerStanding,
     SalesMaterial,
+    quarter_last_day,
     quarter_of,
 )
 from services.enablement.handlers import HANDLERS, EnablementConsumer
@@ -262,6 +263,15 @@ class InMemoryStore:
         found = [decode_ledger(d) for d in sorted(self._read(MDF_LEDGERS), key=lambda d: d["_id"])]
         return [x for x in found if any(r.status is status for r in x.requests.values())][:limit]
 
+    async def approved_ledgers_through(self, quarter: str) -> list[MdfLedger]:
+        found = [decode_ledger(d) for d in sorted(self._read(MDF_LEDGERS), key=lambda d: d["_id"])]
+        return [
+            x
+            for x in found
+            if x.quarter <= quarter
+            and any(r.status is MdfStatus.APPROVED for r in x.requests.values())
+        ]
+
     async def save_ledger(self, ledger: MdfLedger) -> bool:
         if not await self._wins(MDF_LEDGERS, ledger.key, ledger.version):
             return False
@@ -371,7 +381,9 @@ class Enablement(ServiceHarness):
 
     admin_key = ADMIN_KEY
 
-    def __init__(self, issuer: str | None = None) -> None:
+    def __init__(
+        self, issuer: str | None = None, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.store = InMemoryStore()
         self.kafka = publisher_of(self.store)
         self.dead_letters = DeadLetters()
@@ -385,7 +397,7 @@ class Enablement(ServiceHarness):
             oidc_jwks_cooldown_seconds=0,
         )
         self.client = TestClient(
-            create_app(settings, store=self.store, publisher=self.kafka, clock=ticking())
+            create_app(settings, store=self.store, publisher=self.kafka, clock=clock or ticking())
         )
         self.award_settling = AwardSettling(self.store, self.kafka)
         self.consumer = EnablementConsumer(
@@ -836,6 +848,7 @@ def test_mdf_within_budget_is_approved_and_beyond_it_rejected(enablement: Enable
         "tier": "gold",
         "budget": "1000",
         "approved": "900.00",
+        "released": "0.00",
         "remaining": "100.00",
     }
     by_status = ok(enablement.get("/mdf-requests", status="approved"))
@@ -851,6 +864,8 @@ def test_mdf_within_budget_is_approved_and_beyond_it_rejected(enablement: Enable
         "claimed": "0",
         "claims_approved": "0",
         "claimable": "600.00",
+        "claims_close": (quarter_last_day(quarter_of(NOW)) + timedelta(days=60)).isoformat(),
+        "released": "0.00",
     }, "the request, with no claims yet"
     assert field_errors(enablement.get("/mdf-requests")) == ["query.partner_id"]
     assert enablement.get("/mdf-requests/R-none").status_code == 404
@@ -993,6 +1008,7 @@ def test_every_route_documents_its_answer(enablement: Enablement) -> None:
         ("/mdf-requests/{request_id}/claims/{claim_id}/approve", "post", "200"): "MdfClaimView",
         ("/mdf-requests/{request_id}/claims/{claim_id}/reject", "post", "200"): "MdfClaimView",
         ("/mdf-claims", "get", "200"): "MdfClaimsView",
+        ("/mdf-releases", "post", "200"): "MdfReleasesView",
     }
     for (path, method, status), model in documented.items():
         content = paths[path][method]["responses"][status]["content"]["application/json"]

@@ -177,7 +177,13 @@ def test_a_claim_needs_evidence() -> None:
 def test_the_claim_window_ends_its_last_day_included() -> None:
     assert claim_window_closes(ACTIVITY_END, 60) == LAST_DAY
     allowed(claim("10.00"), today=LAST_DAY)
-    allowed(claim("10.00"), today=ACTIVITY_END - timedelta(days=3)), "before the end: fine"
+    early = refusal(claim("10.00"), today=ACTIVITY_END - timedelta(days=1))
+    assert (early.rule, early.location) == (ClaimRule.ACTIVITY_NOT_ENDED, ("body", "activity_end"))
+    assert early.message == (
+        "activity_not_ended: the activity ends on 2026-11-20: it is claimed once it has "
+        "ended, today is 2026-11-19"
+    )
+    allowed(claim("10.00"), today=ACTIVITY_END)
     refused = refusal(claim("10.00"), today=LAST_DAY + timedelta(days=1))
     assert (refused.rule, refused.location) == (
         ClaimRule.CLAIM_WINDOW_CLOSED,

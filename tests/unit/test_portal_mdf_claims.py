@@ -8,6 +8,7 @@ docs/rules/enablement.md, "Claims")."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from html import unescape
 from typing import Any
 
@@ -49,6 +50,7 @@ def requests_of_pat() -> dict[str, Any]:
                     "campaign": "Autumn roadshow",
                     "status": "requested",
                     "decided_at": None,
+                    "claims_close": None,
                 },
             ],
         },
@@ -147,6 +149,23 @@ def test_a_partner_user_sees_each_approved_requests_claims_and_a_form_to_claim(
     assert 'id="claims-M-A-2"' not in html, "a request waiting for a decision is not claimed"
     assert 'id="claim-form-M-A-2"' not in html
     assert "/claims/MC-3/approve" not in html, "no manager's form"
+
+
+def test_a_request_whose_claims_closed_shows_no_form(
+    as_pat: TestClient, services: FakeServices
+) -> None:
+    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    answers = requests_of_pat()
+    answers["requests"][0]["claims_close"] = yesterday
+    services.on("GET", "enablement", "/mdf-requests", answers)
+    services.on("GET", "enablement", "/mdf-claims", mdf_claims(partner_id="P-A"))
+    html = as_pat.get("/mdf").text
+    claims = section(html, "claims-M-A-1")
+    assert f"claims close {yesterday}" in claims
+    assert 'id="claim-form-M-A-1"' not in html, "no claim after the close"
+    closed = section(html, "claims-closed-M-A-1")
+    assert f"Claims closed on {yesterday}" in closed
+    assert "went back to the budget" in closed
 
 
 def test_a_partner_user_claims_with_evidence_as_themselves(

@@ -687,7 +687,7 @@ def test_every_answer_carries_the_security_headers(
 
 def mdf_answer(status: str) -> dict[str, object]:
     request = mdf_requests("P-A")["requests"][0]
-    return {**request, "status": status, "decided_at": None, "reason": None}
+    return {**request, "status": status, "decided_at": None, "reason": None, "claims_close": None}
 
 
 @pytest.mark.parametrize(
@@ -720,3 +720,51 @@ def test_the_managers_mdf_decision_is_reported_in_words(
     answer = as_maria.post(f"/mdf-requests/M-1/{decision}", data=form)
     assert answer.headers["location"] == f"/mdf?done={said}"
     assert f"MDF request {said}." in as_maria.get(answer.headers["location"]).text
+
+
+# --------------------------------------------------------------------------- MDF released
+
+
+def released_budget(partner_id: str) -> dict[str, object]:
+    """The partner's requests, its quarter's budget having 400.00 released back."""
+    found = mdf_requests(partner_id)
+    budget = {**found["budget"], "released": "400.00", "remaining": "7900.00"}
+    return {**found, "budget": budget}
+
+
+def test_the_mdf_budget_says_what_went_unclaimed_and_was_released(
+    as_pat: TestClient, services: FakeServices
+) -> None:
+    """On the MDF page and the dashboard, beside what was approved and what remains."""
+    said = (
+        "approved 2,500.00 EUR, unclaimed and released 400.00 EUR, remaining "
+        "<strong>7,900.00 EUR</strong>"
+    )
+    services.on("GET", "enablement", "/mdf-requests", released_budget("P-A"))
+    services.on("GET", "enablement", "/mdf-claims", mdf_claims(partner_id="P-A"))
+    page = as_pat.get("/mdf")
+    assert page.status_code == 200, page.text
+    assert said in page.text
+    dashboard_of(services, "P-A", "Alpha")
+    services.on("GET", "enablement", "/mdf-requests", released_budget("P-A"))
+    dashboard = as_pat.get("/partners/P-A")
+    assert dashboard.status_code == 200, dashboard.text
+    assert said.replace("<strong>", "").replace("</strong>", "") in dashboard.text
+    assert money_without(dashboard.text, "EUR") == []
+
+
+def test_the_programme_shows_the_mdf_released_in_each_currency(
+    as_maria: TestClient, services: FakeServices
+) -> None:
+    summary, board = programme("2026-Q2")
+    released = {"EUR": "1999.99", "USD": "500.00"}
+    services.on("GET", "reporting", "/programme/summary", {**summary, "mdf_released": released})
+    services.on("GET", "reporting", "/leaderboard", board)
+    answer = as_maria.get("/?period=2026-Q2")
+    assert answer.status_code == 200, answer.text
+    card = answer.text[answer.text.index('id="mdf-released"') :].split("</div>", 1)[0]
+    assert "Unclaimed MDF released" in card
+    assert re.findall(r'class="figure">([^<]*)<', card) == ["1,999.99 EUR", "500.00 USD"]
+    services.on("GET", "reporting", "/programme/summary", {**summary, "mdf_released": {}})
+    nothing = as_maria.get("/?period=2026-Q2").text
+    assert "none yet" in nothing[nothing.index('id="mdf-released"') :].split("</div>", 1)[0]

@@ -82,6 +82,9 @@ SENTENCES = {
     ),
     "MdfClaimApproved": "MDF claim MC-1 approved: 7,000.00 EUR",
     "MdfClaimRejected": "MDF claim MC-2 rejected: the invoice is not the roadshow's",
+    "MdfFundsReleased": (
+        "MDF request M-1: 1,250.00 USD unclaimed in all, released to the 2026-Q3 budget"
+    ),
 }
 
 #: More sentences: what the examples leave out (a renewal naming its contract, a

@@ -1,14 +1,16 @@
 """A partner's MDF position in reporting's read models (docs/rules/enablement.md, "The
 partner's MDF position"), on the in-memory fake of tests/unit/test_reporting_service.py,
 fed events through the real projection: per quarter (of the request, UTC) and currency,
-what was requested, approved, claimed, approved in claims and reimbursed by settlements,
-to the cent; part approvals and rejections; each claim reimbursed once; the same
-documents whatever the order and however often events come; the partner 360's summary
-and the programme summary's claimed and reimbursed figures.
+what was requested, approved, claimed, approved in claims, reimbursed by settlements and
+released unclaimed, to the cent; part approvals and rejections; each claim reimbursed
+once; a request's releases counting their greatest; the same documents whatever the
+order and however often events come; the partner 360's summary and the programme
+summary's claimed, reimbursed and released figures.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 from decimal import Decimal
 from typing import Any
@@ -152,18 +154,42 @@ def settled(
     return envelope("PayoutSettled", data, id=event_id or f"mdf-test/{settlement}/settled", time=at)
 
 
+def released(
+    request: str,
+    amount: str,
+    currency: str,
+    budget: str,
+    at: str,
+    partner: str = PM,
+    *,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """MdfFundsReleased: ``amount`` is all the request has released so far."""
+    data = {
+        "partner_id": partner,
+        "actor": {"kind": "system", "id": "enablement"},
+        "request_id": request,
+        "quarter": budget,
+        "amount": amount,
+        "currency": currency,
+        "released_at": at,
+    }
+    event_id = event_id or f"mdf-test/{request}/released/{amount}"
+    return envelope("MdfFundsReleased", data, id=event_id, time=at)
+
+
 def position_events() -> list[dict[str, Any]]:
     """Four requests and five claims of one partner, three settlements paying three of the
-    claims:
+    claims, four releases of unclaimed funds:
 
     - M-1, 2026-10-10, 10 000.00 USD, approved: MC-1 claims 6 000.00, 5 500.00 approved
       and paid by S-1; MC-2 claims 4 000.00, rejected; MC-3 claims 4 000.00, approved,
-      not paid yet;
+      not paid yet; 100.00 released, then 500.00 in all;
     - M-2, 2026-12-31 22:00 at −05:00, so 2027-01-01 03:00 UTC, in 2027-Q1: 2 500.50
-      USD, approved; MC-4 claims 1 234.56, approved and paid by S-2;
+      USD, approved; MC-4 claims 1 234.56, approved and paid by S-2; 1 265.94 released;
     - M-3, 2026-11-01, 4 000.00 USD, rejected (over the budget);
     - M-4, 2026-10-20, 3 000.00 EUR, approved: MC-5 claims 2 999.99, 1 000.01 approved
-      and paid by S-3 (in EUR).
+      and paid by S-3 (in EUR); 1 999.99 released.
     """
     return [
         signed(),
@@ -188,6 +214,10 @@ def position_events() -> list[dict[str, Any]]:
         settled("S-1", "USD", "5500.00", ["MC-1"], "2027-01-05T00:00:00Z"),
         settled("S-2", "USD", "1234.56", ["MC-4"], "2027-04-05T00:00:00Z"),
         settled("S-3", "EUR", "1000.01", ["MC-5"], "2027-01-05T00:00:00Z"),
+        released("M-1", "100.00", "USD", "2026-Q4", "2027-03-01T00:00:00Z"),
+        released("M-1", "500.00", "USD", "2026-Q4", "2027-03-10T00:00:00Z"),
+        released("M-2", "1265.94", "USD", "2027-Q1", "2027-06-01T00:00:00Z"),
+        released("M-4", "1999.99", "EUR", "2026-Q4", "2027-02-01T00:00:00Z"),
     ]
 
 
@@ -199,6 +229,7 @@ def quarter(
     claimed: str,
     claims_approved: str,
     reimbursed: str,
+    released: str = "0.00",
 ) -> dict[str, str]:
     return {
         "quarter": name,
@@ -208,16 +239,17 @@ def quarter(
         "claimed": claimed,
         "claims_approved": claims_approved,
         "reimbursed": reimbursed,
-        "released": "0.00",
+        "released": released,
     }
 
 
 EXPECTED_QUARTERS = [
     # M-1 and M-3: 10 000.00 + 4 000.00 asked, M-3 rejected; 6 000.00 + 4 000.00 +
-    # 4 000.00 claimed, 5 500.00 + 4 000.00 approved of it, MC-1's 5 500.00 paid.
-    quarter("2026-Q4", "EUR", "3000.00", "3000.00", "2999.99", "1000.01", "1000.01"),
-    quarter("2026-Q4", "USD", "14000.00", "10000.00", "14000.00", "9500.00", "5500.00"),
-    quarter("2027-Q1", "USD", "2500.50", "2500.50", "1234.56", "1234.56", "1234.56"),
+    # 4 000.00 claimed, 5 500.00 + 4 000.00 approved of it, MC-1's 5 500.00 paid; M-1's
+    # greatest release, 500.00, released.
+    quarter("2026-Q4", "EUR", "3000.00", "3000.00", "2999.99", "1000.01", "1000.01", "1999.99"),
+    quarter("2026-Q4", "USD", "14000.00", "10000.00", "14000.00", "9500.00", "5500.00", "500.00"),
+    quarter("2027-Q1", "USD", "2500.50", "2500.50", "1234.56", "1234.56", "1234.56", "1265.94"),
 ]
 
 
@@ -372,6 +404,74 @@ async def test_a_fact_published_again_counts_once_its_earliest_version_standing(
     ]
 
 
+async def test_a_release_counts_in_its_requests_quarter() -> None:
+    """A request made 2026-12-31 at −05:00, so in 2027-Q1 (UTC): its release counts in
+    2027-Q1's ``released``, not in the quarter it was released in; stored under the
+    request and the event's version key."""
+    database = FakeDatabase()
+    await project(
+        database,
+        [
+            signed(),
+            requested("M-1", "2000.00", "USD", "2026-12-31T22:00:00-05:00"),
+            approved("M-1", "2000.00", "USD", "2027-01-02T08:00:00Z"),
+            claim("M-1", "MC-1", "750.00", "USD", "2027-02-01T08:00:00Z"),
+            claim_approved("M-1", "MC-1", "750.00", "USD", "2027-02-02T08:00:00Z"),
+            released("M-1", "1250.00", "USD", "2027-Q1", "2027-05-01T00:00:00+02:00"),
+        ],
+    )
+    assert await position(database) == [
+        quarter("2027-Q1", "USD", "2000.00", "2000.00", "750.00", "750.00", "0.00", "1250.00")
+    ]
+    (stored,) = database.documents("partner_mdf")[PM]["released"]["M-1"].values()
+    assert stored == {
+        "request_id": "M-1",
+        "quarter": "2027-Q1",
+        "amount": "1250.00",
+        "currency": "USD",
+        "released_at": "2027-04-30T22:00:00.000000Z",
+    }
+
+
+async def test_a_requests_releases_count_their_greatest_whatever_the_order() -> None:
+    """1 000.00 released, then 1 250.00 in all: 1 250.00, in every order, each of them
+    delivered once or twice, in one batch or one at a time; the same documents."""
+    base = [signed(), requested("M-1", "3000.00", "USD", "2026-10-10T08:00:00Z")]
+    first = released("M-1", "1000.00", "USD", "2026-Q4", "2027-02-01T00:00:00Z")
+    more = released("M-1", "1250.00", "USD", "2026-Q4", "2027-02-20T00:00:00Z")
+    natural = FakeDatabase()
+    await project(natural, [*base, first, more])
+    assert figures(await position(natural), "2026-Q4")["released"] == "1250.00"
+    for order in itertools.permutations([first, more, first, more, base[1]]):
+        for batch in (1, 5):
+            database = FakeDatabase()
+            await project(database, [base[0], *order], batch=batch)
+            assert await snapshot(database) == await snapshot(natural), (order, batch)
+    only_more = FakeDatabase()
+    await project(only_more, [*base, more, more])
+    assert figures(await position(only_more), "2026-Q4")["released"] == "1250.00"
+    await project(only_more, [first])
+    assert figures(await position(only_more), "2026-Q4")["released"] == "1250.00"
+
+
+async def test_a_release_of_an_unknown_request_counts_once_the_request_arrives() -> None:
+    database = FakeDatabase()
+    await project(
+        database, [signed(), released("M-1", "40.00", "EUR", "2026-Q4", "2027-02-01T00:00:00Z")]
+    )
+    assert await position(database) == []
+    service = Reporting(database)
+    try:
+        assert service.json("/programme/summary")["mdf_released"] == {}
+        assert service.json(f"/partners/{PM}")["mdf"] == []
+    finally:
+        service.client.close()
+    await project(database, [requested("M-1", "100.00", "EUR", "2026-11-20T08:00:00Z")])
+    assert await position(database) == [
+        quarter("2026-Q4", "EUR", "100.00", "0.00", "0.00", "0.00", "0.00", "40.00")
+    ]
+
+
 async def test_the_documented_example() -> None:
     """docs/rules/enablement.md, "The partner's MDF position": the example of Claims."""
     database = FakeDatabase()
@@ -441,7 +541,7 @@ def test_the_partner_360_sums_the_position_per_currency(projected: FakeDatabase)
                 "claimed": "2999.99",
                 "claims_approved": "1000.01",
                 "reimbursed": "1000.01",
-                "released": "0.00",
+                "released": "1999.99",
             },
             {
                 "currency": "USD",
@@ -450,7 +550,7 @@ def test_the_partner_360_sums_the_position_per_currency(projected: FakeDatabase)
                 "claimed": "15234.56",
                 "claims_approved": "10734.56",
                 "reimbursed": "6734.56",
-                "released": "0.00",
+                "released": "1765.94",
             },
         ]
         page = service.json("/partners", limit=10)
@@ -461,27 +561,40 @@ def test_the_partner_360_sums_the_position_per_currency(projected: FakeDatabase)
         service.client.close()
 
 
+Q4_CLAIMED = {"EUR": "2999.99", "USD": "14000.00"}
+Q4_REIMBURSED = {"EUR": "1000.01", "USD": "5500.00"}
+Q4_RELEASED = {"EUR": "1999.99", "USD": "500.00"}
+Q1 = {"USD": "1234.56"}
+
+
 @pytest.mark.parametrize(
-    ("period", "claimed", "reimbursed"),
+    ("period", "claimed", "reimbursed", "released_"),
     [
-        ("2026-Q4", {"EUR": "2999.99", "USD": "14000.00"}, {"EUR": "1000.01", "USD": "5500.00"}),
-        ("2027-Q1", {"USD": "1234.56"}, {"USD": "1234.56"}),
-        ("2027", {"USD": "1234.56"}, {"USD": "1234.56"}),
-        ("2026-10", {"EUR": "2999.99", "USD": "14000.00"}, {"EUR": "1000.01", "USD": "5500.00"}),
-        ("2026-11", {}, {}),  # M-3, rejected: nothing claimed
-        (None, {"EUR": "2999.99", "USD": "15234.56"}, {"EUR": "1000.01", "USD": "6734.56"}),
+        ("2026-Q4", Q4_CLAIMED, Q4_REIMBURSED, Q4_RELEASED),
+        ("2027-Q1", Q1, Q1, {"USD": "1265.94"}),
+        ("2027", Q1, Q1, {"USD": "1265.94"}),
+        ("2026-10", Q4_CLAIMED, Q4_REIMBURSED, Q4_RELEASED),
+        ("2026-11", {}, {}, {}),  # M-3, rejected: nothing claimed or released
+        (
+            None,
+            {"EUR": "2999.99", "USD": "15234.56"},
+            {"EUR": "1000.01", "USD": "6734.56"},
+            {"EUR": "1999.99", "USD": "1765.94"},
+        ),
     ],
 )
-def test_the_programme_summary_counts_the_claims_of_the_periods_requests(
+def test_the_programme_summary_counts_the_claims_and_releases_of_the_periods_requests(
     projected: FakeDatabase,
     period: str | None,
     claimed: dict[str, str],
     reimbursed: dict[str, str],
+    released_: dict[str, str],
 ) -> None:
     service = Reporting(projected)
     try:
         summary = service.json("/programme/summary", **({"period": period} if period else {}))
-        assert (summary["mdf_claimed"], summary["mdf_reimbursed"]) == (claimed, reimbursed)
+        found = (summary["mdf_claimed"], summary["mdf_reimbursed"], summary["mdf_released"])
+        assert found == (claimed, reimbursed, released_)
         assert summary["open_mdf"] == {"requests": 0, "amount": {}}, "every request is decided"
     finally:
         service.client.close()
@@ -499,7 +612,7 @@ def test_the_position_documents_its_answer(projected: FakeDatabase) -> None:
         assert set(schemas["MdfQuarterView"]["required"]) == set(EXPECTED_QUARTERS[0])
         assert "mdf" in schemas["Partner360View"]["required"]
         summary = schemas["ProgrammeSummaryView"]["required"]
-        assert {"mdf_claimed", "mdf_reimbursed"} <= set(summary)
+        assert {"mdf_claimed", "mdf_reimbursed", "mdf_released"} <= set(summary)
     finally:
         service.client.close()
 
@@ -584,12 +697,22 @@ def test_amounts_from_facts_file_claims_under_their_request() -> None:
         "MC-2": {"submitted": {"v6": {"request_id": "M-9", "amount": "1.00",
                                       "currency": "USD"}}},
     }  # fmt: skip
-    reimbursed = {"MC-1": {"S-1": {}, "S-2": {}}, "MC-2": {"S-1": {}}}
-    assert mdf_amounts(requests, claims, reimbursed) == [
+    reimbursed: dict[str, dict[str, Any]] = {"MC-1": {"S-1": {}, "S-2": {}}, "MC-2": {"S-1": {}}}
+    released = {
+        "M-1": {
+            "v9": {"request_id": "M-1", "amount": "2.00", "currency": "USD"},
+            "v7": {"request_id": "M-1", "amount": "3.00", "currency": "USD"},
+            "v8": {"request_id": "M-1", "amount": "1.00", "currency": "USD"},
+        },
+        "M-9": {"v6": {"request_id": "M-9", "amount": "1.00", "currency": "USD"}},
+    }
+    assert mdf_amounts(requests, claims, reimbursed, released) == [
         MdfAmount(at, "USD", "requested", Decimal("5.00")),  # the earliest version stands
         # approved, then rejected: no approved amount (the rejection stands, as in ``mdf``)
         MdfAmount(at, "USD", "claims_approved", Decimal("2.50")),
         MdfAmount(at, "USD", "reimbursed", Decimal("2.50")),  # once, by two settlements
         # MC-2: its request M-9 is not known: nowhere yet
+        MdfAmount(at, "USD", "released", Decimal("3.00")),  # the greatest, not the latest
+        # M-9's release: its request is not known: nowhere yet
     ]
-    assert mdf_amounts(None, None, None) == []
+    assert mdf_amounts(None, None, None, None) == []

@@ -650,6 +650,7 @@ def test_the_programme_summary(reporting: Reporting) -> None:
         "open_mdf": {"requests": 0, "amount": {}},
         "mdf_claimed": {},
         "mdf_reimbursed": {},
+        "mdf_released": {},
         "average_feedback_rating": "4.00",
     }
     everything = reporting.json("/programme/summary")

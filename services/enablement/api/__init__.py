@@ -1,6 +1,6 @@
 """Enablement's HTTP routes, one router per resource: courses, certifications,
 completions, learners, partners, materials, feedback, MDF requests (and the claims made
-under them) and MDF claims across requests."""
+under them), MDF claims across requests and the release of unclaimed funds."""
 
 from fastapi import APIRouter
 
@@ -13,6 +13,7 @@ from services.enablement.api import (
     materials,
     mdf,
     mdf_claims,
+    mdf_releases,
     partners,
 )
 
@@ -27,4 +28,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     feedback.router,
     mdf.router,
     mdf_claims.router,
+    mdf_releases.router,
 )

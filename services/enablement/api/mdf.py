@@ -23,6 +23,7 @@ from services.enablement.views import (
     MdfRequestView,
 )
 from shared import access
+from shared.events import QUARTER_PATTERN
 from shared.routes import IdempotentCommand, refusals, respond
 
 router = APIRouter(prefix="/mdf-requests", tags=["mdf"])
@@ -82,7 +83,7 @@ async def reject_mdf(
     "",
     response_model=MdfRequestsView,
     response_model_exclude_unset=True,
-    summary="MDF requests of a partner (with its budget this quarter), or all by status",
+    summary="MDF requests of a partner (with its budget of a quarter), or all by status",
 )
 async def mdf_requests(
     principal: access.Authenticated,
@@ -90,10 +91,16 @@ async def mdf_requests(
     partner_id: str | None = None,
     status: MdfStatus | None = None,
     limit: int = Query(default=100, ge=1, le=1000),
+    quarter: str | None = Query(
+        default=None,
+        pattern=QUARTER_PATTERN,
+        description="the quarter whose budget is shown with partner_id, e.g. 2026-Q3; "
+        "left out: this quarter",
+    ),
 ) -> MdfRequestsView:
     """A partner key sees its own partner's requests only."""
     partner_id = access.scoped_partner(principal, partner_id)
-    return await queries.mdf_requests(partner_id, status, limit)
+    return await queries.mdf_requests(partner_id, status, limit, quarter)
 
 
 @router.get(

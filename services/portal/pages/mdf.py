@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -151,6 +152,12 @@ async def _page(
             "enablement", "/mdf-requests", token, {"status": "requested"}
         )
     approved = [r for r in found.get("requests", []) if r.get("status") == "approved"]
+    today = datetime.now(UTC).date().isoformat()
+    closed = {
+        str(r.get("request_id"))
+        for r in approved
+        if r.get("claims_close") is not None and str(r["claims_close"]) < today
+    }
     claims_of: dict[str, list[dict[str, Any]]] = {}
     for claim in claims.get("claims", []):
         claims_of.setdefault(str(claim.get("request_id")), []).append(claim)
@@ -160,6 +167,7 @@ async def _page(
         "mdf": found,
         "approved": approved,
         "claims_of": claims_of,
+        "closed": closed,
         "evidence_rows": EVIDENCE_ROWS,
         "done": done,
         "problem": problem,

@@ -16,7 +16,7 @@ router = APIRouter(tags=["mdf"])
 @router.get(
     "/partners/{partner_id}/mdf",
     summary="A partner's MDF position: per quarter and currency, requested, approved, "
-    "claimed, approved in claims and reimbursed",
+    "claimed, approved in claims, reimbursed and released unclaimed",
     dependencies=[access.PartnerReadAccess],
     responses=refusals(not_found="no such partner"),
 )
