@@ -654,6 +654,14 @@ class CarriedAdjustment(_Model):
     amount: Money
 
 
+class MdfReimbursement(_Model):
+    """Approved MDF claims in one currency that a payout in another currency pays apart."""
+
+    currency: Currency
+    amount: PositiveMoney
+    claims: list[NonEmpty] = Field(min_length=1, description="the ids of the claims it pays")
+
+
 class PayoutSettled(Payload):
     event_type = "PayoutSettled"
     kafka_topic = topics.INCENTIVES
@@ -683,6 +691,11 @@ class PayoutSettled(Payload):
     )
     mdf_claims: list[str] = Field(
         default_factory=list, description="the ids of the MDF claims mdf_reimbursed pays"
+    )
+    mdf_other_currencies: list[MdfReimbursement] = Field(
+        default_factory=list,
+        description="approved MDF claims in currencies other than the payout's, paid "
+        "separately: one entry per currency, by currency",
     )
 
     def own_amount(self) -> Decimal:

@@ -57,6 +57,14 @@ class Settlement:
     #: Approved MDF claims paid beside the commissions (not part of ``amount_paid``).
     mdf_reimbursed: Decimal = ZERO
     mdf_claims: tuple[str, ...] = ()
+    #: Approved MDF claims in other currencies, paid apart: (currency, amount, claim ids),
+    #: by currency.
+    mdf_other: tuple[tuple[str, Decimal, tuple[str, ...]], ...] = ()
+
+    @property
+    def claims_paid(self) -> frozenset[str]:
+        """Every MDF claim this settlement pays, in any currency."""
+        return frozenset(self.mdf_claims).union(*(ids for _, _, ids in self.mdf_other))
 
     def __post_init__(self) -> None:
         netted = self.period_amount + sum((amount for _, amount in self.carried), ZERO)
@@ -81,11 +89,14 @@ def to_document(s: Settlement) -> dict[str, Any]:
         "rerun": s.rerun,
         "mdf_reimbursed": str(s.mdf_reimbursed),
         "mdf_claims": list(s.mdf_claims),
+        "mdf_other_currencies": [
+            {"currency": c, "amount": str(a), "claims": list(ids)} for c, a, ids in s.mdf_other
+        ],
     }
 
 
 def from_document(doc: Mapping[str, Any]) -> Settlement:
-    """The inverse of :func:`to_document`: every field is required but the MDF claims (a
+    """The inverse of :func:`to_document`: every field is required but the MDF claims' (a
     settlement recorded before claims were paid paid none)."""
     return Settlement(
         settlement_id=doc["settlement_id"],
@@ -99,6 +110,10 @@ def from_document(doc: Mapping[str, Any]) -> Settlement:
         rerun=bool(doc["rerun"]),
         mdf_reimbursed=Decimal(doc.get("mdf_reimbursed", "0.00")),
         mdf_claims=tuple(doc.get("mdf_claims", ())),
+        mdf_other=tuple(
+            (o["currency"], Decimal(o["amount"]), tuple(o["claims"]))
+            for o in doc.get("mdf_other_currencies", ())
+        ),
     )
 
 

@@ -1148,11 +1148,23 @@ class MdfClaim:
     approved_at: datetime
 
 
+def unpaid_claims_elsewhere(
+    claims: Iterable[MdfClaim], settlements: Iterable[Settlement], currency: str
+) -> list[tuple[str, list[MdfClaim]]]:
+    """The approved claims no settlement has paid yet in every currency but ``currency``
+    (a settlement in ``currency`` pays them apart), by currency."""
+    claims = list(claims)
+    settlements = list(settlements)
+    others = sorted({c.currency for c in claims} - {currency})
+    found = [(other, unpaid_claims(claims, settlements, other)) for other in others]
+    return [(other, unpaid) for other, unpaid in found if unpaid]
+
+
 def unpaid_claims(
     claims: Iterable[MdfClaim], settlements: Iterable[Settlement], currency: str
 ) -> list[MdfClaim]:
     """The approved claims in ``currency`` no settlement has paid yet, oldest first."""
-    paid = {claim_id for s in settlements for claim_id in s.mdf_claims}
+    paid = {claim_id for s in settlements for claim_id in s.claims_paid}
     return sorted(
         (c for c in claims if c.currency == currency and c.claim_id not in paid),
         key=lambda c: (c.approved_at, c.claim_id),

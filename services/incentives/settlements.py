@@ -33,7 +33,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from services.incentives import SERVICE, SOURCE
-from services.incentives.domain import period_totals, settlement_currency, unpaid_claims
+from services.incentives.domain import (
+    period_totals,
+    settlement_currency,
+    unpaid_claims,
+    unpaid_claims_elsewhere,
+)
 from services.incentives.ledgers import Ledgers
 from services.incentives.store import PartnerLedger
 from shared import events
@@ -125,6 +130,10 @@ def payout_event(
         rerun=s.rerun,
         mdf_reimbursed=s.mdf_reimbursed,
         mdf_claims=list(s.mdf_claims),
+        mdf_other_currencies=[
+            events.MdfReimbursement(currency=c, amount=a, claims=list(ids))
+            for c, a, ids in s.mdf_other
+        ],
     )
     return new_event(
         data,
@@ -274,7 +283,9 @@ class Settlements:
             outcome.skipped = "no contract, nothing to settle"
             return outcome
         totals = period_totals(published, currency, adjustments)
-        claims = unpaid_claims(ledger.book.mdf_claims.values(), ledger.settlements, currency)
+        approved = ledger.book.mdf_claims.values()
+        claims = unpaid_claims(approved, ledger.settlements, currency)
+        elsewhere = unpaid_claims_elsewhere(approved, ledger.settlements, currency)
         payout = settle(
             period,
             currency,
@@ -284,7 +295,7 @@ class Settlements:
             allow_negative=self.allow_negative,
         )
         first = not any(s.period == period and s.currency == currency for s in ledger.settlements)
-        if payout.empty and not claims and (not first or period not in totals):
+        if payout.empty and not claims and not elsewhere and (not first or period not in totals):
             outcome.skipped = (
                 "nothing changed since the period was settled"
                 if not first
@@ -303,6 +314,10 @@ class Settlements:
             rerun=not first,
             mdf_reimbursed=sum((c.amount for c in claims), ZERO),
             mdf_claims=tuple(c.claim_id for c in claims),
+            mdf_other=tuple(
+                (other, sum((c.amount for c in unpaid), ZERO), tuple(c.claim_id for c in unpaid))
+                for other, unpaid in elsewhere
+            ),
         )
         outcome.event_id = payout_event_id(settlement_id, ledger.partner_id)
         outcome.pending_after = pending_adjustments(

@@ -333,6 +333,14 @@ class RegistrationAnswer(BaseModel):
 # --------------------------------------------------------------------------- settlements
 
 
+class MdfReimbursementView(BaseModel):
+    """Approved MDF claims in one currency paid apart from the payout's currency."""
+
+    currency: str
+    amount: MoneyText
+    claims: list[str] = Field(description="the ids of the claims it pays")
+
+
 class SettlementView(BaseModel):
     """One partner's share of a settlement, as its PayoutSettled says."""
 
@@ -351,6 +359,9 @@ class SettlementView(BaseModel):
         description="approved MDF claims paid beside the commissions (not in amount_paid)"
     )
     mdf_claims: list[str] = Field(description="the MDF claims mdf_reimbursed pays")
+    mdf_other_currencies: list[MdfReimbursementView] = Field(
+        description="approved MDF claims in other currencies, paid apart, by currency"
+    )
 
     @classmethod
     def of(cls, settlement: Settlement) -> Self:

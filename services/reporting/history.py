@@ -248,6 +248,8 @@ def _paid(data: events.PayoutSettled) -> str:
         said += f", including {' and '.join(carried)}"
     if data.mdf_reimbursed:
         said += f"; and {amount_text(data.mdf_reimbursed, data.currency)} for MDF claims"
+    for other in data.mdf_other_currencies:
+        said += f"; and {amount_text(other.amount, other.currency)} for MDF claims, apart"
     return said
 
 

@@ -192,12 +192,16 @@ def payout_settled(writes: Writes, data: events.PayoutSettled, v: str) -> None:
         "rerun": data.rerun,
         "mdf_reimbursed": money(data.mdf_reimbursed),
         "mdf_claims": list(data.mdf_claims),
+        "mdf_other_currencies": [
+            {"currency": o.currency, "amount": money(o.amount), "claims": list(o.claims)}
+            for o in data.mdf_other_currencies
+        ],
     }
     writes.add("payouts", f"{data.settlement_id}|{data.partner_id}", {"$setOnInsert": payout})
     key = settlement_key(data.settlement_id)
     writes.add("partner_payouts", data.partner_id, {"$set": {f"settlements.{key}": payout}})
     _received(writes, "partner_payouts", data.partner_id, key)
-    if data.mdf_claims:
+    if data.mdf_claims or data.mdf_other_currencies:
         _claims_reimbursed(writes, data, key)
 
 
@@ -428,12 +432,12 @@ def mdf_funds_released(writes: Writes, data: events.MdfFundsReleased, v: str) ->
 
 
 def _claims_reimbursed(writes: Writes, data: events.PayoutSettled, settlement: str) -> None:
-    """The claims a settlement paid, each under the claim and the settlement (a payout
-    received twice sets the same entry; a claim counts once however many list it)."""
+    """The claims a settlement paid, in its currency and the others, each under the claim
+    and the settlement (a payout received twice sets the same entry; a claim counts once
+    however many list it)."""
     paid = {"settlement_id": data.settlement_id, "settled_at": utc_text(data.settled_at)}
-    update = {
-        f"reimbursed.{claim_key(claim_id)}.{settlement}": paid for claim_id in data.mdf_claims
-    }
+    claims = [*data.mdf_claims, *(c for o in data.mdf_other_currencies for c in o.claims)]
+    update = {f"reimbursed.{claim_key(claim_id)}.{settlement}": paid for claim_id in claims}
     writes.add("partner_mdf", data.partner_id, {"$set": update})
 
 

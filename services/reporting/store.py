@@ -513,14 +513,15 @@ def _added_revisions(updates: dict[Any, list[Document]]) -> dict[str, list[tuple
 
 def decode_payout(stored: Mapping[str, Any]) -> dict[str, Any]:
     """A stored payout (``payouts``, or one under ``partner_payouts``) as the projection
-    wrote it: FerretDB v1 leaves out an empty ``carried_adjustments``, ``unrecovered`` or
-    ``mdf_claims``, so a missing list is given back empty (and a payout recorded before
+    wrote it: FerretDB v1 leaves out an empty ``carried_adjustments``, ``unrecovered``,
+    ``mdf_claims`` or ``mdf_other_currencies``, so a missing list is given back empty (and a payout recorded before
     MDF claims were paid paid none)."""
     return {
         "carried_adjustments": [],
         "unrecovered": [],
         "mdf_reimbursed": "0.00",
         "mdf_claims": [],
+        "mdf_other_currencies": [],
         **stored,
     }
 

@@ -463,6 +463,18 @@ class PayoutView(BaseModel):
         description="approved MDF claims paid beside the commissions (not in amount_paid)"
     )
     mdf_claims: list[str] = Field(description="the MDF claims mdf_reimbursed pays")
+    mdf_other_currencies: list[MdfReimbursementView] = Field(
+        default_factory=list,
+        description="approved MDF claims in other currencies, paid apart, by currency",
+    )
+
+
+class MdfReimbursementView(BaseModel):
+    """Approved MDF claims in one currency paid apart from the payout's currency."""
+
+    currency: str
+    amount: MoneyText
+    claims: list[str] = Field(description="the ids of the claims it pays")
 
 
 class PeriodPaymentView(BaseModel):
@@ -525,7 +537,9 @@ def _adjustments(adjustments: list[dict[str, Any]]) -> str:
 
 
 def finance_csv(rows: list[SettlementRow]) -> str:
-    """A settlement's export for finance: one CSV row per partner (CRLF line ends)."""
+    """A settlement's export for finance: one CSV row per partner, and one more for each
+    other currency its MDF claims are paid in (commission columns 0.00, blank lists; CRLF
+    line ends)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
@@ -547,6 +561,23 @@ def finance_csv(rows: list[SettlementRow]) -> str:
                 payout["mdf_reimbursed"],
             ]
         )
+        for other in payout.get("mdf_other_currencies", []):
+            writer.writerow(
+                [
+                    payout["settlement_id"],
+                    payout["partner_id"],
+                    name or "",
+                    payout["period"],
+                    other["currency"],
+                    "0.00",
+                    "",
+                    "0.00",
+                    "0.00",
+                    "",
+                    payout["settled_at"],
+                    other["amount"],
+                ]
+            )
     return out.getvalue()
 
 

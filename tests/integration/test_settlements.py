@@ -311,8 +311,9 @@ async def test_approved_mdf_claims_are_paid_once_beside_the_commissions(
     unique: str,
 ) -> None:
     """docs/rules/settlement.md, "MDF claims": two approved claims (one delivered twice)
-    are paid by the next settlement as mdf_reimbursed, shown in reporting's payouts and
-    the finance export; the next settlement pays none of them again."""
+    are paid by the next settlement as mdf_reimbursed, and a EUR claim apart, in EUR;
+    shown in reporting's payouts and the finance export (a row per currency); the next
+    settlement pays none of them again."""
     engine, reads = services
     e = WorkedExample(f"PE-{unique}", f"e{unique}")
     await publish(producer, e.messages(with_cancellation=False))
@@ -320,13 +321,13 @@ async def test_approved_mdf_claims_are_paid_once_beside_the_commissions(
         lambda: expect(quarter(engine, e.partner_id, "2026-Q4"), ("45600.00", "5000.00"))
     )
 
-    def approved(claim: str, amount: str) -> tuple[str, dict[str, Any]]:
+    def approved(claim: str, amount: str, currency: str = "USD") -> tuple[str, dict[str, Any]]:
         data = {
             **DATA["MdfClaimApproved"],
             "partner_id": e.partner_id,
             "claim_id": f"{claim}-{unique}",
             "approved_amount": amount,
-            "currency": "USD",
+            "currency": currency,
         }
         return topics.ENABLEMENT, envelope("MdfClaimApproved", data, id=f"{claim}-{unique}")
 
@@ -334,6 +335,7 @@ async def test_approved_mdf_claims_are_paid_once_beside_the_commissions(
         approved("MC-1", "700.00"),
         approved("MC-2", "300.00"),
         approved("MC-1", "700.00"),
+        approved("MC-3", "900.00", "EUR"),
     ):
         await send(producer, topic, event)
 
@@ -344,6 +346,7 @@ async def test_approved_mdf_claims_are_paid_once_beside_the_commissions(
         assert len(payouts) == 1, payouts
         payout = payouts[0]
         assert payout["mdf_reimbursed"] == "1000.00", payout  # until both claims are in
+        assert [o["amount"] for o in payout["mdf_other_currencies"]] == ["900.00"], payout
         found: dict[str, Any] = payout
         return found
 
@@ -367,6 +370,11 @@ async def test_approved_mdf_claims_are_paid_once_beside_the_commissions(
         "1000.00",
         [f"MC-1-{unique}", f"MC-2-{unique}"],
     )
+    euros = [{"currency": "EUR", "amount": "900.00", "claims": [f"MC-3-{unique}"]}]
+    assert (payout["mdf_other_currencies"], shown["mdf_other_currencies"]) == (euros, euros)
     export = reads.get(f"/settlements/{run.json()['settlement_id']}/export.csv")
-    (row,) = list(csv.DictReader(io.StringIO(export.text)))
-    assert (row["amount_paid"], row["mdf_reimbursed"]) == ("50600.00", "1000.00")
+    rows = list(csv.DictReader(io.StringIO(export.text)))
+    assert [(r["currency"], r["amount_paid"], r["mdf_reimbursed"]) for r in rows] == [
+        ("USD", "50600.00", "1000.00"),
+        ("EUR", "0.00", "900.00"),
+    ]

@@ -16,7 +16,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -51,6 +51,7 @@ from services.reporting.views import (
     HistoryEntry,
     HistoryView,
     LeaderboardView,
+    MdfPositionView,
     Partner360View,
     PartnersAtRiskView,
     PartnersView,
@@ -500,11 +501,74 @@ def mdf_claims(
     )
 
 
-def dashboard_of(services: FakeServices, partner_id: str, name: str, currency: str = "EUR") -> None:
-    """What a partner's dashboard reads, for ``partner_id``."""
+def mdf_quarter(
+    quarter: str,
+    currency: str = "EUR",
+    requested: str = "2500.00",
+    approved: str = "2000.00",
+    claimed: str = "1800.00",
+    claims_approved: str = "1500.00",
+    reimbursed: str = "1000.00",
+    released: str = "0.00",
+) -> dict[str, Any]:
+    """One quarter and currency of a partner's MDF position (reporting's
+    ``MdfQuarterView``)."""
+    return {
+        "quarter": quarter,
+        "currency": currency,
+        "requested": requested,
+        "approved": approved,
+        "claimed": claimed,
+        "claims_approved": claims_approved,
+        "reimbursed": reimbursed,
+        "released": released,
+    }
+
+
+#: An MDF figure's names, as reporting's position and partner 360 name them.
+MDF_FIGURES = ("requested", "approved", "claimed", "claims_approved", "reimbursed", "released")
+
+
+def mdf_position(partner_id: str, *quarters: dict[str, Any]) -> dict[str, Any]:
+    """Reporting's ``GET /partners/{partner_id}/mdf``: ``quarters`` as given (reporting
+    answers them in quarter order, then by currency)."""
+    return answer_of(MdfPositionView, {"partner_id": partner_id, "quarters": list(quarters)})
+
+
+def mdf_totals(quarters: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The partner 360's ``mdf``: the quarters' figures summed per currency, the
+    currencies in alphabetical order."""
+    sums: dict[str, dict[str, Decimal]] = {}
+    for q in quarters:
+        into = sums.setdefault(q["currency"], dict.fromkeys(MDF_FIGURES, Decimal(0)))
+        for name in MDF_FIGURES:
+            into[name] += Decimal(q[name])
+    return [
+        {"currency": currency, **{name: f"{figures[name]:.2f}" for name in MDF_FIGURES}}
+        for currency, figures in sorted(sums.items())
+    ]
+
+
+def dashboard_of(
+    services: FakeServices,
+    partner_id: str,
+    name: str,
+    currency: str = "EUR",
+    mdf: Sequence[dict[str, Any]] | None = None,
+) -> None:
+    """What a partner's dashboard reads, for ``partner_id``; its MDF position ``mdf`` (by
+    default a quarter of 2026-Q1 and one of 2026-Q2 in ``currency``), summed in its 360."""
     totals = [("2026-Q1", "12000.00"), ("2026-Q2", "9750.00")]
     base = f"/partners/{partner_id}"
-    services.on("GET", "reporting", base, partner_360(partner_id, name, currency))
+    quarters = (
+        [mdf_quarter("2026-Q1", currency), mdf_quarter("2026-Q2", currency, reimbursed="0.00")]
+        if mdf is None
+        else list(mdf)
+    )
+    services.on(
+        "GET", "reporting", base, partner_360(partner_id, name, currency, mdf=mdf_totals(quarters))
+    )
+    services.on("GET", "reporting", f"{base}/mdf", mdf_position(partner_id, *quarters))
     services.on("GET", "reporting", f"{base}/payouts", payouts(partner_id, totals, currency))
     services.on("GET", "reporting", f"{base}/health", health(partner_id, "2026-Q2"))
     services.on(
@@ -618,8 +682,20 @@ def inquiries(*entries: dict[str, Any]) -> dict[str, Any]:
     return answer_of(InquiriesView, {"inquiries": list(entries)})
 
 
-def partner_settlements(partner_id: str, currency: str = "EUR") -> dict[str, Any]:
-    """A partner's settlements (one, of 2026-Q1) and a clawback pending against it."""
+def mdf_reimbursement(currency: str, amount: str, *claims: str) -> dict[str, Any]:
+    """Approved MDF claims paid in a currency other than the payout's (an entry of a
+    payout's ``mdf_other_currencies``)."""
+    return {"currency": currency, "amount": amount, "claims": list(claims)}
+
+
+def partner_settlements(
+    partner_id: str,
+    currency: str = "EUR",
+    mdf_reimbursed: str = "0.00",
+    mdf_other_currencies: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
+    """A partner's settlements (one, of 2026-Q1, with the MDF it reimbursed) and a
+    clawback pending against it."""
     settled = {
         "settlement_id": f"S-{partner_id}-Q1",
         "period": "2026-Q1",
@@ -630,8 +706,9 @@ def partner_settlements(partner_id: str, currency: str = "EUR") -> dict[str, Any
         "unrecovered": [],
         "settled_at": "2026-04-02T09:00:00+00:00",
         "rerun": False,
-        "mdf_reimbursed": "0.00",
-        "mdf_claims": [],
+        "mdf_reimbursed": mdf_reimbursed,
+        "mdf_claims": [f"MC-{partner_id}-1"] if Decimal(mdf_reimbursed) else [],
+        "mdf_other_currencies": list(mdf_other_currencies),
     }
     return answer_of(
         PartnerSettlementsView,
@@ -646,9 +723,16 @@ def partner_settlements(partner_id: str, currency: str = "EUR") -> dict[str, Any
 
 
 def settlement_run(
-    settlement_id: str, period: str, *, dry_run: bool = False, currency: str = "EUR"
+    settlement_id: str,
+    period: str,
+    *,
+    dry_run: bool = False,
+    currency: str = "EUR",
+    mdf_reimbursed: str = "0.00",
+    mdf_other_currencies: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """What ``POST /settlements`` answers: P-A paid, P-B skipped."""
+    """What ``POST /settlements`` answers: P-A paid (and the MDF reimbursed it), P-B
+    skipped."""
     payout = {
         "partner_id": "P-A",
         "settlement_id": settlement_id,
@@ -660,8 +744,9 @@ def settlement_run(
         "unrecovered": [],
         "settled_at": "2026-07-01T09:00:00+00:00",
         "rerun": False,
-        "mdf_reimbursed": "0.00",
-        "mdf_claims": [],
+        "mdf_reimbursed": mdf_reimbursed,
+        "mdf_claims": ["MC-P-A-1"] if Decimal(mdf_reimbursed) else [],
+        "mdf_other_currencies": list(mdf_other_currencies),
         "event_id": None if dry_run else "E-P-A",
         "replayed": False,
         "pending_after": {},

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+from html import unescape
 from urllib.parse import quote
 
 import pytest
@@ -28,6 +29,7 @@ from tests.support.portal import (
     is_deleted,
     manager,
     mdf_claims,
+    mdf_quarter,
     mdf_requests,
     money_without,
     partner_360,
@@ -154,6 +156,7 @@ def test_the_partners_dashboard_shows_its_money_with_its_currency_and_the_chart(
         ("reporting", "/partners/P-A"),
         ("reporting", "/partners/P-A/payouts"),
         ("reporting", "/partners/P-A/health"),
+        ("reporting", "/partners/P-A/mdf"),
         ("reporting", "/partners/P-A/statements/2026-Q2"),
         ("enablement", "/mdf-requests"),
         ("incentives", "/registrations"),
@@ -768,3 +771,145 @@ def test_the_programme_shows_the_mdf_released_in_each_currency(
     services.on("GET", "reporting", "/programme/summary", {**summary, "mdf_released": {}})
     nothing = as_maria.get("/?period=2026-Q2").text
     assert "none yet" in nothing[nothing.index('id="mdf-released"') :].split("</div>", 1)[0]
+
+
+# --------------------------------------------------------------------------- the MDF position
+
+
+def table_rows(html: str, table_id: str, part: str = "tbody") -> list[list[str]]:
+    """The cells' text of each row of ``part`` (tbody, tfoot) of the table ``table_id``."""
+    table = html[html.index(f'id="{table_id}"') :]
+    table = table[: table.index("</table>")]
+    if f"<{part}>" not in table:
+        return []
+    section = table[table.index(f"<{part}>") : table.index(f"</{part}>")]
+    return [
+        [
+            unescape(re.sub(r"<[^>]+>", "", cell))
+            for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row)
+        ]
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", section, re.S)
+    ]
+
+
+#: Reporting's position in its own order: quarter, then currency.
+POSITION = [
+    mdf_quarter("2025-Q4", "EUR", "400.00", "0.00", "0.00", "0.00", "0.00", "0.00"),
+    mdf_quarter("2026-Q1", "EUR", "3000.00", "2500.00", "2400.00", "2000.00", "2000.00", "500.00"),
+    mdf_quarter("2026-Q2", "EUR", "1000.00", "1000.00", "800.00", "750.00", "0.00", "0.00"),
+    mdf_quarter("2026-Q2", "USD", "1234.56", "1200.00", "0.00", "0.00", "0.00", "0.00"),
+]
+
+
+def shown(first: str, currency: str, *amounts: str) -> list[str]:
+    """A row as the table shows it: its first cell, then each amount with ``currency``."""
+    return [first, *(f"{amount} {currency}" for amount in amounts)]
+
+
+def test_the_dashboard_shows_the_mdf_position_per_quarter_and_currency_newest_first(
+    as_pat: TestClient, services: FakeServices
+) -> None:
+    dashboard_of(services, "P-A", "Alpha", mdf=POSITION)
+    answer = as_pat.get("/partners/P-A")
+    assert answer.status_code == 200, answer.text
+    html = answer.text
+    section = html[html.index('id="co-marketing-funds"') :].split("</section>", 1)[0]
+    assert "<h2>Co-marketing funds</h2>" in section
+    assert table_rows(html, "mdf-position", "thead") == [
+        ["Quarter", "Requested", "Approved", "Claimed", "Claims approved", "Reimbursed", "Released"]
+    ]
+    assert table_rows(html, "mdf-position") == [
+        shown("2026-Q2", "EUR", "1,000.00", "1,000.00", "800.00", "750.00", "0.00", "0.00"),
+        shown("2026-Q2", "USD", "1,234.56", "1,200.00", "0.00", "0.00", "0.00", "0.00"),
+        shown(
+            "2026-Q1", "EUR", "3,000.00", "2,500.00", "2,400.00", "2,000.00", "2,000.00", "500.00"
+        ),
+        shown("2025-Q4", "EUR", "400.00", "0.00", "0.00", "0.00", "0.00", "0.00"),
+    ], "newest quarter first, its currencies in alphabetical order"
+    assert table_rows(html, "mdf-position", "tfoot") == [
+        shown(
+            "All quarters",
+            "EUR",
+            "4,400.00",
+            "3,500.00",
+            "3,200.00",
+            "2,750.00",
+            "2,000.00",
+            "500.00",
+        ),
+        shown("All quarters", "USD", "1,234.56", "1,200.00", "0.00", "0.00", "0.00", "0.00"),
+    ], "the partner 360's totals, per currency"
+    assert '<a href="/mdf" id="mdf-link">' in section
+    assert 'id="mdf-position-problem"' not in html
+    assert money_without(html, "EUR", "USD") == [], "every amount carries its currency"
+    [read] = [c for c in services.calls if c.path == "/partners/P-A/mdf"]
+    assert (read.service, read.method, read.authorization) == ("reporting", "GET", PAT)
+
+
+def test_a_manager_sees_a_partners_mdf_position_without_the_partners_mdf_link(
+    as_maria: TestClient, services: FakeServices
+) -> None:
+    dashboard_of(services, "P-A", "Alpha", mdf=POSITION[:1])
+    answer = as_maria.get("/partners/P-A")
+    assert answer.status_code == 200, answer.text
+    assert table_rows(answer.text, "mdf-position") == [
+        shown("2025-Q4", "EUR", "400.00", "0.00", "0.00", "0.00", "0.00", "0.00")
+    ]
+    assert 'id="mdf-link"' not in answer.text
+    [read] = [c for c in services.calls if c.path == "/partners/P-A/mdf"]
+    assert read.authorization == MARIA
+
+
+def test_a_partner_without_mdf_is_told_so(as_pat: TestClient, services: FakeServices) -> None:
+    dashboard_of(services, "P-A", "Alpha", mdf=[])
+    answer = as_pat.get("/partners/P-A")
+    assert answer.status_code == 200, answer.text
+    assert table_rows(answer.text, "mdf-position") == [["No MDF yet."]]
+    assert table_rows(answer.text, "mdf-position", "tfoot") == []
+    assert 'id="mdf-link"' in answer.text
+
+
+def test_the_mdf_position_is_escaped(as_pat: TestClient, services: FakeServices) -> None:
+    hostile = mdf_quarter("<script>alert(1)</script>", "<b>EUR</b>")
+    dashboard_of(services, "P-A", "Alpha", mdf=[hostile])
+    html = as_pat.get("/partners/P-A").text
+    assert "<script>alert(1)</script>" not in html
+    assert "<b>EUR</b>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "2,500.00 &lt;b&gt;EUR&lt;/b&gt;" in html
+
+
+@pytest.mark.parametrize(
+    ("status", "detail"),
+    [
+        (500, "the read models are being rebuilt"),
+        (503, "reporting is starting"),
+    ],
+)
+def test_the_dashboard_is_shown_when_reporting_cannot_answer_the_mdf_position(
+    as_pat: TestClient, services: FakeServices, status: int, detail: str
+) -> None:
+    dashboard_of(services, "P-A", "Alpha")
+    services.on("GET", "reporting", "/partners/P-A/mdf", {"detail": detail}, status=status)
+    answer = as_pat.get("/partners/P-A")
+    assert answer.status_code == 200, answer.text
+    html = answer.text
+    problem = html[html.index('id="mdf-position-problem"') :].split("</p>", 1)[0]
+    assert f"The MDF per quarter cannot be shown now: {detail}" in unescape(problem)
+    assert table_rows(html, "mdf-position") == [["Not available right now."]]
+    assert "No MDF yet." not in html, "reporting not answering is not no MDF"
+    assert table_rows(html, "mdf-position", "tfoot")[0][:2] == ["All quarters", "5,000.00 EUR"]
+    assert "9,750.00 EUR" in html, "the rest of the dashboard is there"
+    assert 'id="open-registrations"' in html
+
+
+def test_a_401_on_the_mdf_position_sends_to_sign_in_again(
+    as_pat: TestClient, services: FakeServices
+) -> None:
+    dashboard_of(services, "P-A", "Alpha")
+    services.on("GET", "reporting", "/partners/P-A/mdf", {"detail": "expired"}, status=401)
+    answer = as_pat.get("/partners/P-A")
+    assert (answer.status_code, answer.headers["location"]) == (
+        303,
+        "/login?next=%2Fpartners%2FP-A",
+    )

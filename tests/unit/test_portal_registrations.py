@@ -19,6 +19,7 @@ from tests.support.portal import (
     form_of,
     hidden,
     manager,
+    mdf_reimbursement,
     money_without,
     partner_360,
     partner_settlements,
@@ -301,6 +302,69 @@ def test_one_partners_settlements(as_maria: TestClient, services: FakeServices) 
         ("incentives", "/partners/P-A/settlements")
     ]
     assert 'id="next-page"' not in answer.text
+
+
+def cells(html: str, table_id: str) -> list[list[str]]:
+    """The text of each cell of each body row of the table ``table_id``."""
+    table = html[html.index(f'id="{table_id}"') :]
+    body = table[table.index("<tbody>") : table.index("</tbody>")]
+    return [
+        [unescape(re.sub(r"<[^>]+>", "", cell)) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)
+    ]
+
+
+def test_each_settlement_says_the_mdf_it_reimbursed_in_each_currency(
+    as_maria: TestClient, services: FakeServices
+) -> None:
+    others = [
+        mdf_reimbursement("GBP", "80.50", "MC-7"),
+        mdf_reimbursement("USD", "1200.00", "MC-8", "MC-9"),
+    ]
+    found = partner_settlements("P-A", mdf_reimbursed="1500.00", mdf_other_currencies=others)
+    services.on("GET", "incentives", "/partners/P-A/settlements", found)
+    answer = as_maria.get("/settlements?partner_id=P-A")
+    assert answer.status_code == 200, answer.text
+    html = answer.text
+    assert '<th class="num">MDF reimbursed</th>' in html
+    [row, _pending] = cells(html, "settlements")
+    assert row[1] == "S-P-A-Q1"
+    assert row[5] == "1,500.00 EUR + 80.50 GBP + 1,200.00 USD"
+    assert money_without(html, "EUR", "GBP", "USD") == []
+
+
+def test_a_settlement_without_mdf_in_other_currencies_shows_its_own(
+    as_maria: TestClient, services: FakeServices
+) -> None:
+    """Also when incentives says nothing of other currencies (an answer without the field)."""
+    found = partner_settlements("P-A", mdf_reimbursed="300.00")
+    for settled in found["settlements"]:
+        settled.pop("mdf_other_currencies", None)
+    services.on("GET", "incentives", "/partners/P-A/settlements", found)
+    answer = as_maria.get("/settlements?partner_id=P-A")
+    assert answer.status_code == 200, answer.text
+    assert cells(answer.text, "settlements")[0][5] == "300.00 EUR"
+
+
+def test_the_settlement_runs_payouts_say_the_mdf_they_reimburse(
+    as_maria: TestClient, services: FakeServices
+) -> None:
+    settlements_of_two(services)
+    run = settlement_run(
+        "S-2",
+        "2026-Q2",
+        dry_run=True,
+        mdf_reimbursed="650.00",
+        mdf_other_currencies=[mdf_reimbursement("USD", "99.99", "MC-3")],
+    )
+    services.on("POST", "incentives", "/settlements", run)
+    form = form_of(as_maria, "/settlements")
+    answer = as_maria.post("/settlements", data={**form, "period": "2026-Q2", "dry_run": "on"})
+    assert answer.status_code == 200, answer.text
+    html = answer.text
+    [paid] = cells(html, "payouts")
+    assert paid[:4] == ["P-A", "9,500.00 EUR", "9,750.00 EUR", "650.00 EUR + 99.99 USD"]
+    assert money_without(html, "EUR", "USD") == []
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])

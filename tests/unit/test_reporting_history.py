@@ -119,6 +119,15 @@ VARIANTS = [
         "Paid 38,100.00 USD for 2026-Q4 (settlement S-2); and 7,000.00 USD for MDF claims",
     ),
     (
+        "PayoutSettled",
+        {
+            "settlement_id": "S-3",
+            "carried_adjustments": [],
+            "mdf_other_currencies": [{"currency": "EUR", "amount": "900", "claims": ["MC-9"]}],
+        },
+        "Paid 38,100.00 USD for 2026-Q4 (settlement S-3); and 900.00 EUR for MDF claims, apart",
+    ),
+    (
         "PartnerTierChanged",
         {"reason": "yearly review"},
         "Tier changed to platinum from 2027-01-01: yearly review",

@@ -10,6 +10,8 @@ summary's claimed, reimbursed and released figures.
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 import random
 from decimal import Decimal
@@ -388,6 +390,44 @@ async def test_a_claim_is_reimbursed_once_however_often_it_is_paid() -> None:
     }
     await project(database, [claim_approved("M-1", "MC-2", "99.99", "USD", "2026-11-04T08:00:00Z")])
     assert figures(await position(database), "2026-Q4")["reimbursed"] == "5599.99"
+
+
+async def test_a_claim_paid_apart_in_its_own_currency_is_reimbursed() -> None:
+    """A USD payout paying a EUR claim apart (mdf_other_currencies): the claim is
+    reimbursed in EUR, and the finance export has a EUR row for it."""
+    database = FakeDatabase()
+    paid = settled("S-1", "USD", "0.00", [], "2027-01-05T00:00:00Z")
+    paid["data"]["mdf_other_currencies"] = [
+        {"currency": "EUR", "amount": "900.00", "claims": ["MC-E"]}
+    ]
+    await project(
+        database,
+        [
+            signed(),
+            requested("M-E", "1000.00", "EUR", "2026-10-10T08:00:00Z"),
+            approved("M-E", "1000.00", "EUR", "2026-10-11T08:00:00Z"),
+            claim("M-E", "MC-E", "900.00", "EUR", "2026-11-01T08:00:00Z"),
+            claim_approved("M-E", "MC-E", "900.00", "EUR", "2026-11-02T08:00:00Z"),
+            paid,
+            paid,
+        ],
+    )
+    assert figures(await position(database), "2026-Q4", "EUR")["reimbursed"] == "900.00"
+    service = Reporting(database)
+    try:
+        payouts = service.get(f"/partners/{PM}/payouts").json()["payouts"]
+        assert [p["mdf_other_currencies"] for p in payouts] == [
+            [{"currency": "EUR", "amount": "900.00", "claims": ["MC-E"]}]
+        ]
+        export = service.get("/settlements/S-1/export.csv")
+        assert export.status_code == 200, export.text
+        rows = list(csv.DictReader(io.StringIO(export.text)))
+    finally:
+        service.client.close()
+    assert [(r["currency"], r["amount_paid"], r["mdf_reimbursed"]) for r in rows] == [
+        ("USD", "0.00", "0.00"),
+        ("EUR", "0.00", "900.00"),
+    ], "one row per currency paid"
 
 
 async def test_a_fact_published_again_counts_once_its_earliest_version_standing() -> None:

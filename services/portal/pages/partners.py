@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -46,8 +47,9 @@ async def at_risk(request: Request, person: Staff, parts: Parts) -> HTMLResponse
 async def dashboard(
     request: Request, partner_id: str, person: Person, parts: Parts
 ) -> HTMLResponse:
-    """Attainment against target, commission per period, certifications, MDF, health, and
-    the open registrations (pending or approved)."""
+    """Attainment against target, commission per period, certifications, MDF (the position
+    per quarter and currency, and the requests), health, and the open registrations
+    (pending or approved)."""
     ensure_may_see(person, partner_id)
     token, backend = person.access_token, parts.backend
     open_registrations = {
@@ -55,12 +57,20 @@ async def dashboard(
         "status": list(OPEN),
         "limit": parts.settings.portal_page_size,
     }
-    partner, payouts, health, mdf, registrations = await asyncio.gather(
+    (
+        partner,
+        payouts,
+        health,
+        mdf,
+        registrations,
+        (mdf_position, mdf_unshown),
+    ) = await asyncio.gather(
         backend.read("reporting", f"/partners/{partner_id}", token),
         backend.read("reporting", f"/partners/{partner_id}/payouts", token),
         backend.read("reporting", f"/partners/{partner_id}/health", token),
         backend.read("enablement", "/mdf-requests", token, {"partner_id": partner_id}),
         backend.read("incentives", "/registrations", token, open_registrations),
+        _mdf_position(parts, token, partner_id),
     )
     periods = payouts.get("periods", [])
     period = health.get("period") or (periods[-1]["period"] if periods else current_quarter())
@@ -82,6 +92,8 @@ async def dashboard(
         "chart": chart,
         "health": health,
         "mdf": mdf,
+        "mdf_position": mdf_position,
+        "mdf_unshown": mdf_unshown,
         "registrations": registrations,
         "open_statuses": OPEN,
         "currency": currency,
@@ -128,6 +140,26 @@ async def _health(parts: Parts, token: str, partner_id: str) -> dict[str, Any] |
         return await parts.backend.read("reporting", f"/partners/{partner_id}/health", token)
     except Refused:
         return None
+
+
+async def _mdf_position(
+    parts: Parts, token: str, partner_id: str
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Reporting's MDF position of the partner, one entry per quarter and currency, the
+    newest quarter first (its currencies in alphabetical order). When reporting cannot
+    answer it (but for a 401, which means signing in again): none and why, and the
+    dashboard is shown all the same."""
+    try:
+        found = await parts.backend.read(
+            "reporting", f"/partners/{quote(partner_id, safe='')}/mdf", token
+        )
+    except Refused as exc:
+        if exc.status == 401:
+            raise
+        return [], exc.message
+    quarters: list[dict[str, Any]] = found.get("quarters", [])
+    by_currency = sorted(quarters, key=lambda q: str(q.get("currency") or ""))
+    return sorted(by_currency, key=lambda q: str(q.get("quarter") or ""), reverse=True), None
 
 
 def _currency(partner: dict[str, Any], periods: list[dict[str, Any]]) -> str | None:
