@@ -1,6 +1,7 @@
 """A second, independent implementation of the commission rules and the deal-registration rule.
 
-The rules are docs/rules/commissions.md, docs/rules/deal-registration.md and, for
+The rules are docs/rules/commissions.md, docs/rules/deal-registration.md,
+docs/rules/fx.md (the conversion of deals in another currency, below) and, for
 the adjustments a statement adds to its payout, docs/rules/inquiries.md.
 
 It is written for clarity, not speed, and is meant as a test oracle: it takes the
@@ -13,20 +14,39 @@ Commissions, in two steps:
    duplicates: the standing version of each deal, contract and registration
    decision (one made by hand stands over an automatic one, then the greatest
    (time, id)), the standing answer to each extension request, the earliest
-   cancellation of each deal, every termination and every certification.
+   cancellation of each deal, every termination, every certification and the
+   standing exchange rate of each (base, quote, valid_from).
 2. **Compute every deal** from those facts, period by period, following the
    numbered commission rules one after the other. A deal earns the
    registered-deal uplift inside an approved registration's window:
    ``approved_at ≤ closed_at ≤ expires_at``, the decision's ``expires_at``
    moved on by the registration's counted extensions (absent: no end).
 
+Conversion (before the status, the brackets, the uplift, the cap and the
+target): a deal whose currency is not its governing contract's is converted at
+the rate of one unit of the deal's currency in the contract's. The rate is the
+governing plan's ``fx_rates`` entry for the deal's currency when there is one;
+else the ExchangeRateSet (RateEvent) with base = the deal's currency and quote =
+the contract's whose ``valid_from`` is the latest on or before the UTC date of
+``closed_at`` (of several events for one (base, quote, valid_from), the greatest
+(time, id) stands; no inverse and no cross rates). The converted amount,
+``amount × rate`` rounded half-even to cents, is the deal's amount for every
+later rule and for revenue, in the contract's currency; its line keeps the
+original amount, currency and the rate. With no rate the deal is ``fx_pending``:
+it earns nothing and is no revenue, and its line stays in its own currency.
+Statuses, the first that matches: no_contract, terminated, fx_pending,
+clawed_back, commissionable. A deal in another currency is converted whenever
+a rate is known, whatever its status (a terminated or clawed-back line shows its
+converted amount too); a deal with no governing contract is never converted.
+
 A statement's ``payout_total`` adds the period's CommissionAdjusted amounts in
 its currency (each ``adjustment_id`` once) to its commissions and target bonus.
 
 Facts are kept per partner (for one partner, the commission of every deal is a
-pure function of the set of that partner's events): a deal, a contract, a
-cancellation, a termination, a certification, a registration decision and an
-extension answer belong to the partner named in their payload. Registration
+pure function of the set of that partner's events and the exchange rates): a
+deal, a contract, a cancellation, a termination, a certification, a registration
+decision and an extension answer belong to the partner named in their payload;
+an exchange rate belongs to no partner and counts for every one. Registration
 decisions are keyed by (partner, ``registration_id``) and count for a deal only
 when they name that deal; extension answers are keyed by (partner,
 ``extension_id``) and count for the registration of that partner they name.
@@ -66,10 +86,12 @@ from shared.events import (
     DealRegistrationExtended,
     DealRegistrationExtensionRejected,
     DealRegistrationRejected,
+    Envelope,
     PartnerSigned,
     PartnerTerminated,
     Payload,
     PlanPeriod,
+    RateEvent,
 )
 
 CENT = Decimal("0.01")
@@ -82,7 +104,11 @@ MAX_EXTENSIONS = 2
 MAX_EXTENSION_DAYS = 90
 CHANNEL_CONFLICT = "channel_conflict"
 
+#: What the reference reads: the partners' events and the exchange rates (rates.v1).
+Event = CloudEvent[Payload] | RateEvent
+
 __all__ = [
+    "Event",
     "Line",
     "RegistrationOutcome",
     "Statement",
@@ -101,16 +127,26 @@ def cents(value: Decimal) -> Decimal:
 
 @dataclass(frozen=True)
 class Line:
-    """One deal on a partner's statement for one period."""
+    """One deal on a partner's statement for one period.
+
+    ``amount`` and ``currency`` are the converted amount and the contract's currency
+    for a converted deal, which alone carries ``original_amount``,
+    ``original_currency`` and ``fx_rate``; any other line is in the deal's own
+    currency.
+    """
 
     deal_id: str
     closed_at: datetime
     amount: Decimal
+    currency: str
     status: str
     base: Decimal
     uplift: Decimal
     commission: Decimal
     target_bonus: Decimal
+    original_amount: Decimal | None = None
+    original_currency: str | None = None
+    fx_rate: Decimal | None = None
 
 
 @dataclass
@@ -169,7 +205,7 @@ class Statement:
 # --------------------------------------------------------------------------- step 1: facts
 
 
-def _version(event: CloudEvent[Payload]) -> tuple[datetime, str]:
+def _version(event: Envelope) -> tuple[datetime, str]:
     """The order of two versions of one fact: the greater (time, id) stands."""
     return (event.time, event.id)
 
@@ -192,6 +228,8 @@ class _Facts:
     answers: dict[tuple[str, str], CloudEvent[Payload]] = field(default_factory=dict)
     # (partner_id, adjustment_id) -> its CommissionAdjusted (an adjustment never changes)
     adjustments: dict[tuple[str, str], CloudEvent[Payload]] = field(default_factory=dict)
+    # (base, quote, valid_from) -> the standing ExchangeRateSet event
+    rates: dict[tuple[str, str, date], RateEvent] = field(default_factory=dict)
 
 
 K = TypeVar("K")
@@ -255,9 +293,16 @@ def counted_extension_days(
     return total
 
 
-def _gather(events: Iterable[CloudEvent[Payload]]) -> _Facts:
+def _gather(events: Iterable[Event]) -> _Facts:
     facts = _Facts()
     for event in events:
+        if isinstance(event, RateEvent):
+            rate = event.data
+            pair_from = (rate.base, rate.quote, rate.valid_from)
+            current = facts.rates.get(pair_from)
+            if current is None or _version(event) > _version(current):
+                facts.rates[pair_from] = event
+            continue
         data = event.data
         partner = data.partner_id
         if isinstance(data, DealClosed):
@@ -331,17 +376,67 @@ def governing_contract(facts: _Facts, partner_id: str, closed_at: datetime) -> C
     return chosen
 
 
+def exchange_rate(facts: _Facts, deal: DealClosed, contract: Contract) -> Decimal | None:
+    """One unit of the deal's currency in the contract's, or None when none is known.
+
+    The governing plan's ``fx_rates`` entry for the deal's currency stands over any
+    ExchangeRateSet. Otherwise the standing rate of (deal currency, contract
+    currency) with the latest ``valid_from`` on or before the UTC date of the close.
+    Only that direct pair counts: never its inverse, never a rate through a third
+    currency.
+    """
+    fixed = contract.commission_plan.fx_rates
+    if fixed is not None and deal.currency in fixed:
+        return fixed[deal.currency]
+    day = _utc_date(deal.closed_at)
+    latest: date | None = None
+    rate: Decimal | None = None
+    for (base, quote, valid_from), event in facts.rates.items():
+        if base != deal.currency or quote != contract.currency or valid_from > day:
+            continue
+        if latest is None or valid_from > latest:
+            latest = valid_from
+            rate = event.data.rate
+    return rate
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """A deal in another currency than its contract's, converted (the FX rule)."""
+
+    rate: Decimal
+    #: ``deal.amount × rate`` rounded half-even to cents, in the contract's currency.
+    amount: Decimal
+    currency: str
+
+
+def conversion_of(facts: _Facts, deal: DealClosed, contract: Contract | None) -> Conversion | None:
+    """The deal's conversion into its governing contract's currency; None when it needs
+    none (same currency, or no contract) or when no rate is known."""
+    if contract is None or deal.currency == contract.currency:
+        return None
+    rate = exchange_rate(facts, deal, contract)
+    if rate is None:
+        return None
+    return Conversion(rate, cents(deal.amount * rate), contract.currency)
+
+
 def status_of(
-    facts: _Facts, partner_id: str, deal: DealClosed, contract: Contract | None
+    facts: _Facts,
+    partner_id: str,
+    deal: DealClosed,
+    contract: Contract | None,
+    conversion: Conversion | None = None,
 ) -> CommissionStatus:
-    """Rule 2: the first status that matches, in the rules' order."""
+    """Rule 2: the first status that matches, in the rules' order; ``conversion`` is the
+    deal's conversion (None when it has none)."""
     if contract is None:
         return CommissionStatus.NO_CONTRACT
     terminated_from = facts.terminated_from.get(partner_id)
     if terminated_from is not None and terminated_from <= _utc_date(deal.closed_at):
         return CommissionStatus.TERMINATED
-    if deal.currency != contract.currency:
-        return CommissionStatus.CURRENCY_MISMATCH
+    if deal.currency != contract.currency and conversion is None:
+        return CommissionStatus.FX_PENDING
     cancelled_at = facts.cancelled_at.get((partner_id, deal.deal_id))
     if cancelled_at is not None:
         window = timedelta(days=contract.commission_plan.clawback_days)
@@ -422,26 +517,43 @@ def is_registered(facts: _Facts, partner_id: str, deal_id: str, closed_at: datet
 
 @dataclass(frozen=True)
 class _Placed:
-    """A deal with its contract, status and period decided (rules 1 to 3)."""
+    """A deal with its contract, conversion, status and period decided (rules 1 to 3)."""
 
     partner_id: str
     deal: DealClosed
     contract: Contract | None
+    conversion: Conversion | None
     status: CommissionStatus
     period: str
 
+    @property
+    def amount(self) -> Decimal:
+        """The amount every rule uses: the converted amount of a converted deal."""
+        return self.deal.amount if self.conversion is None else self.conversion.amount
 
-def _zero_line(deal: DealClosed, status: CommissionStatus) -> Line:
-    return Line(
-        deal_id=deal.deal_id,
-        closed_at=deal.closed_at,
-        amount=cents(deal.amount),
-        status=status.value,
-        base=ZERO,
-        uplift=ZERO,
-        commission=ZERO,
-        target_bonus=ZERO,
-    )
+    def line(
+        self,
+        base: Decimal = ZERO,
+        uplift: Decimal = ZERO,
+        commission: Decimal = ZERO,
+        target_bonus: Decimal = ZERO,
+    ) -> Line:
+        deal = self.deal
+        conversion = self.conversion
+        return Line(
+            deal_id=deal.deal_id,
+            closed_at=deal.closed_at,
+            amount=cents(self.amount),
+            currency=deal.currency if conversion is None else conversion.currency,
+            status=self.status.value,
+            base=base,
+            uplift=uplift,
+            commission=commission,
+            target_bonus=target_bonus,
+            original_amount=None if conversion is None else cents(deal.amount),
+            original_currency=None if conversion is None else deal.currency,
+            fx_rate=None if conversion is None else conversion.rate,
+        )
 
 
 def _statement_currency(placed: list[_Placed]) -> str:
@@ -469,18 +581,19 @@ def _compute_period(
     for item in placed:
         deal = item.deal
         if item.status is not CommissionStatus.COMMISSIONABLE:
-            statement.lines.append(_zero_line(deal, item.status))
+            statement.lines.append(item.line())
             continue
         assert item.contract is not None
         plan = item.contract.commission_plan
+        amount = item.amount
 
-        base = cents(graduated_base(plan, cum, deal.amount))
+        base = cents(graduated_base(plan, cum, amount))
 
         uplift_raw = Decimal(0)
         if is_certified(facts, partner_id, deal.product_line, deal.closed_at):
-            uplift_raw += deal.amount * plan.certification_bonus_rate
+            uplift_raw += amount * plan.certification_bonus_rate
         if is_registered(facts, partner_id, deal.deal_id, deal.closed_at):
-            uplift_raw += deal.amount * plan.registered_deal_bonus_rate
+            uplift_raw += amount * plan.registered_deal_bonus_rate
         uplift = cents(uplift_raw)
 
         commission = base + uplift  # already whole cents
@@ -498,45 +611,37 @@ def _compute_period(
         if (
             not bonus_given
             and plan.target_amount is not None
-            and cum + deal.amount >= plan.target_amount
+            and cum + amount >= plan.target_amount
         ):
             bonus_given = True
             if plan.target_bonus is not None:
                 target_bonus = cents(plan.target_bonus)
 
-        statement.lines.append(
-            Line(
-                deal_id=deal.deal_id,
-                closed_at=deal.closed_at,
-                amount=cents(deal.amount),
-                status=item.status.value,
-                base=base,
-                uplift=uplift,
-                commission=commission,
-                target_bonus=target_bonus,
-            )
-        )
-        cum += deal.amount
+        statement.lines.append(item.line(base, uplift, commission, target_bonus))
+        cum += amount
         paid += commission
     return statement
 
 
-def expected_statements(
-    events: Iterable[CloudEvent[Payload]],
-) -> dict[tuple[str, str], Statement]:
-    """Every partner's statement for every period, keyed by (partner_id, period label)."""
+def expected_statements(events: Iterable[Event]) -> dict[tuple[str, str], Statement]:
+    """Every partner's statement for every period, keyed by (partner_id, period label).
+
+    ``events`` are the partners' events and the ExchangeRateSet events (RateEvent),
+    in any order and with any duplicates.
+    """
     facts = _gather(events)
     groups: dict[tuple[str, str], list[_Placed]] = {}
     for (partner_id, _deal_id), event in facts.deals.items():
         deal = _deal_of(event)
         contract = governing_contract(facts, partner_id, deal.closed_at)
-        status = status_of(facts, partner_id, deal, contract)
+        conversion = conversion_of(facts, deal, contract)
+        status = status_of(facts, partner_id, deal, contract, conversion)
         if contract is None:
             period = period_label(deal.closed_at, PlanPeriod.QUARTER)
         else:
             period = period_label(deal.closed_at, contract.commission_plan.period)
         groups.setdefault((partner_id, period), []).append(
-            _Placed(partner_id, deal, contract, status, period)
+            _Placed(partner_id, deal, contract, conversion, status, period)
         )
     statements = {
         key: _compute_period(key[0], key[1], placed, facts) for key, placed in groups.items()
@@ -551,7 +656,7 @@ def expected_statements(
     return statements
 
 
-def expected_lines(events: Iterable[CloudEvent[Payload]]) -> dict[tuple[str, str], Line]:
+def expected_lines(events: Iterable[Event]) -> dict[tuple[str, str], Line]:
     """Every deal's line, keyed by (partner_id, deal_id), for per-deal comparisons."""
     lines: dict[tuple[str, str], Line] = {}
     for (partner_id, _period), statement in expected_statements(events).items():
@@ -586,9 +691,11 @@ class _RegistrationFacts:
     answers: dict[tuple[str, str], CloudEvent[Payload]] = field(default_factory=dict)
 
 
-def _gather_registrations(events: Iterable[CloudEvent[Payload]]) -> _RegistrationFacts:
+def _gather_registrations(events: Iterable[Event]) -> _RegistrationFacts:
     facts = _RegistrationFacts()
     for event in events:
+        if isinstance(event, RateEvent):
+            continue
         data = event.data
         if isinstance(data, DealRegistered):
             _keep_latest(facts.registrations, data.registration_id, event)
@@ -608,7 +715,7 @@ def _protects(registration: DealRegistered, end: datetime, instant: datetime) ->
 
 
 def expected_registration_decisions(
-    events: Iterable[CloudEvent[Payload]],
+    events: Iterable[Event],
     protection_days: int = PROTECTION_DAYS,
 ) -> dict[str, RegistrationOutcome]:
     """The deal-registration rule: registration_id -> its outcome, for every DealRegistered.

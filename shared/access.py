@@ -246,6 +246,11 @@ async def partner_reader(partner_id: str, principal: Authenticated) -> Principal
     return principal
 
 
+async def shared_reader(principal: Authenticated) -> Principal:
+    """Reads of data about no partner (exchange rates): any caller with a credential."""
+    return principal
+
+
 async def self_service(principal: Authenticated) -> Principal:
     """A self-service command's caller: staff, or a partner (for itself only; the route
     resolves the partner with :func:`acting_partner`)."""
@@ -292,6 +297,8 @@ async def caller_actor(principal: Authenticated) -> Actor:
 #: Route dependencies: commands and cross-partner reads; one partner's data.
 StaffAccess = Depends(staff)
 PartnerReadAccess = Depends(partner_reader)
+#: Route dependency: data about no partner, for any caller with a credential.
+SharedReadAccess = Depends(shared_reader)
 #: A route parameter of this type is a self-service command's caller (:func:`acting_partner`).
 SelfService = Annotated[Principal, Depends(self_service)]
 #: A route parameter of this type is who the events of the caller's command name.

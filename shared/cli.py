@@ -1,6 +1,8 @@
 """``partnerhub``: a small command-line tool for operators.
 
-    partnerhub publish EVENT.json          validate a CloudEvent and publish it on its topic
+    partnerhub publish EVENTS.json         validate a CloudEvent (or a JSON array of them, such
+                                           as a day of ExchangeRateSet) and publish each on its
+                                           topic: all of them, or none when one is bad
     partnerhub tail TOPIC [--partner P] [--from-beginning] [--count N]
     partnerhub partner PARTNER_ID          the partner 360 from the reporting API
     partnerhub replay-dlq TOPIC [--dry-run] [--reason R]
@@ -27,11 +29,20 @@ import httpx2 as httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from shared.access import ADMIN_KEY_VARIABLE, read_admin_key
-from shared.events import CLOUDEVENTS_CONTENT_TYPE, InvalidEvent, parse_event
+from shared.events import (
+    CLOUDEVENTS_CONTENT_TYPE,
+    CloudEvent,
+    ExchangeRateSet,
+    InvalidEvent,
+    Payload,
+    RateEvent,
+    parse_event,
+    parse_rate_event,
+)
 from shared.infra import partition_ids
 from shared.messaging import DLQ_ORIGINAL_TOPIC, DLQ_REASON, kafka_client_options
 from shared.settings import Settings
-from shared.topics import EVENT_TOPICS, dead_letter_topic
+from shared.topics import EVENT_TOPICS, RATES, dead_letter_topic
 
 
 def _admin_key() -> str:
@@ -41,24 +52,57 @@ def _admin_key() -> str:
     return key
 
 
-async def publish(settings: Settings, raw: bytes, path: Path) -> int:
+Publishable = CloudEvent[Payload] | RateEvent
+
+
+def read_events(raw: bytes) -> list[Publishable]:
+    """The events of a file: one CloudEvent, or a JSON array of them (a finance system's
+    day of rates, say), each validated as its type says. Raises :class:`InvalidEvent`
+    naming the position of the first bad one in an array."""
     try:
-        event = parse_event(raw)
+        document = json.loads(raw)
+    except ValueError:
+        return [parse_event(raw)]  # not JSON: parse_event says so the usual way
+    if not isinstance(document, list):
+        return [_one(raw, document)]
+    found: list[Publishable] = []
+    for index, item in enumerate(document):
+        try:
+            found.append(_one(json.dumps(item).encode(), item))
+        except InvalidEvent as exc:
+            raise InvalidEvent(exc.reason, f"[{index}] {exc.message}") from exc
+    return found
+
+
+def _one(raw: bytes, document: Any) -> Publishable:
+    if isinstance(document, dict) and document.get("type") == ExchangeRateSet.event_type:
+        return parse_rate_event(raw)
+    return parse_event(raw)
+
+
+async def publish(settings: Settings, raw: bytes, path: Path) -> int:
+    """Validate every event of the file first; publish them all, in order, or none."""
+    try:
+        found = read_events(raw)
     except InvalidEvent as exc:
-        print(f"{path}: not published: {exc}", file=sys.stderr)
+        print(f"{path}: nothing published: {exc}", file=sys.stderr)
         return 1
     producer = AIOKafkaProducer(**kafka_client_options(settings), acks="all")
     await producer.start()
     try:
-        meta = await producer.send_and_wait(
-            event.topic,
-            event.to_bytes(),
-            key=event.key,
-            headers=[("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())],
-        )
+        for event in found:
+            meta = await producer.send_and_wait(
+                event.topic,
+                event.to_bytes(),
+                key=event.key,
+                headers=[("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())],
+            )
+            print(
+                f"published {event.type} {event.id} to {event.topic}[{meta.partition}]"
+                f"@{meta.offset}"
+            )
     finally:
         await producer.stop()
-    print(f"published {event.type} {event.id} to {event.topic}[{meta.partition}]@{meta.offset}")
     return 0
 
 
@@ -113,8 +157,8 @@ def partner(partner_id: str) -> int:
 
 
 async def replay_dlq(settings: Settings, topic: str, dry_run: bool, reason: str | None) -> int:
-    if topic not in EVENT_TOPICS:
-        raise SystemExit(f"unknown topic {topic}: one of {', '.join(EVENT_TOPICS)}")
+    if topic not in (*EVENT_TOPICS, RATES):
+        raise SystemExit(f"unknown topic {topic}: one of {', '.join((*EVENT_TOPICS, RATES))}")
     dlq = dead_letter_topic(topic)
     consumer = AIOKafkaConsumer(
         dlq,
@@ -162,7 +206,9 @@ async def replay_dlq(settings: Settings, topic: str, dry_run: bool, reason: str 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="partnerhub", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("publish", help="validate a CloudEvent JSON file and publish it")
+    p = sub.add_parser(
+        "publish", help="validate a CloudEvent JSON file (one event or an array) and publish it"
+    )
     p.add_argument("file", type=Path)
     t = sub.add_parser("tail", help="print a topic's messages, one JSON object a line")
     t.add_argument("topic")

@@ -112,6 +112,29 @@ Rate = Annotated[
 ]
 
 
+def _fx_rate(value: object) -> Decimal:
+    rate = _decimal_from_text(value, "rate")
+    if rate <= 0:
+        raise ValueError(f"an exchange rate must be above 0, got {value!r}")
+    return rate
+
+
+#: An exchange rate: what one unit of one currency is worth in another, a positive
+#: decimal string in JSON.
+FxRate = Annotated[
+    Decimal,
+    BeforeValidator(_fx_rate),
+    PlainSerializer(str, return_type=str, when_used="always"),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": _DECIMAL_TEXT.pattern,
+            "description": 'A positive decimal as a string, e.g. "1.0850"; never a JSON number.',
+        }
+    ),
+]
+
+
 def _currency(value: object) -> str:
     if not isinstance(value, str) or value not in ISO_4217:
         raise ValueError(f"currency must be an ISO 4217 code such as USD or EUR, got {value!r}")
@@ -161,6 +184,10 @@ class CommissionStatus(StrEnum):
 
     NO_CONTRACT = "no_contract"
     TERMINATED = "terminated"
+    #: No rate converts the deal's currency into the contract's yet (docs/rules/fx.md).
+    FX_PENDING = "fx_pending"
+    #: Never produced any more (deals in another currency are converted); kept so that
+    #: events recorded before conversion existed still read.
     CURRENCY_MISMATCH = "currency_mismatch"
     CLAWED_BACK = "clawed_back"
     COMMISSIONABLE = "commissionable"
@@ -240,6 +267,12 @@ class CommissionPlan(_Model):
     clawback_days: int = Field(ge=0)
     target_amount: NonNegativeMoney | None = None
     target_bonus: NonNegativeMoney | None = None
+    fx_rates: dict[Currency, FxRate] | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description="fixed exchange rates by deal currency: one unit of it in the contract's "
+        "currency (docs/rules/fx.md); over any ExchangeRateSet",
+    )
 
     @field_validator("brackets")
     @classmethod
@@ -647,6 +680,13 @@ class CommissionCalculated(Payload):
     revision: int = Field(ge=1)
     closed_at: AwareDatetime | None = None
     reason: str | None = _optional("why the status is what it is, in words")
+    original_amount: NonNegativeMoney | None = _optional(
+        "converted deals: the deal's amount in its own currency (``amount`` is converted)"
+    )
+    original_currency: Currency | None = _optional("converted deals: the deal's own currency")
+    fx_rate: FxRate | None = _optional(
+        "converted deals: one unit of original_currency in currency, the rate used"
+    )
 
 
 class CarriedAdjustment(_Model):
@@ -882,6 +922,81 @@ def new_event(
     )
 
 
+# --------------------------------------------------------------------------- exchange rates
+
+
+class ExchangeRateSet(_Model):
+    """A finance system's exchange rate: one unit of ``base`` is worth ``rate`` units of
+    ``quote`` from ``valid_from`` on. Published on ``rates.v1`` keyed ``BASE/QUOTE``; about
+    no partner. A second event for one pair and ``valid_from`` corrects the first (the
+    greatest CloudEvent (``time``, ``id``) stands; docs/rules/fx.md)."""
+
+    event_type: ClassVar[str] = "ExchangeRateSet"
+    kafka_topic: ClassVar[str] = topics.RATES
+
+    base: Currency
+    quote: Currency
+    rate: FxRate
+    valid_from: date
+    source: NonEmpty = Field(description="where the rate comes from, e.g. the ECB fixing")
+
+    @model_validator(mode="after")
+    def _two_currencies(self) -> ExchangeRateSet:
+        if self.base == self.quote:
+            raise ValueError(f"quote: a rate converts one currency into another, not {self.base}")
+        return self
+
+    @property
+    def pair(self) -> str:
+        """``BASE/QUOTE``: the event's subject and Kafka key."""
+        return f"{self.base}/{self.quote}"
+
+
+class RateEvent(Envelope):
+    """A CloudEvent of ExchangeRateSet: its ``subject`` is the pair, ``BASE/QUOTE``."""
+
+    data: ExchangeRateSet  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _subject_is_the_pair(self) -> RateEvent:
+        if self.subject != self.data.pair:
+            raise ValueError(f"subject {self.subject!r} must be the pair {self.data.pair!r}")
+        return self
+
+    @property
+    def topic(self) -> str:
+        return topics.RATES
+
+    @property
+    def key(self) -> bytes:
+        """The Kafka message key: the pair, so one pair's rates stay ordered."""
+        return self.subject.encode()
+
+    def to_bytes(self) -> bytes:
+        unset = {"datacontenttype"} if self.datacontenttype is None else None
+        return self.model_dump_json(exclude=unset).encode()
+
+
+def new_rate_event(
+    data: ExchangeRateSet,
+    *,
+    source: str,
+    time: datetime | None = None,
+    event_id: str | None = None,
+) -> RateEvent:
+    """Wrap a rate in a CloudEvent; its subject is the pair."""
+    return RateEvent(
+        specversion="1.0",
+        id=event_id or str(uuid.uuid4()),
+        source=source,
+        type=data.event_type,
+        time=time or datetime.now(UTC),
+        subject=data.pair,
+        datacontenttype="application/json",
+        data=data,
+    )
+
+
 # --------------------------------------------------------------------------- reading
 
 
@@ -949,12 +1064,51 @@ def parse_event(raw: bytes | str, *, topic: str | None = None) -> CloudEvent[Pay
     )
 
 
+def parse_rate_event(raw: bytes | str) -> RateEvent:
+    """Validate a message value of ``rates.v1`` as an ExchangeRateSet event; raises
+    :class:`InvalidEvent` naming what is wrong (any other type is ``unknown_type``)."""
+    try:
+        document = from_json(raw)
+    except ValueError as exc:
+        raise InvalidEvent(InvalidReason.NOT_JSON, f"the message is not JSON ({exc})") from exc
+    if not isinstance(document, dict):
+        raise InvalidEvent(
+            InvalidReason.NOT_CLOUDEVENT,
+            f"a CloudEvent is a JSON object, got {type(document).__name__}",
+        )
+    if document.get("type") != ExchangeRateSet.event_type:
+        envelope = _envelope(document)
+        raise InvalidEvent(
+            InvalidReason.UNKNOWN_TYPE,
+            f"type: {envelope.type!r} is not an event of {topics.RATES} (ExchangeRateSet)",
+        )
+    try:
+        return RateEvent.model_validate(document)
+    except ValidationError as exc:
+        _envelope(document)
+        raise InvalidEvent(InvalidReason.INVALID_DATA, describe_errors(exc)) from exc
+
+
 def _envelope(document: dict[str, Any]) -> Envelope:
     """The CloudEvents attributes, or :class:`InvalidEvent` (``not_cloudevent``) naming the bad."""
     try:
         return Envelope.model_validate(document)
     except ValidationError as exc:
         raise InvalidEvent(InvalidReason.NOT_CLOUDEVENT, describe_errors(exc)) from exc
+
+
+def rate_event_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a whole ExchangeRateSet CloudEvent."""
+    schema = RateEvent.model_json_schema(mode="validation")
+    schema["title"] = ExchangeRateSet.event_type
+    schema["properties"]["type"] = {"const": ExchangeRateSet.event_type, "type": "string"}
+    schema["description"] = (
+        f"A CloudEvents 1.0 event (structured JSON mode) of type {ExchangeRateSet.event_type}, "
+        f"published on the Kafka topic {topics.RATES} with the pair BASE/QUOTE as key. "
+        "`subject` equals `data.base + '/' + data.quote`."
+    )
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
 
 
 def event_json_schema(payload_type: type[Payload]) -> dict[str, Any]:

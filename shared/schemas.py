@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from shared.events import PAYLOAD_TYPES, event_json_schema
+from shared.events import PAYLOAD_TYPES, ExchangeRateSet, event_json_schema, rate_event_json_schema
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "docs" / "events"
 
@@ -25,6 +25,11 @@ def rendered_schemas() -> dict[str, str]:
         )
         + "\n"
         for payload in PAYLOAD_TYPES
+    } | {
+        f"{ExchangeRateSet.event_type}.schema.json": json.dumps(
+            rate_event_json_schema(), indent=2, sort_keys=True
+        )
+        + "\n"
     }
 
 
@@ -53,7 +58,7 @@ def write(directory: Path = SCHEMA_DIR) -> None:
 def main(argv: list[str]) -> int:
     if argv == ["write"]:
         write()
-        print(f"wrote {len(PAYLOAD_TYPES)} schemas to {SCHEMA_DIR}")
+        print(f"wrote {len(rendered_schemas())} schemas to {SCHEMA_DIR}")
         return 0
     if argv == ["check"]:
         stale = drift()

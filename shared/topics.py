@@ -7,7 +7,10 @@ DEALS = "deals.v1"
 ENABLEMENT = "enablement.v1"
 INCENTIVES = "incentives.v1"
 
-#: The contract's topics, in the order the lifecycle feeds them.
+#: Exchange rates (ExchangeRateSet), keyed by currency pair: no partner's events.
+RATES = "rates.v1"
+
+#: The contract's topics of partners' events, in the order the lifecycle feeds them.
 EVENT_TOPICS: tuple[str, ...] = (PARTNERS, DEALS, ENABLEMENT, INCENTIVES)
 
 #: The topics each consuming service subscribes to (its consumer group's topics).
@@ -26,4 +29,8 @@ def dead_letter_topic(topic: str) -> str:
 
 
 #: Every topic the platform uses, dead-letter twins included.
-ALL_TOPICS: tuple[str, ...] = EVENT_TOPICS + tuple(dead_letter_topic(t) for t in EVENT_TOPICS)
+ALL_TOPICS: tuple[str, ...] = (
+    *EVENT_TOPICS,
+    RATES,
+    *(dead_letter_topic(t) for t in (*EVENT_TOPICS, RATES)),
+)

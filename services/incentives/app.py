@@ -21,6 +21,7 @@ from services.incentives.handlers import IncentivesConsumer
 from services.incentives.inquiries import Inquiries
 from services.incentives.ledgers import Ledgers
 from services.incentives.queries import IncentivesQueries
+from services.incentives.rates import RatesConsumer, subscribe_rates
 from services.incentives.settings import IncentivesSettings
 from services.incentives.settlements import Settlements
 from services.incentives.store import IncentivesStore, Store
@@ -74,6 +75,7 @@ def create_app(
         "CommissionCalculated and registration decisions out.",
         partner_partitions_together=True,
     )
+    report_rates_lag = subscribe_rates(broker, settings, RatesConsumer(ledgers, store, clock=clock))
     for topic, title, description in PUBLISHES:  # for the AsyncAPI document
         broker.publisher(topic, title=title, description=description)
 
@@ -90,7 +92,12 @@ def create_app(
         on_startup=startup,
         on_shutdown=ledgers.remove_all_published,
         readiness_details={"outbox_backlog": publisher.known_backlog},
-        background=[publisher.run, report_lag, ledgers.keep_removing_published],
+        background=[
+            publisher.run,
+            report_lag,
+            report_rates_lag,
+            ledgers.keep_removing_published,
+        ],
     )
     inquiries = Inquiries(ledgers, store, clock=clock)
     commands = IncentivesCommands(

@@ -104,6 +104,12 @@ class Plan:
     clawback_days: int
     target_amount: Decimal | None
     target_bonus: Decimal | None
+    #: Fixed exchange rates, by deal currency: one unit of it in the contract's currency.
+    fx_rates: tuple[tuple[str, Decimal], ...] = ()
+
+    def fixed_rate(self, currency: str) -> Decimal | None:
+        """The plan's fixed rate for deals in ``currency``, if it names one."""
+        return next((rate for named, rate in self.fx_rates if named == currency), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +147,67 @@ class Certification:
 
     def valid_at(self, instant: datetime) -> bool:
         return self.awarded_at <= instant < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeRate:
+    """An ExchangeRateSet: one unit of ``base`` is worth ``rate`` of ``quote`` from
+    ``valid_from``; of two for one pair and day the greatest version stands."""
+
+    base: str
+    quote: str
+    valid_from: date
+    rate: Decimal
+    version: Version
+    source: str = ""
+
+
+class ExchangeRates:
+    """The exchange rates known, by pair and day (docs/rules/fx.md): merged so that any
+    order and any duplicates give the same rates."""
+
+    def __init__(self) -> None:
+        self._by_pair: dict[tuple[str, str], dict[date, ExchangeRate]] = {}
+        self._days: dict[tuple[str, str], list[date]] = {}
+
+    def add(self, rate: ExchangeRate) -> bool:
+        """Merge ``rate``; False when a rate of the same day with a greater or equal
+        version is known already."""
+        pair = (rate.base, rate.quote)
+        by_day = self._by_pair.setdefault(pair, {})
+        known = by_day.get(rate.valid_from)
+        if known is not None and known.version >= rate.version:
+            return False
+        if known is None:
+            bisect.insort(self._days.setdefault(pair, []), rate.valid_from)
+        by_day[rate.valid_from] = rate
+        return True
+
+    def on(self, base: str, quote: str, day: date) -> ExchangeRate | None:
+        """The rate of (``base``, ``quote``) with the latest ``valid_from`` ≤ ``day``; no
+        inverse, no cross rates."""
+        days = self._days.get((base, quote))
+        if not days:
+            return None
+        index = bisect.bisect_right(days, day)
+        return None if index == 0 else self._by_pair[(base, quote)][days[index - 1]]
+
+    def __iter__(self) -> Iterator[ExchangeRate]:
+        for by_day in self._by_pair.values():
+            yield from by_day.values()
+
+    def __len__(self) -> int:
+        return sum(len(by_day) for by_day in self._by_pair.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Conversion:
+    """A deal converted into its contract's currency: ``amount`` = the deal's amount ×
+    ``rate``, half-even to cents."""
+
+    amount: Decimal
+    rate: Decimal
+    source: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +300,10 @@ class DealResult:
     brackets: tuple[Bracket, ...] = ()
     uplift_reasons: tuple[str, ...] = ()
     cap_reduction: Decimal = ZERO
+    #: Converted deals: the deal's own amount and currency, and the rate used.
+    original_amount: Decimal | None = None
+    original_currency: str | None = None
+    fx_rate: Decimal | None = None
 
     @property
     def portions(self) -> tuple[BracketPortion, ...]:
@@ -257,6 +328,9 @@ class DealResult:
             and self.uplift == other.uplift
             and self.commission == other.commission
             and self.target_bonus == other.target_bonus
+            and self.original_amount == other.original_amount
+            and self.original_currency == other.original_currency
+            and self.fx_rate == other.fx_rate
         )
 
 
@@ -362,6 +436,8 @@ class PartnerBook:
         self.registrations: dict[str, RegistrationDecision] = {}
         #: Approved MDF claims, by claim id (the first approval stands).
         self.mdf_claims: dict[str, MdfClaim] = {}
+        #: The exchange rates of the pairs its deals need (docs/rules/fx.md).
+        self.rates = ExchangeRates()
         #: Answers to extension requests, by registration id and extension id.
         self.extensions: dict[str, dict[str, ExtensionAnswer]] = {}
         #: Each registered deal's uplift windows: (approved_at, end or None).
@@ -439,6 +515,51 @@ class PartnerBook:
             return False
         self.mdf_claims[claim.claim_id] = claim
         return True
+
+    def add_rate(self, rate: ExchangeRate) -> bool:
+        """An exchange rate: every deal in its ``base`` currency is looked at again (a
+        contract in its ``quote`` currency may govern it)."""
+        if not self.rates.add(rate):
+            return False
+        for deal in self.deals.values():
+            if deal.currency == rate.base:
+                self._mark_deal(deal.deal_id)
+        return True
+
+    def pairs_needed(self, deal_ids: Iterable[str] | None = None) -> set[tuple[str, str]]:
+        """The (deal currency, contract currency) pairs of its deals (of ``deal_ids``
+        only, if given) that no plan's fixed rate converts: the rates of these pairs decide
+        those deals' amounts."""
+        pairs: set[tuple[str, str]] = set()
+        deals = (
+            self.deals.values()
+            if deal_ids is None
+            else [self.deals[d] for d in deal_ids if d in self.deals]
+        )
+        for deal in deals:
+            contract = self.governing_contract(deal.day)
+            if (
+                contract is not None
+                and deal.currency != contract.currency
+                and contract.plan.fixed_rate(deal.currency) is None
+            ):
+                pairs.add((deal.currency, contract.currency))
+        return pairs
+
+    def conversion(self, deal: Deal, contract: ContractTerms) -> Conversion | None:
+        """``deal`` in ``contract``'s currency: by the plan's fixed rate for its currency,
+        else by the rate of the pair on the day it closed; None without a rate. Only for a
+        deal in another currency than the contract's."""
+        fixed = contract.plan.fixed_rate(deal.currency)
+        if fixed is not None:
+            return Conversion(to_cents(deal.amount * fixed), fixed, "the plan's fixed rate")
+        rate = self.rates.on(deal.currency, contract.currency, deal.day)
+        if rate is None:
+            return None
+        source = f"{rate.base}/{rate.quote} from {rate.valid_from.isoformat()}"
+        if rate.source:
+            source += f" ({rate.source})"
+        return Conversion(to_cents(deal.amount * rate.rate), rate.rate, source)
 
     def add_extension_answer(self, answer: ExtensionAnswer) -> bool:
         answers = self.extensions.setdefault(answer.registration_id, {})
@@ -590,19 +711,22 @@ class PartnerBook:
                 period.after[index] = (running.cum, running.earned, running.bonus_given)
         return {deal_id for deal_id in changed if deal_id in self._place}
 
-    def _status(self, deal: Deal, contract: ContractTerms | None) -> tuple[CommissionStatus, str]:
-        """The deal's status and why: the first of no contract, terminated, currency
-        mismatch, clawed back (cancelled within the clawback window) that applies, else
-        commissionable."""
+    def _status(
+        self, deal: Deal, contract: ContractTerms | None, converted: Conversion | None
+    ) -> tuple[CommissionStatus, str]:
+        """The deal's status and why: the first of no contract, terminated, no exchange
+        rate (fx pending), clawed back (cancelled within the clawback window) that
+        applies, else commissionable."""
         day = deal.day
         if contract is None:
             return CommissionStatus.NO_CONTRACT, f"no contract covers {day}"
         if self.terminated_from is not None and self.terminated_from <= day:
             return CommissionStatus.TERMINATED, f"partner terminated from {self.terminated_from}"
-        if deal.currency != contract.currency:
+        if deal.currency != contract.currency and converted is None:
             return (
-                CommissionStatus.CURRENCY_MISMATCH,
-                f"deal in {deal.currency}, contract {contract.contract_id} in {contract.currency}",
+                CommissionStatus.FX_PENDING,
+                f"no {deal.currency}/{contract.currency} rate for {day} yet: deal in "
+                f"{deal.currency}, contract {contract.contract_id} in {contract.currency}",
             )
         cancelled_at = self.cancellations.get(deal.deal_id)
         if cancelled_at is not None:
@@ -642,24 +766,43 @@ class PartnerBook:
 
     def _compute(self, deal: Deal, label: str, running: _Running) -> DealResult:
         contract = self.governing_contract(deal.day)
-        status, reason = self._status(deal, contract)
+        converted = (
+            self.conversion(deal, contract)
+            if contract is not None and deal.currency != contract.currency
+            else None
+        )
+        status, reason = self._status(deal, contract, converted)
+        if converted is not None:
+            reason += (
+                f"; {deal.amount} {deal.currency} converted at {converted.rate} "
+                f"({converted.source})"
+            )
+        # A converted deal is its converted amount in the contract's currency for every rule.
+        amount = deal.amount if converted is None else converted.amount
+        currency = deal.currency if converted is None or contract is None else contract.currency
+        original_amount = None if converted is None else deal.amount
+        original_currency = None if converted is None else deal.currency
+        fx_rate = None if converted is None else converted.rate
         if status is not CommissionStatus.COMMISSIONABLE or contract is None:
             return DealResult(
                 deal_id=deal.deal_id,
                 period=label,
-                currency=deal.currency,
-                amount=deal.amount,
+                currency=currency,
+                amount=amount,
                 closed_at=deal.closed_at,
                 status=status,
                 reason=reason,
                 contract_id=contract.contract_id if contract else None,
                 cum_before=running.cum,
+                original_amount=original_amount,
+                original_currency=original_currency,
+                fx_rate=fx_rate,
             )
         plan = contract.plan
-        raw_base = graduated_amount(plan.brackets, running.cum, deal.amount)
+        raw_base = graduated_amount(plan.brackets, running.cum, amount)
         bonus_rate, reasons = self._uplift_rate(deal, plan)
         base = to_cents(raw_base)
-        uplift = to_cents(deal.amount * bonus_rate) if bonus_rate else ZERO_CENTS
+        uplift = to_cents(amount * bonus_rate) if bonus_rate else ZERO_CENTS
         commission = base + uplift
         cap_reduction = ZERO
         if plan.period_cap is not None:
@@ -669,7 +812,7 @@ class PartnerBook:
                 commission = left
         bonus = ZERO
         cum_before = running.cum
-        reached = cum_before + deal.amount
+        reached = cum_before + amount
         if (
             not running.bonus_given
             and plan.target_amount is not None
@@ -683,12 +826,15 @@ class PartnerBook:
         return DealResult(
             deal_id=deal.deal_id,
             period=label,
-            currency=deal.currency,
-            amount=deal.amount,
+            currency=currency,
+            amount=amount,
             closed_at=deal.closed_at,
             status=status,
             reason=reason,
             contract_id=contract.contract_id,
+            original_amount=original_amount,
+            original_currency=original_currency,
+            fx_rate=fx_rate,
             base=base,
             uplift=uplift,
             commission=commission,
@@ -729,6 +875,8 @@ def with_plan(book: PartnerBook, plan: Plan) -> PartnerBook:
             draft.add_extension_answer(answer)
     for claim in book.mdf_claims.values():
         draft.add_mdf_claim(claim)
+    for rate in book.rates:
+        draft.add_rate(rate)
     draft.settle()
     return draft
 
@@ -928,7 +1076,12 @@ def plan_terms(plan: events.CommissionPlan) -> Plan:
         clawback_days=plan.clawback_days,
         target_amount=plan.target_amount,
         target_bonus=plan.target_bonus,
+        fx_rates=tuple(sorted((plan.fx_rates or {}).items())),
     )
+
+
+def exchange_rate(data: events.ExchangeRateSet, version: Version) -> ExchangeRate:
+    return ExchangeRate(data.base, data.quote, data.valid_from, data.rate, version, data.source)
 
 
 def contract_terms(contract: events.Contract, version: Version) -> ContractTerms:

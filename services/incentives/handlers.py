@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -94,11 +94,75 @@ def commission_event(
         revision=revision.revision,
         closed_at=result.closed_at,
         reason=result.reason,
+        original_amount=result.original_amount,
+        original_currency=result.original_currency,
+        fx_rate=result.fx_rate,
     )
     event_id = deterministic_id(
         SERVICE, "CommissionCalculated", partner_id, result.deal_id, str(revision.revision)
     )
     return new_event(data, source=SOURCE, time=now, event_id=event_id)
+
+
+def queue_revisions(ledger: PartnerLedger, now: datetime) -> None:
+    """Settle the ledger's book; queue a revision (CommissionCalculated in the outbox)
+    for every deal whose result changed."""
+    for deal_id, result in sorted(ledger.book.settle().items()):
+        revision = next_revision(ledger.published.get(deal_id), result)
+        if revision is None:
+            continue
+        calculated = commission_event(ledger.partner_id, revision, now)
+        ledger.published[deal_id] = revision
+        ledger.history.setdefault(deal_id, []).append(
+            {
+                "revision": revision.revision,
+                "status": result.status.value,
+                "commission": str(result.commission),
+                "target_bonus": str(result.target_bonus),
+                "delta": str(revision.delta),
+                "event_id": calculated.id,
+                "calculated_at": now.isoformat(),
+            }
+        )
+        ledger.outbox.append(OutboxEntry.of(calculated))
+
+
+#: The events after which every deal of a partner may need another pair's rates.
+_CONTRACT_EVENTS = (events.PartnerSigned, events.ContractRenewed)
+
+
+async def bring_rates(
+    store: Store, ledgers: Sequence[PartnerLedger], by_partner: Mapping[str, Sequence[Event]]
+) -> None:
+    """Give each ledger the exchange rates its batch's deals now need (docs/rules/fx.md).
+
+    The pairs a ledger has not noted yet are noted in the store first, then their
+    rates are read into the book: a rate stored meanwhile is either read here or pushed
+    to the ledger by :class:`~services.incentives.rates.RatesConsumer`, which stores a
+    rate before it reads who needs its pair."""
+    needs: dict[str, set[tuple[str, str]]] = {}
+    for ledger in ledgers:
+        inputs = by_partner.get(ledger.partner_id, ())
+        if any(isinstance(e.data, _CONTRACT_EVENTS) for e in inputs):
+            pairs = ledger.book.pairs_needed()
+        else:
+            deal_ids = [e.data.deal_id for e in inputs if isinstance(e.data, events.DealClosed)]
+            pairs = ledger.book.pairs_needed(deal_ids) if deal_ids else set()
+        new = pairs - ledger.rate_pairs
+        if new:
+            needs[ledger.partner_id] = new
+    if not needs:
+        return
+    await store.need_rates(needs)
+    rates = await store.rates_of({pair for pairs in needs.values() for pair in pairs})
+    for ledger in ledgers:
+        wanted = needs.get(ledger.partner_id)
+        if not wanted:
+            continue
+        for rate in rates:
+            if (rate.base, rate.quote) in wanted:
+                ledger.book.add_rate(rate)
+        ledger.rate_pairs |= wanted
 
 
 @dataclass(slots=True)
@@ -199,8 +263,11 @@ class IncentivesConsumer:
             changed = [
                 ledger
                 for ledger in ledgers.values()
-                if self._merge(ledger, by_partner[ledger.partner_id], now)
+                if self._merge(ledger, by_partner[ledger.partner_id])
             ]
+            await bring_rates(self.store, changed, by_partner)
+            for ledger in changed:
+                queue_revisions(ledger, now)
             lost = await self.ledgers.save(changed)
         except BaseException:
             # Merged in memory, perhaps not stored: read them again next time.
@@ -211,32 +278,12 @@ class IncentivesConsumer:
         await self.ledgers.publish(ledger for pid, ledger in ledgers.items() if pid not in lost)
         return lost
 
-    def _merge(self, ledger: PartnerLedger, inputs: Iterable[Event], now: datetime) -> bool:
-        """Merge ``inputs``; queue a revision for every deal whose result changed."""
+    def _merge(self, ledger: PartnerLedger, inputs: Iterable[Event]) -> bool:
+        """Merge ``inputs`` into the ledger's book; False when they change nothing."""
         merged = False
         for event in inputs:
             merged |= apply_event(ledger.book, event)
-        if not merged:
-            return False
-        for deal_id, result in sorted(ledger.book.settle().items()):
-            revision = next_revision(ledger.published.get(deal_id), result)
-            if revision is None:
-                continue
-            calculated = commission_event(ledger.partner_id, revision, now)
-            ledger.published[deal_id] = revision
-            ledger.history.setdefault(deal_id, []).append(
-                {
-                    "revision": revision.revision,
-                    "status": result.status.value,
-                    "commission": str(result.commission),
-                    "target_bonus": str(result.target_bonus),
-                    "delta": str(revision.delta),
-                    "event_id": calculated.id,
-                    "calculated_at": now.isoformat(),
-                }
-            )
-            ledger.outbox.append(OutboxEntry.of(calculated))
-        return True
+        return merged
 
     # ----------------------------------------------------------------- registrations
 

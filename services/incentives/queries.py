@@ -26,6 +26,8 @@ from services.incentives.views import (
     PartnerCommissionsView,
     PartnerSettlementsView,
     PartnerSimulation,
+    RatesView,
+    RateView,
     RegistrationStatus,
     RegistrationsView,
     RegistrationView,
@@ -33,6 +35,32 @@ from services.incentives.views import (
 )
 from shared.commands import InvalidField, NotFound
 from shared.events import CommissionPlan
+
+
+def rates_view(found: list[domain.ExchangeRate], base: str | None, quote: str | None) -> RatesView:
+    """The rates that stand, by pair then day, each with how many versions it had."""
+    standing: dict[tuple[str, str, str], tuple[domain.ExchangeRate, int]] = {}
+    for rate in found:
+        key = (rate.base, rate.quote, rate.valid_from.isoformat())
+        known, count = standing.get(key, (rate, 0))
+        standing[key] = (max(known, rate, key=lambda r: r.version), count + 1)
+    return RatesView(
+        base=base,
+        quote=quote,
+        rates=[
+            RateView(
+                base=rate.base,
+                quote=rate.quote,
+                valid_from=rate.valid_from.isoformat(),
+                rate=str(rate.rate),
+                source=rate.source,
+                event_id=rate.version[1],
+                time=rate.version[0].isoformat(),
+                versions=count,
+            )
+            for _, (rate, count) in sorted(standing.items())
+        ],
+    )
 
 
 class NoCommissionData(NotFound):
@@ -200,3 +228,7 @@ class IncentivesQueries:
                 )
             )
         return SimulationView(period=period, partners=partners)
+
+    async def rates(self, base: str | None, quote: str | None) -> RatesView:
+        """The exchange rates known (of ``base`` and ``quote`` when given)."""
+        return rates_view(await self.store.rates_matching(base, quote), base, quote)

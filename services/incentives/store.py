@@ -42,6 +42,14 @@ each a request not yet in a book being pending
 answers without a scan. A deal's entry is inserted before the first ledger
 write that publishes the deal, and never changes.
 
+Exchange rates (docs/rules/fx.md) are kept in ``exchange_rates``, every version
+of every rate (``_id``: pair, day and version; inserted, never changed), and
+``rate_needs`` notes which partner's deals need which pair (``_id``:
+pair and partner): a partner's ledger holds the rates of the pairs its deals
+need. A batch of deals notes its pairs before it reads their rates, and a new
+rate is stored before the partners needing its pair are read, so a rate and a
+deal arriving together always meet in one of the two.
+
 :class:`Store` is what the service needs of all this (tests use an in-memory
 one); :class:`shared.outbox.Publisher` publishes what the outboxes hold.
 """
@@ -67,6 +75,7 @@ from services.incentives.domain import (
     ContractTerms,
     DealResult,
     Decision,
+    ExchangeRate,
     ExtensionAnswer,
     ExtensionRequest,
     Inquiry,
@@ -96,6 +105,8 @@ DEAL_PARTNERS = "deal_partners"
 REGISTRATIONS = "registration_books"
 REGISTRATION_REQUESTS = "registration_requests"
 INQUIRY_PARTNERS = "inquiry_partners"
+RATES = "exchange_rates"
+RATE_NEEDS = "rate_needs"
 #: zlib level of a ledger's stored state: the fastest.
 STATE_COMPRESSION = 1
 
@@ -117,6 +128,8 @@ class PartnerLedger:
     #: Adjustments and inquiries, by id (docs/rules/inquiries.md).
     adjustments: dict[str, Adjustment] = field(default_factory=dict)
     inquiries: dict[str, Inquiry] = field(default_factory=dict)
+    #: The pairs noted in ``rate_needs`` for this partner, their rates read into the book.
+    rate_pairs: set[tuple[str, str]] = field(default_factory=set)
     #: Published deals known to be in ``deal_partners``.
     indexed: set[str] = field(default_factory=set)
     #: The JSON text of each deal and published revision as last encoded (see
@@ -332,6 +345,44 @@ def _unactor(doc: Mapping[str, Any] | None) -> Actor | None:
     return None if doc is None else Actor.model_validate(doc)
 
 
+def pair_text(base: str, quote: str) -> str:
+    return f"{base}/{quote}"
+
+
+def _pair(text: str) -> tuple[str, str]:
+    base, _, quote = text.partition("/")
+    return base, quote
+
+
+def rate_key(rate: ExchangeRate) -> str:
+    """A rate version's ``_id``: its pair, day and version, so each version is kept once."""
+    time, event_id = rate.version
+    return f"{pair_text(rate.base, rate.quote)}|{rate.valid_from.isoformat()}|{time.isoformat()}|{event_id}"
+
+
+def encode_rate(rate: ExchangeRate) -> Document:
+    return {
+        "pair": pair_text(rate.base, rate.quote),
+        "base": rate.base,
+        "quote": rate.quote,
+        "valid_from": rate.valid_from.isoformat(),
+        "rate": str(rate.rate),
+        "version": _version(rate.version),
+        "source": rate.source,
+    }
+
+
+def decode_rate(doc: Mapping[str, Any]) -> ExchangeRate:
+    return ExchangeRate(
+        base=doc["base"],
+        quote=doc["quote"],
+        valid_from=date.fromisoformat(doc["valid_from"]),
+        rate=Decimal(doc["rate"]),
+        version=_unversion(doc["version"]),
+        source=doc.get("source", ""),
+    )
+
+
 def _encode_result(result: DealResult) -> Document:
     return {
         "deal_id": result.deal_id,
@@ -346,6 +397,15 @@ def _encode_result(result: DealResult) -> Document:
         "uplift": str(result.uplift),
         "commission": str(result.commission),
         "target_bonus": str(result.target_bonus),
+        **(
+            {}
+            if result.original_amount is None
+            else {
+                "original_amount": str(result.original_amount),
+                "original_currency": result.original_currency,
+                "fx_rate": str(result.fx_rate),
+            }
+        ),
     }
 
 
@@ -363,6 +423,9 @@ def _decode_result(doc: Mapping[str, Any]) -> DealResult:
         uplift=Decimal(doc["uplift"]),
         commission=Decimal(doc["commission"]),
         target_bonus=Decimal(doc["target_bonus"]),
+        original_amount=_unmoney(doc.get("original_amount")),
+        original_currency=doc.get("original_currency"),
+        fx_rate=_unmoney(doc.get("fx_rate")),
     )
 
 
@@ -383,6 +446,7 @@ def _encode_contract(c: ContractTerms) -> Document:
             "clawback_days": plan.clawback_days,
             "target_amount": _money(plan.target_amount),
             "target_bonus": _money(plan.target_bonus),
+            "fx_rates": {currency: str(rate) for currency, rate in plan.fx_rates},
         },
     }
 
@@ -406,6 +470,9 @@ def _decode_contract(doc: Mapping[str, Any]) -> ContractTerms:
             clawback_days=int(plan["clawback_days"]),
             target_amount=_unmoney(plan["target_amount"]),
             target_bonus=_unmoney(plan["target_bonus"]),
+            fx_rates=tuple(
+                sorted((c, Decimal(rate)) for c, rate in plan.get("fx_rates", {}).items())
+            ),
         ),
     )
 
@@ -515,6 +582,8 @@ def _ledger_state(ledger: PartnerLedger, *, items: bool = True) -> Document:
             }
             for c in book.mdf_claims.values()
         ],
+        "rates": [encode_rate(r) for r in book.rates],
+        "rate_pairs": sorted(pair_text(*pair) for pair in ledger.rate_pairs),
         "settlements": [to_document(x) for x in ledger.settlements],
         "adjustments": [_encode_adjustment(a) for a in ledger.adjustments.values()],
         "inquiries": [_encode_inquiry(i) for i in ledger.inquiries.values()],
@@ -580,6 +649,8 @@ def decode_ledger(stored: Mapping[str, Any]) -> PartnerLedger:
                 datetime.fromisoformat(c["approved_at"]),
             )
         )
+    for r in state.get("rates", []):
+        book.add_rate(decode_rate(r))
     book.settle()
     published = {
         p["deal_id"]: Revision(_decode_result(p), int(p["revision"]), Decimal(p["delta"]))
@@ -597,6 +668,7 @@ def decode_ledger(stored: Mapping[str, Any]) -> PartnerLedger:
             a["adjustment_id"]: _decode_adjustment(a) for a in state.get("adjustments", [])
         },
         inquiries={i["inquiry_id"]: _decode_inquiry(i) for i in state.get("inquiries", [])},
+        rate_pairs={_pair(text) for text in state.get("rate_pairs", [])},
         # Every deal a stored ledger published was indexed before the ledger was written.
         indexed=set(published),
     )
@@ -786,11 +858,31 @@ class ReadStore(Protocol):
         """The partners with an inquiry noted (only ``partner_id``, if given), in id order."""
         ...
 
+    async def rates_matching(self, base: str | None, quote: str | None) -> list[ExchangeRate]:
+        """Every version of every rate known, of ``base`` and ``quote`` when given."""
+        ...
+
 
 class Store(ReadStore, Protocol):
     """What incentives needs of its persistence: :class:`IncentivesStore` on MongoDB."""
 
     async def create_indexes(self) -> None: ...
+
+    async def add_rates(self, rates: Sequence[ExchangeRate]) -> None:
+        """Keep every version of every rate (a version stored twice is stored once)."""
+        ...
+
+    async def rates_of(self, pairs: Iterable[tuple[str, str]]) -> list[ExchangeRate]:
+        """Every version of every rate of ``pairs``."""
+        ...
+
+    async def need_rates(self, pairs: Mapping[str, Iterable[tuple[str, str]]]) -> None:
+        """Note that each partner's deals need the rates of these pairs."""
+        ...
+
+    async def partners_needing(self, pairs: Iterable[tuple[str, str]]) -> set[str]:
+        """The partners noted as needing the rates of any of ``pairs``."""
+        ...
 
     async def load_ledgers(self, partner_ids: Iterable[str]) -> dict[str, PartnerLedger]:
         """Each partner's ledger; a new one (version 0) for a partner not stored."""
@@ -843,10 +935,48 @@ class IncentivesStore:
         self.registration_requests = database[REGISTRATION_REQUESTS]
         self.deal_partners = database[DEAL_PARTNERS]
         self.inquiry_partners = database[INQUIRY_PARTNERS]
+        self.rates = database[RATES]
+        self.rate_needs = database[RATE_NEEDS]
+
+    async def add_rates(self, rates: Sequence[ExchangeRate]) -> None:
+        await insert_new(self.rates, [{"_id": rate_key(r), **encode_rate(r)} for r in rates])
+
+    async def rates_of(self, pairs: Iterable[tuple[str, str]]) -> list[ExchangeRate]:
+        wanted = sorted({pair_text(base, quote) for base, quote in pairs})
+        if not wanted:
+            return []
+        return [decode_rate(doc) async for doc in self.rates.find({"pair": {"$in": wanted}})]
+
+    async def rates_matching(self, base: str | None, quote: str | None) -> list[ExchangeRate]:
+        query = {
+            field: value for field, value in (("base", base), ("quote", quote)) if value is not None
+        }
+        return [decode_rate(doc) async for doc in self.rates.find(query)]
+
+    async def need_rates(self, pairs: Mapping[str, Iterable[tuple[str, str]]]) -> None:
+        docs = [
+            {
+                "_id": f"{pair_text(*pair)}|{partner_id}",
+                "pair": pair_text(*pair),
+                "partner_id": partner_id,
+            }
+            for partner_id, needed in pairs.items()
+            for pair in sorted(set(needed))
+        ]
+        if docs:
+            await insert_new(self.rate_needs, docs)
+
+    async def partners_needing(self, pairs: Iterable[tuple[str, str]]) -> set[str]:
+        wanted = sorted({pair_text(base, quote) for base, quote in pairs})
+        if not wanted:
+            return set()
+        return {doc["partner_id"] async for doc in self.rate_needs.find({"pair": {"$in": wanted}})}
 
     async def create_indexes(self) -> None:
         """The indexes the queries other than by ``_id`` use (see create_lookup_indexes)."""
         await create_lookup_indexes(self.ledgers, [("by_outbox_entry", [("outbox.id", ASCENDING)])])
+        await create_lookup_indexes(self.rates, [("by_pair", [("pair", ASCENDING)])])
+        await create_lookup_indexes(self.rate_needs, [("by_pair", [("pair", ASCENDING)])])
         await create_lookup_indexes(
             self.registrations,
             [

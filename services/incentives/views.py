@@ -583,3 +583,28 @@ class InquiriesView(BaseModel):
     """Inquiries, oldest first."""
 
     inquiries: list[InquiryView]
+
+
+# --------------------------------------------------------------------------- exchange rates
+
+
+class RateView(BaseModel):
+    """A rate as it stands for its pair and day (the greatest version of its
+    ExchangeRateSet events)."""
+
+    base: str
+    quote: str
+    valid_from: str = Field(json_schema_extra={"format": "date"})
+    rate: str = Field(description="one unit of base in quote, a decimal string")
+    source: str
+    event_id: str = Field(description="the ExchangeRateSet that stands")
+    time: InstantText = Field(description="its CloudEvent time")
+    versions: int = Field(description="how many ExchangeRateSet events gave this day's rate")
+
+
+class RatesView(BaseModel):
+    """The exchange rates known (docs/rules/fx.md), by pair then day."""
+
+    base: str | None
+    quote: str | None
+    rates: list[RateView]

@@ -25,8 +25,10 @@ def incentives(settings: Settings, unique: str, **env: str) -> ServiceProcess:
 
 
 async def from_now_on(settings: Settings, unique: str) -> None:
-    """The test's consumer group skips whatever history the broker holds (see start_group_at_end)."""
+    """The test's consumer groups (the events' and the rates') skip whatever history the
+    broker holds (see start_group_at_end)."""
     await start_group_at_end(settings, f"incentives-{unique}", topics.CONSUMED["incentives"])
+    await start_group_at_end(settings, f"incentives-{unique}-rates", (topics.RATES,))
 
 
 def latest_revisions(records: list[Any]) -> dict[str, dict[str, Any]]:

@@ -7,7 +7,8 @@ needs a credential, and
 - no credential, or a bad one (an unknown API key; a JWT signed by a key the issuer does
   not publish, expired, or for another audience) is 401;
 - a partner's caller (its API key or a person of it signed in) is 403 on anything about
-  another partner, and on every staff-only route;
+  another partner, and on every staff-only route; data about no partner (exchange rates)
+  any caller with a credential reads;
 - staff (an admin key, a channel manager signed in) are never 401 or 403.
 
 The routes are not listed here: they are read from each app as ``create_app`` builds it
@@ -91,6 +92,7 @@ class Guard(Enum):
     SELF_SERVICE = "a command a partner sends for itself, named in the body: access.self_service"
     SCOPED = "names a partner (partner_id) and checks it itself: scoped_partner, ensure_may_read"
     OWNED = "one resource, its partner checked once read: ensure_may_read"
+    SHARED = "data about no partner (exchange rates), for any credential: access.shared_reader"
 
 
 #: Dependencies that decide a route's guard, the strictest first.
@@ -98,6 +100,7 @@ DECLARED: tuple[tuple[Callable[..., Any], Guard], ...] = (
     (access.staff, Guard.STAFF),
     (access.partner_reader, Guard.PARTNER),
     (access.self_service, Guard.SELF_SERVICE),
+    (access.shared_reader, Guard.SHARED),
 )
 
 
@@ -240,8 +243,11 @@ CALLERS: dict[str, dict[Guard, Outcome]] = {
     "a JWT signed by a key the issuer does not publish": everywhere(Outcome.UNAUTHENTICATED),
     "an expired JWT": everywhere(Outcome.UNAUTHENTICATED),
     "a JWT for another audience": everywhere(Outcome.UNAUTHENTICATED),
-    "P-OTHER's API key": everywhere(Outcome.FORBIDDEN),
-    "a person of P-OTHER (JWT)": everywhere(Outcome.FORBIDDEN),
+    "P-OTHER's API key": {**everywhere(Outcome.FORBIDDEN), Guard.SHARED: Outcome.LET_THROUGH},
+    "a person of P-OTHER (JWT)": {
+        **everywhere(Outcome.FORBIDDEN),
+        Guard.SHARED: Outcome.LET_THROUGH,
+    },
     "P-MINE's API key": {**everywhere(Outcome.LET_THROUGH), Guard.STAFF: Outcome.FORBIDDEN},
     "the admin API key": everywhere(Outcome.LET_THROUGH),
     "a channel manager (JWT)": everywhere(Outcome.LET_THROUGH),
@@ -418,7 +424,7 @@ def fits(route: Route) -> bool:
         return route.guard in (Guard.STAFF, Guard.SELF_SERVICE)
     if "{partner_id}" in route.path or route.partner_in_query:
         return route.guard in (Guard.PARTNER, Guard.SCOPED)
-    return route.guard in (Guard.STAFF, Guard.OWNED)
+    return route.guard in (Guard.STAFF, Guard.OWNED, Guard.SHARED)
 
 
 @pytest.mark.parametrize("route", [pytest.param(r, id=str(r)) for r in ROUTES])

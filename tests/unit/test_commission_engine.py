@@ -215,7 +215,7 @@ def test_status_rules_first_match_wins() -> None:
     statuses = {r.deal_id: r.status.value for r in book.results().values()}
     assert statuses == {
         "EARLY": "no_contract",
-        "EUR": "currency_mismatch",
+        "EUR": "fx_pending",
         "LATE-CANCEL": "commissionable",
         "AFTER-END": "no_contract",
         "TERMINATED": "terminated",

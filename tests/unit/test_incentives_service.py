@@ -12,7 +12,7 @@ FastAPI's TestClient, without starting it, so nothing connects.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,7 +24,7 @@ from prometheus_client import REGISTRY
 
 from services.incentives.app import create_app
 from services.incentives.commands import IncentivesCommands, RegistrationBody
-from services.incentives.domain import MERGES, PartnerBook
+from services.incentives.domain import MERGES, ExchangeRate, PartnerBook
 from services.incentives.handlers import HANDLERS, IncentivesConsumer
 from services.incentives.inquiries import Inquiries
 from services.incentives.ledgers import Ledgers
@@ -39,11 +39,15 @@ from services.incentives.store import (
     RegistrationRequest,
     RegistrationState,
     decode_ledger,
+    decode_rate,
     decode_registration_book,
     decode_registration_request,
     encode_ledger,
+    encode_rate,
     encode_registration_book,
     encode_registration_request,
+    pair_text,
+    rate_key,
 )
 from shared import access, topics
 from shared import events as contract
@@ -72,10 +76,35 @@ class InMemoryStore:
         self.books: dict[str, Document] = {}
         self.requests: dict[str, Document] = {}
         self.inquiry_partners: dict[str, str] = {}
+        self.rates: dict[str, Document] = {}
+        self.rate_needs: set[tuple[str, str]] = set()  # (pair text, partner id)
         self.lost_writes = 0
 
     async def create_indexes(self) -> None:
         pass
+
+    async def add_rates(self, rates: Sequence[ExchangeRate]) -> None:
+        for rate in rates:
+            self.rates.setdefault(rate_key(rate), encode_rate(rate))
+
+    async def rates_of(self, pairs: Iterable[tuple[str, str]]) -> list[ExchangeRate]:
+        wanted = {pair_text(*pair) for pair in pairs}
+        return [decode_rate(doc) for doc in self.rates.values() if doc["pair"] in wanted]
+
+    async def rates_matching(self, base: str | None, quote: str | None) -> list[ExchangeRate]:
+        return [
+            decode_rate(doc)
+            for doc in self.rates.values()
+            if base in (None, doc["base"]) and quote in (None, doc["quote"])
+        ]
+
+    async def need_rates(self, pairs: Mapping[str, Iterable[tuple[str, str]]]) -> None:
+        for partner_id, needed in pairs.items():
+            self.rate_needs |= {(pair_text(*pair), partner_id) for pair in needed}
+
+    async def partners_needing(self, pairs: Iterable[tuple[str, str]]) -> set[str]:
+        wanted = {pair_text(*pair) for pair in pairs}
+        return {partner for pair, partner in self.rate_needs if pair in wanted}
 
     async def add_inquiry_partner(self, inquiry_id: str, partner_id: str) -> None:
         self.inquiry_partners.setdefault(inquiry_id, partner_id)

@@ -1,11 +1,13 @@
 """The reference oracle of demo/reference.py (docs/rules/commissions.md,
-docs/rules/deal-registration.md), and the engine checked against it."""
+docs/rules/deal-registration.md, the conversion of deals in another currency), and the
+engine checked against it."""
 
 from __future__ import annotations
 
 import itertools
 import random
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from demo.reference import (
+    Event,
     Line,
     RegistrationOutcome,
     Statement,
@@ -27,6 +30,7 @@ from services.incentives.domain import (
     RegistrationFacts,
     apply_event,
     decide_registrations,
+    exchange_rate,
 )
 from shared.events import (
     Actor,
@@ -37,8 +41,11 @@ from shared.events import (
     DealRegistrationExtended,
     DealRegistrationExtensionRejected,
     DealRegistrationRejected,
+    ExchangeRateSet,
     Payload,
+    RateEvent,
     new_event,
+    new_rate_event,
     parse_event,
 )
 from tests.support.events import CONTRACT, PROFILE, message
@@ -277,7 +284,7 @@ def table(statement: Statement) -> dict[str, Row]:
     return {line.deal_id: row(line) for line in statement.lines}
 
 
-def only(events: list[CloudEvent[Payload]], period: str = "2026-Q4") -> Statement:
+def only(events: Sequence[Event], period: str = "2026-Q4") -> Statement:
     statements = expected_statements(events)
     return statements[(P, period)]
 
@@ -412,7 +419,7 @@ def test_earliest_cancellation_counts() -> None:
     assert statement.line("D").status == "clawed_back"
 
 
-def test_currency_mismatch_earns_nothing_and_is_no_revenue() -> None:
+def test_a_deal_in_another_currency_with_no_rate_earns_nothing_and_is_no_revenue() -> None:
     statement = only(
         [
             signed(),
@@ -421,7 +428,7 @@ def test_currency_mismatch_earns_nothing_and_is_no_revenue() -> None:
         ]
     )
     assert table(statement)["EUR"] == (
-        "currency_mismatch",
+        "fx_pending",
         "100000.00",
         "0.00",
         "0.00",
@@ -440,7 +447,7 @@ def test_termination_from_its_effective_date_and_first_match_wins() -> None:
             terminated("2026-12-01"),  # the earliest applies
             closed("BEFORE", "2026-10-31", "1000", at="23:59:59Z"),
             closed("ON", "2026-11-01", "1000", at="00:00:00Z"),
-            closed("EUR", "2026-11-02", "1000", currency="EUR"),  # terminated before mismatch
+            closed("EUR", "2026-11-02", "1000", currency="EUR"),  # terminated before fx_pending
         ]
     )
     assert {line.deal_id: line.status for line in statement.lines} == {
@@ -1150,9 +1157,90 @@ def _lifecycle(draw: st.DrawFn, deal: str, closed_at: datetime) -> list[CloudEve
     return made
 
 
+def rate_event(
+    base: str,
+    quote: str,
+    valid_from: date | str,
+    rate: str,
+    *,
+    time: datetime | None = None,
+    event_id: str | None = None,
+) -> RateEvent:
+    """An ExchangeRateSet: one ``base`` is worth ``rate`` ``quote`` from ``valid_from`` on."""
+    if isinstance(valid_from, str):
+        valid_from = date.fromisoformat(valid_from)
+    return new_rate_event(
+        ExchangeRateSet(
+            base=base,
+            quote=quote,
+            rate=Decimal(rate),
+            valid_from=valid_from,
+            source="tests",
+        ),
+        source="/tests/rates",
+        time=time or _next_time(),
+        event_id=event_id or f"r-{next(_clock)}",
+    )
+
+
+#: The deals' currencies in the histories with conversions; the contracts are in USD or EUR.
+FX_DEAL_CURRENCIES = ["USD", "USD", "EUR", "EUR", "GBP", "CHF"]
+#: The pairs a rate may be published for: CHF has none (only a plan's fx_rates converts
+#: it), USD/EUR is the inverse of EUR/USD, EUR/GBP and GBP/EUR make cross rates possible.
+RATE_PAIRS = [("EUR", "USD"), ("GBP", "USD"), ("USD", "EUR"), ("GBP", "EUR"), ("EUR", "GBP")]
+#: Rates: 1.5 and 1.05 put many converted amounts on half a cent (half-even rounding).
+RATE_VALUES = ["1.0800", "1.0850", "1.0860", "0.9217", "1.2712", "1.5", "1.05", "0.85123"]
+#: A plan's fixed rates (by deal currency), over the published ones.
+PLAN_FX_RATES: list[dict[str, str] | None] = [
+    None,
+    None,
+    {"EUR": "1.0900"},
+    {"CHF": "1.1234", "GBP": "1.25"},
+    {"GBP": "1.1711", "USD": "0.9311"},
+]
+#: CloudEvent times of the rates: few, so a correction ties on time and the id decides.
+RATE_TIMES = [datetime(2027, 1, 1, tzinfo=UTC) + timedelta(seconds=n) for n in range(3)]
+
+
+def _rates(draw: st.DrawFn, deal_days: Sequence[date]) -> list[RateEvent]:
+    """Rates of some pairs (a pair drawn out has none), each valid from a few dates (some
+    on a deal's UTC date or the day after, some after every deal), some corrected by a
+    second event with the same valid_from."""
+    serial = itertools.count()
+    made: list[RateEvent] = []
+    for base, quote in RATE_PAIRS:
+        if draw(st.integers(0, 3)) == 0:
+            continue
+        for _ in range(draw(st.integers(1, 3))):
+            on_a_deal = draw(st.booleans())
+            if on_a_deal and len(deal_days) > 0:
+                valid_from = draw(st.sampled_from(deal_days)) + timedelta(
+                    days=draw(st.sampled_from([0, 0, 1]))
+                )
+            else:
+                valid_from = (START + timedelta(days=draw(st.integers(-30, 450)))).date()
+            for _ in range(draw(st.integers(1, 2))):
+                made.append(
+                    rate_event(
+                        base,
+                        quote,
+                        valid_from,
+                        draw(st.sampled_from(RATE_VALUES)),
+                        time=draw(st.sampled_from(RATE_TIMES)),
+                        event_id=f"r{draw(st.integers(0, 9))}-{next(serial)}",
+                    )
+                )
+    return made
+
+
 @st.composite
-def histories(draw: st.DrawFn) -> list[CloudEvent[Payload]]:
-    """One partner's events: contracts, deals with corrections, cancellations, uplifts."""
+def histories(draw: st.DrawFn, fx: bool = False) -> list[Event]:
+    """One partner's events: contracts, deals with corrections, cancellations, uplifts.
+
+    Every deal is in the currency of the contract that governs it, unless ``fx``: then
+    deals come in other currencies too, with ExchangeRateSet events (see :func:`_rates`)
+    and plans with fixed fx_rates.
+    """
     brackets = draw(
         st.sampled_from(
             [
@@ -1173,9 +1261,15 @@ def histories(draw: st.DrawFn) -> list[CloudEvent[Payload]]:
         "target_amount": draw(st.sampled_from([None, "50000", "150000", "0"])),
         "target_bonus": draw(st.sampled_from([None, "5000", "1234.56"])),
     }
-    events = [signed(start_date="2026-01-01", end_date="2026-12-31", commission_plan=plan)]
+    if fx:
+        plan["fx_rates"] = draw(st.sampled_from(PLAN_FX_RATES))
+    events: list[Event] = [
+        signed(start_date="2026-01-01", end_date="2026-12-31", commission_plan=plan)
+    ]
     if draw(st.booleans()):
         renewal_plan = {**plan, "period": draw(st.sampled_from(["month", "quarter", "year"]))}
+        if fx:
+            renewal_plan["fx_rates"] = draw(st.sampled_from(PLAN_FX_RATES))
         events.append(
             event(
                 "ContractRenewed",
@@ -1186,21 +1280,26 @@ def histories(draw: st.DrawFn) -> list[CloudEvent[Payload]]:
                         "contract_id": "C-2",
                         "start_date": draw(st.sampled_from(["2026-07-01", "2026-10-15"])),
                         "end_date": "2027-06-30",
-                        "currency": draw(st.sampled_from(["USD", "EUR"])),
+                        "currency": draw(st.sampled_from(["USD", "EUR"])) if fx else "USD",
                         "commission_plan": renewal_plan,
                     },
                 },
             )
         )
     if draw(st.integers(0, 4)) == 0:
-        # A new version of the first contract (same contract_id), published later.
+        # A new version of the first contract (same contract_id), published later; with
+        # conversions, its plan may name other fixed rates or none.
+        corrected_plan = {**plan, "period_cap": None}
+        if fx:
+            corrected_plan["fx_rates"] = draw(st.sampled_from(PLAN_FX_RATES))
         events.append(
             signed(
                 start_date="2026-01-01",
                 end_date=draw(st.sampled_from(["2026-06-30", "2026-12-31"])),
-                commission_plan={**plan, "period_cap": None},
+                commission_plan=corrected_plan,
             )
         )
+    deal_days: list[date] = []
     for n in range(draw(st.integers(1, 12))):
         deal = f"D-{n}"
         moment = START + timedelta(
@@ -1210,7 +1309,8 @@ def histories(draw: st.DrawFn) -> list[CloudEvent[Payload]]:
         day = moment.date().isoformat()
         amount = str(draw(st.decimals(min_value=1, max_value=90000, places=2)))
         line = draw(st.sampled_from(["cloud", "security"]))
-        currency = draw(st.sampled_from(["USD", "USD", "USD", "EUR"]))
+        currency = draw(st.sampled_from(FX_DEAL_CURRENCIES)) if fx else "USD"
+        deal_days.append(moment.date())
         events.append(closed(deal, day, amount, line, currency, at=at))
         if draw(st.integers(0, 5)) == 0:
             corrected = str(draw(st.decimals(min_value=1, max_value=90000, places=2)))
@@ -1238,22 +1338,35 @@ def histories(draw: st.DrawFn) -> list[CloudEvent[Payload]]:
         )
     if draw(st.integers(0, 3)) == 0:
         events.append(terminated(_day(draw)))
+    if fx:
+        events.extend(_rates(draw, deal_days))
     return events
 
 
+def merge_into_book(book: PartnerBook, e: Event) -> bool:
+    """Merge one event into the engine's book: an ExchangeRateSet into its rates, any
+    other event as the service merges it."""
+    if isinstance(e, RateEvent):
+        return book.add_rate(exchange_rate(e.data, (e.time, e.id)))
+    return apply_event(book, e)
+
+
 def engine_rows(
-    events: list[CloudEvent[Payload]], settle_each: bool = False
+    events: Sequence[Event], settle_each: bool = False, fx: bool = False
 ) -> dict[str, tuple[Any, ...]]:
     """The engine's results, the events merged in the order given (settled after each
-    one with ``settle_each``, as the service does, else once at the end)."""
+    one with ``settle_each``, as the service does, else once at the end). With ``fx``,
+    each row also holds the line's currency and a converted deal's original amount,
+    original currency and rate (as CommissionCalculated carries them)."""
     book = PartnerBook(P)
     for e in events:
-        apply_event(book, e)
+        merge_into_book(book, e)
         if settle_each:
             book.settle()
     book.settle()
-    return {
-        r.deal_id: (
+    rows: dict[str, tuple[Any, ...]] = {}
+    for r in book.results().values():
+        row: tuple[Any, ...] = (
             r.status.value,
             r.period,
             r.amount,
@@ -1262,15 +1375,23 @@ def engine_rows(
             r.commission,
             r.target_bonus,
         )
-        for r in book.results().values()
-    }
+        if fx:
+            row += (
+                r.currency,
+                r.original_amount,
+                r.original_currency,
+                r.fx_rate,
+            )
+        rows[r.deal_id] = row
+    return rows
 
 
-def oracle_rows(events: list[CloudEvent[Payload]]) -> dict[str, tuple[Any, ...]]:
+def oracle_rows(events: Sequence[Event], fx: bool = False) -> dict[str, tuple[Any, ...]]:
+    """The reference's results, in the rows of :func:`engine_rows`."""
     rows: dict[str, tuple[Any, ...]] = {}
     for (_partner, period), statement in expected_statements(events).items():
         for line in statement.lines:
-            rows[line.deal_id] = (
+            row: tuple[Any, ...] = (
                 line.status,
                 period,
                 line.amount,
@@ -1279,18 +1400,39 @@ def oracle_rows(events: list[CloudEvent[Payload]]) -> dict[str, tuple[Any, ...]]
                 line.commission,
                 line.target_bonus,
             )
+            if fx:
+                row += (line.currency, line.original_amount, line.original_currency, line.fx_rate)
+            rows[line.deal_id] = row
     return rows
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(histories(), st.randoms(use_true_random=False), st.booleans())
 def test_the_engine_agrees_with_the_oracle(
-    events: list[CloudEvent[Payload]], rng: random.Random, settle_each: bool
+    events: list[Event], rng: random.Random, settle_each: bool
 ) -> None:
     expected = oracle_rows(events)
     shuffled = rng.sample(events, len(events)) + rng.sample(events, min(3, len(events)))
     assert oracle_rows(shuffled) == expected, "the oracle itself depends on order"
     assert engine_rows(shuffled, settle_each) == expected  # Decimal equality: 0 == 0.00
+
+
+def shuffled_with_duplicates(events: list[Event], rng: random.Random) -> list[Event]:
+    """``events`` in a random order, a few of them (rates among them) delivered twice."""
+    rates = [e for e in events if isinstance(e, RateEvent)]
+    again = rng.sample(events, min(3, len(events))) + rng.sample(rates, min(2, len(rates)))
+    return rng.sample(events, len(events)) + again
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(histories(fx=True), st.randoms(use_true_random=False), st.booleans())
+def test_the_engine_converts_as_the_oracle(
+    events: list[Event], rng: random.Random, settle_each: bool
+) -> None:
+    expected = oracle_rows(events, fx=True)
+    shuffled = shuffled_with_duplicates(events, rng)
+    assert oracle_rows(shuffled, fx=True) == expected, "the oracle itself depends on order"
+    assert engine_rows(shuffled, settle_each, fx=True) == expected
 
 
 #: CloudEvent times of the registration histories: few, so versions tie on time and the

@@ -1,11 +1,12 @@
 """Incentives' HTTP routes, one router per resource: commissions, inquiries and
-adjustments, registrations, settlements and simulations."""
+adjustments, exchange rates, registrations, settlements and simulations."""
 
 from fastapi import APIRouter
 
 from services.incentives.api import (
     commissions,
     inquiries,
+    rates,
     registrations,
     settlements,
     simulations,
@@ -15,6 +16,7 @@ from services.incentives.api import (
 ROUTERS: tuple[APIRouter, ...] = (
     commissions.router,
     inquiries.router,
+    rates.router,
     registrations.router,
     settlements.router,
     simulations.router,
