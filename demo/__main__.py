@@ -33,7 +33,7 @@ from demo.people import sign_in_lines
 from demo.reference import Statement, expected_statements
 from shared import events, topics
 from shared.access import ADMIN_KEY_VARIABLE, read_admin_key
-from shared.events import CLOUDEVENTS_CONTENT_TYPE, CloudEvent, new_event
+from shared.events import CLOUDEVENTS_CONTENT_TYPE, CloudEvent, RateEvent, new_event, new_rate_event
 from shared.lag import consumer_lag
 from shared.messaging import kafka_client_options
 from shared.settings import Settings
@@ -91,7 +91,7 @@ class Platform:
         response.raise_for_status()
         return response.json()
 
-    async def publish(self, event: CloudEvent[Any]) -> None:
+    async def publish(self, event: CloudEvent[Any] | RateEvent) -> None:
         await self.producer.send(
             event.topic,
             event.to_bytes(),
@@ -118,11 +118,11 @@ async def progress(platform: Platform, stop: asyncio.Event) -> None:
 
 async def drive(
     platform: Platform, scenario: sim.Scenario
-) -> tuple[list[CloudEvent[Any]], list[CloudEvent[Any]]]:
+) -> tuple[list[CloudEvent[Any] | RateEvent], list[CloudEvent[Any]]]:
     """Run the scenario; return the events a reference computation needs (sent or implied)
     and the registrations sent, whose decisions the reference makes
     (:func:`demo.lifecycle.approvals`)."""
-    ledger: list[CloudEvent[Any]] = []
+    ledger: list[CloudEvent[Any] | RateEvent] = []
     now = datetime.now(UTC)
     say(f"1. {len(scenario.applicants)} partner applications with scorecards (onboarding HTTP)")
     for n, applicant in enumerate(scenario.applicants):
@@ -297,6 +297,31 @@ async def drive(
             await platform.publish(cancellation)
     await platform.producer.flush()
 
+    rates, withheld = sim.treasury(scenario)
+    pairs = sorted({f"{r.base}/{r.quote}" for r in rates})
+    say(
+        f"   then {len(rates)} exchange rates from the treasury for {', '.join(pairs) or 'no pair'}"
+        " (Kafka rates.v1; the mid-November ones corrected)"
+        + (f"; no {withheld[0]}/{withheld[1]} rate: those deals wait for one" if withheld else "")
+    )
+    for n, sent in enumerate(rates):
+        clock += timedelta(milliseconds=1)
+        rate = new_rate_event(
+            events.ExchangeRateSet(
+                base=sent.base,
+                quote=sent.quote,
+                rate=sent.rate,
+                valid_from=sent.valid_from,
+                source="demo treasury",
+            ),
+            source="/treasury",
+            time=clock,
+            event_id=f"{scenario.run}-rate-{n}",
+        )
+        ledger.append(rate)
+        await platform.publish(rate)
+    await platform.producer.flush()
+
     if scenario.terminated is not None:
         applicant = scenario.applicants[scenario.terminated]
         assert applicant.partner_id is not None
@@ -380,6 +405,9 @@ def compare(expected: Statement, served: dict[str, Any]) -> list[str]:
             money(line.uplift),
             money(line.commission),
             money(line.target_bonus),
+            None if line.original_amount is None else money(line.original_amount),
+            line.original_currency,
+            None if line.fx_rate is None else line.fx_rate.normalize(),
         )
         for line in expected.lines
     }
@@ -391,6 +419,9 @@ def compare(expected: Statement, served: dict[str, Any]) -> list[str]:
             line["uplift"],
             line["commission"],
             line["target_bonus"],
+            line.get("original_amount"),
+            line.get("original_currency"),
+            None if line.get("fx_rate") is None else Decimal(line["fx_rate"]).normalize(),
         )
         for line in served.get("lines", [])
     }
@@ -649,6 +680,13 @@ async def main_async(args: argparse.Namespace) -> int:
         )
         say()
         lines = sum(len(s.lines) for s in expected.values())
+        converted = sum(1 for s in expected.values() for x in s.lines if x.fx_rate is not None)
+        waiting = sum(1 for s in expected.values() for x in s.lines if x.status == "fx_pending")
+        if not problems and (converted == 0 or waiting == 0) and sim.fx_pairs(scenario):
+            problems[("fx", "-")] = [
+                f"{converted} lines converted and {waiting} waiting for a rate: the scenario "
+                "sends deals in other currencies, so both should be there"
+            ]
         if problems:
             say(
                 f"SELF-CHECK FAILED: {len(problems)} of {len(expected)} statements differ from the independent recomputation"
@@ -659,8 +697,9 @@ async def main_async(args: argparse.Namespace) -> int:
         say(
             f"SELF-CHECK PASSED: {len(expected)} statements, {lines} lines, every number equal to the independent "
             f"recomputation from the events sent, after a decision by hand and an adjustment; "
-            f"the extension as the rule says; the MDF claims paid once, as approved "
-            f"({time.monotonic() - started:.0f} s)"
+            f"the extension as the rule says; the MDF claims paid once, as approved; "
+            f"{converted} lines converted from another currency and {waiting} waiting for "
+            f"a rate ({time.monotonic() - started:.0f} s)"
         )
         return 0
     finally:

@@ -293,3 +293,59 @@ def contract_for(applicant: Applicant, run: str, index: int) -> dict[str, Any]:
 def termination_date(today: date) -> date:
     """The earliest effective date the default 30-day notice allows."""
     return today + timedelta(days=30)
+
+
+#: What one unit of the first currency is worth in the second, as the demo's treasury
+#: publishes it (docs/rules/fx.md).
+DEMO_RATES: dict[tuple[str, str], Decimal] = {
+    ("EUR", "USD"): Decimal("1.0800"),
+    ("USD", "EUR"): Decimal("0.9250"),
+    ("GBP", "USD"): Decimal("1.2700"),
+    ("USD", "GBP"): Decimal("0.7850"),
+    ("EUR", "GBP"): Decimal("0.8600"),
+    ("GBP", "EUR"): Decimal("1.1650"),
+}
+
+
+@dataclass(frozen=True)
+class RateSent:
+    """An ExchangeRateSet the demo's treasury publishes; a later one of the same pair and
+    day corrects an earlier one."""
+
+    base: str
+    quote: str
+    valid_from: date
+    rate: Decimal
+
+
+def fx_pairs(scenario: Scenario) -> dict[tuple[str, str], int]:
+    """(deal currency, contract currency) → how many of the scenario's deals need it."""
+    needed: dict[tuple[str, str], int] = {}
+    for deal in scenario.deals + scenario.conflicting_registrations:
+        contract = scenario.applicants[deal.applicant].currency
+        if deal.currency != contract:
+            needed[(deal.currency, contract)] = needed.get((deal.currency, contract), 0) + 1
+    return needed
+
+
+def treasury(scenario: Scenario) -> tuple[list[RateSent], tuple[str, str] | None]:
+    """The rates the demo publishes, and the pair it withholds: every pair its deals need
+    but the one fewest deals need, so those stay ``fx_pending``. Each pair gets a rate
+    from before the quarter and one from mid-November, which a second event corrects."""
+    needed = fx_pairs(scenario)
+    withheld = min(sorted(needed), key=lambda pair: needed[pair]) if len(needed) > 1 else None
+    sent: list[RateSent] = []
+    for pair in sorted(needed):
+        if pair == withheld:
+            continue
+        base = DEMO_RATES.get(pair, Decimal("1.0000"))
+        sent += [
+            RateSent(*pair, date(2026, 9, 1), base),
+            RateSent(
+                *pair, date(2026, 11, 15), (base * Decimal("1.02")).quantize(Decimal("0.0001"))
+            ),
+            RateSent(
+                *pair, date(2026, 11, 15), (base * Decimal("1.01")).quantize(Decimal("0.0001"))
+            ),
+        ]
+    return sent, withheld

@@ -1,5 +1,6 @@
 """How the pages show figures: money always with its currency, instants as dates (or
-minutes, in UTC), ratios as percentages, how long a registration protects its deal.
+minutes, in UTC), ratios as percentages, how long a registration protects its deal, a
+commission line's status in words and how a converted line's amount came about.
 Registered as template filters."""
 
 from __future__ import annotations
@@ -37,6 +38,35 @@ def signed_money(amount: object, currency: str | None) -> str:
     value = _amount(amount)
     shown = money(amount, currency)
     return f"+{shown}" if value is not None and value > 0 else shown
+
+
+#: A commission line's status as a statement says it (reporting's ``status``).
+LINE_STATUS_WORDS = {
+    "commissionable": "commissionable",
+    "clawed_back": "clawed back",
+    "no_contract": "no contract covers its close",
+    "terminated": "partner terminated by its close",
+    "fx_pending": "waiting for an exchange rate",
+    "currency_mismatch": "not in the contract's currency",
+}
+
+
+def line_status(status: object) -> str:
+    """A line's status in words: ``fx_pending`` → ``waiting for an exchange rate``; one
+    not listed as it is, underscores as spaces."""
+    text = str(status or "")
+    return LINE_STATUS_WORDS.get(text, text.replace("_", " "))
+
+
+def converted(line: Mapping[str, object], currency: str | None) -> str:
+    """How a converted statement line's amount (in ``currency``) came about, with both
+    currencies: ``10,000.00 EUR at 1.0860 USD per EUR``; empty for a line not converted."""
+    original, rate = line.get("original_amount"), line.get("fx_rate")
+    own = line.get("original_currency")
+    if original is None or rate is None or not own:
+        return ""
+    into = currency or "(currency unknown)"
+    return f"{money(original, str(own))} at {rate} {into} per {own}"
 
 
 def percent(ratio: object) -> str:
@@ -98,6 +128,8 @@ def install_filters(env: Environment) -> None:
     env.filters["money"] = money
     env.filters["signed_money"] = signed_money
     env.filters["percent"] = percent
+    env.filters["line_status"] = line_status
+    env.filters["converted"] = converted
     env.filters["day"] = day
     env.filters["moment"] = moment
     env.filters["protection"] = protection

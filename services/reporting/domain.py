@@ -199,9 +199,17 @@ class Line:
     commission: Decimal
     target_bonus: Decimal
     revision: int
+    #: A deal converted from another currency: its amount in its own currency, that
+    #: currency, and the rate used (one unit of it in ``currency``); ``amount`` and
+    #: ``currency`` are then the converted amount and the contract's currency. None unless
+    #: the revision converted the deal (a deal waiting for a rate is fx_pending, unconverted).
+    original_amount: Decimal | None = None
+    original_currency: str | None = None
+    fx_rate: Decimal | None = None
 
     @classmethod
     def from_revision(cls, partner_id: str, revision: int, data: Mapping[str, Any]) -> Line:
+        original, rate = data.get("original_amount"), data.get("fx_rate")
         return cls(
             deal_id=data["deal_id"],
             partner_id=partner_id,
@@ -215,7 +223,24 @@ class Line:
             commission=Decimal(data["commission"]),
             target_bonus=Decimal(data["target_bonus"]),
             revision=revision,
+            original_amount=None if original is None else Decimal(original),
+            original_currency=data.get("original_currency"),
+            fx_rate=None if rate is None else Decimal(rate),
         )
+
+    @property
+    def converted(self) -> bool:
+        """Whether the deal was converted from another currency (all three facts known)."""
+        return (
+            self.original_amount is not None
+            and self.original_currency is not None
+            and self.fx_rate is not None
+        )
+
+    @property
+    def conversion(self) -> tuple[Decimal | None, str | None, Decimal | None]:
+        """``(original_amount, original_currency, fx_rate)`` as the revision states them."""
+        return self.original_amount, self.original_currency, self.fx_rate
 
 
 def superseded_periods(named: Iterable[str | None], lines: Iterable[Line]) -> set[str]:
@@ -254,15 +279,28 @@ class PeriodTotals:
 
 
 def period_totals(
-    partner_id: str, period: str, lines: Iterable[Line], target: Decimal | None
+    partner_id: str,
+    period: str,
+    lines: Iterable[Line],
+    target: Decimal | None,
+    contract_currency: str | None = None,
 ) -> PeriodTotals:
-    """A period's totals: revenue of the commissionable deals, every line's commission
-    and target bonus; the currency of the commissionable lines (else of any line)."""
+    """A period's totals: revenue of the commissionable deals (each by its line's
+    ``amount``: a deal converted from another currency counts by its converted amount),
+    every line's commission and target bonus.
+
+    Their currency: the commissionable lines'; with lines but none commissionable, the
+    contract's (``contract_currency``, :func:`contract_currency`) when known, else any
+    line's; without lines, none. A line that earns nothing may be in the deal's own
+    currency (a deal waiting for an exchange rate, or recorded as currency_mismatch), so
+    it names the totals' currency only when nothing else does."""
     lines = list(lines)
     commissionable = [line for line in lines if line.status == "commissionable"]
-    currencies = sorted(
-        {line.currency for line in commissionable} or {line.currency for line in lines}
-    )
+    currencies = sorted({line.currency for line in commissionable})
+    if not currencies and lines:
+        currencies = (
+            [contract_currency] if contract_currency else sorted({line.currency for line in lines})
+        )
     return PeriodTotals(
         partner_id=partner_id,
         period=period,
@@ -472,6 +510,12 @@ class Statement:
         return self.totals.payout + self.adjustment_total
 
 
+def contract_currency(contracts: Iterable[Mapping[str, Any]], period: str) -> str | None:
+    """The currency of the contract governing the period's last day, if any."""
+    contract = governing_contract(contracts, period_bounds(period)[1])
+    return None if contract is None else str(contract["currency"])
+
+
 def statement_currency(
     line_currency: str | None, contract_currency: str | None, adjustments: Iterable[Adjustment]
 ) -> str | None:
@@ -502,9 +546,9 @@ def statement(
     contracts = list(contracts)
     lines = [line for line in lines if line.period == period]
     adjustments = [a for a in adjustments if a.period == period]
-    totals = period_totals(partner_id, period, lines, target_for(contracts, period))
-    contract = governing_contract(contracts, period_bounds(period)[1])
-    currency = statement_currency(totals.currency, (contract or {}).get("currency"), adjustments)
+    paid_in = contract_currency(contracts, period)
+    totals = period_totals(partner_id, period, lines, target_for(contracts, period), paid_in)
+    currency = statement_currency(totals.currency, paid_in, adjustments)
     adjustment_total = sum((a.amount for a in adjustments if a.currency == currency), ZERO)
     payout = totals.payout + adjustment_total
     payment = next(
@@ -879,12 +923,55 @@ def _signed(amount: Decimal) -> str:
     return f"{'+' if amount >= 0 else '−'}{_figure(abs(amount))}"
 
 
-def explain_revision(before: Line | None, after: Line, reason: str | None, period: str) -> str:
-    """What a revision changed in ``period``'s statement, in words."""
+def _amount_of(line: Line, currency: str | None) -> str:
+    """A line's amount as an explanation says it: with the line's currency where that is
+    not the statement's (the statement's figures go without)."""
+    figure = _figure(line.amount)
+    return figure if currency is None or line.currency == currency else f"{figure} {line.currency}"
+
+
+def _converted_words(line: Line) -> str:
+    """How a converted line's amount came about: ``converted from 10000.00 EUR at 1.0860
+    USD per EUR``."""
+    return (
+        f"converted from {_figure(line.original_amount or ZERO)} {line.original_currency} "
+        f"at {line.fx_rate} {line.currency} per {line.original_currency}"
+    )
+
+
+def _conversion_change(before: Line, after: Line) -> str | None:
+    """What changed in how the line's amount is reckoned in currencies, in words; None
+    when nothing did."""
+    if (before.currency, before.conversion) == (after.currency, after.conversion):
+        return None
+    if after.converted:
+        same_deal = before.converted and (before.original_amount, before.original_currency) == (
+            after.original_amount,
+            after.original_currency,
+        )
+        if same_deal and before.currency == after.currency:
+            unit = f"{after.currency} per {after.original_currency}"
+            return f"rate {before.fx_rate} → {after.fx_rate} {unit}"
+        return _converted_words(after)
+    return "no longer converted" if before.converted else f"now in {after.currency}"
+
+
+def explain_revision(
+    before: Line | None,
+    after: Line,
+    reason: str | None,
+    period: str,
+    currency: str | None = None,
+) -> str:
+    """What a revision changed in ``period``'s statement (in ``currency``), in words."""
     deal = after.deal_id
     if before is None:
         closed = f" closed {after.closed_at[:10]}" if after.closed_at else ""
-        said = f"{deal}{closed} for {_figure(after.amount)}, {after.status.replace('_', ' ')}"
+        converted = f" ({_converted_words(after)})" if after.converted else ""
+        said = (
+            f"{deal}{closed} for {_amount_of(after, currency)}{converted}, "
+            f"{after.status.replace('_', ' ')}"
+        )
     else:
         parts = []
         if before.period != after.period:
@@ -895,9 +982,13 @@ def explain_revision(before: Line | None, after: Line, reason: str | None, perio
             )
         if before.status != after.status:
             parts.append(f"now {after.status.replace('_', ' ')}")
-        # A line that stops earning says why by its status alone.
+        # A line that stops earning says why by its status alone; a change of currency or
+        # rate explains the amount and the base that follow from it.
         earning = after.status == "commissionable"
-        if earning and before.amount != after.amount:
+        reckoned = _conversion_change(before, after)
+        if reckoned is not None:
+            parts.append(reckoned)
+        elif earning and before.amount != after.amount:
             parts.append(f"amount corrected {_figure(before.amount)} → {_figure(after.amount)}")
         elif earning and before.base != after.base:
             parts.append(
@@ -962,7 +1053,8 @@ def statement_changes(
                 stated.at,
                 line.deal_id,
                 delta,
-                explain_revision(before, line, stated.reason, period) + f": {_signed(delta)}",
+                explain_revision(before, line, stated.reason, period, currency)
+                + f": {_signed(delta)}",
             )
         )
     for adjustment, at, event_id in adjustments:

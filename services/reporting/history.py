@@ -34,6 +34,7 @@ Entry = dict[str, Any]
 COMMISSION_STATUS_WORDS = {
     CommissionStatus.NO_CONTRACT: "no contract governs its close date",
     CommissionStatus.TERMINATED: "the partner was terminated by its close date",
+    CommissionStatus.FX_PENDING: "no exchange rate for its currency yet",
     CommissionStatus.CURRENCY_MISMATCH: "its currency is not the contract's",
     CommissionStatus.CLAWED_BACK: "clawed back",
 }
@@ -191,8 +192,18 @@ def _commission(data: events.CommissionCalculated) -> str:
     )
     if data.target_bonus:
         said += f" and a target bonus of {amount_text(data.target_bonus, data.currency)}"
-    why = COMMISSION_STATUS_WORDS.get(data.status)
-    return f"{said} ({why})" if why else said
+    notes = [why] if (why := COMMISSION_STATUS_WORDS.get(data.status)) else []
+    if (
+        data.original_amount is not None
+        and data.original_currency is not None
+        and data.fx_rate is not None
+    ):
+        notes.append(
+            f"the deal's {amount_text(data.amount, data.currency)} converted from "
+            f"{amount_text(data.original_amount, data.original_currency)} at {data.fx_rate} "
+            f"{data.currency} per {data.original_currency}"
+        )
+    return f"{said} ({'; '.join(notes)})" if notes else said
 
 
 def _claimed(data: events.MdfClaimSubmitted) -> str:

@@ -27,6 +27,7 @@ from services.reporting import SERVICE
 from services.reporting.domain import (
     STATUS_RANK,
     PeriodTotals,
+    contract_currency,
     lines_by_period,
     money,
     partner_view,
@@ -151,6 +152,10 @@ def deal_cancelled(writes: Writes, data: events.DealCancelled, v: str) -> None:
     )
 
 
+#: What a CommissionCalculated of a converted deal states beside its converted amount.
+CONVERSION_FIELDS = ("original_amount", "original_currency", "fx_rate")
+
+
 def commission_calculated(writes: Writes, data: events.CommissionCalculated, v: str) -> None:
     """A revision of a deal's line, under its revision number (the highest stands)."""
     fields = {
@@ -167,6 +172,12 @@ def commission_calculated(writes: Writes, data: events.CommissionCalculated, v: 
         "reason": data.reason,
         "v": v,
     }
+    # A converted deal's own amount, currency and rate, stored only when the revision
+    # states them.
+    for name in CONVERSION_FIELDS:
+        value = getattr(data, name)
+        if value is not None:
+            fields[name] = str(value)
     if writes.received_at is not None:
         fields["at"] = writes.received_at
     path = f"deals.{deal_key(data.deal_id)}.{revision_key(data.revision)}"
@@ -630,7 +641,13 @@ def _totals_of(lines: LinesCache, pl: PartnerLines) -> tuple[dict[str, Document]
     contracts = pl.terms["contracts"]
     documents = {
         f"{pl.partner_id}|{period}": period_totals_document(
-            period_totals(pl.partner_id, period, period_lines, target_for(contracts, period)),
+            period_totals(
+                pl.partner_id,
+                period,
+                period_lines,
+                target_for(contracts, period),
+                contract_currency(contracts, period),
+            ),
             pl.terms["name"],
         )
         for period, period_lines in lines_by_period(current).items()

@@ -136,21 +136,52 @@ class PartnersView(BaseModel):
 # --------------------------------------------------------------------------- statements
 
 
+def _absent(value: object) -> bool:
+    return value is None
+
+
+def _optional(description: str) -> Any:
+    """An optional field, left out of the answer when absent."""
+    return Field(default=None, exclude_if=_absent, description=description)
+
+
 class StatementLine(BaseModel):
-    """A deal's current commission line: its highest revision."""
+    """A deal's current commission line: its highest revision. Its figures are in the
+    statement's currency, but where the line names a ``currency`` of its own; a deal
+    converted from another currency states its own amount, currency and the rate used."""
 
     deal_id: str
     closed_at: InstantText | None
-    amount: MoneyText
-    status: str
+    amount: MoneyText = Field(
+        description="the deal's amount; converted into the contract's currency for a deal "
+        "in another currency (original_amount is then its own amount)"
+    )
+    status: str = Field(
+        description="commissionable, clawed_back, no_contract, terminated, fx_pending (no "
+        "exchange rate for the deal's currency yet: it earns nothing until one arrives), or "
+        "currency_mismatch (the deal's currency is not the contract's: older events only)"
+    )
     base: MoneyText
     uplift: MoneyText
     commission: MoneyText
     target_bonus: MoneyText
     revision: int
+    currency: str | None = _optional(
+        "the line's own currency, given only where it is not the statement's (a deal "
+        "waiting for an exchange rate is in the deal's own currency): its figures are in it"
+    )
+    original_amount: MoneyText | None = _optional(
+        "a converted deal's amount in its own currency; absent for a deal not converted"
+    )
+    original_currency: str | None = _optional("a converted deal's own currency")
+    fx_rate: str | None = _optional(
+        "the rate the deal was converted at: one unit of original_currency in the "
+        "line's currency, a decimal string such as 1.0860"
+    )
 
     @classmethod
-    def of(cls, line: Line) -> StatementLine:
+    def of(cls, line: Line, currency: str | None = None) -> StatementLine:
+        """The line of a statement in ``currency``."""
         return cls(
             deal_id=line.deal_id,
             closed_at=line.closed_at,
@@ -161,6 +192,10 @@ class StatementLine(BaseModel):
             commission=money(line.commission),
             target_bonus=money(line.target_bonus),
             revision=line.revision,
+            currency=None if line.currency == currency else line.currency,
+            original_amount=money(line.original_amount),
+            original_currency=line.original_currency,
+            fx_rate=_text(line.fx_rate),
         )
 
 
@@ -240,7 +275,10 @@ class StatementView(BaseModel):
     period: str
     currency: str | None
     lines: list[StatementLine] = Field(description="by closing, then deal id")
-    revenue: MoneyText = Field(description="of the commissionable deals")
+    revenue: MoneyText = Field(
+        description="of the commissionable deals, in the statement's currency (a deal in "
+        "another currency by its converted amount)"
+    )
     commission_total: MoneyText
     bonus_total: MoneyText
     adjustments: list[StatementAdjustment] = Field(
@@ -267,7 +305,7 @@ class StatementView(BaseModel):
             partner_id=statement.partner_id,
             period=statement.period,
             currency=statement.currency,
-            lines=[StatementLine.of(line) for line in statement.lines],
+            lines=[StatementLine.of(line, statement.currency) for line in statement.lines],
             revenue=money(totals.revenue),
             commission_total=money(totals.commission),
             bonus_total=money(totals.bonus),

@@ -58,6 +58,7 @@ from services.reporting.views import (
     PayoutsView,
     ProgrammeSummaryView,
     StatementChangesView,
+    StatementLine,
     StatementView,
 )
 from tests.support.events import CONTRACT
@@ -384,9 +385,12 @@ def partners_at_risk(*partners: tuple[str, str], scored: int = 40) -> dict[str, 
     )
 
 
-def statement(partner_id: str, period: str, currency: str = "EUR") -> dict[str, Any]:
+def statement_line(deal_id: str, **changes: Any) -> dict[str, Any]:
+    """A line of reporting's statement (``StatementLine``): a commissionable deal of
+    81,250.00 earning 9,750.00, unless ``changes`` say otherwise (a converted deal's
+    ``original_amount``, ``original_currency`` and ``fx_rate``; a ``currency`` of its own)."""
     line = {
-        "deal_id": f"D-{partner_id}-1",
+        "deal_id": deal_id,
         "closed_at": "2026-05-02T10:00:00.000000Z",
         "amount": "81250.00",
         "status": "won",
@@ -395,14 +399,26 @@ def statement(partner_id: str, period: str, currency: str = "EUR") -> dict[str, 
         "commission": "9750.00",
         "target_bonus": "0.00",
         "revision": 1,
+        **changes,
     }
+    return answer_of(StatementLine, line)
+
+
+def statement(
+    partner_id: str,
+    period: str,
+    currency: str = "EUR",
+    lines: Sequence[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Reporting's statement of ``period``: one line (``D-<partner>-1``) unless ``lines``
+    are given (:func:`statement_line`); the totals as the one line makes them."""
     return answer_of(
         StatementView,
         {
             "partner_id": partner_id,
             "period": period,
             "currency": currency,
-            "lines": [line],
+            "lines": list(lines) if lines is not None else [statement_line(f"D-{partner_id}-1")],
             "revenue": "81250.00",
             "commission_total": "9750.00",
             "bonus_total": "0.00",

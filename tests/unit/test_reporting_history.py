@@ -88,8 +88,9 @@ SENTENCES = {
 }
 
 #: More sentences: what the examples leave out (a renewal naming its contract, a
-#: commission line that is not commissionable, a re-run paying nothing carried, a tier
-#: change with its reason).
+#: commission line that is not commissionable, one waiting for an exchange rate, one
+#: converted from another currency, a re-run paying nothing carried, a tier change with
+#: its reason).
 VARIANTS = [
     (
         "ContractRenewed",
@@ -107,6 +108,63 @@ VARIANTS = [
         "CommissionCalculated",
         {"deal_id": "D-1", "revision": 2, "commission": "8000", "target_bonus": "0.00"},
         "Commission of D-1 calculated, revision 2: 8,000.00 USD",
+    ),
+    (
+        "CommissionCalculated",
+        {
+            "deal_id": "D-9",
+            "status": "fx_pending",
+            "currency": "EUR",
+            "amount": "10000.00",
+            "base": "0",
+            "uplift": "0",
+            "commission": "0",
+            "target_bonus": "0",
+        },
+        "Commission of D-9 calculated, revision 1: 0.00 EUR "
+        "(no exchange rate for its currency yet)",
+    ),
+    (
+        "CommissionCalculated",
+        {
+            "deal_id": "D-9",
+            "revision": 2,
+            "amount": "10860.00",
+            "commission": "1086.00",
+            "target_bonus": "0",
+            "original_amount": "10000.00",
+            "original_currency": "EUR",
+            "fx_rate": "1.0860",
+        },
+        "Commission of D-9 calculated, revision 2: 1,086.00 USD "
+        "(the deal's 10,860.00 USD converted from 10,000.00 EUR at 1.0860 USD per EUR)",
+    ),
+    (
+        "CommissionCalculated",
+        {
+            "deal_id": "D-9",
+            "revision": 3,
+            "status": "clawed_back",
+            "amount": "10860.00",
+            "commission": "0",
+            "target_bonus": "0",
+            "original_amount": "10000.00",
+            "original_currency": "EUR",
+            "fx_rate": "0.92",
+        },
+        "Commission of D-9 calculated, revision 3: 0.00 USD (clawed back; "
+        "the deal's 10,860.00 USD converted from 10,000.00 EUR at 0.92 USD per EUR)",
+    ),
+    (
+        "CommissionCalculated",
+        {
+            "deal_id": "D-8",
+            "status": "currency_mismatch",
+            "currency": "EUR",
+            "commission": "0",
+            "target_bonus": "0",
+        },
+        "Commission of D-8 calculated, revision 1: 0.00 EUR (its currency is not the contract's)",
     ),
     (
         "PayoutSettled",
@@ -200,8 +258,9 @@ def test_the_sentences_say_what_the_examples_do_not_show(
     assert summary(event.data) == sentence
 
 
-#: A money figure in a sentence: two decimals, thousands grouped.
-MONEY = re.compile(r"-?\d{1,3}(?:,\d{3})*\.\d{2}")
+#: A money figure in a sentence: two decimals, thousands grouped (an exchange rate of
+#: more decimals, such as 1.0860, is none).
+MONEY = re.compile(r"-?\d{1,3}(?:,\d{3})*\.\d{2}(?!\d)")
 
 
 def test_money_is_always_said_with_its_currency() -> None:

@@ -184,7 +184,8 @@ async def _ask_page(
         "period": period,
         "deal_id": deal_id,
         "line": line,
-        "currency": found.get("currency"),
+        # A line in a currency of its own (a deal waiting for an exchange rate) says so.
+        "currency": (line or {}).get("currency") or found.get("currency"),
         "statement_path": statement_path(partner_id, period),
         "problem": refused.message if refused else None,
         "values": values or {},
