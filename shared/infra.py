@@ -23,9 +23,13 @@ from aiokafka.errors import KafkaError
 from shared.messaging import kafka_client_options
 from shared.mongo import make_mongo_client, ping
 from shared.settings import Settings
-from shared.topics import ALL_TOPICS
+from shared.topics import ALL_TOPICS, RATES
 
 _TOPIC_ALREADY_EXISTS = 36
+
+#: Topic settings beyond the broker's defaults: rates are kept for good (a pair has a
+#: rate per day, so the topic is not compacted, and a rebuild needs every one).
+TOPIC_CONFIGS: dict[str, dict[str, str]] = {RATES: {"retention.ms": "-1"}}
 
 
 async def ensure_topics(settings: Settings, topics: tuple[str, ...] = ALL_TOPICS) -> list[str]:
@@ -39,7 +43,12 @@ async def ensure_topics(settings: Settings, topics: tuple[str, ...] = ALL_TOPICS
             return []
         response = await admin.create_topics(
             [
-                NewTopic(t, num_partitions=settings.topic_partitions, replication_factor=1)
+                NewTopic(
+                    t,
+                    num_partitions=settings.topic_partitions,
+                    replication_factor=1,
+                    topic_configs=TOPIC_CONFIGS.get(t, {}),
+                )
                 for t in missing
             ]
         )

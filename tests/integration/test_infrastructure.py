@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from pymongo import UpdateOne, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -31,6 +32,24 @@ async def test_every_topic_and_its_dead_letter_twin_exists_with_its_partitions(
         assert topic["error_code"] == 0, name
         assert len(topic["partitions"]) == settings.topic_partitions, name
     assert await ensure_topics(settings) == [], "creating topics twice is harmless"
+
+
+async def test_the_rates_topic_keeps_its_messages_for_good(settings: Settings) -> None:
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings))
+    await admin.start()
+    try:
+        answers = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topics.RATES)]
+        )
+    finally:
+        await admin.close()
+    entries = {
+        entry[0]: entry[1]
+        for answer in answers
+        for resource in answer.resources
+        for entry in resource[4]
+    }
+    assert entries["retention.ms"] == "-1", entries.get("retention.ms")
 
 
 async def test_plain_producer_and_consumer(
