@@ -27,7 +27,7 @@ from typing import Any
 import httpx2 as httpx
 from aiokafka import AIOKafkaProducer
 
-from demo import claims, lifecycle, people
+from demo import claims, lifecycle, people, surveys
 from demo import scenario as sim
 from demo.people import sign_in_lines
 from demo.reference import Statement, expected_statements
@@ -124,7 +124,11 @@ async def drive(
     (:func:`demo.lifecycle.approvals`)."""
     ledger: list[CloudEvent[Any] | RateEvent] = []
     now = datetime.now(UTC)
-    say(f"1. {len(scenario.applicants)} partner applications with scorecards (onboarding HTTP)")
+    say(
+        f"1. {len(scenario.applicants)} partner applications with scorecards and capabilities "
+        "(onboarding HTTP)"
+    )
+    warned = 0
     for n, applicant in enumerate(scenario.applicants):
         answer = await platform.post(
             "onboarding",
@@ -136,9 +140,11 @@ async def drive(
                 "industry": applicant.industry,
                 "contact_email": f"channel{n}@partner{n}.example",
                 "scorecard": applicant.scorecard,
+                "capabilities": applicant.capabilities,
             },
             f"{applicant.key}-apply",
         )
+        warned += bool(answer.get("warnings"))
         if applicant.approve:
             decided = await platform.post(
                 "onboarding",
@@ -155,7 +161,10 @@ async def drive(
                 f"{applicant.key}-reject",
             )
     active = [a for a in scenario.applicants if a.partner_id]
-    say(f"   {len(active)} approved, {len(scenario.applicants) - len(active)} rejected")
+    say(
+        f"   {len(active)} approved, {len(scenario.applicants) - len(active)} rejected; "
+        f"{warned} warned of a capability their industry needs"
+    )
 
     say("2. contracts in three plans and three currencies (onboarding HTTP)")
     for n, applicant in enumerate(active):
@@ -581,11 +590,12 @@ async def report(
             "reporting", f"/partners/{pid}/health", as_of="2026-12-31T23:59:59Z"
         )
         if health["at_risk"]:
-            at_risk.append([pid, applicant.name[:34], health["score"]])
+            nps = health["factors"]["satisfaction"]["nps"]
+            at_risk.append([pid, applicant.name[:34], health["score"], nps or "-"])
     say()
     say(f"PARTNERS AT RISK (health below 40 as of 2026-12-31): {len(at_risk)}")
     if at_risk:
-        say(table(at_risk[:10], ["partner", "name", "score"]))
+        say(table(at_risk[:10], ["partner", "name", "score", "customers' NPS"]))
 
 
 async def main_async(args: argparse.Namespace) -> int:
@@ -652,6 +662,11 @@ async def main_async(args: argparse.Namespace) -> int:
             await claims.exercise(platform, run, scenario, done)
             for line in done.said[said:]:
                 say(line)
+            say("14. customers' satisfaction surveys; NPS recomputed, a partner at risk for it")
+            said = len(done.said)
+            await surveys.exercise(platform, run, scenario, done)
+            for line in done.said[said:]:
+                say(line)
             if done.problems:
                 problems[("lifecycle", "-")] = done.problems
         stop.set()
@@ -697,7 +712,8 @@ async def main_async(args: argparse.Namespace) -> int:
         say(
             f"SELF-CHECK PASSED: {len(expected)} statements, {lines} lines, every number equal to the independent "
             f"recomputation from the events sent, after a decision by hand and an adjustment; "
-            f"the extension as the rule says; the MDF claims paid once, as approved; "
+            f"the extension as the rule says; the MDF claims paid once, as approved; every "
+            f"partner's NPS as recomputed from the survey answers; "
             f"{converted} lines converted from another currency and {waiting} waiting for "
             f"a rate ({time.monotonic() - started:.0f} s)"
         )

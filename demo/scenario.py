@@ -89,6 +89,27 @@ class Applicant:
     currency: str
     tier: str
     partner_id: str | None = None
+    #: What it says it can do beside selling (docs/rules/scorecard.md, "Industry fit").
+    capabilities: list[str] = field(default_factory=list)
+
+
+#: What each industry's partners need by default (docs/rules/scorecard.md).
+INDUSTRY_NEEDS = {
+    "IT": ["technical_support"],
+    "manufacturing": ["logistics", "after_sales"],
+    "services": ["consulting"],
+}
+EXTRA_CAPABILITIES = ("implementation", "training")
+
+
+def capabilities_of(industry: str, n: int, rng: random.Random) -> list[str]:
+    """An applicant's capabilities: its industry's needs, one of them left out by every
+    fifth applicant (so its application gets a warning), and perhaps one more."""
+    needed = list(INDUSTRY_NEEDS.get(industry, []))
+    if needed and n % 5 == 4:
+        needed.pop(rng.randrange(len(needed)))
+    extra = [c for c in EXTRA_CAPABILITIES if rng.random() < 0.4]
+    return needed + extra
 
 
 @dataclass
@@ -136,6 +157,8 @@ def _day(rng: random.Random, start: int = 0, end: int = QUARTER_DAYS - 1) -> dat
 
 def build(partners: int, deals: int, seed: int, run: str) -> Scenario:
     rng = random.Random(seed)
+    # Apart from ``rng``, so that the rest of the scenario is as it was without them.
+    capability_rng = random.Random(f"{seed}-capabilities")
     applicants = []
     for n in range(partners):
         partner_type, industry = PROFILES[n % len(PROFILES)]
@@ -157,6 +180,7 @@ def build(partners: int, deals: int, seed: int, run: str) -> Scenario:
                 plan=plan,
                 currency=CURRENCIES[n % len(CURRENCIES)],
                 tier=TIERS[rng.randrange(len(TIERS))],
+                capabilities=capabilities_of(industry, n, capability_rng),
             )
         )
     active = [i for i, a in enumerate(applicants) if a.approve]

@@ -317,6 +317,18 @@ class _PartnerProfile(Payload):
     industry: NonEmpty
 
 
+class Capability(StrEnum):
+    """What a partner says it can do beside selling (docs/rules/scorecard.md, "Industry
+    fit")."""
+
+    TECHNICAL_SUPPORT = "technical_support"
+    IMPLEMENTATION = "implementation"
+    LOGISTICS = "logistics"
+    AFTER_SALES = "after_sales"
+    CONSULTING = "consulting"
+    TRAINING = "training"
+
+
 class PartnerApplied(_PartnerProfile):
     event_type = "PartnerApplied"
     kafka_topic = topics.PARTNERS
@@ -327,6 +339,16 @@ class PartnerApplied(_PartnerProfile):
     score: float = Field(ge=0, le=100)
     recommendation: Recommendation
     applied_at: AwareDatetime
+    capabilities: list[Capability] = Field(
+        default_factory=list,
+        description="what the applicant can do beside selling, each once, in this order "
+        "of the list of capabilities",
+    )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="the industry's required capabilities the applicant lacks, each "
+        "'missing_capability: <capability>' (the score is unchanged by them)",
+    )
 
 
 class PartnerApproved(Payload):
@@ -502,6 +524,22 @@ class DealCancelled(Payload):
     reason: NonEmpty
 
 
+class CustomerSurveyCompleted(Payload):
+    """A customer of the partner answered a satisfaction survey (how likely they are to
+    recommend, 0–10). A second event with the same ``survey_id`` corrects the first: the
+    greatest (``time``, ``id``) stands (docs/rules/satisfaction.md)."""
+
+    event_type = "CustomerSurveyCompleted"
+    kafka_topic = topics.DEALS
+
+    survey_id: NonEmpty
+    customer: NonEmpty
+    deal_id: NonEmpty | None = _optional("the deal the survey followed, when there is one")
+    score: int = Field(ge=0, le=10, strict=True, description="0 (not at all) to 10 (certainly)")
+    comment: str | None = _optional("what the customer wrote, if anything")
+    completed_at: AwareDatetime
+
+
 class TrainingCompleted(Payload):
     event_type = "TrainingCompleted"
     kafka_topic = topics.ENABLEMENT
@@ -538,6 +576,9 @@ class PartnerFeedbackSubmitted(Payload):
     topic_: NonEmpty = Field(alias="topic")
     text: str = ""
     submitted_at: AwareDatetime
+    product_line: NonEmpty | None = _optional(
+        "the product line the feedback is about, for the product teams' summary"
+    )
 
 
 class MdfRequested(Payload):
@@ -805,6 +846,7 @@ PAYLOAD_TYPES: tuple[type[Payload], ...] = (
     DealRegistered,
     DealClosed,
     DealCancelled,
+    CustomerSurveyCompleted,
     DealRegistrationApproved,
     DealRegistrationRejected,
     DealRegistrationExtensionRequested,

@@ -177,6 +177,9 @@ class FeedbackBody(CommandBody):
     rating: StrictInt = Field(ge=1, le=5)
     topic: Identifier
     text: Annotated[str, Field(max_length=5000)] = ""
+    product_line: Identifier | None = Field(
+        default=None, description="the product line it is about (for the product teams)"
+    )
 
 
 class MdfRequestBody(CommandBody):
@@ -408,7 +411,9 @@ class EnablementCommands:
             return replayed
         now = self.clock()
         await self._active_partner(partner_id, now)
-        feedback = Feedback(feedback_id, partner_id, body.rating, body.topic, body.text, now)
+        feedback = Feedback(
+            feedback_id, partner_id, body.rating, body.topic, body.text, now, body.product_line
+        )
         event = feedback_event(feedback, actor)
         answer = Answer(
             201,
@@ -419,6 +424,7 @@ class EnablementCommands:
                 topic=feedback.topic,
                 text=feedback.text,
                 submitted_at=feedback.submitted_at.isoformat(),
+                product_line=feedback.product_line,
                 event_id=event.id,
             ).model_dump(mode="json"),
         )

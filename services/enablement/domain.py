@@ -93,6 +93,14 @@ hold goes back to the quarter's budget: :func:`unclaimed_funds` says what the
 request has released in all (MdfFundsReleased), and :func:`quarter_budget`
 counts it as unused.
 
+**Feedback to the product.** A :class:`Feedback` may name the ``product_line`` it is
+about. :func:`feedback_words` is the word list of a comment (a documented heuristic,
+not a dictionary segmenter: see its docstring); :func:`feedback_summary` groups the
+feedback of a period (:func:`period_span`, by ``submitted_at`` in UTC) by product line,
+feedback naming none last under ``None``, each with its count, average rating (two
+decimals, half up), ratings histogram and most frequent words, a word counted once
+per comment (:func:`top_words`).
+
 Refusals are exceptions that say why (``reason``); each is a
 :class:`shared.commands.NotFound` (HTTP 404) or :class:`shared.commands.Conflict`
 (HTTP 409).
@@ -100,15 +108,19 @@ Refusals are exceptions that say why (``reason``); each is a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import MAXYEAR, UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import TypeVar, cast
 
 from shared.commands import Conflict, InvalidField, NotFound
 from shared.events import (
+    PERIOD_PATTERN,
     CertificationAwarded,
     MdfApproved,
     MdfClaimApproved,
@@ -655,11 +667,15 @@ class Feedback:
     topic: str
     text: str
     submitted_at: datetime
+    #: The product line the feedback is about; None when it names none.
+    product_line: str | None = None
 
     def __post_init__(self) -> None:
         _require_text(self.feedback_id, "feedback_id")
         _require_text(self.partner_id, "partner_id")
         _require_text(self.topic, "topic")
+        if self.product_line is not None:
+            _require_text(self.product_line, "product_line")
         if isinstance(self.rating, bool) or not isinstance(self.rating, int):
             raise ValueError(f"rating must be an integer from 1 to 5, got {self.rating!r}")
         if not 1 <= self.rating <= 5:
@@ -667,16 +683,296 @@ class Feedback:
         object.__setattr__(self, "submitted_at", _require_aware(self.submitted_at, "submitted_at"))
 
     def to_event(self) -> PartnerFeedbackSubmitted:
-        return PartnerFeedbackSubmitted.model_validate(
-            {
-                "partner_id": self.partner_id,
-                "feedback_id": self.feedback_id,
-                "rating": self.rating,
-                "topic": self.topic,
-                "text": self.text,
-                "submitted_at": self.submitted_at,
-            }
+        data: dict[str, object] = {
+            "partner_id": self.partner_id,
+            "feedback_id": self.feedback_id,
+            "rating": self.rating,
+            "topic": self.topic,
+            "text": self.text,
+            "submitted_at": self.submitted_at,
+        }
+        if self.product_line is not None:
+            data["product_line"] = self.product_line
+        return PartnerFeedbackSubmitted.model_validate(data)
+
+
+# --------------------------------------------------------------------------- feedback to the product
+
+#: How many words :func:`feedback_summary` lists per product line unless told.
+TOP_WORDS = 20
+
+_PERIOD = re.compile(PERIOD_PATTERN)
+
+
+def period_span(label: str) -> tuple[datetime, datetime]:
+    """The instants of a period label (``2026``, ``2026-Q4`` or ``2026-11``) in UTC: its
+    first instant (included) and the first instant after it (excluded)."""
+    if not _PERIOD.fullmatch(label):
+        raise ValueError(f"a period is 2026, 2026-Q4 or 2026-11, got {label!r}")
+    year = int(label[:4])
+    if len(label) == 4:
+        first_month, months = 1, 12
+    elif label[5] == "Q":
+        first_month, months = 3 * (int(label[6]) - 1) + 1, 3
+    else:
+        first_month, months = int(label[5:7]), 1
+    after = first_month - 1 + months
+    next_year = year + after // 12
+    until = (
+        datetime(next_year, after % 12 + 1, 1, tzinfo=UTC)
+        if next_year <= MAXYEAR
+        else datetime.max.replace(tzinfo=UTC)  # the end of 9999: the last instant there is
+    )
+    return datetime(year, first_month, 1, tzinfo=UTC), until
+
+
+def in_period(instant: datetime, label: str | None) -> bool:
+    """Whether ``instant`` falls in the period (any instant when ``label`` is None)."""
+    if label is None:
+        return True
+    since, until = period_span(label)
+    return since <= instant < until
+
+
+def _stop_words(*lists: str) -> frozenset[str]:
+    return frozenset(_normalized(word) for words in lists for word in words.split())
+
+
+def _normalized(text: str) -> str:
+    """NFKC, case folded (NFKC again after folding, as Unicode's NFKC_Casefold does)."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+
+
+_ENGLISH = """
+a about above after again against ain all also am an and any are aren as at be because been
+before being below between both but by can could couldn d did didn do does doesn doing don
+down during each even few for from further get gets got had hadn has hasn have haven having he
+her here hers herself him himself his how i if in into is isn it its itself just let ll m ma
+me might mightn more most much must mustn my myself needn no nor not now o of off on once only
+or other our ours ourselves out over own please re really s same shan she should shouldn so
+some such t than that the their theirs them themselves then there these they this those
+through to too under until up us ve very was wasn we were weren what when where which while
+who whom why will with won would wouldn y you your yours yourself yourselves
+http https www com
+"""
+_FRENCH = """
+a ai au aux avec avons avez c ce ces cet cette d dans de des du elle elles en est et été être
+il ils j je l la le les leur leurs lui m ma mais me mes moi mon n ne nos notre nous on ont ou
+où par pas pour qu que qui s sa se ses si son sont sur ta te tes toi ton tu un une vos votre
+vous y très aussi comme tout tous toute toutes fait était
+"""
+_GERMAN = """
+aber als am an auch auf aus bei bin bis bist da das dass dem den der des die dies diese
+dieser dieses doch du durch ein eine einem einen einer eines er es für hat haben hatte ich
+ihr ihre im in ist ja kann können man mein meine mich mir mit muss nach nicht noch nur oder
+schon sehr sein sich sie sind so um und uns unser unsere von vor war waren was weil wenn
+werden wie wir wird zu zum zur über
+"""
+_SPANISH = """
+a al como con cuando de del desde el ella ellos en entre era es esa ese eso esta este esto
+está están fue ha han hay he la las le les lo los me mi mis muy más no nos o para pero por
+porque que se ser si sin sobre su sus también te todo todos tu un una uno unos unas y ya yo
+"""
+#: Particles, auxiliaries, demonstratives and set phrases: hiragana runs of three or
+#: more characters (shorter ones are dropped anyway), and the kanji of 思う (to think),
+#: 事 and 物 (formal nouns) and お願い (please).
+_JAPANESE = """
+から まで より など なら ので のに けど けれど けれども でも しかし そして だから また まだ もう
+です でした でしょう ます ました ません ないです だった である
+いる います いた いました ている ています ていた ていました てください ください
+する します した しました している しています される された されて
+ある あります あった あって なる なります なった なって
+として について によって による という といった とても すごく ちょっと
+こと もの ため これ それ あれ どれ この その あの どの ここ そこ どこ
+ありがとう ありがとうございます ございます よろしく よろしくお
+思 事 物 願
+"""
+
+#: The words no summary lists: English, French, German, Spanish and Japanese.
+STOP_WORDS = _stop_words(_ENGLISH, _FRENCH, _GERMAN, _SPANISH, _JAPANESE)
+
+_HAN, _KATAKANA, _HIRAGANA, _OTHER = "han", "katakana", "hiragana", "other"
+
+#: Marks that lengthen or repeat what precedes them: part of the run they follow
+#: (すごーい, 人々), of their own script at the start of one.
+_CONTINUATIONS = {
+    "ー": _KATAKANA,
+    "ヽ": _KATAKANA,
+    "ヾ": _KATAKANA,
+    "々": _HAN,
+    "ゝ": _HIRAGANA,
+    "ゞ": _HIRAGANA,
+}
+
+
+def _script(char: str) -> str | None:
+    """The script class of a character of a word; None for a separator (white space,
+    punctuation of any language, symbols, control characters)."""
+    category = unicodedata.category(char)
+    if category[0] in "PSZC":
+        return None
+    code = ord(char)
+    if 0x3041 <= code <= 0x309F:
+        return _HIRAGANA
+    if 0x30A1 <= code <= 0x30FF or 0x31F0 <= code <= 0x31FF:
+        return _KATAKANA
+    if (
+        0x3400 <= code <= 0x4DBF
+        or 0x4E00 <= code <= 0x9FFF
+        or 0xF900 <= code <= 0xFAFF
+        or 0x20000 <= code <= 0x3FFFF
+        or code in (0x3006, 0x3007)
+    ):
+        return _HAN
+    return _OTHER
+
+
+def _runs(text: str) -> Iterator[tuple[str, str, str | None]]:
+    """Each run of one script, with its script and the script of the run just before it
+    when nothing separates them (None after a separator or at the start)."""
+    run: list[str] = []
+    script: str | None = None
+    before: str | None = None
+    for char in text:
+        continuing = char in _CONTINUATIONS or unicodedata.category(char) in ("Mn", "Mc")
+        if continuing and run:
+            run.append(char)
+            continue
+        found = _CONTINUATIONS.get(char, _OTHER) if continuing else _script(char)
+        if found != script and run:
+            assert script is not None
+            yield "".join(run), script, before
+            before = script
+            run = []
+        if found is None:
+            before = None
+        else:
+            run.append(char)
+        script = found
+    if run and script is not None:
+        yield "".join(run), script, before
+
+
+def _is_word(token: str, script: str, before: str | None) -> bool:
+    if token in STOP_WORDS:
+        return False
+    if script == _HAN:
+        return True  # one kanji is a word (遅い → 遅)
+    if script == _HIRAGANA:
+        # Two characters or fewer: mostly particles. Right after kanji: the kanji's
+        # inflection and the particles after it (遅いです → いです).
+        return len(token) > 2 and before != _HAN
+    if len(token) == 1:
+        return False  # one Latin letter, one kana
+    return script == _KATAKANA or any(c.isalpha() for c in token)  # not a number
+
+
+def feedback_words(text: str) -> list[str]:
+    """The words of a comment, in order, each time it occurs. A heuristic, not a
+    dictionary segmenter:
+
+    1. the text is normalized (NFKC: full-width Latin and digits, half-width katakana)
+       and case folded;
+    2. it is split on white space, punctuation of any language (ASCII, typographic
+       quotes and dashes, 、。！？「」『』（）・… — Unicode's punctuation, symbol,
+       separator and control categories) and between scripts: a run of kanji, a run of
+       katakana, a run of hiragana and a run of any other letters and digits are
+       separate words (Japanese has no spaces: サポートが遅い → サポート, が, 遅, い);
+       ー, 々 and the kana iteration marks belong to the run they follow;
+    3. dropped: the stop words (:data:`STOP_WORDS`), a hiragana run of one or two
+       characters (mostly particles: が, は, を, に, で, も) and one right after a kanji
+       run (its inflection: 遅いです → いです), any other one-character word but a kanji
+       (one Latin letter, one kana), and numbers (a word of digits without a letter).
+
+    Apostrophes split too: ``don't`` gives ``don`` and ``t``, ``l'équipe`` gives ``l``
+    and ``équipe``; the stop words hold such fragments.
+    """
+    return [
+        token
+        for token, script, before in _runs(_normalized(text))
+        if _is_word(token, script, before)
+    ]
+
+
+def top_words(texts: Iterable[str], limit: int = TOP_WORDS) -> list[tuple[str, int]]:
+    """The ``limit`` most frequent words of the comments, each counted **once per
+    comment** (how many comments use it: one comment repeating a word does not outweigh
+    others), by count (descending), then word."""
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(set(feedback_words(text)))
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackFigures:
+    """A product line's feedback summed up (``product_line`` None: feedback naming none)."""
+
+    product_line: str | None
+    count: int
+    #: How many rated 1, 2, 3, 4 and 5.
+    ratings: tuple[int, int, int, int, int]
+    #: The mean rating to two decimals (half up); None without feedback.
+    average_rating: Decimal | None
+    top_words: list[tuple[str, int]]
+
+
+def feedback_figures(
+    product_line: str | None, items: Iterable[Feedback], limit: int = TOP_WORDS
+) -> FeedbackFigures:
+    found = list(items)
+    ratings = [0] * 5
+    for item in found:
+        ratings[item.rating - 1] += 1
+    average = (
+        (Decimal(sum(item.rating for item in found)) / len(found)).quantize(
+            Decimal("0.01"), ROUND_HALF_UP
         )
+        if found
+        else None
+    )
+    return FeedbackFigures(
+        product_line=product_line,
+        count=len(found),
+        ratings=(ratings[0], ratings[1], ratings[2], ratings[3], ratings[4]),
+        average_rating=average,
+        top_words=top_words((item.text for item in found), limit),
+    )
+
+
+def selected_feedback(
+    items: Iterable[Feedback], period: str | None, product_line: str | None
+) -> list[Feedback]:
+    """The feedback of the period (all time when None) and product line (every line when
+    None), by ``submitted_at`` then id."""
+    return sorted(
+        (
+            f
+            for f in items
+            if in_period(f.submitted_at, period)
+            and (product_line is None or f.product_line == product_line)
+        ),
+        key=lambda f: (f.submitted_at, f.feedback_id),
+    )
+
+
+def feedback_summary(
+    items: Iterable[Feedback],
+    period: str | None,
+    product_line: str | None,
+    limit: int = TOP_WORDS,
+) -> list[FeedbackFigures]:
+    """The figures of each product line of the period's feedback, by product line, the
+    feedback naming none last; only ``product_line``'s when given (zero figures when it
+    has none)."""
+    groups: dict[str | None, list[Feedback]] = {}
+    for item in selected_feedback(items, period, product_line):
+        groups.setdefault(item.product_line, []).append(item)
+    if product_line is not None:
+        return [feedback_figures(product_line, groups.get(product_line, []), limit)]
+    lines = sorted(line for line in groups if line is not None)
+    order: list[str | None] = [*lines, *([None] if None in groups else [])]
+    return [feedback_figures(line, groups[line], limit) for line in order]
 
 
 # --------------------------------------------------------------------------- MDF

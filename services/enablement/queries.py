@@ -14,13 +14,18 @@ from decimal import Decimal
 
 from services.enablement.domain import (
     DEFAULT_CLAIM_WINDOW_DAYS,
+    TOP_WORDS,
+    Feedback,
     MdfBudget,
     MdfClaimStatus,
     MdfStatus,
+    feedback_summary,
     materials_tier,
+    period_span,
     quarter_budget,
     quarter_of,
     require_active_partner,
+    selected_feedback,
     utc_date,
     visible_materials,
 )
@@ -31,6 +36,7 @@ from services.enablement.views import (
     CoursesView,
     CourseView,
     FeedbackListView,
+    FeedbackSummaryView,
     FeedbackView,
     HeldCertificationView,
     LearnerAwardView,
@@ -153,6 +159,28 @@ class EnablementQueries:
         return FeedbackListView(
             partner_id=partner_id,
             feedback=[FeedbackView.of(f) for f in await self.store.feedback_of(partner_id, limit)],
+        )
+
+    async def feedback_for_product(
+        self, period: str | None, product_line: str | None
+    ) -> list[Feedback]:
+        """Every feedback item of the period (all time when None) and product line (every
+        line when None), by ``submitted_at`` then id."""
+        since, until = period_span(period) if period is not None else (None, None)
+        found = await self.store.feedback_between(since, until, product_line)
+        return selected_feedback(found, period, product_line)
+
+    async def feedback_summary(
+        self, period: str | None, product_line: str | None, words: int = TOP_WORDS
+    ) -> FeedbackSummaryView:
+        """The product teams' summary (docs/rules/enablement.md, "Feedback to the
+        product")."""
+        found = await self.feedback_for_product(period, product_line)
+        return FeedbackSummaryView.of(
+            period,
+            None if period is None else period_span(period),
+            product_line,
+            feedback_summary(found, period, product_line, words),
         )
 
     # ----------------------------------------------------------------- MDF

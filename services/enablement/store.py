@@ -23,7 +23,10 @@
   every partner's claims (``GET /mdf-claims`` naming no partner) reads every
   book holding one of the status asked for
   (:meth:`EnablementStore.claims_with_status`).
-- ``feedback`` and ``materials``: one document per item.
+- ``feedback`` and ``materials``: one document per item. The product teams' summary
+  and export of a period read every feedback item of the period (and product line
+  asked), by the ``by_submitted_at`` or ``by_product_line`` index: their cost grows
+  with the period's feedback (:meth:`EnablementStore.feedback_between`).
 
 Every document that several writers may change carries a ``version`` and is
 written with :func:`shared.mongo.replace_if_unchanged` (optimistic
@@ -52,7 +55,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -565,6 +568,7 @@ def encode_feedback(feedback: Feedback, answers: Answers, outbox: list[OutboxEnt
         "topic": feedback.topic,
         "text": feedback.text,
         "submitted_at": _instant(feedback.submitted_at),
+        "product_line": feedback.product_line,
         "answers": answers,
         **encode_outbox(outbox),
     }
@@ -578,7 +582,27 @@ def decode_feedback(doc: Mapping[str, Any]) -> Feedback:
         topic=doc["topic"],
         text=doc["text"],
         submitted_at=datetime.fromisoformat(doc["submitted_at"]),
+        product_line=doc.get("product_line"),
     )
+
+
+def feedback_query(
+    since: datetime | None, until: datetime | None, product_line: str | None
+) -> Document:
+    """The filter of the feedback submitted from ``since`` (included) to ``until``
+    (excluded) of ``product_line`` (every line when None). Instants are stored as ISO 8601
+    text in UTC, which sorts as the instants do."""
+    query: Document = {}
+    if product_line is not None:
+        query["product_line"] = product_line
+    span: Document = {}
+    if since is not None:
+        span["$gte"] = _instant(since.astimezone(UTC))
+    if until is not None:
+        span["$lt"] = _instant(until.astimezone(UTC))
+    if span:
+        query["submitted_at"] = span
+    return query
 
 
 # --------------------------------------------------------------------------- the store
@@ -634,6 +658,9 @@ class Store(Protocol):
     ) -> bool: ...
     async def feedback_answers(self, feedback_id: str) -> Answers | None: ...
     async def feedback_of(self, partner_id: str, limit: int) -> list[Feedback]: ...
+    async def feedback_between(
+        self, since: datetime | None, until: datetime | None, product_line: str | None
+    ) -> list[Feedback]: ...
 
 
 class EnablementStore:
@@ -680,7 +707,11 @@ class EnablementStore:
         )
         await create_lookup_indexes(
             self.feedback,
-            [("by_partner", [("partner_id", ASCENDING), ("submitted_at", DESCENDING)])],
+            [
+                ("by_partner", [("partner_id", ASCENDING), ("submitted_at", DESCENDING)]),
+                ("by_submitted_at", [("submitted_at", ASCENDING)]),
+                ("by_product_line", [("product_line", ASCENDING), ("submitted_at", ASCENDING)]),
+            ],
         )
         await create_lookup_indexes(
             self.materials,
@@ -937,3 +968,13 @@ class EnablementStore:
             .sort("submitted_at", -1)
             .limit(limit)
         ]
+
+    async def feedback_between(
+        self, since: datetime | None, until: datetime | None, product_line: str | None
+    ) -> list[Feedback]:
+        """The feedback submitted from ``since`` to ``until`` (:func:`feedback_query`), by
+        ``submitted_at`` then id: every item at once, without answers or outbox."""
+        cursor = self.feedback.find(
+            feedback_query(since, until, product_line), {**WITHOUT_OUTBOX, "answers": 0}
+        ).sort([("submitted_at", ASCENDING), ("_id", ASCENDING)])
+        return [decode_feedback(doc) async for doc in cursor]

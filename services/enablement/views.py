@@ -9,8 +9,10 @@ it made an ``…Answer``. Instants are ISO 8601 text with their UTC offset
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Self
 
@@ -22,6 +24,7 @@ from services.enablement.domain import (
     Course,
     Evidence,
     Feedback,
+    FeedbackFigures,
     MdfClaim,
     MdfClaimStatus,
     MdfRequest,
@@ -35,6 +38,7 @@ from services.enablement.domain import (
 from services.enablement.store import Learner
 from shared.events import PartnerStatus, Tier
 from shared.routes import InstantText, MoneyText
+from shared.spreadsheet import csv_cell
 
 # ----------------------------------------------------------------- the catalogue
 
@@ -225,6 +229,7 @@ class FeedbackAnswer(BaseModel):
     topic: str
     text: str
     submitted_at: InstantText
+    product_line: str | None = None
     event_id: str
 
 
@@ -234,6 +239,7 @@ class FeedbackView(BaseModel):
     topic: str
     text: str
     submitted_at: InstantText
+    product_line: str | None = Field(default=None, description="null: it names none")
 
     @classmethod
     def of(cls, feedback: Feedback) -> Self:
@@ -243,12 +249,105 @@ class FeedbackView(BaseModel):
             topic=feedback.topic,
             text=feedback.text,
             submitted_at=feedback.submitted_at.isoformat(),
+            product_line=feedback.product_line,
         )
 
 
 class FeedbackListView(BaseModel):
     partner_id: str
     feedback: list[FeedbackView] = Field(description="newest first")
+
+
+class WordCountView(BaseModel):
+    word: str
+    count: int = Field(description="how many comments use the word (once per comment)")
+
+
+class ProductLineFeedbackView(BaseModel):
+    """One product line's feedback of the period (docs/rules/enablement.md, "Feedback to
+    the product")."""
+
+    product_line: str | None = Field(description="null: the feedback that names no product line")
+    count: int
+    average_rating: str | None = Field(
+        description="the mean rating, two decimals (half up); null without feedback"
+    )
+    ratings: dict[str, int] = Field(description="how many rated 1, 2, 3, 4 and 5")
+    top_words: list[WordCountView] = Field(
+        description="the most frequent words of the comments, by count then word"
+    )
+
+    @classmethod
+    def of(cls, figures: FeedbackFigures) -> Self:
+        average = figures.average_rating
+        return cls(
+            product_line=figures.product_line,
+            count=figures.count,
+            average_rating=None if average is None else str(average),
+            ratings={str(n): count for n, count in enumerate(figures.ratings, start=1)},
+            top_words=[WordCountView(word=w, count=c) for w, c in figures.top_words],
+        )
+
+
+class FeedbackSummaryView(BaseModel):
+    period: str | None = Field(description="2026, 2026-Q4 or 2026-11; null: all time")
+    since: InstantText | None = Field(description="the period's first instant (UTC)")
+    until: InstantText | None = Field(description="the first instant after the period (UTC)")
+    product_line: str | None = Field(description="the product line asked; null: every line")
+    count: int = Field(description="the feedback summed up, every line shown")
+    product_lines: list[ProductLineFeedbackView] = Field(
+        description="by product line, the feedback naming none (null) last"
+    )
+
+    @classmethod
+    def of(
+        cls,
+        period: str | None,
+        span: tuple[datetime, datetime] | None,
+        product_line: str | None,
+        figures: list[FeedbackFigures],
+    ) -> Self:
+        return cls(
+            period=period,
+            since=None if span is None else span[0].isoformat(),
+            until=None if span is None else span[1].isoformat(),
+            product_line=product_line,
+            count=sum(f.count for f in figures),
+            product_lines=[ProductLineFeedbackView.of(f) for f in figures],
+        )
+
+
+#: The product teams' export's columns, one row per feedback item.
+FEEDBACK_CSV_COLUMNS = (
+    "feedback_id",
+    "partner_id",
+    "product_line",
+    "topic",
+    "rating",
+    "submitted_at",
+    "text",
+)
+
+
+def feedback_csv(items: Iterable[Feedback]) -> str:
+    """The product teams' export: a header, then one row per feedback item in the order
+    given (a product line left empty when it names none); CRLF line ends, every cell
+    formula-safe (:func:`csv_cell`)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(FEEDBACK_CSV_COLUMNS)
+    for item in items:
+        row = (
+            item.feedback_id,
+            item.partner_id,
+            item.product_line or "",
+            item.topic,
+            str(item.rating),
+            item.submitted_at.isoformat(),
+            item.text,
+        )
+        writer.writerow([csv_cell(cell) for cell in row])
+    return out.getvalue()
 
 
 # ----------------------------------------------------------------- MDF

@@ -52,6 +52,7 @@ from shared.commands import (
 )
 from shared.events import (
     Actor,
+    Capability,
     Contract,
     Payload,
     Scorecard,
@@ -85,6 +86,11 @@ class ApplicationBody(_Body):
     industry: Text
     contact_email: Annotated[str, Field(min_length=3, max_length=320)]
     scorecard: Scorecard
+    capabilities: list[Capability] = Field(
+        default_factory=list,
+        description="what the applicant can do beside selling; each kept once; the "
+        "industry's required capabilities it lacks become warnings (docs/rules/scorecard.md)",
+    )
 
 
 class ContractBody(Contract):
@@ -202,6 +208,7 @@ class OnboardingCommands:
                 region=body.region,
                 industry=body.industry,
                 contact_email=body.contact_email,
+                capabilities=tuple(body.capabilities),
             )
         for candidate in range(ID_CANDIDATES):
             partner_id, application_id = derived_ids(key, candidate)
@@ -233,6 +240,7 @@ class OnboardingCommands:
             scorecard=body.scorecard,
             applied_at=now,
             weights=self.rules.weights,
+            industry_fit=self.rules.industry_fit,
         )
         partner = StoredPartner(record)
         event_id = next_event_id(partner)

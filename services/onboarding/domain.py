@@ -10,6 +10,14 @@ Pure: no I/O and no clock. Every instant or date a rule needs (``now``,
 recommendation is taken from the rounded score, so the score shown and the
 recommendation always agree: ≥ 70 ``approve``, ≥ 50 ``review``, else ``reject``.
 
+**Industry fit** (:class:`IndustryFit`). An applicant states its capabilities
+(technical support, logistics, consulting, …). Each industry, matched on the
+application's ``industry`` trimmed and case-insensitively, has its required
+capabilities and may have its own scorecard weights (else the default weights
+score it). Every required capability the applicant lacks gives one warning,
+``missing_capability: <capability> (<industry> partners need …)``; warnings
+are advice beside the score and never change the score or the recommendation.
+
 **Lifecycle** (the ``status`` values the HTTP API shows)::
 
     applied ──approve──▶ approved ──sign──▶ active ──terminate──▶ terminated
@@ -44,13 +52,15 @@ deal's close date).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import TypeVar
 
 from shared.commands import Conflict, InvalidField
 from shared.events import (
+    Capability,
     Contract,
     ContractRenewed,
     PartnerApplied,
@@ -219,17 +229,147 @@ def recommend(score: Decimal) -> Recommendation:
 
 @dataclass(frozen=True)
 class Assessment:
-    """The outcome of a scorecard: the score, the recommendation, and the weights used."""
+    """The outcome of an application: the score, the recommendation, the weights used,
+    and the industry-fit warnings (which leave the score and recommendation as they are)."""
 
     score: Decimal
     recommendation: Recommendation
     weights: ScorecardWeights
+    warnings: tuple[str, ...] = ()
 
 
 def assess(scorecard: Scorecard, weights: ScorecardWeights = DEFAULT_WEIGHTS) -> Assessment:
     """Score a scorecard and recommend; the decision itself stays with a person."""
     points = score(scorecard, weights)
     return Assessment(score=points, recommendation=recommend(points), weights=weights)
+
+
+# --------------------------------------------------------------------------- industry fit
+
+_V = TypeVar("_V")
+
+
+class InvalidIndustryFit(ValueError):
+    """An industry table that cannot be used: a blank or repeated industry, say.
+
+    ``industry`` names the offending industry, as given.
+    """
+
+    def __init__(self, industry: str, reason: str) -> None:
+        super().__init__(reason)
+        self.industry = industry
+        self.reason = reason
+
+
+def industry_key(industry: str) -> str:
+    """How an industry is matched: trimmed and case-insensitive (``" IT "`` is ``it``)."""
+    return industry.strip().casefold()
+
+
+def capabilities_of(values: Iterable[Capability | str]) -> tuple[Capability, ...]:
+    """The capabilities stated, each once, in the order :class:`Capability` lists them.
+
+    An unknown one raises :class:`InvalidCommand` on ``capabilities``.
+    """
+    stated: set[Capability] = set()
+    for value in values:
+        try:
+            stated.add(Capability(value))
+        except ValueError:
+            known = ", ".join(c.value for c in Capability)
+            raise InvalidCommand(
+                "capabilities", f"unknown capability {value!r}; the capabilities are {known}"
+            ) from None
+    return tuple(c for c in Capability if c in stated)
+
+
+def _listing(words: Iterable[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    items = list(words)
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+#: What each industry needs of its partners unless configured otherwise (the
+#: partner-sales playbook: IT partners give technical support, manufacturing
+#: partners logistics and after-sales service, service partners consulting).
+DEFAULT_REQUIRED_CAPABILITIES: Mapping[str, tuple[Capability, ...]] = {
+    "it": (Capability.TECHNICAL_SUPPORT,),
+    "manufacturing": (Capability.LOGISTICS, Capability.AFTER_SALES),
+    "services": (Capability.CONSULTING,),
+}
+
+
+@dataclass(frozen=True)
+class IndustryFit:
+    """What each industry asks of an applicant: its required capabilities and, where it
+    has them, its own scorecard weights.
+
+    Industries are keyed by :func:`industry_key`; one not in ``required`` requires
+    nothing, one not in ``weights`` is scored with the default weights. Two keys
+    naming one industry (``IT`` and ``it``) raise :class:`InvalidIndustryFit`.
+    """
+
+    required: Mapping[str, tuple[Capability, ...]] = field(
+        default_factory=lambda: dict(DEFAULT_REQUIRED_CAPABILITIES)
+    )
+    weights: Mapping[str, ScorecardWeights] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        required = {
+            industry: _required(industry, capabilities)
+            for industry, capabilities in self.required.items()
+        }
+        object.__setattr__(self, "required", _by_industry(required))
+        object.__setattr__(self, "weights", _by_industry(self.weights))
+
+    def required_for(self, industry: str) -> tuple[Capability, ...]:
+        """The capabilities ``industry`` requires (none for an industry not configured)."""
+        return self.required.get(industry_key(industry), ())
+
+    def weights_for(self, industry: str, default: ScorecardWeights) -> ScorecardWeights:
+        """The weights that score an application of ``industry``: its own, else ``default``."""
+        return self.weights.get(industry_key(industry), default)
+
+    def warnings(self, industry: str, capabilities: Iterable[Capability]) -> tuple[str, ...]:
+        """One warning per capability ``industry`` requires and ``capabilities`` lacks, in
+        the order the requirement lists them: ``missing_capability: logistics
+        (manufacturing partners need logistics and after_sales)``."""
+        required = self.required_for(industry)
+        stated = set(capabilities)
+        need = f"{industry.strip()} partners need {_listing(c.value for c in required)}"
+        return tuple(f"missing_capability: {c.value} ({need})" for c in required if c not in stated)
+
+
+def _required(industry: str, capabilities: Iterable[Capability | str]) -> tuple[Capability, ...]:
+    """An industry's required capabilities, each once, in the order given."""
+    required: dict[Capability, None] = {}
+    for value in capabilities:
+        try:
+            required[Capability(value)] = None
+        except ValueError:
+            known = ", ".join(c.value for c in Capability)
+            raise InvalidIndustryFit(
+                industry, f"unknown capability {value!r}; the capabilities are {known}"
+            ) from None
+    return tuple(required)
+
+
+def _by_industry(table: Mapping[str, _V]) -> dict[str, _V]:
+    keyed: dict[str, _V] = {}
+    for industry, value in table.items():
+        key = industry_key(industry)
+        if not key:
+            raise InvalidIndustryFit(industry, "an industry must not be blank")
+        if key in keyed:
+            raise InvalidIndustryFit(industry, f"industry {key!r} is given twice")
+        keyed[key] = value
+    return keyed
+
+
+#: The default industry fit: :data:`DEFAULT_REQUIRED_CAPABILITIES`, no industry weights.
+DEFAULT_INDUSTRY_FIT = IndustryFit()
 
 
 # --------------------------------------------------------------------------- lifecycle
@@ -262,17 +402,22 @@ def _aware(instant: datetime, field_name: str) -> datetime:
 
 @dataclass(frozen=True)
 class PartnerProfile:
-    """Who is applying: the company's profile as given in the application."""
+    """Who is applying: the company's profile as given in the application.
+
+    ``capabilities`` are kept each once, in the order :class:`Capability` lists them.
+    """
 
     name: str
     partner_type: str
     region: str
     industry: str
     contact_email: str
+    capabilities: tuple[Capability, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("name", "partner_type", "region", "industry", "contact_email"):
             _not_blank(getattr(self, name), name)
+        object.__setattr__(self, "capabilities", capabilities_of(self.capabilities))
         local, at, domain = self.contact_email.strip().partition("@")
         if (
             not (at and local and domain)
@@ -344,16 +489,22 @@ class PartnerRecord:
         scorecard: Scorecard,
         applied_at: datetime,
         weights: ScorecardWeights = DEFAULT_WEIGHTS,
+        industry_fit: IndustryFit = DEFAULT_INDUSTRY_FIT,
     ) -> tuple[PartnerRecord, PartnerApplied]:
         """A new application, scored: the record (status ``applied``) and its PartnerApplied.
 
+        ``weights`` score an industry without weights of its own in ``industry_fit``,
+        which also gives the warnings for the required capabilities the profile lacks.
         The partner id is given now because every event, PartnerApplied too, is
         keyed by it (docs/rules/events.md); it becomes the partner's id on approval.
         """
         _not_blank(partner_id, "partner_id")
         _not_blank(application_id, "application_id")
         _aware(applied_at, "applied_at")
-        assessment = assess(scorecard, weights)
+        industry = profile.industry
+        scored = assess(scorecard, industry_fit.weights_for(industry, weights))
+        warnings = industry_fit.warnings(industry, profile.capabilities)
+        assessment = replace(scored, warnings=warnings)
         record = cls(
             partner_id=partner_id,
             application_id=application_id,
@@ -374,6 +525,8 @@ class PartnerRecord:
             score=float(assessment.score),
             recommendation=assessment.recommendation,
             applied_at=applied_at,
+            capabilities=list(profile.capabilities),
+            warnings=list(assessment.warnings),
         )
         return record, applied
 

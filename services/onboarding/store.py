@@ -5,8 +5,9 @@
 
 A partner's document (``_id`` = the partner id) holds:
 
-- ``record``: the :class:`~services.onboarding.domain.PartnerRecord` (profile,
-  scorecard and assessment, status, contracts, tier, termination);
+- ``record``: the :class:`~services.onboarding.domain.PartnerRecord` (profile with
+  its capabilities, scorecard and assessment with its warnings, status, contracts,
+  tier, termination);
 - ``application_id``, ``status`` and ``applied_key`` copied out of the record
   for the listing by status in application order;
 - ``events``: every event the partner's commands produced (id, type, time);
@@ -119,12 +120,14 @@ def encode_record(record: PartnerRecord) -> Document:
             "region": record.profile.region,
             "industry": record.profile.industry,
             "contact_email": record.profile.contact_email,
+            "capabilities": [c.value for c in record.profile.capabilities],
         },
         "scorecard": record.scorecard.model_dump(mode="json"),
         "assessment": {
             "score": str(assessment.score),
             "recommendation": assessment.recommendation.value,
             "weights": {name: str(w) for name, w in assessment.weights.as_dict().items()},
+            "warnings": list(assessment.warnings),
         },
         "applied_at": _instant(record.applied_at),
         "status": record.status.value,
@@ -145,15 +148,19 @@ def encode_record(record: PartnerRecord) -> Document:
 def decode_record(doc: Mapping[str, Any]) -> PartnerRecord:
     assessment = doc["assessment"]
     termination = doc["termination"]
+    # A document without capabilities or warnings has none of them.
+    profile = dict(doc["profile"])
+    capabilities = tuple(profile.pop("capabilities", ()))
     return PartnerRecord(
         partner_id=doc["partner_id"],
         application_id=doc["application_id"],
-        profile=PartnerProfile(**doc["profile"]),
+        profile=PartnerProfile(**profile, capabilities=capabilities),
         scorecard=Scorecard.model_validate(doc["scorecard"]),
         assessment=Assessment(
             score=Decimal(assessment["score"]),
             recommendation=Recommendation(assessment["recommendation"]),
             weights=ScorecardWeights.from_mapping(assessment["weights"]),
+            warnings=tuple(assessment.get("warnings", ())),
         ),
         applied_at=datetime.fromisoformat(doc["applied_at"]),
         status=PartnerStatus(doc["status"]),

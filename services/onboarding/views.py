@@ -17,12 +17,23 @@ from typing import Any
 from pydantic import BaseModel
 
 from services.onboarding.domain import PartnerRecord
-from shared.events import Contract, PartnerStatus, Recommendation, Scorecard, Tier
+from shared.events import (
+    Capability,
+    Contract,
+    PartnerStatus,
+    Recommendation,
+    Scorecard,
+    Tier,
+)
 from shared.routes import InstantText
 
 
 class ApplicationView(BaseModel):
-    """An application as the channel manager sees it: profile, scorecard and assessment."""
+    """An application as the channel manager sees it: profile, scorecard and assessment.
+
+    ``warnings`` name the industry's required capabilities the applicant lacks; they
+    leave ``score`` and ``recommendation`` as they are (docs/rules/scorecard.md).
+    """
 
     application_id: str
     partner_id: str
@@ -32,10 +43,12 @@ class ApplicationView(BaseModel):
     region: str
     industry: str
     contact_email: str
+    capabilities: list[Capability]
     scorecard: Scorecard
     score: float
     recommendation: Recommendation
     weights: dict[str, Decimal]
+    warnings: list[str]
     applied_at: InstantText
     decided_at: InstantText | None
     rejection_reason: str | None
@@ -180,10 +193,12 @@ def _application_fields(record: PartnerRecord) -> dict[str, Any]:
         "region": profile.region,
         "industry": profile.industry,
         "contact_email": profile.contact_email,
+        "capabilities": list(profile.capabilities),
         "scorecard": record.scorecard,
         "score": float(assessment.score),
         "recommendation": assessment.recommendation,
         "weights": assessment.weights.as_dict(),
+        "warnings": list(assessment.warnings),
         "applied_at": record.applied_at.isoformat(),
         "decided_at": _iso(record.decided_at),
         "rejection_reason": record.rejection_reason,

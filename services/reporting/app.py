@@ -41,7 +41,9 @@ def create_app(settings: ReportingSettings, *, database: Database | None = None)
         database = service_database(mongo, settings)
     lines = LinesCache(settings.lines_cache_revisions)
     projection = Projection(database, lines, settings.service_name)
-    queries = ReportingQueries(database, lines)
+    queries = ReportingQueries(
+        database, lines, satisfaction_weight=settings.health_satisfaction_weight
+    )
     report_lag = subscribe(
         broker,
         settings,

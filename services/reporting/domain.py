@@ -177,7 +177,98 @@ def partner_view(facts: Mapping[str, Any]) -> dict[str, Any]:
         "tier": current(facts.get("tiers")),
         "contract": latest,
         "terminated_from": facts.get("terminated_from"),
+        "capabilities": list(current(facts.get("capabilities")) or []),
     }
+
+
+# --------------------------------------------------------------------------- satisfaction
+
+#: How far back the partner 360 and the health score look for survey answers.
+SATISFACTION_DAYS = 365
+
+
+@dataclass(frozen=True, slots=True)
+class Satisfaction:
+    """What customers' survey answers (0–10) add up to (docs/rules/satisfaction.md):
+    promoters answered 9–10, passives 7–8, detractors 0–6; ``average`` to two decimals
+    and ``nps`` (% of promoters − % of detractors) to one, half to even; both None
+    without answers."""
+
+    responses: int
+    promoters: int
+    passives: int
+    detractors: int
+    average: Decimal | None
+    nps: Decimal | None
+
+
+def satisfaction(scores: Iterable[int]) -> Satisfaction:
+    """The satisfaction of these survey scores."""
+    scores = list(scores)
+    promoters = sum(1 for s in scores if s >= 9)
+    detractors = sum(1 for s in scores if s <= 6)
+    if not scores:
+        return Satisfaction(0, 0, 0, 0, None, None)
+    n = len(scores)
+    return Satisfaction(
+        responses=n,
+        promoters=promoters,
+        passives=n - promoters - detractors,
+        detractors=detractors,
+        average=(Decimal(sum(scores)) / n).quantize(CENT, rounding=ROUND_HALF_EVEN),
+        nps=(Decimal(100 * (promoters - detractors)) / n).quantize(
+            Decimal("0.1"), rounding=ROUND_HALF_EVEN
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyAnswer:
+    """A survey as it stands: its version with the greatest (``time``, ``id``)."""
+
+    survey_id: str
+    partner_id: str
+    customer: str
+    score: int
+    completed_at: str
+    deal_id: str | None = None
+    comment: str | None = None
+
+
+def survey_answer(doc: Mapping[str, Any]) -> SurveyAnswer | None:
+    """A ``surveys`` document as the answer that stands (None without a version)."""
+    fields = current(doc.get("versions"))
+    if not fields:
+        return None
+    return SurveyAnswer(
+        survey_id=doc["_id"],
+        partner_id=fields["partner_id"],
+        customer=fields["customer"],
+        score=int(fields["score"]),
+        completed_at=fields["completed_at"],
+        deal_id=fields.get("deal_id"),
+        comment=fields.get("comment"),
+    )
+
+
+def answered_between(
+    answers: Iterable[SurveyAnswer], first: str | None, last: str | None
+) -> list[SurveyAnswer]:
+    """The answers completed from ``first`` to ``last`` (UTC texts, both included; None: no
+    bound)."""
+    return [
+        a
+        for a in answers
+        if (first is None or a.completed_at >= first) and (last is None or a.completed_at <= last)
+    ]
+
+
+def satisfaction_window(moment: datetime) -> tuple[str, str]:
+    """The 12 months up to ``moment`` the partner 360 and the health score count: from
+    :data:`SATISFACTION_DAYS` days before it (excluded) to it (included), as UTC texts."""
+    return utc_text(moment - timedelta(days=SATISFACTION_DAYS) + timedelta(microseconds=1)), (
+        utc_text(moment)
+    )
 
 
 # --------------------------------------------------------------------------- statements
@@ -792,9 +883,15 @@ def last_close(deals: Iterable[Mapping[str, Any] | None], moment: datetime) -> s
     return max((instant for instant in closed if instant <= now), default=None)
 
 
+#: The satisfaction factor's weight by default: the points of a partner with answers.
+SATISFACTION_WEIGHT = 20
+
+
 @dataclass(frozen=True)
 class Health:
-    """A partner's health score and each factor's value and exact points."""
+    """A partner's health score and each factor's value and exact points; with survey
+    answers, the four other factors' sum counts ``(100 − weight) / 100`` of itself and
+    satisfaction up to ``weight`` points."""
 
     score: Decimal
     at_risk: bool
@@ -806,6 +903,11 @@ class Health:
     activity_points: Decimal
     certification_points: Decimal
     feedback_points: Decimal
+    satisfaction: Satisfaction = Satisfaction(0, 0, 0, 0, None, None)
+    satisfaction_points: Decimal | None = None
+    satisfaction_weight: int = SATISFACTION_WEIGHT
+    #: What the four other factors' sum is multiplied by: 1 without survey answers.
+    others_scale: Decimal = Decimal(1)
 
 
 def health(
@@ -814,6 +916,8 @@ def health(
     days_since_last_deal: int | None,
     valid_certifications: int,
     average_rating: Decimal | None,
+    customers: Satisfaction | None = None,
+    satisfaction_weight: int = SATISFACTION_WEIGHT,
 ) -> Health:
     """The partner health score (docs/rules/health-score.md)."""
     attainment_points = (
@@ -832,10 +936,21 @@ def health(
         if average_rating is None
         else FEEDBACK_POINTS * (average_rating - 1) / 4
     )
-    score = (attainment_points + activity_points + certification_points + feedback_points).quantize(
-        Decimal("0.1"), rounding=ROUND_HALF_EVEN
-    )
+    others = attainment_points + activity_points + certification_points + feedback_points
+    customers = customers or satisfaction(())
+    scale = Decimal(1)
+    satisfaction_points: Decimal | None = None
+    if customers.nps is not None:
+        # A partner without answers is not penalised: only answers bring the factor in.
+        scale = Decimal(100 - satisfaction_weight) / 100
+        satisfaction_points = satisfaction_weight * (customers.nps + 100) / 200
+    exact = others * scale + (satisfaction_points or ZERO)
+    score = exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
     return Health(
+        satisfaction=customers,
+        satisfaction_points=satisfaction_points,
+        satisfaction_weight=satisfaction_weight,
+        others_scale=scale,
         score=score,
         at_risk=score < AT_RISK_BELOW,
         attainment=attainment,
@@ -860,6 +975,9 @@ class HealthFacts:
     attainment: Decimal | None
     valid_certifications: int
     ratings: list[int]
+    #: The survey scores of the 12 months up to the moment scored.
+    survey_scores: list[int] = field(default_factory=list)
+    satisfaction_weight: int = SATISFACTION_WEIGHT
 
     def score(self, last_deal: str | None, moment: datetime) -> Health:
         """The score (:func:`health`) with ``last_deal`` the last closed deal's
@@ -869,6 +987,8 @@ class HealthFacts:
             days_since_last_deal=days_since(last_deal, moment),
             valid_certifications=self.valid_certifications,
             average_rating=average_rating(self.ratings),
+            customers=satisfaction(self.survey_scores),
+            satisfaction_weight=self.satisfaction_weight,
         )
 
 

@@ -170,6 +170,11 @@ def _feedback(data: events.PartnerFeedbackSubmitted) -> str:
     return f"Feedback {data.feedback_id} sent on {data.topic_}: rated {data.rating} of 5"
 
 
+def _survey(data: events.CustomerSurveyCompleted) -> str:
+    said = f"Customer {data.customer} answered survey {data.survey_id}: {data.score} of 10"
+    return said + (f" (deal {data.deal_id})" if data.deal_id else "")
+
+
 def _mdf_requested(data: events.MdfRequested) -> str:
     return (
         f"MDF of {amount_text(data.amount, data.currency)} asked for {data.campaign} "
@@ -284,6 +289,7 @@ SUMMARIES: dict[type[events.Payload], Callable[[Any], str]] = {
     events.TrainingCompleted: _training,
     events.CertificationAwarded: _certified,
     events.PartnerFeedbackSubmitted: _feedback,
+    events.CustomerSurveyCompleted: _survey,
     events.MdfRequested: _mdf_requested,
     events.MdfApproved: _mdf_approved,
     events.MdfRejected: _mdf_rejected,

@@ -88,8 +88,12 @@ def _status(writes: Writes, partner_id: str, status: str, update: Document | Non
 
 def partner_applied(writes: Writes, data: events.PartnerApplied, v: str) -> None:
     profile = {**_profile(data), "contact_email": data.contact_email}
-    update = {"$set": {f"profiles.{v}": profile, "application_id": data.application_id}}
-    _status(writes, data.partner_id, "applied", update)
+    facts = {
+        f"profiles.{v}": profile,
+        f"capabilities.{v}": [c.value for c in data.capabilities],
+        "application_id": data.application_id,
+    }
+    _status(writes, data.partner_id, "applied", {"$set": facts})
 
 
 def partner_approved(writes: Writes, data: events.PartnerApproved, v: str) -> None:
@@ -322,6 +326,25 @@ def feedback_submitted(writes: Writes, data: events.PartnerFeedbackSubmitted, v:
     writes.add("feedback", data.feedback_id, {"$setOnInsert": fact})
 
 
+def survey_completed(writes: Writes, data: events.CustomerSurveyCompleted, v: str) -> None:
+    """A survey's answer under its version key (the greatest stands when read:
+    ``domain.survey_answer``); ``partners`` lists every partner a version named, for the
+    lookup by partner."""
+    fields = {
+        "partner_id": data.partner_id,
+        "customer": data.customer,
+        "score": data.score,
+        "completed_at": utc_text(data.completed_at),
+        "deal_id": data.deal_id,
+        "comment": data.comment,
+    }
+    writes.add(
+        "surveys",
+        data.survey_id,
+        {"$set": {f"versions.{v}": fields}, "$addToSet": {"partners": data.partner_id}},
+    )
+
+
 def _mdf(
     writes: Writes,
     data: events.MdfRequested | events.MdfApproved | events.MdfRejected,
@@ -471,6 +494,7 @@ PROJECTIONS: dict[type[Payload], EventProjection] = {
     events.TrainingCompleted: training_completed,
     events.CertificationAwarded: certification_awarded,
     events.PartnerFeedbackSubmitted: feedback_submitted,
+    events.CustomerSurveyCompleted: survey_completed,
     events.MdfRequested: mdf_requested,
     events.MdfApproved: mdf_approved,
     events.MdfRejected: mdf_rejected,

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 from services.reporting.domain import (
     MDF_FIGURES,
+    SATISFACTION_WEIGHT,
     Change,
     Health,
     HealthFacts,
@@ -28,8 +29,11 @@ from services.reporting.domain import (
     MdfFigures,
     PeriodPayment,
     PeriodTotals,
+    Satisfaction,
     Statement,
+    SurveyAnswer,
     adjusted_totals,
+    answered_between,
     average_rating,
     health_period,
     in_period,
@@ -43,10 +47,14 @@ from services.reporting.domain import (
     money,
     open_inquiries,
     period_bounds,
+    period_of,
     period_payments,
     period_totals,
+    satisfaction,
+    satisfaction_window,
     statement,
     statement_changes,
+    survey_answer,
     utc_text,
 )
 from services.reporting.history import bucket_id, day_of, days, in_order
@@ -72,7 +80,7 @@ from shared.settlement import from_document
 #: Deals' documents looked up at once while looking for a partner's last closed deal.
 LAST_DEAL_LOOKUPS = 8
 
-Ranking = Literal["revenue", "commission", "attainment"]
+Ranking = Literal["revenue", "commission", "attainment", "nps"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +165,7 @@ class ProgrammeFigures:
     mdf_reimbursed: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     mdf_released: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     average_rating: Decimal | None = None
+    satisfaction: Satisfaction = field(default_factory=lambda: satisfaction(()))
 
 
 class ReportingQueries:
@@ -165,9 +174,18 @@ class ReportingQueries:
     ``lines``: the process's cache of parsed lines, shared with the projection.
     """
 
-    def __init__(self, database: Database, lines: LinesCache | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        lines: LinesCache | None = None,
+        *,
+        satisfaction_weight: int = SATISFACTION_WEIGHT,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.database = database
         self.lines = LinesCache() if lines is None else lines
+        self.satisfaction_weight = satisfaction_weight
+        self.clock = clock
 
     async def active(self) -> Generation:
         return Generation(self.database, (await generation_state(self.database)).active, self.lines)
@@ -220,10 +238,17 @@ class ReportingQueries:
         totals = await self._totals_from_lines(generation, ids)
         inquiries = await generation.find_by_ids("partner_inquiries", ids)
         mdf = await generation.find_by_ids("partner_mdf", ids)
+        first, last = satisfaction_window(self.clock())
+        answers = await _survey_answers(generation, ids)
         return [
             {
                 **_partner_view(
                     doc, certifications.get(doc["_id"], []), trainings, totals[doc["_id"]]
+                ),
+                "satisfaction": _satisfaction_view(
+                    satisfaction(
+                        a.score for a in answered_between(answers.get(doc["_id"], []), first, last)
+                    )
                 ),
                 "open_inquiries": [
                     _open_inquiry(i)
@@ -419,6 +444,8 @@ class ReportingQueries:
         """The ``period_totals`` of ``period``, best first by ``by`` (then partner id);
         by attainment only partners with a target."""
         generation = await self.active()
+        if by == "nps":
+            return await self._nps_leaderboard(generation, period, limit)
         query: dict[str, Any] = {"period": period}
         if by == "attainment":
             query["attainment_sort"] = {"$gte": 0}
@@ -429,6 +456,63 @@ class ReportingQueries:
             .limit(limit)
         )
         return [doc async for doc in found]
+
+    async def _nps_leaderboard(
+        self, generation: Generation, period: str, limit: int
+    ) -> list[Document]:
+        """The partners with survey answers completed in ``period``, best NPS first (then
+        more answers, then partner id), as leaderboard rows. Every survey is read (a
+        survey's answer is the greatest of its versions, known only once read)."""
+        first, last = period_bounds(period)
+        answers = await _survey_answers(generation, None)
+        start, end = utc_text(_start_of(first)), utc_text(_end_of(last))
+        scored = {
+            pid: satisfaction(a.score for a in answered_between(found, start, end))
+            for pid, found in answers.items()
+        }
+        ranked = sorted(
+            ((pid, s) for pid, s in scored.items() if s.nps is not None),
+            key=lambda item: (-(item[1].nps or 0), -item[1].responses, item[0]),
+        )[:limit]
+        names = {
+            doc["_id"]: (doc.get("view") or {}).get("name")
+            async for doc in generation["partners"].find(
+                {"_id": {"$in": [pid for pid, _ in ranked]}}, {"view.name": 1}
+            )
+        }
+        return [
+            {
+                "partner_id": pid,
+                "name": names.get(pid),
+                "nps": str(s.nps),
+                "responses": s.responses,
+                "currency": None,
+            }
+            for pid, s in ranked
+        ]
+
+    async def satisfaction(self, partner_id: str) -> dict[str, Any]:
+        """A partner's customer satisfaction: over the 12 months up to now, and per
+        calendar quarter of the answers' ``completed_at`` (docs/rules/satisfaction.md)."""
+        generation = await self.active()
+        await self._facts(generation, partner_id)
+        answers = (await _survey_answers(generation, [partner_id])).get(partner_id, [])
+        first, last = satisfaction_window(self.clock())
+        quarters: dict[str, list[int]] = defaultdict(list)
+        for answer in answers:
+            quarters[period_of(date.fromisoformat(answer.completed_at[:10]), "quarter")].append(
+                answer.score
+            )
+        return {
+            "partner_id": partner_id,
+            "last_12_months": _satisfaction_view(
+                satisfaction(a.score for a in answered_between(answers, first, last))
+            ),
+            "quarters": [
+                {"period": period, **_satisfaction_view(satisfaction(scores))}
+                for period, scores in sorted(quarters.items(), reverse=True)
+            ],
+        }
 
     # ----------------------------------------------------------------------- health
 
@@ -491,11 +575,13 @@ class ReportingQueries:
         periods = {
             doc["_id"]: health_period(doc.get("contracts", []), moment.date()) for doc in docs
         }
-        totals, valid, ratings = await asyncio.gather(
+        totals, valid, ratings, answers = await asyncio.gather(
             generation.find_by_ids("period_totals", [f"{pid}|{p}" for pid, p in periods.items()]),
             _valid_certifications(generation, ids, now),
             _ratings(generation, ids, now),
+            _survey_answers(generation, ids),
         )
+        first, last = satisfaction_window(moment)
         return {
             doc["_id"]: HealthFacts(
                 contracts=doc.get("contracts", []),
@@ -503,6 +589,10 @@ class ReportingQueries:
                 attainment=_stored_attainment(totals.get(f"{doc['_id']}|{periods[doc['_id']]}")),
                 valid_certifications=valid[doc["_id"]],
                 ratings=ratings.get(doc["_id"], []),
+                survey_scores=[
+                    a.score for a in answered_between(answers.get(doc["_id"], []), first, last)
+                ],
+                satisfaction_weight=self.satisfaction_weight,
             )
             for doc in docs
         }
@@ -614,6 +704,15 @@ class ReportingQueries:
         figures.average_rating = average_rating(
             [f["rating"] async for f in generation["feedback"].find(during("submitted_at"))]
         )
+        start = end = None
+        if period is not None:
+            first, last = period_bounds(period)
+            start, end = utc_text(_start_of(first)), utc_text(_end_of(last))
+        figures.satisfaction = satisfaction(
+            a.score
+            for found in (await _survey_answers(generation, None)).values()
+            for a in answered_between(found, start, end)
+        )
         return figures
 
     async def business_totals(self) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
@@ -648,6 +747,7 @@ def _partner_view(
         "industry": view.get("industry"),
         "tier": view.get("tier"),
         "contract": view.get("contract"),
+        "capabilities": view.get("capabilities", []),
         "certifications": certifications,
         "trainings_completed": trainings.get(pid, 0),
         "deals_closed": sum(t.deals for t in periods),
@@ -701,6 +801,39 @@ async def _valid_certifications(
             )
         ]
     )
+
+
+async def _survey_answers(
+    generation: Generation, partner_ids: list[str] | None
+) -> dict[str, list[SurveyAnswer]]:
+    """The survey answers as they stand, by the partner their standing version names: of
+    ``partner_ids`` (one query), or of every partner (None)."""
+    query: Document = {} if partner_ids is None else {"partners": {"$in": partner_ids}}
+    found: dict[str, list[SurveyAnswer]] = defaultdict(list)
+    async for doc in generation["surveys"].find(query):
+        answer = survey_answer(doc)
+        if answer is not None and (partner_ids is None or answer.partner_id in partner_ids):
+            found[answer.partner_id].append(answer)
+    return found
+
+
+def _satisfaction_view(s: Satisfaction) -> dict[str, Any]:
+    return {
+        "responses": s.responses,
+        "promoters": s.promoters,
+        "passives": s.passives,
+        "detractors": s.detractors,
+        "average": None if s.average is None else str(s.average),
+        "nps": None if s.nps is None else str(s.nps),
+    }
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+
+
+def _end_of(day: date) -> datetime:
+    return datetime.combine(day, datetime.max.time(), tzinfo=UTC)
 
 
 async def _ratings(

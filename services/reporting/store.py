@@ -133,6 +133,7 @@ COLLECTIONS = (
     "partner_adjustments",
     "partner_inquiries",
     "partner_mdf",
+    "surveys",
     "history",
 )
 META = "meta"
@@ -149,6 +150,7 @@ INDEXES: dict[str, list[tuple[str, list[tuple[str, int]]]]] = {
         ("by_tier", [("view.tier", ASCENDING), ("_id", ASCENDING)]),
         ("by_region", [("view.region", ASCENDING), ("_id", ASCENDING)]),
         ("by_industry", [("view.industry", ASCENDING), ("_id", ASCENDING)]),
+        ("by_capability", [("view.capabilities", ASCENDING), ("_id", ASCENDING)]),
     ],
     "period_totals": [
         ("by_revenue", [("period", ASCENDING), ("revenue_sort", DESCENDING)]),
@@ -164,6 +166,7 @@ INDEXES: dict[str, list[tuple[str, list[tuple[str, int]]]]] = {
         ("by_day", [("awarded_at", ASCENDING)]),
     ],
     "feedback": [("by_partner", [("partner_id", ASCENDING)])],
+    "surveys": [("by_partner", [("partners", ASCENDING)])],
     "mdf": [("by_status", [("status_rank", ASCENDING)])],
     "payouts": [
         ("by_settlement", [("settlement_id", ASCENDING), ("partner_id", ASCENDING)]),

@@ -48,6 +48,7 @@ from services.reporting.queries import (
 )
 from shared.events import Actor, Contract, InquiryResolution, PartnerStatus, Tier
 from shared.routes import AdjustmentView, InstantText, MoneyText
+from shared.spreadsheet import csv_cell
 
 
 def _by_currency(amounts: Mapping[str, Decimal]) -> dict[str, str]:
@@ -94,6 +95,31 @@ class MdfSummary(BaseModel):
     released: MoneyText
 
 
+class SatisfactionView(BaseModel):
+    """Customers' survey answers summed up (docs/rules/satisfaction.md)."""
+
+    responses: int
+    promoters: int = Field(description="answers of 9 or 10")
+    passives: int = Field(description="answers of 7 or 8")
+    detractors: int = Field(description="answers of 0 to 6")
+    average: str | None = Field(description="the average answer, two decimals; null: none")
+    nps: str | None = Field(
+        description="% of promoters − % of detractors, one decimal, -100 to 100; null: none"
+    )
+
+
+class QuarterSatisfaction(SatisfactionView):
+    period: str = Field(description="the calendar quarter the answers were completed in")
+
+
+class PartnerSatisfactionView(BaseModel):
+    """A partner's customer satisfaction over the 12 months up to now and per quarter."""
+
+    partner_id: str
+    last_12_months: SatisfactionView
+    quarters: list[QuarterSatisfaction] = Field(description="newest first")
+
+
 class Partner360View(BaseModel):
     """The partner 360: a partner's profile, status, tier and latest contract, its
     enablement, its totals over every period, its open commission inquiries and its MDF
@@ -123,6 +149,14 @@ class Partner360View(BaseModel):
         default_factory=list,
         description="MDF requested, approved, claimed, reimbursed and released over every "
         "quarter, per currency (by currency); the quarters are in /partners/{partner_id}/mdf",
+    )
+    capabilities: list[str] = Field(
+        default_factory=list, description="what the partner said it can do when it applied"
+    )
+    satisfaction: SatisfactionView | None = Field(
+        default=None,
+        description="its customers' survey answers over the 12 months up to now; the "
+        "quarters are in /partners/{partner_id}/satisfaction",
     )
 
 
@@ -577,7 +611,7 @@ def _adjustments(adjustments: list[dict[str, Any]]) -> str:
 def finance_csv(rows: list[SettlementRow]) -> str:
     """A settlement's export for finance: one CSV row per partner, and one more for each
     other currency its MDF claims are paid in (commission columns 0.00, blank lists; CRLF
-    line ends)."""
+    line ends); a partner's name formula-safe (:func:`shared.spreadsheet.csv_cell`)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
@@ -587,7 +621,7 @@ def finance_csv(rows: list[SettlementRow]) -> str:
             [
                 payout["settlement_id"],
                 payout["partner_id"],
-                name or "",
+                csv_cell(name or ""),
                 payout["period"],
                 payout["currency"],
                 payout["period_amount"],
@@ -604,7 +638,7 @@ def finance_csv(rows: list[SettlementRow]) -> str:
                 [
                     payout["settlement_id"],
                     payout["partner_id"],
-                    name or "",
+                    csv_cell(name or ""),
                     payout["period"],
                     other["currency"],
                     "0.00",
@@ -626,8 +660,13 @@ class LeaderboardEntry(BaseModel):
     rank: int
     partner_id: str
     name: str | None
-    value: str = Field(description="the revenue or commission (two decimals), or the attainment")
-    currency: str | None = Field(description="null when ranked by attainment")
+    value: str = Field(
+        description="the revenue or commission (two decimals), the attainment, or the NPS"
+    )
+    currency: str | None = Field(description="null when ranked by attainment or NPS")
+    responses: int | None = Field(
+        default=None, description="by NPS: the survey answers of the period; else null"
+    )
 
 
 class LeaderboardView(BaseModel):
@@ -644,7 +683,8 @@ class LeaderboardView(BaseModel):
                 partner_id=doc["partner_id"],
                 name=doc.get("name"),
                 value=doc[by],
-                currency=None if by == "attainment" else doc.get("currency"),
+                currency=None if by in ("attainment", "nps") else doc.get("currency"),
+                responses=doc.get("responses") if by == "nps" else None,
             )
             for rank, doc in enumerate(totals, 1)
         ]
@@ -678,6 +718,17 @@ class FeedbackFactor(BaseModel):
     max: int
 
 
+class SatisfactionFactor(BaseModel):
+    responses: int = Field(description="survey answers of the 12 months up to as_of")
+    nps: str | None
+    points: str | None = Field(description="null without answers: the factor does not count")
+    max: int = Field(description="the factor's weight (HEALTH_SATISFACTION_WEIGHT)")
+    others_scale: str = Field(
+        description="what the four other factors' sum is multiplied by: "
+        "(100 − weight) / 100 with answers, 1 without"
+    )
+
+
 def _points(points: Decimal) -> str:
     """A factor's points as shown: to one decimal."""
     return str(points.quantize(Decimal("0.1")))
@@ -688,10 +739,20 @@ class HealthFactors(BaseModel):
     activity: ActivityFactor
     certifications: CertificationsFactor
     feedback: FeedbackFactor
+    satisfaction: SatisfactionFactor
 
     @classmethod
     def of(cls, health: Health) -> HealthFactors:
         return cls(
+            satisfaction=SatisfactionFactor(
+                responses=health.satisfaction.responses,
+                nps=_text(health.satisfaction.nps),
+                points=None
+                if health.satisfaction_points is None
+                else _points(health.satisfaction_points),
+                max=health.satisfaction_weight,
+                others_scale=str(health.others_scale.quantize(Decimal("0.01"))),
+            ),
             attainment=AttainmentFactor(
                 value=_text(health.attainment),
                 points=_points(health.attainment_points),
@@ -823,6 +884,10 @@ class ProgrammeSummaryView(BaseModel):
         "returned to the budget after their claim window closed (MdfFundsReleased)",
     )
     average_feedback_rating: str | None
+    satisfaction: SatisfactionView | None = Field(
+        default=None,
+        description="customers' survey answers completed in the period (all time: every one)",
+    )
 
     @classmethod
     def of(cls, period: str | None, figures: ProgrammeFigures) -> ProgrammeSummaryView:
@@ -845,4 +910,12 @@ class ProgrammeSummaryView(BaseModel):
             mdf_reimbursed=_by_currency(figures.mdf_reimbursed),
             mdf_released=_by_currency(figures.mdf_released),
             average_feedback_rating=_text(figures.average_rating),
+            satisfaction=SatisfactionView(
+                responses=figures.satisfaction.responses,
+                promoters=figures.satisfaction.promoters,
+                passives=figures.satisfaction.passives,
+                detractors=figures.satisfaction.detractors,
+                average=_text(figures.satisfaction.average),
+                nps=_text(figures.satisfaction.nps),
+            ),
         )

@@ -243,6 +243,15 @@ DATA: dict[str, dict[str, Any]] = {
         "reason": "the invoice is not the roadshow's",
         "rejected_at": "2026-12-02T09:00:00Z",
     },
+    "CustomerSurveyCompleted": {
+        "partner_id": PARTNER,
+        "survey_id": "S-1",
+        "customer": "Initech",
+        "deal_id": "D-1",
+        "score": 9,
+        "comment": "Quick to install, and they answered every question.",
+        "completed_at": "2026-11-20T10:00:00Z",
+    },
     "MdfFundsReleased": {
         "partner_id": PARTNER,
         "actor": {"kind": "system", "id": "enablement"},

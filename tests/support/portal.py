@@ -31,7 +31,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from services.enablement.views import MdfClaimsView, MdfRequestsView
+from services.enablement.views import FeedbackSummaryView, MdfClaimsView, MdfRequestsView
 from services.incentives.views import (
     AdjustmentItem,
     InquiriesView,
@@ -57,6 +57,7 @@ from services.reporting.views import (
     PartnersView,
     PayoutsView,
     ProgrammeSummaryView,
+    SatisfactionView,
     StatementChangesView,
     StatementLine,
     StatementView,
@@ -263,6 +264,47 @@ def answer_of(model: type[BaseModel], data: Mapping[str, Any]) -> dict[str, Any]
     return model.model_validate(data).model_dump(mode="json", by_alias=True)
 
 
+def satisfaction(
+    promoters: int = 0,
+    passives: int = 0,
+    detractors: int = 0,
+    average: str | None = None,
+    nps: str | None = None,
+) -> dict[str, Any]:
+    """Reporting's customer satisfaction figures (``SatisfactionView``), as given: none of
+    them by default, no answers."""
+    return answer_of(
+        SatisfactionView,
+        {
+            "responses": promoters + passives + detractors,
+            "promoters": promoters,
+            "passives": passives,
+            "detractors": detractors,
+            "average": average,
+            "nps": nps,
+        },
+    )
+
+
+#: The partner 360's satisfaction: answers 10, 10, 9, 8 and 6 (docs/rules/satisfaction.md).
+SATISFACTION = satisfaction(promoters=3, passives=1, detractors=1, average="8.60", nps="40.0")
+
+
+def satisfaction_factor(
+    responses: int = 0, nps: str | None = None, points: str | None = None, weight: int = 20
+) -> dict[str, Any]:
+    """A health score's satisfaction factor: without answers it does not count and the
+    other factors count in full; with answers they count for ``(100 − weight) / 100``."""
+    scale = Decimal(1) if responses == 0 else Decimal(100 - weight) / 100
+    return {
+        "responses": responses,
+        "nps": nps,
+        "points": points,
+        "max": weight,
+        "others_scale": f"{scale:.2f}",
+    }
+
+
 def partner_360(
     partner_id: str, name: str, currency: str = "EUR", **changes: Any
 ) -> dict[str, Any]:
@@ -292,6 +334,8 @@ def partner_360(
             "revenue_total": "1234567.80",
             "commission_total": "98765.43",
             "bonus_total": "5000.00",
+            "capabilities": ["technical_support", "after_sales"],
+            "satisfaction": SATISFACTION,
             **changes,
         },
     )
@@ -337,15 +381,20 @@ def health(partner_id: str, period: str, score: str = "72.5") -> dict[str, Any]:
                 "activity": {"days_since_last_deal": 12, "points": "20.0", "max": 25},
                 "certifications": {"valid": 1, "points": "10.0", "max": 20},
                 "feedback": {"average_rating": "4.0", "points": "10.0", "max": 15},
+                "satisfaction": satisfaction_factor(),
             },
         },
     )
 
 
-def partners_at_risk(*partners: tuple[str, str], scored: int = 40) -> dict[str, Any]:
+def partners_at_risk(
+    *partners: tuple[str, str], scored: int = 40, surveyed: Sequence[str] = ()
+) -> dict[str, Any]:
     """Reporting's ``GET /partners/at-risk``: each ``(partner_id, name)`` at risk, lowest
     score first: the first with a little of each factor (19.8), the others with no
-    target, no deal and no feedback (27.5)."""
+    target, no deal and no feedback (27.5); those ``surveyed`` (but the first) have those
+    factors and customers' survey answers, NPS -50.0 from 4 answers (27.5 × 0.80 + 5.0 =
+    27.0)."""
     quiet = {
         "period": "2026-Q2",
         "score": "27.5",
@@ -354,6 +403,7 @@ def partners_at_risk(*partners: tuple[str, str], scored: int = 40) -> dict[str, 
             "activity": {"days_since_last_deal": None, "points": "0.0", "max": 25},
             "certifications": {"valid": 0, "points": "0.0", "max": 20},
             "feedback": {"average_rating": None, "points": "7.5", "max": 15},
+            "satisfaction": satisfaction_factor(),
         },
     }
     lagging = {
@@ -364,6 +414,15 @@ def partners_at_risk(*partners: tuple[str, str], scored: int = 40) -> dict[str, 
             "activity": {"days_since_last_deal": 120, "points": "0.0", "max": 25},
             "certifications": {"valid": 1, "points": "10.0", "max": 20},
             "feedback": {"average_rating": "2.00", "points": "3.8", "max": 15},
+            "satisfaction": satisfaction_factor(),
+        },
+    }
+    answered = {
+        "period": "2026-Q2",
+        "score": "27.0",
+        "factors": {
+            **quiet["factors"],
+            "satisfaction": satisfaction_factor(responses=4, nps="-50.0", points="5.0"),
         },
     }
     return answer_of(
@@ -377,7 +436,7 @@ def partners_at_risk(*partners: tuple[str, str], scored: int = 40) -> dict[str, 
                     "name": name,
                     "tier": "silver",
                     "region": "EMEA",
-                    **(lagging if n == 0 else quiet),
+                    **(lagging if n == 0 else answered if partner_id in surveyed else quiet),
                 }
                 for n, (partner_id, name) in enumerate(partners)
             ],
@@ -462,6 +521,45 @@ def mdf_requests(partner_id: str, currency: str = "EUR") -> dict[str, Any]:
                 "released": "0.00",
                 "remaining": "7500.00",
             },
+        },
+    )
+
+
+def feedback_summary(period: str | None, product_line: str | None = None) -> dict[str, Any]:
+    """Enablement's ``GET /feedback/summary``: a cloud line with three feedback items and
+    the feedback naming no product line (one), or only the line asked (none)."""
+    ratings = {"1": 0, "2": 1, "3": 0, "4": 1, "5": 1}
+    cloud: dict[str, Any] = {
+        "product_line": "cloud",
+        "count": 3,
+        "average_rating": "3.67",
+        "ratings": ratings,
+        "top_words": [{"word": "portal", "count": 2}, {"word": "<slow>", "count": 1}],
+    }
+    unnamed: dict[str, Any] = {
+        "product_line": None,
+        "count": 1,
+        "average_rating": "5.00",
+        "ratings": {**dict.fromkeys(ratings, 0), "5": 1},
+        "top_words": [{"word": "サポート", "count": 1}],
+    }
+    asked: dict[str, Any] = {
+        "product_line": product_line,
+        "count": 0,
+        "average_rating": None,
+        "ratings": dict.fromkeys(ratings, 0),
+        "top_words": [],
+    }
+    lines = [asked] if product_line else [cloud, unnamed]
+    return answer_of(
+        FeedbackSummaryView,
+        {
+            "period": period,
+            "since": "2026-10-01T00:00:00+00:00" if period else None,
+            "until": "2027-01-01T00:00:00+00:00" if period else None,
+            "product_line": product_line,
+            "count": sum(line["count"] for line in lines),
+            "product_lines": lines,
         },
     )
 
@@ -795,6 +893,7 @@ def application(application_id: str, partner_id: str, name: str) -> dict[str, An
         "region": "EMEA",
         "industry": "IT",
         "contact_email": "channel@example.com",
+        "capabilities": ["technical_support"],
         "scorecard": SCORECARD,
         "score": 77.0,
         "recommendation": "approve",
@@ -808,6 +907,7 @@ def application(application_id: str, partner_id: str, name: str) -> dict[str, An
         "applied_at": "2026-05-01T10:00:00+00:00",
         "decided_at": None,
         "rejection_reason": None,
+        "warnings": [],
     }
 
 
@@ -842,6 +942,9 @@ def programme(period: str) -> tuple[dict[str, Any], dict[str, Any]]:
             "certifications_awarded": 4,
             "open_mdf": {"requests": 2, "amount": {"EUR": "4000.00"}},
             "average_feedback_rating": "4.2",
+            "satisfaction": satisfaction(
+                promoters=6, passives=3, detractors=3, average="7.92", nps="25.0"
+            ),
         },
     )
     board = answer_of(
@@ -938,13 +1041,18 @@ def statement_changes(
 MONEY = re.compile(r"(?<![\d.,])-?\d{1,3}(?:,\d{3})*\.\d{2}(?![\d.])")
 
 
+#: What follows a score on a scale (``average 8.60 out of 10``): no amount.
+SCALE = " out of "
+
+
 def money_without(html: str, *currencies: str) -> list[str]:
     """The money figures in ``html`` followed by none of `` <currency>`` (each with what
-    follows it)."""
+    follows it); a score on a scale (:data:`SCALE`) is no money figure."""
     return [
         html[m.start() : m.end() + 20]
         for m in MONEY.finditer(html)
         if not any(html.startswith(f" {currency}", m.end()) for currency in currencies)
+        and not html.startswith(SCALE, m.end())
     ]
 
 

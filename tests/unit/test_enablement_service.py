@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import csv
+import io
 import json
 import random
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -81,6 +83,7 @@ from services.enablement.store import (
     encode_ledger,
     encode_material,
     encode_standing,
+    feedback_query,
     learner_key,
     ledger_key,
 )
@@ -343,6 +346,21 @@ class InMemoryStore:
     async def feedback_of(self, partner_id: str, limit: int) -> list[Feedback]:
         found = [decode_feedback(d) for d in self._read(FEEDBACK) if d["partner_id"] == partner_id]
         return sorted(found, key=lambda f: f.submitted_at, reverse=True)[:limit]
+
+    async def feedback_between(
+        self, since: datetime | None, until: datetime | None, product_line: str | None
+    ) -> list[Feedback]:
+        """The store's own filter, compared as MongoDB compares the stored text."""
+        query = feedback_query(since, until, product_line)
+        span = query.get("submitted_at", {})
+        found = [
+            decode_feedback(d)
+            for d in self._read(FEEDBACK)
+            if ("product_line" not in query or d.get("product_line") == query["product_line"])
+            and ("$gte" not in span or d["submitted_at"] >= span["$gte"])
+            and ("$lt" not in span or d["submitted_at"] < span["$lt"])
+        ]
+        return sorted(found, key=lambda f: (f.submitted_at, f.feedback_id))
 
 
 def publisher_of(store: InMemoryStore) -> InMemoryPublisher:
@@ -792,6 +810,186 @@ def test_feedback_is_recorded_and_published(enablement: Enablement) -> None:
         "partner_id": "P-1",
         "feedback": [{k: v for k, v in given.items() if k not in ("partner_id", "event_id")}],
     }
+
+
+def test_feedback_names_the_product_line_it_is_about(enablement: Enablement) -> None:
+    enablement.sign("P-1")
+    body = {"partner_id": "P-1", "rating": 2, "topic": "product", "product_line": " cloud "}
+    given = ok(enablement.post("/feedback", body), 201)
+    assert given["product_line"] == "cloud", "trimmed"
+    plain = ok(enablement.post("/feedback", {**body, "product_line": None}), 201)
+    assert plain["product_line"] is None
+    named, unnamed = enablement.kafka.of_type("PartnerFeedbackSubmitted")
+    assert named["data"]["product_line"] == "cloud"
+    assert "product_line" not in unnamed["data"]
+    listed = ok(enablement.get("/feedback", partner_id="P-1"))["feedback"]
+    assert sorted((f["feedback_id"], f["product_line"]) for f in listed) == sorted(
+        [(given["feedback_id"], "cloud"), (plain["feedback_id"], None)]
+    )
+    for blank in ("", "   ", "x" * 201):
+        refused = enablement.post("/feedback", {**body, "product_line": blank})
+        assert field_errors(refused) == ["body.product_line"]
+
+
+class SettableClock:
+    """The service's clock, set by the test."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+def signed_for_long(partner_id: str) -> dict[str, Any]:
+    """PartnerSigned for a contract in force from 2020 to 2099."""
+    contract = {**CONTRACT, "contract_id": f"C-{partner_id}", "tier": "gold"}
+    contract.update(start_date="2020-01-01", end_date="2099-12-31")
+    return envelope("PartnerSigned", {"partner_id": partner_id, **PROFILE, "contract": contract})
+
+
+TOKYO = timezone(timedelta(hours=9))
+#: (when, partner, rating, product line, comment) of the product teams' tests.
+PRODUCT_FEEDBACK = [
+    # 2026-09-30T23:59:59Z: the third quarter in UTC, whatever the offset says
+    (datetime(2026, 10, 1, 8, 59, 59, tzinfo=TOKYO), "P-1", 1, "cloud", "Old manual"),
+    (datetime(2026, 10, 1, tzinfo=UTC), "P-1", 2, "cloud", "Slow portal, slow search"),
+    (datetime(2026, 11, 5, 9, 30, tzinfo=UTC), "P-2", 5, "cloud", "The portal is fast now"),
+    (datetime(2026, 11, 6, tzinfo=UTC), "P-2", 4, "cloud", "サポートが遅い。マニュアルも古い！"),
+    (datetime(2026, 12, 1, tzinfo=UTC), "P-1", 3, "security", "=SUM(A1) please"),
+    (datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), "P-2", 5, None, "Great support"),
+    (datetime(2027, 1, 1, tzinfo=UTC), "P-1", 1, "cloud", "Next year"),
+]
+
+
+@pytest.fixture
+def product_feedback() -> Iterator[Enablement]:
+    """Enablement with :data:`PRODUCT_FEEDBACK` recorded, each at its instant."""
+    clock = SettableClock(datetime(2026, 1, 1, tzinfo=UTC))
+    service = Enablement(clock=clock)
+    service.consume(signed_for_long("P-1"), signed_for_long("P-2"))
+    for at, partner_id, rating, line, text in PRODUCT_FEEDBACK:
+        clock.at = at
+        body = {"partner_id": partner_id, "rating": rating, "topic": "product", "text": text}
+        ok(service.post("/feedback", {**body, "product_line": line}), 201)
+    yield service
+    service.client.close()
+
+
+def test_the_product_teams_summary_of_a_quarter(product_feedback: Enablement) -> None:
+    summary = ok(product_feedback.get("/feedback/summary", period="2026-Q4"))
+    assert summary == {
+        "period": "2026-Q4",
+        "since": "2026-10-01T00:00:00+00:00",
+        "until": "2027-01-01T00:00:00+00:00",
+        "product_line": None,
+        "count": 5,
+        "product_lines": [
+            {
+                "product_line": "cloud",
+                "count": 3,
+                "average_rating": "3.67",
+                "ratings": {"1": 0, "2": 1, "3": 0, "4": 1, "5": 1},
+                "top_words": [
+                    {"word": "portal", "count": 2},
+                    {"word": "fast", "count": 1},
+                    {"word": "search", "count": 1},
+                    {"word": "slow", "count": 1},
+                    {"word": "サポート", "count": 1},
+                    {"word": "マニュアル", "count": 1},
+                    {"word": "古", "count": 1},
+                    {"word": "遅", "count": 1},
+                ],
+            },
+            {
+                "product_line": "security",
+                "count": 1,
+                "average_rating": "3.00",
+                "ratings": {"1": 0, "2": 0, "3": 1, "4": 0, "5": 0},
+                "top_words": [{"word": "a1", "count": 1}, {"word": "sum", "count": 1}],
+            },
+            {
+                "product_line": None,
+                "count": 1,
+                "average_rating": "5.00",
+                "ratings": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 1},
+                "top_words": [{"word": "great", "count": 1}, {"word": "support", "count": 1}],
+            },
+        ],
+    }
+
+
+def test_the_summary_by_period_product_line_and_all_time(product_feedback: Enablement) -> None:
+    def counts(**params: Any) -> list[tuple[str | None, int]]:
+        found = ok(product_feedback.get("/feedback/summary", **params))["product_lines"]
+        return [(line["product_line"], line["count"]) for line in found]
+
+    everything = ok(product_feedback.get("/feedback/summary"))
+    assert (everything["period"], everything["since"], everything["until"]) == (None, None, None)
+    assert everything["count"] == len(PRODUCT_FEEDBACK)
+    assert counts() == [("cloud", 5), ("security", 1), (None, 1)]
+    assert counts(period="2026-Q3") == [("cloud", 1)]
+    assert counts(period="2026-11") == [("cloud", 2)]
+    assert counts(period="2026") == [("cloud", 4), ("security", 1), (None, 1)]
+    assert counts(period="2027-01") == [("cloud", 1)]
+    assert counts(period="2025") == []
+    assert counts(product_line="cloud", period="2026") == [("cloud", 4)]
+    (none,) = ok(product_feedback.get("/feedback/summary", product_line="storage"))["product_lines"]
+    assert none == {
+        "product_line": "storage",
+        "count": 0,
+        "average_rating": None,
+        "ratings": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0},
+        "top_words": [],
+    }
+    limited = ok(product_feedback.get("/feedback/summary", product_line="cloud", words=1))
+    assert limited["product_lines"][0]["top_words"] == [{"word": "portal", "count": 2}]
+    for bad in ({"period": "2026-Q5"}, {"period": "Q4"}, {"product_line": ""}, {"words": 0}):
+        refused = product_feedback.get("/feedback/summary", **bad)
+        assert field_errors(refused) == [f"query.{next(iter(bad))}"], bad
+
+
+def test_the_product_teams_export(product_feedback: Enablement) -> None:
+    answer = product_feedback.get("/feedback/export.csv", period="2026-Q4")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "text/csv; charset=utf-8"
+    assert answer.headers["content-disposition"] == 'attachment; filename="feedback-2026-Q4.csv"'
+    lines = answer.text.split("\r\n")
+    assert lines[0] == "feedback_id,partner_id,product_line,topic,rating,submitted_at,text"
+    assert lines[-1] == "", "every line ends with CRLF"
+    rows = list(csv.DictReader(io.StringIO(answer.text, newline="")))
+    assert [(r["partner_id"], r["product_line"], r["rating"], r["text"]) for r in rows] == [
+        ("P-1", "cloud", "2", "Slow portal, slow search"),
+        ("P-2", "cloud", "5", "The portal is fast now"),
+        ("P-2", "cloud", "4", "サポートが遅い。マニュアルも古い！"),
+        ("P-1", "security", "3", "'=SUM(A1) please"),
+        ("P-2", "", "5", "Great support"),
+    ]
+    assert rows[0]["submitted_at"] == "2026-10-01T00:00:00+00:00"
+    assert all(r["topic"] == "product" and r["feedback_id"] for r in rows)
+
+    cloud = product_feedback.get("/feedback/export.csv", product_line="cloud")
+    assert cloud.headers["content-disposition"] == 'attachment; filename="feedback-cloud.csv"'
+    assert len(list(csv.DictReader(io.StringIO(cloud.text, newline="")))) == 5
+    odd = product_feedback.get("/feedback/export.csv", product_line='ク"ラウド')
+    assert odd.headers["content-disposition"] == 'attachment; filename="feedback-_.csv"'
+    assert odd.text == lines[0] + "\r\n", "only the header: no such product line"
+
+
+@pytest.mark.parametrize("path", ["/feedback/summary", "/feedback/export.csv"])
+def test_the_product_teams_reads_are_for_staff(product_feedback: Enablement, path: str) -> None:
+    assert product_feedback.get(path, key=PARTNER_KEY).status_code == 403
+    assert product_feedback.get(path, key="no-such-key").status_code == 401
+    assert product_feedback.get(path).status_code == 200
+
+
+def test_a_partner_names_the_product_line_of_its_own_feedback(enablement: Enablement) -> None:
+    enablement.sign(KEYED_PARTNER, "silver")
+    body = {"rating": 3, "topic": "product", "product_line": "cloud", "text": "ok"}
+    given = ok(enablement.post("/feedback", body, key=PARTNER_KEY), 201)
+    assert (given["partner_id"], given["product_line"]) == (KEYED_PARTNER, "cloud")
+    (line,) = ok(enablement.get("/feedback/summary"))["product_lines"]
+    assert (line["product_line"], line["count"]) == ("cloud", 1)
 
 
 def test_a_command_answers_while_kafka_is_down_and_the_relay_publishes_later(

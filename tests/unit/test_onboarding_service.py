@@ -125,7 +125,7 @@ class Onboarding(ServiceHarness):
 
     admin_key = ADMIN_KEY
 
-    def __init__(self) -> None:
+    def __init__(self, **settings_changes: Any) -> None:
         self.store = InMemoryPartners()
         self.kafka = publisher_of(self.store)
         settings = OnboardingSettings(
@@ -136,6 +136,7 @@ class Onboarding(ServiceHarness):
             api_keys_file=None,
             scorecard_weights=WEIGHTS,
             termination_notice_days=NOTICE_DAYS,
+            **settings_changes,
         )
         app = create_app(settings, store=self.store, publisher=self.kafka, clock=lambda: NOW)
         self.client = TestClient(app)
@@ -220,6 +221,96 @@ def test_an_application_is_scored_with_the_configured_weights(onboarding: Onboar
     assert {k: v for k, v in stored.items() if k != "events"} == {
         k: v for k, v in answer.items() if k != "event_id"
     }
+
+
+def test_an_application_states_capabilities_and_is_warned_of_missing_ones(
+    onboarding: Onboarding,
+) -> None:
+    answer = apply(
+        onboarding,
+        industry="manufacturing",
+        capabilities=["training", "logistics", "training"],
+    )
+    warnings = [
+        "missing_capability: after_sales (manufacturing partners need logistics and after_sales)"
+    ]
+    assert answer["capabilities"] == ["logistics", "training"], "each once, in the list's order"
+    assert answer["warnings"] == warnings
+    assert (answer["score"], answer["recommendation"]) == (SCORE, "approve"), "not changed"
+
+    (event,) = onboarding.kafka.published
+    assert event["data"]["capabilities"] == ["logistics", "training"]
+    assert event["data"]["warnings"] == warnings
+
+    shown = ok(onboarding.get(f"/applications/{answer['application_id']}"))
+    assert (shown["capabilities"], shown["warnings"]) == (["logistics", "training"], warnings)
+    (listed,) = ok(onboarding.get("/applications"))["applications"]
+    assert (listed["capabilities"], listed["warnings"]) == (["logistics", "training"], warnings)
+
+    complete = apply(
+        onboarding, industry="Manufacturing", capabilities=["after_sales", "logistics"]
+    )
+    assert (complete["capabilities"], complete["warnings"]) == (["logistics", "after_sales"], [])
+    assert complete["score"] == SCORE
+
+
+def test_an_application_without_capabilities_states_none(onboarding: Onboarding) -> None:
+    it = apply(onboarding)
+    assert (it["industry"], it["capabilities"]) == ("IT", [])
+    assert it["warnings"] == [
+        "missing_capability: technical_support (IT partners need technical_support)"
+    ]
+    assert apply(onboarding, industry="retail")["warnings"] == []
+    event = onboarding.kafka.about(it["partner_id"])[0]
+    assert (event["data"]["capabilities"], len(event["data"]["warnings"])) == ([], 1)
+
+
+def test_an_unknown_capability_is_422_naming_it(onboarding: Onboarding) -> None:
+    refused = onboarding.post(
+        "/applications", application(capabilities=["technical_support", "juggling"])
+    )
+    assert (refused.status_code, field_errors(refused)) == (422, ["body.capabilities.1"])
+    not_a_list = onboarding.post("/applications", application(capabilities="technical_support"))
+    assert (not_a_list.status_code, field_errors(not_a_list)) == (422, ["body.capabilities"])
+    assert onboarding.kafka.published == []
+    assert onboarding.store.docs == {}
+
+
+def test_configured_industries_decide_requirements_and_weights() -> None:
+    service = Onboarding(
+        industry_required_capabilities="retail=training,consulting",
+        industry_scorecard_weights=(
+            "manufacturing=customer_base:0.10,sales_network:0.40,expertise:0.10,"
+            "track_record:0.30,fit:0.10"
+        ),
+    )
+    try:
+        # SCORECARD 4,3,5,3,4: 0.10×4 + 0.40×3 + 0.10×5 + 0.30×3 + 0.10×4 = 3.4 → 68.0
+        manufacturing = apply(service, industry="manufacturing")
+        assert (manufacturing["score"], manufacturing["recommendation"]) == (68.0, "review")
+        assert manufacturing["weights"] == {
+            "customer_base": "0.10",
+            "sales_network": "0.40",
+            "expertise": "0.10",
+            "track_record": "0.30",
+            "fit": "0.10",
+        }
+        assert manufacturing["warnings"] == [], "manufacturing is not listed: nothing required"
+        it = apply(service, industry="IT")
+        assert (it["score"], it["warnings"]) == (SCORE, []), "SCORECARD_WEIGHTS, no requirement"
+        retail = apply(service, industry=" RETAIL ", capabilities=["consulting"])
+        assert retail["warnings"] == [
+            "missing_capability: training (RETAIL partners need training and consulting)"
+        ]
+        assert retail["score"] == SCORE
+        published = [e["data"] for e in service.kafka.published]
+        assert [(d["score"], d["warnings"]) for d in published] == [
+            (68.0, []),
+            (SCORE, []),
+            (SCORE, retail["warnings"]),
+        ]
+    finally:
+        service.client.close()  # the lifespan (Kafka, MongoDB) is never entered
 
 
 def test_the_whole_lifecycle_publishes_one_event_per_step(onboarding: Onboarding) -> None:

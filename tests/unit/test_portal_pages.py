@@ -373,6 +373,42 @@ def test_approving_an_application_posts_to_onboarding_and_says_which_partner(
     assert "Application approved: partner P-NEW." in shown.text
 
 
+def test_the_applications_show_capabilities_and_each_warning_escaped(
+    as_maria: TestClient, services: FakeServices
+) -> None:
+    lacking = {
+        **application("A-1", "P-1", "Makers"),
+        "industry": "<b>manufacturing</b>",
+        "capabilities": ["after_sales", "training"],
+        "warnings": [
+            "missing_capability: logistics (<b>manufacturing</b> partners need logistics "
+            "and after_sales)",
+            "missing_capability: <script>alert(1)</script>",
+        ],
+    }
+    complete = {**application("A-2", "P-2", "Helpers"), "capabilities": [], "warnings": []}
+    services.on("GET", "onboarding", "/applications", applications(lacking, complete))
+    answer = as_maria.get("/applications")
+    assert answer.status_code == 200, answer.text
+    html = answer.text
+    first = html[html.index('id="application-A-1"') : html.index('id="application-A-2"')]
+    second = html[html.index('id="application-A-2"') :]
+
+    assert "<script>alert(1)</script>" not in html
+    assert "<b>manufacturing</b>" not in html
+    warnings = re.findall(r'<li class="warning risk">(.*?)</li>', first)
+    assert [unescape(re.sub(r"<[^>]+>", "", w)) for w in warnings] == [
+        "warning missing_capability: logistics (<b>manufacturing</b> partners need logistics "
+        "and after_sales)",
+        "warning missing_capability: <script>alert(1)</script>",
+    ]
+    assert "missing_capability: &lt;script&gt;alert(1)&lt;/script&gt;" in first, "escaped"
+    capabilities = re.findall(r'<span class="badge capability">(.*?)</span>', first)
+    assert capabilities == ["after sales", "training"]
+    assert 'class="warning' not in second
+    assert 'Capabilities: <span class="meta">none stated</span>' in second
+
+
 def test_rejecting_an_application_sends_the_reason(
     as_maria: TestClient, services: FakeServices
 ) -> None:

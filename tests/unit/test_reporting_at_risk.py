@@ -404,6 +404,7 @@ BULK_QUERIES = Counter(
         "period_totals": 1,
         "certifications": 1,
         "feedback": 1,
+        "surveys": 1,
         "lines": 1,
         "deals": 2,
     }

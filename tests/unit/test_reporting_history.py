@@ -50,6 +50,7 @@ SENTENCES = {
         "Learner L-1 awarded certification CERT-CLOUD (cloud), valid until 2027-11-01"
     ),
     "PartnerFeedbackSubmitted": "Feedback F-1 sent on training: rated 4 of 5",
+    "CustomerSurveyCompleted": "Customer Initech answered survey S-1: 9 of 10 (deal D-1)",
     "MdfRequested": "MDF of 12,000.00 EUR asked for Cloud roadshow (request M-1)",
     "MdfApproved": "MDF request M-1 approved: 12,000.00 EUR",
     "MdfRejected": "MDF request M-2 rejected: over the quarterly budget",

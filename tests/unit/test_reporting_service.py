@@ -38,6 +38,7 @@ from services.reporting.projection import PROJECTIONS, Projection
 from services.reporting.queries import ReportingQueries
 from services.reporting.settings import ReportingSettings
 from services.reporting.store import Generation, LinesCache
+from services.reporting.views import finance_csv
 from shared import events as contract
 from shared.events import CloudEvent, Payload, parse_event
 from tests.support.events import CONTRACT, PROFILE, envelope
@@ -93,14 +94,18 @@ _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
 
 
 def _matches(doc: dict[str, Any], query: dict[str, Any] | None) -> bool:
+    """MongoDB's matching: a condition on an array field holds when it holds for the
+    array or for any of its elements."""
     for path, wanted in (query or {}).items():
         value = _get(doc, path)
+        candidates = [value, *value] if isinstance(value, list) else [value]
         if isinstance(wanted, dict) and wanted and all(op.startswith("$") for op in wanted):
-            if value is _MISSING or not all(
-                _COMPARISONS[op](value, operand) for op, operand in wanted.items()
+            if value is _MISSING or not any(
+                all(_COMPARISONS[op](v, operand) for op, operand in wanted.items())
+                for v in candidates
             ):
                 return False
-        elif value != wanted:
+        elif wanted not in candidates:
             return False
     return True
 
@@ -535,6 +540,15 @@ def test_the_partner_view(reporting: Reporting) -> None:
         "bonus_total": "0.00",
         "open_inquiries": [],
         "mdf": [],
+        "capabilities": [],
+        "satisfaction": {
+            "responses": 0,
+            "promoters": 0,
+            "passives": 0,
+            "detractors": 0,
+            "average": None,
+            "nps": None,
+        },
     }
     assert [(c["certification_id"], c["awarded_at"], c["expires_at"]) for c in certification] == [
         ("CERT-CLOUD", "2026-11-01T00:00:00.000000Z", "2027-11-01T00:00:00.000000Z")
@@ -566,14 +580,31 @@ def test_the_leaderboard(reporting: Reporting) -> None:
         "period": BOARD_PERIOD,
         "by": "revenue",
         "entries": [
-            {"rank": n, "partner_id": pid, "name": f"Partner {pid}", "value": v, "currency": "USD"}
+            {
+                "rank": n,
+                "partner_id": pid,
+                "name": f"Partner {pid}",
+                "value": v,
+                "currency": "USD",
+                "responses": None,
+            }
             for n, (pid, v) in enumerate(ranked, 1)
         ],
     }
     by_attainment = reporting.json("/leaderboard", period=PERIOD, by="attainment")
     assert by_attainment["entries"] == [
-        {"rank": 1, "partner_id": P, "name": PROFILE["name"], "value": "0.9667", "currency": None}
+        {
+            "rank": 1,
+            "partner_id": P,
+            "name": PROFILE["name"],
+            "value": "0.9667",
+            "currency": None,
+            "responses": None,
+        }
     ]
+    assert reporting.json("/leaderboard", period=PERIOD, by="nps")["entries"] == [], (
+        "no survey answers: nobody ranked by NPS"
+    )
     assert reporting.get("/leaderboard", period="2026-Q5").status_code == 422
 
 
@@ -591,6 +622,13 @@ def test_the_health_score(reporting: Reporting) -> None:
             "activity": {"days_since_last_deal": 14, "points": "21.1", "max": 25},
             "certifications": {"valid": 1, "points": "10.0", "max": 20},
             "feedback": {"average_rating": "4.00", "points": "11.2", "max": 15},
+            "satisfaction": {
+                "responses": 0,
+                "nps": None,
+                "points": None,
+                "max": 20,
+                "others_scale": "1.00",
+            },
         },
     }
     before = reporting.json(f"/partners/{P}/health", as_of="2026-10-15T00:00:00Z")
@@ -652,6 +690,14 @@ def test_the_programme_summary(reporting: Reporting) -> None:
         "mdf_reimbursed": {},
         "mdf_released": {},
         "average_feedback_rating": "4.00",
+        "satisfaction": {
+            "responses": 0,
+            "promoters": 0,
+            "passives": 0,
+            "detractors": 0,
+            "average": None,
+            "nps": None,
+        },
     }
     everything = reporting.json("/programme/summary")
     assert everything["period"] is None
@@ -684,6 +730,7 @@ def test_every_route_documents_its_answer(reporting: Reporting) -> None:
         "/partners/at-risk": "partners",
         "/programme/summary": "programme",
         "/partners/{partner_id}/mdf": "mdf",
+        "/partners/{partner_id}/satisfaction": "partners",
     }
     for path, tag in reads.items():
         operation = paths[path]["get"]
@@ -693,3 +740,21 @@ def test_every_route_documents_its_answer(reporting: Reporting) -> None:
             assert "text/csv" in content
         else:
             assert "$ref" in content["application/json"]["schema"], path
+
+
+def test_the_finance_export_shows_a_partners_name_and_never_runs_it() -> None:
+    payout = {
+        "settlement_id": "S-1",
+        "partner_id": "P-1",
+        "period": "2026-Q4",
+        "currency": "USD",
+        "period_amount": "-10.00",
+        "carried_adjustments": [],
+        "amount_paid": "-10.00",
+        "unrecovered": [],
+        "settled_at": "2027-01-05T00:00:00.000000Z",
+        "mdf_reimbursed": "0.00",
+    }
+    (row,) = csv.DictReader(io.StringIO(finance_csv([(payout, '=HYPERLINK("x","y")')])))
+    assert row["partner_name"] == '\'=HYPERLINK("x","y")'
+    assert row["amount_paid"] == "-10.00", "a negative amount stays a number"

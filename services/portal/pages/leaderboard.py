@@ -1,4 +1,5 @@
-"""``/leaderboard``: partners ranked for a period by revenue, commission or attainment."""
+"""``/leaderboard``: partners ranked for a period by revenue, commission, attainment or
+their customers' net promoter score (docs/rules/satisfaction.md)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from services.portal.pages.home import current_quarter
 
 router = APIRouter(tags=["leaderboard"])
 
-RANKINGS = ("revenue", "commission", "attainment")
+#: Reporting's rankings (its ``by``) and how the page names each.
+RANKINGS = {
+    "revenue": "revenue",
+    "commission": "commission",
+    "attainment": "attainment",
+    "nps": "NPS",
+}
 
 
 @router.get("/leaderboard")
@@ -21,6 +28,8 @@ async def leaderboard(
     period: str | None = None,
     by: str = "revenue",
 ) -> HTMLResponse:
+    """The first 50 of the period by the ranking chosen (revenue unless another known one
+    is); by NPS, each with its survey answers and no currency."""
     period = period or current_quarter()
     board = await parts.backend.read(
         "reporting",

@@ -25,6 +25,16 @@ router = APIRouter(tags=["partners"])
 OPEN = ("pending", "approved")
 #: The most partners at risk the page lists, the lowest scores first.
 AT_RISK_LIMIT = 100
+#: What a partner may say it can do when it applies (reporting's ``capability`` filter,
+#: docs/rules/scorecard.md, "Industry fit").
+CAPABILITIES = (
+    "technical_support",
+    "implementation",
+    "logistics",
+    "after_sales",
+    "consulting",
+    "training",
+)
 
 
 @router.get("/partners/at-risk")
@@ -48,8 +58,9 @@ async def dashboard(
     request: Request, partner_id: str, person: Person, parts: Parts
 ) -> HTMLResponse:
     """Attainment against target, commission per period, certifications, MDF (the position
-    per quarter and currency, and the requests), health, and the open registrations
-    (pending or approved)."""
+    per quarter and currency, and the requests), health, customer satisfaction over the
+    last 12 months and capabilities (both from the partner 360), and the open
+    registrations (pending or approved)."""
     ensure_may_see(person, partner_id)
     token, backend = person.access_token, parts.backend
     open_registrations = {
@@ -110,10 +121,19 @@ async def partners(
     region: str | None = None,
     industry: str | None = None,
     status: str | None = None,
+    capability: str | None = None,
     cursor: str | None = None,
 ) -> HTMLResponse:
-    """Partners by tier, region, industry and status, a page at a time, with their health."""
-    filters = {"tier": tier, "region": region, "industry": industry, "status": status}
+    """Partners by tier, region, industry, status and capability, a page at a time, with
+    their health. The filters are passed to reporting as chosen: reporting refuses a tier,
+    status or capability it does not know."""
+    filters = {
+        "tier": tier,
+        "region": region,
+        "industry": industry,
+        "status": status,
+        "capability": capability,
+    }
     page = await parts.backend.read(
         "reporting",
         "/partners",
@@ -129,6 +149,7 @@ async def partners(
         "title": "Partners",
         "rows": list(zip(items, healths, strict=True)),
         "filters": filters,
+        "capabilities": CAPABILITIES,
         "next_cursor": page.get("next_cursor"),
     }
     template = "partners_rows.html" if request.headers.get("HX-Request") else "partners.html"

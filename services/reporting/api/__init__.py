@@ -1,6 +1,6 @@
 """Reporting's read API, one router per resource: health, partners, statements, a
-partner's history, payouts, a partner's MDF position, leaderboard and the programme
-summary."""
+partner's history, payouts, a partner's MDF position and customer satisfaction,
+leaderboard and the programme summary."""
 
 from fastapi import APIRouter
 
@@ -12,6 +12,7 @@ from services.reporting.api import (
     partners,
     payouts,
     programme,
+    satisfaction,
     statements,
 )
 
@@ -24,6 +25,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     history.router,
     payouts.router,
     mdf.router,
+    satisfaction.router,
     leaderboard.router,
     programme.router,
 )

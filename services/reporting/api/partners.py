@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
@@ -10,7 +11,7 @@ from services.reporting.api.dependencies import Queries
 from services.reporting.views import Partner360View, PartnersView
 from shared import access
 from shared.commands import InvalidField
-from shared.events import PartnerStatus, Tier
+from shared.events import Capability, PartnerStatus, Tier
 from shared.routes import refusals
 
 router = APIRouter(tags=["partners"])
@@ -52,6 +53,10 @@ async def partners(
     tier: Tier | None = None,
     region: str | None = None,
     industry: str | None = None,
+    capability: Annotated[
+        Capability | None,
+        Query(description="only partners that said they can do this when they applied"),
+    ] = None,
     limit: int = Query(default=50, ge=1, le=500),
     cursor: str | None = None,
 ) -> PartnersView:
@@ -60,6 +65,7 @@ async def partners(
         "tier": None if tier is None else tier.value,
         "region": region,
         "industry": industry,
+        "capabilities": None if capability is None else capability.value,
     }
     items, more = await queries.partners(filters, limit, partner_after(cursor))
     return PartnersView(

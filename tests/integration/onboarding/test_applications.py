@@ -18,6 +18,7 @@ from tests.support.onboarding import (
     SCORECARD,
     TODAY,
     WEIGHTS,
+    application,
     apply,
     contract,
     settled,
@@ -145,3 +146,33 @@ async def test_unknown_ids_are_404(service: ServiceProcess) -> None:
     )
     assert missing.status_code == 404
     assert "P-nothing" in missing.json()["detail"]
+
+
+async def test_a_manufacturer_without_logistics_is_warned_of_it(
+    settings: Settings, service: ServiceProcess
+) -> None:
+    """docs/rules/scorecard.md, "Industry fit": the default requirements, on the real
+    process; the warning is in the answer and the event, and the score is not changed."""
+    lacking = apply(
+        service, name="Fabrikam", industry="manufacturing", capabilities=["after_sales"]
+    )
+    assert lacking["warnings"] == [
+        "missing_capability: logistics (manufacturing partners need logistics and after_sales)"
+    ]
+    assert (lacking["capabilities"], lacking["score"]) == (["after_sales"], SCORE)
+    complete = apply(
+        service,
+        name="Contoso",
+        industry="Manufacturing",
+        capabilities=["training", "logistics", "after_sales", "logistics"],
+    )
+    assert complete["warnings"] == []
+    assert complete["capabilities"] == ["logistics", "after_sales", "training"]
+    (record,) = await settled(settings, lacking["partner_id"], 1)
+    data = json.loads(record.value)["data"]
+    assert (data["capabilities"], data["warnings"]) == (["after_sales"], lacking["warnings"])
+    unknown = service.post(
+        "/applications",
+        {**application(name="Juggler"), "capabilities": ["juggling"]},
+    )
+    assert field_errors(unknown) == ["body.capabilities.0"]
