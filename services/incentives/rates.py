@@ -64,24 +64,34 @@ class RatesConsumer:
             return
         await self.store.add_rates(rates)
         pairs = {(r.base, r.quote) for r in rates}
-        partners = await self.store.partners_needing(pairs)
+        needs = await self.store.partners_needing(pairs)
         await retry_until_written(
-            partners,
-            lambda partner_ids: self._give(partner_ids, rates),
+            needs,
+            lambda partner_ids: self._give(partner_ids, needs, rates),
             what="the ledgers of the partners needing the batch's rates",
         )
 
-    async def _give(self, partner_ids: set[str], rates: Iterable[ExchangeRate]) -> set[str]:
-        """Merge the rates into the partners' ledgers, store and hand over what changed;
-        return the partners whose write lost."""
+    async def _give(
+        self,
+        partner_ids: set[str],
+        needs: dict[str, set[tuple[str, str]]],
+        rates: Iterable[ExchangeRate],
+    ) -> set[str]:
+        """Merge the rates of the pairs each partner needs into its ledger, store and hand
+        over what changed; return the partners whose write lost."""
         ledgers = await self.ledgers.fresh(partner_ids)
         now = self.clock()
         changed = []
         for ledger in ledgers.values():
+            # The partner noted these pairs; its ledger may not show it yet (the consumer's
+            # write noting them may still be under way): the rates go in all the same, and
+            # that write, finding the ledger changed, decides again with them.
+            wanted = needs[ledger.partner_id]
             merged = False
             for rate in rates:
-                if (rate.base, rate.quote) in ledger.rate_pairs:
+                if (rate.base, rate.quote) in wanted:
                     merged |= ledger.book.add_rate(rate)
+                    ledger.rate_pairs.add((rate.base, rate.quote))
             if merged:
                 queue_revisions(ledger, now)
                 changed.append(ledger)

@@ -880,8 +880,10 @@ class Store(ReadStore, Protocol):
         """Note that each partner's deals need the rates of these pairs."""
         ...
 
-    async def partners_needing(self, pairs: Iterable[tuple[str, str]]) -> set[str]:
-        """The partners noted as needing the rates of any of ``pairs``."""
+    async def partners_needing(
+        self, pairs: Iterable[tuple[str, str]]
+    ) -> dict[str, set[tuple[str, str]]]:
+        """The partners noted as needing the rates of any of ``pairs``, each with which."""
         ...
 
     async def load_ledgers(self, partner_ids: Iterable[str]) -> dict[str, PartnerLedger]:
@@ -966,11 +968,15 @@ class IncentivesStore:
         if docs:
             await insert_new(self.rate_needs, docs)
 
-    async def partners_needing(self, pairs: Iterable[tuple[str, str]]) -> set[str]:
+    async def partners_needing(
+        self, pairs: Iterable[tuple[str, str]]
+    ) -> dict[str, set[tuple[str, str]]]:
         wanted = sorted({pair_text(base, quote) for base, quote in pairs})
-        if not wanted:
-            return set()
-        return {doc["partner_id"] async for doc in self.rate_needs.find({"pair": {"$in": wanted}})}
+        found: dict[str, set[tuple[str, str]]] = {}
+        if wanted:
+            async for doc in self.rate_needs.find({"pair": {"$in": wanted}}):
+                found.setdefault(doc["partner_id"], set()).add(_pair(doc["pair"]))
+        return found
 
     async def create_indexes(self) -> None:
         """The indexes the queries other than by ``_id`` use (see create_lookup_indexes)."""

@@ -417,3 +417,21 @@ def test_a_plans_fixed_rates_are_checked_naming_the_currency() -> None:
         with pytest.raises(ValidationError) as refused:
             CommissionPlan.model_validate({**_plan(), "fx_rates": rates})
         assert named in describe_errors(refused.value), describe_errors(refused.value)
+
+
+async def test_a_rate_goes_to_a_partner_that_noted_its_pair_before_its_ledger_shows_it() -> None:
+    """The consumer notes a pair, then reads the rates, then writes the ledger: a rate
+    stored in between reaches the ledger all the same, and the consumer's write, finding
+    the ledger changed, decides again with it."""
+    svc = service()
+    await svc.store.need_rates({"P-1": {("EUR", "USD")}})  # the consumer's batch, under way
+    await RatesConsumer(svc.ledgers, svc.store).handle(
+        [rate_event("2026-10-01", "1.0800", at="2026-10-01T06:00:00+00:00")]
+    )
+    (ledger,) = (await svc.ledgers.fresh(["P-1"])).values()
+    assert ledger.version == 1, "written, so a write from an older read loses"
+    assert ledger.rate_pairs == {("EUR", "USD")}
+    assert [r.rate for r in ledger.book.rates] == [Decimal("1.0800")]
+    await svc.deliver([signed_for("P-1"), closed_for("P-1", "D-EUR", "EUR")])
+    (only,) = revisions(svc, "D-EUR")
+    assert (only["status"], only["amount"]) == ("commissionable", "10800.00")

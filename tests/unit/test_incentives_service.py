@@ -102,9 +102,15 @@ class InMemoryStore:
         for partner_id, needed in pairs.items():
             self.rate_needs |= {(pair_text(*pair), partner_id) for pair in needed}
 
-    async def partners_needing(self, pairs: Iterable[tuple[str, str]]) -> set[str]:
-        wanted = {pair_text(*pair) for pair in pairs}
-        return {partner for pair, partner in self.rate_needs if pair in wanted}
+    async def partners_needing(
+        self, pairs: Iterable[tuple[str, str]]
+    ) -> dict[str, set[tuple[str, str]]]:
+        found: dict[str, set[tuple[str, str]]] = {}
+        for pair in pairs:
+            for text, partner in self.rate_needs:
+                if text == pair_text(*pair):
+                    found.setdefault(partner, set()).add(pair)
+        return found
 
     async def add_inquiry_partner(self, inquiry_id: str, partner_id: str) -> None:
         self.inquiry_partners.setdefault(inquiry_id, partner_id)
