@@ -29,10 +29,10 @@ lock: ## re-pin constraints.txt from a fresh resolution of pyproject.toml
 	@{ sed -n '1,2p' constraints.txt; .lock-venv/bin/pip freeze --exclude-editable | grep -v '^partnerhub'; } > constraints.new
 	@mv constraints.new constraints.txt && rm -rf .lock-venv && echo "constraints.txt updated"
 
-infra-up: venv ## start Kafka, FerretDB and Prometheus on 127.0.0.1 (fetched and built on first use)
+infra-up: venv ## start Kafka, FerretDB, the OIDC provider, Mailpit (SMTP 1025, inbox http://127.0.0.1:8025/) and Prometheus on 127.0.0.1 (fetched and built on first use)
 	@deploy/local/infra.sh up
 
-infra-down: ## stop exactly the Kafka, FerretDB and Prometheus processes infra-up started
+infra-down: ## stop exactly the infrastructure processes infra-up started
 	@deploy/local/infra.sh down
 
 infra-status: ## say whether the local infrastructure runs
@@ -42,7 +42,7 @@ env-file: venv
 	@$(PY) -m shared.access init-env .env
 	@$(PY) -m demo.people init .env .local/oidc/realm.json
 
-up: env-file infra-up ## infrastructure plus every service, in the background (logs in .local/logs)
+up: env-file infra-up ## infrastructure plus every service, in the background (logs in .local/logs; mail inbox http://127.0.0.1:8025/)
 	@deploy/local/services.sh up
 
 down: ## stop the services and the infrastructure that `make up` started

@@ -7,6 +7,9 @@ is missing (never changing what is there):
 
 - ``OIDC_ISSUER``: the local provider (``deploy/local/oidc``);
 - ``PORTAL_URL`` and ``PORTAL_SESSION_SECRET``;
+- ``SMTP_URL`` and ``MAIL_INBOX_URL``: the local mail server (Mailpit,
+  ``deploy/local/infra.sh``) and its web inbox, where the mail sent to people
+  arrives (docs/operations.md, "Email locally: Mailpit");
 - ``PARTNERHUB_DEMO_MANAGER``, ``PARTNERHUB_DEMO_PARTNER_A``,
   ``PARTNERHUB_DEMO_PARTNER_B``: ``<username>:<password>``, random passwords.
 
@@ -31,6 +34,8 @@ import httpx2 as httpx
 
 ISSUER = "http://127.0.0.1:5556"
 PORTAL_URL = "http://127.0.0.1:8000"
+SMTP_URL = "smtp://127.0.0.1:1025"
+MAIL_INBOX_URL = "http://127.0.0.1:8025/"
 CLIENT_ID = "partnerhub-portal"
 
 #: ``(variable, username, display name, role, variable of the partner id)``
@@ -103,12 +108,14 @@ def set_env(path: Path, updates: dict[str, str]) -> None:
 
 
 def ensure_env(path: Path) -> dict[str, str]:
-    """Add what local sign-in needs to the env file; what is there stays."""
+    """Add what local sign-in and mail need to the env file; what is there stays."""
     values = read_env(path)
     missing = {
         "OIDC_ISSUER": ISSUER,
         "PORTAL_URL": PORTAL_URL,
         "PORTAL_SESSION_SECRET": secrets.token_urlsafe(32),
+        "SMTP_URL": SMTP_URL,
+        "MAIL_INBOX_URL": MAIL_INBOX_URL,
         **{
             variable: f"{username}:{secrets.token_urlsafe(12)}"
             for variable, username, *_ in DEMO_PEOPLE

@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # The embedded default infrastructure: a single-node Apache Kafka broker
 # (KRaft), FerretDB (MongoDB wire protocol, SQLite storage), an OpenID Connect
-# provider (people's sign-in) and Prometheus (scraping the services, with the
-# alert rules) as plain processes on 127.0.0.1, no Docker.
+# provider (people's sign-in), Mailpit (an SMTP server with a web inbox) and
+# Prometheus (scraping the services, with the alert rules) as plain processes
+# on 127.0.0.1, no Docker.
 #
-#   infra.sh fetch   resolve the Kafka jars (Maven), build FerretDB and the OIDC provider (Go), cached
-#   infra.sh up      start all four (fetching first if needed); returns when they serve
+#   infra.sh fetch   resolve the Kafka jars (Maven), build FerretDB, the OIDC provider and Mailpit (Go, npm), cached
+#   infra.sh up      start all five (fetching first if needed); returns when they serve
 #   infra.sh down    stop exactly the processes `up` started (by their recorded pids)
 #   infra.sh status  say what runs
-#   infra.sh stop  kafka|ferretdb|oidc|prometheus   stop one (fault tests: a broker, store or issuer outage)
-#   infra.sh start kafka|ferretdb|oidc|prometheus   start it again on its data; returns when it serves
-#   infra.sh env     print the instance's settings (PARTNERHUB_STATE, the ports, the OIDC issuer as PARTNERHUB_OIDC_ISSUER) as NAME=value lines
-#   infra.sh wipe    delete the instance's Kafka and FerretDB data (refused while they run)
+#   infra.sh stop  kafka|ferretdb|oidc|mailpit|prometheus   stop one (fault tests: a broker, store, issuer or mail outage)
+#   infra.sh start kafka|ferretdb|oidc|mailpit|prometheus   start it again on its data; returns when it serves
+#   infra.sh env     print the instance's settings (PARTNERHUB_STATE, the ports, the OIDC issuer as PARTNERHUB_OIDC_ISSUER,
+#                    PARTNERHUB_SMTP_URL and PARTNERHUB_MAIL_INBOX_URL) as NAME=value lines
+#   infra.sh wipe    delete the instance's Kafka, FerretDB and Mailpit data (refused while they run)
 #
 # PARTNERHUB_INSTANCE picks an instance. Unset, it is the platform's own (`make up`,
 # `make demo`): data in <repo>/.local, Kafka on 9092, FerretDB on 27017, the
-# OIDC provider on 5556, Prometheus on 9090. `test` (`make test`) and `bench`
+# OIDC provider on 5556, Mailpit's SMTP on 1025 and its inbox on 8025,
+# Prometheus on 9090. `test` (`make test`) and `bench`
 # (`make bench`) are separate instances with their data in .local/<instance>
 # and every port moved up by 10 000 (test) or 20 000 (bench), so that neither
 # puts its events into the platform's topics or reads its data, and each can
@@ -28,8 +31,14 @@
 # signing key, $PARTNERHUB_STATE/oidc/signing-key.pem, is made on its first
 # start and kept, so tokens stay valid across restarts.
 #
+# Mailpit (github.com/axllent/mailpit, MAILPIT_VERSION below) accepts any mail
+# on smtp://127.0.0.1:<SMTP port> (no TLS; any AUTH username and password, or
+# none), keeps it in $PARTNERHUB_STATE/mailpit/mailpit.db and shows it at
+# http://127.0.0.1:<mail HTTP port>/, whose /api/v1 the tests read
+# (docs/operations.md, "Email locally: Mailpit"). It relays nothing.
+#
 # Prometheus is Debian's `prometheus` package (the binary on PATH); without it
-# `up` says so and starts the other three.
+# `up` says so and starts the other four.
 #
 # Cached downloads and builds live in $PARTNERHUB_CACHE (~/.cache/partnerhub),
 # so a second clone on the same machine starts in seconds. Data, logs and pid
@@ -43,6 +52,8 @@ KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here
 FERRETDB_VERSION=$(sed -n 's:^require github.com/FerretDB/FerretDB \(v[0-9.]*\)$:\1:p' "$here/ferretdb/go.mod")
 # The oidc module has more than one direct requirement: its require line is inside a block.
 OIDC_VERSION=$(sed -n 's:^[[:space:]]*\(require[[:space:]]\{1,\}\)\{0,1\}github.com/zitadel/oidc/v3 \(v[0-9.]*\)$:\2:p' "$here/oidc/go.mod")
+# Mailpit is built from its Go module's source (see fetch_mailpit).
+MAILPIT_VERSION=v1.33.1
 CACHE=${PARTNERHUB_CACHE:-$HOME/.cache/partnerhub}
 INSTANCE=${PARTNERHUB_INSTANCE:-}
 case "$INSTANCE" in
@@ -61,6 +72,8 @@ KAFKA_SCRAM_PASSWORD=${PARTNERHUB_KAFKA_SCRAM_PASSWORD:-partnerhub-local}
 MONGO_PORT=${PARTNERHUB_MONGO_PORT:-$((27017 + offset))}
 OIDC_PORT=${PARTNERHUB_OIDC_PORT:-$((5556 + offset))}
 PROMETHEUS_PORT=${PARTNERHUB_PROMETHEUS_PORT:-$((9090 + offset))}
+SMTP_PORT=${PARTNERHUB_SMTP_PORT:-$((1025 + offset))}
+MAIL_HTTP_PORT=${PARTNERHUB_MAIL_HTTP_PORT:-$((8025 + offset))}
 TOPIC_PARTITIONS=${PARTNERHUB_TOPIC_PARTITIONS:-6}
 KAFKA_HEAP=${PARTNERHUB_KAFKA_HEAP:-512m}
 PYTHON=${PYTHON:-$repo/.venv/bin/python}
@@ -70,6 +83,9 @@ kafka_lib="$CACHE/kafka-$KAFKA_VERSION/lib"
 ferretdb_bin="$CACHE/ferretdb-$FERRETDB_VERSION-$(cat "$here"/ferretdb/*.go "$here/ferretdb/go.sum" | cksum | cut -d' ' -f1)/ferretdb"
 oidc_bin="$CACHE/oidc-$OIDC_VERSION-$(cat "$here"/oidc/*.go "$here/oidc/go.sum" | cksum | cut -d' ' -f1)/oidc"
 oidc_issuer="http://127.0.0.1:$OIDC_PORT"
+mailpit_bin="$CACHE/mailpit-$MAILPIT_VERSION/mailpit"
+smtp_url="smtp://127.0.0.1:$SMTP_PORT"
+mail_inbox_url="http://127.0.0.1:$MAIL_HTTP_PORT/"
 pids="$STATE/pids"
 logs="$STATE/logs"
 
@@ -111,6 +127,50 @@ fetch_oidc() {
   mv "$oidc_bin.tmp.$$" "$oidc_bin"
 }
 
+# Mailpit's Go module holds the sources of its web inbox but not the bundle the
+# binary embeds (server/ui/dist), so `go install` of it gives a server whose
+# inbox page stays blank. We build it as Mailpit's Dockerfile does: the bundle
+# with npm from the module's own package-lock.json, then the binary with Go.
+# Two things are left out, as neither is on every npm registry at its locked
+# version and the inbox needs neither: the API reference page's bundle
+# (docs.js, the rapidoc package; /api/v1/ itself serves) and the packages that
+# are only peers (sass-embedded: the Sass plugin compiles with `sass`).
+fetch_mailpit() {
+  [ -x "$mailpit_bin" ] && return 0
+  command -v go >/dev/null || die "Go is needed to build Mailpit $MAILPIT_VERSION"
+  command -v npm >/dev/null || die "Node.js and npm are needed to build Mailpit $MAILPIT_VERSION's web inbox"
+  log "building Mailpit $MAILPIT_VERSION (its web inbox with npm, the server with Go; first run only, about a minute)"
+  mkdir -p "$logs"
+  local build="$CACHE/mailpit-$MAILPIT_VERSION.build.$$" fetch_log="$logs/mailpit-fetch.log" module
+  rm -rf "$build"
+  mkdir -p "$build"
+  : > "$fetch_log"
+  # Outside any Go module (the build directory), so the download is the module alone.
+  module=$(cd "$build" && go mod download -json "github.com/axllent/mailpit@$MAILPIT_VERSION" 2>>"$fetch_log" \
+    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')
+  if [ -z "$module" ] || [ ! -f "$module/go.mod" ]; then
+    tail -n 20 "$fetch_log" >&2; rm -rf "$build"
+    die "Go could not download the Mailpit $MAILPIT_VERSION module (log: $fetch_log)"
+  fi
+  # Every step joined by &&: errexit does not apply inside a list's subshell.
+  (
+    cp -R "$module/." "$build/src" && chmod -R u+w "$build/src" &&
+    cd "$build/src" &&
+    sed -i.orig 's#, "server/ui-src/docs.js"##' esbuild.config.mjs &&
+    ! grep -q 'ui-src/docs.js' esbuild.config.mjs &&
+    npm uninstall rapidoc --package-lock-only --no-audit --no-fund &&
+    npm ci --omit=peer --no-audit --no-fund &&
+    npm run build &&
+    test -s server/ui/dist/app.js &&
+    CGO_ENABLED=0 go build -trimpath \
+      -ldflags "-s -w -X github.com/axllent/mailpit/config.Version=$MAILPIT_VERSION" -o "$build/mailpit" .
+  ) >>"$fetch_log" 2>&1 \
+    || { tail -n 40 "$fetch_log" >&2; rm -rf "$build"; die "building Mailpit $MAILPIT_VERSION failed (log: $fetch_log)"; }
+  mkdir -p "$(dirname "$mailpit_bin")"
+  mv "$build/mailpit" "$mailpit_bin"
+  rm -rf "$build"
+}
+
 alive() { # alive NAME -> 0 if the recorded pid runs
   local f="$pids/$1.pid"
   [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null
@@ -125,6 +185,17 @@ wait_port() { # wait_port NAME PORT SECONDS
   until port_open "$port"; do
     alive "$name" || { tail -n 30 "$logs/$name.log" >&2 || true; die "$name exited during start-up (log: $logs/$name.log)"; }
     [ $SECONDS -lt $deadline ] || die "$name did not accept connections on 127.0.0.1:$port within $3 s (log: $logs/$name.log)"
+    sleep 0.3
+  done
+}
+
+wait_mailpit() { # both of Mailpit's ports, then its readiness (the database open)
+  wait_port mailpit "$SMTP_PORT" 30
+  wait_port mailpit "$MAIL_HTTP_PORT" 30
+  local deadline=$((SECONDS + 30))
+  until curl -fsS "${mail_inbox_url}readyz" >/dev/null 2>&1; do
+    alive mailpit || { tail -n 30 "$logs/mailpit.log" >&2; die "mailpit exited during start-up"; }
+    [ $SECONDS -lt $deadline ] || die "mailpit not ready within 30 s (log: $logs/mailpit.log)"
     sleep 0.3
   done
 }
@@ -186,6 +257,21 @@ start_oidc() {
   : > "$logs/oidc.log"
   python3 "$here/spawn.py" "$logs/oidc.log" "$oidc_bin" -addr "127.0.0.1:$OIDC_PORT" -issuer "$oidc_issuer" \
     -realm "$realm" -key "$STATE/oidc/signing-key.pem" > "$pids/oidc.pid"
+}
+
+start_mailpit() {
+  if alive mailpit; then log "mailpit already running (pid $(cat "$pids/mailpit.pid"))"; return 0; fi
+  port_open "$SMTP_PORT" && die "127.0.0.1:$SMTP_PORT is taken by another process; stop it or set PARTNERHUB_SMTP_PORT"
+  port_open "$MAIL_HTTP_PORT" && die "127.0.0.1:$MAIL_HTTP_PORT is taken by another process; stop it or set PARTNERHUB_MAIL_HTTP_PORT"
+  mkdir -p "$STATE/mailpit"
+  log "starting Mailpit $MAILPIT_VERSION: SMTP on 127.0.0.1:$SMTP_PORT, inbox $mail_inbox_url"
+  : > "$logs/mailpit.log"
+  # Any AUTH (or none) over plain SMTP, as a service configured for a real relay
+  # sends; no reverse DNS and no release check (offline); the newest 10 000 kept.
+  python3 "$here/spawn.py" "$logs/mailpit.log" "$mailpit_bin" --smtp "127.0.0.1:$SMTP_PORT" \
+    --listen "127.0.0.1:$MAIL_HTTP_PORT" --database "$STATE/mailpit/mailpit.db" --max 10000 \
+    --smtp-auth-accept-any --smtp-auth-allow-insecure --smtp-disable-rdns --disable-version-check \
+    --label "partnerhub${INSTANCE:+ $INSTANCE}" > "$pids/mailpit.pid"
 }
 
 prometheus_targets="$STATE/prometheus/targets"
@@ -252,12 +338,15 @@ cmd_up() {
   fetch_kafka
   fetch_ferretdb
   fetch_oidc
+  fetch_mailpit
   start_kafka
   start_ferretdb
   start_oidc
+  start_mailpit
   start_prometheus
   wait_port ferretdb "$MONGO_PORT" 60
   wait_port oidc "$OIDC_PORT" 30
+  wait_mailpit
   wait_port kafka "$KAFKA_PORT" 120
   wait_prometheus
   [ -x "$PYTHON" ] || die "$PYTHON not found: run 'make venv' first"
@@ -269,13 +358,13 @@ cmd_up() {
   add_scram_user
   local with_prometheus=""
   alive prometheus && with_prometheus=", Prometheus http://127.0.0.1:$PROMETHEUS_PORT"
-  log "ready: Kafka 127.0.0.1:$KAFKA_PORT (SCRAM: $KAFKA_SASL_PORT), MongoDB protocol (FerretDB) 127.0.0.1:$MONGO_PORT, OIDC issuer $oidc_issuer$with_prometheus; data and logs under $STATE"
+  log "ready: Kafka 127.0.0.1:$KAFKA_PORT (SCRAM: $KAFKA_SASL_PORT), MongoDB protocol (FerretDB) 127.0.0.1:$MONGO_PORT, OIDC issuer $oidc_issuer, SMTP $smtp_url (inbox $mail_inbox_url)$with_prometheus; data and logs under $STATE"
 }
 
 component() { # component NAME: refuse anything but the ones we run
   case "${1:-}" in
-    kafka|ferretdb|oidc|prometheus) ;;
-    *) echo "usage: $0 stop|start kafka|ferretdb|oidc|prometheus" >&2; exit 2 ;;
+    kafka|ferretdb|oidc|mailpit|prometheus) ;;
+    *) echo "usage: $0 stop|start kafka|ferretdb|oidc|mailpit|prometheus" >&2; exit 2 ;;
   esac
 }
 
@@ -286,6 +375,7 @@ cmd_start() { # start one component again (after `stop NAME`) and wait until it 
     kafka) fetch_kafka; start_kafka; wait_port kafka "$KAFKA_PORT" 120 ;;
     ferretdb) fetch_ferretdb; start_ferretdb; wait_port ferretdb "$MONGO_PORT" 60 ;;
     oidc) fetch_oidc; start_oidc; wait_port oidc "$OIDC_PORT" 30; log "oidc serves again"; return 0 ;;
+    mailpit) fetch_mailpit; start_mailpit; wait_mailpit; log "mailpit serves again"; return 0 ;;
     prometheus) start_prometheus; wait_prometheus; log "prometheus serves again"; return 0 ;;
   esac
   [ -x "$PYTHON" ] || die "$PYTHON not found: run 'make venv' first"
@@ -297,6 +387,7 @@ cmd_start() { # start one component again (after `stop NAME`) and wait until it 
 
 cmd_down() {
   stop prometheus
+  stop mailpit
   stop oidc
   stop kafka
   stop ferretdb
@@ -306,24 +397,28 @@ cmd_env() {
   printf '%s=%s\n' PARTNERHUB_STATE "$STATE" PARTNERHUB_KAFKA_PORT "$KAFKA_PORT" \
     PARTNERHUB_KAFKA_CONTROLLER_PORT "$KAFKA_CONTROLLER_PORT" PARTNERHUB_KAFKA_SASL_PORT "$KAFKA_SASL_PORT" \
     PARTNERHUB_MONGO_PORT "$MONGO_PORT" PARTNERHUB_OIDC_PORT "$OIDC_PORT" PARTNERHUB_OIDC_ISSUER "$oidc_issuer" \
-    PARTNERHUB_PROMETHEUS_PORT "$PROMETHEUS_PORT"
+    PARTNERHUB_PROMETHEUS_PORT "$PROMETHEUS_PORT" PARTNERHUB_SMTP_PORT "$SMTP_PORT" \
+    PARTNERHUB_MAIL_HTTP_PORT "$MAIL_HTTP_PORT" PARTNERHUB_SMTP_URL "$smtp_url" \
+    PARTNERHUB_MAIL_INBOX_URL "$mail_inbox_url"
 }
 
 cmd_wipe() {
-  if alive kafka || alive ferretdb; then die "the instance's Kafka or FerretDB runs (data under $STATE): stop it first"; fi
-  log "deleting the Kafka and FerretDB data under $STATE"
-  rm -rf "$STATE/kafka" "$STATE/ferretdb"
+  if alive kafka || alive ferretdb || alive mailpit; then
+    die "the instance's Kafka, FerretDB or Mailpit runs (data under $STATE): stop it first"
+  fi
+  log "deleting the Kafka, FerretDB and Mailpit data under $STATE"
+  rm -rf "$STATE/kafka" "$STATE/ferretdb" "$STATE/mailpit"
 }
 
 cmd_status() {
   local name
-  for name in kafka ferretdb oidc prometheus; do
+  for name in kafka ferretdb oidc mailpit prometheus; do
     if alive "$name"; then echo "$name: running (pid $(cat "$pids/$name.pid"))"; else echo "$name: stopped"; fi
   done
 }
 
 case "${1:-}" in
-  fetch) fetch_kafka; fetch_ferretdb; fetch_oidc ;;
+  fetch) fetch_kafka; fetch_ferretdb; fetch_oidc; fetch_mailpit ;;
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;

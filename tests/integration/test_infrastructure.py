@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import smtplib
+from email.message import EmailMessage
+from urllib.parse import urlsplit
 
+import httpx2 as httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -236,3 +241,27 @@ async def test_upsert_new_inserts_new_documents_and_upserts_the_rest(
         "cancelled_at": "2026-11-01",
     }
     assert upserted == 4, "a and b's second update (duplicates), c and e (not insertable)"
+
+
+async def test_the_local_smtp_server_keeps_mail_in_its_inbox(unique: str) -> None:
+    """The local SMTP server (Mailpit, deploy/local/infra.sh) takes a message and its web
+    inbox's API serves it back, text and HTML, as the notification tests will read mail."""
+    smtp = urlsplit(os.environ["PARTNERHUB_SMTP_URL"])
+    inbox = os.environ["PARTNERHUB_MAIL_INBOX_URL"].rstrip("/")
+    message = EmailMessage()
+    message["From"] = "partnerhub@example.com"
+    message["To"] = f"pat-{unique}@example.com"
+    message["Subject"] = f"Registration approved {unique}"
+    message.set_content("Your registration R-1 was approved.")
+    message.add_alternative("<p>Your registration <b>R-1</b> was approved.</p>", subtype="html")
+    with smtplib.SMTP(smtp.hostname or "127.0.0.1", smtp.port or 25, timeout=10) as client:
+        client.send_message(message)
+    found = httpx.get(
+        f"{inbox}/api/v1/search", params={"query": f"to:pat-{unique}@example.com"}, timeout=10
+    ).json()
+    (summary,) = found["messages"]
+    assert summary["Subject"] == f"Registration approved {unique}"
+    full = httpx.get(f"{inbox}/api/v1/message/{summary['ID']}", timeout=10).json()
+    assert full["Text"].strip() == "Your registration R-1 was approved."
+    assert "<b>R-1</b>" in full["HTML"]
+    assert httpx.get(f"{inbox}/", timeout=10).status_code == 200, "the web inbox"

@@ -28,6 +28,10 @@ def test_each_instance_has_its_own_data_and_ports() -> None:
     assert platform["PARTNERHUB_MONGO_PORT"] == "27017"
     assert platform["PARTNERHUB_OIDC_ISSUER"] == "http://127.0.0.1:5556"
     assert instances["test"]["PARTNERHUB_OIDC_ISSUER"] == "http://127.0.0.1:15556"
+    assert platform["PARTNERHUB_SMTP_URL"] == "smtp://127.0.0.1:1025"
+    assert platform["PARTNERHUB_MAIL_INBOX_URL"] == "http://127.0.0.1:8025/"
+    assert instances["test"]["PARTNERHUB_SMTP_URL"] == "smtp://127.0.0.1:11025"
+    assert instances["test"]["PARTNERHUB_MAIL_INBOX_URL"] == "http://127.0.0.1:18025/"
     states = [settings["PARTNERHUB_STATE"] for settings in instances.values()]
     assert len(set(states)) == 3
     ports = [
@@ -36,8 +40,8 @@ def test_each_instance_has_its_own_data_and_ports() -> None:
         for name, value in settings.items()
         if name.endswith("_PORT")
     ]
-    assert len(ports) == 18  # Kafka (3), FerretDB, the OIDC provider, Prometheus
-    assert len(set(ports)) == 18, ports
+    assert len(ports) == 24  # Kafka (3), FerretDB, the OIDC provider, Prometheus, Mailpit (2)
+    assert len(set(ports)) == 24, ports
 
 
 def test_a_port_given_in_the_environment_wins() -> None:

@@ -46,6 +46,7 @@ async def test_statement_and_leaderboard_are_exact(
                 "name": "Partner P-200",
                 "value": "250000.00",
                 "currency": "USD",
+                "responses": None,
             },
             {
                 "rank": 2,
@@ -53,6 +54,7 @@ async def test_statement_and_leaderboard_are_exact(
                 "name": "Partner P-400",
                 "value": "120000.00",
                 "currency": "USD",
+                "responses": None,
             },
             {
                 "rank": 3,
@@ -60,6 +62,7 @@ async def test_statement_and_leaderboard_are_exact(
                 "name": "Partner P-300",
                 "value": "90000.50",
                 "currency": "USD",
+                "responses": None,
             },
         ]
 
