@@ -809,10 +809,11 @@ async def _survey_answers(
     """The survey answers as they stand, by the partner their standing version names: of
     ``partner_ids`` (one query), or of every partner (None)."""
     query: Document = {} if partner_ids is None else {"partners": {"$in": partner_ids}}
+    wanted = None if partner_ids is None else set(partner_ids)
     found: dict[str, list[SurveyAnswer]] = defaultdict(list)
     async for doc in generation["surveys"].find(query):
         answer = survey_answer(doc)
-        if answer is not None and (partner_ids is None or answer.partner_id in partner_ids):
+        if answer is not None and (wanted is None or answer.partner_id in wanted):
             found[answer.partner_id].append(answer)
     return found
 
