@@ -13,6 +13,11 @@ import hashlib
 import time
 from datetime import UTC, datetime, timedelta
 
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    TimeoutException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -36,6 +41,13 @@ def sign_in(browser: WebDriver, portal: Portal, person: Person, page: str = "/")
     assert browser.find_element(By.ID, "person-name").text == person.name
 
 
+def on_page(browser: WebDriver, element_id: str) -> WebElement:
+    """The element ``element_id`` of the page shown; failing, what the page says instead."""
+    found = browser.find_elements(By.ID, element_id)
+    assert found, f"no #{element_id} on {browser.current_url}: {text(browser)[:2000]}"
+    return found[0]
+
+
 def shot(browser: WebDriver, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(SHOTS / f"portal-{name}.png"))
@@ -48,7 +60,18 @@ def text(browser: WebDriver) -> str:
 def notice_says(browser: WebDriver, wanted: str) -> None:
     """Wait until the page's notice says ``wanted``: the page a form led to (the page it
     was sent from may show a notice of its own until the answer arrives)."""
-    WebDriverWait(browser, 20).until(seen.text_to_be_present_in_element((By.ID, "notice"), wanted))
+    # While the browser moves to the next page, the notice read may belong to the page
+    # being left (chromium then says the node "does not belong to the document"): those
+    # reads are tried again, and only the notice of a page that stays counts.
+    wait = WebDriverWait(
+        browser, 20, ignored_exceptions=(NoSuchElementException, WebDriverException)
+    )
+    try:
+        wait.until(seen.text_to_be_present_in_element((By.ID, "notice"), wanted))
+    except TimeoutException:
+        raise AssertionError(
+            f"the notice never said {wanted!r} on {browser.current_url}: {text(browser)[:2000]}"
+        ) from None
 
 
 def wait_for_text(browser: WebDriver, wanted: str, seconds: float = 60) -> None:
@@ -70,7 +93,7 @@ def test_a_partner_user_signs_in_and_sees_their_own_figures(
     wait_for_text(browser, "80,000.00 USD")  # the closed deal's revenue, with its currency
     assert browser.find_elements(By.CSS_SELECTOR, "figure.chart svg"), "the commission chart"
     shot(browser, "dashboard")
-    browser.find_element(By.ID, "statement-link").click()
+    on_page(browser, "statement-link").click()
     wait_for_text(browser, portal.deal_id)
     assert "USD" in browser.find_element(By.ID, "statement-lines").text
     shot(browser, "statement")
@@ -263,7 +286,7 @@ def test_a_partner_asks_about_a_commission_and_the_manager_resolves_it_with_an_a
 ) -> None:
     question = f"The certification uplift is missing on {portal.deal_id}."
     sign_in(browser, portal, portal.people["a"])
-    browser.find_element(By.ID, "statement-link").click()
+    on_page(browser, "statement-link").click()
     wait_for_text(browser, portal.deal_id)
     statement_url = browser.current_url.split("?")[0]
     browser.find_element(By.CSS_SELECTOR, f'tr[id="line-{portal.deal_id}"] a.ask').click()
@@ -336,7 +359,7 @@ def test_a_partner_reads_its_history_and_what_changed_its_statement(
     shot(browser, "history")
 
     browser.get(f"{portal.url}/partners/{portal.partner_a}")
-    browser.find_element(By.ID, "statement-link").click()
+    on_page(browser, "statement-link").click()
     wait_for_text(browser, portal.deal_id)
     statement_url = browser.current_url.split("?")[0]
     day = browser.find_element(By.ID, "changes-since")
