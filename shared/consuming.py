@@ -85,22 +85,30 @@ async def validate_batch(
         try:
             event = parse_event(record.value or b"", topic=record.topic)
         except InvalidEvent as invalid:
-            await dead_letter(
-                broker, record, error=str(invalid), reason=invalid.reason.value, service=service
-            )
-            DEAD_LETTERS.labels(service, record.topic, invalid.reason.value).inc()
-            EVENTS_CONSUMED.labels(service, record.topic, "", "dead_lettered").inc()
-            log.warning(
-                "dead-lettered a message from %s[%s]@%s: %s",
-                record.topic,
-                record.partition,
-                record.offset,
-                invalid,
-                extra={"reason": invalid.reason.value},
-            )
+            await dead_letter_invalid(broker, record, invalid, service=service)
             continue
         valid.append(Consumed(record, event))
     return valid
+
+
+async def dead_letter_invalid(
+    broker: KafkaBroker, record: ConsumedRecord, invalid: InvalidEvent, *, service: str
+) -> None:
+    """A message that is no valid event: its record to ``<topic>.dlq`` with the reason
+    (awaited), counted and logged."""
+    await dead_letter(
+        broker, record, error=str(invalid), reason=invalid.reason.value, service=service
+    )
+    DEAD_LETTERS.labels(service, record.topic, invalid.reason.value).inc()
+    EVENTS_CONSUMED.labels(service, record.topic, "", "dead_lettered").inc()
+    log.warning(
+        "dead-lettered a message from %s[%s]@%s: %s",
+        record.topic,
+        record.partition,
+        record.offset,
+        invalid,
+        extra={"reason": invalid.reason.value},
+    )
 
 
 #: What a consumer calls with a valid event its rules cannot use, and why:

@@ -1077,15 +1077,7 @@ def parse_event(raw: bytes | str, *, topic: str | None = None) -> CloudEvent[Pay
     With ``topic``, an event of a known type that does not belong on that topic
     is refused as ``unknown_type`` there. Raises :class:`InvalidEvent`.
     """
-    try:
-        document = from_json(raw)
-    except ValueError as exc:
-        raise InvalidEvent(InvalidReason.NOT_JSON, f"the message is not JSON ({exc})") from exc
-    if not isinstance(document, dict):
-        raise InvalidEvent(
-            InvalidReason.NOT_CLOUDEVENT,
-            f"a CloudEvent is a JSON object, got {type(document).__name__}",
-        )
+    document = _json_object(raw)
     kind = document.get("type")
     payload_type = PAYLOADS.get(kind) if isinstance(kind, str) else None
     if payload_type is not None and (topic is None or payload_type.kafka_topic == topic):
@@ -1109,15 +1101,7 @@ def parse_event(raw: bytes | str, *, topic: str | None = None) -> CloudEvent[Pay
 def parse_rate_event(raw: bytes | str) -> RateEvent:
     """Validate a message value of ``rates.v1`` as an ExchangeRateSet event; raises
     :class:`InvalidEvent` naming what is wrong (any other type is ``unknown_type``)."""
-    try:
-        document = from_json(raw)
-    except ValueError as exc:
-        raise InvalidEvent(InvalidReason.NOT_JSON, f"the message is not JSON ({exc})") from exc
-    if not isinstance(document, dict):
-        raise InvalidEvent(
-            InvalidReason.NOT_CLOUDEVENT,
-            f"a CloudEvent is a JSON object, got {type(document).__name__}",
-        )
+    document = _json_object(raw)
     if document.get("type") != ExchangeRateSet.event_type:
         envelope = _envelope(document)
         raise InvalidEvent(
@@ -1129,6 +1113,20 @@ def parse_rate_event(raw: bytes | str) -> RateEvent:
     except ValidationError as exc:
         _envelope(document)
         raise InvalidEvent(InvalidReason.INVALID_DATA, describe_errors(exc)) from exc
+
+
+def _json_object(raw: bytes | str) -> dict[str, Any]:
+    """A message value as the JSON object a CloudEvent is; :class:`InvalidEvent` if not."""
+    try:
+        document = from_json(raw)
+    except ValueError as exc:
+        raise InvalidEvent(InvalidReason.NOT_JSON, f"the message is not JSON ({exc})") from exc
+    if not isinstance(document, dict):
+        raise InvalidEvent(
+            InvalidReason.NOT_CLOUDEVENT,
+            f"a CloudEvent is a JSON object, got {type(document).__name__}",
+        )
+    return document
 
 
 def _envelope(document: dict[str, Any]) -> Envelope:

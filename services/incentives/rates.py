@@ -34,11 +34,11 @@ from services.incentives.ledgers import Ledgers
 from services.incentives.store import Store
 from shared import topics
 from shared.commands import retry_until_written
-from shared.consuming import TRANSIENT_BACKOFF_SECONDS, records_of
+from shared.consuming import TRANSIENT_BACKOFF_SECONDS, dead_letter_invalid, records_of
 from shared.events import InvalidEvent, RateEvent, parse_rate_event
 from shared.lag import report_lag
-from shared.messaging import ConsumedRecord, dead_letter
-from shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
+from shared.messaging import ConsumedRecord
+from shared.metrics import EVENTS_CONSUMED
 from shared.settings import Settings
 
 log = logging.getLogger("partnerhub.incentives")
@@ -109,19 +109,7 @@ async def valid_rates(
         try:
             event = parse_rate_event(record.value or b"")
         except InvalidEvent as invalid:
-            await dead_letter(
-                broker, record, error=str(invalid), reason=invalid.reason.value, service=service
-            )
-            DEAD_LETTERS.labels(service, record.topic, invalid.reason.value).inc()
-            EVENTS_CONSUMED.labels(service, record.topic, "", "dead_lettered").inc()
-            log.warning(
-                "dead-lettered a message from %s[%s]@%s: %s",
-                record.topic,
-                record.partition,
-                record.offset,
-                invalid,
-                extra={"reason": invalid.reason.value},
-            )
+            await dead_letter_invalid(broker, record, invalid, service=service)
             continue
         EVENTS_CONSUMED.labels(service, record.topic, event.type, "processed").inc()
         valid.append(event)

@@ -4,7 +4,6 @@ of enablement with the person's own token."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from html import unescape
 
 import httpx2 as httpx
@@ -17,11 +16,6 @@ from tests.support.portal import (
     assert_hardened,
     feedback_summary,
     form_of,
-    manager,
-    partner_user,
-    portal_settings,
-    running_portal,
-    sign_in,
 )
 
 PAT = "Bearer access-token-of-pat"
@@ -58,24 +52,6 @@ class ServicesWithCsv(FakeServices):
 @pytest.fixture
 def services() -> ServicesWithCsv:
     return ServicesWithCsv()
-
-
-@pytest.fixture
-def portal(services: ServicesWithCsv) -> Iterator[TestClient]:
-    with running_portal(portal_settings(), services) as client:
-        yield client
-
-
-@pytest.fixture
-def as_pat(portal: TestClient) -> TestClient:
-    sign_in(portal, partner_user())
-    return portal
-
-
-@pytest.fixture
-def as_maria(portal: TestClient) -> TestClient:
-    sign_in(portal, manager())
-    return portal
 
 
 FEEDBACK_ANSWER = {
