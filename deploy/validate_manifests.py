@@ -7,7 +7,8 @@ schemas that the ``kubernetes-validate`` package ships (strict: unknown fields
 are errors), for each version given. The custom resources of KEDA and the
 Prometheus Operator have no schema there: they are named as skipped, and
 checked instead for what would break them silently — a ScaledObject or HPA
-whose target Deployment is not in the same rendering, a TriggerAuthentication
+whose target Deployment is not in the same rendering or is a singleton
+(strategy Recreate, as notifications: exactly one replica), a TriggerAuthentication
 nobody uses, a ServiceMonitor that selects no Service, a PrometheusRule whose
 groups differ from deploy/prometheus/alerts.yml or that promtool rejects.
 Across every file: each namespaced resource has a namespace, and each
@@ -146,8 +147,12 @@ class Check:
             self.target_exists(where, resource["spec"]["scaleTargetRef"]["name"], by_kind)
 
     def target_exists(self, where: str, name: str, by_kind: dict[str, list[Resource]]) -> None:
-        if name not in {d["metadata"]["name"] for d in by_kind.get("Deployment", [])}:
+        deployments = {d["metadata"]["name"]: d for d in by_kind.get("Deployment", [])}
+        if name not in deployments:
             self.fail(where, f"scales Deployment {name}, which is not in this rendering")
+        elif deployments[name]["spec"].get("strategy", {}).get("type") == "Recreate":
+            # A Recreate Deployment is a singleton (notifications' delivery worker).
+            self.fail(where, f"scales Deployment {name}, which must run exactly one replica")
 
     def custom(self, where: str, resource: Resource, by_kind: dict[str, list[Resource]]) -> None:
         kind, spec = resource["kind"], resource.get("spec", {})

@@ -74,6 +74,7 @@ class Principal:
     partner_id: str | None = None
     person: str | None = None
     key_id: str | None = None
+    email: str | None = None  # a signed-in person's address, when their token gives it
 
     @property
     def is_partner(self) -> bool:
@@ -198,7 +199,7 @@ async def _person(request: Request, token: str) -> Principal:
     except IssuerUnavailable as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from None
     role = claims.role if claims.partner_id is None else PARTNER_PREFIX + claims.partner_id
-    return Principal(role, partner_id=claims.partner_id, person=claims.subject)
+    return Principal(role, partner_id=claims.partner_id, person=claims.subject, email=claims.email)
 
 
 Authenticated = Annotated[Principal, Depends(authenticated)]
@@ -259,6 +260,22 @@ async def self_service(principal: Authenticated) -> Principal:
     return principal
 
 
+async def signed_in_person(principal: Authenticated) -> Principal:
+    """A person's own settings (their email preferences): a person signed in, whatever
+    their role; an API key, even an admin's, is no person (403)."""
+    if principal.person is None:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail="this is a signed-in person's own; an API key has none",
+        )
+    return principal
+
+
+async def link_holder() -> None:
+    """A route reached from a link sent by email (unsubscribing): no credential; the
+    link's own signed token, in the request, is checked by the command it reaches."""
+
+
 def acting_partner(principal: Principal, named: str | None) -> str:
     """The partner a self-service command acts for, given the ``partner_id`` its body
     names (``None``: none named).
@@ -301,6 +318,10 @@ PartnerReadAccess = Depends(partner_reader)
 SharedReadAccess = Depends(shared_reader)
 #: A route parameter of this type is a self-service command's caller (:func:`acting_partner`).
 SelfService = Annotated[Principal, Depends(self_service)]
+#: A route parameter of this type is a signed-in person (:func:`signed_in_person`).
+SignedInPerson = Annotated[Principal, Depends(signed_in_person)]
+#: Route dependency: reached from an emailed link, its token checked by the command.
+LinkAccess = Depends(link_holder)
 #: A route parameter of this type is who the events of the caller's command name.
 CallerActor = Annotated[Actor, Depends(caller_actor)]
 

@@ -89,6 +89,10 @@ class Conflict(Exception):
     """The command contradicts the current state (HTTP 409); the message says why."""
 
 
+class Forbidden(Exception):
+    """The caller may not do this, whatever its role (HTTP 403); the message says why."""
+
+
 # ----------------------------------------------------------------- the Idempotency-Key
 
 

@@ -67,6 +67,8 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
+    # The HTTP client logs each request at INFO; the services log what their calls mean.
+    logging.getLogger("httpx2").setLevel(max(logging.WARNING, root.level))
 
 
 ReadinessCheck = Callable[[], Awaitable[bool]]

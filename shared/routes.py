@@ -33,7 +33,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from shared import access
-from shared.commands import Answer, CommandKey, Conflict, InvalidField, NotFound
+from shared.commands import Answer, CommandKey, Conflict, Forbidden, InvalidField, NotFound
 from shared.events import DECIMAL_PATTERN
 
 #: Money in a response body: a decimal string, never a JSON number. The pattern documents
@@ -106,12 +106,17 @@ async def _conflict(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=409)
 
 
+async def _forbidden(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=403)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Answer :class:`InvalidField`, :class:`NotFound` and :class:`Conflict` (and their
-    subclasses) with 422, 404 and 409."""
+    """Answer :class:`InvalidField`, :class:`NotFound`, :class:`Conflict` and
+    :class:`Forbidden` (and their subclasses) with 422, 404, 409 and 403."""
     app.add_exception_handler(InvalidField, _invalid_field)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(Conflict, _conflict)
+    app.add_exception_handler(Forbidden, _forbidden)
 
 
 async def command_key(

@@ -55,6 +55,7 @@ class Claims:
     subject: str
     role: str
     partner_id: str | None
+    email: str | None = None
 
 
 def claims_of(payload: dict[str, Any]) -> Claims:
@@ -68,8 +69,12 @@ def claims_of(payload: dict[str, Any]) -> Claims:
     partner_id = payload.get("partner_id")
     if role == "partner" and (not isinstance(partner_id, str) or not partner_id):
         raise TokenForbidden("a partner's token must carry its partner_id")
+    email = payload.get("email")
     return Claims(
-        subject=str(payload["sub"]), role=role, partner_id=partner_id if role == "partner" else None
+        subject=str(payload["sub"]),
+        role=role,
+        partner_id=partner_id if role == "partner" else None,
+        email=email if isinstance(email, str) and email else None,
     )
 
 

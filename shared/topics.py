@@ -18,6 +18,7 @@ CONSUMED: dict[str, tuple[str, ...]] = {
     "enablement": (PARTNERS, ENABLEMENT),
     "incentives": (PARTNERS, DEALS, ENABLEMENT),
     "reporting": EVENT_TOPICS,
+    "notifications": EVENT_TOPICS,
 }
 
 DLQ_SUFFIX = ".dlq"

@@ -294,7 +294,8 @@ start_prometheus() {
   {"targets": ["127.0.0.1:8001"], "labels": {"service": "onboarding"}},
   {"targets": ["127.0.0.1:8002"], "labels": {"service": "enablement"}},
   {"targets": ["127.0.0.1:8003"], "labels": {"service": "incentives"}},
-  {"targets": ["127.0.0.1:8004"], "labels": {"service": "reporting"}}
+  {"targets": ["127.0.0.1:8004"], "labels": {"service": "reporting"}},
+  {"targets": ["127.0.0.1:8005"], "labels": {"service": "notifications"}}
 ]
 JSON
   fi

@@ -9,7 +9,10 @@
 # Each service gets the admin key from .env (API_KEYS), the local OIDC provider
 # (OIDC_ISSUER from .env), the local Kafka and FerretDB, its own MongoDB database
 # and its port (docs/architecture.md); the portal also gets PORTAL_URL and
-# PORTAL_SESSION_SECRET from .env. Logs go to .local/logs/<service>.log.
+# PORTAL_SESSION_SECRET from .env; notifications gets SMTP_URL (the local
+# Mailpit), NOTIFICATIONS_SECRET and NOTIFY_MANAGER_EMAILS from .env, and may
+# call webhooks on 127.0.0.1 (WEBHOOK_ALLOW_PRIVATE). Logs go to
+# .local/logs/<service>.log.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -19,7 +22,7 @@ pids="$STATE/pids"
 logs="$STATE/logs"
 
 # The services' ports, in start order.
-SERVICES=(onboarding:8001 enablement:8002 incentives:8003 reporting:8004 portal:8000)
+SERVICES=(onboarding:8001 enablement:8002 incentives:8003 reporting:8004 notifications:8005 portal:8000)
 
 log() { printf '[services] %s\n' "$*" >&2; }
 
@@ -31,9 +34,20 @@ env_value() { # env_value NAME -> its value in .env (the first line naming it)
 
 admin_key() { env_value PARTNERHUB_ADMIN_KEY; }
 
+service_env() { # service_env NAME -> the NAME=value settings of that service alone, one a line
+  case $1 in
+    notifications)
+      echo "SMTP_URL=${SMTP_URL:-$(env_value SMTP_URL)}"
+      echo "NOTIFICATIONS_SECRET=${NOTIFICATIONS_SECRET:-$(env_value NOTIFICATIONS_SECRET)}"
+      echo "NOTIFY_MANAGER_EMAILS=${NOTIFY_MANAGER_EMAILS:-$(env_value NOTIFY_MANAGER_EMAILS)}"
+      echo "WEBHOOK_ALLOW_PRIVATE=${WEBHOOK_ALLOW_PRIVATE:-true}"
+      ;;
+  esac
+}
+
 cmd_up() {
   mkdir -p "$pids" "$logs"
-  local key started=() entry name port
+  local key started=() entry name port own
   key=$(admin_key)
   [ -n "$key" ] || { log "error: no PARTNERHUB_ADMIN_KEY in $repo/.env (make env-file writes one)"; exit 1; }
   for entry in "${SERVICES[@]}"; do
@@ -46,12 +60,15 @@ cmd_up() {
       exit 1
     fi
     : > "$logs/$name.log"
+    # A setting left empty (not in .env) is not passed: the service's default applies.
+    mapfile -t own < <(service_env "$name" | grep -v '^[A-Z_]*=$' || true)
     (cd "$repo" && API_KEYS="${API_KEYS:-$key=admin}" HTTP_PORT="$port" \
       OIDC_ISSUER="${OIDC_ISSUER:-$(env_value OIDC_ISSUER)}" \
       PORTAL_URL="${PORTAL_URL:-$(env_value PORTAL_URL)}" \
       PORTAL_SESSION_SECRET="${PORTAL_SESSION_SECRET:-$(env_value PORTAL_SESSION_SECRET)}" \
       KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}" \
       MONGODB_URL="${MONGODB_URL:-mongodb://127.0.0.1:27017}" \
+      env ${own[@]+"${own[@]}"} \
       "$PYTHON" "$here/spawn.py" "$logs/$name.log" "$PYTHON" -m "services.$name" > "$pids/$name.pid")
     started+=("$name:$port")
   done

@@ -1,4 +1,4 @@
-"""What every service offers the same way, checked on each of the four as the process it is.
+"""What every service offers the same way, checked on each of the five as the process it is.
 
 The operational surface (``/healthz``, ``/readyz``, ``/metrics``, ``/openapi.json``,
 ``/asyncapi.json``; docs/operations.md) and access control (docs/rules/events.md, HTTP
@@ -203,6 +203,32 @@ SURFACES: dict[str, Surface] = {
             get(f"/partners/{OTHER}/payouts"),
             get(f"/partners/{OTHER}/health"),
         ),
+    ),
+    "notifications": Surface(
+        paths=(
+            "/webhooks",
+            "/webhooks/{webhook_id}",
+            "/webhooks/{webhook_id}/deliveries",
+            "/webhooks/{webhook_id}/replay",
+            "/me/notifications",
+            "/unsubscribe",
+            "/emails",
+            "/notices",
+        ),
+        topics=topics.CONSUMED["notifications"],
+        protected=(get("/webhooks"), get("/emails"), get("/me/notifications")),
+        staff_only=(
+            get("/webhooks"),
+            post(
+                "/webhooks",
+                {"url": "https://hooks.example.com/x", "event_types": ["PartnerSigned"]},
+            ),
+            post("/notices", {}),
+            get("/me/notifications"),  # a key is no person: 403 to every key
+        ),
+        other_partners=(get("/emails", partner_id=OTHER),),
+        own_partner=(get("/emails", partner_id=OWN),),
+        traffic=post("/notices", {}),
     ),
 }
 

@@ -128,7 +128,9 @@ async def test_prometheus_reads_back_what_the_service_counted(
     assert {"PartnerhubServiceDown", "PartnerhubDeadLetters"} <= alerts, alerts
 
 
-@pytest.mark.parametrize("service", ["onboarding", "enablement", "incentives", "reporting"])
+@pytest.mark.parametrize(
+    "service", ["onboarding", "enablement", "incentives", "reporting", "notifications"]
+)
 async def test_promtool_finds_nothing_wrong_in_metrics(
     settings: Settings, prometheus: str, service: str
 ) -> None:

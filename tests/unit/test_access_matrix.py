@@ -9,7 +9,11 @@ needs a credential, and
 - a partner's caller (its API key or a person of it signed in) is 403 on anything about
   another partner, and on every staff-only route; data about no partner (exchange rates)
   any caller with a credential reads;
-- staff (an admin key, a channel manager signed in) are never 401 or 403.
+- staff (an admin key, a channel manager signed in) are never 401 or 403, but for a
+  person's own settings (email preferences), which only a signed-in person has: every API
+  key gets 403 there, and every person with a valid token is let through;
+- an unsubscribe link's route takes no credential: its token, checked by the command,
+  is the proof (docs/rules/notifications.md).
 
 The routes are not listed here: they are read from each app as ``create_app`` builds it
 (:data:`ROUTES`), and each is classified by the access it declares (:func:`classify`,
@@ -93,6 +97,8 @@ class Guard(Enum):
     SCOPED = "names a partner (partner_id) and checks it itself: scoped_partner, ensure_may_read"
     OWNED = "one resource, its partner checked once read: ensure_may_read"
     SHARED = "data about no partner (exchange rates), for any credential: access.shared_reader"
+    PERSONAL = "a signed-in person's own settings; no API key: access.signed_in_person"
+    LINK = "reached from an emailed link, its token checked by the command: access.link_holder"
 
 
 #: Dependencies that decide a route's guard, the strictest first.
@@ -101,6 +107,8 @@ DECLARED: tuple[tuple[Callable[..., Any], Guard], ...] = (
     (access.partner_reader, Guard.PARTNER),
     (access.self_service, Guard.SELF_SERVICE),
     (access.shared_reader, Guard.SHARED),
+    (access.signed_in_person, Guard.PERSONAL),
+    (access.link_holder, Guard.LINK),
 )
 
 
@@ -233,7 +241,12 @@ class Outcome(Enum):
 
 
 def everywhere(outcome: Outcome) -> dict[Guard, Outcome]:
-    return dict.fromkeys(Guard, outcome)
+    """``outcome`` on every kind of route but an emailed link's, which lets anyone through."""
+    return {**dict.fromkeys(Guard, outcome), Guard.LINK: Outcome.LET_THROUGH}
+
+
+#: A key is no person: every API key is refused a person's own settings.
+NO_PERSON = {Guard.PERSONAL: Outcome.FORBIDDEN}
 
 
 #: Each caller (the credential its requests carry), and what each kind of route answers it.
@@ -247,9 +260,14 @@ CALLERS: dict[str, dict[Guard, Outcome]] = {
     "a person of P-OTHER (JWT)": {
         **everywhere(Outcome.FORBIDDEN),
         Guard.SHARED: Outcome.LET_THROUGH,
+        Guard.PERSONAL: Outcome.LET_THROUGH,
     },
-    "P-MINE's API key": {**everywhere(Outcome.LET_THROUGH), Guard.STAFF: Outcome.FORBIDDEN},
-    "the admin API key": everywhere(Outcome.LET_THROUGH),
+    "P-MINE's API key": {
+        **everywhere(Outcome.LET_THROUGH),
+        Guard.STAFF: Outcome.FORBIDDEN,
+        **NO_PERSON,
+    },
+    "the admin API key": {**everywhere(Outcome.LET_THROUGH), **NO_PERSON},
     "a channel manager (JWT)": everywhere(Outcome.LET_THROUGH),
 }
 
@@ -393,7 +411,7 @@ UNREADABLE = {"not JSON": b"{partner_id: P-MINE", "not UTF-8": b'{"partner_id": 
     [
         pytest.param(route, caller, body, id=f"{route} | {caller} | a body {body}")
         for route in ROUTES
-        if route.has_body
+        if route.has_body and route.guard is not Guard.LINK
         for caller in ("no credential", "an unknown API key")
         for body in UNREADABLE
     ],
@@ -420,8 +438,10 @@ def fits(route: Route) -> bool:
     """Whether the guard a route declares is the one the rules give what it is
     (docs/rules/events.md, "HTTP access"): a partner reads its own partner's data, and
     sends the self-service commands only."""
+    if route.guard is Guard.PERSONAL:
+        return "{partner_id}" not in route.path and not route.partner_in_query
     if route.method != "GET":
-        return route.guard in (Guard.STAFF, Guard.SELF_SERVICE)
+        return route.guard in (Guard.STAFF, Guard.SELF_SERVICE, Guard.LINK)
     if "{partner_id}" in route.path or route.partner_in_query:
         return route.guard in (Guard.PARTNER, Guard.SCOPED)
     return route.guard in (Guard.STAFF, Guard.OWNED, Guard.SHARED)

@@ -50,8 +50,15 @@ def _under(name: str, package: str) -> bool:
     return name == package or name.startswith(package + ".")
 
 
-def test_there_are_four_services_and_the_portal() -> None:
-    assert SERVICES == ["enablement", "incentives", "onboarding", "portal", "reporting"]
+def test_there_are_five_services_and_the_portal() -> None:
+    assert SERVICES == [
+        "enablement",
+        "incentives",
+        "notifications",
+        "onboarding",
+        "portal",
+        "reporting",
+    ]
 
 
 def test_the_portal_talks_to_the_services_over_http_only() -> None:

@@ -8,7 +8,13 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICE_PORTS = {"onboarding": 8001, "enablement": 8002, "incentives": 8003, "reporting": 8004}
+SERVICE_PORTS = {
+    "onboarding": 8001,
+    "enablement": 8002,
+    "incentives": 8003,
+    "reporting": 8004,
+    "notifications": 8005,
+}
 
 
 def _compose() -> dict[str, Any]:
@@ -19,7 +25,7 @@ def _compose() -> dict[str, Any]:
 
 def test_infrastructure_and_every_service_are_there() -> None:
     services = _compose()["services"]
-    assert {"kafka", "mongodb", "prometheus", *SERVICE_PORTS} <= set(services)
+    assert {"kafka", "mongodb", "prometheus", "mailpit", *SERVICE_PORTS} <= set(services)
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
 
 
@@ -33,6 +39,19 @@ def test_services_use_the_project_image_with_their_own_command_port_and_database
         assert service["environment"]["MONGODB_DATABASE"] == f"partnerhub_{name}"
         assert service["environment"]["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
         assert "API_KEYS" in service["environment"]
+
+
+def test_notifications_sends_mail_to_mailpit_and_may_call_local_webhooks() -> None:
+    services = _compose()["services"]
+    mailpit = services["mailpit"]
+    assert mailpit["image"].startswith("axllent/mailpit:")
+    assert set(mailpit["ports"]) == {"1025:1025", "8025:8025"}
+    notifications = services["notifications"]
+    assert notifications["environment"]["SMTP_URL"] == "smtp://mailpit:1025"
+    assert notifications["environment"]["WEBHOOK_ALLOW_PRIVATE"] == "true"
+    # Its own depends_on replaces the shared one: Kafka's topics and MongoDB still first.
+    assert {"kafka-init", "mongodb", "mailpit"} <= set(notifications["depends_on"])
+    assert "deploy" not in notifications, "one instance only: its delivery worker is a singleton"
 
 
 def test_the_dockerfile_runs_as_non_root() -> None:

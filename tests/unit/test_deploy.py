@@ -19,8 +19,11 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-SERVICES = ("onboarding", "enablement", "incentives", "reporting")
-CONSUMERS = ("enablement", "incentives", "reporting")
+SERVICES = ("onboarding", "enablement", "incentives", "reporting", "notifications")
+CONSUMERS = ("enablement", "incentives", "reporting", "notifications")
+#: Exactly one replica, never scaled (its delivery worker is a singleton): replicas 1,
+#: strategy Recreate, no ScaledObject and no HPA. Left out of components/hpa on purpose.
+SINGLETONS = ("notifications",)
 
 Doc = dict[str, Any]
 
@@ -131,6 +134,23 @@ def test_alerts_select_only_metrics_the_services_expose() -> None:
 def test_prometheus_loads_the_alerts() -> None:
     config = _yaml(DEPLOY / "prometheus/prometheus.yml")
     assert config["rule_files"] == ["alerts.yml"]
+
+
+def test_prometheus_scrapes_every_service_and_misses_none() -> None:
+    config = _yaml(DEPLOY / "prometheus/prometheus.yml")
+    (job,) = config["scrape_configs"]
+    targets = {
+        target: static["labels"]["service"]
+        for static in job["static_configs"]
+        for target in static["targets"]
+    }
+    assert targets == {f"{service}:8000": service for service in SERVICES}
+    (missing,) = [r for r in _alert_rules() if r["alert"] == "PartnerhubServiceMissing"]
+    for service in SERVICES:
+        assert f'absent(up{{job="partnerhub", service="{service}"}})' in missing["expr"]
+    local = (DEPLOY / "local/infra.sh").read_text()
+    for port, service in enumerate(SERVICES, start=8001):
+        assert f'{{"targets": ["127.0.0.1:{port}"], "labels": {{"service": "{service}"}}}}' in local
 
 
 def test_the_prometheus_operator_rule_has_the_same_groups_as_alerts_yml() -> None:
@@ -255,10 +275,17 @@ def test_every_service_has_a_hardened_deployment_with_both_probes(service: str) 
         "partnerhub-config",
         f"partnerhub-{service}-config",
     ]
-    # A Service, a PodDisruptionBudget and a ScaledObject for the same pods.
+    # A Service, a PodDisruptionBudget and (but for a singleton) a ScaledObject for the same pods.
     labels = deployment["spec"]["selector"]["matchLabels"]
     assert _one(documents, "Service")["spec"]["selector"] == labels
     assert _one(documents, "PodDisruptionBudget")["spec"]["selector"]["matchLabels"] == labels
+    if service in SINGLETONS:
+        assert deployment["spec"]["replicas"] == 1
+        assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+        assert not [d for d in documents if d["kind"] == "ScaledObject"]
+        return
+    assert "replicas" not in deployment["spec"], "the ScaledObject (or HPA) owns the count"
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
     scaled = _one(documents, "ScaledObject")
     assert scaled["spec"]["scaleTargetRef"]["name"] == f"partnerhub-{service}"
     if service in CONSUMERS:
@@ -287,6 +314,41 @@ def test_the_portal_has_a_hardened_deployment_without_store_or_kafka_credentials
     own = dict(literal.split("=", 1) for literal in generated["partnerhub-portal-config"])
     for service in SERVICES:
         assert own[f"{service.upper()}_URL"] == f"http://partnerhub-{service}:8000"
+
+
+def test_notifications_runs_one_replica_that_nothing_scales() -> None:
+    """Its delivery worker is a singleton: one pod, replaced by Recreate, no autoscaler."""
+    deployment = _one(_base("notifications"), "Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    scaled_anywhere = [
+        d["spec"]["scaleTargetRef"]["name"]
+        for path in sorted((DEPLOY / "k8s").rglob("*.yaml"))
+        for d in _documents(path)
+        if isinstance(d, dict) and d.get("kind") in {"ScaledObject", "HorizontalPodAutoscaler"}
+    ]
+    assert "partnerhub-notifications" not in scaled_anywhere
+    # components/hpa has an HPA for every other service: leaving notifications out is deliberate.
+    hpas = _documents(DEPLOY / "k8s/components/hpa/hpa.yaml")
+    assert {h["spec"]["scaleTargetRef"]["name"] for h in hpas} == {
+        f"partnerhub-{service}" for service in SERVICES if service not in SINGLETONS
+    }
+
+
+def test_notifications_reads_its_smtp_url_and_secret_from_a_secret() -> None:
+    (container,) = _one(_base("notifications"), "Deployment")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    env = {e["name"]: e for e in container["env"]}
+    for variable, key in (("SMTP_URL", "smtp-url"), ("NOTIFICATIONS_SECRET", "signing-secret")):
+        ref = env[variable]["valueFrom"]["secretKeyRef"]
+        assert (ref["name"], ref["key"]) == ("partnerhub-notifications", key), variable
+        assert not ref.get("optional", False), f"{variable}: a pod without it must not start"
+    kustomization = _yaml(DEPLOY / "k8s/base/kustomization.yaml")
+    generated = {g["name"]: g["literals"] for g in kustomization["configMapGenerator"]}
+    own = dict(literal.split("=", 1) for literal in generated["partnerhub-notifications-config"])
+    assert own["WEBHOOK_ALLOW_PRIVATE"] == "false"
+    assert not {"SMTP_URL", "NOTIFICATIONS_SECRET"} & set(own), "secrets belong in a Secret"
 
 
 def test_the_base_configures_each_service_from_config_maps() -> None:

@@ -14,6 +14,8 @@ from services.enablement.app import create_app as enablement_app
 from services.enablement.settings import EnablementSettings
 from services.incentives.app import create_app as incentives_app
 from services.incentives.settings import IncentivesSettings
+from services.notifications.app import create_app as notifications_app
+from services.notifications.settings import NotificationsSettings
 from services.onboarding.app import create_app as onboarding_app
 from services.onboarding.settings import OnboardingSettings
 from services.reporting.app import create_app as reporting_app
@@ -25,6 +27,7 @@ APPS: dict[str, tuple[type[Settings], Callable[[Any], FastAPI]]] = {
     "enablement": (EnablementSettings, enablement_app),
     "incentives": (IncentivesSettings, incentives_app),
     "reporting": (ReportingSettings, reporting_app),
+    "notifications": (NotificationsSettings, notifications_app),
 }
 
 

@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from services.enablement.settings import EnablementSettings
 from services.incentives.settings import IncentivesSettings
+from services.notifications.settings import NotificationsSettings
 from services.onboarding.settings import OnboardingSettings
 from services.reporting.settings import ReportingSettings
 from shared.messaging import kafka_client_options, kafka_security
@@ -46,6 +47,7 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
         (EnablementSettings, "enablement", 8002),
         (IncentivesSettings, "incentives", 8003),
         (ReportingSettings, "reporting", 8004),
+        (NotificationsSettings, "notifications", 8005),
     ],
 )
 def test_each_service_defaults_its_name_port_and_database(
