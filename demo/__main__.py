@@ -27,7 +27,7 @@ from typing import Any
 import httpx2 as httpx
 from aiokafka import AIOKafkaProducer
 
-from demo import claims, lifecycle, people, surveys
+from demo import claims, lifecycle, notices, people, surveys
 from demo import scenario as sim
 from demo.people import sign_in_lines
 from demo.reference import Statement, expected_statements
@@ -43,7 +43,13 @@ ROOT = Path(__file__).resolve().parent.parent
 ENV_FILE = Path(os.environ.get("DEMO_ENV_FILE", ROOT / ".env"))
 #: The local OIDC provider's realm (deploy/local/infra.sh reads it from the state folder).
 REALM = Path(os.environ.get("PARTNERHUB_STATE", ROOT / ".local")) / "oidc" / "realm.json"
-SERVICES = {"onboarding": 8001, "enablement": 8002, "incentives": 8003, "reporting": 8004}
+SERVICES = {
+    "onboarding": 8001,
+    "enablement": 8002,
+    "incentives": 8003,
+    "reporting": 8004,
+    "notifications": 8005,
+}
 
 
 def service_url(name: str) -> str:
@@ -138,7 +144,7 @@ async def drive(
                 "partner_type": applicant.partner_type,
                 "region": applicant.region,
                 "industry": applicant.industry,
-                "contact_email": f"channel{n}@partner{n}.example",
+                "contact_email": f"channel{n}@partner{n}.{scenario.run}.example",
                 "scorecard": applicant.scorecard,
                 "capabilities": applicant.capabilities,
             },
@@ -616,6 +622,9 @@ async def main_async(args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     ticker = asyncio.create_task(progress(platform, stop))
     started = time.monotonic()
+    stack = contextlib.ExitStack()
+    receiver = notices.Receiver()
+    webhook_id = ""
     try:
         for name in SERVICES:
             deadline = time.monotonic() + 90
@@ -630,6 +639,9 @@ async def main_async(args: argparse.Namespace) -> int:
         say(
             f"partnerhub demo: run {run}, seed {args.seed}, {args.partners} partners, {args.deals} deals"
         )
+        url = stack.enter_context(notices.receiving(receiver))
+        webhook_id = await notices.subscribe(http["notifications"], url, receiver)
+        say(f"0. the demo's webhook receiver at {url} subscribed ({webhook_id})")
         ledger, registered = await drive(platform, scenario)
         expected = expected_statements([*ledger, *lifecycle.approvals(registered)])
         say(
@@ -667,6 +679,12 @@ async def main_async(args: argparse.Namespace) -> int:
             await surveys.exercise(platform, run, scenario, done)
             for line in done.said[said:]:
                 say(line)
+            say("15. webhooks delivered to the demo's receiver; emails in the local inbox")
+            said = len(done.said)
+            inbox = people.ensure_env(ENV_FILE).get("MAIL_INBOX_URL", people.MAIL_INBOX_URL)
+            await notices.exercise(platform, scenario, webhook_id, receiver, inbox, done)
+            for line in done.said[said:]:
+                say(line)
             if done.problems:
                 problems[("lifecycle", "-")] = done.problems
         stop.set()
@@ -674,8 +692,10 @@ async def main_async(args: argparse.Namespace) -> int:
         await report(platform, scenario, expected)
         say()
         say("URLS TO EXPLORE (send the admin key from .env as 'Authorization: Bearer …')")
+        values_now = people.ensure_env(ENV_FILE)
         for name in SERVICES:
-            say(f"  {name:<11} {service_url(name)}/docs   metrics {service_url(name)}/metrics")
+            say(f"  {name:<13} {service_url(name)}/docs   metrics {service_url(name)}/metrics")
+        say(f"  mail inbox  {values_now.get('MAIL_INBOX_URL', people.MAIL_INBOX_URL)}")
         say()
         say("THE PORTAL: sign in as one of the demo people (kept in .env)")
         values = bind_demo_partners(scenario, expected)
@@ -713,12 +733,17 @@ async def main_async(args: argparse.Namespace) -> int:
             f"SELF-CHECK PASSED: {len(expected)} statements, {lines} lines, every number equal to the independent "
             f"recomputation from the events sent, after a decision by hand and an adjustment; "
             f"the extension as the rule says; the MDF claims paid once, as approved; every "
-            f"partner's NPS as recomputed from the survey answers; "
+            f"partner's NPS as recomputed from the survey answers; every webhook delivery "
+            f"signed and received, the applications' and payouts' emails in the inbox; "
             f"{converted} lines converted from another currency and {waiting} waiting for "
             f"a rate ({time.monotonic() - started:.0f} s)"
         )
         return 0
     finally:
+        if webhook_id:
+            with contextlib.suppress(httpx.HTTPError):
+                await http["notifications"].delete(f"/webhooks/{webhook_id}")
+        stack.close()
         stop.set()
         if not ticker.done():
             ticker.cancel()

@@ -10,6 +10,9 @@ is missing (never changing what is there):
 - ``SMTP_URL`` and ``MAIL_INBOX_URL``: the local mail server (Mailpit,
   ``deploy/local/infra.sh``) and its web inbox, where the mail sent to people
   arrives (docs/operations.md, "Email locally: Mailpit");
+- ``NOTIFICATIONS_SECRET`` (random) and ``NOTIFY_MANAGER_EMAILS`` (the demo
+  channel manager's address): notifications' unsubscribe links and the channel
+  managers' email (docs/rules/notifications.md);
 - ``PARTNERHUB_DEMO_MANAGER``, ``PARTNERHUB_DEMO_PARTNER_A``,
   ``PARTNERHUB_DEMO_PARTNER_B``: ``<username>:<password>``, random passwords.
 
@@ -64,6 +67,11 @@ DEMO_PEOPLE = (
 )
 
 
+def email(username: str) -> str:
+    """A demo person's address (the provider's realm gives it; Mailpit receives it)."""
+    return f"{username}@partnerhub.invalid"
+
+
 @dataclass(frozen=True, slots=True)
 class Person:
     username: str
@@ -77,7 +85,7 @@ class Person:
             "username": self.username,
             "password": self.password,
             "name": self.name,
-            "email": f"{self.username}@partnerhub.invalid",
+            "email": email(self.username),
             "role": self.role,
             "partner_id": self.partner_id,
         }
@@ -116,6 +124,10 @@ def ensure_env(path: Path) -> dict[str, str]:
         "PORTAL_SESSION_SECRET": secrets.token_urlsafe(32),
         "SMTP_URL": SMTP_URL,
         "MAIL_INBOX_URL": MAIL_INBOX_URL,
+        "NOTIFICATIONS_SECRET": secrets.token_urlsafe(32),
+        "NOTIFY_MANAGER_EMAILS": ",".join(
+            email(username) for _, username, _, role, _ in DEMO_PEOPLE if role == "channel_manager"
+        ),
         **{
             variable: f"{username}:{secrets.token_urlsafe(12)}"
             for variable, username, *_ in DEMO_PEOPLE
