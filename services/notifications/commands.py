@@ -10,6 +10,7 @@ from services.notifications.domain import (
     Audience,
     NoticeKind,
     UnsafeUrl,
+    keyed_webhook_id,
     looks_like_address,
     new_secret,
     new_webhook_id,
@@ -34,7 +35,7 @@ from services.notifications.views import (
 )
 from services.notifications.webhooks import Resolver, check_url, resolve
 from shared.access import Principal
-from shared.commands import Forbidden, InvalidField, NotFound
+from shared.commands import CommandKey, Conflict, Forbidden, InvalidField, NotFound
 from shared.events import PAYLOADS
 
 
@@ -60,7 +61,11 @@ class NotificationsCommands:
 
     # ---------------------------------------------------------------- webhooks
 
-    async def add_webhook(self, body: WebhookBody, principal: Principal) -> WebhookCreatedView:
+    async def add_webhook(
+        self, body: WebhookBody, principal: Principal, key: CommandKey | None = None
+    ) -> WebhookCreatedView:
+        """A new subscription. Sent again with the same Idempotency-Key and body, the same
+        subscription (and its secret) is answered; with another body, 409."""
         for index, event_type in enumerate(body.event_types):
             if event_type not in PAYLOADS:
                 raise InvalidField(
@@ -73,7 +78,7 @@ class NotificationsCommands:
         except UnsafeUrl as exc:
             raise InvalidField(("body", "url"), f"the webhook URL {exc}") from None
         doc: Document = {
-            "_id": new_webhook_id(),
+            "_id": new_webhook_id() if key is None else keyed_webhook_id(key.derived_id),
             "url": body.url,
             "event_types": sorted(set(body.event_types)),
             "partner_id": body.partner_id,
@@ -81,8 +86,12 @@ class NotificationsCommands:
             "status": "active",
             "created_at": iso(self.clock()),
             "created_by": principal.actor.model_dump(mode="json"),
+            "fingerprint": None if key is None else key.fingerprint,
         }
-        await self.store.add_webhook(doc)
+        if not await self.store.add_webhook(doc):
+            doc = await existing_webhook(self.store, doc["_id"])
+            if key is None or doc.get("fingerprint") != key.fingerprint:
+                raise Conflict("this Idempotency-Key was sent before with another body")
         return WebhookCreatedView(**WebhookView.of(doc).model_dump(), secret=doc["secret"])
 
     async def set_status(self, webhook_id: str, status: str) -> WebhookView:

@@ -55,6 +55,11 @@ def new_webhook_id() -> str:
     return "WH-" + secrets.token_hex(8)
 
 
+def keyed_webhook_id(derived: str) -> str:
+    """The id of a subscription made with an Idempotency-Key: the same for every retry."""
+    return "WH-" + derived.replace("-", "")[:16]
+
+
 def delivery_id(webhook_id: str, event_id: str) -> str:
     """One delivery per (subscription, event): the same event consumed twice is the same
     delivery, so it is queued once."""
@@ -144,6 +149,24 @@ def check_url_form(url: str) -> str:
     return parts.hostname
 
 
+#: IPv6 prefixes that carry an IPv4 address in their last 32 bits (NAT64, RFC 6052 and 8215).
+_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+
+
+def _embedded(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> Any:
+    """The IPv4 address an IPv6 address stands for (mapped, 6to4, NAT64), else itself:
+    ``::ffff:10.0.0.1`` reaches 10.0.0.1 and is judged as it."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return address
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if any(address in network for network in _NAT64):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address
+
+
 def check_addresses(host: str, addresses: Iterable[str]) -> None:
     """:class:`UnsafeUrl` when any address the host resolves to is not a public unicast
     address (loopback, private, link-local, shared, reserved, multicast, unspecified),
@@ -151,9 +174,7 @@ def check_addresses(host: str, addresses: Iterable[str]) -> None:
     found = False
     for text in addresses:
         found = True
-        address = ipaddress.ip_address(text.split("%", 1)[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
+        address = _embedded(ipaddress.ip_address(text.split("%", 1)[0]))
         if not address.is_global or address.is_multicast:
             raise UnsafeUrl(
                 f"{host} resolves to {address}, which is not a public address "

@@ -134,18 +134,21 @@ class Outgoing:
         """Queue the emails of ``notices``; how many were new."""
         people = [*self.managers, *await self.store.people()]
         unsubscribed = await self.store.preferences()
-        emails = [
-            self.render(notice, address, now)
+        wanted = {
+            email_id(notice, address): (notice, address)
             for notice in notices
             for address in recipients(notice, people, unsubscribed)
-        ]
+        }
+        # Those queued before (a batch consumed again, the periodic job run again) are
+        # neither rendered nor counted again.
+        known = await self.store.emails_by_id(wanted)
+        emails = [self.render(n, a, now) for i, (n, a) in wanted.items() if i not in known]
         if not emails:
             return 0
         new = await self.store.queue_emails(emails)
         for email in emails:
             EMAILS.labels(email["kind"], "queued").inc()
-        if new:
-            self.wake()
+        self.wake()
         return new
 
 

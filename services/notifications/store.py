@@ -60,7 +60,7 @@ class Store(Protocol):
     fake in the unit tests."""
 
     # webhooks
-    async def add_webhook(self, doc: Document) -> None: ...
+    async def add_webhook(self, doc: Document) -> bool: ...
     async def webhook(self, webhook_id: str) -> Document | None: ...
     async def webhooks(self) -> list[Document]: ...
     async def set_webhook_status(self, webhook_id: str, status: str) -> Document | None: ...
@@ -141,8 +141,9 @@ class NotificationsStore:
 
     # ---------------------------------------------------------------- webhooks
 
-    async def add_webhook(self, doc: Document) -> None:
-        await self.webhooks_.insert_one(doc)
+    async def add_webhook(self, doc: Document) -> bool:
+        """Insert a subscription; False when its id is taken (a keyed command sent again)."""
+        return await insert_new(self.webhooks_, [doc]) == 1
 
     async def webhook(self, webhook_id: str) -> Document | None:
         return await self.webhooks_.find_one({"_id": webhook_id})

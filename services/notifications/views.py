@@ -173,4 +173,3 @@ class EmailsView(BaseModel):
 
 class NoticesView(BaseModel):
     queued: int = Field(description="emails queued by this run (0 when all were already)")
-

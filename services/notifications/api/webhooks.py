@@ -18,7 +18,7 @@ from services.notifications.views import (
     WebhookView,
 )
 from shared import access
-from shared.routes import refusals
+from shared.routes import IdempotentCommand, refusals
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"], dependencies=[access.StaffAccess])
 
@@ -31,12 +31,13 @@ NO_WEBHOOK = refusals(not_found="no webhook of that id")
     status_code=201,
     response_model=WebhookCreatedView,
     summary="Subscribe a URL to event types (optionally one partner's); the secret is "
-    "shown only in this answer",
+    "shown only in this answer (and to a retry with the same Idempotency-Key)",
+    responses=refusals(conflict="the Idempotency-Key was sent before with another body"),
 )
 async def add_webhook(
-    body: WebhookBody, principal: access.Authenticated, commands: Commands
+    body: WebhookBody, principal: access.Authenticated, key: IdempotentCommand, commands: Commands
 ) -> WebhookCreatedView:
-    return await commands.add_webhook(body, principal)
+    return await commands.add_webhook(body, principal, key)
 
 
 @router.get("", response_model=WebhooksView, summary="Every subscription (secrets never shown)")
