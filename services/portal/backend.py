@@ -47,7 +47,7 @@ class Sent:
 
 
 class Backend:
-    """One HTTP client for the four services."""
+    """One HTTP client for the services."""
 
     def __init__(self, settings: PortalSettings, http: httpx.AsyncClient) -> None:
         self.http = http
@@ -56,6 +56,7 @@ class Backend:
             "enablement": settings.enablement_url,
             "incentives": settings.incentives_url,
             "reporting": settings.reporting_url,
+            "notifications": settings.notifications_url,
         }
 
     async def read(
@@ -79,16 +80,54 @@ class Backend:
     ) -> Sent:
         """``POST`` a command with an idempotency key (a resubmitted form is one command);
         :class:`Refused` on any status outside 2xx."""
+        return await self._command("POST", service, path, token, body, idempotency_key)
+
+    async def put(
+        self,
+        service: str,
+        path: str,
+        token: str,
+        body: dict[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> Sent:
+        """``PUT``, answered as :meth:`send`."""
+        return await self._command("PUT", service, path, token, body, idempotency_key)
+
+    async def delete(
+        self, service: str, path: str, token: str, *, idempotency_key: str | None = None
+    ) -> Sent:
+        """``DELETE``, answered as :meth:`send` (a 204 is an empty body)."""
+        return await self._command("DELETE", service, path, token, None, idempotency_key)
+
+    async def send_public(
+        self, service: str, path: str, body: dict[str, Any] | None = None
+    ) -> Sent:
+        """``POST`` to a route that needs no sign-in, **without** any ``Authorization``
+        (an unsubscribe link's: its token is in the body); answered as :meth:`send`."""
+        return await self._command("POST", service, path, None, body, None)
+
+    async def _command(
+        self,
+        method: str,
+        service: str,
+        path: str,
+        token: str | None,
+        body: dict[str, Any] | None,
+        idempotency_key: str | None,
+    ) -> Sent:
         headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
-        response = await self._call("POST", service, path, token, json=body, headers=headers)
+        response = await self._call(method, service, path, token, json=body, headers=headers)
         if not 200 <= response.status_code < 300:
             raise Refused(response.status_code, _message(response), _problems(response))
         return Sent(response.status_code, _body(response))
 
     async def _call(
-        self, method: str, service: str, path: str, token: str, **kwargs: Any
+        self, method: str, service: str, path: str, token: str | None, **kwargs: Any
     ) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
+        """The request, with the person's token unless ``token`` is None (a public route)."""
+        authorization = {} if token is None else {"Authorization": f"Bearer {token}"}
+        headers = {**authorization, **kwargs.pop("headers", {})}
         try:
             return await self.http.request(
                 method, f"{self.bases[service]}{path}", headers=headers, **kwargs

@@ -11,8 +11,8 @@ uses the HTTP, logging and ``OIDC_*`` ones):
 - ``PORTAL_SESSION_SECRET``: the key the session cookie is encrypted with; every
   replica needs the same one. Unset, each process makes a random one (sessions
   end when it restarts).
-- ``ONBOARDING_URL``, ``ENABLEMENT_URL``, ``INCENTIVES_URL``, ``REPORTING_URL``:
-  the services' public HTTP APIs.
+- ``ONBOARDING_URL``, ``ENABLEMENT_URL``, ``INCENTIVES_URL``, ``REPORTING_URL``,
+  ``NOTIFICATIONS_URL``: the services' public HTTP APIs.
 """
 
 from __future__ import annotations
@@ -46,11 +46,17 @@ class PortalSettings(Settings):
     enablement_url: str = "http://127.0.0.1:8002"
     incentives_url: str = "http://127.0.0.1:8003"
     reporting_url: str = "http://127.0.0.1:8004"
+    notifications_url: str = "http://127.0.0.1:8005"
     portal_backend_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     portal_page_size: int = Field(default=25, ge=1, le=500, description="rows per list page")
 
     @field_validator(
-        "portal_url", "onboarding_url", "enablement_url", "incentives_url", "reporting_url"
+        "portal_url",
+        "onboarding_url",
+        "enablement_url",
+        "incentives_url",
+        "reporting_url",
+        "notifications_url",
     )
     @classmethod
     def _absolute_http_url(cls, value: str) -> str:

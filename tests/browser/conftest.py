@@ -1,5 +1,5 @@
 """The portal in a real browser: Debian's chromium driven by Selenium, signing in at the
-real local OIDC provider, against the four services and the portal as processes on the
+real local OIDC provider, against the five services and the portal as processes on the
 test infrastructure (docs/portal.md).
 
 The fixtures make two active partners (A with a closed deal, B), an application
@@ -24,6 +24,7 @@ from selenium.webdriver.chrome.service import Service
 
 from demo.people import Person, write_realm
 from shared import topics
+from shared.infra import start_group_at_end
 from shared.settings import Settings
 from tests.support.events import envelope, send
 from tests.support.onboarding import active_partner, apply
@@ -36,6 +37,11 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 SHOTS = Path(
     os.environ.get("PARTNERHUB_SCREENSHOTS", ROOT / ".local" / "logs" / "tests" / "screenshots")
 )
+
+
+#: Signs the unsubscribe links of the notifications process the fixture starts.
+NOTIFICATIONS_SECRET = secrets.token_urlsafe(32)
+SERVICES = ("onboarding", "enablement", "incentives", "reporting", "notifications")
 
 
 @dataclass
@@ -82,10 +88,22 @@ def portal(settings: Settings) -> Iterator[Portal]:
     unique = secrets.token_hex(5)
     oidc = {"OIDC_ISSUER": issuer()}
     started: dict[str, ServiceProcess] = {}
+    mail = {
+        "SMTP_URL": os.environ["PARTNERHUB_SMTP_URL"],
+        "WEBHOOK_ALLOW_PRIVATE": "true",
+        "NOTIFICATIONS_SECRET": NOTIFICATIONS_SECRET,
+        "DELIVERY_POLL_SECONDS": "0.2",
+    }
+    asyncio.run(
+        start_group_at_end(
+            settings, f"browser-notifications-{unique}", topics.CONSUMED["notifications"]
+        )
+    )
     try:
-        for name in ("onboarding", "enablement", "incentives", "reporting"):
+        for name in SERVICES:
+            extra = mail if name == "notifications" else {}
             env = service_env(
-                settings, f"browser_{name}_{unique}", f"browser-{name}-{unique}", **oidc
+                settings, f"browser_{name}_{unique}", f"browser-{name}-{unique}", **oidc, **extra
             )
             started[name] = ServiceProcess(name, env).start(timeout=120)
         port = free_port()
@@ -96,10 +114,7 @@ def portal(settings: Settings) -> Iterator[Portal]:
                 **oidc,
                 "PORTAL_URL": url,
                 "PORTAL_SESSION_SECRET": secrets.token_urlsafe(32),
-                **{
-                    f"{n.upper()}_URL": started[n].url
-                    for n in ("onboarding", "enablement", "incentives", "reporting")
-                },
+                **{f"{n.upper()}_URL": started[n].url for n in SERVICES},
             },
             port=port,
         )

@@ -1,5 +1,5 @@
 """The partner portal in unit tests: its settings, sessions sealed with its own codec,
-and a fake of the four services (and, when given, the stand-in issuer) behind an
+and a fake of the services (and, when given, the stand-in issuer) behind an
 ``httpx.MockTransport``.
 
 The fake answers canned JSON and records every request that reaches it (method,
@@ -42,6 +42,7 @@ from services.incentives.views import (
     RegistrationView,
     SettlementRunAnswer,
 )
+from services.notifications.views import PersonView
 from services.onboarding.views import ApplicationsView, ApprovalAnswer
 from services.portal.app import create_app
 from services.portal.sessions import SESSION_COOKIE, Session, SessionCodec
@@ -72,6 +73,7 @@ SERVICE_URLS = {
     "enablement": "http://enablement.test:8002",
     "incentives": "http://incentives.test:8003",
     "reporting": "http://reporting.test:8004",
+    "notifications": "http://notifications.test:8005",
 }
 SERVICE_OF_ORIGIN = {url: name for name, url in SERVICE_URLS.items()}
 
@@ -169,7 +171,10 @@ class Call:
 
 
 class FakeServices:
-    """The four services (and the issuer, when given) as one MockTransport handler."""
+    """The services (and the issuer, when given) as one MockTransport handler.
+
+    Notifications answers ``PUT /me`` from the start, as the real one does: every
+    sign-in makes the person known to it (a test may answer otherwise with :meth:`on`)."""
 
     def __init__(self, issuer: Issuer | None = None) -> None:
         self.issuer = issuer
@@ -177,6 +182,7 @@ class FakeServices:
         self.calls: list[Call] = []
         #: Services (or ``"issuer"``) that cannot be reached: a connection error.
         self.down: set[str] = set()
+        self.on("PUT", "notifications", "/me", KNOWN_PERSON)
 
     def on(self, method: str, service: str, path: str, body: Any, status: int = 200) -> None:
         self.answers[(method, service, path)] = (status, body)
@@ -262,6 +268,13 @@ def form_of(client: TestClient, page: str) -> dict[str, str]:
 def answer_of(model: type[BaseModel], data: Mapping[str, Any]) -> dict[str, Any]:
     """``data`` as the service answers it: validated by its response model, as JSON."""
     return model.model_validate(data).model_dump(mode="json", by_alias=True)
+
+
+#: Notifications' answer to ``PUT /me`` (``PersonView``): Pat, known by their address.
+KNOWN_PERSON = answer_of(
+    PersonView,
+    {"person": "pat", "address": "pat@example.com", "partner_id": "P-A", "manager": False},
+)
 
 
 def satisfaction(

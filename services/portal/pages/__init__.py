@@ -11,10 +11,12 @@ from services.portal.pages import (
     inquiries,
     leaderboard,
     mdf,
+    notifications,
     partners,
     registrations,
     settlements,
     statements,
+    webhooks,
 )
 
 ROUTERS: list[APIRouter] = [
@@ -30,4 +32,6 @@ ROUTERS: list[APIRouter] = [
     mdf.router,
     feedback.router,
     leaderboard.router,
+    notifications.router,
+    webhooks.router,
 ]

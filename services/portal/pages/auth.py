@@ -1,23 +1,35 @@
-"""``/login``, ``/auth/callback``, ``/logout``: signing in and out (docs/portal.md)."""
+"""``/login``, ``/auth/callback``, ``/logout``: signing in and out (docs/portal.md).
+
+Signing in also makes the person known to notifications as someone to email (its
+``PUT /me``, with their own token), best effort: notifications refusing or not
+answering is logged and the sign-in goes on."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from services.portal.backend import Refused
 from services.portal.pages.dependencies import (
     Parts,
     Person,
+    Portal,
     SignOutForm,
     render,
     see_other,
 )
-from services.portal.sessions import SESSION_COOKIE, SIGN_IN_COOKIE, safe_next
+from services.portal.sessions import SESSION_COOKIE, SIGN_IN_COOKIE, Session, safe_next
 from services.portal.signin import IssuerUnreachable, SignInFailed
 
 router = APIRouter(tags=["sign-in"])
+log = logging.getLogger("partnerhub.portal")
+
+#: The longest a sign-in waits for notifications to know the person.
+MAKE_KNOWN_SECONDS = 3.0
 
 
 @router.get("/login", response_model=None)
@@ -57,10 +69,28 @@ async def callback(
         return _sign_in_problem(request, str(exc))
     except IssuerUnreachable as exc:
         return _sign_in_problem(request, f"The sign-in service cannot be reached: {exc}", 503)
+    await make_known(parts, session)
     response = see_other(safe_next(sign_in.next_path))
     parts.codec.forget(response, SIGN_IN_COOKIE)
     parts.codec.keep_session(response, session, time.time())
     return response
+
+
+async def make_known(parts: Portal, session: Session) -> None:
+    """Notifications' ``PUT /me`` as the person just signed in, so they are emailed what
+    concerns them; any failure is a warning, never the sign-in's."""
+    try:
+        async with asyncio.timeout(MAKE_KNOWN_SECONDS):
+            await parts.backend.put("notifications", "/me", session.access_token)
+    except Refused as exc:
+        log.warning(
+            "notifications did not take %s as someone to email (%s): %s",
+            session.subject,
+            exc.status,
+            exc.message,
+        )
+    except Exception:  # best effort: nothing about email stops a sign-in
+        log.warning("notifications could not be told of %s", session.subject, exc_info=True)
 
 
 @router.get("/logout")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
@@ -22,6 +22,8 @@ from services.portal.signin import IssuerUnreachable, OidcClient, SignInFailed
 
 #: Renew the access token when it has less than this left.
 RENEW_SECONDS = 60
+#: How a form's command is sent.
+Method = Literal["POST", "PUT", "DELETE"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,12 +169,19 @@ async def send_form(
     service: str,
     path: str,
     body: dict[str, Any] | None = None,
+    *,
+    method: Method = "POST",
 ) -> Sent:
     """The form's command, sent to ``service`` as the person, with the form's
-    ``submission`` as its Idempotency-Key: a form sent twice is one command."""
-    return await parts.backend.send(
-        service, path, person.access_token, body, idempotency_key=form.get("submission") or None
-    )
+    ``submission`` as its Idempotency-Key: a form sent twice is one command. ``method``:
+    ``POST``, or ``PUT`` or ``DELETE`` for a service whose route is one."""
+    key = form.get("submission") or None
+    token = person.access_token
+    if method == "PUT":
+        return await parts.backend.put(service, path, token, body, idempotency_key=key)
+    if method == "DELETE":
+        return await parts.backend.delete(service, path, token, idempotency_key=key)
+    return await parts.backend.send(service, path, token, body, idempotency_key=key)
 
 
 async def send_correctable(
@@ -182,11 +191,13 @@ async def send_correctable(
     service: str,
     path: str,
     body: dict[str, Any] | None = None,
+    *,
+    method: Method = "POST",
 ) -> Sent | Refused:
     """:func:`send_form`, with a refusal the person can correct (a 4xx but 401) returned
     to be shown on the form; any other (a 401 signs in again, a 5xx) is raised."""
     try:
-        return await send_form(parts, person, form, service, path, body)
+        return await send_form(parts, person, form, service, path, body, method=method)
     except Refused as exc:
         if not exc.correctable:
             raise
