@@ -257,12 +257,17 @@ class Mailer:
                 await self._failed(email, f"cannot reach the mail server: {exc}", now)
             return False
         try:
-            for email in sendable:
+            for index, email in enumerate(sendable):
                 try:
                     await smtp.send_message(message_of(email, self.sender))
                 except aiosmtplib.SMTPResponseException as exc:
                     await self._failed(email, f"{exc.code} {exc.message}", now)
                     continue
+                except (aiosmtplib.SMTPException, OSError) as exc:
+                    # The connection is gone: this email and the rest of the pass wait.
+                    for left in sendable[index:]:
+                        await self._failed(left, f"the mail server went away: {exc}", now)
+                    return False
                 await self.store.record_email(
                     email["_id"], {"status": SENT, "sent_at": iso(self.clock())}, queued=None
                 )
