@@ -602,12 +602,15 @@ def email_id(notice: Notice, address: str) -> str:
 def unsubscribe_token(secret: str, address: str, kind: NoticeKind) -> str:
     """The token of an unsubscribe link: an HMAC of the address and the kind, so a link
     only ever unsubscribes the person it was sent to, from that kind."""
-    message = f"{normalised_address(address)}\0{kind.value}".encode()
+    # surrogatepass: a lone surrogate (JSON allows "\ud800") is hashed, not raised on
+    message = f"{normalised_address(address)}\0{kind.value}".encode(errors="surrogatepass")
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
 def valid_unsubscribe(secret: str, address: str, kind: NoticeKind, token: str) -> bool:
-    return hmac.compare_digest(unsubscribe_token(secret, address, kind), token)
+    # bytes: compare_digest refuses text that is not ASCII, and a token is anyone's input
+    expected = unsubscribe_token(secret, address, kind).encode()
+    return hmac.compare_digest(expected, token.encode(errors="surrogatepass"))
 
 
 @dataclass(slots=True)

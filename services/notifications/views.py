@@ -130,7 +130,7 @@ class UnsubscribeBody(BaseModel):
 
     address: str = Field(min_length=3, max_length=320)
     kind: NoticeKind
-    token: str = Field(min_length=64, max_length=64)
+    token: str = Field(pattern=r"^[0-9a-f]{64}$", description="the link's HMAC, hexadecimal")
 
 
 class UnsubscribedView(BaseModel):

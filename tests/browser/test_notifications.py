@@ -6,16 +6,24 @@ to receive, and an unsubscribe link works without signing in."""
 from __future__ import annotations
 
 import asyncio
+import time
 from urllib.parse import urlencode
 
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    TimeoutException,
+)
+from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions as seen
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from services.notifications.domain import NoticeKind, unsubscribe_token
 from shared.settings import Settings
 from tests.browser.conftest import NOTIFICATIONS_SECRET, Portal, close_a_deal
-from tests.browser.test_portal import notice_says, on_page, shot, sign_in, text, wait_for_text
+from tests.browser.test_portal import notice_says, on_page, shot, sign_in, text
 from tests.integration.test_notifications import Receiver, serving
 
 
@@ -29,7 +37,7 @@ def test_the_manager_subscribes_a_receiver_and_sees_the_delivery_it_acknowledged
         Select(on_page(browser, "event_types")).select_by_value("DealClosed")
         on_page(browser, "partner_id").send_keys(portal.partner_a)
         on_page(browser, "add-webhook").click()
-        secret = on_page(browser, "webhook-secret").text
+        secret = arrived(browser, "webhook-secret").text
         assert secret.startswith("whsec_")
         assert "not shown again" in on_page(browser, "secret-note").text
         shot(browser, "webhook-created")
@@ -40,7 +48,7 @@ def test_the_manager_subscribes_a_receiver_and_sees_the_delivery_it_acknowledged
         browser.get(f"{portal.url}/webhooks")
         link = on_page(browser, "webhooks").find_element(By.PARTIAL_LINK_TEXT, "WH-")
         link.click()
-        wait_for_text(browser, "delivered")
+        wait_for_status(browser, "delivered")
         shot(browser, "webhook-deliveries")
         assert [e["data"]["deal_id"] for e in receiver.acknowledged] == [deal_id]
         assert receiver.bad_signatures == 0
@@ -49,6 +57,37 @@ def test_the_manager_subscribes_a_receiver_and_sees_the_delivery_it_acknowledged
         on_page(browser, f"pause-{webhook_id}").find_element(By.TAG_NAME, "button").click()
         notice_says(browser, "paused")
         assert on_page(browser, "webhook-status").text == "paused"
+
+
+def arrived(browser: WebDriver, element_id: str) -> WebElement:
+    """The element ``element_id`` of the page a form led to, once that page is there."""
+    wait = WebDriverWait(
+        browser, 20, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
+    )
+    try:
+        return wait.until(seen.presence_of_element_located((By.ID, element_id)))
+    except TimeoutException:
+        raise AssertionError(
+            f"no #{element_id} on {browser.current_url}: {text(browser)[:2000]}"
+        ) from None
+
+
+def wait_for_status(browser: WebDriver, wanted: str, seconds: float = 60) -> None:
+    """Reload until a delivery of the page shows ``wanted`` as its status (the status
+    filter names every status, so the page's text alone says nothing)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            cells = browser.find_elements(By.CSS_SELECTOR, "#deliveries td.status")
+            if any(cell.text.split("\n")[0] == wanted for cell in cells):
+                return
+        except StaleElementReferenceException:  # read while the page was being replaced
+            pass
+        assert time.monotonic() < deadline, (
+            f"no delivery {wanted} within {seconds} s: {text(browser)}"
+        )
+        time.sleep(0.5)
+        browser.refresh()
 
 
 def test_a_partner_user_chooses_their_email_and_unsubscribes_from_a_link(

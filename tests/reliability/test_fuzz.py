@@ -28,7 +28,19 @@ EXAMPLES = os.environ.get("FUZZ_EXAMPLES", "25")
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 
 
-@pytest.mark.parametrize("service", ["onboarding", "enablement", "incentives", "reporting"])
+#: What a service needs besides the test infrastructure: notifications resolves no
+#: fuzzed host name (this machine may have no DNS) and mails the test inbox.
+EXTRA = {
+    "notifications": {
+        "WEBHOOK_ALLOW_PRIVATE": "true",
+        "SMTP_URL": os.environ.get("PARTNERHUB_SMTP_URL", "smtp://127.0.0.1:11025"),
+    }
+}
+
+
+@pytest.mark.parametrize(
+    "service", ["onboarding", "enablement", "incentives", "reporting", "notifications"]
+)
 async def test_no_request_gets_a_server_error(
     settings: Settings, service: str, tmp_path: Path
 ) -> None:
@@ -37,7 +49,8 @@ async def test_no_request_gets_a_server_error(
     if service in topics.CONSUMED:  # the fuzzer's requests, not the broker's history
         await start_group_at_end(settings, group, topics.CONSUMED[service])
     database = f"test_fuzz_{service}_{suffix}"
-    process = ServiceProcess(service, service_env(settings, database, group)).start()
+    env = service_env(settings, database, group, **EXTRA.get(service, {}))
+    process = ServiceProcess(service, env).start()
     try:
         fuzz = await asyncio.create_subprocess_exec(
             str(SCHEMATHESIS),

@@ -516,6 +516,15 @@ def test_an_unsubscribe_token_is_valid_for_its_address_and_kind_only() -> None:
     )
 
 
+@given(address=st.text(), token=st.text())
+def test_any_address_and_token_are_answered_not_raised(address: str, token: str) -> None:
+    """Both come from whoever calls the unsubscribe route (the fuzzer found a 500)."""
+    assert valid_unsubscribe(SECRET, address, NoticeKind.PAYOUT_SETTLED, token) is False
+    assert (
+        valid_unsubscribe(SECRET, address + "\ud800", NoticeKind.PAYOUT_SETTLED, "\udfff") is False
+    )
+
+
 @given(
     address=st.emails(),
     kind=st.sampled_from(KINDS),
