@@ -73,3 +73,18 @@ MONGODB_COMMAND_SECONDS = Histogram(
     ["service", "command", "collection", "outcome"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
 )
+WEBHOOK_DELIVERIES = Counter(
+    "partnerhub_webhook_deliveries_total",
+    "Webhook delivery attempts by outcome: delivered, failed (tried again later), parked "
+    "(given up after the retry budget) (notifications)",
+    ["outcome"],
+)
+WEBHOOK_QUEUE = Gauge(
+    "partnerhub_webhook_queue", "Webhook deliveries waiting to be made (notifications)"
+)
+EMAILS = Counter(
+    "partnerhub_emails_total",
+    "Emails by kind and outcome: queued, sent, retried (the mail server failed; tried again "
+    "later), failed (given up after a day) (notifications)",
+    ["kind", "outcome"],
+)

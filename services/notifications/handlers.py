@@ -14,7 +14,6 @@ so it is queued once):
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,8 +39,6 @@ from shared.events import (
     DealRegistrationRejected,
     PartnerApplied,
 )
-
-log = logging.getLogger("partnerhub.notifications")
 
 
 def subscriptions(docs: list[Document]) -> list[Subscription]:

@@ -24,7 +24,6 @@ from urllib.parse import unquote, urlencode, urlsplit
 
 import aiosmtplib
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from prometheus_client import Counter
 
 from services.notifications.domain import (
     Notice,
@@ -45,18 +44,12 @@ from services.notifications.store import (
     iso,
     mail_entry,
 )
+from shared.metrics import EMAILS
 from shared.periodic import work_when_woken
 
 log = logging.getLogger("partnerhub.notifications")
 
 TEMPLATES = Path(__file__).parent / "templates"
-
-EMAILS = Counter(
-    "partnerhub_emails_total",
-    "Emails by outcome: queued, sent, retried (SMTP failed, tried again later), failed "
-    "(given up after a day), skipped (an event too old to email about).",
-    ["kind", "outcome"],
-)
 
 RETRY_FIRST = timedelta(seconds=30)
 RETRY_LONGEST = timedelta(hours=1)

@@ -6,7 +6,8 @@ docs/operations.md, "Notifications":
 - ``SMTP_URL`` (default ``smtp://127.0.0.1:1025``): the mail server,
   ``smtp://[user:password@]host[:port]`` (STARTTLS when the server offers it) or
   ``smtps://…`` (TLS from the start, port 465 by default);
-- ``SMTP_FROM`` (default ``partnerhub <notifications@partnerhub.invalid>``);
+- ``SMTP_FROM`` (default ``partnerhub <notifications@partnerhub.invalid>``) and
+  ``SMTP_TIMEOUT_SECONDS`` (default 10);
 - ``NOTIFY_MANAGER_EMAILS``: comma-separated addresses that receive the channel
   managers' email, besides the managers who signed in to the portal;
 - ``PORTAL_URL`` (default ``http://127.0.0.1:8000``): the links in emails;

@@ -33,7 +33,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx2 as httpx
-from prometheus_client import Counter, Gauge
 from standardwebhooks import Webhook
 
 from services.notifications.domain import (
@@ -53,6 +52,7 @@ from services.notifications.store import (
     instant,
     iso,
 )
+from shared.metrics import WEBHOOK_DELIVERIES, WEBHOOK_QUEUE
 from shared.periodic import work_when_woken
 
 log = logging.getLogger("partnerhub.notifications")
@@ -63,13 +63,6 @@ PARALLEL_LINES = 16
 LINE_PASS_SIZE = 50
 #: How much of a receiver's answer is kept with the attempt.
 RESPONSE_KEPT = 500
-
-DELIVERIES = Counter(
-    "partnerhub_webhook_deliveries_total",
-    "Webhook delivery attempts by outcome: delivered, failed (tried again later), parked",
-    ["outcome"],
-)
-QUEUED = Gauge("partnerhub_webhook_queue", "Webhook deliveries waiting to be made")
 
 #: Resolves a host and port to the addresses a connection would use.
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -170,7 +163,7 @@ class Deliverer:
     async def deliver_due(self, client: httpx.AsyncClient) -> bool:
         """One pass; whether a line had more than one pass's worth (go again at once)."""
         queue = await self.store.queue()
-        QUEUED.set(len(queue))
+        WEBHOOK_QUEUE.set(len(queue))
         if not queue:
             return False
         webhooks = {doc["_id"]: doc for doc in await self.store.webhooks()}
@@ -266,7 +259,7 @@ class Deliverer:
                 {"status": DELIVERED, "delivered_at": iso(self.clock())},
                 queued=None,
             )
-            DELIVERIES.labels("delivered").inc()
+            WEBHOOK_DELIVERIES.labels("delivered").inc()
             return True
         first = delivery.get("first_attempt_at") or iso(now)
         failures = delivery.get("failures", 0) + 1
@@ -275,7 +268,7 @@ class Deliverer:
         if retry_at is None:
             update |= {"status": PARKED, "parked_at": iso(now), "next_attempt_at": None}
             await self.store.record_attempt(delivery["_id"], attempt, update, queued=None)
-            DELIVERIES.labels("parked").inc()
+            WEBHOOK_DELIVERIES.labels("parked").inc()
             log.warning(
                 "parked the delivery of event %s to webhook %s after %d attempts: %s",
                 delivery["event_id"],
@@ -288,7 +281,7 @@ class Deliverer:
         await self.store.record_attempt(
             delivery["_id"], attempt, update, queued={"next_attempt_at": iso(retry_at)}
         )
-        DELIVERIES.labels("failed").inc()
+        WEBHOOK_DELIVERIES.labels("failed").inc()
         log.info(
             "webhook %s: event %s not delivered (%s); next attempt at %s",
             delivery["webhook_id"],
