@@ -11,7 +11,7 @@ after it need):
 2. testcontainers, when a Docker engine answers (a developer laptop);
 3. the embedded default, started with ``deploy/local/infra.sh up`` and stopped at
    the end of the session if this session started it. Its ``test`` instance
-   (``PARTNERHUB_INSTANCE``, data in ``.local/test``, ports 19092 and 37017), never
+   (``PARTNERHUB_INSTANCE``, data in ``.local/test``, ports 19092 and 17017), never
    the platform's of ``make up``: tests must not put their events into the
    platform's topics.
 

@@ -69,7 +69,9 @@ KAFKA_CONTROLLER_PORT=${PARTNERHUB_KAFKA_CONTROLLER_PORT:-$((9093 + offset))}
 KAFKA_SASL_PORT=${PARTNERHUB_KAFKA_SASL_PORT:-$((9094 + offset))}
 KAFKA_SCRAM_USER=${PARTNERHUB_KAFKA_SCRAM_USER:-partnerhub}
 KAFKA_SCRAM_PASSWORD=${PARTNERHUB_KAFKA_SCRAM_PASSWORD:-partnerhub-local}
-MONGO_PORT=${PARTNERHUB_MONGO_PORT:-$((27017 + offset))}
+# FerretDB counts down from 27017 (test 17017, bench 7017): up would land in the kernel's
+# ephemeral range (32768 and over), where an outgoing connection can hold the port.
+MONGO_PORT=${PARTNERHUB_MONGO_PORT:-$((27017 - offset))}
 OIDC_PORT=${PARTNERHUB_OIDC_PORT:-$((5556 + offset))}
 PROMETHEUS_PORT=${PARTNERHUB_PROMETHEUS_PORT:-$((9090 + offset))}
 SMTP_PORT=${PARTNERHUB_SMTP_PORT:-$((1025 + offset))}

@@ -40,7 +40,7 @@ def use_test_instance() -> None:
 
     Tests must not put their events into the platform's topics (the instance of
     ``make up``): the ``test`` instance has data of its own (``.local/test``) and ports
-    of its own (19092, 37017)."""
+    of its own (19092, 17017)."""
     os.environ.setdefault("PARTNERHUB_INSTANCE", "test")
     shown = subprocess.run([str(INFRA), "env"], capture_output=True, text=True, check=False)
     if shown.returncode != 0:

@@ -44,6 +44,15 @@ def test_each_instance_has_its_own_data_and_ports() -> None:
     assert len(set(ports)) == 24, ports
 
 
+def test_every_port_is_below_the_ephemeral_range() -> None:
+    """Linux hands out 32768 and over for outgoing connections: a listener there can find
+    its port held by one ("address already in use")."""
+    for name in (None, "test", "bench"):
+        for variable, value in _instance(name).items():
+            if variable.endswith("_PORT"):
+                assert 1024 < int(value) < 32768, f"{name or 'platform'}: {variable}={value}"
+
+
 def test_a_port_given_in_the_environment_wins() -> None:
     env = {**os.environ, "PARTNERHUB_INSTANCE": "test", "PARTNERHUB_MONGO_PORT": "40000"}
     shown = subprocess.run([str(INFRA), "env"], capture_output=True, text=True, env=env, check=True)
