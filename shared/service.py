@@ -18,8 +18,11 @@ need no key: they describe the API and hold no data.
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import gc
 import logging
+import os
+import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -115,6 +118,8 @@ def _lifespan(
             await on_startup()
         await broker.start()
         tasks: list[asyncio.Task[None]] = [asyncio.create_task(run()) for run in background]
+        for run, task in zip(background, tasks, strict=True):
+            watch(task, _named(run))
         log.info("%s ready on %s:%s", settings.service_name, settings.http_host, settings.http_port)
         try:
             yield
@@ -129,6 +134,41 @@ def _lifespan(
             await mongo.close()
 
     return lifespan
+
+
+def _named(run: Callable[..., Any]) -> str:
+    inner = getattr(run, "func", run)  # a functools.partial names its function
+    return str(getattr(inner, "__qualname__", repr(inner)))
+
+
+def _stop_this_process() -> None:
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def watch(
+    task: asyncio.Task[None], what: str, stop: Callable[[], None] = _stop_this_process
+) -> None:
+    """Background work runs as long as the service: when it ends other than by being
+    cancelled, say why (with its traceback) and stop the process (SIGTERM: the lifespan's
+    shutdown runs), so that what runs it (Kubernetes, the local supervisor) starts it
+    again rather than leave a process serving HTTP with part of its work dead."""
+
+    def ended(done: asyncio.Task[None]) -> None:
+        if done.cancelled():
+            return
+        error = done.exception()
+        if error is None:
+            log.critical("background work %s returned; stopping to be restarted", what)
+        else:
+            log.critical(
+                "background work %s failed: %s; stopping to be restarted",
+                what,
+                error,
+                exc_info=error,
+            )
+        stop()
+
+    task.add_done_callback(ended)
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -205,7 +245,9 @@ def tune_gc() -> None:
 
 
 def serve(app: FastAPI, settings: Settings) -> None:
-    """Run ``app`` until SIGTERM/SIGINT; uvicorn then runs the lifespan's shutdown."""
+    """Run ``app`` until SIGTERM/SIGINT; uvicorn then runs the lifespan's shutdown. A
+    fatal signal (a crash in native code, SIGABRT) prints every thread's stack first."""
+    faulthandler.enable()
     configure_logging(settings)
     tune_gc()
     uvicorn.run(

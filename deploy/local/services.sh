@@ -4,7 +4,11 @@
 #   services.sh up      start every service that exists (services/<name>/__main__.py),
 #                       return once each answers GET /readyz (Kafka and MongoDB reachable)
 #   services.sh down    stop exactly the processes `up` started (by recorded pid)
-#   services.sh status
+#   services.sh status  each service's state and how often it was restarted
+#
+# Each service runs under deploy/local/supervise.py, which starts it again when it
+# dies (logging why and counting it in $STATE/pids/<name>.restarts), as Kubernetes
+# would; the recorded pid is the supervisor's, and stopping it stops the service.
 #
 # Each service gets the admin key from .env (API_KEYS), the local OIDC provider
 # (OIDC_ISSUER from .env), the local Kafka and FerretDB, its own MongoDB database
@@ -33,6 +37,8 @@ env_value() { # env_value NAME -> its value in .env (the first line naming it)
 }
 
 admin_key() { env_value PARTNERHUB_ADMIN_KEY; }
+
+restarts() { cat "$pids/$1.restarts" 2>/dev/null || echo 0; }
 
 service_env() { # service_env NAME -> the NAME=value settings of that service alone, one a line
   case $1 in
@@ -69,7 +75,9 @@ cmd_up() {
       KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}" \
       MONGODB_URL="${MONGODB_URL:-mongodb://127.0.0.1:27017}" \
       env ${own[@]+"${own[@]}"} \
-      "$PYTHON" "$here/spawn.py" "$logs/$name.log" "$PYTHON" -m "services.$name" > "$pids/$name.pid")
+      "$PYTHON" "$here/spawn.py" "$logs/$name.log" \
+        "$PYTHON" "$here/supervise.py" "$name" "$pids/$name.restarts" \
+        "$PYTHON" -m "services.$name" > "$pids/$name.pid")
     started+=("$name:$port")
   done
   if [ ${#started[@]} -eq 0 ]; then
@@ -80,7 +88,9 @@ cmd_up() {
     name=${entry%%:*} port=${entry##*:}
     local deadline=$((SECONDS + 90))
     until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do
-      alive "$name" || { tail -n 30 "$logs/$name.log" >&2; log "error: $name exited during start-up (log: $logs/$name.log)"; exit 1; }
+      if ! alive "$name" || [ "$(restarts "$name")" != 0 ]; then
+        tail -n 30 "$logs/$name.log" >&2; log "error: $name exited during start-up (log: $logs/$name.log)"; exit 1
+      fi
       [ $SECONDS -lt $deadline ] || { log "error: $name was not ready (/readyz) within 90 s (log: $logs/$name.log)"; exit 1; }
       sleep 0.3
     done
@@ -101,7 +111,7 @@ cmd_down() {
       for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
       kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
     fi
-    rm -f "$f"
+    rm -f "$f" "$pids/$name.restarts"
   done
 }
 
@@ -109,7 +119,11 @@ cmd_status() {
   local entry name
   for entry in "${SERVICES[@]}"; do
     name=${entry%%:*}
-    if alive "$name"; then echo "$name: running (pid $(cat "$pids/$name.pid"))"; else echo "$name: stopped"; fi
+    if alive "$name"; then
+      echo "$name: running (supervisor pid $(cat "$pids/$name.pid"), restarted $(restarts "$name") times)"
+    else
+      echo "$name: stopped"
+    fi
   done
 }
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
+import pytest
 from fastapi import Query
 from fastapi.testclient import TestClient
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
 from shared import access
-from shared.service import service_app
+from shared.service import service_app, watch
 from shared.settings import Settings
 
 KEY = "k-admin"
@@ -43,3 +46,30 @@ def test_a_missing_query_parameter_is_named_once() -> None:
         "partner_id": "P-1",
         "limit": 10,
     }
+
+
+async def test_background_work_that_ends_is_logged_and_stops_the_process(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stopped: list[str] = []
+
+    async def relay() -> None:
+        raise RuntimeError("the relay broke")
+
+    async def forever() -> None:
+        await asyncio.sleep(3600)
+
+    failing = asyncio.create_task(relay())
+    watch(failing, "relay", stop=lambda: stopped.append("relay"))
+    running = asyncio.create_task(forever())
+    watch(running, "forever", stop=lambda: stopped.append("forever"))
+    with caplog.at_level(logging.CRITICAL, logger="partnerhub.service"):
+        await asyncio.gather(failing, return_exceptions=True)
+        await asyncio.sleep(0)  # the done callbacks run
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await asyncio.sleep(0)
+    assert stopped == ["relay"], "a cancelled task (a shutdown) stops nothing"
+    (record,) = caplog.records
+    assert "background work relay failed: the relay broke" in record.getMessage()
+    assert record.exc_info is not None
