@@ -37,7 +37,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import from_json
+from pydantic_core import from_json, to_json
 
 from shared import topics
 from shared.currencies import ISO_4217
@@ -70,8 +70,16 @@ def _decimal_from_text(value: object, what: str) -> Decimal:
         raise ValueError(f"{what} is not a decimal: {value!r}") from exc
 
 
+#: The largest magnitude money may have (docs/rules/events.md, "Bounds"): anything beyond
+#: a quadrillion in any currency is a broken producer, not a deal.
+MONEY_LIMIT = Decimal("1000000000000000")
+
+
 def _money(value: object) -> Decimal:
-    return _decimal_from_text(value, "money")
+    amount = _decimal_from_text(value, "money")
+    if abs(amount) >= MONEY_LIMIT:
+        raise ValueError(f"money must be less than {MONEY_LIMIT:,} in magnitude, got {value!r}")
+    return amount
 
 
 def _rate(value: object) -> Decimal:
@@ -84,7 +92,9 @@ def _rate(value: object) -> Decimal:
 _MONEY_SCHEMA = {
     "type": "string",
     "pattern": _DECIMAL_TEXT.pattern,
-    "description": 'A decimal amount as a string, e.g. "1234.50"; never a JSON number.',
+    "maxLength": 40,
+    "description": 'A decimal amount as a string, e.g. "1234.50"; never a JSON number; '
+    "less than 10^15 in magnitude.",
 }
 
 #: An amount of money: ``Decimal`` in Python, a decimal string in JSON.
@@ -152,7 +162,21 @@ Currency = Annotated[
 PERIOD_PATTERN = r"^[1-9]\d{3}(-Q[1-4]|-(0[1-9]|1[0-2]))?$"  # years 1000-9999
 PeriodLabel = Annotated[str, Field(pattern=PERIOD_PATTERN)]
 
-NonEmpty = Annotated[str, Field(min_length=1)]
+#: Bounds of every string and list of the contract (docs/rules/events.md, "Bounds"):
+#: an event beyond them is dead-lettered as invalid_data naming the field and the limit.
+SHORT_MAX = 500
+TEXT_MAX = 5000
+LIST_MAX = 100
+ID_LIST_MAX = 1000
+
+#: Identifiers, names, customers, product lines: short text, required.
+NonEmpty = Annotated[str, Field(min_length=1, max_length=SHORT_MAX)]
+#: Short text that may be empty or absent.
+Short = Annotated[str, Field(max_length=SHORT_MAX)]
+#: Free text people write (reasons, notes, messages), required.
+FreeText = Annotated[str, Field(min_length=1, max_length=TEXT_MAX)]
+#: Free text that may be empty or absent (comments, feedback).
+OptionalText = Annotated[str, Field(max_length=TEXT_MAX)]
 
 
 class PartnerStatus(StrEnum):
@@ -202,6 +226,10 @@ class Recommendation(StrEnum):
 # --------------------------------------------------------------------------- payloads
 
 
+#: The most JSON the fields a producer adds beyond the contract may hold, per object.
+EXTRA_MAX_BYTES = 10_000
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -209,6 +237,20 @@ class _Model(BaseModel):
         validate_by_alias=True,
         serialize_by_alias=True,
     )
+
+    @model_validator(mode="after")
+    def _extras_bounded(self) -> Self:
+        """Fields beyond the contract are kept, within :data:`EXTRA_MAX_BYTES` of JSON."""
+        extra = self.__pydantic_extra__
+        if extra:
+            size = len(to_json(extra))
+            if size > EXTRA_MAX_BYTES:
+                names = ", ".join(sorted(extra))
+                raise ValueError(
+                    f"the fields beyond the contract ({names}) hold {size} bytes of JSON; "
+                    f"at most {EXTRA_MAX_BYTES} are kept"
+                )
+        return self
 
 
 class ActorKind(StrEnum):
@@ -260,7 +302,7 @@ class Bracket(_Model):
 
 class CommissionPlan(_Model):
     period: PlanPeriod
-    brackets: list[Bracket] = Field(min_length=1)
+    brackets: list[Bracket] = Field(min_length=1, max_length=LIST_MAX)
     certification_bonus_rate: Rate
     registered_deal_bonus_rate: Rate
     period_cap: NonNegativeMoney | None = None
@@ -269,6 +311,7 @@ class CommissionPlan(_Model):
     target_bonus: NonNegativeMoney | None = None
     fx_rates: dict[Currency, FxRate] | None = Field(
         default=None,
+        max_length=LIST_MAX,
         exclude_if=_absent,
         description="fixed exchange rates by deal currency: one unit of it in the contract's "
         "currency (docs/rules/fx.md); over any ExchangeRateSet",
@@ -341,11 +384,13 @@ class PartnerApplied(_PartnerProfile):
     applied_at: AwareDatetime
     capabilities: list[Capability] = Field(
         default_factory=list,
+        max_length=LIST_MAX,
         description="what the applicant can do beside selling, each once, in this order "
         "of the list of capabilities",
     )
-    warnings: list[str] = Field(
+    warnings: list[Short] = Field(
         default_factory=list,
+        max_length=LIST_MAX,
         description="the industry's required capabilities the applicant lacks, each "
         "'missing_capability: <capability>' (the score is unchanged by them)",
     )
@@ -365,7 +410,7 @@ class PartnerRejected(Payload):
 
     application_id: NonEmpty
     rejected_at: AwareDatetime
-    reason: NonEmpty
+    reason: FreeText
 
 
 class PartnerSigned(_PartnerProfile):
@@ -388,7 +433,7 @@ class PartnerTierChanged(Payload):
 
     tier: Tier
     effective_date: date
-    reason: str | None = None
+    reason: OptionalText | None = None
 
 
 class PartnerTerminated(Payload):
@@ -396,7 +441,7 @@ class PartnerTerminated(Payload):
     kafka_topic = topics.PARTNERS
 
     effective_date: date
-    reason: NonEmpty
+    reason: FreeText
 
 
 class DealRegistered(Payload):
@@ -431,13 +476,13 @@ class DealRegistrationApproved(Payload):
     registration_id: NonEmpty
     deal_id: NonEmpty
     approved_at: AwareDatetime
-    customer: str | None = _optional("the registration's customer")
-    product_line: str | None = _optional("the registration's product line")
+    customer: Short | None = _optional("the registration's customer")
+    product_line: Short | None = _optional("the registration's product line")
     expires_at: AwareDatetime | None = _optional(
         "the end of its protection before any extension: registered_at + protection_days; "
         "each DealRegistrationExtended moves it on by its days"
     )
-    reason: str | None = _optional("why, for a decision made by hand")
+    reason: OptionalText | None = _optional("why, for a decision made by hand")
 
 
 class DealRegistrationRejected(Payload):
@@ -451,10 +496,10 @@ class DealRegistrationRejected(Payload):
     registration_id: NonEmpty
     deal_id: NonEmpty
     rejected_at: AwareDatetime
-    reason: NonEmpty
-    customer: str | None = _optional("the registration's customer")
-    product_line: str | None = _optional("the registration's product line")
-    conflicting_registration_id: str | None = _optional(
+    reason: FreeText
+    customer: Short | None = _optional("the registration's customer")
+    product_line: Short | None = _optional("the registration's product line")
+    conflicting_registration_id: Short | None = _optional(
         "the other partner's protecting registration it conflicts with"
     )
 
@@ -476,7 +521,7 @@ class DealRegistrationExtensionRequested(_ExtensionPayload):
     kafka_topic = topics.DEALS
 
     days: ExtensionDays
-    reason: NonEmpty
+    reason: FreeText
     requested_at: AwareDatetime
 
 
@@ -490,7 +535,7 @@ class DealRegistrationExtended(_ExtensionPayload):
     days: ExtensionDays
     expires_at: AwareDatetime
     extended_at: AwareDatetime
-    note: str | None = _optional("the channel manager's note")
+    note: OptionalText | None = _optional("the channel manager's note")
 
 
 class DealRegistrationExtensionRejected(_ExtensionPayload):
@@ -499,7 +544,7 @@ class DealRegistrationExtensionRejected(_ExtensionPayload):
     event_type = "DealRegistrationExtensionRejected"
     kafka_topic = topics.DEALS
 
-    reason: NonEmpty
+    reason: FreeText
     rejected_at: AwareDatetime
 
 
@@ -521,7 +566,7 @@ class DealCancelled(Payload):
 
     deal_id: NonEmpty
     cancelled_at: AwareDatetime
-    reason: NonEmpty
+    reason: FreeText
 
 
 class CustomerSurveyCompleted(Payload):
@@ -536,7 +581,7 @@ class CustomerSurveyCompleted(Payload):
     customer: NonEmpty
     deal_id: NonEmpty | None = _optional("the deal the survey followed, when there is one")
     score: int = Field(ge=0, le=10, strict=True, description="0 (not at all) to 10 (certainly)")
-    comment: str | None = _optional("what the customer wrote, if anything")
+    comment: OptionalText | None = _optional("what the customer wrote, if anything")
     completed_at: AwareDatetime
 
 
@@ -574,7 +619,7 @@ class PartnerFeedbackSubmitted(Payload):
     feedback_id: NonEmpty
     rating: int = Field(ge=1, le=5)
     topic_: NonEmpty = Field(alias="topic")
-    text: str = ""
+    text: OptionalText = ""
     submitted_at: AwareDatetime
     product_line: NonEmpty | None = _optional(
         "the product line the feedback is about, for the product teams' summary"
@@ -608,7 +653,7 @@ class MdfRejected(Payload):
 
     request_id: NonEmpty
     rejected_at: AwareDatetime
-    reason: NonEmpty
+    reason: FreeText
 
 
 #: A SHA-256 digest as 64 hexadecimal digits (a piece of evidence's fingerprint).
@@ -650,7 +695,7 @@ class MdfClaimSubmitted(Payload):
     amount: PositiveMoney
     currency: Currency
     activity_end: date
-    evidence: list[MdfClaimEvidence] = Field(min_length=1)
+    evidence: list[MdfClaimEvidence] = Field(min_length=1, max_length=LIST_MAX)
     submitted_at: AwareDatetime
 
 
@@ -676,7 +721,7 @@ class MdfClaimRejected(Payload):
 
     request_id: NonEmpty
     claim_id: NonEmpty
-    reason: NonEmpty
+    reason: FreeText
     rejected_at: AwareDatetime
 
 
@@ -720,7 +765,7 @@ class CommissionCalculated(Payload):
     delta: Money
     revision: int = Field(ge=1)
     closed_at: AwareDatetime | None = None
-    reason: str | None = _optional("why the status is what it is, in words")
+    reason: OptionalText | None = _optional("why the status is what it is, in words")
     original_amount: NonNegativeMoney | None = _optional(
         "converted deals: the deal's amount in its own currency (``amount`` is converted)"
     )
@@ -740,7 +785,9 @@ class MdfReimbursement(_Model):
 
     currency: Currency
     amount: PositiveMoney
-    claims: list[NonEmpty] = Field(min_length=1, description="the ids of the claims it pays")
+    claims: list[NonEmpty] = Field(
+        min_length=1, max_length=ID_LIST_MAX, description="the ids of the claims it pays"
+    )
 
 
 class PayoutSettled(Payload):
@@ -751,7 +798,9 @@ class PayoutSettled(Payload):
     period: PeriodLabel
     currency: Currency
     amount_paid: Money
-    carried_adjustments: list[CarriedAdjustment] = Field(default_factory=list)
+    carried_adjustments: list[CarriedAdjustment] = Field(
+        default_factory=list, max_length=ID_LIST_MAX
+    )
     settled_at: AwareDatetime
     # Beyond the contract's required fields (optional, so other producers may omit them):
     period_amount: Money | None = Field(
@@ -761,6 +810,7 @@ class PayoutSettled(Payload):
     )
     unrecovered: list[CarriedAdjustment] = Field(
         default_factory=list,
+        max_length=ID_LIST_MAX,
         description="negative adjustments not netted in this payout (no negative payments); "
         "they stay pending against their period",
     )
@@ -770,11 +820,14 @@ class PayoutSettled(Payload):
         description="approved MDF claims paid beside the commissions, in the same currency "
         "(not part of amount_paid)",
     )
-    mdf_claims: list[str] = Field(
-        default_factory=list, description="the ids of the MDF claims mdf_reimbursed pays"
+    mdf_claims: list[NonEmpty] = Field(
+        default_factory=list,
+        max_length=ID_LIST_MAX,
+        description="the ids of the MDF claims mdf_reimbursed pays",
     )
     mdf_other_currencies: list[MdfReimbursement] = Field(
         default_factory=list,
+        max_length=LIST_MAX,
         description="approved MDF claims in currencies other than the payout's, paid "
         "separately: one entry per currency, by currency",
     )
@@ -795,7 +848,7 @@ class CommissionInquiryOpened(Payload):
     inquiry_id: NonEmpty
     deal_id: NonEmpty
     period: PeriodLabel
-    message: NonEmpty
+    message: FreeText
     opened_at: AwareDatetime
 
 
@@ -813,9 +866,9 @@ class CommissionInquiryResolved(Payload):
     deal_id: NonEmpty
     period: PeriodLabel
     resolution: InquiryResolution
-    note: NonEmpty
+    note: FreeText
     resolved_at: AwareDatetime
-    adjustment_id: str | None = _optional("the adjustment made, when adjusted")
+    adjustment_id: Short | None = _optional("the adjustment made, when adjusted")
 
 
 class CommissionAdjusted(Payload):
@@ -826,13 +879,13 @@ class CommissionAdjusted(Payload):
     kafka_topic = topics.INCENTIVES
 
     adjustment_id: NonEmpty
-    deal_id: str | None = _optional("the deal it is about; absent: the period as a whole")
+    deal_id: Short | None = _optional("the deal it is about; absent: the period as a whole")
     period: PeriodLabel
     currency: Currency
     amount: Money = Field(description="signed: negative takes money back")
-    reason: NonEmpty
+    reason: FreeText
     adjusted_at: AwareDatetime
-    inquiry_id: str | None = _optional("the inquiry it resolves, if any")
+    inquiry_id: Short | None = _optional("the inquiry it resolves, if any")
 
 
 PAYLOAD_TYPES: tuple[type[Payload], ...] = (
@@ -899,7 +952,7 @@ class Envelope(_Model):
     type: NonEmpty
     time: AwareDatetime
     subject: NonEmpty
-    datacontenttype: str | None = None
+    datacontenttype: Short | None = None
     data: dict[str, Any]
 
 
