@@ -26,6 +26,7 @@ from itertools import pairwise
 from typing import Annotated, Any, ClassVar, Generic, Literal, Self, TypeVar, cast
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -226,8 +227,22 @@ class Recommendation(StrEnum):
 # --------------------------------------------------------------------------- payloads
 
 
-#: The most JSON the fields a producer adds beyond the contract may hold, per object.
+#: The most JSON each field a producer adds beyond the contract may hold.
 EXTRA_MAX_BYTES = 10_000
+
+
+def _bounded_extra(value: Any) -> Any:
+    size = len(to_json(value))
+    if size > EXTRA_MAX_BYTES:
+        raise ValueError(
+            f"a field beyond the contract holds {size} bytes of JSON; "
+            f"at most {EXTRA_MAX_BYTES} are kept"
+        )
+    return value
+
+
+#: A field beyond the contract: kept as it is, within :data:`EXTRA_MAX_BYTES` of JSON.
+BoundedExtra = Annotated[Any, AfterValidator(_bounded_extra)]
 
 
 class _Model(BaseModel):
@@ -237,20 +252,8 @@ class _Model(BaseModel):
         validate_by_alias=True,
         serialize_by_alias=True,
     )
-
-    @model_validator(mode="after")
-    def _extras_bounded(self) -> Self:
-        """Fields beyond the contract are kept, within :data:`EXTRA_MAX_BYTES` of JSON."""
-        extra = self.__pydantic_extra__
-        if extra:
-            size = len(to_json(extra))
-            if size > EXTRA_MAX_BYTES:
-                names = ", ".join(sorted(extra))
-                raise ValueError(
-                    f"the fields beyond the contract ({names}) hold {size} bytes of JSON; "
-                    f"at most {EXTRA_MAX_BYTES} are kept"
-                )
-        return self
+    # Validates only the fields beyond the contract, so costs nothing without them.
+    __pydantic_extra__: dict[str, BoundedExtra] = Field(init=False)
 
 
 class ActorKind(StrEnum):
