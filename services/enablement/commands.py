@@ -160,6 +160,7 @@ class MaterialBody(CommandBody):
     tiers: list[Tier] = Field(
         default_factory=lambda: sorted(ALL_TIERS),
         min_length=1,
+        max_length=len(Tier),
         validation_alias=AliasChoices("tiers", "allowed_tiers"),
         description="the tiers allowed to see it (default: every tier)",
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field
 
 from services.notifications.domain import NoticeKind
@@ -16,7 +18,7 @@ class WebhookBody(BaseModel):
     """A new subscription: where to deliver, which event types, optionally one partner's."""
 
     url: str = Field(min_length=1, max_length=URL_MAX, description="an http(s) URL")
-    event_types: list[str] = Field(
+    event_types: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
         min_length=1, max_length=64, description="event types of the contract, e.g. PayoutSettled"
     )
     partner_id: str | None = Field(

@@ -51,6 +51,7 @@ from shared.commands import (
     retry_on_conflict,
 )
 from shared.events import (
+    LIST_MAX,
     Actor,
     Capability,
     Contract,
@@ -88,6 +89,7 @@ class ApplicationBody(_Body):
     scorecard: Scorecard
     capabilities: list[Capability] = Field(
         default_factory=list,
+        max_length=LIST_MAX,
         description="what the applicant can do beside selling; each kept once; the "
         "industry's required capabilities it lacks become warnings (docs/rules/scorecard.md)",
     )

@@ -15,13 +15,13 @@ from services.incentives.views import (
     SettlementRunAnswer,
 )
 from shared import access
-from shared.events import PeriodLabel
+from shared.events import NonEmpty, PeriodLabel
 from shared.routes import Refusal, refusals
 
 
 class SettlementRequest(BaseModel):
     period: PeriodLabel = Field(description="the period to settle, e.g. 2026-Q4 or 2026-11")
-    partner_ids: list[str] | None = Field(
+    partner_ids: list[NonEmpty] | None = Field(
         default=None,
         min_length=1,
         max_length=10_000,

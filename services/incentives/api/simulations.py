@@ -8,12 +8,12 @@ from pydantic import BaseModel, Field
 from services.incentives.api.dependencies import Queries
 from services.incentives.views import SimulationView
 from shared import access
-from shared.events import CommissionPlan, PeriodLabel
+from shared.events import CommissionPlan, NonEmpty, PeriodLabel
 
 
 class SimulationRequest(BaseModel):
     plan: CommissionPlan = Field(description="the draft commission plan, as in a contract")
-    partner_ids: list[str] = Field(min_length=1, max_length=1000)
+    partner_ids: list[NonEmpty] = Field(min_length=1, max_length=1000)
     period: PeriodLabel
 
 
