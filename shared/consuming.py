@@ -22,6 +22,7 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 
 from shared.events import CloudEvent, InvalidEvent, InvalidReason, Payload, parse_event
@@ -40,6 +41,15 @@ class Consumed:
 
     record: Any
     event: CloudEvent[Payload]
+
+
+async def undecoded(message: StreamMessage[Any]) -> None:
+    """A subscriber's decoder that decodes nothing: the handlers read the records' bytes
+    themselves (:func:`shared.events.parse_event`, with its bounds). FastStream's own
+    decoder would parse each message as JSON first, twice the work, and with no limit on
+    depth: a deeply nested message raised RecursionError there, before any handler could
+    dead-letter it, and the batch came back forever."""
+    return None
 
 
 class BatchSubscription(TypedDict):
@@ -198,6 +208,7 @@ def subscribe(
     @broker.subscriber(
         *topics,
         **batch_subscription(settings),
+        decoder=undecoded,
         partition_assignment_strategy=(assignor,),
         title=title,
         description=description,

@@ -34,7 +34,12 @@ from services.incentives.ledgers import Ledgers
 from services.incentives.store import Store
 from shared import topics
 from shared.commands import retry_until_written
-from shared.consuming import TRANSIENT_BACKOFF_SECONDS, dead_letter_invalid, records_of
+from shared.consuming import (
+    TRANSIENT_BACKOFF_SECONDS,
+    dead_letter_invalid,
+    records_of,
+    undecoded,
+)
 from shared.events import InvalidEvent, RateEvent, parse_rate_event
 from shared.lag import report_lag
 from shared.messaging import ConsumedRecord
@@ -126,6 +131,7 @@ def subscribe_rates(
 
     @broker.subscriber(
         topics.RATES,
+        decoder=undecoded,
         group_id=group,
         batch=True,
         max_records=settings.consumer_batch_size,
