@@ -84,6 +84,7 @@ def service_app(
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.middleware("http")(measured(settings.service_name))
+    app.middleware("http")(api_headers)
     app.include_router(
         operational_routes(
             {"kafka": kafka_ready, "mongodb": mongodb_ready},
@@ -172,6 +173,28 @@ def watch(
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+
+#: What every answer of a service's API carries: never sniffed into another type, framed,
+#: cached, or sent with a referrer; no content of a page may load or run (the API answers
+#: JSON) but on the API's own documentation pages, which need their scripts.
+API_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+DOCUMENTATION_PAGES = ("/docs", "/redoc")
+
+
+async def api_headers(request: Request, call_next: Endpoint) -> Response:
+    """HTTP middleware: :data:`API_HEADERS` on every answer, and :data:`API_CSP` on every
+    one but the documentation pages."""
+    response = await call_next(request)
+    response.headers.update(API_HEADERS)
+    if not request.url.path.startswith(DOCUMENTATION_PAGES):
+        response.headers["Content-Security-Policy"] = API_CSP
+    return response
 
 
 def measured(service: str) -> Callable[[Request, Endpoint], Awaitable[Response]]:

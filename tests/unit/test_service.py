@@ -73,3 +73,36 @@ async def test_background_work_that_ends_is_logged_and_stops_the_process(
     (record,) = caplog.records
     assert "background work relay failed: the relay broke" in record.getMessage()
     assert record.exc_info is not None
+
+
+def test_every_answer_carries_the_security_headers() -> None:
+    settings = Settings(api_keys=f"{KEY}=admin")  # type: ignore[arg-type]
+    app = service_app(
+        settings,
+        title="t",
+        description="d",
+        broker=KafkaBroker(settings.kafka_bootstrap_servers),
+        mongo=AsyncMongoClient(connect=False),
+    )
+
+    @app.get("/things", dependencies=[access.StaffAccess])
+    async def things() -> dict[str, Any]:
+        return {}
+
+    client = TestClient(app)
+    answers = {
+        "a 200": client.get("/things", headers={"Authorization": f"Bearer {KEY}"}),
+        "a 401": client.get("/things"),
+        "a 404": client.get("/nothing-here"),
+        "a probe": client.get("/healthz"),
+    }
+    for what, answer in answers.items():
+        assert answer.headers["X-Content-Type-Options"] == "nosniff", what
+        assert answer.headers["X-Frame-Options"] == "DENY", what
+        assert answer.headers["Referrer-Policy"] == "no-referrer", what
+        assert answer.headers["Cache-Control"] == "no-store", what
+        assert answer.headers["Content-Security-Policy"].startswith("default-src 'none'"), what
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "Content-Security-Policy" not in docs.headers, "the API's own page runs its scripts"
+    assert docs.headers["X-Frame-Options"] == "DENY"
