@@ -48,6 +48,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 
 from shared.events import Actor, ActorKind
+from shared.ratelimit import RateLimiter
 from shared.settings import Settings
 from shared.tokens import (
     IssuerUnavailable,
@@ -146,8 +147,20 @@ def load_api_keys(settings: Settings) -> dict[str, Principal]:
     return keys
 
 
+@dataclass(frozen=True)
+class RateLimits:
+    """The rate limits the access dependencies apply (:mod:`shared.ratelimit`)."""
+
+    self_service: RateLimiter
+    public: RateLimiter
+
+
 def install(app: FastAPI, settings: Settings) -> None:
-    """Give ``app`` the keys and the token verifier its access dependencies check."""
+    """Give ``app`` the keys, the token verifier and the rate limits its access
+    dependencies check."""
+    app.state.rate_limits = RateLimits(
+        RateLimiter(settings.self_service_per_minute), RateLimiter(settings.public_per_minute)
+    )
     app.state.api_keys = load_api_keys(settings)
     app.state.tokens = (
         None
@@ -252,11 +265,15 @@ async def shared_reader(principal: Authenticated) -> Principal:
     return principal
 
 
-async def self_service(principal: Authenticated) -> Principal:
+async def self_service(request: Request, principal: Authenticated) -> Principal:
     """A self-service command's caller: staff, or a partner (for itself only; the route
-    resolves the partner with :func:`acting_partner`)."""
+    resolves the partner with :func:`acting_partner`). A partner's callers together send
+    at most ``SELF_SERVICE_PER_MINUTE`` of them a minute (429 beyond)."""
     if not (principal.is_staff or principal.is_partner):
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"role {principal.role} may not act")
+    if principal.partner_id is not None:
+        limits: RateLimits = request.app.state.rate_limits
+        limits.self_service.check(principal.partner_id, "self-service commands for this partner")
     return principal
 
 
@@ -271,9 +288,13 @@ async def signed_in_person(principal: Authenticated) -> Principal:
     return principal
 
 
-async def link_holder() -> None:
+async def link_holder(request: Request) -> None:
     """A route reached from a link sent by email (unsubscribing): no credential; the
-    link's own signed token, in the request, is checked by the command it reaches."""
+    link's own signed token, in the request, is checked by the command it reaches. One
+    client address sends at most ``PUBLIC_PER_MINUTE`` of them a minute (429 beyond)."""
+    limits: RateLimits = request.app.state.rate_limits
+    client = request.client.host if request.client else "unknown"
+    limits.public.check(client, "requests without a credential from this address")
 
 
 def acting_partner(principal: Principal, named: str | None) -> str:

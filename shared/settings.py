@@ -81,6 +81,19 @@ class Settings(BaseSettings):
         description="least time between two fetches of the JWKS for a key id it lacked",
     )
 
+    self_service_per_minute: int = Field(
+        default=120,
+        ge=1,
+        le=1_000_000,
+        description="self-service commands one partner's callers may send a minute (429 beyond)",
+    )
+    public_per_minute: int = Field(
+        default=30,
+        ge=1,
+        le=1_000_000,
+        description="requests without a credential (emailed links) one address may send a minute",
+    )
+
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)

@@ -31,6 +31,7 @@ from services.portal.signin import OidcClient
 from services.portal.views import install_filters
 from services.portal.web import readiness, security_headers
 from shared.observability import operational_routes
+from shared.ratelimit import RateLimiter
 from shared.service import measured
 
 HERE = Path(__file__).parent
@@ -67,6 +68,8 @@ def create_app(settings: PortalSettings, *, http: httpx.AsyncClient | None = Non
         lifespan=lifespan,
     )
     app.state.portal = parts
+    app.state.sign_in_limit = RateLimiter(settings.sign_in_per_minute)
+    app.state.public_limit = RateLimiter(settings.public_per_minute)
     app.add_exception_handler(SignInRequired, sign_in_required)
     app.add_exception_handler(PageRefused, page_refused)
     app.add_exception_handler(Refused, service_refused)

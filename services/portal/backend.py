@@ -101,11 +101,19 @@ class Backend:
         return await self._command("DELETE", service, path, token, None, idempotency_key)
 
     async def send_public(
-        self, service: str, path: str, body: dict[str, Any] | None = None
+        self,
+        service: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        for_client: str | None = None,
     ) -> Sent:
         """``POST`` to a route that needs no sign-in, **without** any ``Authorization``
-        (an unsubscribe link's: its token is in the body); answered as :meth:`send`."""
-        return await self._command("POST", service, path, None, body, None)
+        (an unsubscribe link's: its token is in the body); answered as :meth:`send`. The
+        person's address goes along as ``X-Forwarded-For``, so the service's limit on
+        such requests counts each person, not the portal (docs/portal.md)."""
+        forwarded = {"X-Forwarded-For": for_client} if for_client else {}
+        return await self._command("POST", service, path, None, body, None, forwarded)
 
     async def _command(
         self,
@@ -115,8 +123,9 @@ class Backend:
         token: str | None,
         body: dict[str, Any] | None,
         idempotency_key: str | None,
+        extra_headers: dict[str, str] | None = None,
     ) -> Sent:
-        headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
+        headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4()), **(extra_headers or {})}
         response = await self._call(method, service, path, token, json=body, headers=headers)
         if not 200 <= response.status_code < 300:
             raise Refused(response.status_code, _message(response), _problems(response))

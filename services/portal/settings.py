@@ -31,6 +31,12 @@ class PortalSettings(Settings):
     """The portal process's configuration; field ``x`` is read from ``X``."""
 
     service_name: str = Field(default=SERVICE, description="name in logs and metrics")
+    sign_in_per_minute: int = Field(
+        default=30,
+        ge=1,
+        le=1_000_000,
+        description="sign-ins (/login, /auth/callback) one address may start a minute",
+    )
     http_port: int = Field(default=8000, ge=1, le=65535)
     portal_url: str = Field(default="http://127.0.0.1:8000", description="the public base URL")
     oidc_client_id: str = Field(default="partnerhub-portal", min_length=1)

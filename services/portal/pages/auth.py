@@ -18,6 +18,7 @@ from services.portal.pages.dependencies import (
     Parts,
     Person,
     Portal,
+    SignInLimit,
     SignOutForm,
     render,
     see_other,
@@ -32,7 +33,7 @@ log = logging.getLogger("partnerhub.portal")
 MAKE_KNOWN_SECONDS = 3.0
 
 
-@router.get("/login", response_model=None)
+@router.get("/login", response_model=None, dependencies=[SignInLimit])
 async def login(request: Request, parts: Parts, next: str = "/") -> Response:
     """Off to the issuer, with this sign-in's state, nonce and PKCE challenge."""
     if parts.oidc is None:
@@ -46,7 +47,7 @@ async def login(request: Request, parts: Parts, next: str = "/") -> Response:
     return response
 
 
-@router.get("/auth/callback", response_model=None)
+@router.get("/auth/callback", response_model=None, dependencies=[SignInLimit])
 async def callback(
     request: Request,
     parts: Parts,

@@ -19,6 +19,7 @@ from services.portal.backend import Backend, Refused, Sent
 from services.portal.sessions import SESSION_COOKIE, Session, SessionCodec, safe_next
 from services.portal.settings import PortalSettings
 from services.portal.signin import IssuerUnreachable, OidcClient, SignInFailed
+from shared.ratelimit import RateLimiter
 
 #: Renew the access token when it has less than this left.
 RENEW_SECONDS = 60
@@ -240,13 +241,40 @@ async def service_refused(request: Request, exc: Exception) -> Response:
 
 
 async def not_a_page(request: Request, exc: Exception) -> Response:
-    """No such page (404), or a method it does not take (405): the portal's own page."""
+    """No such page (404), a method it does not take (405), too many requests (429, with
+    its Retry-After): the portal's own page."""
     assert isinstance(exc, StarletteHTTPException)
     messages = {
         404: f"There is no page at {request.url.path}.",
         405: f"{request.url.path} does not take a {request.method}.",
     }
-    return _error_page(request, exc.status_code, messages.get(exc.status_code, str(exc.detail)))
+    page = _error_page(request, exc.status_code, messages.get(exc.status_code, str(exc.detail)))
+    page.headers.update(exc.headers or {})
+    return page
+
+
+def client_of(request: Request) -> str:
+    """The address the request came from (the forwarded one, from a trusted proxy)."""
+    return request.client.host if request.client else "unknown"
+
+
+async def sign_in_limit(request: Request) -> None:
+    """At most ``SIGN_IN_PER_MINUTE`` sign-ins a minute from one address (429 beyond)."""
+    limiter: RateLimiter = request.app.state.sign_in_limit
+    limiter.check(client_of(request), "sign-ins from this address")
+
+
+async def public_limit(request: Request) -> None:
+    """At most ``PUBLIC_PER_MINUTE`` requests a minute from one address to a page that
+    needs no sign-in and acts (unsubscribing; 429 beyond)."""
+    limiter: RateLimiter = request.app.state.public_limit
+    limiter.check(client_of(request), "requests from this address")
+
+
+#: Route dependency: the sign-in pages' rate limit.
+SignInLimit = Depends(sign_in_limit)
+#: Route dependency: the rate limit of pages that act without a sign-in.
+PublicLimit = Depends(public_limit)
 
 
 async def bad_request(request: Request, exc: Exception) -> Response:
@@ -265,6 +293,7 @@ def _error_page(request: Request, status: int, message: str) -> Response:
         404: "Not found",
         405: "Not found",
         422: "Something to fix",
+        429: "Too many requests",
         503: "Not available right now",
     }
     session = portal(request).codec.session(request.cookies.get(SESSION_COOKIE), time.time())

@@ -27,6 +27,8 @@ from services.portal.pages.dependencies import (
     Parts,
     Person,
     Portal,
+    PublicLimit,
+    client_of,
     portal,
     render,
     send_correctable,
@@ -160,7 +162,7 @@ def saved_sentence(kinds: list[dict[str, Any]]) -> str:
 # --------------------------------------------------------------------------- unsubscribe
 
 
-@router.get("/unsubscribe")
+@router.get("/unsubscribe", dependencies=[PublicLimit])
 async def confirm_unsubscribe(
     request: Request, address: str = "", kind: str = "", token: str = ""
 ) -> HTMLResponse:
@@ -172,7 +174,7 @@ async def confirm_unsubscribe(
     return _unsubscribe_page(request, link=link)
 
 
-@router.post("/unsubscribe", response_model=None)
+@router.post("/unsubscribe", response_model=None, dependencies=[PublicLimit])
 async def unsubscribe(
     request: Request, parts: Parts, address: str = "", kind: str = "", token: str = ""
 ) -> HTMLResponse:
@@ -187,7 +189,9 @@ async def unsubscribe(
     if link is None:
         return _unsubscribe_page(request, problem=_incomplete(), status=400)
     try:
-        sent = await parts.backend.send_public("notifications", "/unsubscribe", link)
+        sent = await parts.backend.send_public(
+            "notifications", "/unsubscribe", link, for_client=client_of(request)
+        )
     except Refused as exc:
         if exc.status in (403, 404, 422):
             problem = (
