@@ -35,7 +35,7 @@ class PortalSettings(Settings):
         default=30,
         ge=1,
         le=1_000_000,
-        description="sign-ins (/login, /auth/callback) one address may start a minute",
+        description="sign-ins (/login) one address may start a minute",
     )
     http_port: int = Field(default=8000, ge=1, le=65535)
     portal_url: str = Field(default="http://127.0.0.1:8000", description="the public base URL")

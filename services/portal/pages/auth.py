@@ -47,7 +47,7 @@ async def login(request: Request, parts: Parts, next: str = "/") -> Response:
     return response
 
 
-@router.get("/auth/callback", response_model=None, dependencies=[SignInLimit])
+@router.get("/auth/callback", response_model=None)
 async def callback(
     request: Request,
     parts: Parts,
