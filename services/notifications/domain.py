@@ -80,12 +80,12 @@ def sequence(timestamp_ms: int, topic: str, partition: int, offset: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Subscription:
-    """A webhook subscription as the rules see it."""
+    """A webhook subscription as the rules see it (paused or not: a paused one's events
+    are queued all the same, and wait)."""
 
     webhook_id: str
     event_types: frozenset[str]
     partner_id: str | None
-    active: bool
 
     def wants(self, event_type: str, partner_id: str) -> bool:
         """Whether this subscription is sent an event: its type is one asked for, and the

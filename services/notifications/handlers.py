@@ -43,12 +43,7 @@ from shared.events import (
 
 def subscriptions(docs: list[Document]) -> list[Subscription]:
     return [
-        Subscription(
-            doc["_id"],
-            frozenset(doc["event_types"]),
-            doc.get("partner_id"),
-            doc["status"] == "active",
-        )
+        Subscription(doc["_id"], frozenset(doc["event_types"]), doc.get("partner_id"))
         for doc in docs
     ]
 
