@@ -9,18 +9,16 @@ from typing import Any
 import pytest
 from fastapi import HTTPException
 from fastapi.testclient import TestClient
-from faststream.kafka import KafkaBroker
 from pydantic import SecretStr
-from pymongo import AsyncMongoClient
 
 from services.notifications.app import create_app as notifications_app
 from services.notifications.settings import NotificationsSettings
 from shared import access
 from shared.ratelimit import RateLimiter
-from shared.service import service_app
 from shared.settings import Settings
 from tests.support.notifications import InMemoryNotificationsStore
 from tests.support.portal import FakeServices, portal_settings, running_portal
+from tests.unit.test_service import bare_app
 
 
 class Clock:
@@ -76,13 +74,7 @@ def test_over_the_limit_is_429_with_retry_after_in_whole_seconds() -> None:
 def self_service_app(per_minute: int) -> TestClient:
     keys = "admin-key=admin,a-key=partner:P-A,a2-key=partner:P-A,b-key=partner:P-B"
     settings = Settings(api_keys=SecretStr(keys), self_service_per_minute=per_minute)
-    app = service_app(
-        settings,
-        title="t",
-        description="d",
-        broker=KafkaBroker(settings.kafka_bootstrap_servers),
-        mongo=AsyncMongoClient(connect=False),
-    )
+    app = bare_app(settings)
 
     @app.post("/feedback")
     async def feedback(principal: access.SelfService) -> dict[str, Any]:

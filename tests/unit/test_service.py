@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 import pytest
-from fastapi import Query
+from fastapi import FastAPI, Query
 from fastapi.testclient import TestClient
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
@@ -19,15 +19,19 @@ from shared.settings import Settings
 KEY = "k-admin"
 
 
-def test_a_missing_query_parameter_is_named_once() -> None:
-    settings = Settings(api_keys=f"{KEY}=admin")  # type: ignore[arg-type]
-    app = service_app(
+def bare_app(settings: Settings) -> FastAPI:
+    """A service's app with no routes of its own, nothing connected."""
+    return service_app(
         settings,
         title="t",
         description="d",
         broker=KafkaBroker(settings.kafka_bootstrap_servers),
         mongo=AsyncMongoClient(connect=False),
     )
+
+
+def test_a_missing_query_parameter_is_named_once() -> None:
+    app = bare_app(Settings(api_keys=f"{KEY}=admin"))
 
     @app.get("/feedback", dependencies=[access.PartnerReadAccess])
     async def feedback(partner_id: str, limit: int = Query(default=10, le=100)) -> dict[str, Any]:
@@ -76,14 +80,7 @@ async def test_background_work_that_ends_is_logged_and_stops_the_process(
 
 
 def test_every_answer_carries_the_security_headers() -> None:
-    settings = Settings(api_keys=f"{KEY}=admin")  # type: ignore[arg-type]
-    app = service_app(
-        settings,
-        title="t",
-        description="d",
-        broker=KafkaBroker(settings.kafka_bootstrap_servers),
-        mongo=AsyncMongoClient(connect=False),
-    )
+    app = bare_app(Settings(api_keys=f"{KEY}=admin"))
 
     @app.get("/things", dependencies=[access.StaffAccess])
     async def things() -> dict[str, Any]:
